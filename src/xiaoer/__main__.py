@@ -1,0 +1,3 @@
+from xiaoer.cli import main
+
+main()

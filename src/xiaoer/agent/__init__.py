@@ -1,0 +1,1 @@
+"""The shopper turn: context → LLM/tool loop → persistence → events."""

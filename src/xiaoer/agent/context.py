@@ -1,0 +1,41 @@
+"""Context assembly: the conversation so far, as chat messages, and the shopper's orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xiaoer.domain.models import Order
+from xiaoer.llm.base import ChatMessage, ToolCall
+from xiaoer.store.models import MessageRow, ToolCallRow
+from xiaoer.tools.deps import TurnDeps
+
+HISTORY_MESSAGES = 6
+"""How many earlier messages (shopper + assistant) the model sees, with their tool calls."""
+
+
+async def recent_orders(deps: TurnDeps, limit: int = 3) -> list[Order]:
+    return await deps.commerce.orders_for(deps.shopper.id, limit=limit)
+
+
+def build_history(
+    rows: Sequence[MessageRow], tool_rows: Sequence[ToolCallRow], result_chars: int
+) -> list[ChatMessage]:
+    """Earlier messages rendered exactly as they were seen, so the prompt stays append-only."""
+    calls_by_message: dict[int, list[ToolCallRow]] = {}
+    for call in tool_rows:
+        calls_by_message.setdefault(call.message_id, []).append(call)
+    out: list[ChatMessage] = []
+    for row in list(rows)[-HISTORY_MESSAGES:]:
+        if row.role == "shopper":
+            out.append(ChatMessage("user", row.content))
+            continue
+        for i, call in enumerate(calls_by_message.get(row.id, [])):
+            call_id = f"h{row.id}_{i}"
+            out.append(
+                ChatMessage(
+                    "assistant", tool_calls=(ToolCall(call_id, call.name, dict(call.arguments)),)
+                )
+            )
+            out.append(ChatMessage("tool", call.result[:result_chars], tool_call_id=call_id))
+        out.append(ChatMessage("assistant", row.content))
+    return out

@@ -1,0 +1,85 @@
+"""Typed events a turn emits while it runs; the API streams them as SSE (see api/sse.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The shopper's message is stored (durable) and the turn has started."""
+
+    conversation_id: str
+    message_id: int
+    type: str = "accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    name: str
+    arguments: dict[str, Any]
+    type: str = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    name: str
+    ok: bool
+    latency_ms: int
+    type: str = "tool_result"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+    type: str = "delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    name: str
+    arguments: dict[str, Any]
+    result: str
+    ok: bool
+    latency_ms: int = 0
+
+
+@dataclass(slots=True)
+class TurnResult:
+    reply: str
+    conversation_id: str
+    message_id: int
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    fallback: bool = False
+    replayed: bool = False
+    """True when this is the stored answer to a message sent before (same client key)."""
+    type: str = "done"
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("type")
+        return data
+
+
+type Event = Accepted | ToolStarted | ToolFinished | TextDelta | TurnResult
+type Emit = Callable[[Event], Awaitable[None]]
+
+
+async def ignore(_event: Event) -> None:
+    return None
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    if isinstance(event, TurnResult):
+        return event.public()
+    data = asdict(event)
+    data.pop("type")
+    return data

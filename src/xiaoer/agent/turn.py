@@ -1,0 +1,312 @@
+"""One shopper turn — the only place that sequences a turn's steps.
+
+1. Validate the input and resolve shop, shopper and conversation (identity comes from the
+   caller's authenticated session, never from the model).
+2. Persist the shopper's message and commit, before any LLM call. A message sent again
+   with the same `client_key` is not stored twice: its stored reply is returned, or, if
+   the process died before replying, the turn runs again for that same message.
+3. Build the context: stable system prefix (persona, rules, tool schemas), a per-turn
+   system message (time, shopper, recent orders), the conversation so far.
+4. LLM/tool loop with a step limit; tolerant tool-call parsing, a grammar-constrained retry
+   when a call does not parse, text-only on the last step, templated fallbacks for empty or
+   degenerate output.
+5. Persist the reply with its tool calls, tokens, LLM calls and latency; emit `TurnResult`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from xiaoer.agent.context import build_history, recent_orders
+from xiaoer.agent.events import (
+    Accepted,
+    Emit,
+    TextDelta,
+    ToolCallRecord,
+    ToolFinished,
+    ToolStarted,
+    TurnResult,
+    ignore,
+)
+from xiaoer.agent.instructions import (
+    FALLBACK_NO_REPLY,
+    FALLBACK_WITH_RESULT,
+    system_prompt,
+    turn_context,
+)
+from xiaoer.commerce.base import CommerceBackend
+from xiaoer.domain.errors import BadInput, Forbidden, NotFound
+from xiaoer.domain.models import Shop, Shopper
+from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode
+from xiaoer.llm.parse import looks_like_call
+from xiaoer.store.models import MessageRow
+from xiaoer.store.repositories import ConversationRepository, ShopperRepository, ShopRepository
+from xiaoer.tools.base import Tool
+from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.registry import READ_TOOLS, run_tool
+
+MAX_MESSAGE_CHARS = 2000
+TOOL_RESULT_CHARS = 900
+
+
+@dataclass
+class _Loop:
+    """What one turn's LLM/tool loop accumulates."""
+
+    messages: list[ChatMessage]
+    records: list[ToolCallRecord] = field(default_factory=list)
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached: int = 0
+    ttft_ms: int | None = None
+    streamed: bool = False
+
+    def count(self, c: Completion) -> None:
+        self.llm_calls += 1
+        self.tokens_in += c.tokens_in
+        self.tokens_out += c.tokens_out
+        self.cached += c.cached_tokens
+
+
+class Assistant:
+    """Runs shopper turns for every shop in the store."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        llm: LLM,
+        commerce_for: Callable[[str], CommerceBackend],
+        clock: Callable[[], datetime],
+        *,
+        tools: tuple[Tool, ...] = READ_TOOLS,
+        max_steps: int = 4,
+    ) -> None:
+        self.sessions = sessions
+        self.llm = llm
+        self.commerce_for = commerce_for
+        self.clock = clock
+        self.tools = {t.spec.name: t for t in tools}
+        self.max_steps = max_steps
+
+    async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
+        """Open a new conversation for a shopper; returns its id."""
+        async with self.sessions() as s:
+            await _require(s, shop_id, shopper_id)
+            conversation_id = f"cv_{uuid.uuid4().hex[:16]}"
+            await ConversationRepository(s, shop_id).create(
+                conversation_id, shopper_id, channel, self.clock()
+            )
+            await s.commit()
+        return conversation_id
+
+    async def turn(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        text: str,
+        *,
+        conversation_id: str | None = None,
+        client_key: str | None = None,
+        emit: Emit = ignore,
+    ) -> TurnResult:
+        text = _clean(text)
+        started = time.perf_counter()
+        if conversation_id is None:
+            conversation_id = await self.start(shop_id, shopper_id)
+        async with self.sessions() as s:
+            shop, shopper = await _require(s, shop_id, shopper_id)
+            repo = ConversationRepository(s, shop_id)
+            conversation = await repo.get(conversation_id)
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id!r} not found in shop {shop_id!r}")
+            if conversation.shopper_id != shopper_id:
+                raise Forbidden("this conversation belongs to another shopper")
+            earlier = await repo.messages(conversation_id)
+            message, replay = await self._accept(repo, conversation_id, text, client_key)
+            await s.commit()
+            if replay is not None:
+                return await self._replayed(repo, conversation_id, message, replay)
+            history_rows = [m for m in earlier if m.id < message.id]
+            tool_rows = await repo.tool_calls(conversation_id)
+        await emit(Accepted(conversation_id, message.id))
+        deps = TurnDeps(shop, shopper, self.commerce_for(shop_id), self.clock())
+        loop = await self._context(deps, history_rows, tool_rows, text)
+        reply, fallback = await self._run(loop, deps, emit)
+        if not loop.streamed:
+            await emit(TextDelta(reply))
+        result = TurnResult(
+            reply=reply,
+            conversation_id=conversation_id,
+            message_id=0,
+            tool_calls=loop.records,
+            llm_calls=loop.llm_calls,
+            tokens_in=loop.tokens_in,
+            tokens_out=loop.tokens_out,
+            cached_tokens=loop.cached,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            ttft_ms=loop.ttft_ms,
+            fallback=fallback,
+        )
+        await self._persist(shop_id, message.id, result)
+        await emit(result)
+        return result
+
+    async def _accept(
+        self, repo: ConversationRepository, conversation_id: str, text: str, key: str | None
+    ) -> tuple[MessageRow, MessageRow | None]:
+        if key:
+            existing = await repo.message_by_client_key(conversation_id, key)
+            if existing is not None:
+                return existing, await repo.reply_to(existing.id)
+        row = await repo.add_message(conversation_id, "shopper", text, self.clock(), client_key=key)
+        return row, None
+
+    async def _replayed(
+        self,
+        repo: ConversationRepository,
+        conversation_id: str,
+        message: MessageRow,
+        reply: MessageRow,
+    ) -> TurnResult:
+        calls = [
+            ToolCallRecord(c.name, c.arguments, c.result, c.ok, c.latency_ms)
+            for c in await repo.tool_calls(conversation_id)
+            if c.message_id == reply.id
+        ]
+        meta = reply.meta
+        return TurnResult(
+            reply=reply.content,
+            conversation_id=conversation_id,
+            message_id=reply.id,
+            tool_calls=calls,
+            llm_calls=meta.get("llm_calls", 0),
+            tokens_in=meta.get("tokens_in", 0),
+            tokens_out=meta.get("tokens_out", 0),
+            latency_ms=meta.get("latency_ms", 0),
+            ttft_ms=meta.get("ttft_ms"),
+            replayed=True,
+        )
+
+    async def _context(self, deps: TurnDeps, history, tool_rows, text: str) -> _Loop:
+        recent = await recent_orders(deps)
+        messages = [
+            ChatMessage("system", system_prompt(deps.shop)),
+            ChatMessage("system", turn_context(deps.shopper, recent, deps.local(deps.now))),
+            *build_history(history, tool_rows, TOOL_RESULT_CHARS),
+            ChatMessage("user", text),
+        ]
+        return _Loop(messages)
+
+    async def _run(self, loop: _Loop, deps: TurnDeps, emit: Emit) -> tuple[str, bool]:
+        specs = [t.spec for t in self.tools.values()]
+        seen: set[str] = set()
+
+        async def on_text(piece: str) -> None:
+            loop.streamed = True
+            await emit(TextDelta(piece))
+
+        mode: Mode = "auto"
+        for step in range(self.max_steps):
+            if step == self.max_steps - 1:
+                mode = "text"
+            completion = await self.llm.complete(loop.messages, specs, mode=mode, on_text=on_text)
+            loop.count(completion)
+            if loop.ttft_ms is None and completion.ttft_ms is not None:
+                loop.ttft_ms = completion.ttft_ms
+            if not completion.tool_calls and looks_like_call(completion.raw) and mode == "auto":
+                completion = await self.llm.complete(loop.messages, specs, mode="call")
+                loop.count(completion)
+            if not completion.tool_calls:
+                reply = completion.content.strip()
+                if reply and not looks_like_call(reply):
+                    return reply, False
+                return self._fallback(loop), True
+            calls = completion.tool_calls[:2]
+            key = repr([(c.name, sorted(c.arguments.items())) for c in calls])
+            if key in seen:  # the model repeats itself: make it answer with what it has
+                mode = "text"
+                continue
+            seen.add(key)
+            loop.messages.append(ChatMessage("assistant", tool_calls=tuple(calls)))
+            for call in calls:
+                await emit(ToolStarted(call.name, call.arguments))
+                result, ms = await run_tool(self.tools, call.name, call.arguments, deps)
+                await emit(ToolFinished(call.name, result.ok, ms))
+                loop.records.append(
+                    ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms)
+                )
+                loop.messages.append(
+                    ChatMessage("tool", result.text[:TOOL_RESULT_CHARS], tool_call_id=call.id)
+                )
+        return self._fallback(loop), True
+
+    @staticmethod
+    def _fallback(loop: _Loop) -> str:
+        good = [r for r in loop.records if r.ok]
+        if good:
+            return FALLBACK_WITH_RESULT.format(result=good[-1].result)
+        return FALLBACK_NO_REPLY
+
+    async def _persist(self, shop_id: str, shopper_message_id: int, result: TurnResult) -> None:
+        async with self.sessions() as s:
+            repo = ConversationRepository(s, shop_id)
+            meta = {
+                "llm_calls": result.llm_calls,
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
+                "cached_tokens": result.cached_tokens,
+                "latency_ms": result.latency_ms,
+                "ttft_ms": result.ttft_ms,
+                "fallback": result.fallback,
+                "model": self.llm.name,
+            }
+            row = await repo.add_message(
+                result.conversation_id,
+                "assistant",
+                result.reply,
+                self.clock(),
+                reply_to=shopper_message_id,
+                meta=meta,
+            )
+            await repo.add_tool_calls(
+                row.id,
+                result.conversation_id,
+                [
+                    {
+                        "name": r.name,
+                        "arguments": r.arguments,
+                        "result": r.result,
+                        "ok": r.ok,
+                        "latency_ms": r.latency_ms,
+                    }
+                    for r in result.tool_calls
+                ],
+            )
+            await s.commit()
+            result.message_id = row.id
+
+
+def _clean(text: str) -> str:
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise BadInput("message is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise BadInput(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
+    return text
+
+
+async def _require(s: AsyncSession, shop_id: str, shopper_id: str) -> tuple[Shop, Shopper]:
+    shop = await ShopRepository(s).get(shop_id)
+    if shop is None:
+        raise NotFound(f"shop {shop_id!r} not found; `xiaoer shops` lists the shops")
+    shopper = await ShopperRepository(s, shop_id).get(shopper_id)
+    if shopper is None:
+        raise NotFound(f"shopper {shopper_id!r} not found in shop {shop_id!r}")
+    return shop, shopper

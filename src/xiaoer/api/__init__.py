@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): shopper tokens, conversations, messages (JSON or SSE)."""

@@ -1,0 +1,176 @@
+"""The ASGI app factory. Tests pass `runtime` (with a scripted LLM); production builds it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from xiaoer.agent.events import Emit
+from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
+from xiaoer.api.sse import stream_turn
+from xiaoer.config import Settings
+from xiaoer.domain.errors import NotFound, Unauthorized, XiaoerError
+from xiaoer.runtime import Runtime
+from xiaoer.store.repositories import ConversationRepository, ShopperRepository
+
+
+class TokenRequest(BaseModel):
+    shopper_id: str = Field(min_length=1, max_length=64)
+    ttl_seconds: int | None = Field(default=None, ge=60, le=86400)
+
+
+class TokenResponse(BaseModel):
+    token: str
+    expires_at: int
+
+
+class MessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000, description="the shopper's message")
+    client_key: str | None = Field(
+        default=None, max_length=128, description="idempotency key: a resend is not stored twice"
+    )
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("missing `Authorization: Bearer …` header")
+    return authorization.split(" ", 1)[1].strip()
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or await Runtime.open(settings)
+        rt.llm()  # load the model before the first shopper waits for it
+        state["rt"] = rt
+        state["secret"] = settings.signing_key()
+        yield
+        if runtime is None:
+            await rt.close()
+
+    app = FastAPI(
+        title="xiaoer 店小二 API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Shopper chat over HTTP and SSE. See `api/sse.py` for the event contract.",
+    )
+
+    @app.exception_handler(XiaoerError)
+    async def _xiaoer_error(_req: Request, exc: XiaoerError) -> JSONResponse:
+        body = {"error": {"type": type(exc).__name__, "message": exc.message}}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        reason = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        body = {"error": {"type": "BadInput", "message": reason, "details": details}}
+        return JSONResponse(body, status_code=400)
+
+    def rt() -> Runtime:
+        return state["rt"]
+
+    async def merchant_shop(authorization: Annotated[str | None, Header()] = None) -> str:
+        return await shop_for_key(rt().sessions, _bearer(authorization))
+
+    async def shopper(authorization: Annotated[str | None, Header()] = None) -> ShopperClaims:
+        return verify_shopper_token(state["secret"], _bearer(authorization), rt().clock())
+
+    Merchant = Annotated[str, Depends(merchant_shop)]
+    Shopper = Annotated[ShopperClaims, Depends(shopper)]
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/shopper-tokens", response_model=TokenResponse)
+    async def create_token(body: TokenRequest, shop_id: Merchant) -> TokenResponse:
+        """Merchant: mint a short-lived token for a shopper it has signed in."""
+        async with rt().sessions() as s:
+            if await ShopperRepository(s, shop_id).get(body.shopper_id) is None:
+                raise NotFound(f"shopper {body.shopper_id!r} not found in shop {shop_id!r}")
+        ttl = body.ttl_seconds or settings.shopper_token_ttl
+        expires = int(rt().clock().timestamp()) + ttl
+        token = sign_shopper_token(state["secret"], shop_id, body.shopper_id, expires)
+        return TokenResponse(token=token, expires_at=expires)
+
+    @app.post("/v1/conversations", response_model=ConversationOut, status_code=201)
+    async def create_conversation(claims: Shopper) -> ConversationOut:
+        """Shopper: open a conversation."""
+        cid = await rt().assistant().start(claims.shop_id, claims.shopper_id, channel="api")
+        return ConversationOut(conversation_id=cid)
+
+    @app.post("/v1/conversations/{conversation_id}/messages", response_model=None)
+    async def post_message(
+        conversation_id: str,
+        body: MessageIn,
+        claims: Shopper,
+        request: Request,
+        stream: bool = False,
+    ) -> Any:
+        """Shopper: send a message; JSON reply, or SSE with `Accept: text/event-stream`."""
+        assistant = rt().assistant()
+
+        async def run(emit: Emit) -> Any:
+            return await assistant.turn(
+                claims.shop_id,
+                claims.shopper_id,
+                body.text,
+                conversation_id=conversation_id,
+                client_key=body.client_key,
+                emit=emit,
+            )
+
+        if stream or "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingResponse(stream_turn(run), media_type="text/event-stream")
+
+        async def no_events(_event: object) -> None:
+            return None
+
+        result = await run(no_events)
+        return result.public()
+
+    @app.get("/v1/conversations/{conversation_id}")
+    async def read_conversation(conversation_id: str, claims: Shopper) -> dict[str, Any]:
+        """Shopper: the conversation's messages (and the tools each reply used)."""
+        async with rt().sessions() as s:
+            repo = ConversationRepository(s, claims.shop_id)
+            conv = await repo.get(conversation_id)
+            if conv is None or conv.shopper_id != claims.shopper_id:
+                raise NotFound(f"conversation {conversation_id!r} not found")
+            messages = await repo.messages(conversation_id)
+            calls = await repo.tool_calls(conversation_id)
+        by_message: dict[int, list[dict[str, Any]]] = {}
+        for c in calls:
+            by_message.setdefault(c.message_id, []).append(
+                {"name": c.name, "arguments": c.arguments, "ok": c.ok}
+            )
+        return {
+            "conversation_id": conversation_id,
+            "messages": [
+                {
+                    "id": m.id,
+                    "role": m.role,
+                    "text": m.content,
+                    "created_at": m.created_at.isoformat(),
+                    "tool_calls": by_message.get(m.id, []),
+                }
+                for m in messages
+            ],
+        }
+
+    return app

@@ -1,0 +1,86 @@
+"""Merchant API keys and short-lived signed shopper tokens.
+
+A merchant calls the API with `Authorization: Bearer <api key>` (issued by `xiaoer shop key`)
+to mint a shopper token for a shopper it has authenticated on its own site. The shopper's
+widget then calls the chat endpoints with `Authorization: Bearer <shopper token>`. The token
+is `base64url(payload).base64url(HMAC-SHA256(payload))`, payload `{"shop","shopper","exp"}`;
+shop and shopper identity for a turn come only from a valid token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from xiaoer.domain.errors import NotFound, Unauthorized
+from xiaoer.store.repositories import ApiKeyRepository
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def issue_api_key(sessions: async_sessionmaker[AsyncSession], shop_id: str) -> str:
+    key = f"xk_{shop_id}_{secrets.token_urlsafe(24)}"
+    async with sessions() as s:
+        if not await ApiKeyRepository(s).set_hash(shop_id, hash_key(key)):
+            raise NotFound(f"shop {shop_id!r} not found")
+        await s.commit()
+    return key
+
+
+async def shop_for_key(sessions: async_sessionmaker[AsyncSession], key: str) -> str:
+    async with sessions() as s:
+        shop_id = await ApiKeyRepository(s).shop_for_hash(hash_key(key))
+    if shop_id is None:
+        raise Unauthorized("invalid API key")
+    return shop_id
+
+
+@dataclass(frozen=True, slots=True)
+class ShopperClaims:
+    shop_id: str
+    shopper_id: str
+    expires_at: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_shopper_token(secret: bytes, shop_id: str, shopper_id: str, expires_at: int) -> str:
+    payload = json.dumps(
+        {"shop": shop_id, "shopper": shopper_id, "exp": expires_at}, separators=(",", ":")
+    ).encode()
+    mac = hmac.new(secret, payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def verify_shopper_token(secret: bytes, token: str, now: datetime) -> ShopperClaims:
+    try:
+        body, mac = token.split(".", 1)
+        payload = _unb64(body)
+        given = _unb64(mac)
+    except (ValueError, TypeError) as exc:
+        raise Unauthorized("malformed shopper token") from exc
+    if not hmac.compare_digest(hmac.new(secret, payload, hashlib.sha256).digest(), given):
+        raise Unauthorized("invalid shopper token")
+    try:
+        data = json.loads(payload)
+        claims = ShopperClaims(str(data["shop"]), str(data["shopper"]), int(data["exp"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unauthorized("malformed shopper token") from exc
+    if claims.expires_at < int(now.timestamp()):
+        raise Unauthorized("shopper token expired")
+    return claims

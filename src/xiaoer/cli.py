@@ -1,0 +1,267 @@
+"""The `xiaoer` command line: a thin layer over the same runtime as the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from xiaoer.config import Settings
+from xiaoer.domain.errors import XiaoerError
+from xiaoer.runtime import Runtime
+
+app = typer.Typer(
+    help="店小二 xiaoer — agent-native customer service for online shops.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+shop_app = typer.Typer(help="Import and manage shops (店铺).", no_args_is_help=True)
+app.add_typer(shop_app, name="shop")
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError text names the bad variable
+        err.print(f"[red]配置错误 / bad setting:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def command[**P](fn: Callable[P, Awaitable[Any]]) -> Callable[P, None]:
+    """Run an async command; turn xiaoer errors into a clear message and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            asyncio.run(fn(*args, **kwargs))
+        except XiaoerError as exc:
+            err.print(f"[red]错误 / error:[/red] {exc.message}")
+            raise typer.Exit(1) from exc
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _model_progress() -> tuple[Progress, Callable[[int, int], None]]:
+    progress = Progress(
+        TextColumn("[bold]首次运行：拼接模型文件 / joining model parts"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("join", total=None)
+
+    def update(done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    return progress, update
+
+
+def load_llm(rt: Runtime) -> None:
+    progress, update = _model_progress()
+    try:
+        with err.status("加载模型 / loading the model…", spinner="dots"):
+            rt.llm(update)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+@app.command()
+@command
+async def migrate() -> None:
+    """Create or upgrade the database schema."""
+    rt = await Runtime.open(_settings())
+    await rt.close()
+    out.print("数据库已是最新 / database is up to date")
+
+
+@shop_app.command("import")
+@command
+async def shop_import(path: Annotated[Path, typer.Argument(help="shop bundle folder")]) -> None:
+    """Validate a shop bundle and import it (all or nothing). Format: docs/shop-bundle.md."""
+    rt = await Runtime.open(_settings())
+    try:
+        with err.status(f"校验并导入 / validating and importing {path} …"):
+            shop_id, counts = await rt.import_shop(path)
+    finally:
+        await rt.close()
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+    out.print(f"[green]已导入 / imported[/green] {shop_id}: {summary}")
+
+
+@shop_app.command("key")
+@command
+async def shop_key(shop: Annotated[str, typer.Argument(help="shop id")]) -> None:
+    """Issue a new merchant API key for a shop (the old one stops working)."""
+    from xiaoer.api.auth import issue_api_key
+
+    rt = await Runtime.open(_settings())
+    try:
+        key = await issue_api_key(rt.sessions, shop)
+    finally:
+        await rt.close()
+    out.print(key)
+
+
+@app.command()
+@command
+async def shops(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the shops."""
+    from xiaoer.store.repositories import ShopRepository
+
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            rows = await ShopRepository(s).list()
+            counts = {shop.id: await ShopRepository(s).counts(shop.id) for shop in rows}
+    finally:
+        await rt.close()
+    if as_json:
+        data = [{"id": r.id, "name": r.name, **counts[r.id]} for r in rows]
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    if not rows:
+        out.print("还没有店铺。运行 `xiaoer demo` 或 `xiaoer shop import PATH`。")
+        return
+    table = Table("id", "name", "products", "skus", "shoppers", "orders")
+    for r in rows:
+        c = counts[r.id]
+        table.add_row(
+            r.id, r.name, *(str(c[k]) for k in ("products", "skus", "shoppers", "orders"))
+        )
+    out.print(table)
+
+
+@app.command()
+@command
+async def shoppers(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+) -> None:
+    """List a shop's shoppers, so you can pick one to chat as."""
+    from xiaoer.domain.errors import NotFound
+    from xiaoer.store.repositories import ShopperRepository, ShopRepository
+
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            if await ShopRepository(s).get(shop) is None:
+                raise NotFound(f"shop {shop!r} not found; `xiaoer shops` lists the shops")
+            rows = await ShopperRepository(s, shop).list(limit=limit)
+    finally:
+        await rt.close()
+    if as_json:
+        data = [{"id": r.id, "name": r.name, "level": r.level} for r in rows]
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    table = Table("id", "name", "level", "phone")
+    for r in rows:
+        table.add_row(r.id, r.name, r.level, f"*******{r.phone_tail}")
+    out.print(table)
+
+
+@app.command()
+@command
+async def ask(
+    message: Annotated[str, typer.Argument(help="the shopper's message")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    shopper: Annotated[str, typer.Option(help="shopper id")],
+    conversation: Annotated[str | None, typer.Option(help="continue this conversation")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send one message as a shopper and print the reply."""
+    rt = await Runtime.open(_settings())
+    try:
+        load_llm(rt)
+        result = await rt.assistant().turn(shop, shopper, message, conversation_id=conversation)
+    finally:
+        await rt.close()
+    if as_json:
+        data = result.public()
+        keep = ("reply", "conversation_id", "tool_calls", "llm_calls", "tokens_in", "tokens_out")
+        payload: dict[str, Any] = {k: data[k] for k in keep}
+        payload |= {"latency_ms": data["latency_ms"], "ttft_ms": data["ttft_ms"]}
+        payload["tool_calls"] = [
+            {"name": c["name"], "arguments": c["arguments"], "result": c["result"]}
+            for c in data["tool_calls"]
+        ]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(result.reply)
+    out.print(f"[dim]conversation {result.conversation_id}[/dim]")
+
+
+@app.command()
+@command
+async def chat(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    shopper: Annotated[str, typer.Option(help="shopper id")],
+    conversation: Annotated[str | None, typer.Option(help="continue this conversation")] = None,
+) -> None:
+    """Chat as a shopper in the terminal (streaming). /new starts over, /quit leaves."""
+    from xiaoer.chat_repl import repl
+
+    rt = await Runtime.open(_settings())
+    try:
+        await repl(rt, out, shop, shopper, conversation, load_llm)
+    finally:
+        await rt.close()
+
+
+@app.command()
+@command
+async def demo(
+    shop: Annotated[str, typer.Option(help="stride (运动鞋服) or volt (数码家电)")] = "stride",
+    shopper: Annotated[str, typer.Option(help="shopper id to chat as")] = "U00001",
+    regenerate: Annotated[bool, typer.Option(help="rebuild the demo data")] = False,
+) -> None:
+    """Load the two demo shops (first run) and open a chat with one of them."""
+    from xiaoer.chat_repl import repl
+    from xiaoer.demo_setup import ensure_demo
+
+    settings = _settings()
+    rt = await Runtime.open(settings)
+    try:
+        await ensure_demo(rt, out, regenerate=regenerate)
+        await repl(rt, out, shop, shopper, None, load_llm)
+    finally:
+        await rt.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from xiaoer.api.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, workers=1
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,287 @@
+"""Read, validate and import a shop bundle (docs/shop-bundle.md).
+
+`load_bundle` checks every file and every cross-reference first and raises `BundleInvalid`
+with all the problems it found (file, line, field); `import_bundle` then writes the shop in
+one transaction, replacing an earlier import of the same shop id. Nothing is half-imported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.commerce.bundle_checks import check_references
+from xiaoer.commerce.bundle_schema import (
+    ChatIn,
+    FaqIn,
+    OrderIn,
+    Problem,
+    ProductIn,
+    ShopFile,
+    ShopperIn,
+)
+from xiaoer.domain.errors import BadInput
+from xiaoer.store.models import (
+    ChatTranscriptRow,
+    FaqRow,
+    OrderRow,
+    ProductRow,
+    ShopperRow,
+    ShopRow,
+    SkuRow,
+)
+from xiaoer.store.repositories import ShopRepository
+
+REQUIRED = ("shop.yaml", "products.jsonl", "shoppers.jsonl", "orders.jsonl", "policy.md")
+OPTIONAL = ("faq.jsonl", "chats.jsonl")
+
+
+class BundleInvalid(BadInput):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"shop bundle has {len(problems)} problem(s):\n{lines}{more}")
+
+
+@dataclass
+class Bundle:
+    shop: ShopFile
+    policy_md: str
+    products: list[ProductIn] = field(default_factory=list)
+    shoppers: list[ShopperIn] = field(default_factory=list)
+    orders: list[OrderIn] = field(default_factory=list)
+    faq: list[FaqIn] = field(default_factory=list)
+    chats: list[ChatIn] = field(default_factory=list)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems(file: str, line: int, err: ValidationError) -> Iterator[Problem]:
+    for e in err.errors():
+        yield Problem(file, line, _loc(tuple(e["loc"])) or "(record)", e["msg"])
+
+
+def _read_jsonl[M: BaseModel](
+    path: Path, model: type[M], problems: list[Problem]
+) -> list[tuple[int, M]]:
+    out: list[tuple[int, M]] = []
+    seen: dict[str, int] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.append(Problem(path.name, 0, "", "not UTF-8 text"))
+        return out
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(path.name, number, "", f"not valid JSON ({exc.msg})"))
+            continue
+        try:
+            item = model.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(_problems(path.name, number, exc))
+            continue
+        key = getattr(item, "id", None)
+        if isinstance(key, str):
+            if key in seen:
+                problems.append(
+                    Problem(
+                        path.name, number, "id", f"duplicate id {key!r} (first on line {seen[key]})"
+                    )
+                )
+                continue
+            seen[key] = number
+        out.append((number, item))
+    return out
+
+
+def _read_shop(path: Path, problems: list[Problem]) -> ShopFile | None:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.append(Problem("shop.yaml", 0, "", f"not valid YAML ({exc})"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem("shop.yaml", 0, "", "must be a mapping of fields"))
+        return None
+    try:
+        return ShopFile.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems("shop.yaml", 0, exc))
+        return None
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Read and validate a whole bundle; raise `BundleInvalid` listing every problem."""
+    if not path.is_dir():
+        raise BadInput(f"not a folder: {str(path)!r}")
+    problems: list[Problem] = [
+        Problem(name, 0, "", "required file is missing")
+        for name in REQUIRED
+        if not (path / name).is_file()
+    ]
+    if problems:
+        raise BundleInvalid(problems)
+    shop = _read_shop(path / "shop.yaml", problems)
+    products = _read_jsonl(path / "products.jsonl", ProductIn, problems)
+    shoppers = _read_jsonl(path / "shoppers.jsonl", ShopperIn, problems)
+    orders = _read_jsonl(path / "orders.jsonl", OrderIn, problems)
+    faq = _read_jsonl(path / "faq.jsonl", FaqIn, problems) if (path / "faq.jsonl").is_file() else []
+    chats = (
+        _read_jsonl(path / "chats.jsonl", ChatIn, problems)
+        if (path / "chats.jsonl").is_file()
+        else []
+    )
+    policy = (path / "policy.md").read_text(encoding="utf-8", errors="replace")
+    if not policy.strip():
+        problems.append(Problem("policy.md", 0, "", "is empty"))
+    problems.extend(check_references(products, shoppers, orders, chats))
+    if problems or shop is None:
+        raise BundleInvalid(problems)
+    return Bundle(
+        shop=shop,
+        policy_md=policy,
+        products=[p for _, p in products],
+        shoppers=[s for _, s in shoppers],
+        orders=[o for _, o in orders],
+        faq=[f for _, f in faq],
+        chats=[c for _, c in chats],
+    )
+
+
+def _dump(model: BaseModel) -> Any:
+    return model.model_dump(mode="json")
+
+
+async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) -> dict[str, int]:
+    """Write the bundle's shop, replacing any earlier import of it. Caller commits."""
+    shop_id = bundle.shop.id
+    earlier = await session.get(ShopRow, shop_id)
+    key_hash = earlier.api_key_hash if earlier is not None else None  # keys survive re-imports
+    if earlier is not None:
+        session.expunge(earlier)
+    await ShopRepository(session).delete(shop_id)
+    await session.flush()
+    s = bundle.shop
+    session.add(
+        ShopRow(
+            id=shop_id,
+            name=s.name,
+            persona=s.persona,
+            timezone=s.timezone,
+            working_hours=s.working_hours,
+            description=s.description,
+            policy_md=bundle.policy_md,
+            api_key_hash=key_hash,
+            imported_at=now,
+        )
+    )
+    await session.flush()
+    for p in bundle.products:
+        session.add(
+            ProductRow(
+                shop_id=shop_id,
+                id=p.id,
+                title=p.title,
+                category=p.category,
+                brand=p.brand,
+                description=p.description,
+                attributes=p.attributes,
+                tags=p.tags,
+            )
+        )
+    for sh in bundle.shoppers:
+        session.add(
+            ShopperRow(
+                shop_id=shop_id,
+                id=sh.id,
+                name=sh.name,
+                phone=sh.phone,
+                level=sh.level,
+                addresses=[_dump(a) for a in sh.addresses],
+            )
+        )
+    await session.flush()
+    for p in bundle.products:
+        for sku in p.skus:
+            session.add(
+                SkuRow(
+                    shop_id=shop_id,
+                    id=sku.id,
+                    product_id=p.id,
+                    options=sku.options,
+                    price_fen=sku.price_fen,
+                    stock=sku.stock,
+                )
+            )
+    for o in bundle.orders:
+        session.add(_order_row(shop_id, o))
+    for f in bundle.faq:
+        session.add(
+            FaqRow(shop_id=shop_id, id=f.id, question=f.question, answer=f.answer, tags=f.tags)
+        )
+    for c in bundle.chats:
+        session.add(
+            ChatTranscriptRow(
+                shop_id=shop_id,
+                id=c.id,
+                shopper_id=c.shopper_id,
+                order_id=c.order_id,
+                agent=c.agent,
+                started_at=c.started_at,
+                rating=c.rating,
+                tags=c.tags,
+                messages=[_dump(m) for m in c.messages],
+            )
+        )
+    await session.flush()
+    return {
+        "products": len(bundle.products),
+        "skus": sum(len(p.skus) for p in bundle.products),
+        "shoppers": len(bundle.shoppers),
+        "orders": len(bundle.orders),
+        "faq": len(bundle.faq),
+        "chats": len(bundle.chats),
+    }
+
+
+def _order_row(shop_id: str, o: OrderIn) -> OrderRow:
+    return OrderRow(
+        shop_id=shop_id,
+        id=o.id,
+        shopper_id=o.shopper_id,
+        status=o.status,
+        created_at=o.created_at,
+        paid_at=o.paid_at,
+        shipped_at=o.shipped_at,
+        delivered_at=o.delivered_at,
+        completed_at=o.completed_at,
+        cancelled_at=o.cancelled_at,
+        lines=[_dump(line) for line in o.lines],
+        total_fen=o.total_fen,
+        shipping_fee_fen=o.shipping_fee_fen,
+        discount_fen=o.discount_fen,
+        pay_fen=o.pay_fen,
+        payment_method=o.payment_method,
+        address=_dump(o.address),
+        shipment=_dump(o.shipment) if o.shipment else None,
+        remark=o.remark,
+        extras=o.extras,
+    )

@@ -1,0 +1,107 @@
+"""Product matching shared by every backend that holds its catalog itself.
+
+Keyword matching is deliberately simple here (terms, then character bigrams, over title,
+category, brand, tags and attributes); hybrid retrieval arrives with the knowledge layer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from xiaoer.commerce.base import ProductHit, ProductQuery
+from xiaoer.domain.models import Product, Sku
+
+_SPLIT = re.compile(r"[\s,，。.、;；/|]+")
+_SIZE_KEYS = ("尺码", "码数", "尺寸", "size")
+_COLOR_KEYS = ("颜色", "配色", "color")
+# Words shoppers add that name no product ("有没有 … 的 …"); dropping them keeps matching honest.
+_FILLER = (
+    "有没有",
+    "有吗",
+    "推荐",
+    "一下",
+    "一款",
+    "一双",
+    "一件",
+    "请问",
+    "想要",
+    "想买",
+    "的",
+    "款",
+)
+
+
+def _terms(keyword: str) -> list[str]:
+    text = keyword.lower()
+    for word in _FILLER:
+        text = text.replace(word, " ")
+    return [t for t in _SPLIT.split(text) if t]
+
+
+def _haystack(product: Product) -> str:
+    parts = [product.title, product.category, product.brand, *product.tags]
+    parts += [f"{k}{v}" for k, v in product.attributes.items() if isinstance(v, str)]
+    return " ".join(parts).lower()
+
+
+def _bigrams(term: str) -> list[str]:
+    return [term[i : i + 2] for i in range(len(term) - 1)] or [term]
+
+
+def keyword_score(product: Product, keyword: str) -> float:
+    """1.0 per whole term found; partial credit for character bigrams; 0 when nothing matches."""
+    terms = _terms(keyword)
+    if not terms:
+        return 1.0
+    hay = _haystack(product)
+    head = (product.title + product.category).lower()
+    score = 0.0
+    for term in terms:
+        if term in hay:
+            score += 1.5 if term in head else 1.0
+            continue
+        grams = _bigrams(term)
+        hits = sum(1 for g in grams if g in hay)
+        if hits * 2 >= len(grams):
+            score += 0.5 * hits / len(grams)
+    return score
+
+
+def _option(sku: Sku, keys: Iterable[str]) -> str:
+    for key in keys:
+        for name, value in sku.options.items():
+            if name.lower() == key:
+                return str(value)
+    return ""
+
+
+def _norm_size(text: str) -> str:
+    return text.strip().lower().removesuffix("码").removesuffix("號").removesuffix("号")
+
+
+def sku_matches(sku: Sku, query: ProductQuery) -> bool:
+    if query.in_stock_only and sku.stock <= 0:
+        return False
+    if query.max_price_fen is not None and sku.price_fen > query.max_price_fen:
+        return False
+    if query.min_price_fen is not None and sku.price_fen < query.min_price_fen:
+        return False
+    if query.size and _norm_size(_option(sku, _SIZE_KEYS)) != _norm_size(query.size):
+        return False
+    return not (query.color and query.color not in _option(sku, _COLOR_KEYS))
+
+
+def search(products: Iterable[Product], query: ProductQuery) -> list[ProductHit]:
+    hits: list[ProductHit] = []
+    for product in products:
+        if query.category and query.category not in product.category:
+            continue
+        score = keyword_score(product, query.keyword)
+        if score <= 0:
+            continue
+        skus = tuple(s.id for s in product.skus if sku_matches(s, query))
+        if skus:
+            hits.append(ProductHit(product, skus, score))
+    hits.sort(key=lambda h: (-h.score, h.product.id))
+    return hits[: max(1, query.limit)]

@@ -1,0 +1,59 @@
+"""Settings: the only place environment variables are read (by the CLI and `create_app`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".xiaoer"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XIAOER_", env_file=".env", extra="ignore")
+
+    home: Path = _default_home()
+    """Data folder: the SQLite database, the signing secret, generated demo bundles."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means `sqlite:///<home>/xiaoer.db`. PostgreSQL: `postgresql://…`."""
+    model_cache: Path = Path.home() / ".cache" / "xiaoer" / "models"
+    llm_base_url: str = ""
+    """Set to use an OpenAI-compatible endpoint instead of the embedded model."""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_threads: int = 2
+    llm_ctx: int = 4096
+    now: datetime | None = None
+    """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
+    secret_key: str = ""
+    """Signs shopper tokens; empty means a random key kept in `<home>/secret.key`."""
+    shopper_token_ttl: int = 3600
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("XIAOER_NOW needs an offset, e.g. 2026-11-20T14:00:00+08:00")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'xiaoer.db'}"
+
+    def signing_key(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.home / "secret.key"
+        if not path.exists():
+            import secrets
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

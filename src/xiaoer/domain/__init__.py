@@ -1,0 +1,1 @@
+"""Pure types: ids, money, orders, products, shoppers, conversations, errors. No I/O."""

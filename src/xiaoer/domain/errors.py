@@ -1,0 +1,44 @@
+"""Domain errors. Each carries the HTTP status the API answers with.
+
+XiaoerError
+  + BadInput        (400)  malformed request, invalid bundle, unknown option
+  + Unauthorized    (401)  missing or bad credentials / shopper token
+  + Forbidden       (403)  authenticated, but not allowed (e.g. another shopper's order)
+  + NotFound        (404)  shop, shopper, conversation, order, product
+  + Conflict        (409)  state does not allow it
+  + UpstreamError   (502)  LLM endpoint or commerce platform failed
+"""
+
+from __future__ import annotations
+
+
+class XiaoerError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(XiaoerError):
+    status_code = 400
+
+
+class Unauthorized(XiaoerError):
+    status_code = 401
+
+
+class Forbidden(XiaoerError):
+    status_code = 403
+
+
+class NotFound(XiaoerError):
+    status_code = 404
+
+
+class Conflict(XiaoerError):
+    status_code = 409
+
+
+class UpstreamError(XiaoerError):
+    status_code = 502

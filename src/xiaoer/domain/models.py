@@ -1,0 +1,145 @@
+"""Core commerce and conversation types, as frozen dataclasses.
+
+Times are tz-aware datetimes. Money is integer fen (see `money.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class OrderStatus(StrEnum):
+    """Order states as Chinese shops name them (the bundle format uses these values)."""
+
+    PENDING_PAYMENT = "待付款"
+    PENDING_SHIPMENT = "待发货"
+    SHIPPED = "已发货"
+    DELIVERED = "已签收"
+    COMPLETED = "已完成"
+    AFTER_SALE = "售后中"
+    CANCELLED = "已取消"
+
+
+@dataclass(frozen=True, slots=True)
+class Shop:
+    id: str
+    name: str
+    persona: str = ""
+    timezone: str = "Asia/Shanghai"
+    working_hours: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sku:
+    id: str
+    product_id: str
+    options: dict[str, str]
+    price_fen: int
+    stock: int
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    id: str
+    title: str
+    category: str
+    brand: str
+    description: str
+    attributes: dict[str, Any]
+    skus: tuple[Sku, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def price_range(self) -> tuple[int, int]:
+        prices = [s.price_fen for s in self.skus] or [0]
+        return min(prices), max(prices)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+    def one_line(self) -> str:
+        return f"{self.province}{self.city}{self.district}{self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    id: str
+    name: str
+    phone: str
+    addresses: tuple[Address, ...] = ()
+    level: str = ""
+
+    @property
+    def phone_tail(self) -> str:
+        return self.phone[-4:]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku_id: str
+    product_id: str
+    title: str
+    options: dict[str, str]
+    unit_price_fen: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogisticsEvent:
+    time: datetime
+    status: str
+    detail: str
+    location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    carrier: str
+    tracking_no: str
+    events: tuple[LogisticsEvent, ...] = ()
+
+    @property
+    def latest(self) -> LogisticsEvent | None:
+        return max(self.events, key=lambda e: e.time) if self.events else None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    shopper_id: str
+    status: OrderStatus
+    created_at: datetime
+    lines: tuple[OrderLine, ...]
+    total_fen: int
+    pay_fen: int
+    address: Address
+    shipping_fee_fen: int = 0
+    discount_fen: int = 0
+    payment_method: str = ""
+    paid_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    shipment: Shipment | None = None
+    remark: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FaqEntry:
+    id: str
+    question: str
+    answer: str
+    tags: tuple[str, ...] = ()

@@ -1,0 +1,218 @@
+"""The embedded LLM: a GGUF model run by llama.cpp on the CPU.
+
+One model instance serves one call at a time (an asyncio lock); generation runs in a worker
+thread and streams text back to the event loop. llama.cpp keeps the KV cache of the previous
+prompt, so a call whose prompt starts like the last one only evaluates the new tail — that is
+why the prompt is rendered byte-stably (`chatml.py`) and histories are append-only.
+
+Special tokens are decoded by us (`detokenize(special=True)`): llama-cpp-python's own text
+output drops `<tool_call>`. Text streams to `on_text` only once the opening shows it is not a
+tool call; a call is parsed tolerantly at the end (`parse.py`). `mode="call"` constrains the
+output with a JSON-schema grammar over the offered tools, `mode="text"` with a grammar that
+cannot open a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xiaoer.domain.errors import UpstreamError
+from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
+from xiaoer.llm.chatml import render
+from xiaoer.llm.parse import looks_like_call, parse_tool_calls
+
+_TEXT_GRAMMAR = r"""
+root ::= first rest
+first ::= [^{<\[`\x20\x0a]
+rest ::= [^<`{]*
+"""
+_OPENERS = ("{", "`", "<", "[")
+
+
+class LlamaLLM:
+    """`LLM` over llama-cpp-python. Build with `LlamaLLM.load(path)`."""
+
+    def __init__(self, llama: Any, *, name: str = "qwen2.5-coder-1.5b-instruct-q4_k_m") -> None:
+        self.llama = llama
+        self.name = name
+        self._lock = asyncio.Lock()
+        self._stop_ids = {
+            llama.token_eos(),
+            *llama.tokenize(b"<|im_end|>", add_bos=False, special=True),
+            *llama.tokenize(b"<|im_start|>", add_bos=False, special=True),
+            *llama.tokenize(b"<|endoftext|>", add_bos=False, special=True),
+        }
+        self.load_seconds = 0.0
+
+    @classmethod
+    def load(cls, path: Path, *, n_ctx: int = 4096, threads: int = 2) -> LlamaLLM:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise UpstreamError(
+                "the embedded model needs llama-cpp-python: run `make install` "
+                "or point XIAOER_LLM_BASE_URL at an OpenAI-compatible endpoint"
+            ) from exc
+        started = time.perf_counter()
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=512,
+            verbose=False,
+        )
+        llm = cls(llama)
+        llm.load_seconds = time.perf_counter() - started
+        return llm
+
+    def _grammar(self, mode: Mode, tools: Sequence[ToolSpec]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        if mode == "text":
+            return LlamaGrammar.from_string(_TEXT_GRAMMAR, verbose=False)
+        if mode == "call" and tools:
+            schema = {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+                        "required": ["name", "arguments"],
+                    }
+                    for t in tools
+                ]
+            }
+            return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return None
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        *,
+        mode: Mode = "auto",
+        max_tokens: int = 384,
+        on_text: OnText | None = None,
+    ) -> Completion:
+        prompt = render(messages, tools)
+        tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+        if len(tokens) + max_tokens > self.llama.n_ctx():
+            raise UpstreamError(
+                f"prompt of {len(tokens)} tokens does not fit the {self.llama.n_ctx()}-token context"
+            )
+        async with self._lock:
+            return await self._generate(tokens, tools, mode, max_tokens, on_text)
+
+    async def _generate(
+        self,
+        tokens: list[int],
+        tools: Sequence[ToolSpec],
+        mode: Mode,
+        max_tokens: int,
+        on_text: OnText | None,
+    ) -> Completion:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        cached = _common_prefix(list(self.llama._input_ids), tokens)
+        grammar = self._grammar(mode, tools)
+        started = time.perf_counter()
+        out_ids: list[int] = []
+        cancel = threading.Event()
+
+        def work() -> None:
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            try:
+                gen = self.llama.generate(
+                    tokens,
+                    top_k=1,
+                    top_p=1.0,
+                    min_p=0.0,
+                    temp=0.0,
+                    repeat_penalty=1.0,
+                    grammar=grammar,
+                )
+                for token in gen:
+                    if token in self._stop_ids or cancel.is_set():
+                        break
+                    out_ids.append(token)
+                    piece = decoder.decode(self.llama.detokenize([token], special=True))
+                    if piece:
+                        loop.call_soon_threadsafe(queue.put_nowait, piece)
+                    if len(out_ids) >= max_tokens:
+                        break
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = asyncio.create_task(asyncio.to_thread(work))
+        text, ttft = await self._pump(queue, on_text, started, mode)
+        try:
+            await worker
+        except Exception as exc:  # llama.cpp failures surface as one clear upstream error
+            raise UpstreamError(f"the embedded model failed: {exc}") from exc
+        finally:
+            cancel.set()
+        return self._finish(text, tools, len(tokens), len(out_ids), cached, ttft)
+
+    async def _pump(
+        self, queue: asyncio.Queue[str | None], on_text: OnText | None, started: float, mode: Mode
+    ) -> tuple[str, int | None]:
+        text = ""
+        streaming = False
+        decided = mode == "call"  # a forced call never streams
+        ttft: int | None = None
+        while (piece := await queue.get()) is not None:
+            text += piece
+            if not decided and text.strip():
+                decided = True
+                streaming = on_text is not None and not text.lstrip().startswith(_OPENERS)
+                if streaming and on_text is not None:
+                    ttft = int((time.perf_counter() - started) * 1000)
+                    await on_text(text.lstrip())
+                continue
+            if streaming and on_text is not None:
+                await on_text(piece)
+        return text, ttft
+
+    def _finish(
+        self,
+        text: str,
+        tools: Sequence[ToolSpec],
+        n_in: int,
+        n_out: int,
+        cached: int,
+        ttft: int | None,
+    ) -> Completion:
+        calls: list[ToolCall] = []
+        if tools and looks_like_call(text):
+            names = {t.name for t in tools}
+            calls = [
+                ToolCall(id=f"call_{uuid.uuid4().hex[:8]}", name=n, arguments=a)
+                for n, a in parse_tool_calls(text, names)
+            ]
+        content = "" if calls else text.strip()
+        return Completion(
+            content=content,
+            tool_calls=calls,
+            tokens_in=n_in,
+            tokens_out=n_out,
+            cached_tokens=cached,
+            ttft_ms=ttft,
+            raw=text,
+        )
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

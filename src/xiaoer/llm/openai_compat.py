@@ -1,0 +1,136 @@
+"""Any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, Ollama, DashScope, DeepSeek,
+OpenAI…), streaming, through the `openai` SDK.
+
+Native tool calls are used when the server returns them; a model that writes its call as
+JSON text instead is parsed with the same tolerant parser as the embedded model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from xiaoer.domain.errors import UpstreamError
+from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
+from xiaoer.llm.parse import looks_like_call, parse_tool_calls
+
+
+def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "assistant" and m.tool_calls:
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": m.content or None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {
+                                "name": c.name,
+                                "arguments": json.dumps(c.arguments, ensure_ascii=False),
+                            },
+                        }
+                        for c in m.tool_calls
+                    ],
+                }
+            )
+        elif m.role == "tool":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out
+
+
+class OpenAICompatLLM:
+    def __init__(self, *, base_url: str, model: str, api_key: str = "", client: Any = None) -> None:
+        from openai import AsyncOpenAI
+
+        self.name = model
+        self.model = model
+        self.client = client or AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        *,
+        mode: Mode = "auto",
+        max_tokens: int = 384,
+        on_text: OnText | None = None,
+    ) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": to_openai(messages),
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools and mode != "text":
+            kwargs["tools"] = [t.openai() for t in tools]
+            kwargs["tool_choice"] = "required" if mode == "call" else "auto"
+        started = time.perf_counter()
+        try:
+            stream = await self.client.chat.completions.create(**kwargs)
+            return await self._collect(stream, tools, on_text, started)
+        except UpstreamError:
+            raise
+        except Exception as exc:  # the SDK's many error types become one clear upstream error
+            raise UpstreamError(f"LLM endpoint failed: {type(exc).__name__}: {exc}") from exc
+
+    async def _collect(
+        self, stream: Any, tools: Sequence[ToolSpec], on_text: OnText | None, started: float
+    ) -> Completion:
+        text = ""
+        ttft: int | None = None
+        parts: dict[int, dict[str, str]] = {}
+        usage = None
+        async for chunk in stream:
+            if getattr(chunk, "usage", None):
+                usage = chunk.usage
+            if not chunk.choices:
+                continue
+            delta = chunk.choices[0].delta
+            if delta.content:
+                text += delta.content
+                if on_text is not None and not looks_like_call(text):
+                    if ttft is None:
+                        ttft = int((time.perf_counter() - started) * 1000)
+                    await on_text(delta.content)
+            for tc in delta.tool_calls or []:
+                slot = parts.setdefault(tc.index, {"id": "", "name": "", "args": ""})
+                slot["id"] = tc.id or slot["id"]
+                if tc.function is not None:
+                    slot["name"] += tc.function.name or ""
+                    slot["args"] += tc.function.arguments or ""
+        calls = [
+            ToolCall(p["id"] or f"call_{uuid.uuid4().hex[:8]}", p["name"], _args(p["args"]))
+            for _, p in sorted(parts.items())
+        ]
+        if not calls and tools and looks_like_call(text):
+            names = {t.name for t in tools}
+            calls = [
+                ToolCall(f"call_{uuid.uuid4().hex[:8]}", n, a)
+                for n, a in parse_tool_calls(text, names)
+            ]
+        return Completion(
+            content="" if calls else text.strip(),
+            tool_calls=calls,
+            tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
+            tokens_out=getattr(usage, "completion_tokens", 0) or 0,
+            ttft_ms=ttft,
+            raw=text,
+        )
+
+
+def _args(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,211 @@
+"""SQLAlchemy table models.
+
+Order lines, addresses and shipments are JSON columns on their parent rows: they are read
+and written whole with the order, and the bundle format describes them that way. Times are
+stored as UTC and always come back tz-aware (`UTCDateTime`), on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A tz-aware datetime stored as naive UTC (SQLite keeps no offsets)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; xiaoer stores tz-aware times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class ShopRow(Base):
+    __tablename__ = "shops"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    persona: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    working_hours: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    policy_md: Mapped[str] = mapped_column(Text, default="")
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the merchant's API key (the key itself is shown once and never stored)."""
+    imported_at: Mapped[datetime]
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    brand: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
+
+
+class SkuRow(Base):
+    __tablename__ = "skus"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    price_fen: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["shop_id", "product_id"], ["products.shop_id", "products.id"], ondelete="CASCADE"
+        ),
+        Index("ix_skus_product", "shop_id", "product_id"),
+    )
+
+
+class ShopperRow(Base):
+    __tablename__ = "shoppers"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(64), default="")
+    addresses: Mapped[list[Any]] = mapped_column(default=list)
+    __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shopper_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    lines: Mapped[list[Any]] = mapped_column(default=list)
+    total_fen: Mapped[int] = mapped_column(Integer)
+    shipping_fee_fen: Mapped[int] = mapped_column(Integer, default=0)
+    discount_fen: Mapped[int] = mapped_column(Integer, default=0)
+    pay_fen: Mapped[int] = mapped_column(Integer)
+    payment_method: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    shipment: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    remark: Mapped[str] = mapped_column(Text, default="")
+    extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["shop_id", "shopper_id"], ["shoppers.shop_id", "shoppers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_orders_shopper", "shop_id", "shopper_id", "created_at"),
+    )
+
+
+class FaqRow(Base):
+    __tablename__ = "faq"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
+
+
+class ChatTranscriptRow(Base):
+    """A historical human-agent chat, kept verbatim for knowledge mining."""
+
+    __tablename__ = "chat_transcripts"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shopper_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    messages: Mapped[list[Any]] = mapped_column(default=list)
+    __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), index=True)
+    shopper_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32), default="api")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
+
+
+class MessageRow(Base):
+    """One message of a conversation. Append-only.
+
+    `role` is `shopper` or `assistant`. An assistant row records what the turn cost
+    (`meta`: llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, status).
+    """
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    shop_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    client_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reply_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime]
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (
+        ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("uq_messages_client_key", "conversation_id", "client_key", unique=True),
+    )
+
+
+class ToolCallRow(Base):
+    """A tool the model called during a turn, with its arguments and what it returned."""
+
+    __tablename__ = "tool_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(Integer)
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    shop_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[str] = mapped_column(Text)
+    ok: Mapped[bool]
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (
+        ForeignKeyConstraint(["message_id"], ["messages.id"], ondelete="CASCADE"),
+        Index("ix_tool_calls_message", "message_id"),
+    )

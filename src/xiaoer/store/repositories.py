@@ -1,0 +1,301 @@
+"""Repositories: every query is filtered by `shop_id`.
+
+Repositories hold an `AsyncSession` and never commit; the caller (a service, the turn, the
+CLI command, the request) owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.domain.models import FaqEntry, Order, Product, Shop, Shopper
+from xiaoer.store.convert import (
+    faq_from_row,
+    order_from_row,
+    product_from_rows,
+    shop_from_row,
+    shopper_from_row,
+)
+from xiaoer.store.models import (
+    ChatTranscriptRow,
+    ConversationRow,
+    FaqRow,
+    MessageRow,
+    OrderRow,
+    ProductRow,
+    ShopperRow,
+    ShopRow,
+    SkuRow,
+    ToolCallRow,
+)
+
+
+class ShopRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, shop_id: str) -> Shop | None:
+        row = await self.session.get(ShopRow, shop_id)
+        return None if row is None else shop_from_row(row)
+
+    async def policy(self, shop_id: str) -> str:
+        row = await self.session.get(ShopRow, shop_id)
+        return "" if row is None else row.policy_md
+
+    async def list(self) -> list[Shop]:
+        rows = await self.session.scalars(select(ShopRow).order_by(ShopRow.id))
+        return [shop_from_row(r) for r in rows]
+
+    async def counts(self, shop_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, model in (
+            ("products", ProductRow),
+            ("skus", SkuRow),
+            ("shoppers", ShopperRow),
+            ("orders", OrderRow),
+            ("faq", FaqRow),
+            ("chats", ChatTranscriptRow),
+        ):
+            stmt = select(func.count()).select_from(model).where(model.shop_id == shop_id)
+            out[name] = (await self.session.scalar(stmt)) or 0
+        return out
+
+    async def delete(self, shop_id: str) -> None:
+        """Remove a shop and everything it owns (used when re-importing a bundle)."""
+        conversation_ids = select(ConversationRow.id).where(ConversationRow.shop_id == shop_id)
+        await self.session.execute(delete(ToolCallRow).where(ToolCallRow.shop_id == shop_id))
+        await self.session.execute(
+            delete(MessageRow).where(MessageRow.conversation_id.in_(conversation_ids))
+        )
+        for model in (
+            ConversationRow,
+            ChatTranscriptRow,
+            FaqRow,
+            OrderRow,
+            SkuRow,
+            ProductRow,
+            ShopperRow,
+        ):
+            await self.session.execute(delete(model).where(model.shop_id == shop_id))
+        await self.session.execute(delete(ShopRow).where(ShopRow.id == shop_id))
+
+
+class CatalogRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def get(self, product_id: str) -> Product | None:
+        row = await self.session.get(ProductRow, (self.shop_id, product_id))
+        if row is None:
+            return None
+        skus = await self.session.scalars(
+            select(SkuRow).where(SkuRow.shop_id == self.shop_id, SkuRow.product_id == product_id)
+        )
+        return product_from_rows(row, list(skus))
+
+    async def all(self, *, category: str | None = None) -> list[Product]:
+        """Every product of the shop with its SKUs (optionally one category)."""
+        stmt = select(ProductRow).where(ProductRow.shop_id == self.shop_id)
+        if category:
+            stmt = stmt.where(ProductRow.category == category)
+        rows = list(await self.session.scalars(stmt.order_by(ProductRow.id)))
+        sku_rows = await self.session.scalars(select(SkuRow).where(SkuRow.shop_id == self.shop_id))
+        by_product: dict[str, list[SkuRow]] = {}
+        for sku in sku_rows:
+            by_product.setdefault(sku.product_id, []).append(sku)
+        return [product_from_rows(r, by_product.get(r.id, [])) for r in rows]
+
+    async def categories(self) -> list[str]:
+        stmt = (
+            select(ProductRow.category)
+            .where(ProductRow.shop_id == self.shop_id)
+            .distinct()
+            .order_by(ProductRow.category)
+        )
+        return list(await self.session.scalars(stmt))
+
+
+class ShopperRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def get(self, shopper_id: str) -> Shopper | None:
+        row = await self.session.get(ShopperRow, (self.shop_id, shopper_id))
+        return None if row is None else shopper_from_row(row)
+
+    async def list(self, *, limit: int = 50, offset: int = 0) -> list[Shopper]:
+        stmt = (
+            select(ShopperRow)
+            .where(ShopperRow.shop_id == self.shop_id)
+            .order_by(ShopperRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [shopper_from_row(r) for r in await self.session.scalars(stmt)]
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def get(self, order_id: str) -> Order | None:
+        row = await self.session.get(OrderRow, (self.shop_id, order_id))
+        return None if row is None else order_from_row(row)
+
+    async def for_shopper(
+        self, shopper_id: str, *, limit: int = 10, status: str | None = None
+    ) -> list[Order]:
+        stmt = select(OrderRow).where(
+            OrderRow.shop_id == self.shop_id, OrderRow.shopper_id == shopper_id
+        )
+        if status:
+            stmt = stmt.where(OrderRow.status == status)
+        stmt = stmt.order_by(OrderRow.created_at.desc(), OrderRow.id.desc()).limit(limit)
+        return [order_from_row(r) for r in await self.session.scalars(stmt)]
+
+
+class FaqRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def all(self) -> list[FaqEntry]:
+        stmt = select(FaqRow).where(FaqRow.shop_id == self.shop_id).order_by(FaqRow.id)
+        return [faq_from_row(r) for r in await self.session.scalars(stmt)]
+
+
+class ConversationRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def create(
+        self, conversation_id: str, shopper_id: str, channel: str, now: datetime
+    ) -> None:
+        self.session.add(
+            ConversationRow(
+                id=conversation_id,
+                shop_id=self.shop_id,
+                shopper_id=shopper_id,
+                channel=channel,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await self.session.flush()
+
+    async def get(self, conversation_id: str) -> ConversationRow | None:
+        stmt = select(ConversationRow).where(
+            ConversationRow.shop_id == self.shop_id, ConversationRow.id == conversation_id
+        )
+        return await self.session.scalar(stmt)
+
+    async def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        now: datetime,
+        *,
+        client_key: str | None = None,
+        reply_to: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> MessageRow:
+        row = MessageRow(
+            conversation_id=conversation_id,
+            shop_id=self.shop_id,
+            role=role,
+            content=content,
+            client_key=client_key,
+            reply_to=reply_to,
+            created_at=now,
+            meta=meta or {},
+        )
+        self.session.add(row)
+        conversation = await self.get(conversation_id)
+        if conversation is not None:
+            conversation.updated_at = now
+        await self.session.flush()
+        return row
+
+    async def message_by_client_key(
+        self, conversation_id: str, client_key: str
+    ) -> MessageRow | None:
+        stmt = select(MessageRow).where(
+            MessageRow.shop_id == self.shop_id,
+            MessageRow.conversation_id == conversation_id,
+            MessageRow.client_key == client_key,
+        )
+        return await self.session.scalar(stmt)
+
+    async def reply_to(self, message_id: int) -> MessageRow | None:
+        stmt = select(MessageRow).where(
+            MessageRow.shop_id == self.shop_id, MessageRow.reply_to == message_id
+        )
+        return await self.session.scalar(stmt)
+
+    async def messages(self, conversation_id: str) -> Sequence[MessageRow]:
+        stmt = (
+            select(MessageRow)
+            .where(
+                MessageRow.shop_id == self.shop_id, MessageRow.conversation_id == conversation_id
+            )
+            .order_by(MessageRow.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def add_tool_calls(
+        self, message_id: int, conversation_id: str, calls: Sequence[dict[str, Any]]
+    ) -> None:
+        for seq, call in enumerate(calls):
+            self.session.add(
+                ToolCallRow(
+                    message_id=message_id,
+                    conversation_id=conversation_id,
+                    shop_id=self.shop_id,
+                    seq=seq,
+                    name=call["name"],
+                    arguments=call["arguments"],
+                    result=call["result"],
+                    ok=call["ok"],
+                    latency_ms=call.get("latency_ms", 0),
+                )
+            )
+        await self.session.flush()
+
+    async def tool_calls(self, conversation_id: str) -> Sequence[ToolCallRow]:
+        stmt = (
+            select(ToolCallRow)
+            .where(
+                ToolCallRow.shop_id == self.shop_id, ToolCallRow.conversation_id == conversation_id
+            )
+            .order_by(ToolCallRow.message_id, ToolCallRow.seq)
+        )
+        return list(await self.session.scalars(stmt))
+
+
+class ApiKeyRepository:
+    """Merchant API keys, stored as SHA-256 hashes on the shop row."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def set_hash(self, shop_id: str, key_hash: str) -> bool:
+        row = await self.session.get(ShopRow, shop_id)
+        if row is None:
+            return False
+        row.api_key_hash = key_hash
+        await self.session.flush()
+        return True
+
+    async def shop_for_hash(self, key_hash: str) -> str | None:
+        stmt = select(ShopRow.id).where(ShopRow.api_key_hash == key_hash)
+        return await self.session.scalar(stmt)

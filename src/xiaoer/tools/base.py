@@ -1,0 +1,33 @@
+"""The tool record and the result type shared by every tool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from xiaoer.llm.base import ToolSpec
+from xiaoer.tools.deps import TurnDeps
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    ok: bool
+    text: str
+    """What the model reads."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """Structured facts for events, logs and (later) the output guard."""
+
+
+type ToolFn = Callable[[TurnDeps, dict[str, Any]], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    spec: ToolSpec
+    run: ToolFn
+    mutating: bool = False
+
+
+def schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required or []}

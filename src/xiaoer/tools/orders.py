@@ -1,0 +1,122 @@
+"""Order tools: get_order, list_my_orders, track_logistics."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from xiaoer.domain.models import Order, OrderStatus
+from xiaoer.llm.base import ToolSpec
+from xiaoer.tools.base import Tool, ToolResult, schema
+from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.format import order_detail, order_summary, track_text
+
+NOT_YOURS = (
+    "没有查到订单 {id}：订单号不存在，或不是当前顾客的订单。"
+    "请礼貌地请顾客核对订单号，不要透露其他任何信息。"
+)
+_ORDER_ID = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+def normalize_order_id(raw: Any) -> str:
+    return _ORDER_ID.sub("", str(raw or "")).upper()
+
+
+async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, str]:
+    """The shopper's own order, or None. Unknown and foreign orders look the same."""
+    order_id = normalize_order_id(raw_id)
+    if not order_id:
+        return None, "缺少订单号。请先问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
+    order = await deps.commerce.get_order(order_id)
+    if order is None or order.shopper_id != deps.shopper.id:
+        return None, NOT_YOURS.format(id=order_id)
+    return order, ""
+
+
+async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return ToolResult(False, problem)
+    return ToolResult(
+        True,
+        order_detail(order, deps.local),
+        {"order_id": order.id, "status": str(order.status), "pay_fen": order.pay_fen},
+    )
+
+
+async def list_my_orders(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    status = str(args.get("status") or "").strip()
+    if status and status not in {s.value for s in OrderStatus}:
+        status = ""
+    orders = await deps.commerce.orders_for(deps.shopper.id, limit=5, status=status or None)
+    if not orders:
+        return ToolResult(True, "当前顾客没有" + (f"{status}的" if status else "") + "订单。")
+    rows = [order_summary(o, deps.local) for o in orders]
+    return ToolResult(
+        True,
+        f"顾客最近的{len(orders)}个订单（新→旧）：\n" + "\n".join(rows),
+        {"order_ids": [o.id for o in orders]},
+    )
+
+
+async def track_logistics(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return ToolResult(False, problem)
+    if order.shipment is None:
+        note = {
+            OrderStatus.PENDING_PAYMENT: "订单还没有付款，所以还没有发货。",
+            OrderStatus.PENDING_SHIPMENT: "订单已付款，仓库还没有发货，暂时没有物流信息。",
+            OrderStatus.CANCELLED: "订单已取消，没有物流。",
+        }.get(order.status, "这个订单暂时没有物流信息。")
+        return ToolResult(True, f"订单 {order.id}：{order.status}。{note}", {"order_id": order.id})
+    latest = order.shipment.latest
+    return ToolResult(
+        True,
+        track_text(order, order.shipment, deps.local, deps.now),
+        {
+            "order_id": order.id,
+            "status": str(order.status),
+            "carrier": order.shipment.carrier,
+            "tracking_no": order.shipment.tracking_no,
+            "latest": latest.detail if latest else None,
+        },
+    )
+
+
+_ORDER_ARG = {"order_id": {"type": "string", "description": "订单号，照顾客给出的原样填写"}}
+
+ORDER_TOOLS = (
+    Tool(
+        ToolSpec(
+            "get_order",
+            "查询当前顾客的一个订单的详情：状态、商品、金额、收货地址、快递单号。",
+            schema(_ORDER_ARG, ["order_id"]),
+        ),
+        get_order,
+    ),
+    Tool(
+        ToolSpec(
+            "list_my_orders",
+            "列出当前顾客最近的订单（顾客没说订单号时用）。可按状态筛选。",
+            schema(
+                {
+                    "status": {
+                        "type": "string",
+                        "enum": [s.value for s in OrderStatus],
+                        "description": "只看这个状态的订单，可不填",
+                    }
+                }
+            ),
+        ),
+        list_my_orders,
+    ),
+    Tool(
+        ToolSpec(
+            "track_logistics",
+            "查询当前顾客某个订单的物流：快递公司、单号、最新进度和轨迹。问“到哪了/什么时候到”时用。",
+            schema(_ORDER_ARG, ["order_id"]),
+        ),
+        track_logistics,
+    ),
+)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from minishop import write_bundle  # noqa: E402
+
+from xiaoer.config import Settings  # noqa: E402
+from xiaoer.llm.scripted import ScriptedLLM  # noqa: E402
+from xiaoer.runtime import Runtime  # noqa: E402
+
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+pytest_plugins = ["pg_fixture"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", now=NOW, secret_key="test-secret")
+
+
+@pytest.fixture
+def llm() -> ScriptedLLM:
+    return ScriptedLLM()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, llm: ScriptedLLM, tmp_path: Path) -> AsyncIterator[Runtime]:
+    rt = await Runtime.open(settings, llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "bundle"))
+    yield rt
+    await rt.close()
