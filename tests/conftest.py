@@ -10,11 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from minishop import write_bundle  # noqa: E402
-
-from xiaoer.config import Settings  # noqa: E402
-from xiaoer.llm.scripted import ScriptedLLM  # noqa: E402
-from xiaoer.runtime import Runtime  # noqa: E402
+from minishop import write_bundle
+from xiaoer.config import Settings
+from xiaoer.llm.scripted import ScriptedLLM
+from xiaoer.runtime import Runtime
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 

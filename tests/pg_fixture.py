@@ -42,15 +42,41 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(root, "postgres", "postgres")
     data, port = root / "data", _free_port()
     subprocess.run(
-        _as_owner([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                   "-E", "UTF8", "--no-sync", "--locale=C"]),
-        check=True, capture_output=True,
+        _as_owner(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w",
-                   "-l", str(root / "log"), "start"]),
-        check=True, capture_output=True,
+        _as_owner(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(root / "log"),
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"

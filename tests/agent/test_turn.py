@@ -28,14 +28,19 @@ async def test_turn_calls_tool_and_grounds_reply(runtime: Runtime, llm: Scripted
     second_prompt = llm.calls[1][0]
     assert second_prompt[-1].role == "tool" and "SF1234567890" in second_prompt[-1].content
     assert [type(e).__name__ for e in events] == [
-        "Accepted", "ToolStarted", "ToolFinished", "TextDelta", "TurnResult"
+        "Accepted",
+        "ToolStarted",
+        "ToolFinished",
+        "TextDelta",
+        "TurnResult",
     ]
     async with runtime.sessions() as s:
         repo = ConversationRepository(s, "mini")
         rows = await repo.messages(result.conversation_id)
         calls = await repo.tool_calls(result.conversation_id)
     assert [(r.role, r.content) for r in rows] == [
-        ("shopper", "SO1001 到哪了"), ("assistant", "您的包裹在杭州转运中心。")
+        ("shopper", "SO1001 到哪了"),
+        ("assistant", "您的包裹在杭州转运中心。"),
     ]
     assert rows[1].meta["llm_calls"] == 2 and rows[1].reply_to == rows[0].id
     assert calls[0].arguments == {"order_id": "so1001"} and calls[0].ok
@@ -66,8 +71,12 @@ async def test_message_is_stored_before_the_llm_runs(runtime: Runtime) -> None:
     # the retry with the same key runs the turn for the stored message, without a duplicate
     runtime._assistant = None
     runtime._llm = ScriptedLLM(steps=[say("您好！")])
-    result = await runtime.assistant().turn("mini", "U1", "你好", conversation_id=cid, client_key="k1")
-    again = await runtime.assistant().turn("mini", "U1", "你好", conversation_id=cid, client_key="k1")
+    result = await runtime.assistant().turn(
+        "mini", "U1", "你好", conversation_id=cid, client_key="k1"
+    )
+    again = await runtime.assistant().turn(
+        "mini", "U1", "你好", conversation_id=cid, client_key="k1"
+    )
     assert result.reply == "您好！" and again.replayed and again.reply == "您好！"
     async with runtime.sessions() as s:
         rows = await ConversationRepository(s, "mini").messages(cid)

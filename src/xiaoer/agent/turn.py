@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xiaoer.agent.context import build_history, recent_orders
@@ -41,7 +42,7 @@ from xiaoer.agent.instructions import (
     turn_context,
 )
 from xiaoer.commerce.base import CommerceBackend
-from xiaoer.domain.errors import BadInput, Forbidden, NotFound
+from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
 from xiaoer.domain.models import Shop, Shopper
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode
 from xiaoer.llm.parse import looks_like_call
@@ -165,7 +166,12 @@ class Assistant:
             existing = await repo.message_by_client_key(conversation_id, key)
             if existing is not None:
                 return existing, await repo.reply_to(existing.id)
-        row = await repo.add_message(conversation_id, "shopper", text, self.clock(), client_key=key)
+        try:
+            row = await repo.add_message(
+                conversation_id, "shopper", text, self.clock(), client_key=key
+            )
+        except IntegrityError as exc:  # the same key raced in from a second request
+            raise Conflict(f"message {key!r} is already being answered") from exc
         return row, None
 
     async def _replayed(

@@ -1,7 +1,5 @@
 """The ASGI app factory. Tests pass `runtime` (with a scripted LLM); production builds it."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from xiaoer.api.app import create_app
+from xiaoer.api.auth import issue_api_key, sign_shopper_token
+from xiaoer.config import Settings
+from xiaoer.llm.scripted import ScriptedLLM, call, say
+from xiaoer.runtime import Runtime
+
+
+@pytest.fixture
+async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            c.headers["x-api-key"] = await issue_api_key(runtime.sessions, "mini")
+            yield c
+
+
+async def _token(c: httpx.AsyncClient, shopper: str = "U1") -> dict[str, str]:
+    r = await c.post(
+        "/v1/shopper-tokens",
+        json={"shopper_id": shopper},
+        headers={"Authorization": f"Bearer {c.headers['x-api-key']}"},
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def test_json_turn(client: httpx.AsyncClient, llm: ScriptedLLM) -> None:
+    llm.steps = [call("track_logistics", order_id="SO1001"), say("到杭州了。")]
+    auth = await _token(client)
+    cid = (await client.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    r = await client.post(
+        f"/v1/conversations/{cid}/messages", json={"text": "到哪了"}, headers=auth
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["reply"] == "到杭州了。" and body["tool_calls"][0]["name"] == "track_logistics"
+    read = (await client.get(f"/v1/conversations/{cid}", headers=auth)).json()
+    assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
+    assert read["messages"][1]["tool_calls"] == [
+        {"name": "track_logistics", "arguments": {"order_id": "SO1001"}, "ok": True}
+    ]
+
+
+async def test_sse_turn(client: httpx.AsyncClient, llm: ScriptedLLM) -> None:
+    llm.steps = [call("list_my_orders"), say("您有两个订单。")]
+    auth = await _token(client)
+    cid = (await client.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    r = await client.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"text": "我的订单", "client_key": "m1"},
+        headers=auth | {"Accept": "text/event-stream"},
+    )
+    assert r.headers["content-type"].startswith("text/event-stream")
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1][6:]))
+        for block in r.text.strip().split("\n\n")
+    ]
+    assert [e for e, _ in events] == ["accepted", "tool_call", "tool_result", "delta", "done"]
+    assert events[-1][1]["reply"] == "您有两个订单。"
+
+
+async def test_sse_error_event_keeps_the_message(
+    client: httpx.AsyncClient, llm: ScriptedLLM
+) -> None:
+    auth = await _token(client)
+    cid = (await client.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    r = await client.post(
+        f"/v1/conversations/{cid}/messages?stream=true", json={"text": "hi"}, headers=auth
+    )
+    assert "event: error" in r.text  # the scripted model has no steps left: the turn fails
+    read = (await client.get(f"/v1/conversations/{cid}", headers=auth)).json()
+    assert [m["text"] for m in read["messages"]] == ["hi"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "reason"),
+    [
+        ("post", "/v1/conversations", {}, 401, "missing `Authorization"),
+        (
+            "post",
+            "/v1/conversations",
+            {"headers": {"Authorization": "Bearer x.y"}},
+            401,
+            "shopper token",
+        ),
+        (
+            "post",
+            "/v1/shopper-tokens",
+            {"json": {"shopper_id": "U1"}, "headers": {"Authorization": "Bearer nope"}},
+            401,
+            "invalid API key",
+        ),
+    ],
+)
+async def test_auth_errors(
+    client: httpx.AsyncClient, method: str, path: str, kwargs: dict, status: int, reason: str
+) -> None:
+    r = await getattr(client, method)(path, **kwargs)
+    assert r.status_code == status
+    assert reason in r.json()["error"]["message"]
+
+
+async def test_bad_input_is_400_with_reason(client: httpx.AsyncClient) -> None:
+    auth = await _token(client)
+    cid = (await client.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    r = await client.post(f"/v1/conversations/{cid}/messages", json={"txt": "hi"}, headers=auth)
+    assert r.status_code == 400 and "body.text: Field required" in r.json()["error"]["message"]
+    r = await client.post(
+        f"/v1/conversations/{cid}/messages", json={"text": "x" * 2001}, headers=auth
+    )
+    assert r.status_code == 400 and "at most 2000" in r.json()["error"]["message"]
+
+
+async def test_token_for_unknown_shopper_is_404(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/v1/shopper-tokens",
+        json={"shopper_id": "U404"},
+        headers={"Authorization": f"Bearer {client.headers['x-api-key']}"},
+    )
+    assert r.status_code == 404 and "U404" in r.json()["error"]["message"]
+
+
+async def test_conversations_are_private(client: httpx.AsyncClient) -> None:
+    mine = await _token(client, "U1")
+    other = await _token(client, "U2")
+    cid = (await client.post("/v1/conversations", headers=mine)).json()["conversation_id"]
+    assert (await client.get(f"/v1/conversations/{cid}", headers=other)).status_code == 404
+    r = await client.post(f"/v1/conversations/{cid}/messages", json={"text": "hi"}, headers=other)
+    assert r.status_code == 403
+
+
+async def test_expired_token(client: httpx.AsyncClient, settings: Settings) -> None:
+    token = sign_shopper_token(settings.signing_key(), "mini", "U1", expires_at=1)
+    r = await client.post("/v1/conversations", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+
+
+async def test_openapi_docs(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/docs")).status_code == 200
+    spec = (await client.get("/openapi.json")).json()
+    assert "/v1/conversations/{conversation_id}/messages" in spec["paths"]

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from minishop import ORDERS, PRODUCTS, write_bundle
+from xiaoer.commerce.bundle import BundleInvalid, load_bundle
+from xiaoer.runtime import Runtime
+from xiaoer.store.repositories import OrderRepository, ShopRepository
+
+
+def test_valid_bundle_loads(tmp_path: Path) -> None:
+    bundle = load_bundle(write_bundle(tmp_path / "b"))
+    assert bundle.shop.id == "mini"
+    assert [p.id for p in bundle.products] == ["P1", "P2", "P3"]
+    assert len(bundle.orders) == 3 and len(bundle.chats) == 1
+
+
+def test_every_problem_is_reported_by_file_line_and_field(tmp_path: Path) -> None:
+    bad_order = ORDERS[0] | {"total_fen": 1, "shopper_id": "U404"}
+    bad_line = ORDERS[1] | {"lines": [ORDERS[1]["lines"][0] | {"sku_id": "NOPE"}]}
+    bad_product = PRODUCTS[0] | {"skus": [PRODUCTS[0]["skus"][0] | {"price_fen": 12.5}]}
+    folder = write_bundle(
+        tmp_path / "b",
+        orders=[bad_order, bad_line, ORDERS[2]],
+        products=[bad_product, *PRODUCTS[1:]],
+    )
+    with (folder / "shoppers.jsonl").open("a", encoding="utf-8") as f:
+        f.write("{not json\n")
+    with pytest.raises(BundleInvalid) as info:
+        load_bundle(folder)
+    text = [str(p) for p in info.value.problems]
+    assert "products.jsonl:1: skus[0].price_fen: Input should be a valid integer" in text[0]
+    assert any(t.startswith("shoppers.jsonl:3: not valid JSON") for t in text)
+    assert "orders.jsonl:1: shopper_id: unknown shopper 'U404'" in text
+    assert any(
+        t.startswith("orders.jsonl:1: total_fen: is 1, but the lines add up to") for t in text
+    )
+    assert "orders.jsonl:2: lines[0].sku_id: unknown SKU 'NOPE'" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"status": "已签收"}, "orders.jsonl:2: shipment: a 已签收 order needs shipped_at"),
+        (
+            {"created_at": "2026-11-19T10:00:00"},
+            "orders.jsonl:2: created_at: Value error, time needs an offset",
+        ),
+        ({"pay_fen": 1}, "orders.jsonl:2: pay_fen: is 1, expected total+shipping-discount = 30800"),
+        (
+            {"paid_at": "2026-11-01T10:00:00+08:00"},
+            "orders.jsonl:2: paid_at: is earlier than created_at",
+        ),
+        ({"status": "待付款"}, "orders.jsonl:2: paid_at: a 待付款 order cannot have paid_at"),
+        ({"status": "发货了"}, "orders.jsonl:2: status: Input should be"),
+    ],
+)
+def test_order_rules(tmp_path: Path, change: dict[str, object], expected: str) -> None:
+    folder = write_bundle(tmp_path / "b", orders=[ORDERS[0], ORDERS[1] | change, ORDERS[2]])
+    with pytest.raises(BundleInvalid) as info:
+        load_bundle(folder)
+    assert any(str(p).startswith(expected) for p in info.value.problems), info.value.problems
+
+
+def test_missing_files_are_listed(tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b")
+    (folder / "orders.jsonl").unlink()
+    (folder / "policy.md").unlink()
+    with pytest.raises(BundleInvalid) as info:
+        load_bundle(folder)
+    assert [str(p) for p in info.value.problems] == [
+        "orders.jsonl: required file is missing",
+        "policy.md: required file is missing",
+    ]
+
+
+async def test_invalid_bundle_imports_nothing_and_reimport_replaces(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    broken = write_bundle(tmp_path / "broken", orders=[ORDERS[0] | {"pay_fen": -5}])
+    with pytest.raises(BundleInvalid):
+        await runtime.import_shop(broken)
+    async with runtime.sessions() as s:
+        assert (await ShopRepository(s).counts("mini"))["orders"] == 3  # untouched
+
+    smaller = write_bundle(tmp_path / "smaller", orders=[ORDERS[0]], chats=[])
+    _, counts = await runtime.import_shop(smaller)
+    assert counts["orders"] == 1
+    async with runtime.sessions() as s:
+        assert await OrderRepository(s, "mini").get("SO1002") is None
+        assert (await ShopRepository(s).counts("mini"))["chats"] == 0
+
+
+def test_bundle_json_shapes_round_trip(tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b")
+    first = json.loads((folder / "orders.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["lines"][0]["unit_price_fen"] == 29900

@@ -1,0 +1,114 @@
+"""The repository suite, on SQLite and on a real PostgreSQL 15."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from conftest import NOW
+from minishop import write_bundle
+from xiaoer.config import Settings
+from xiaoer.llm.scripted import ScriptedLLM
+from xiaoer.runtime import Runtime
+from xiaoer.store.repositories import (
+    CatalogRepository,
+    ConversationRepository,
+    OrderRepository,
+    ShopperRepository,
+    ShopRepository,
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def rt(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
+    url = ""
+    if request.param == "postgres":
+        base = request.getfixturevalue("postgres_url")
+        url = await _fresh_database(base, tmp_path.name)
+    settings = Settings(home=tmp_path / "home", database_url=url, now=NOW)
+    runtime = await Runtime.open(settings, llm=ScriptedLLM())
+    await runtime.import_shop(write_bundle(tmp_path / "a", shop_id="alpha"))
+    await runtime.import_shop(write_bundle(tmp_path / "b", shop_id="beta"))
+    yield runtime
+    await runtime.close()
+
+
+async def _fresh_database(base: str, name: str) -> str:
+    import asyncpg
+
+    db = "t_" + "".join(c for c in name.lower() if c.isalnum())[-40:]
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+        await conn.execute(f'CREATE DATABASE "{db}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + f"/{db}"
+
+
+async def test_shops_are_isolated(rt: Runtime) -> None:
+    async with rt.sessions() as s:
+        assert [shop.id for shop in await ShopRepository(s).list()] == ["alpha", "beta"]
+        assert await OrderRepository(s, "alpha").get("SO1001") is not None
+        await ShopRepository(s).delete("alpha")
+        await s.commit()
+    async with rt.sessions() as s:
+        assert await OrderRepository(s, "alpha").get("SO1001") is None
+        assert await OrderRepository(s, "beta").get("SO1001") is not None
+        assert (await ShopRepository(s).counts("alpha"))["products"] == 0
+        assert (await ShopRepository(s).counts("beta"))["products"] == 3
+
+
+async def test_orders_round_trip_with_aware_times(rt: Runtime) -> None:
+    async with rt.sessions() as s:
+        order = await OrderRepository(s, "beta").get("SO1001")
+    assert order is not None
+    assert order.created_at.utcoffset() == timedelta(0)
+    assert order.created_at.isoformat() == "2026-11-10T02:00:00+00:00"
+    assert order.shipment is not None and order.shipment.latest is not None
+    assert order.shipment.latest.detail == "快件已到达【杭州转运中心】"
+    assert order.lines[0].unit_price_fen == 29900
+
+
+async def test_orders_for_shopper_newest_first(rt: Runtime) -> None:
+    async with rt.sessions() as s:
+        repo = OrderRepository(s, "alpha")
+        assert [o.id for o in await repo.for_shopper("U1")] == ["SO1002", "SO1001"]
+        assert [o.id for o in await repo.for_shopper("U1", status="已发货")] == ["SO1001"]
+        assert await repo.for_shopper("U404") == []
+
+
+async def test_catalog_and_shoppers(rt: Runtime) -> None:
+    async with rt.sessions() as s:
+        product = await CatalogRepository(s, "alpha").get("P1")
+        assert product is not None and [sku.stock for sku in product.skus] == [5, 0]
+        assert await CatalogRepository(s, "alpha").categories() == ["休闲鞋", "跑鞋"]
+        shoppers = await ShopperRepository(s, "alpha").list(limit=1)
+        assert [x.id for x in shoppers] == ["U1"] and shoppers[0].phone_tail == "5678"
+
+
+async def test_conversation_messages_and_client_keys(rt: Runtime) -> None:
+    async with rt.sessions() as s:
+        repo = ConversationRepository(s, "alpha")
+        await repo.create("cv1", "U1", "api", NOW)
+        m1 = await repo.add_message("cv1", "shopper", "你好", NOW, client_key="k1")
+        await repo.add_message("cv1", "assistant", "您好", NOW, reply_to=m1.id)
+        await repo.add_tool_calls(
+            m1.id, "cv1", [{"name": "x", "arguments": {"a": 1}, "result": "r", "ok": True}]
+        )
+        await s.commit()
+    async with rt.sessions() as s:
+        assert await ConversationRepository(s, "beta").get("cv1") is None
+        repo = ConversationRepository(s, "alpha")
+        assert [m.content for m in await repo.messages("cv1")] == ["你好", "您好"]
+        assert (await repo.message_by_client_key("cv1", "k1")) is not None
+        assert (await repo.reply_to(m1.id)).content == "您好"  # type: ignore[union-attr]
+        assert [c.arguments for c in await repo.tool_calls("cv1")] == [{"a": 1}]
+    async with rt.sessions() as s:
+        repo = ConversationRepository(s, "alpha")
+        with pytest.raises(IntegrityError):
+            await repo.add_message("cv1", "shopper", "again", NOW, client_key="k1")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from conftest import NOW
+from xiaoer.domain.models import Shop
+from xiaoer.runtime import Runtime
+from xiaoer.tools.catalog import get_product, search_products
+from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.orders import get_order, list_my_orders, track_logistics
+
+
+async def _deps(rt: Runtime, shopper_id: str = "U1", days: int = 0) -> TurnDeps:
+    commerce = rt.commerce("mini")
+    shopper = await commerce.get_shopper(shopper_id)
+    assert shopper is not None
+    return TurnDeps(Shop("mini", "迷你运动店"), shopper, commerce, NOW + timedelta(days=days))
+
+
+async def test_search_filters_size_price_and_stock(runtime: Runtime) -> None:
+    deps = await _deps(runtime)
+    result = await search_products(deps, {"keyword": "跑鞋", "size": "42码", "max_price": 300})
+    assert result.data["product_ids"] == ["P1"]  # P2 is ¥899; P1's 43 is out of stock
+    assert "疾风 3 男子缓震跑鞋（编号P1）¥299" in result.text
+    assert "42码" in result.text and "≤¥300" in result.text
+    none = await search_products(deps, {"keyword": "休闲鞋", "size": "42"})
+    assert none.data["product_ids"] == [] and "没有找到" in none.text
+    cheap = await search_products(deps, {"keyword": "有没有跑鞋", "max_price": "1000"})
+    assert cheap.data["product_ids"] == ["P1", "P2"]
+
+
+async def test_get_product_by_id_or_name(runtime: Runtime) -> None:
+    deps = await _deps(runtime)
+    by_id = await get_product(deps, {"product_id": "p2"})
+    by_name = await get_product(deps, {"product_id": "云跃 Pro"})
+    assert by_id.data == by_name.data == {"product_id": "P2"}
+    assert "白/42 ¥899 库存3" in by_id.text
+    missing = await get_product(deps, {"product_id": "不存在的东西"})
+    assert not missing.ok
+
+
+async def test_order_reads_are_owned(runtime: Runtime) -> None:
+    mine = await _deps(runtime, "U1")
+    theirs = await _deps(runtime, "U2")
+    assert (await get_order(mine, {"order_id": " so1001 "})).ok
+    foreign = await get_order(theirs, {"order_id": "SO1001"})
+    unknown = await get_order(theirs, {"order_id": "SO9999"})
+    assert not foreign.ok and not unknown.ok
+    assert foreign.text.replace("SO1001", "X") == unknown.text.replace("SO9999", "X")
+    assert not (await track_logistics(theirs, {"order_id": "SO1001"})).ok
+    assert "缺少订单号" in (await get_order(mine, {})).text
+
+
+async def test_track_logistics_reports_latest_and_staleness(runtime: Runtime) -> None:
+    fresh = await track_logistics(await _deps(runtime), {"order_id": "SO1001"})
+    assert "最新：2026-11-12 08:00 运输中 快件已到达【杭州转运中心】" in fresh.text
+    assert "物流已 8 天没有更新" in fresh.text
+    pending = await track_logistics(await _deps(runtime), {"order_id": "SO1002"})
+    assert pending.ok and "还没有发货" in pending.text
+
+
+async def test_list_my_orders(runtime: Runtime) -> None:
+    result = await list_my_orders(await _deps(runtime), {})
+    assert result.data["order_ids"] == ["SO1002", "SO1001"]
+    only = await list_my_orders(await _deps(runtime), {"status": "已发货"})
+    assert only.data["order_ids"] == ["SO1001"]
