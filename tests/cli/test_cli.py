@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from minishop import ORDERS, write_bundle
+from typer.testing import CliRunner
+
+from xiaoer.cli import app
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"XIAOER_HOME": str(tmp_path / "home"), "XIAOER_NOW": "2026-11-20T14:00:00+08:00"}
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_import_then_list(env: dict[str, str], tmp_path: Path) -> None:
+    code, out = run(env, "shop", "import", str(write_bundle(tmp_path / "b")))
+    assert code == 0 and "mini" in out and "orders 3" in out
+    code, out = run(env, "shops", "--json")
+    assert code == 0 and json.loads(out)[0] | {"id": "mini"} == json.loads(out)[0]
+    assert json.loads(out)[0]["name"] == "迷你运动店"
+    code, out = run(env, "shoppers", "--shop", "mini", "--json")
+    assert [s["id"] for s in json.loads(out)] == ["U1", "U2"]
+    assert {"id", "name"} <= set(json.loads(out)[0])
+
+
+def test_invalid_bundle_is_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b", orders=[ORDERS[0] | {"total_fen": 7}])
+    code, out = run(env, "shop", "import", str(folder))
+    assert code == 1
+    assert "orders.jsonl:1: total_fen: is 7, but the lines add up to 29900" in out
+    assert "Traceback" not in out
+    code, out = run(env, "shops", "--json")
+    assert json.loads(out) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["shoppers", "--shop", "nope"], "shop 'nope' not found"),
+        (["shop", "import", "/no/such/folder"], "not a folder"),
+        (["shop", "key", "nope"], "shop 'nope' not found"),
+    ],
+)
+def test_errors_are_messages_not_tracebacks(env: dict[str, str], args: list[str], message: str) -> None:
+    code, out = run(env, *args)
+    assert code == 1 and message in out and "Traceback" not in out
+
+
+def test_bad_setting_is_reported(env: dict[str, str]) -> None:
+    code, out = run(env | {"XIAOER_NOW": "2026-11-20T14:00:00"}, "shops")
+    assert code == 2 and "XIAOER_NOW needs an offset" in out
