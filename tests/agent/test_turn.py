@@ -94,7 +94,7 @@ async def test_unparseable_call_is_retried_with_grammar(runtime: Runtime, llm: S
 
 async def test_empty_output_falls_back_to_tool_result(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [call("track_logistics", order_id="SO1001"), say("")]
-    result = await runtime.assistant().turn("mini", "U1", "到哪了")
+    result = await runtime.assistant().turn("mini", "U1", "SO1001 到哪了")
     assert result.fallback
     assert "SF1234567890" in result.reply
 
@@ -138,9 +138,9 @@ async def test_history_is_replayed_with_tool_results(runtime: Runtime, llm: Scri
     )
     prompt = llm.calls[-1][0]
     roles = [m.role for m in prompt]
-    assert roles == ["system", "system", "user", "assistant", "tool", "assistant", "user"]
-    assert "SF1234567890" in prompt[4].content
-    assert prompt[3].tool_calls[0].name == "track_logistics"
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert "SF1234567890" in prompt[3].content
+    assert prompt[2].tool_calls[0].name == "track_logistics"
 
 
 @pytest.mark.parametrize(

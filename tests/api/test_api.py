@@ -38,7 +38,7 @@ async def test_json_turn(client: httpx.AsyncClient, llm: ScriptedLLM) -> None:
     auth = await _token(client)
     cid = (await client.post("/v1/conversations", headers=auth)).json()["conversation_id"]
     r = await client.post(
-        f"/v1/conversations/{cid}/messages", json={"text": "到哪了"}, headers=auth
+        f"/v1/conversations/{cid}/messages", json={"text": "SO1001 到哪了"}, headers=auth
     )
     assert r.status_code == 200
     body = r.json()

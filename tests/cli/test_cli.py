@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from minishop import ORDERS, write_bundle
 from typer.testing import CliRunner
 
+from minishop import ORDERS, write_bundle
 from xiaoer.cli import app
 
 
@@ -50,7 +50,9 @@ def test_invalid_bundle_is_a_clear_message(env: dict[str, str], tmp_path: Path) 
         (["shop", "key", "nope"], "shop 'nope' not found"),
     ],
 )
-def test_errors_are_messages_not_tracebacks(env: dict[str, str], args: list[str], message: str) -> None:
+def test_errors_are_messages_not_tracebacks(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
     code, out = run(env, *args)
     assert code == 1 and message in out and "Traceback" not in out
 

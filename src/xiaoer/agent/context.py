@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xiaoer.domain.models import Order
 from xiaoer.llm.base import ChatMessage, ToolCall
 from xiaoer.store.models import MessageRow, ToolCallRow
-from xiaoer.tools.deps import TurnDeps
 
 HISTORY_MESSAGES = 6
 """How many earlier messages (shopper + assistant) the model sees, with their tool calls."""
-
-
-async def recent_orders(deps: TurnDeps, limit: int = 3) -> list[Order]:
-    return await deps.commerce.orders_for(deps.shopper.id, limit=limit)
 
 
 def build_history(

@@ -5,8 +5,8 @@
 2. Persist the shopper's message and commit, before any LLM call. A message sent again
    with the same `client_key` is not stored twice: its stored reply is returned, or, if
    the process died before replying, the turn runs again for that same message.
-3. Build the context: stable system prefix (persona, rules, tool schemas), a per-turn
-   system message (time, shopper, recent orders), the conversation so far.
+3. Build the context: stable system prefix (persona, rules, tool schemas), then the
+   conversation so far (with its tool calls and results) and the new message.
 4. LLM/tool loop with a step limit; tolerant tool-call parsing, a grammar-constrained retry
    when a call does not parse, text-only on the last step, templated fallbacks for empty or
    degenerate output.
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from xiaoer.agent.context import build_history, recent_orders
+from xiaoer.agent.context import build_history
 from xiaoer.agent.events import (
     Accepted,
     Emit,
@@ -35,18 +35,13 @@ from xiaoer.agent.events import (
     TurnResult,
     ignore,
 )
-from xiaoer.agent.instructions import (
-    FALLBACK_NO_REPLY,
-    FALLBACK_WITH_RESULT,
-    system_prompt,
-    turn_context,
-)
+from xiaoer.agent.instructions import FALLBACK_NO_REPLY, FALLBACK_WITH_RESULT, system_prompt
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
 from xiaoer.domain.models import Shop, Shopper
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode
 from xiaoer.llm.parse import looks_like_call
-from xiaoer.store.models import MessageRow
+from xiaoer.store.models import MessageRow, ToolCallRow
 from xiaoer.store.repositories import ConversationRepository, ShopperRepository, ShopRepository
 from xiaoer.tools.base import Tool
 from xiaoer.tools.deps import TurnDeps
@@ -137,8 +132,15 @@ class Assistant:
             history_rows = [m for m in earlier if m.id < message.id]
             tool_rows = await repo.tool_calls(conversation_id)
         await emit(Accepted(conversation_id, message.id))
-        deps = TurnDeps(shop, shopper, self.commerce_for(shop_id), self.clock())
-        loop = await self._context(deps, history_rows, tool_rows, text)
+        deps = TurnDeps(
+            shop,
+            shopper,
+            self.commerce_for(shop_id),
+            self.clock(),
+            said=[m.content for m in history_rows if m.role == "shopper"] + [text],
+            seen=[c.result for c in tool_rows],
+        )
+        loop = self._context(deps, history_rows, tool_rows, text)
         reply, fallback = await self._run(loop, deps, emit)
         if not loop.streamed:
             await emit(TextDelta(reply))
@@ -200,11 +202,15 @@ class Assistant:
             replayed=True,
         )
 
-    async def _context(self, deps: TurnDeps, history, tool_rows, text: str) -> _Loop:
-        recent = await recent_orders(deps)
+    @staticmethod
+    def _context(
+        deps: TurnDeps,
+        history: Sequence[MessageRow],
+        tool_rows: Sequence[ToolCallRow],
+        text: str,
+    ) -> _Loop:
         messages = [
             ChatMessage("system", system_prompt(deps.shop)),
-            ChatMessage("system", turn_context(deps.shopper, recent, deps.local(deps.now))),
             *build_history(history, tool_rows, TOOL_RESULT_CHARS),
             ChatMessage("user", text),
         ]
@@ -245,6 +251,7 @@ class Assistant:
                 await emit(ToolStarted(call.name, call.arguments))
                 result, ms = await run_tool(self.tools, call.name, call.arguments, deps)
                 await emit(ToolFinished(call.name, result.ok, ms))
+                deps.seen.append(result.text)
                 loop.records.append(
                     ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms)
                 )

@@ -21,13 +21,24 @@ def _price(value: Any) -> int | None:
         return None
 
 
-def _query(args: dict[str, Any]) -> ProductQuery:
+def _grounded(deps: TurnDeps, args: dict[str, Any], name: str) -> Any:
+    """A filter value only if the shopper said it: small models invent sizes, colours, prices."""
+    value = args.get(name)
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().removesuffix("码").removesuffix("元")
+    return value if deps.shopper_said(text) else None
+
+
+def _query(deps: TurnDeps, args: dict[str, Any]) -> ProductQuery:
     return ProductQuery(
         keyword=str(args.get("keyword") or "").strip(),
-        size=str(args.get("size") or "").strip(),
-        color=str(args.get("color") or "").strip(),
-        max_price_fen=_price(args.get("max_price")),
-        min_price_fen=_price(args.get("min_price")),
+        size=str(_grounded(deps, args, "size") or "").strip(),
+        color=str(_grounded(deps, args, "color") or "").strip(),
+        max_price_fen=_price(_grounded(deps, args, "max_price")),
+        min_price_fen=_price(_grounded(deps, args, "min_price")),
         in_stock_only=True,
         limit=5,
     )
@@ -47,7 +58,7 @@ def _conditions(q: ProductQuery) -> str:
 
 
 async def search_products(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    query = _query(args)
+    query = _query(deps, args)
     hits = await deps.commerce.search_products(query)
     cond = _conditions(query)
     if not hits:

@@ -15,6 +15,10 @@ NOT_YOURS = (
     "没有查到订单 {id}：订单号不存在，或不是当前顾客的订单。"
     "请礼貌地请顾客核对订单号，不要透露其他任何信息。"
 )
+UNSEEN = (
+    "顾客没有提供过订单号 {id}，不要编造订单号。"
+    "请问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
+)
 _ORDER_ID = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -27,6 +31,8 @@ async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, str]:
     order_id = normalize_order_id(raw_id)
     if not order_id:
         return None, "缺少订单号。请先问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
+    if not deps.on_record(order_id):
+        return None, UNSEEN.format(id=order_id)
     order = await deps.commerce.get_order(order_id)
     if order is None or order.shopper_id != deps.shopper.id:
         return None, NOT_YOURS.format(id=order_id)
@@ -46,8 +52,8 @@ async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
 
 async def list_my_orders(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     status = str(args.get("status") or "").strip()
-    if status and status not in {s.value for s in OrderStatus}:
-        status = ""
+    if status and (status not in {s.value for s in OrderStatus} or not deps.shopper_said(status)):
+        status = ""  # a filter the shopper did not ask for would hide their other orders
     orders = await deps.commerce.orders_for(deps.shopper.id, limit=5, status=status or None)
     if not orders:
         return ToolResult(True, "当前顾客没有" + (f"{status}的" if status else "") + "订单。")
