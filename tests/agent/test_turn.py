@@ -26,7 +26,8 @@ async def test_turn_calls_tool_and_grounds_reply(runtime: Runtime, llm: Scripted
     assert result.llm_calls == 2
     # the second LLM call saw the tool result
     second_prompt = llm.calls[1][0]
-    assert second_prompt[-1].role == "tool" and "SF1234567890" in second_prompt[-1].content
+    assert second_prompt[-2].role == "tool" and "SF1234567890" in second_prompt[-2].content
+    assert second_prompt[-1].content.startswith("顾客的问题：SO1001 到哪了")
     assert [type(e).__name__ for e in events] == [
         "Accepted",
         "ToolStarted",
@@ -120,14 +121,28 @@ async def test_repeated_call_forces_a_text_answer(runtime: Runtime, llm: Scripte
 
 async def test_last_step_is_text_only(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [
-        call("get_product", product_id="P1"),
-        call("get_product", product_id="P2"),
-        call("get_product", product_id="P3"),
-        say("三款都有。"),
+        call("list_my_orders"),
+        call("list_my_orders", status="已发货"),
+        call("list_my_orders", status="待发货"),
+        say("都在这里了。"),
     ]
-    result = await runtime.assistant().turn("mini", "U1", "比较一下")
+    result = await runtime.assistant().turn("mini", "U1", "我的订单")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "auto", "text"]
-    assert result.reply == "三款都有。"
+    assert result.reply == "都在这里了。"
+
+
+async def test_a_successful_lookup_is_followed_by_an_answer(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [call("get_product", product_id="P1"), say("有货。")]
+    await runtime.assistant().turn("mini", "U1", "P1 有货吗")
+    assert [mode for _, mode in llm.calls] == ["auto", "text"]
+
+
+async def test_a_failed_lookup_lets_the_model_try_again(runtime: Runtime, llm: ScriptedLLM) -> None:
+    llm.steps = [call("get_order", order_id="SO1001"), call("list_my_orders"), say("好的。")]
+    await runtime.assistant().turn("mini", "U1", "我的订单呢")  # SO1001 was never mentioned
+    assert [mode for _, mode in llm.calls] == ["auto", "auto", "auto"]
 
 
 async def test_history_is_replayed_with_tool_results(runtime: Runtime, llm: ScriptedLLM) -> None:
@@ -138,7 +153,8 @@ async def test_history_is_replayed_with_tool_results(runtime: Runtime, llm: Scri
     )
     prompt = llm.calls[-1][0]
     roles = [m.role for m in prompt]
-    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert roles == ["system", "user", "assistant", "tool", "user", "assistant", "user"]
+    assert prompt[4].content.startswith("顾客的问题：SO1001 到哪了")  # replayed as first seen
     assert "SF1234567890" in prompt[3].content
     assert prompt[2].tool_calls[0].name == "track_logistics"
 

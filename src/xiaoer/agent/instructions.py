@@ -17,6 +17,10 @@ calling, and a per-turn context message (time, recent orders) made it invent arg
 
 PERSONA_CHARS = 60
 
+ANSWER_NOTE = "顾客的问题：{question}\n请根据查询结果，用一两句话回答顾客。"
+"""Appended after tool results when code decides the model should now answer. Measured: without
+it the model repeated the lookup (or wrote half a sentence) instead of answering."""
+
 FALLBACK_NO_REPLY = (
     "抱歉，我刚才没有处理好您的问题。您可以换个说法再问一次，或者回复“转人工”联系人工客服。"
 )

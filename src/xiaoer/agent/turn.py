@@ -35,11 +35,16 @@ from xiaoer.agent.events import (
     TurnResult,
     ignore,
 )
-from xiaoer.agent.instructions import FALLBACK_NO_REPLY, FALLBACK_WITH_RESULT, system_prompt
+from xiaoer.agent.instructions import (
+    ANSWER_NOTE,
+    FALLBACK_NO_REPLY,
+    FALLBACK_WITH_RESULT,
+    system_prompt,
+)
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
 from xiaoer.domain.models import Shop, Shopper
-from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode
+from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.store.models import MessageRow, ToolCallRow
 from xiaoer.store.repositories import ConversationRepository, ShopperRepository, ShopRepository
@@ -63,6 +68,8 @@ class _Loop:
     cached: int = 0
     ttft_ms: int | None = None
     streamed: bool = False
+    noted: bool = False
+    """Whether the answer note followed the last tool results (history must replay it)."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1
@@ -141,7 +148,7 @@ class Assistant:
             seen=[c.result for c in tool_rows],
         )
         loop = self._context(deps, history_rows, tool_rows, text)
-        reply, fallback = await self._run(loop, deps, emit)
+        reply, fallback = await self._run(loop, deps, text, emit)
         if not loop.streamed:
             await emit(TextDelta(reply))
         result = TurnResult(
@@ -157,7 +164,7 @@ class Assistant:
             ttft_ms=loop.ttft_ms,
             fallback=fallback,
         )
-        await self._persist(shop_id, message.id, result)
+        await self._persist(shop_id, message.id, result, noted=loop.noted)
         await emit(result)
         return result
 
@@ -216,7 +223,9 @@ class Assistant:
         ]
         return _Loop(messages)
 
-    async def _run(self, loop: _Loop, deps: TurnDeps, emit: Emit) -> tuple[str, bool]:
+    async def _run(
+        self, loop: _Loop, deps: TurnDeps, question: str, emit: Emit
+    ) -> tuple[str, bool]:
         specs = [t.spec for t in self.tools.values()]
         seen: set[str] = set()
 
@@ -246,19 +255,36 @@ class Assistant:
                 mode = "text"
                 continue
             seen.add(key)
-            loop.messages.append(ChatMessage("assistant", tool_calls=tuple(calls)))
-            for call in calls:
-                await emit(ToolStarted(call.name, call.arguments))
-                result, ms = await run_tool(self.tools, call.name, call.arguments, deps)
-                await emit(ToolFinished(call.name, result.ok, ms))
-                deps.seen.append(result.text)
-                loop.records.append(
-                    ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms)
-                )
-                loop.messages.append(
-                    ChatMessage("tool", result.text[:TOOL_RESULT_CHARS], tool_call_id=call.id)
-                )
+            mode = await self._call_tools(loop, deps, calls, emit)
+            if mode == "text":
+                loop.noted = True
+                loop.messages.append(ChatMessage("user", ANSWER_NOTE.format(question=question)))
         return self._fallback(loop), True
+
+    async def _call_tools(
+        self, loop: _Loop, deps: TurnDeps, calls: list[ToolCall], emit: Emit
+    ) -> Mode:
+        """Run the calls; the next step answers in text if every result should suffice.
+
+        Measured on the embedded model: after a successful lookup it tends to repeat the same
+        call instead of answering, costing a whole extra LLM call (~5 s on 2 cores).
+        """
+        loop.messages.append(ChatMessage("assistant", tool_calls=tuple(calls)))
+        answered = True
+        for call in calls:
+            await emit(ToolStarted(call.name, call.arguments))
+            result, ms = await run_tool(self.tools, call.name, call.arguments, deps)
+            await emit(ToolFinished(call.name, result.ok, ms))
+            deps.seen.append(result.text)
+            loop.records.append(
+                ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms)
+            )
+            loop.messages.append(
+                ChatMessage("tool", result.text[:TOOL_RESULT_CHARS], tool_call_id=call.id)
+            )
+            tool = self.tools.get(call.name)
+            answered = answered and result.ok and tool is not None and tool.answers
+        return "text" if answered else "auto"
 
     @staticmethod
     def _fallback(loop: _Loop) -> str:
@@ -267,7 +293,9 @@ class Assistant:
             return FALLBACK_WITH_RESULT.format(result=good[-1].result)
         return FALLBACK_NO_REPLY
 
-    async def _persist(self, shop_id: str, shopper_message_id: int, result: TurnResult) -> None:
+    async def _persist(
+        self, shop_id: str, shopper_message_id: int, result: TurnResult, *, noted: bool
+    ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
             meta = {
@@ -278,6 +306,7 @@ class Assistant:
                 "latency_ms": result.latency_ms,
                 "ttft_ms": result.ttft_ms,
                 "fallback": result.fallback,
+                "answer_note": noted,
                 "model": self.llm.name,
             }
             row = await repo.add_message(

@@ -40,14 +40,24 @@ def render(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> str:
     """The whole prompt, ending with an open assistant message."""
     out: list[str] = []
     for i, m in enumerate(messages):
-        if m.role == "system":
+        role = m.role
+        if role == "user" and i > 0 and messages[i - 1].role == "tool":
+            # a note after tool results joins their user turn, after the responses
+            out[-1] = out[-1].removesuffix(f"{IM_END}\n") + f"\n{m.content}{IM_END}\n"
+            continue
+        if role == "tool" and i > 0 and messages[i - 1].role == "tool":
+            out[-1] = out[-1].removesuffix(f"{IM_END}\n") + (
+                f"\n<tool_response>\n{m.content}\n</tool_response>{IM_END}\n"
+            )
+            continue
+        if role == "system":
             text = m.content
             if i == 0 and tools:
                 text = f"{text}\n\n{render_tools(tools)}"
             out.append(f"{IM_START}system\n{text}{IM_END}\n")
-        elif m.role == "user":
+        elif role == "user":
             out.append(f"{IM_START}user\n{m.content}{IM_END}\n")
-        elif m.role == "assistant":
+        elif role == "assistant":
             parts = [m.content] if m.content else []
             parts += [render_call(c.name, c.arguments) for c in m.tool_calls]
             out.append(f"{IM_START}assistant\n" + "\n".join(parts) + f"{IM_END}\n")

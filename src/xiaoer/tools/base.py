@@ -27,6 +27,9 @@ class Tool:
     spec: ToolSpec
     run: ToolFn
     mutating: bool = False
+    answers: bool = True
+    """Its result usually answers the question, so after it succeeds the model should reply
+    rather than call again (False for tools that lead to another call, like a list)."""
 
 
 def schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:

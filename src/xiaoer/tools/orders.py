@@ -116,6 +116,7 @@ ORDER_TOOLS = (
             ),
         ),
         list_my_orders,
+        answers=False,
     ),
     Tool(
         ToolSpec(
