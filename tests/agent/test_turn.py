@@ -48,7 +48,7 @@ async def test_turn_calls_tool_and_grounds_reply(runtime: Runtime, llm: Scripted
 
 
 async def test_other_shoppers_order_is_refused(runtime: Runtime, llm: ScriptedLLM) -> None:
-    llm.steps = [call("get_order", order_id="SO2001"), say("抱歉，没有查到这个订单。")]
+    llm.steps = [call("get_order", order_id="SO2001")]
     result = await runtime.assistant().turn("mini", "U1", "帮我查 SO2001")
     record = result.tool_calls[0]
     assert not record.ok
@@ -88,7 +88,7 @@ async def test_unparseable_call_is_retried_with_grammar(runtime: Runtime, llm: S
     broken = Completion(content='{"name": "get_order", "arguments": {', raw='{"name": "get_order"')
     llm.steps = [broken, call("list_my_orders"), say("您最近有 2 个订单。")]
     result = await runtime.assistant().turn("mini", "U1", "我的订单")
-    assert [mode for _, mode in llm.calls] == ["auto", "call", "auto"]
+    assert [mode for _, mode in llm.calls] == ["auto", "call", "text"]
     assert result.reply == "您最近有 2 个订单。"
     assert "SO1002" in result.tool_calls[0].result and "SO2001" not in result.tool_calls[0].result
 
@@ -110,25 +110,25 @@ async def test_empty_output_without_tools_is_a_polite_fallback(
 
 async def test_repeated_call_forces_a_text_answer(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [
-        call("list_my_orders"),
-        call("list_my_orders"),
-        say("您有 2 个订单。"),
+        call("get_order", order_id="SO7"),
+        call("get_order", order_id="SO7"),
+        say("请提供订单号。"),
     ]
     result = await runtime.assistant().turn("mini", "U1", "我的订单")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "text"]
-    assert len(result.tool_calls) == 1 and result.reply == "您有 2 个订单。"
+    assert len(result.tool_calls) == 1 and result.reply == "请提供订单号。"
 
 
 async def test_last_step_is_text_only(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [
-        call("list_my_orders"),
-        call("list_my_orders", status="已发货"),
-        call("list_my_orders", status="待发货"),
-        say("都在这里了。"),
+        call("get_order", order_id="X1"),
+        call("get_order", order_id="X2"),
+        call("get_order", order_id="X3"),
+        say("请提供订单号。"),
     ]
     result = await runtime.assistant().turn("mini", "U1", "我的订单")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "auto", "text"]
-    assert result.reply == "都在这里了。"
+    assert result.reply == "请提供订单号。"
 
 
 async def test_a_successful_lookup_is_followed_by_an_answer(
@@ -142,7 +142,32 @@ async def test_a_successful_lookup_is_followed_by_an_answer(
 async def test_a_failed_lookup_lets_the_model_try_again(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [call("get_order", order_id="SO1001"), call("list_my_orders"), say("好的。")]
     await runtime.assistant().turn("mini", "U1", "我的订单呢")  # SO1001 was never mentioned
-    assert [mode for _, mode in llm.calls] == ["auto", "auto", "auto"]
+    assert [mode for _, mode in llm.calls] == ["auto", "auto", "text"]
+    note = llm.calls[-1][0][-1]
+    assert note.role == "user" and note.content.endswith("说出订单号、商品和状态。")
+
+
+async def test_foreign_order_gets_the_canned_refusal(runtime: Runtime, llm: ScriptedLLM) -> None:
+    llm.steps = [call("get_order", order_id="SO2001")]
+    result = await runtime.assistant().turn("mini", "U1", "帮我查 SO2001")
+    assert result.llm_calls == 1  # settled by the tool: no model-written refusal
+    assert result.reply.startswith("抱歉，没有查到订单 SO2001") and "李雷" not in result.reply
+
+
+async def test_a_stalling_reply_is_retried_as_a_forced_call(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [say("好的，我正在查询，请稍等。"), call("list_my_orders"), say("您有 2 个订单。")]
+    deltas: list[str] = []
+
+    async def emit(e: Event) -> None:
+        if isinstance(e, TextDelta):
+            deltas.append(e.text)
+
+    result = await runtime.assistant().turn("mini", "U1", "我的订单", emit=emit)
+    assert [mode for _, mode in llm.calls] == ["auto", "call", "text"]
+    assert result.reply == "好的，我正在查询，请稍等。\n您有 2 个订单。"
+    assert "".join(deltas) == result.reply
 
 
 async def test_history_is_replayed_with_tool_results(runtime: Runtime, llm: ScriptedLLM) -> None:

@@ -31,4 +31,6 @@ def test_consecutive_tool_results_share_one_user_turn() -> None:
     ]
     text = render(msgs, [])
     assert text.count("<|im_start|>user") == 1
-    assert "<tool_response>\nA\n</tool_response>\n<tool_response>\nB\n</tool_response>\n请回答" in text
+    assert (
+        "<tool_response>\nA\n</tool_response>\n<tool_response>\nB\n</tool_response>\n请回答" in text
+    )

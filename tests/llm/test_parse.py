@@ -17,6 +17,7 @@ NAMES = {"get_order", "track_logistics", "search_products"}
         "{'name': 'get_order', 'arguments': {'order_id': 'SO1'}}",
         '{"type": "function", "function": {"name": "get_order", "parameters": {"order_id": "SO1"}}}',
         '<tool_call>\n{"name": "get_order", "arguments": {"order_id": "SO1"}}',  # cut off
+        '<tools> {"name": "get_order", "arguments": {"order_id": "SO1"}} </tools>',
     ],
 )
 def test_accepts_the_shapes_small_models_emit(text: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xiaoer.agent.instructions import ANSWER_NOTE
 from xiaoer.llm.base import ChatMessage, ToolCall
 from xiaoer.store.models import MessageRow, ToolCallRow
 
@@ -20,10 +19,8 @@ def build_history(
     for call in tool_rows:
         calls_by_message.setdefault(call.message_id, []).append(call)
     out: list[ChatMessage] = []
-    question = ""
     for row in list(rows)[-HISTORY_MESSAGES:]:
         if row.role == "shopper":
-            question = row.content
             out.append(ChatMessage("user", row.content))
             continue
         for i, call in enumerate(calls_by_message.get(row.id, [])):
@@ -34,7 +31,8 @@ def build_history(
                 )
             )
             out.append(ChatMessage("tool", call.result[:result_chars], tool_call_id=call_id))
-        if row.meta.get("answer_note") and out and out[-1].role == "tool":
-            out.append(ChatMessage("user", ANSWER_NOTE.format(question=question)))
+        note = row.meta.get("answer_note")
+        if isinstance(note, str) and note and out and out[-1].role == "tool":
+            out.append(ChatMessage("user", note))
         out.append(ChatMessage("assistant", row.content))
     return out

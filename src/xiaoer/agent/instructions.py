@@ -7,6 +7,8 @@ through tool results (the time, for example, in `track_logistics`), not through 
 
 from __future__ import annotations
 
+import re
+
 from xiaoer.domain.models import Shop
 
 SYSTEM = """你是「{shop_name}」的在线客服。{persona}
@@ -17,9 +19,19 @@ calling, and a per-turn context message (time, recent orders) made it invent arg
 
 PERSONA_CHARS = 60
 
-ANSWER_NOTE = "顾客的问题：{question}\n请根据查询结果，用一两句话回答顾客。"
+ANSWER_NOTE = "顾客的问题：{question}\n请根据查询结果，用一两句话回答顾客{hint}。"
 """Appended after tool results when code decides the model should now answer. Measured: without
-it the model repeated the lookup (or wrote half a sentence) instead of answering."""
+it the model repeated the lookup (or wrote half a sentence) instead of answering; the tool's
+`answer_hint` ("，说出商品名称和价格") made it keep the prices it otherwise dropped."""
+
+STALLING = re.compile(r"(正在|马上|这就|稍等|请稍|稍后)|(帮您|为您|给您)(查|看|找)|查询一下|查一下")
+"""A reply that only promises a lookup. Measured: the model sometimes writes "好的，我正在查询…"
+instead of calling the tool; when no tool ran this turn, such a reply is retried as a forced call."""
+
+
+def is_stalling(reply: str) -> bool:
+    return len(reply) <= 40 and STALLING.search(reply) is not None
+
 
 FALLBACK_NO_REPLY = (
     "抱歉，我刚才没有处理好您的问题。您可以换个说法再问一次，或者回复“转人工”联系人工客服。"

@@ -39,12 +39,13 @@ from xiaoer.agent.instructions import (
     ANSWER_NOTE,
     FALLBACK_NO_REPLY,
     FALLBACK_WITH_RESULT,
+    is_stalling,
     system_prompt,
 )
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
 from xiaoer.domain.models import Shop, Shopper
-from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall
+from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.store.models import MessageRow, ToolCallRow
 from xiaoer.store.repositories import ConversationRepository, ShopperRepository, ShopRepository
@@ -68,8 +69,8 @@ class _Loop:
     cached: int = 0
     ttft_ms: int | None = None
     streamed: bool = False
-    noted: bool = False
-    """Whether the answer note followed the last tool results (history must replay it)."""
+    note: str = ""
+    """The answer note that followed the last tool results (history must replay it)."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1
@@ -164,7 +165,7 @@ class Assistant:
             ttft_ms=loop.ttft_ms,
             fallback=fallback,
         )
-        await self._persist(shop_id, message.id, result, noted=loop.noted)
+        await self._persist(shop_id, message.id, result, note=loop.note)
         await emit(result)
         return result
 
@@ -234,6 +235,7 @@ class Assistant:
             await emit(TextDelta(piece))
 
         mode: Mode = "auto"
+        preface = ""
         for step in range(self.max_steps):
             if step == self.max_steps - 1:
                 mode = "text"
@@ -241,13 +243,18 @@ class Assistant:
             loop.count(completion)
             if loop.ttft_ms is None and completion.ttft_ms is not None:
                 loop.ttft_ms = completion.ttft_ms
-            if not completion.tool_calls and looks_like_call(completion.raw) and mode == "auto":
-                completion = await self.llm.complete(loop.messages, specs, mode="call")
-                loop.count(completion)
+            retry = mode == "auto" and not completion.tool_calls and not loop.records
+            if retry and looks_like_call(completion.raw):
+                completion = await self._forced_call(loop, specs)
+            elif retry and is_stalling(completion.content):
+                preface = completion.content  # already shown: keep it, then really look it up
+                if loop.streamed:
+                    await emit(TextDelta("\n"))
+                completion = await self._forced_call(loop, specs)
             if not completion.tool_calls:
                 reply = completion.content.strip()
                 if reply and not looks_like_call(reply):
-                    return reply, False
+                    return (f"{preface}\n{reply}" if preface else reply), False
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
             key = repr([(c.name, sorted(c.arguments.items())) for c in calls])
@@ -255,22 +262,33 @@ class Assistant:
                 mode = "text"
                 continue
             seen.add(key)
-            mode = await self._call_tools(loop, deps, calls, emit)
+            mode, canned = await self._call_tools(loop, deps, calls, emit)
+            if canned:
+                return canned, False
             if mode == "text":
-                loop.noted = True
-                loop.messages.append(ChatMessage("user", ANSWER_NOTE.format(question=question)))
+                hint = next((t.answer_hint for c in calls if (t := self.tools.get(c.name))), "")
+                loop.note = ANSWER_NOTE.format(question=question, hint=hint)
+                loop.messages.append(ChatMessage("user", loop.note))
         return self._fallback(loop), True
+
+    async def _forced_call(self, loop: _Loop, specs: list[ToolSpec]) -> Completion:
+        completion = await self.llm.complete(loop.messages, specs, mode="call")
+        loop.count(completion)
+        return completion
 
     async def _call_tools(
         self, loop: _Loop, deps: TurnDeps, calls: list[ToolCall], emit: Emit
-    ) -> Mode:
+    ) -> tuple[Mode, str | None]:
         """Run the calls; the next step answers in text if every result should suffice.
+
+        A result carrying a canned reply (a refusal) settles the turn: it is returned as is.
 
         Measured on the embedded model: after a successful lookup it tends to repeat the same
         call instead of answering, costing a whole extra LLM call (~5 s on 2 cores).
         """
         loop.messages.append(ChatMessage("assistant", tool_calls=tuple(calls)))
         answered = True
+        canned: str | None = None
         for call in calls:
             await emit(ToolStarted(call.name, call.arguments))
             result, ms = await run_tool(self.tools, call.name, call.arguments, deps)
@@ -284,7 +302,8 @@ class Assistant:
             )
             tool = self.tools.get(call.name)
             answered = answered and result.ok and tool is not None and tool.answers
-        return "text" if answered else "auto"
+            canned = canned or result.reply
+        return ("text" if answered else "auto"), canned
 
     @staticmethod
     def _fallback(loop: _Loop) -> str:
@@ -294,7 +313,7 @@ class Assistant:
         return FALLBACK_NO_REPLY
 
     async def _persist(
-        self, shop_id: str, shopper_message_id: int, result: TurnResult, *, noted: bool
+        self, shop_id: str, shopper_message_id: int, result: TurnResult, *, note: str
     ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
@@ -306,7 +325,7 @@ class Assistant:
                 "latency_ms": result.latency_ms,
                 "ttft_ms": result.ttft_ms,
                 "fallback": result.fallback,
-                "answer_note": noted,
+                "answer_note": note,
                 "model": self.llm.name,
             }
             row = await repo.add_message(

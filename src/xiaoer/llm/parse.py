@@ -1,7 +1,7 @@
 """Tolerant tool-call parsing for small local models.
 
-Qwen2.5-Coder answers a tool call in one of three shapes depending on the prompt: wrapped in
-`<tool_call>` tags, in a ```json fence, or as bare JSON. Arguments may come as an object or
+Qwen2.5-Coder answers a tool call in one of several shapes depending on the prompt: wrapped in
+`<tool_call>` (now and then `<tools>`) tags, in a ```json fence, or as bare JSON. Arguments may come as an object or
 as a JSON string, and now and then with Python quoting. `parse_tool_calls` accepts all of
 them and returns nothing when the text is an ordinary reply.
 """
@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
+_TAGGED = re.compile(r"<(tool_call|tools|function_call)>\s*(.*?)\s*(?:</\1>|$)", re.S)
 _FENCED = re.compile(r"```(?:json|tool_call)?\s*(.*?)\s*(?:```|$)", re.S)
 _NAME_KEYS = ("name", "function", "tool", "tool_name")
 _ARG_KEYS = ("arguments", "parameters", "args", "params", "input")
@@ -22,7 +22,7 @@ _ARG_KEYS = ("arguments", "parameters", "args", "params", "input")
 def looks_like_call(text: str) -> bool:
     """Whether a reply's opening says it is (becoming) a tool call rather than prose."""
     head = text.lstrip()
-    return head.startswith(("{", "```", "<tool_call>", "[{"))
+    return head.startswith(("{", "```", "<tool_call>", "<tools>", "<function_call>", "[{"))
 
 
 def _load(blob: str) -> Any:
@@ -61,7 +61,7 @@ def _as_call(obj: Any, tool_names: set[str]) -> tuple[str, dict[str, Any]] | Non
 
 def parse_tool_calls(text: str, tool_names: set[str]) -> list[tuple[str, dict[str, Any]]]:
     """Every tool call in `text`, in order; [] when it is not a (valid) call."""
-    candidates = _TAGGED.findall(text) or _FENCED.findall(text) or [text]
+    candidates = [body for _, body in _TAGGED.findall(text)] or _FENCED.findall(text) or [text]
     calls: list[tuple[str, dict[str, Any]]] = []
     for blob in candidates:
         obj = _load(blob)

@@ -17,6 +17,8 @@ class ToolResult:
     """What the model reads."""
     data: dict[str, Any] = field(default_factory=dict)
     """Structured facts for events, logs and (later) the output guard."""
+    reply: str | None = None
+    """A pre-approved reply that settles the turn (e.g. a refusal); sent instead of model text."""
 
 
 type ToolFn = Callable[[TurnDeps, dict[str, Any]], Awaitable[ToolResult]]
@@ -29,7 +31,9 @@ class Tool:
     mutating: bool = False
     answers: bool = True
     """Its result usually answers the question, so after it succeeds the model should reply
-    rather than call again (False for tools that lead to another call, like a list)."""
+    rather than call again (False for tools whose result leads to another call)."""
+    answer_hint: str = ""
+    """What the answer must mention, appended to the answer note (e.g. names and prices)."""
 
 
 def schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:

@@ -112,6 +112,7 @@ CATALOG_TOOLS = (
             ),
         ),
         search_products,
+        answer_hint="，说出商品名称和价格",
     ),
     Tool(
         ToolSpec(
@@ -123,5 +124,6 @@ CATALOG_TOOLS = (
             ),
         ),
         get_product,
+        answer_hint="，说出顾客问的规格、价格和库存",
     ),
 )

@@ -11,6 +11,8 @@ from xiaoer.tools.base import Tool, ToolResult, schema
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import order_detail, order_summary, track_text
 
+REFUSAL = "抱歉，没有查到订单 {id}，或者这个订单不在您的账号下。麻烦您核对一下订单号，也可以问我“我的订单”查看您的订单。"
+"""The canned reply for an unknown or foreign order: the same words for both, no details."""
 NOT_YOURS = (
     "没有查到订单 {id}：订单号不存在，或不是当前顾客的订单。"
     "请礼貌地请顾客核对订单号，不要透露其他任何信息。"
@@ -26,23 +28,25 @@ def normalize_order_id(raw: Any) -> str:
     return _ORDER_ID.sub("", str(raw or "")).upper()
 
 
-async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, str]:
+async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, ToolResult]:
     """The shopper's own order, or None. Unknown and foreign orders look the same."""
     order_id = normalize_order_id(raw_id)
     if not order_id:
-        return None, "缺少订单号。请先问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
+        missing = "缺少订单号。请先问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
+        return None, ToolResult(False, missing)
     if not deps.on_record(order_id):
-        return None, UNSEEN.format(id=order_id)
+        return None, ToolResult(False, UNSEEN.format(id=order_id))
     order = await deps.commerce.get_order(order_id)
     if order is None or order.shopper_id != deps.shopper.id:
-        return None, NOT_YOURS.format(id=order_id)
-    return order, ""
+        text = NOT_YOURS.format(id=order_id)
+        return None, ToolResult(False, text, {"order_id": order_id}, REFUSAL.format(id=order_id))
+    return order, ToolResult(True, "")
 
 
 async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     order, problem = await owned_order(deps, args.get("order_id"))
     if order is None:
-        return ToolResult(False, problem)
+        return problem
     return ToolResult(
         True,
         order_detail(order, deps.local),
@@ -68,7 +72,7 @@ async def list_my_orders(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
 async def track_logistics(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     order, problem = await owned_order(deps, args.get("order_id"))
     if order is None:
-        return ToolResult(False, problem)
+        return problem
     if order.shipment is None:
         note = {
             OrderStatus.PENDING_PAYMENT: "订单还没有付款，所以还没有发货。",
@@ -100,6 +104,7 @@ ORDER_TOOLS = (
             schema(_ORDER_ARG, ["order_id"]),
         ),
         get_order,
+        answer_hint="，说出订单状态",
     ),
     Tool(
         ToolSpec(
@@ -116,7 +121,7 @@ ORDER_TOOLS = (
             ),
         ),
         list_my_orders,
-        answers=False,
+        answer_hint="，说出订单号、商品和状态",
     ),
     Tool(
         ToolSpec(
@@ -125,5 +130,6 @@ ORDER_TOOLS = (
             schema(_ORDER_ARG, ["order_id"]),
         ),
         track_logistics,
+        answer_hint="，说出快递公司和最新进度",
     ),
 )
