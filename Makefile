@@ -8,8 +8,8 @@ demo: install            ## set up (first run) and chat with a demo shop
 	$(BIN)/xiaoer demo
 
 test: install-test       ## the full test suite, including one real turn on the embedded model
-	$(BIN)/python -m pytest -q
 	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q
 
 install:
 	scripts/bootstrap.sh run

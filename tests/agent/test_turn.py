@@ -116,19 +116,19 @@ async def test_repeated_call_forces_a_text_answer(runtime: Runtime, llm: Scripte
     ]
     result = await runtime.assistant().turn("mini", "U1", "我的订单")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "text"]
-    assert len(result.tool_calls) == 1 and result.reply == "请提供订单号。"
+    assert len(result.tool_calls) == 1 and result.reply == "没有这款。"
 
 
 async def test_last_step_is_text_only(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [
-        call("get_order", order_id="X1"),
-        call("get_order", order_id="X2"),
-        call("get_order", order_id="X3"),
-        say("请提供订单号。"),
+        call("get_product", product_id="甲"),
+        call("get_product", product_id="乙"),
+        call("get_product", product_id="丙"),
+        say("都没有。"),
     ]
-    result = await runtime.assistant().turn("mini", "U1", "我的订单")
+    result = await runtime.assistant().turn("mini", "U1", "有这些吗")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "auto", "text"]
-    assert result.reply == "请提供订单号。"
+    assert result.reply == "都没有。"
 
 
 async def test_a_successful_lookup_is_followed_by_an_answer(
@@ -140,8 +140,8 @@ async def test_a_successful_lookup_is_followed_by_an_answer(
 
 
 async def test_a_failed_lookup_lets_the_model_try_again(runtime: Runtime, llm: ScriptedLLM) -> None:
-    llm.steps = [call("get_order", order_id="SO1001"), call("list_my_orders"), say("好的。")]
-    await runtime.assistant().turn("mini", "U1", "我的订单呢")  # SO1001 was never mentioned
+    llm.steps = [call("get_product", product_id="不存在"), call("list_my_orders"), say("好的。")]
+    await runtime.assistant().turn("mini", "U1", "我的订单呢")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "text"]
     note = llm.calls[-1][0][-1]
     assert note.role == "user" and note.content.endswith("说出订单号、商品和状态。")
@@ -218,3 +218,21 @@ async def test_streamed_text_is_emitted_once(runtime: Runtime, llm: ScriptedLLM)
 
     await runtime.assistant().turn("mini", "U1", "你好", emit=emit)
     assert "".join(deltas) == "您好，有什么可以帮您？"
+
+
+async def test_an_invented_order_id_gets_the_shoppers_real_orders(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [call("track_logistics", order_id="1234567890"), say("您问的是哪一个订单？")]
+    result = await runtime.assistant().turn("mini", "U1", "我的订单到哪了？")
+    text = result.tool_calls[0].result
+    assert "顾客没有提供过订单号 1234567890" in text and "SO1002" in text and "SO1001" in text
+    assert "SO2001" not in text
+
+
+async def test_fallback_turns_are_left_out_of_history(runtime: Runtime, llm: ScriptedLLM) -> None:
+    llm.steps = [say(""), say("您好！")]
+    first = await runtime.assistant().turn("mini", "U1", "？？")
+    assert first.fallback
+    await runtime.assistant().turn("mini", "U1", "你好", conversation_id=first.conversation_id)
+    assert [m.content for m in llm.calls[-1][0][1:]] == ["你好"]

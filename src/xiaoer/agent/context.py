@@ -14,12 +14,22 @@ HISTORY_MESSAGES = 6
 def build_history(
     rows: Sequence[MessageRow], tool_rows: Sequence[ToolCallRow], result_chars: int
 ) -> list[ChatMessage]:
-    """Earlier messages rendered exactly as they were seen, so the prompt stays append-only."""
+    """Earlier messages rendered exactly as they were seen, so the prompt stays append-only.
+
+    Turns that ended in a templated fallback are left out: the model copies them verbatim
+    into later replies (measured in the demo chat).
+    """
     calls_by_message: dict[int, list[ToolCallRow]] = {}
     for call in tool_rows:
         calls_by_message.setdefault(call.message_id, []).append(call)
     out: list[ChatMessage] = []
-    for row in list(rows)[-HISTORY_MESSAGES:]:
+    failed = {row.reply_to for row in rows if row.role == "assistant" and row.meta.get("fallback")}
+    kept = [
+        r
+        for r in rows
+        if r.id not in failed and not (r.role == "assistant" and r.reply_to in failed)
+    ]
+    for row in kept[-HISTORY_MESSAGES:]:
         if row.role == "shopper":
             out.append(ChatMessage("user", row.content))
             continue

@@ -17,10 +17,7 @@ NOT_YOURS = (
     "没有查到订单 {id}：订单号不存在，或不是当前顾客的订单。"
     "请礼貌地请顾客核对订单号，不要透露其他任何信息。"
 )
-UNSEEN = (
-    "顾客没有提供过订单号 {id}，不要编造订单号。"
-    "请问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
-)
+UNSEEN = "顾客没有提供过订单号 {id}，不能查这个号。"
 _ORDER_ID = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -32,15 +29,28 @@ async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, ToolRe
     """The shopper's own order, or None. Unknown and foreign orders look the same."""
     order_id = normalize_order_id(raw_id)
     if not order_id:
-        missing = "缺少订单号。请先问顾客要订单号，或调用 list_my_orders 查看顾客的订单。"
-        return None, ToolResult(False, missing)
+        return None, await _which_order(deps, "顾客没有说订单号。")
     if not deps.on_record(order_id):
-        return None, ToolResult(False, UNSEEN.format(id=order_id))
+        return None, await _which_order(deps, UNSEEN.format(id=order_id))
     order = await deps.commerce.get_order(order_id)
     if order is None or order.shopper_id != deps.shopper.id:
         text = NOT_YOURS.format(id=order_id)
         return None, ToolResult(False, text, {"order_id": order_id}, REFUSAL.format(id=order_id))
     return order, ToolResult(True, "")
+
+
+async def _which_order(deps: TurnDeps, problem: str) -> ToolResult:
+    """The shopper named no (real) order: show their recent ones so the model can ask which.
+
+    Measured: told only "ask for the order number", the model made up another number or gave
+    up; with the shopper's recent orders in the result it asks about the right ones.
+    """
+    orders = await deps.commerce.orders_for(deps.shopper.id, limit=3)
+    if not orders:
+        return ToolResult(True, f"{problem}顾客没有订单。", {"order_ids": []})
+    rows = "\n".join(order_summary(o, deps.local) for o in orders)
+    text = f"{problem}顾客最近的订单：\n{rows}\n请问顾客问的是哪一个订单。"
+    return ToolResult(True, text, {"order_ids": [o.id for o in orders]})
 
 
 async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
