@@ -110,9 +110,9 @@ async def test_empty_output_without_tools_is_a_polite_fallback(
 
 async def test_repeated_call_forces_a_text_answer(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [
-        call("get_order", order_id="SO7"),
-        call("get_order", order_id="SO7"),
-        say("请提供订单号。"),
+        call("get_product", product_id="ZZZ-404"),
+        call("get_product", product_id="ZZZ-404"),
+        say("没有这款。"),
     ]
     result = await runtime.assistant().turn("mini", "U1", "我的订单")
     assert [mode for _, mode in llm.calls] == ["auto", "auto", "text"]

@@ -89,7 +89,8 @@ async def get_product(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         hits = await deps.commerce.search_products(
             ProductQuery(keyword=ref, in_stock_only=False, limit=1)
         )
-        product = hits[0].product if hits else None
+        # only a whole-word match: a loose one would answer about a different product
+        product = hits[0].product if hits and hits[0].score >= 1.0 else None
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。请用 search_products 搜索。")
     return ToolResult(True, product_detail(product), {"product_id": product.id})
