@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from xiaoer.llm.base import ChatMessage, ToolCall
 from xiaoer.store.models import MessageRow, ToolCallRow
 
-HISTORY_MESSAGES = 6
+HISTORY_MESSAGES = 4
 """How many earlier messages (shopper + assistant) the model sees, with their tool calls."""
 
 

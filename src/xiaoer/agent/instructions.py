@@ -26,11 +26,20 @@ it the model repeated the lookup (or wrote half a sentence) instead of answering
 
 STALLING = re.compile(r"(正在|马上|这就|稍等|请稍|稍后)|(帮您|为您|给您)(查|看|找)|查询一下|查一下")
 """A reply that only promises a lookup. Measured: the model sometimes writes "好的，我正在查询…"
-instead of calling the tool; when no tool ran this turn, such a reply is retried as a forced call."""
+instead of calling the tool."""
+
+UNBACKED_NEGATIVE = re.compile(r"无法(找到|提供|查询|查到)|找不到|没有找到|查不到|没有查到|暂无")
+"""A "not found / cannot" claim. Measured: later in a conversation the model often answers
+"抱歉，我无法找到…" without looking anything up; a negative claim needs a lookup as much as a
+positive one does."""
 
 
 def is_stalling(reply: str) -> bool:
-    return len(reply) <= 40 and STALLING.search(reply) is not None
+    """Whether a reply written without any lookup only promises one or denies without one."""
+    short = len(reply) <= 60
+    return short and (
+        STALLING.search(reply) is not None or UNBACKED_NEGATIVE.search(reply) is not None
+    )
 
 
 FALLBACK_NO_REPLY = (

@@ -235,11 +235,13 @@ class Assistant:
             await emit(TextDelta(piece))
 
         mode: Mode = "auto"
-        preface = ""
         for step in range(self.max_steps):
             if step == self.max_steps - 1:
                 mode = "text"
-            completion = await self.llm.complete(loop.messages, specs, mode=mode, on_text=on_text)
+            # Stream only answers written after a lookup: a first-step reply may turn out to be a
+            # stall or an unbacked "not found" that is replaced, and streamed text cannot be unsaid.
+            stream = on_text if loop.records or mode == "text" else None
+            completion = await self.llm.complete(loop.messages, specs, mode=mode, on_text=stream)
             loop.count(completion)
             if loop.ttft_ms is None and completion.ttft_ms is not None:
                 loop.ttft_ms = completion.ttft_ms
@@ -247,14 +249,11 @@ class Assistant:
             if retry and looks_like_call(completion.raw):
                 completion = await self._forced_call(loop, specs)
             elif retry and is_stalling(completion.content):
-                preface = completion.content  # already shown: keep it, then really look it up
-                if loop.streamed:
-                    await emit(TextDelta("\n"))
                 completion = await self._forced_call(loop, specs)
             if not completion.tool_calls:
                 reply = completion.content.strip()
                 if reply and not looks_like_call(reply):
-                    return (f"{preface}\n{reply}" if preface else reply), False
+                    return reply, False
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
             key = repr([(c.name, sorted(c.arguments.items())) for c in calls])

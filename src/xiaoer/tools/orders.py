@@ -18,6 +18,8 @@ NOT_YOURS = (
     "请礼貌地请顾客核对订单号，不要透露其他任何信息。"
 )
 UNSEEN = "顾客没有提供过订单号 {id}，不能查这个号。"
+WHICH = "您最近的订单有：\n{}\n请问您问的是哪一个？把订单号发给我就可以。"
+NO_ORDERS = "您的账号下还没有订单。如果是在别的账号下的单，麻烦换那个账号来咨询。"
 _ORDER_ID = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -40,17 +42,18 @@ async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, ToolRe
 
 
 async def _which_order(deps: TurnDeps, problem: str) -> ToolResult:
-    """The shopper named no (real) order: show their recent ones so the model can ask which.
+    """The shopper named no (real) order: ask which one, listing their recent orders.
 
-    Measured: told only "ask for the order number", the model made up another number or gave
-    up; with the shopper's recent orders in the result it asks about the right ones.
+    A canned clarifying reply: measured, the model told to "ask for the order number" made
+    up another number, and given the list it still invented a carrier and a status.
     """
     orders = await deps.commerce.orders_for(deps.shopper.id, limit=3)
     if not orders:
-        return ToolResult(True, f"{problem}顾客没有订单。", {"order_ids": []})
+        return ToolResult(True, f"{problem}顾客没有订单。", {"order_ids": []}, NO_ORDERS)
     rows = "\n".join(order_summary(o, deps.local) for o in orders)
-    text = f"{problem}顾客最近的订单：\n{rows}\n请问顾客问的是哪一个订单。"
-    return ToolResult(True, text, {"order_ids": [o.id for o in orders]})
+    text = f"{problem}顾客最近的订单：\n{rows}"
+    choices = "\n".join(f"- {o.id}（{o.status}，{o.lines[0].title}）" for o in orders)
+    return ToolResult(True, text, {"order_ids": [o.id for o in orders]}, WHICH.format(choices))
 
 
 async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
