@@ -1,0 +1,102 @@
+"""The OpenAI-compatible backend, against a fake client that streams like the SDK does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import SimpleNamespace as NS
+from typing import Any
+
+import pytest
+
+from xiaoer.domain.errors import UpstreamError
+from xiaoer.llm.base import ChatMessage, ToolCall, ToolSpec
+from xiaoer.llm.openai_compat import OpenAICompatLLM, to_openai
+
+TOOLS = [ToolSpec("get_order", "查询订单", {"type": "object", "properties": {}})]
+
+
+def _chunk(content: str | None = None, calls: list[Any] | None = None, usage: Any = None) -> Any:
+    choices = [] if usage else [NS(delta=NS(content=content, tool_calls=calls))]
+    return NS(choices=choices, usage=usage)
+
+
+class FakeClient:
+    def __init__(self, chunks: list[Any]) -> None:
+        self.chunks = chunks
+        self.kwargs: dict[str, Any] = {}
+        self.chat = NS(completions=NS(create=self.create))
+
+    async def create(self, **kwargs: Any) -> AsyncIterator[Any]:
+        self.kwargs = kwargs
+
+        async def gen() -> AsyncIterator[Any]:
+            for c in self.chunks:
+                if isinstance(c, Exception):
+                    raise c
+                yield c
+
+        return gen()
+
+
+def _llm(chunks: list[Any]) -> tuple[OpenAICompatLLM, FakeClient]:
+    client = FakeClient(chunks)
+    return OpenAICompatLLM(base_url="http://x", model="m", client=client), client
+
+
+async def test_streams_text_and_counts_tokens() -> None:
+    llm, client = _llm(
+        [_chunk("您"), _chunk("好"), _chunk(usage=NS(prompt_tokens=9, completion_tokens=2))]
+    )
+    seen: list[str] = []
+
+    async def on_text(piece: str) -> None:
+        seen.append(piece)
+
+    out = await llm.complete([ChatMessage("user", "hi")], TOOLS, on_text=on_text)
+    assert out.content == "您好" and seen == ["您", "好"]
+    assert (out.tokens_in, out.tokens_out) == (9, 2)
+    assert client.kwargs["tool_choice"] == "auto" and client.kwargs["stream"] is True
+
+
+async def test_assembles_native_tool_call_deltas() -> None:
+    f = NS(name="get_order", arguments='{"order_')
+    g = NS(name=None, arguments='id": "SO1"}')
+    llm, _ = _llm(
+        [
+            _chunk(calls=[NS(index=0, id="c1", function=f)]),
+            _chunk(calls=[NS(index=0, id=None, function=g)]),
+        ]
+    )
+    out = await llm.complete([ChatMessage("user", "查 SO1")], TOOLS, mode="call")
+    assert out.tool_calls == [ToolCall("c1", "get_order", {"order_id": "SO1"})]
+
+
+async def test_json_in_content_is_parsed_as_a_call() -> None:
+    llm, _ = _llm([_chunk('{"name": "get_order", "arguments": {"order_id": "SO1"}}')])
+    out = await llm.complete([ChatMessage("user", "x")], TOOLS)
+    assert [c.name for c in out.tool_calls] == ["get_order"] and out.content == ""
+
+
+async def test_text_mode_offers_no_tools() -> None:
+    llm, client = _llm([_chunk("好的")])
+    await llm.complete([ChatMessage("user", "x")], TOOLS, mode="text")
+    assert "tools" not in client.kwargs
+
+
+async def test_endpoint_failure_is_an_upstream_error() -> None:
+    llm, _ = _llm([ConnectionError("refused")])
+    with pytest.raises(UpstreamError, match="LLM endpoint failed: ConnectionError"):
+        await llm.complete([ChatMessage("user", "x")], TOOLS)
+
+
+def test_history_in_openai_shape() -> None:
+    msgs = [
+        ChatMessage("assistant", tool_calls=(ToolCall("c1", "get_order", {"order_id": "A"}),)),
+        ChatMessage("tool", "已发货", tool_call_id="c1"),
+    ]
+    out = to_openai(msgs)
+    assert out[0]["tool_calls"][0]["function"] == {
+        "name": "get_order",
+        "arguments": '{"order_id": "A"}',
+    }
+    assert out[1] == {"role": "tool", "tool_call_id": "c1", "content": "已发货"}
