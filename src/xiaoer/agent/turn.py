@@ -136,7 +136,7 @@ class Assistant:
             message, replay = await self._accept(repo, conversation_id, text, client_key)
             await s.commit()
             if replay is not None:
-                return await self._replayed(repo, conversation_id, message, replay)
+                return await self._replayed(repo, conversation_id, replay)
             history_rows = [m for m in earlier if m.id < message.id]
             tool_rows = await repo.tool_calls(conversation_id)
         await emit(Accepted(conversation_id, message.id))
@@ -188,7 +188,6 @@ class Assistant:
         self,
         repo: ConversationRepository,
         conversation_id: str,
-        message: MessageRow,
         reply: MessageRow,
     ) -> TurnResult:
         calls = [
@@ -245,11 +244,12 @@ class Assistant:
             loop.count(completion)
             if loop.ttft_ms is None and completion.ttft_ms is not None:
                 loop.ttft_ms = completion.ttft_ms
-            retry = mode == "auto" and not completion.tool_calls and not loop.records
-            if retry and looks_like_call(completion.raw):
-                completion = await self._forced_call(loop, specs)
-            elif retry and is_stalling(completion.content):
-                completion = await self._forced_call(loop, specs)
+            # A call that did not parse, or a first reply that only stalls or denies without
+            # looking anything up: make the lookup happen under the call grammar.
+            if mode == "auto" and not completion.tool_calls:
+                stalled = not loop.records and is_stalling(completion.content)
+                if stalled or looks_like_call(completion.raw):
+                    completion = await self._forced_call(loop, specs)
             if not completion.tool_calls:
                 reply = completion.content.strip()
                 if reply and not looks_like_call(reply):
