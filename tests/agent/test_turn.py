@@ -236,3 +236,26 @@ async def test_fallback_turns_are_left_out_of_history(runtime: Runtime, llm: Scr
     assert first.fallback
     await runtime.assistant().turn("mini", "U1", "你好", conversation_id=first.conversation_id)
     assert [m.content for m in llm.calls[-1][0][1:]] == ["你好"]
+
+
+async def test_unparseable_call_after_a_failed_lookup_is_retried(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    broken = Completion(content="", raw='<tool_call>{"name": "list_my_orders", "argu')
+    llm.steps = [
+        call("get_product", product_id="ZZZ-404"),
+        broken,
+        call("list_my_orders"),
+        say("好"),
+    ]
+    result = await runtime.assistant().turn("mini", "U1", "我的订单")
+    assert [mode for _, mode in llm.calls] == ["auto", "auto", "call", "text"]
+    assert [c.name for c in result.tool_calls] == ["get_product", "list_my_orders"]
+
+
+async def test_a_reply_after_a_lookup_is_not_second_guessed(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [call("get_product", product_id="ZZZ-404"), say("抱歉，没有找到这款。")]
+    result = await runtime.assistant().turn("mini", "U1", "有 ZZZ-404 吗")
+    assert result.reply == "抱歉，没有找到这款。" and len(llm.calls) == 2
