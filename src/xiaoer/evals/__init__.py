@@ -1,0 +1,1 @@
+"""Offline evaluation harnesses for xiaoer (benchmarks, scorers, baseline agents)."""
