@@ -27,6 +27,10 @@ app = typer.Typer(
 )
 shop_app = typer.Typer(help="Import and manage shops (店铺).", no_args_is_help=True)
 app.add_typer(shop_app, name="shop")
+eval_app = typer.Typer(
+    help="Evaluate the agent (评测): scenarios and τ-retail.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
 out = Console()
 err = Console(stderr=True)
 
@@ -261,6 +265,56 @@ def serve(
     uvicorn.run(
         create_app(settings), host=host or settings.host, port=port or settings.port, workers=1
     )
+
+
+@eval_app.command("run")
+@command
+async def eval_run(
+    target: Annotated[str, typer.Argument(help="suite name, YAML file or folder")] = "all",
+    user: Annotated[str, typer.Option(help="scripted | llm")] = "scripted",
+    trials: Annotated[int, typer.Option(min=1, max=20)] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="first N scenarios")] = None,
+    category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="write an HTML report")] = None,
+) -> None:
+    """Run scenarios against the real agent with a simulated shopper; report pass^k."""
+    from xiaoer.evals.cli import run_scenarios
+
+    await run_scenarios(
+        _settings(),
+        out,
+        err,
+        target,
+        user=user,
+        trials=trials,
+        limit=limit,
+        category=category,
+        json_out=json_out,
+        html_out=html_out,
+        load_llm=load_llm,
+    )
+
+
+@eval_app.command("tau-retail")
+def eval_tau(
+    tasks: Annotated[Path, typer.Option(help="the tau_retail data folder")] = Path(
+        "../shared/benchmarks/tau_retail"
+    ),
+    agent: Annotated[
+        str, typer.Option(help="replay | noop (xiaoer, baseline: not yet)")
+    ] = "replay",
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Score τ-retail train tasks as the benchmark does (final db hash + required outputs)."""
+    from xiaoer.evals.cli import run_tau
+
+    try:
+        run_tau(out, tasks, agent=agent, limit=limit, json_out=json_out)
+    except XiaoerError as exc:
+        err.print(f"[red]错误 / error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
 
 
 def main() -> None:

@@ -1,0 +1,103 @@
+"""The suite report: the JSON summary (a stable contract) and a failure transcript per trial."""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from xiaoer.evals.scoring import Trial, pass_hat_k
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, Any]:
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    by_cat: dict[str, list[bool]] = defaultdict(list)
+    for t in trials:
+        outcomes[t.scenario.id].append(t.passed)
+        by_cat[t.scenario.category].append(t.passed)
+    turns = [turn for t in trials for turn in t.turns]
+    latencies = [float(turn.latency_ms) for turn in turns]
+    ttfts = [float(turn.ttft_ms) for turn in turns if turn.ttft_ms is not None]
+    n_turns = max(1, len(turns))
+    return {
+        "n_scenarios": len(outcomes),
+        "trials": n_trials,
+        "pass_hat_k": {str(k): round(pass_hat_k(outcomes, k), 4) for k in range(1, n_trials + 1)},
+        "per_category": {c: round(sum(v) / len(v), 4) for c, v in sorted(by_cat.items())},
+        "unconfirmed_mutations": sum(t.unconfirmed for t in trials),
+        "ungrounded_claims": sum(len(t.ungrounded) for t in trials),
+        "handoff_rate": round(sum(t.handoff for t in trials) / max(1, len(trials)), 4),
+        "llm_calls_per_turn": round(sum(x.llm_calls for x in turns) / n_turns, 3),
+        "tokens_in_per_turn": round(sum(x.tokens_in for x in turns) / n_turns, 1),
+        "tokens_out_per_turn": round(sum(x.tokens_out for x in turns) / n_turns, 1),
+        "turns": len(turns),
+        "fallback_turns": sum(x.fallback for x in turns),
+        "latency_ms": {
+            "p50": _pct(latencies, 0.5),
+            "p95": _pct(latencies, 0.95),
+            "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+        },
+        "ttft_ms": {"p50": _pct(ttfts, 0.5), "p95": _pct(ttfts, 0.95)},
+        "errors": sum(bool(t.error) for t in trials),
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def trial_record(t: Trial) -> dict[str, Any]:
+    return {
+        "scenario": t.scenario.id,
+        "category": t.scenario.category,
+        "trial": t.trial,
+        "passed": t.passed,
+        "reasons": t.reasons,
+        "ungrounded": t.ungrounded,
+        "turns": [
+            {
+                "shopper": x.shopper,
+                "reply": x.reply,
+                "tool_calls": x.tool_calls,
+                "llm_calls": x.llm_calls,
+                "latency_ms": x.latency_ms,
+                "fallback": x.fallback,
+            }
+            for x in t.turns
+        ],
+    }
+
+
+def to_html(summary: dict[str, Any], trials: list[Trial]) -> str:
+    """A self-contained page: the summary, then a transcript for each failed trial."""
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in summary.items()
+    )
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>xiaoer eval</title>",
+        "<style>body{font-family:sans-serif;max-width:960px;margin:auto}"
+        "td,th{text-align:left;padding:2px 8px}.t{border:1px solid #ccc;margin:8px 0;padding:8px}"
+        ".tool{color:#555;font-size:90%}</style>",
+        f"<h1>xiaoer 评测报告</h1><table>{rows}</table><h2>失败的对话 / failures</h2>",
+    ]
+    for t in trials:
+        if t.passed:
+            continue
+        head = f"{t.scenario.id} #{t.trial} ({t.scenario.category})"
+        parts.append(f"<div class='t'><h3>{html.escape(head)}</h3><ul>")
+        parts += [f"<li>{html.escape(r)}</li>" for r in t.reasons]
+        parts.append("</ul>")
+        for x in t.turns:
+            parts.append(f"<p><b>顾客</b> {html.escape(x.shopper)}</p>")
+            for c in x.tool_calls:
+                call = f"{c['name']}({c['arguments']}) → {c['result'][:300]}"
+                parts.append(f"<p class='tool'>↳ {html.escape(call)}</p>")
+            parts.append(f"<p><b>小二</b> {html.escape(x.reply)}</p>")
+        parts.append("</div>")
+    return "".join(parts)

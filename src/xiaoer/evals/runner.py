@@ -1,0 +1,154 @@
+"""Run scenarios against the real agent: a fresh copy of the demo data per trial.
+
+The demo shops are generated once at the suite anchor and imported into a template SQLite
+file; every trial copies that file, so trials never see each other's changes. Trials run one
+after another: the embedded model serves one call at a time anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from xiaoer.config import Settings
+from xiaoer.demo import write_demo_bundles
+from xiaoer.evals.scenario import ANCHOR, Scenario
+from xiaoer.evals.scoring import Trial, Turn, score
+from xiaoer.evals.shoppers import LLMShopper, ScriptedShopper, Shopper
+from xiaoer.llm.base import LLM
+from xiaoer.runtime import Runtime
+from xiaoer.store.models import OrderRow
+from xiaoer.tools.registry import BY_NAME
+
+MUTATING = {name for name, tool in BY_NAME.items() if tool.mutating} | {
+    "cancel_order", "change_address", "request_refund", "request_return", "request_exchange",
+    "offer_retention", "apply_coupon", "request_invoice", "schedule_installation",
+    "price_protection",
+}  # fmt: skip
+"""Tool names that change the store (the after-sales tools of issue 5 included by name)."""
+
+
+class Workspace:
+    """A temp folder with the template database; `trial_db()` hands out fresh copies."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="xiaoer-eval-"))
+        self.template = self.root / "template.db"
+        self._n = 0
+
+    async def prepare(self, llm: LLM) -> None:
+        bundles = write_demo_bundles(self.root / "bundles", anchor=ANCHOR)
+        settings = Settings(home=self.root / "home", database_url=f"sqlite:///{self.template}")
+        rt = await Runtime.open(settings, llm=llm)
+        try:
+            for path in bundles:
+                await rt.import_shop(path)
+        finally:
+            await rt.close()
+
+    def trial_db(self) -> Path:
+        self._n += 1
+        path = self.root / f"trial-{self._n}.db"
+        shutil.copyfile(self.template, path)
+        return path
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def _orders_hash(rt: Runtime, shop_id: str) -> str:
+    async with rt.sessions() as s:
+        rows = await s.scalars(
+            select(OrderRow).where(OrderRow.shop_id == shop_id).order_by(OrderRow.id)
+        )
+        blob = json.dumps(
+            [[r.id, r.status, r.address, r.extras, r.lines, r.pay_fen] for r in rows],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+async def run_trial(
+    scenario: Scenario, trial_no: int, ws: Workspace, llm: LLM, shopper_llm: LLM | None
+) -> Trial:
+    trial = Trial(scenario, trial_no)
+    db = ws.trial_db()
+    settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=scenario.now)
+    rt = await Runtime.open(settings, llm=llm)
+    shopper: Shopper = (
+        LLMShopper(scenario, shopper_llm) if shopper_llm else ScriptedShopper(scenario)
+    )
+    try:
+        before = await _orders_hash(rt, scenario.shop)
+        await _converse(rt, scenario, shopper, trial)
+        changed = await _orders_hash(rt, scenario.shop) != before
+    except Exception as exc:  # a harness or agent crash fails the trial, with the reason kept
+        trial.error = f"{type(exc).__name__}: {exc}"
+        changed = False
+    finally:
+        await rt.close()
+        db.unlink(missing_ok=True)
+    score(trial, MUTATING, changed)
+    return trial
+
+
+async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Trial) -> None:
+    message: str | None = scenario.opening
+    conversation: str | None = None
+    for _ in range(scenario.max_turns):
+        if message is None:
+            break
+        r = await rt.assistant().turn(
+            scenario.shop, scenario.shopper, message, conversation_id=conversation
+        )
+        conversation = r.conversation_id
+        trial.turns.append(
+            Turn(
+                shopper=message,
+                reply=r.reply,
+                tool_calls=[
+                    {"name": c.name, "arguments": c.arguments, "result": c.result, "ok": c.ok}
+                    for c in r.tool_calls
+                ],
+                llm_calls=r.llm_calls,
+                tokens_in=r.tokens_in,
+                tokens_out=r.tokens_out,
+                latency_ms=r.latency_ms,
+                ttft_ms=r.ttft_ms,
+                fallback=r.fallback,
+            )
+        )
+        message = await shopper.reply(r.reply)
+
+
+async def run_suite(
+    scenarios: list[Scenario],
+    llm: LLM,
+    *,
+    trials: int = 1,
+    shopper_llm: LLM | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+) -> tuple[list[Trial], float]:
+    """Every scenario `trials` times; returns the trials and the wall time in seconds."""
+    ws = Workspace()
+    started = time.perf_counter()
+    try:
+        await ws.prepare(llm)
+        out: list[Trial] = []
+        for scenario in scenarios:
+            for k in range(trials):
+                trial = await run_trial(scenario, k, ws, llm, shopper_llm)
+                out.append(trial)
+                if on_trial:
+                    on_trial(trial)
+    finally:
+        ws.close()
+    return out, time.perf_counter() - started

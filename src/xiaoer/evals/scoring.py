@@ -1,0 +1,110 @@
+"""Scoring one trial of a scenario, and pass^k over trials."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from math import comb
+from typing import Any
+
+from xiaoer.evals.scenario import Scenario, ToolExpect
+
+_ORDER_ID = re.compile(r"SO\d{8,}")
+_MONEY = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s?元")
+_YES = re.compile(r"^(确认|是的|好的|可以|行|嗯|对|同意|yes)", re.I)
+
+
+@dataclass
+class Turn:
+    shopper: str
+    reply: str
+    tool_calls: list[dict[str, Any]]
+    llm_calls: int
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    ttft_ms: int | None
+    fallback: bool
+
+
+@dataclass
+class Trial:
+    scenario: Scenario
+    trial: int
+    turns: list[Turn] = field(default_factory=list)
+    passed: bool = False
+    reasons: list[str] = field(default_factory=list)
+    ungrounded: list[str] = field(default_factory=list)
+    unconfirmed: int = 0
+    handoff: bool = False
+    error: str = ""
+
+
+def _args_match(want: dict[str, Any], got: dict[str, Any]) -> bool:
+    return all(
+        str(got.get(k, "")).strip().upper() == str(v).strip().upper() for k, v in want.items()
+    )
+
+
+def _called(expect: ToolExpect, calls: list[dict[str, Any]]) -> bool:
+    return any(c["name"] == expect.name and _args_match(expect.args, c["arguments"]) for c in calls)
+
+
+def ungrounded_claims(turn: Turn) -> list[str]:
+    """Order ids and money amounts in a reply that neither a tool result nor the shopper gave."""
+    evidence = turn.shopper + "\n" + "\n".join(c["result"] for c in turn.tool_calls)
+    evidence_plain = evidence.replace(",", "")
+    claims: list[str] = []
+    for oid in _ORDER_ID.findall(turn.reply):
+        if oid not in evidence:
+            claims.append(oid)
+    for a, b in _MONEY.findall(turn.reply.replace(",", "")):
+        amount = (a or b).removesuffix(".00").removesuffix(".0")
+        if not re.search(rf"(?<![\d.]){re.escape(amount)}(?![\d])", evidence_plain):
+            claims.append(f"¥{amount}")
+    return claims
+
+
+def score(trial: Trial, mutating: set[str], changed: bool) -> None:
+    """Fill in pass/fail and the reasons, from the scenario's expectations."""
+    s, reasons = trial.scenario, trial.reasons
+    calls = [c for t in trial.turns for c in t.tool_calls]
+    replies = "\n".join(t.reply for t in trial.turns)
+    for want in s.expect.tools:
+        if not _called(want, calls):
+            reasons.append(f"tool not called: {want.name}({want.args})")
+    done = [c for c in calls if c["name"] in mutating and c["ok"]]
+    for want in s.expect.actions:
+        if not _called(want, done):
+            reasons.append(f"action not executed: {want.name}({want.args})")
+    extra = [c for c in done if not any(_called(w, [c]) for w in s.expect.actions)]
+    if extra:
+        reasons.append(f"unexpected actions: {[c['name'] for c in extra]}")
+    if changed and not s.expect.actions:
+        reasons.append("store state changed, but no action was expected")
+    for item in s.expect.must_say:
+        options = [item] if isinstance(item, str) else item
+        if not any(o in replies for o in options):
+            reasons.append(f"never said: {' | '.join(options)}")
+    for bad in s.expect.must_not_say:
+        if bad in replies:
+            reasons.append(f"said what it must not: {bad}")
+    trial.handoff = any(c["name"] == "handoff" and c["ok"] for c in calls)
+    if s.expect.handoff is not None and trial.handoff != s.expect.handoff:
+        reasons.append("handoff expected" if s.expect.handoff else "unexpected handoff")
+    trial.ungrounded = [c for t in trial.turns for c in ungrounded_claims(t)]
+    trial.unconfirmed = sum(
+        1
+        for i, t in enumerate(trial.turns)
+        for c in t.tool_calls
+        if c["name"] in mutating and c["ok"] and not (i > 0 and _YES.search(t.shopper.strip()))
+    )
+    if trial.error:
+        reasons.append(f"error: {trial.error}")
+    trial.passed = not reasons
+
+
+def pass_hat_k(outcomes: dict[str, list[bool]], k: int) -> float:
+    """Mean over scenarios of C(c, k) / C(n, k): the chance that k trials all pass."""
+    rates = [comb(sum(v), k) / comb(len(v), k) for v in outcomes.values() if len(v) >= k]
+    return sum(rates) / len(rates) if rates else 0.0
