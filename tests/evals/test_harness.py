@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from xiaoer.domain.errors import BadInput
+from xiaoer.evals.report import summarize
+from xiaoer.evals.runner import MUTATING, run_suite
+from xiaoer.evals.scenario import Scenario, load_scenarios
+from xiaoer.evals.scoring import Trial, Turn, pass_hat_k, score, ungrounded_claims
+from xiaoer.evals.shoppers import ScriptedShopper
+from xiaoer.llm.base import ChatMessage, Completion, Mode, ToolSpec
+from xiaoer.llm.scripted import ScriptedLLM, call, say
+
+
+def _scenario(**kw: Any) -> Scenario:
+    base = {"id": "s1", "category": "order_status", "shop": "stride", "shopper": "U00001",
+            "goal": "查物流", "opening": "我的订单到哪了"}  # fmt: skip
+    return Scenario.model_validate(base | kw)
+
+
+def _turn(reply: str, calls: list[dict[str, Any]] | None = None, shopper: str = "问") -> Turn:
+    return Turn(shopper, reply, calls or [], 1, 10, 5, 100, None, False)
+
+
+def _call(name: str, result: str = "", ok: bool = True, **args: Any) -> dict[str, Any]:
+    return {"name": name, "arguments": args, "result": result, "ok": ok}
+
+
+def test_pass_hat_k() -> None:
+    outcomes = {"a": [True, True, True], "b": [True, False, True], "c": [False] * 3}
+    assert pass_hat_k(outcomes, 1) == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert pass_hat_k(outcomes, 3) == pytest.approx(1 / 3)
+
+
+def test_ungrounded_claims_are_ids_and_amounts_no_tool_gave() -> None:
+    turn = _turn("订单 SO2611190048 已发货，SO2611190099 也是，实付 ¥299，另有 15元 运费",
+                 [_call("get_order", "订单号：SO2611190048 实付：¥299")])  # fmt: skip
+    assert ungrounded_claims(turn) == ["SO2611190099", "¥15"]
+
+
+def test_score_checks_every_expectation() -> None:
+    s = _scenario(expect={"tools": [{"name": "track_logistics", "args": {"order_id": "SO1"}}],
+                          "must_say": ["顺丰", ["杭州", "中转"]], "must_not_say": ["已签收"],
+                          "handoff": False})  # fmt: skip
+    good = Trial(s, 0, [_turn("顺丰，到杭州了", [_call("track_logistics", "r", order_id="so1")])])
+    score(good, MUTATING, changed=False)
+    assert good.passed, good.reasons
+    bad = Trial(s, 0, [_turn("已签收了", [_call("get_order", "r", order_id="SO1")])])
+    score(bad, MUTATING, changed=True)
+    assert not bad.passed
+    assert bad.reasons == [
+        "tool not called: track_logistics({'order_id': 'SO1'})",
+        "store state changed, but no action was expected",
+        "never said: 顺丰",
+        "never said: 杭州 | 中转",
+        "said what it must not: 已签收",
+    ]
+
+
+def test_mutation_without_a_yes_is_unconfirmed() -> None:
+    s = _scenario(category="cancel", expect={"actions": [{"name": "cancel_order"}]})
+    trial = Trial(s, 0, [_turn("已取消", [_call("cancel_order", order_id="SO1")], "取消订单")])
+    score(trial, MUTATING, changed=True)
+    assert trial.unconfirmed == 1 and trial.passed  # passing, but counted as a violation
+    confirmed = Trial(s, 0, [_turn("要取消吗？"), _turn("好了", [_call("cancel_order")], "确认")])
+    score(confirmed, MUTATING, changed=True)
+    assert confirmed.unconfirmed == 0
+
+
+async def test_scripted_shopper_answers_from_what_it_knows() -> None:
+    s = _scenario(knows={"order_id": "SO9"}, followups=["那什么时候到？"])
+    shopper = ScriptedShopper(s)
+    assert await shopper.reply("请问您问的是哪一个订单？") == "订单号是 SO9"
+    assert await shopper.reply("请提供您的手机号？") == "这个我不知道。"
+    assert await shopper.reply("已经发货了。") == "那什么时候到？"
+    assert await shopper.reply("预计明天到。") is None
+
+
+async def test_scripted_shopper_confirms_only_when_its_goal_says_so() -> None:
+    yes = ScriptedShopper(_scenario(confirm=True, expect={"actions": [{"name": "cancel_order"}]}))
+    no = ScriptedShopper(_scenario(expect={"actions": [{"name": "cancel_order"}]}))
+    assert (await yes.reply("确认取消订单 SO1 吗？")).startswith("确认")  # type: ignore[union-attr]
+    assert (await no.reply("确认取消订单 SO1 吗？")).startswith("不用")  # type: ignore[union-attr]
+
+
+def test_loader_reports_problems(tmp_path: Path) -> None:
+    f = tmp_path / "x.yaml"
+    items = [{"id": "a", "category": "nope", "shop": "s", "shopper": "u", "goal": "g",
+              "opening": "o"}, {"id": "a", "shop": "s"}]  # fmt: skip
+    f.write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(BadInput) as info:
+        load_scenarios(str(f))
+    text = info.value.message
+    assert "category: unknown 'nope'" in text and "[1]: category: Field required" in text
+    with pytest.raises(BadInput, match="no scenario suite or file 'missing'"):
+        load_scenarios("missing", root=tmp_path)
+
+
+async def test_suite_runs_real_turns_on_fresh_demo_data() -> None:
+    """The whole harness with a scripted LLM: demo data, turns, scoring, summary."""
+
+    def script(messages: list[ChatMessage], tools: list[ToolSpec], mode: Mode) -> Completion:
+        if messages[-1].role == "user" and "SO2611190048" in messages[-1].content:
+            return call("track_logistics", order_id="SO2611190048")
+        return say("顺丰速运在运输中。")
+
+    s = _scenario(opening="我的订单 SO2611190048 到哪了？", expect={
+        "tools": [{"name": "track_logistics", "args": {"order_id": "SO2611190048"}}],
+        "must_say": ["顺丰"]})  # fmt: skip
+    other = _scenario(id="s2", opening="你好", expect={"must_say": ["不存在的词"]})
+    trials, wall = await run_suite([s, other], ScriptedLLM(script=script), trials=2)
+    assert [t.passed for t in trials] == [True, True, False, False]
+    assert "杭州中转场" in trials[0].turns[0].tool_calls[0]["result"]  # real demo data
+    summary = summarize(trials, 2, wall)
+    assert summary["n_scenarios"] == 2 and summary["pass_hat_k"] == {"1": 0.5, "2": 0.5}
+    assert summary["unconfirmed_mutations"] == 0 and summary["errors"] == 0
