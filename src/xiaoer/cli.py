@@ -317,5 +317,24 @@ def eval_tau(
         raise typer.Exit(1) from exc
 
 
+@app.command()
+@command
+async def bench(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    model: Annotated[bool, typer.Option(help="also measure the configured LLM")] = True,
+) -> None:
+    """Speed figures measured side by side in one run (prints; never fails on thresholds)."""
+    from xiaoer.evals.bench import run_bench
+    from xiaoer.runtime import build_llm
+
+    settings = _settings()
+    with err.status("测量中 / measuring… (a few minutes with the model)"):
+        result = await run_bench((lambda: build_llm(settings)) if model else None)
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.print_json(json.dumps(result, ensure_ascii=False))
+
+
 def main() -> None:
     app()

@@ -1,0 +1,230 @@
+"""`xiaoer bench`: speed figures measured in one run, side by side. Prints; never fails on
+thresholds.
+
+1. Turn overhead without the LLM: the full HTTP turn (auth, persistence, tool call, SSE-less
+   JSON reply) with a fake LLM that sleeps a fixed time per call, at 1 and at N concurrent
+   conversations; the same load against a bare FastAPI echo endpoint, and the ratio.
+2. Tool latency: `search_products` and `track_logistics` p50/p95 on the demo shop (the
+   knowledge-retrieval benchmark arrives with the knowledge layer).
+3. The embedded model: load time, time to first token and generation tokens/s on a fixed
+   prompt, and LLM calls / prompt tokens per turn on three demo questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from xiaoer.api.app import create_app
+from xiaoer.api.auth import issue_api_key
+from xiaoer.config import Settings
+from xiaoer.domain.models import Shop
+from xiaoer.evals.runner import Workspace
+from xiaoer.evals.scenario import ANCHOR
+from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
+from xiaoer.runtime import Runtime
+from xiaoer.tools.catalog import search_products
+from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.orders import track_logistics
+
+ORDER = "SO2611190048"  # stride U00001's in-transit parcel at the demo anchor
+
+
+class SleepyLLM:
+    """A fake LLM with a fixed latency per call: look up the parcel, then answer."""
+
+    name = "sleepy"
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        *,
+        mode: Mode = "auto",
+        max_tokens: int = 384,
+        on_text: OnText | None = None,
+    ) -> Completion:
+        await asyncio.sleep(self.delay_s)
+        if messages[-1].role == "user" and not messages[-1].content.startswith("顾客的问题"):
+            call = ToolCall("c1", "track_logistics", {"order_id": ORDER})
+            return Completion(content="", tool_calls=[call], tokens_in=1, tokens_out=1)
+        return Completion(content="包裹在路上。", tokens_in=1, tokens_out=1)
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50_ms": round(pick(0.5) * 1000, 2), "p95_ms": round(pick(0.95) * 1000, 2)}
+
+
+async def _load(n: int, rounds: int, one: Callable[[int], Awaitable[None]]) -> list[float]:
+    times: list[float] = []
+
+    async def worker(i: int) -> None:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            await one(i)
+            times.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(worker(i) for i in range(n)))
+    return times
+
+
+def _echo_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/echo")
+    async def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    return app
+
+
+async def turn_overhead(
+    ws: Workspace, delay_s: float, concurrency: Sequence[int]
+) -> dict[str, Any]:
+    db = ws.trial_db()
+    settings = Settings(
+        home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR, secret_key="b"
+    )
+    rt = await Runtime.open(settings, llm=SleepyLLM(delay_s))
+    app = create_app(settings, runtime=rt)
+    out: dict[str, Any] = {"fake_llm_delay_ms": delay_s * 1000, "llm_calls_per_turn": 2}
+    async with app.router.lifespan_context(app):
+        key = await issue_api_key(rt.sessions, "stride")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as c:
+            r = await c.post("/v1/shopper-tokens", json={"shopper_id": "U00001"},
+                             headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+            auth = {"Authorization": f"Bearer {r.json()['token']}"}
+            for n in concurrency:
+                cids = [
+                    (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+                    for _ in range(n)
+                ]
+
+                async def turn(i: int, cids: list[str] = cids) -> None:
+                    body = {"text": f"我的订单 {ORDER} 到哪了？"}
+                    resp = await c.post(f"/v1/conversations/{cids[i]}/messages", json=body,
+                                        headers=auth)  # fmt: skip
+                    resp.raise_for_status()
+
+                times = await _load(n, 3 if n > 1 else 10, turn)
+                overhead = [t - 2 * delay_s for t in times]
+                out[f"xiaoer_turn_minus_llm_c{n}"] = _stats(overhead)
+    echo = httpx.ASGITransport(app=_echo_app())
+    async with httpx.AsyncClient(transport=echo, base_url="http://e") as c:
+        for n in concurrency:
+
+            async def ping(_i: int) -> None:
+                (await c.post("/echo", json={"text": "你好"})).raise_for_status()
+
+            out[f"echo_c{n}"] = _stats(await _load(n, 3 if n > 1 else 10, ping))
+            mine, base = out[f"xiaoer_turn_minus_llm_c{n}"], out[f"echo_c{n}"]
+            out[f"ratio_p50_c{n}"] = round(mine["p50_ms"] / max(base["p50_ms"], 1e-6), 1)
+    await rt.close()
+    return out
+
+
+async def tool_latency(ws: Workspace, n: int = 200) -> dict[str, Any]:
+    db = ws.trial_db()
+    settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR)
+    rt = await Runtime.open(settings, llm=SleepyLLM(0))
+    commerce = rt.commerce("stride")
+    shopper = await commerce.get_shopper("U00001")
+    assert shopper is not None
+    deps = TurnDeps(Shop("stride", "stride"), shopper, commerce, ANCHOR,
+                    said=[f"{ORDER} 有没有 42 码的跑鞋，300 元以内"])  # fmt: skip
+    out: dict[str, Any] = {}
+    for name, fn, args in (
+        ("search_products", search_products, {"keyword": "跑鞋", "size": "42", "max_price": 300}),
+        ("track_logistics", track_logistics, {"order_id": ORDER}),
+    ):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await fn(deps, args)
+            times.append(time.perf_counter() - t0)
+        out[name] = _stats(times)
+    await rt.close()
+    return out
+
+
+async def model_speed(llm: LLM) -> dict[str, Any]:
+    """TTFT and generation speed on a fixed prompt, cold and then warm (prefix cached)."""
+    msgs = [
+        ChatMessage("system", "你是网店客服。"),
+        ChatMessage("user", "用三句话介绍一下跑鞋的缓震。"),
+    ]
+    out: dict[str, Any] = {}
+    for label in ("cold", "warm"):
+        first: list[float] = []
+        t0 = time.perf_counter()
+
+        async def on_text(_piece: str, first: list[float] = first) -> None:
+            if not first:
+                first.append(time.perf_counter())
+
+        c = await llm.complete(msgs, [], mode="text", max_tokens=96, on_text=on_text)
+        end = time.perf_counter()
+        ttft = (first[0] - t0) if first else end - t0
+        gen_s = max(end - (first[0] if first else t0), 1e-6)
+        out[label] = {"prompt_tokens": c.tokens_in, "cached_tokens": c.cached_tokens,
+                      "ttft_ms": round(ttft * 1000), "tokens_out": c.tokens_out,
+                      "gen_tokens_per_s": round(c.tokens_out / gen_s, 1)}  # fmt: skip
+        if label == "cold":
+            msgs = [*msgs[:1], ChatMessage("user", "用三句话介绍一下篮球鞋的支撑。")]
+    return out
+
+
+async def demo_turns(ws: Workspace, llm: LLM) -> dict[str, Any]:
+    db = ws.trial_db()
+    settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR)
+    rt = await Runtime.open(settings, llm=llm)
+    questions = [f"我的订单 {ORDER} 到哪了？", "有没有 42 码的跑鞋，300 元以内", "我最近买了什么？"]
+    rows = []
+    for q in questions:
+        t0 = time.perf_counter()
+        r = await rt.assistant().turn("stride", "U00001", q)
+        rows.append({"question": q, "llm_calls": r.llm_calls, "prompt_tokens": r.tokens_in,
+                     "cached_tokens": r.cached_tokens, "tokens_out": r.tokens_out,
+                     "ttft_ms": r.ttft_ms, "turn_s": round(time.perf_counter() - t0, 2)})  # fmt: skip
+    await rt.close()
+    return {
+        "turns": rows,
+        "median_llm_calls": statistics.median(x["llm_calls"] for x in rows),
+        "median_prompt_tokens": statistics.median(x["prompt_tokens"] for x in rows),
+        "median_turn_s": statistics.median(x["turn_s"] for x in rows),
+    }
+
+
+async def run_bench(
+    llm_factory: Callable[[], LLM] | None, *, concurrency: Sequence[int] = (1, 100)
+) -> dict[str, Any]:
+    """All figures in one run. `llm_factory` None skips the embedded-model section."""
+    ws = Workspace()
+    try:
+        await ws.prepare(SleepyLLM(0))
+        result: dict[str, Any] = {
+            "turn_overhead": await turn_overhead(ws, 0.05, concurrency),
+            "tool_latency": await tool_latency(ws),
+            "knowledge_retrieval": "not measured: the knowledge layer (issue 6) does not exist yet",
+        }
+        if llm_factory is not None:
+            t0 = time.perf_counter()
+            llm = llm_factory()
+            result["model"] = {"load_s": round(time.perf_counter() - t0, 2), "name": llm.name}
+            result["model"] |= await model_speed(llm)
+            result["demo_turns"] = await demo_turns(ws, llm)
+        return result
+    finally:
+        ws.close()

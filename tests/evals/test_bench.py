@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from xiaoer.evals.bench import run_bench
+
+
+async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
+    result = await run_bench(None, concurrency=(1, 4))
+    overhead = result["turn_overhead"]
+    for n in (1, 4):
+        assert overhead[f"xiaoer_turn_minus_llm_c{n}"]["p50_ms"] > 0
+        assert overhead[f"echo_c{n}"]["p50_ms"] > 0
+        assert overhead[f"ratio_p50_c{n}"] > 0
+    assert result["tool_latency"]["search_products"]["p95_ms"] > 0
+    assert "model" not in result
