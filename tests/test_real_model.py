@@ -78,3 +78,18 @@ def test_product_question_lists_real_in_stock_products(demo_env: dict[str, str])
     prices = re.findall(r"(?:¥(\d+)|(\d+)元)", out["reply"])
     for price in {a or b for a, b in prices} - {"300"}:  # 300 is the shopper's own limit
         assert price in listed, (price, out["reply"])
+
+
+def test_smoke_eval_suite_runs_on_the_embedded_model(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The CI subset of the scenario suite: the harness end to end on the real model."""
+    report = tmp_path / "eval.json"
+    clean = {k: v for k, v in demo_env.items() if not k.startswith("_")}
+    result = CliRunner().invoke(app, ["eval", "run", "smoke", "--json", str(report)], env=clean)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert summary["n_scenarios"] == 3 and summary["errors"] == 0
+    assert summary["unconfirmed_mutations"] == 0
+    assert set(summary["pass_hat_k"]) == {"1"} and summary["llm_calls_per_turn"] >= 1
+    print("smoke pass^1:", summary["pass_hat_k"]["1"])  # a quality figure, not an assertion

@@ -54,7 +54,7 @@ class SleepyLLM:
         on_text: OnText | None = None,
     ) -> Completion:
         await asyncio.sleep(self.delay_s)
-        if messages[-1].role == "user" and not messages[-1].content.startswith("顾客的问题"):
+        if not any(m.role == "tool" for m in messages):
             call = ToolCall("c1", "track_logistics", {"order_id": ORDER})
             return Completion(content="", tool_calls=[call], tokens_in=1, tokens_out=1)
         return Completion(content="包裹在路上。", tokens_in=1, tokens_out=1)
