@@ -54,7 +54,8 @@ class SleepyLLM:
         on_text: OnText | None = None,
     ) -> Completion:
         await asyncio.sleep(self.delay_s)
-        if not any(m.role == "tool" for m in messages):
+        after_tool = len(messages) > 1 and messages[-2].role == "tool"  # the answer note
+        if messages[-1].role == "user" and not after_tool:
             call = ToolCall("c1", "track_logistics", {"order_id": ORDER})
             return Completion(content="", tool_calls=[call], tokens_in=1, tokens_out=1)
         return Completion(content="包裹在路上。", tokens_in=1, tokens_out=1)
