@@ -324,7 +324,7 @@ async def bench(
     model: Annotated[bool, typer.Option(help="also measure the configured LLM")] = True,
 ) -> None:
     """Speed figures measured side by side in one run (prints; never fails on thresholds)."""
-    from xiaoer.evals.bench import run_bench
+    from xiaoer.bench import run_bench
     from xiaoer.runtime import build_llm
 
     settings = _settings()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from xiaoer.evals.bench import run_bench
+from xiaoer.bench import run_bench
 
 
 async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
