@@ -6,6 +6,8 @@ failed call leaves the db untouched. Writes go through `_own` (copy-on-write).
 
 from __future__ import annotations
 
+from typing import Any
+
 from xiaoer.evals.tau._base import (
     DELIVERED,
     PENDING,
@@ -77,19 +79,34 @@ class WriteTools(WorldBase):
         order["address"] = _address(address1, address2, city, state, country, zip)
         return dump(order)
 
-    @tool
-    def modify_pending_order_items(
-        self, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
-    ) -> str:
-        """Swap items for variants of the same products (once per order); settle the difference."""
-        order = self._order_with_status(order_id, PENDING)
+    def _swap(
+        self,
+        order: dict[str, Any],
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        purpose: str,
+    ) -> tuple[list[int], list[dict[str, Any]], dict[str, Any], float]:
+        """Check an item swap (modify or exchange): item positions, new variants, the payment
+        method and the price difference, which a gift card must cover."""
         indexes = self._match_items(order, item_ids)
         variants = self._new_variants(order, indexes, new_item_ids)
         method = self._payment_method(order, payment_method_id)
         old_total = sum(order["items"][i]["price"] for i in indexes)
         diff = money(sum(v["price"] for v in variants) - old_total)
         if method["source"] == "gift_card" and diff > 0 and method.get("balance", 0) < diff:
-            raise ToolError("insufficient gift card balance to pay for the new items")
+            raise ToolError(f"insufficient gift card balance {purpose}")
+        return indexes, variants, method, diff
+
+    @tool
+    def modify_pending_order_items(
+        self, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
+    ) -> str:
+        """Swap items for variants of the same products (once per order); settle the difference."""
+        order = self._order_with_status(order_id, PENDING)
+        indexes, variants, method, diff = self._swap(
+            order, item_ids, new_item_ids, payment_method_id, "to pay for the new items"
+        )
         order = self._own("orders", order_id)
         order["payment_history"].append(
             {
@@ -178,13 +195,9 @@ class WriteTools(WorldBase):
     ) -> str:
         """Request an exchange for variants of the same products (no money moves yet)."""
         order = self._order_with_status(order_id, DELIVERED)
-        indexes = self._match_items(order, item_ids)
-        variants = self._new_variants(order, indexes, new_item_ids)
-        method = self._payment_method(order, payment_method_id)
-        old_total = sum(order["items"][i]["price"] for i in indexes)
-        diff = money(sum(v["price"] for v in variants) - old_total)
-        if method["source"] == "gift_card" and diff > 0 and method.get("balance", 0) < diff:
-            raise ToolError("insufficient gift card balance to pay for the price difference")
+        indexes, variants, method, diff = self._swap(
+            order, item_ids, new_item_ids, payment_method_id, "to pay for the price difference"
+        )
         order = self._own("orders", order_id)
         order["status"] = "exchange requested"
         order["exchange_items"] = sorted(item_ids)
