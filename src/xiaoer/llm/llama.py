@@ -19,15 +19,14 @@ import codecs
 import json
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from xiaoer.domain.errors import UpstreamError
-from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
+from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
 from xiaoer.llm.chatml import render
-from xiaoer.llm.parse import looks_like_call, parse_tool_calls
+from xiaoer.llm.parse import calls_in_text
 
 _OPENERS = ("{", "`", "<", "[")
 
@@ -184,13 +183,7 @@ class LlamaLLM:
         cached: int,
         ttft: int | None,
     ) -> Completion:
-        calls: list[ToolCall] = []
-        if tools and mode != "text" and looks_like_call(text):
-            names = {t.name for t in tools}
-            calls = [
-                ToolCall(id=f"call_{uuid.uuid4().hex[:8]}", name=n, arguments=a)
-                for n, a in parse_tool_calls(text, names)
-            ]
+        calls = [] if mode == "text" else calls_in_text(text, tools)
         content = "" if calls else text.strip()
         return Completion(
             content=content,

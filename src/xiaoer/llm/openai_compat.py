@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
-from xiaoer.llm.parse import looks_like_call, parse_tool_calls
+from xiaoer.llm.parse import calls_in_text, looks_like_call, new_call_id
 
 
 def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
@@ -109,15 +108,10 @@ class OpenAICompatLLM:
                     slot["name"] += tc.function.name or ""
                     slot["args"] += tc.function.arguments or ""
         calls = [
-            ToolCall(p["id"] or f"call_{uuid.uuid4().hex[:8]}", p["name"], _args(p["args"]))
+            ToolCall(p["id"] or new_call_id(), p["name"], _args(p["args"]))
             for _, p in sorted(parts.items())
         ]
-        if not calls and tools and looks_like_call(text):
-            names = {t.name for t in tools}
-            calls = [
-                ToolCall(f"call_{uuid.uuid4().hex[:8]}", n, a)
-                for n, a in parse_tool_calls(text, names)
-            ]
+        calls = calls or calls_in_text(text, tools)
         return Completion(
             content="" if calls else text.strip(),
             tool_calls=calls,

@@ -11,7 +11,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+import uuid
+from collections.abc import Sequence
 from typing import Any
+
+from xiaoer.llm.base import ToolCall, ToolSpec
 
 _TAGGED = re.compile(r"<(tool_call|tools|function_call)>\s*(.*?)\s*(?:</\1>|$)", re.S)
 _FENCED = re.compile(r"```(?:json|tool_call)?\s*(.*?)\s*(?:```|$)", re.S)
@@ -71,3 +75,15 @@ def parse_tool_calls(text: str, tool_names: set[str]) -> list[tuple[str, dict[st
             if call is not None:
                 calls.append(call)
     return calls
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:8]}"
+
+
+def calls_in_text(text: str, tools: Sequence[ToolSpec]) -> list[ToolCall]:
+    """The tool calls a model wrote as text (not through a native tool-call channel)."""
+    if not tools or not looks_like_call(text):
+        return []
+    names = {t.name for t in tools}
+    return [ToolCall(new_call_id(), n, a) for n, a in parse_tool_calls(text, names)]
