@@ -12,6 +12,19 @@ from xiaoer.demo.logistics import Origin, build_track, tracking_no
 from xiaoer.demo.timeline import Timeline, simulate
 from xiaoer.domain.models import OrderStatus
 
+
+def pick_coupon(
+    rng: random.Random, coupons: list[tuple[int, int, str]], total: int, chance: float
+) -> tuple[int, str | None]:
+    """The best shop coupon the total reaches (threshold, amount, name — best first), used with
+    probability `chance`: (discount_fen, coupon name or None)."""
+    usable = [c for c in coupons if total >= c[0]]
+    if usable and rng.random() < chance:
+        _, discount, name = usable[0]
+        return discount, name
+    return 0, None
+
+
 STATUSES = [s.value for s in OrderStatus]
 MAX_ORDERS_PER_SHOPPER = 15
 

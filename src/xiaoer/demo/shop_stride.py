@@ -9,7 +9,7 @@ from typing import Any
 from xiaoer.demo.common import pick
 from xiaoer.demo.geo import REMOTE_PROVINCES
 from xiaoer.demo.logistics import Origin
-from xiaoer.demo.orders import AfterSalePlan, Rules, after_sale_record
+from xiaoer.demo.orders import AfterSalePlan, Rules, after_sale_record, pick_coupon
 from xiaoer.demo.timeline import Timeline
 
 SHOP: dict[str, Any] = {
@@ -121,10 +121,8 @@ class StrideRules(Rules):
         total: int,
     ) -> tuple[int, int, dict[str, Any]]:
         extras: dict[str, Any] = {}
-        discount = 0
-        usable = [c for c in COUPONS if total >= c[0]]
-        if usable and rng.random() < 0.45:
-            _, discount, name = usable[0]
+        discount, name = pick_coupon(rng, COUPONS, total, 0.45)
+        if name:
             extras["coupon"] = name
         remote = addr["province"] in REMOTE_PROVINCES
         free_at = REMOTE_FREE_SHIPPING_FEN if remote else FREE_SHIPPING_FEN

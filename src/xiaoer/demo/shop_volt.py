@@ -9,7 +9,7 @@ from typing import Any
 from xiaoer.demo.catalog_volt import BIG, DIGITAL_SUBSIDY
 from xiaoer.demo.common import hours, pick
 from xiaoer.demo.logistics import Origin
-from xiaoer.demo.orders import AfterSalePlan, Rules, after_sale_record
+from xiaoer.demo.orders import AfterSalePlan, Rules, after_sale_record, pick_coupon
 from xiaoer.demo.timeline import Timeline
 
 SHOP: dict[str, Any] = {
@@ -115,10 +115,9 @@ class VoltRules(Rules):
         total: int,
     ) -> tuple[int, int, dict[str, Any]]:
         extras: dict[str, Any] = {}
-        discount = 0
-        usable = [c for c in COUPONS if total >= c[0]]
-        if usable and rng.random() < 0.35:
-            _, discount, extras["coupon"] = usable[0]
+        discount, name = pick_coupon(rng, COUPONS, total, 0.35)
+        if name:
+            extras["coupon"] = name
         eligible = [
             line for line in lines if subsidy_rate(self._product(line), line["unit_price_fen"])
         ]
