@@ -19,7 +19,9 @@ from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.commerce.bundle import import_bundle, load_bundle
 from xiaoer.config import Settings
 from xiaoer.llm.base import LLM
+from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.store.db import make_engine, migrate, sessionmaker
+from xiaoer.store.repositories import ShopRepository
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +73,19 @@ class Runtime:
         return self._llm
 
     def commerce(self, shop_id: str) -> BuiltinCommerce:
-        return BuiltinCommerce(self.sessions, shop_id)
+        return BuiltinCommerce(self.sessions, shop_id, self.clock)
+
+    async def policy(self, shop_id: str) -> ShopPolicy:
+        """The shop's policy as imported (validated then; the defaults when it brought none)."""
+        async with self.sessions() as s:
+            data = await ShopRepository(s).policy_data(shop_id)
+        return parse_policy(data, source=f"shop {shop_id} policy")
 
     def assistant(self) -> Assistant:
         if self._assistant is None:
-            self._assistant = Assistant(self.sessions, self.llm(), self.commerce, self.clock)
+            self._assistant = Assistant(
+                self.sessions, self.llm(), self.commerce, self.clock, policy_for=self.policy
+            )
         return self._assistant
 
     async def import_shop(self, path: Path) -> tuple[str, dict[str, int]]:

@@ -61,6 +61,9 @@ class TurnResult:
     fallback: bool = False
     replayed: bool = False
     """True when this is the stored answer to a message sent before (same client key)."""
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    """Actions this turn proposed, executed, declined or sent for approval (id, tool,
+    arguments, status, summary, amount, policy_verdict)."""
     type: str = "done"
 
     def public(self) -> dict[str, Any]:

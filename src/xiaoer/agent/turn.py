@@ -7,23 +7,30 @@
    the process died before replying, the turn runs again for that same message.
 3. Build the context: stable system prefix (persona, rules, tool schemas), then the
    conversation so far (with its tool calls and results) and the new message.
-4. LLM/tool loop with a step limit; tolerant tool-call parsing, a grammar-constrained retry
+4. If the conversation has a pending action and the message is an unambiguous yes, the action
+   desk executes it (policy re-checked) and its outcome is the reply — no LLM call; a no
+   declines it and the turn goes on to the model; "还是取消" after a retention offer proposes
+   the original request.
+5. LLM/tool loop with a step limit; tolerant tool-call parsing, a grammar-constrained retry
    when a call does not parse, text-only on the last step, templated fallbacks for empty or
-   degenerate output.
-5. Persist the reply with its tool calls, tokens, LLM calls and latency; emit `TurnResult`.
+   degenerate output. A mutating tool's proposal becomes a pending action and the reply is
+   its confirmation question.
+6. Persist the reply with its tool calls, tokens, LLM calls and latency; emit `TurnResult`.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from xiaoer.agent.actions import ActionDesk, ActionView, insists, is_no, is_yes
 from xiaoer.agent.context import build_history
 from xiaoer.agent.events import (
     Accepted,
@@ -47,11 +54,12 @@ from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
 from xiaoer.domain.models import Shop, Shopper
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
+from xiaoer.policy.schema import ShopPolicy
 from xiaoer.store.models import MessageRow, ToolCallRow
 from xiaoer.store.repositories import ConversationRepository, ShopperRepository, ShopRepository
-from xiaoer.tools.base import Tool
+from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.registry import READ_TOOLS, run_tool
+from xiaoer.tools.registry import ALL_TOOLS, run_tool
 
 MAX_MESSAGE_CHARS = 2000
 TOOL_RESULT_CHARS = 900
@@ -71,6 +79,10 @@ class _Loop:
     streamed: bool = False
     note: str = ""
     """The answer note that followed the last tool results (history must replay it)."""
+    conversation_id: str = ""
+    message_id: int = 0
+    actions: list[str] = field(default_factory=list)
+    """Ids of the actions this turn touched."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1
@@ -89,15 +101,18 @@ class Assistant:
         commerce_for: Callable[[str], CommerceBackend],
         clock: Callable[[], datetime],
         *,
-        tools: tuple[Tool, ...] = READ_TOOLS,
+        policy_for: Callable[[str], Awaitable[ShopPolicy]] | None = None,
+        tools: tuple[Tool, ...] = ALL_TOOLS,
         max_steps: int = 4,
     ) -> None:
         self.sessions = sessions
         self.llm = llm
         self.commerce_for = commerce_for
         self.clock = clock
+        self.policy_for = policy_for or _default_policy
         self.tools = {t.spec.name: t for t in tools}
         self.max_steps = max_steps
+        self.desk = ActionDesk(sessions, self.tools, clock)
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
         """Open a new conversation for a shopper; returns its id."""
@@ -147,9 +162,16 @@ class Assistant:
             self.clock(),
             said=[m.content for m in history_rows if m.role == "shopper"] + [text],
             seen=[c.result for c in tool_rows],
+            policy=await self.policy_for(shop_id),
+            past_actions=await self.desk.past_actions(shop_id, shopper_id),
         )
         loop = self._context(deps, history_rows, tool_rows, text)
-        reply, fallback = await self._run(loop, deps, text, emit)
+        loop.conversation_id, loop.message_id = conversation_id, message.id
+        settled = await self._desk_step(loop, deps, text)
+        if settled is not None:
+            reply, fallback = settled, False
+        else:
+            reply, fallback = await self._run(loop, deps, text, emit)
         if not loop.streamed:
             await emit(TextDelta(reply))
         result = TurnResult(
@@ -164,10 +186,56 @@ class Assistant:
             latency_ms=int((time.perf_counter() - started) * 1000),
             ttft_ms=loop.ttft_ms,
             fallback=fallback,
+            actions=await self._touched(shop_id, conversation_id, loop.actions),
         )
         await self._persist(shop_id, message.id, result, note=loop.note)
         await emit(result)
         return result
+
+    async def _desk_step(self, loop: _Loop, deps: TurnDeps, text: str) -> str | None:
+        """Settle the turn from the action desk when the message answers a pending action."""
+        desk = self.desk
+        resumed = await desk.resume(deps, loop.message_id)
+        if resumed is not None:
+            loop.actions.append(resumed.action.id)
+            return resumed.reply
+        pending = await desk.open_action(deps.shop.id, loop.conversation_id)
+        if pending is None:
+            return None
+        if is_yes(text):
+            outcome = await desk.confirm(deps, pending, loop.message_id)
+            loop.actions.append(pending.id)
+            return outcome.reply
+        if pending.tool == "offer_retention" and insists(text):
+            await desk.decline(deps, pending)
+            loop.actions.append(pending.id)
+            args = pending.arguments
+            instead = str(args.get("instead") or "cancel_order")
+            call = {**(args.get("instead_args") or {}), "reason": args.get("reason", "")}
+            result, _ = await run_tool(self.tools, instead, call, deps)
+            if result.proposal is not None:
+                return await self._propose(loop, deps, result.proposal)
+            return result.reply or result.text
+        if is_no(text):
+            await desk.decline(deps, pending)
+            loop.actions.append(pending.id)
+        return None
+
+    async def _propose(self, loop: _Loop, deps: TurnDeps, proposal: Proposal) -> str:
+        ask = await self.desk.propose(deps, loop.conversation_id, loop.message_id, proposal)
+        loop.actions.append(deps.past_actions[-1].id)
+        return ask
+
+    async def _touched(
+        self, shop_id: str, conversation_id: str, ids: list[str]
+    ) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        views = await self.desk.views(shop_id, conversation_id)
+        return [v.as_dict() for v in views if v.id in ids]
+
+    async def action_views(self, shop_id: str, conversation_id: str) -> list[ActionView]:
+        return await self.desk.views(shop_id, conversation_id)
 
     async def _accept(
         self, repo: ConversationRepository, conversation_id: str, text: str, key: str | None
@@ -301,6 +369,8 @@ class Assistant:
             )
             tool = self.tools.get(call.name)
             answered = answered and result.ok and tool is not None and tool.answers
+            if result.proposal is not None and canned is None:
+                canned = await self._propose(loop, deps, result.proposal)
             canned = canned or result.reply
         return ("text" if answered else "auto"), canned
 
@@ -351,6 +421,10 @@ class Assistant:
             )
             await s.commit()
             result.message_id = row.id
+
+
+async def _default_policy(shop_id: str) -> ShopPolicy:
+    return ShopPolicy()
 
 
 def _clean(text: str) -> str:

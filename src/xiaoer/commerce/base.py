@@ -1,4 +1,5 @@
-"""The `CommerceBackend` port: read a shop's orders, parcels, products and shoppers.
+"""The `CommerceBackend` port: a shop's orders, parcels, products and shoppers, and the
+after-sales ledger its changes are written to.
 
 One instance serves one shop. Implementations: `BuiltinCommerce` (the xiaoer store, used by
 the demo shops and imported bundles) and `FakeCommerce` (in memory, for unit tests). Later:
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from xiaoer.domain.models import Order, Product, Shopper
+from xiaoer.domain.models import Change, Order, Product, ServiceRecord, Shopper
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,15 @@ class CommerceBackend(Protocol):
     async def search_products(self, query: ProductQuery) -> list[ProductHit]: ...
 
     async def get_shopper(self, shopper_id: str) -> Shopper | None: ...
+
+    # The write side. Only the action desk calls `apply`, after confirmation and a policy check.
+
+    async def apply(self, change: Change) -> ServiceRecord:
+        """Apply one change atomically; a key already applied returns its first record."""
+        ...
+
+    async def find_record(self, key: str) -> ServiceRecord | None: ...
+
+    async def records_for(
+        self, shopper_id: str, *, order_id: str | None = None, kind: str | None = None
+    ) -> list[ServiceRecord]: ...

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xiaoer.commerce.base import ProductHit, ProductQuery
 from xiaoer.commerce.search import search
-from xiaoer.domain.models import Order, Product, Shopper
-from xiaoer.store.repositories import CatalogRepository, OrderRepository, ShopperRepository
+from xiaoer.domain.models import Change, Order, Product, ServiceRecord, Shopper
+from xiaoer.store.repositories import (
+    CatalogRepository,
+    LedgerRepository,
+    OrderRepository,
+    ShopperRepository,
+    record_from_row,
+)
 
 
 class BuiltinCommerce:
     """Reads through short sessions of its own, so a turn's tool calls see committed data."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], shop_id: str) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        shop_id: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.sessions = sessions
         self.shop_id = shop_id
+        self.clock = clock
 
     async def get_order(self, order_id: str) -> Order | None:
         async with self.sessions() as s:
@@ -41,3 +57,33 @@ class BuiltinCommerce:
     async def get_shopper(self, shopper_id: str) -> Shopper | None:
         async with self.sessions() as s:
             return await ShopperRepository(s, self.shop_id).get(shopper_id)
+
+    async def apply(self, change: Change) -> ServiceRecord:
+        """The record and the order changes commit together, or not at all."""
+        async with self.sessions() as s:
+            ledger = LedgerRepository(s, self.shop_id)
+            existing = await ledger.find(change.key)
+            if existing is not None:
+                return existing
+            try:
+                row = await ledger.apply(change, self.clock())
+                await s.commit()
+                return record_from_row(row)
+            except IntegrityError:  # the same key raced in: the first one won
+                await s.rollback()
+        found = await self.find_record(change.key)
+        if found is None:
+            raise RuntimeError(f"change {change.key} neither applied nor found")
+        return found
+
+    async def find_record(self, key: str) -> ServiceRecord | None:
+        async with self.sessions() as s:
+            return await LedgerRepository(s, self.shop_id).find(key)
+
+    async def records_for(
+        self, shopper_id: str, *, order_id: str | None = None, kind: str | None = None
+    ) -> list[ServiceRecord]:
+        async with self.sessions() as s:
+            return await LedgerRepository(s, self.shop_id).for_shopper(
+                shopper_id, order_id=order_id, kind=kind
+            )

@@ -29,6 +29,7 @@ from xiaoer.commerce.bundle_schema import (
     ShopperIn,
 )
 from xiaoer.domain.errors import BadInput
+from xiaoer.policy.load import check_policy
 from xiaoer.store.models import (
     ChatTranscriptRow,
     FaqRow,
@@ -56,6 +57,8 @@ class BundleInvalid(BadInput):
 class Bundle:
     shop: ShopFile
     policy_md: str
+    policy: dict[str, Any] | None = None
+    """policy.yaml, validated (None: the shop runs on the default policy)."""
     products: list[ProductIn] = field(default_factory=list)
     shoppers: list[ShopperIn] = field(default_factory=list)
     orders: list[OrderIn] = field(default_factory=list)
@@ -152,18 +155,29 @@ def load_bundle(path: Path) -> Bundle:
     policy = (path / "policy.md").read_text(encoding="utf-8", errors="replace")
     if not policy.strip():
         problems.append(Problem("policy.md", 0, "", "is empty"))
+    rules = _read_policy(path / "policy.yaml", problems)
     problems.extend(check_references(products, shoppers, orders, chats))
     if problems or shop is None:
         raise BundleInvalid(problems)
     return Bundle(
         shop=shop,
         policy_md=policy,
+        policy=rules,
         products=[p for _, p in products],
         shoppers=[s for _, s in shoppers],
         orders=[o for _, o in orders],
         faq=[f for _, f in faq],
         chats=[c for _, c in chats],
     )
+
+
+def _read_policy(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    """The optional policy.yaml, checked field by field (xiaoer.policy.schema)."""
+    if not path.is_file():
+        return None
+    policy, found = check_policy(path.read_text(encoding="utf-8", errors="replace"))
+    problems.extend(Problem("policy.yaml", p.line, p.field, p.message) for p in found)
+    return None if policy is None else policy.model_dump(mode="json")
 
 
 def _dump(model: BaseModel) -> Any:
@@ -189,6 +203,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
             working_hours=s.working_hours,
             description=s.description,
             policy_md=bundle.policy_md,
+            policy=bundle.policy,
             api_key_hash=key_hash,
             imported_at=now,
         )

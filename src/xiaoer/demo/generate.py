@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,6 +121,7 @@ def build_shop(kit: ShopKit, anchor: datetime, seed: int) -> dict[str, Any]:
         "shoppers": shoppers,
         "orders": orders,
         "policy": kit.policy_md(products),
+        "policy_yaml": (files("xiaoer.demo") / f"policy_{kit.shop['id']}.yaml").read_text("utf-8"),
         "faq": kit.faq_entries(products),
         "chats": build_chats(rng, world, kit.topics, CHATS),
     }
@@ -130,7 +132,7 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
 
 
 def write_bundle(bundle: dict[str, Any], path: Path) -> Path:
-    """Write an in-memory bundle as the seven bundle files."""
+    """Write an in-memory bundle as the eight bundle files."""
     path.mkdir(parents=True, exist_ok=True)
     files = {
         "shop.yaml": yaml.safe_dump(
@@ -140,6 +142,7 @@ def write_bundle(bundle: dict[str, Any], path: Path) -> Path:
         "shoppers.jsonl": _jsonl(bundle["shoppers"]),
         "orders.jsonl": _jsonl(bundle["orders"]),
         "policy.md": bundle["policy"],
+        "policy.yaml": bundle["policy_yaml"],
         "faq.jsonl": _jsonl(bundle["faq"]),
         "chats.jsonl": _jsonl(bundle["chats"]),
     }

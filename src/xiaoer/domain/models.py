@@ -143,3 +143,41 @@ class FaqEntry:
     question: str
     answer: str
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One effect on the shop, applied atomically by a commerce backend.
+
+    `key` is the idempotency key: applying a change whose key was already applied returns the
+    first record and changes nothing.
+    """
+
+    key: str
+    kind: str
+    """cancel, address_change, refund, return, exchange, retention, coupon, invoice,
+    installation, price_protection, urge."""
+    shopper_id: str
+    order_id: str | None = None
+    amount_fen: int = 0
+    status: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    order_status: OrderStatus | None = None
+    address: Address | None = None
+    order_extras: dict[str, Any] = field(default_factory=dict)
+    """Keys merged into the order's extras (e.g. `after_sale`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord:
+    """An applied change, as the shop's after-sales ledger keeps it."""
+
+    id: int
+    key: str
+    kind: str
+    shopper_id: str
+    order_id: str | None
+    amount_fen: int
+    status: str
+    detail: dict[str, Any]
+    created_at: datetime

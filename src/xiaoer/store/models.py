@@ -48,6 +48,8 @@ class ShopRow(Base):
     policy_md: Mapped[str] = mapped_column(Text, default="")
     api_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """SHA-256 of the merchant's API key (the key itself is shown once and never stored)."""
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The shop's policy (see `xiaoer.policy`), as validated data; None = the defaults."""
     imported_at: Mapped[datetime]
 
 
@@ -209,3 +211,77 @@ class ToolCallRow(Base):
         ForeignKeyConstraint(["message_id"], ["messages.id"], ondelete="CASCADE"),
         Index("ix_tool_calls_message", "message_id"),
     )
+
+
+class ActionRow(Base):
+    """A change the model proposed. It executes only after the shopper confirms it (and, above
+    the merchant's limits, the merchant approves it), and only if the policy still allows it.
+
+    Status: pending → confirmed → executed | awaiting_approval → executed | rejected;
+    pending → declined | expired | superseded; confirmed → blocked (policy said no at execution).
+    The action id is the idempotency key of its effect.
+    """
+
+    __tablename__ = "actions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    shopper_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    summary: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(24))
+    policy_verdict: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    proposed_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confirm_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    __table_args__ = (
+        ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
+        Index("ix_actions_conversation", "shop_id", "conversation_id", "created_at"),
+        Index("ix_actions_shopper", "shop_id", "shopper_id"),
+        Index("ix_actions_status", "shop_id", "status"),
+    )
+
+
+class ServiceRecordRow(Base):
+    """The shop's after-sales ledger: every applied change, unique per idempotency key."""
+
+    __tablename__ = "service_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    shopper_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount_fen: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(32), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
+        Index("uq_service_records_key", "shop_id", "key", unique=True),
+        Index("ix_service_records_shopper", "shop_id", "shopper_id"),
+    )
+
+
+class AuditRow(Base):
+    """Append-only audit log of actions: proposals, verdicts, confirmations, executions."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    action_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]
+    __table_args__ = (Index("ix_audit_action", "shop_id", "action_id"),)

@@ -7,13 +7,22 @@ CLI command, the request) owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.domain.models import FaqEntry, Order, Product, Shop, Shopper
+from xiaoer.domain.models import (
+    Change,
+    FaqEntry,
+    Order,
+    Product,
+    ServiceRecord,
+    Shop,
+    Shopper,
+)
 from xiaoer.store.convert import (
     faq_from_row,
     order_from_row,
@@ -22,12 +31,15 @@ from xiaoer.store.convert import (
     shopper_from_row,
 )
 from xiaoer.store.models import (
+    ActionRow,
+    AuditRow,
     ChatTranscriptRow,
     ConversationRow,
     FaqRow,
     MessageRow,
     OrderRow,
     ProductRow,
+    ServiceRecordRow,
     ShopperRow,
     ShopRow,
     SkuRow,
@@ -46,6 +58,17 @@ class ShopRepository:
     async def policy(self, shop_id: str) -> str:
         row = await self.session.get(ShopRow, shop_id)
         return "" if row is None else row.policy_md
+
+    async def policy_data(self, shop_id: str) -> dict[str, Any] | None:
+        """The shop's validated policy as stored (None: the shop uses the defaults)."""
+        row = await self.session.get(ShopRow, shop_id)
+        return None if row is None else row.policy
+
+    async def set_policy(self, shop_id: str, data: dict[str, Any] | None) -> None:
+        row = await self.session.get(ShopRow, shop_id)
+        if row is not None:
+            row.policy = data
+            await self.session.flush()
 
     async def list(self) -> list[Shop]:
         rows = await self.session.scalars(select(ShopRow).order_by(ShopRow.id))
@@ -69,6 +92,10 @@ class ShopRepository:
         """Remove a shop and everything it owns (used when re-importing a bundle)."""
         conversation_ids = select(ConversationRow.id).where(ConversationRow.shop_id == shop_id)
         await self.session.execute(delete(ToolCallRow).where(ToolCallRow.shop_id == shop_id))
+        await self.session.execute(delete(ActionRow).where(ActionRow.shop_id == shop_id))
+        await self.session.execute(
+            delete(ServiceRecordRow).where(ServiceRecordRow.shop_id == shop_id)
+        )
         await self.session.execute(
             delete(MessageRow).where(MessageRow.conversation_id.in_(conversation_ids))
         )
@@ -299,3 +326,161 @@ class ApiKeyRepository:
     async def shop_for_hash(self, key_hash: str) -> str | None:
         stmt = select(ShopRow.id).where(ShopRow.api_key_hash == key_hash)
         return await self.session.scalar(stmt)
+
+
+def record_from_row(row: ServiceRecordRow) -> ServiceRecord:
+    return ServiceRecord(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        shopper_id=row.shopper_id,
+        order_id=row.order_id,
+        amount_fen=row.amount_fen,
+        status=row.status,
+        detail=dict(row.detail),
+        created_at=row.created_at,
+    )
+
+
+class LedgerRepository:
+    """The after-sales ledger and the order changes that go with it, applied together."""
+
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def find(self, key: str) -> ServiceRecord | None:
+        stmt = select(ServiceRecordRow).where(
+            ServiceRecordRow.shop_id == self.shop_id, ServiceRecordRow.key == key
+        )
+        row = await self.session.scalar(stmt)
+        return None if row is None else record_from_row(row)
+
+    async def for_shopper(
+        self, shopper_id: str, *, order_id: str | None = None, kind: str | None = None
+    ) -> list[ServiceRecord]:
+        stmt = select(ServiceRecordRow).where(
+            ServiceRecordRow.shop_id == self.shop_id, ServiceRecordRow.shopper_id == shopper_id
+        )
+        if order_id:
+            stmt = stmt.where(ServiceRecordRow.order_id == order_id)
+        if kind:
+            stmt = stmt.where(ServiceRecordRow.kind == kind)
+        return [
+            record_from_row(r)
+            for r in await self.session.scalars(stmt.order_by(ServiceRecordRow.id))
+        ]
+
+    async def apply(self, change: Change, now: datetime) -> ServiceRecordRow:
+        """Write the record and its order changes in the caller's transaction (not committed)."""
+        if change.order_id:
+            order = await self.session.get(OrderRow, (self.shop_id, change.order_id))
+            if order is None:
+                raise LookupError(f"order {change.order_id} not found")
+            if change.order_status is not None:
+                order.status = change.order_status.value
+                if change.order_status.value == "已取消":
+                    order.cancelled_at = now
+            if change.address is not None:
+                order.address = asdict(change.address)
+            if change.order_extras:
+                order.extras = {**order.extras, **change.order_extras}
+        row = ServiceRecordRow(
+            shop_id=self.shop_id,
+            key=change.key,
+            kind=change.kind,
+            shopper_id=change.shopper_id,
+            order_id=change.order_id,
+            amount_fen=change.amount_fen,
+            status=change.status,
+            detail=change.detail,
+            created_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+
+class ActionRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def get(self, action_id: str) -> ActionRow | None:
+        stmt = select(ActionRow).where(ActionRow.shop_id == self.shop_id, ActionRow.id == action_id)
+        return await self.session.scalar(stmt)
+
+    async def add(self, row: ActionRow) -> ActionRow:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def in_conversation(
+        self, conversation_id: str, *, statuses: Sequence[str] | None = None
+    ) -> list[ActionRow]:
+        stmt = select(ActionRow).where(
+            ActionRow.shop_id == self.shop_id, ActionRow.conversation_id == conversation_id
+        )
+        if statuses:
+            stmt = stmt.where(ActionRow.status.in_(statuses))
+        return list(await self.session.scalars(stmt.order_by(ActionRow.created_at, ActionRow.id)))
+
+    async def for_shopper(self, shopper_id: str) -> list[ActionRow]:
+        stmt = select(ActionRow).where(
+            ActionRow.shop_id == self.shop_id, ActionRow.shopper_id == shopper_id
+        )
+        return list(await self.session.scalars(stmt.order_by(ActionRow.created_at)))
+
+    async def confirmed_by(self, message_id: int) -> list[ActionRow]:
+        stmt = select(ActionRow).where(
+            ActionRow.shop_id == self.shop_id, ActionRow.confirm_message_id == message_id
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def list(self, *, status: str | None = None, limit: int = 100) -> list[ActionRow]:
+        stmt = select(ActionRow).where(ActionRow.shop_id == self.shop_id)
+        if status:
+            stmt = stmt.where(ActionRow.status == status)
+        stmt = stmt.order_by(ActionRow.created_at.desc()).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+
+class AuditRepository:
+    """Append-only: rows are added and read, never changed or removed."""
+
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def append(
+        self,
+        event: str,
+        actor: str,
+        now: datetime,
+        *,
+        action_id: str | None = None,
+        conversation_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.session.add(
+            AuditRow(
+                shop_id=self.shop_id,
+                action_id=action_id,
+                conversation_id=conversation_id,
+                event=event,
+                actor=actor,
+                detail=detail or {},
+                at=now,
+            )
+        )
+        await self.session.flush()
+
+    async def for_action(self, action_id: str) -> list[AuditRow]:
+        stmt = select(AuditRow).where(
+            AuditRow.shop_id == self.shop_id, AuditRow.action_id == action_id
+        )
+        return list(await self.session.scalars(stmt.order_by(AuditRow.id)))
+
+    async def all(self) -> list[AuditRow]:
+        stmt = select(AuditRow).where(AuditRow.shop_id == self.shop_id).order_by(AuditRow.id)
+        return list(await self.session.scalars(stmt))

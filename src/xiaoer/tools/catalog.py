@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xiaoer.commerce.base import ProductQuery
+from xiaoer.domain.models import Product
 from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.llm.base import ToolSpec
 from xiaoer.tools.base import Tool, ToolResult, schema
@@ -80,17 +81,23 @@ async def search_products(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     )
 
 
-async def get_product(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    ref = str(args.get("product_id") or args.get("name") or "").strip()
-    if not ref:
-        return ToolResult(False, "缺少商品编号或名称。先用 search_products 找到商品。")
+async def resolve_product(deps: TurnDeps, ref: str) -> Product | None:
+    """A product by id, or by a name that matches as a whole word (a loose match would answer
+    about a different product)."""
     product = await deps.commerce.get_product(ref.upper()) or await deps.commerce.get_product(ref)
     if product is None:
         hits = await deps.commerce.search_products(
             ProductQuery(keyword=ref, in_stock_only=False, limit=1)
         )
-        # only a whole-word match: a loose one would answer about a different product
         product = hits[0].product if hits and hits[0].score >= 1.0 else None
+    return product
+
+
+async def get_product(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    ref = str(args.get("product_id") or args.get("name") or "").strip()
+    if not ref:
+        return ToolResult(False, "缺少商品编号或名称。先用 search_products 找到商品。")
+    product = await resolve_product(deps, ref)
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。请用 search_products 搜索。")
     return ToolResult(True, product_detail(product), {"product_id": product.id})

@@ -8,6 +8,19 @@ from zoneinfo import ZoneInfo
 
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.models import Shop, Shopper
+from xiaoer.policy.schema import ShopPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class PastAction:
+    """An action proposed earlier for this shopper (any conversation), for per-order and
+    per-shopper limits such as "one retention offer per order"."""
+
+    id: str
+    tool: str
+    order_id: str | None
+    status: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,23 @@ class TurnDeps:
     """What the shopper wrote in this conversation (earlier messages and this turn's)."""
     seen: list[str] = field(default_factory=list)
     """Tool results the model has seen in this conversation."""
+    policy: ShopPolicy = field(default_factory=ShopPolicy)
+    past_actions: list[PastAction] = field(default_factory=list)
+
+    def actions_on(self, tool: str, order_id: str | None = None, *, days: int | None = None) -> int:
+        """How many `tool` actions were offered on the order, or to the shopper in the last
+        `days`: pending, declined, executed or awaiting approval. Not counted: superseded,
+        expired or blocked ones, and the one being confirmed right now (its own re-check at
+        execution time must not count it against itself)."""
+        live = {"pending", "executed", "declined", "awaiting_approval"}
+        return sum(
+            1
+            for a in self.past_actions
+            if a.tool == tool
+            and a.status in live
+            and (order_id is None or a.order_id == order_id)
+            and (days is None or (self.now - a.created_at).days < days)
+        )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,4 +1,4 @@
-"""Name → tool, and the read-only set offered to the model in this version."""
+"""Name → tool: the read-only lookups, the after-sales tools and the service tools."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import logging
 import time
 from typing import Any
 
+from xiaoer.tools.aftersales import AFTERSALES_TOOLS
 from xiaoer.tools.base import Tool, ToolResult
 from xiaoer.tools.catalog import CATALOG_TOOLS
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.orders import ORDER_TOOLS
+from xiaoer.tools.services import SERVICE_TOOLS
 
 log = logging.getLogger(__name__)
 
 READ_TOOLS: tuple[Tool, ...] = (*ORDER_TOOLS, *CATALOG_TOOLS)
-BY_NAME: dict[str, Tool] = {t.spec.name: t for t in READ_TOOLS}
+ALL_TOOLS: tuple[Tool, ...] = (*READ_TOOLS, *AFTERSALES_TOOLS, *SERVICE_TOOLS)
+BY_NAME: dict[str, Tool] = {t.spec.name: t for t in ALL_TOOLS}
+MUTATING: frozenset[str] = frozenset(t.spec.name for t in ALL_TOOLS if t.mutating)
 
 
 async def run_tool(

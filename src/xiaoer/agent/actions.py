@@ -1,0 +1,335 @@
+"""The action desk: where a proposed change waits for the shopper's "yes", is checked against
+the policy once more, and is applied exactly once.
+
+    propose ──► pending ──yes──► confirmed ──policy ok──► executed
+                   │                  │   └──over limit──► awaiting_approval ──merchant──► executed
+                   │                  └──policy no──► blocked                 └──────────► rejected
+                   ├──no──► declined
+                   ├──a newer proposal──► superseded
+                   └──ttl──► expired
+
+Crash safety: "confirmed" is committed (with the confirming message id) before anything is
+applied; the effect is applied under the action id as its idempotency key; "executed" is
+committed after. A turn re-run for the same message (same `client_key`) finds the action it
+confirmed and finishes it: the commerce backend returns the already-applied record instead of
+applying it twice. Every step is appended to the audit log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from xiaoer.domain.errors import Conflict, NotFound
+from xiaoer.domain.money import yuan
+from xiaoer.store.models import ActionRow
+from xiaoer.store.repositories import ActionRepository, AuditRepository
+from xiaoer.tools.base import Proposal, Tool
+from xiaoer.tools.deps import PastAction, TurnDeps
+
+OPEN = ("pending",)
+CONFIRM_ASK = "{summary}\n请确认：回复「确认」为您办理，回复「不用了」则不办理。"
+
+_PUNCT = re.compile(r"[\s，。！!,.、~～…]+")
+_YES = re.compile(
+    r"^(确认|确定|是的?|好的?|好滴|可以|行|嗯+|对|同意|没问题|办吧|ok|okay|yes|y)", re.I
+)
+_NEGATION = re.compile(r"不|别|没|算了|再想|等等|先等|取消吗|\?|？")
+_NO = re.compile(r"^(不用|不要|不了|先不|算了|别|不行|不需要|不同意|no\b|nope)", re.I)
+_INSIST = re.compile(r"还是(要|想)?(取消|退)|就要(取消|退)|直接(取消|退)|坚持|只想(取消|退)")
+
+
+def is_yes(text: str) -> bool:
+    """An unambiguous yes: short, starts with a yes word, no negation or question in it."""
+    t = _PUNCT.sub("", text.strip())
+    if not t or len(t) > 14:
+        return False
+    if t.startswith("确认") or t.startswith("确定"):
+        return not re.search(r"不|别|吗|？|\?", t)
+    return bool(_YES.match(t)) and not _NEGATION.search(t)
+
+
+def is_no(text: str) -> bool:
+    return bool(_NO.match(_PUNCT.sub("", text.strip())))
+
+
+def insists(text: str) -> bool:
+    """After a retention offer: "还是取消" — the shopper wants what they first asked for."""
+    return bool(_INSIST.search(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    """An action as `xiaoer ask --json` and the API show it."""
+
+    id: str
+    tool: str
+    arguments: dict[str, Any]
+    status: str
+    summary: str
+    amount: str
+    policy_verdict: dict[str, Any]
+    result: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: ActionRow) -> ActionView:
+        return cls(
+            row.id,
+            row.tool,
+            dict(row.arguments),
+            row.status,
+            row.summary,
+            yuan(row.amount_fen),
+            dict(row.policy_verdict),
+            dict(row.result),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the desk did with a shopper message, and the reply it settles the turn with."""
+
+    reply: str
+    action: ActionRow
+
+
+class ActionDesk:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tools: dict[str, Tool],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.tools = tools
+        self.clock = clock
+
+    # ---- reading ----
+
+    async def past_actions(self, shop_id: str, shopper_id: str) -> list[PastAction]:
+        async with self.sessions() as s:
+            rows = await ActionRepository(s, shop_id).for_shopper(shopper_id)
+        return [PastAction(r.id, r.tool, r.order_id, r.status, r.created_at) for r in rows]
+
+    async def open_action(self, shop_id: str, conversation_id: str) -> ActionRow | None:
+        """The conversation's pending action (the latest), expiring stale ones on the way."""
+        now = self.clock()
+        async with self.sessions() as s:
+            repo = ActionRepository(s, shop_id)
+            rows = await repo.in_conversation(conversation_id, statuses=OPEN)
+            live = None
+            for row in rows:
+                if row.expires_at <= now:
+                    await self._move(s, shop_id, row, "expired", "system")
+                else:
+                    live = row
+            await s.commit()
+        return live
+
+    async def views(self, shop_id: str, conversation_id: str) -> list[ActionView]:
+        async with self.sessions() as s:
+            rows = await ActionRepository(s, shop_id).in_conversation(conversation_id)
+        return [ActionView.of(r) for r in rows]
+
+    # ---- the shopper's side ----
+
+    async def propose(
+        self, deps: TurnDeps, conversation_id: str, message_id: int, proposal: Proposal
+    ) -> str:
+        """Store a proposal as the conversation's pending action; returns the confirmation
+        question. An older pending action in the conversation is superseded."""
+        now = self.clock()
+        action_id = f"act_{uuid.uuid4().hex[:16]}"
+        shop_id = deps.shop.id
+        async with self.sessions() as s:
+            repo = ActionRepository(s, shop_id)
+            for old in await repo.in_conversation(conversation_id, statuses=OPEN):
+                await self._move(s, shop_id, old, "superseded", "system")
+            row = await repo.add(
+                ActionRow(
+                    id=action_id,
+                    shop_id=shop_id,
+                    conversation_id=conversation_id,
+                    shopper_id=deps.shopper.id,
+                    order_id=proposal.order_id,
+                    tool=proposal.tool,
+                    arguments=proposal.arguments,
+                    summary=proposal.summary,
+                    amount_fen=proposal.amount_fen,
+                    status="pending",
+                    policy_verdict=proposal.verdict.as_dict(),
+                    proposed_message_id=message_id,
+                    result={"done": proposal.done},
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=now + timedelta(minutes=deps.policy.confirm.ttl_minutes),
+                )
+            )
+            await AuditRepository(s, shop_id).append(
+                "proposed",
+                "model",
+                now,
+                action_id=row.id,
+                conversation_id=conversation_id,
+                detail={
+                    "tool": proposal.tool,
+                    "arguments": proposal.arguments,
+                    "summary": proposal.summary,
+                    "verdict": proposal.verdict.as_dict(),
+                },
+            )
+            await s.commit()
+        deps.past_actions.append(
+            PastAction(action_id, proposal.tool, proposal.order_id, "pending", now)
+        )
+        return proposal.ask or CONFIRM_ASK.format(summary=proposal.summary)
+
+    async def confirm(self, deps: TurnDeps, action: ActionRow, message_id: int | None) -> Outcome:
+        """The shopper said yes (in words or with the button): record it, then execute."""
+        shop_id = deps.shop.id
+        async with self.sessions() as s:
+            row = await ActionRepository(s, shop_id).get(action.id)
+            if row is None:
+                raise NotFound(f"action {action.id!r} not found")
+            if row.status != "pending":
+                raise Conflict(f"action {row.id} is {row.status}, not pending")
+            row.confirm_message_id = message_id
+            await self._move(s, shop_id, row, "confirmed", "shopper")
+            await s.commit()
+        return await self.execute(deps, action.id)
+
+    async def decline(self, deps: TurnDeps, action: ActionRow) -> None:
+        async with self.sessions() as s:
+            row = await ActionRepository(s, deps.shop.id).get(action.id)
+            if row is not None and row.status == "pending":
+                await self._move(s, deps.shop.id, row, "declined", "shopper")
+                await s.commit()
+        for i, past in enumerate(deps.past_actions):
+            if past.id == action.id:
+                deps.past_actions[i] = dataclasses.replace(past, status="declined")
+
+    async def resume(self, deps: TurnDeps, message_id: int) -> Outcome | None:
+        """A turn re-run for a message that had confirmed an action (the process died before
+        the reply): finish the action and give the reply it should have had."""
+        async with self.sessions() as s:
+            rows = await ActionRepository(s, deps.shop.id).confirmed_by(message_id)
+        if not rows:
+            return None
+        row = rows[-1]
+        if row.status == "confirmed":
+            return await self.execute(deps, row.id)
+        return Outcome(str(row.result.get("reply") or row.summary), row)
+
+    async def execute(self, deps: TurnDeps, action_id: str, *, actor: str = "shopper") -> Outcome:
+        """Check the policy again, then apply under the action id. Safe to call again."""
+        shop_id = deps.shop.id
+        async with self.sessions() as s:
+            row = await ActionRepository(s, shop_id).get(action_id)
+        if row is None:
+            raise NotFound(f"action {action_id!r} not found")
+        tool = self.tools.get(row.tool)
+        applied = await deps.commerce.find_record(row.id)
+        if applied is None:
+            if tool is None:
+                return await self._finish(
+                    deps, row, "blocked", "这个操作暂时无法办理，已转交人工处理。", {}
+                )
+            fresh = await tool.run(deps, dict(row.arguments))
+            proposal = fresh.proposal
+            if proposal is None or not proposal.verdict.allowed:
+                why = fresh.reply or "情况有变化，这个操作现在不能办理了。"
+                verdict = proposal.verdict.as_dict() if proposal else fresh.data.get("verdict", {})
+                return await self._finish(deps, row, "blocked", why, {"verdict": verdict})
+            if proposal.verdict.needs_approval and actor != "merchant":
+                reply = (
+                    f"已提交：{proposal.summary}。金额超过自动办理额度，需要商家审核，"
+                    "审核结果会通知您（通常 24 小时内）。"
+                )
+                return await self._finish(
+                    deps, row, "awaiting_approval", reply, {"verdict": proposal.verdict.as_dict()}
+                )
+            change = dataclasses.replace(proposal.change, key=row.id)
+            record = await deps.commerce.apply(change)
+            done = proposal.done
+        else:  # applied before a crash; only the bookkeeping is missing
+            record = applied
+            done = str(row.result.get("done") or f"已办理：{row.summary}。")
+        return await self._finish(
+            deps, row, "executed", done, {"record_id": record.id, "record_status": record.status}
+        )
+
+    async def _finish(
+        self, deps: TurnDeps, row: ActionRow, status: str, reply: str, extra: dict[str, Any]
+    ) -> Outcome:
+        shop_id = deps.shop.id
+        async with self.sessions() as s:
+            fresh = await ActionRepository(s, shop_id).get(row.id)
+            assert fresh is not None
+            fresh.result = {**fresh.result, **extra, "reply": reply}
+            await self._move(s, shop_id, fresh, status, "system", extra)
+            await s.commit()
+            for i, past in enumerate(deps.past_actions):
+                if past.id == row.id:
+                    deps.past_actions[i] = dataclasses.replace(past, status=status)
+            return Outcome(reply, fresh)
+
+    # ---- the merchant's side ----
+
+    async def review(
+        self, deps: TurnDeps, action_id: str, *, approve: bool, note: str = ""
+    ) -> Outcome:
+        async with self.sessions() as s:
+            row = await ActionRepository(s, deps.shop.id).get(action_id)
+        if row is None:
+            raise NotFound(f"action {action_id!r} not found in shop {deps.shop.id!r}")
+        if row.status != "awaiting_approval":
+            raise Conflict(
+                f"action {row.id} is {row.status}; only awaiting_approval can be reviewed"
+            )
+        async with self.sessions() as s:
+            await AuditRepository(s, deps.shop.id).append(
+                "approved" if approve else "rejected",
+                "merchant",
+                self.clock(),
+                action_id=row.id,
+                conversation_id=row.conversation_id,
+                detail={"note": note},
+            )
+            await s.commit()
+        if approve:
+            return await self.execute(deps, row.id, actor="merchant")
+        return await self._finish(deps, row, "rejected", f"商家未通过：{note or row.summary}", {})
+
+    # ----
+
+    async def _move(
+        self,
+        s: AsyncSession,
+        shop_id: str,
+        row: ActionRow,
+        status: str,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        now = self.clock()
+        before = row.status
+        row.status = status
+        row.updated_at = now
+        await AuditRepository(s, shop_id).append(
+            status,
+            actor,
+            now,
+            action_id=row.id,
+            conversation_id=row.conversation_id,
+            detail={"from": before, **(detail or {})},
+        )

@@ -1,0 +1,198 @@
+"""A shop's policy as data: the YAML shape, validated field by field.
+
+Amounts in the YAML are 元 (what a merchant writes); `Money` turns them into integer 分 on load.
+Every section has a default, so an empty file is a valid (conservative) policy.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from xiaoer.domain.money import parse_yuan
+
+
+def _fen(value: object) -> int:
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        fen = parse_yuan(value)
+        if fen < 0:
+            raise ValueError("must not be negative")
+        return fen
+    raise ValueError(f"not an amount in 元: {value!r}")
+
+
+Money = Annotated[int, BeforeValidator(_fen)]
+"""An amount written in 元 ("20", 20, "19.9"), held as 分."""
+Days = Annotated[int, Field(ge=0, le=3650)]
+State = Literal["待付款", "待发货", "已发货", "已签收", "已完成", "售后中", "已取消"]
+UNSHIPPED: list[State] = ["待付款", "待发货"]
+DELIVERED: list[State] = ["已签收", "已完成"]
+
+QUALITY_WORDS = [
+    "质量", "坏", "破", "故障", "没声音", "没有声音", "不响", "断连", "开胶", "断底", "脱线",
+    "瑕疵", "发错", "错发", "少发", "漏发", "漏水", "不制冷", "不开机", "死机", "划痕", "磕碰",
+]  # fmt: skip
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Confirm(_Section):
+    ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    """A pending action not confirmed within this time expires."""
+
+
+class Cancel(_Section):
+    states: list[State] = UNSHIPPED
+
+
+class AddressChange(_Section):
+    states: list[State] = UNSHIPPED
+    max_changes: Annotated[int, Field(ge=0, le=10)] = 1
+    subsidy_warning: bool = True
+    """国补 orders: warn that moving outside the subsidy's region may lose the subsidy."""
+
+
+class Refund(_Section):
+    """仅退款 (refund without returning goods)."""
+
+    states: list[State] = ["待发货", "已发货", "已签收", "已完成"]
+    auto_limit: Money = 50000
+    """Refunds up to this execute on the shopper's confirmation; above it they wait for the merchant."""
+    shipped_needs_reason: bool = True
+    """A refund on a shipped or delivered order needs a stated quality/missing-item reason."""
+
+
+class Exclusion(_Section):
+    """Goods that 7-day no-reason return does not cover (quality problems stay covered)."""
+
+    categories: list[str] = []
+    tags: list[str] = []
+    title_words: list[str] = []
+    said: list[str] = []
+    """Only when the shopper's own words contain one of these (e.g. 拆封); empty = always."""
+    reason: str
+
+
+class Returns(_Section):
+    no_reason_days: Days = 7
+    quality_days: Days = 15
+    exclusions: list[Exclusion] = []
+    pickup_fee: dict[str, Money] = {}
+    """Pickup fee per category for no-reason returns of large appliances (买家承担)."""
+    quality_words: list[str] = QUALITY_WORDS
+
+
+class Exchange(_Section):
+    days: Days = 7
+    quality_days: Days = 15
+    per_order: Annotated[int, Field(ge=0, le=10)] = 1
+
+
+class Offer(_Section):
+    kind: Literal["coupon", "partial_refund", "gift"]
+    amount: Money = 0
+    """Coupon value or fixed partial refund."""
+    percent: Annotated[int, Field(ge=0, le=50)] = 0
+    """Partial refund as a share of what was paid (capped by `max`)."""
+    max: Money = 0
+    gift: str = ""
+    min_order: Money = 0
+    max_order: Money | None = None
+    valid_days: Days = 30
+
+
+class Retention(_Section):
+    enabled: bool = True
+    when_reason: list[str] = [
+        "贵",
+        "便宜",
+        "降价",
+        "差价",
+        "后悔",
+        "犹豫",
+        "想想",
+        "没想好",
+        "考虑",
+    ]
+    """Offer first only when the shopper's reason matches one of these (price, hesitation)."""
+    never_when: list[str] = QUALITY_WORDS
+    """Never stand between a quality problem and its remedy."""
+    offers: list[Offer] = []
+    per_order: Annotated[int, Field(ge=0, le=5)] = 1
+    per_shopper: Annotated[int, Field(ge=0, le=20)] = 2
+    window_days: Days = 30
+
+
+class PriceProtection(_Section):
+    enabled: bool = False
+    days: Days = 7
+
+
+class Urge(_Section):
+    promise_hours: dict[str, Annotated[int, Field(ge=1, le=24 * 60)]] = {"default": 48}
+    """Dispatch promise per category (key `default` for the rest)."""
+
+
+class Invoice(_Section):
+    types: list[Literal["电子普通发票", "增值税专用发票"]] = ["电子普通发票"]
+    subsidy_personal_only: bool = True
+    states: list[State] = ["已发货", "已签收", "已完成"]
+
+
+class Installation(_Section):
+    categories: list[str] = []
+    slots: list[str] = ["09:00-12:00", "14:00-18:00"]
+    days_ahead: Annotated[int, Field(ge=1, le=60)] = 7
+    min_lead_hours: Annotated[int, Field(ge=0, le=240)] = 24
+
+
+class Coupon(_Section):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
+    name: str
+    amount: Money
+    min_spend: Money = 0
+    new_customer_only: bool = False
+    claimable: bool = True
+    """Shoppers may claim it in chat (apply_coupon)."""
+
+
+class Presale(_Section):
+    when: list[str] = []
+    """Words in the shopper's message that make this guidance apply; empty = every turn."""
+    say: str
+
+
+class Region(_Section):
+    status: Literal["active", "paused", "quota_exhausted"] = "active"
+    start: date | None = None
+    extra_categories: dict[str, Annotated[int, Field(ge=1, le=30)]] = {}
+    """Local top-up categories and their rate in percent."""
+    note: str = ""
+
+
+class Subsidy(_Section):
+    enabled: bool = False
+    regions: dict[str, Region] = {}
+    """Overlay per province (e.g. 广东省); provinces not listed follow the national table."""
+
+
+class ShopPolicy(_Section):
+    version: Literal[1] = 1
+    confirm: Confirm = Confirm()
+    cancel: Cancel = Cancel()
+    address_change: AddressChange = AddressChange()
+    refund: Refund = Refund()
+    returns: Returns = Returns()
+    exchange: Exchange = Exchange()
+    retention: Retention = Retention()
+    price_protection: PriceProtection = PriceProtection()
+    urge: Urge = Urge()
+    invoice: Invoice = Invoice()
+    installation: Installation = Installation()
+    coupons: list[Coupon] = []
+    presales: list[Presale] = []
+    subsidy: Subsidy = Subsidy()

@@ -1,0 +1,645 @@
+"""After-sales tools: cancel_order, change_address, request_refund, request_return,
+request_exchange, offer_retention.
+
+Each one checks ownership and the shop's policy and returns a *proposal* (never a change): the
+action desk asks the shopper to confirm and runs the tool again at execution time. A policy
+"no" comes back as a canned reply with the reason and what the shopper can do instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from xiaoer.domain.models import Address, Change, Order, OrderLine, OrderStatus, Product, Sku
+from xiaoer.domain.money import parse_yuan, yuan
+from xiaoer.llm.base import ToolSpec
+from xiaoer.policy import rules
+from xiaoer.policy.verdict import Verdict
+from xiaoer.tools.base import Proposal, Tool, ToolResult, schema
+from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.format import line_text, options_text
+from xiaoer.tools.orders import owned_order
+
+REFUND_TIMING = "支付宝、微信即时到账，信用卡 1-3 个工作日"
+
+
+def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResult:
+    """A policy "no": the model reads why; the shopper gets the reason and the way forward."""
+    ref = f"订单 {order.id} " if order else ""
+    reply = f"抱歉，{ref}{verdict.reason}。"
+    return ToolResult(
+        True,
+        f"不能{what}：{verdict.reason}（规则 {verdict.rule}）",
+        {"verdict": verdict.as_dict()},
+        reply,
+    )
+
+
+def proposed(p: Proposal) -> ToolResult:
+    return ToolResult(
+        True,
+        f"已生成待顾客确认的操作：{p.summary}",
+        {"verdict": p.verdict.as_dict(), "amount_fen": p.amount_fen},
+        proposal=p,
+    )
+
+
+def reason_of(deps: TurnDeps, args: dict[str, Any]) -> str:
+    return str(args.get("reason") or "").strip()[:100]
+
+
+def texts(deps: TurnDeps, reason: str) -> list[str]:
+    """What the rules read for reasons and conditions: the shopper's own words first. A reason
+    the model wrote counts only as far as the shopper said it too (the model cannot make a
+    return a "quality problem" by saying so)."""
+    return [*deps.said, reason] if reason and deps.shopper_said(reason) else list(deps.said)
+
+
+def items_text(lines: Sequence[OrderLine]) -> str:
+    return "；".join(line_text(ln) for ln in lines)
+
+
+def pick_lines(order: Order, item: str, said: Sequence[str]) -> list[OrderLine] | None:
+    """The order lines the shopper means: all of a one-line order; else the lines whose title
+    or options the item text (or, failing that, the shopper's words) names; None if unclear."""
+    if len(order.lines) == 1:
+        return list(order.lines)
+    for source in ([item] if item else []) + [" ".join(said)]:
+        words = [w for w in re.split(r"[\s,，、/（）()]+", source) if len(w) >= 2]
+        hits = [
+            ln
+            for ln in order.lines
+            if any(w in ln.title or w in options_text(ln.options) for w in words)
+            or any(_core(ln.title) in source for _ in [0] if _core(ln.title))
+        ]
+        if hits and len(hits) < len(order.lines):
+            return hits
+    return None
+
+
+def _core(title: str) -> str:
+    """The generic noun at the end of a title (智能手表, 跑鞋, 空调挂机 → 空调挂机)."""
+    m = re.search(r"([\u4e00-\u9fff]{2,4})$", title)
+    return m.group(1) if m else ""
+
+
+def which_item(order: Order) -> ToolResult:
+    rows = "\n".join(f"- {line_text(ln)}" for ln in order.lines)
+    return ToolResult(
+        True,
+        f"订单 {order.id} 有多件商品，需要顾客说明是哪一件。",
+        {"order_id": order.id},
+        f"订单 {order.id} 里有这几件商品：\n{rows}\n请问您要办理的是哪一件？",
+    )
+
+
+async def products_of(deps: TurnDeps, lines: Sequence[OrderLine]) -> dict[str, Product]:
+    out: dict[str, Product] = {}
+    for ln in lines:
+        if ln.product_id not in out and (p := await deps.commerce.get_product(ln.product_id)):
+            out[ln.product_id] = p
+    return out
+
+
+async def maybe_retain(
+    deps: TurnDeps, order: Order, reason: str, instead: str, instead_args: dict[str, Any]
+) -> ToolResult | None:
+    """Before a cancel or a return for price or hesitation, the shop's retention offer first."""
+    verdict, offer = rules.retention_offer(
+        deps.policy,
+        order,
+        texts(deps, reason),
+        offers_on_order=deps.actions_on("offer_retention", order.id),
+        offers_to_shopper=deps.actions_on(
+            "offer_retention", days=deps.policy.retention.window_days
+        ),
+    )
+    if offer is None:
+        return None
+    args = {
+        "order_id": order.id,
+        "reason": reason,
+        "instead": instead,
+        "instead_args": instead_args,
+    }
+    return proposed(_retention_proposal(deps, order, verdict, offer, args))
+
+
+def _retention_proposal(
+    deps: TurnDeps,
+    order: Order,
+    verdict: Verdict,
+    offer: rules.RetentionOffer,
+    args: dict[str, Any],
+) -> Proposal:
+    what = offer.describe()
+    keep = "订单照常发货" if order.status in rules.UNSHIPPED else "商品您继续留着用"
+    instead = {"cancel_order": "取消", "request_return": "退货", "request_refund": "退款"}.get(
+        str(args.get("instead") or ""), "取消"
+    )
+    summary = f"订单 {order.id}：给您{what}作为补偿，{keep}"
+    kind = offer.offer.kind
+    change = Change(
+        key="",
+        kind="retention",
+        shopper_id=deps.shopper.id,
+        order_id=order.id,
+        amount_fen=offer.amount_fen,
+        status="已发放" if kind != "partial_refund" else "退款中",
+        detail={"offer": kind, "describe": what, "valid_days": offer.offer.valid_days},
+    )
+    return Proposal(
+        tool="offer_retention",
+        arguments=args,
+        order_id=order.id,
+        summary=summary,
+        verdict=verdict,
+        change=change,
+        done=f"已为您发放{what}，{keep}。感谢您的理解和支持～",
+        amount_fen=offer.amount_fen,
+        ask=(
+            f"理解您的顾虑～这单店铺可以给您{what}作为补偿，{keep}。\n"
+            f"接受请回复「确认」；如果还是想{instead}，回复「还是{instead}」。"
+        ),
+    )
+
+
+# ---------- cancel ----------
+
+
+async def cancel_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return problem
+    verdict = rules.check_cancel(deps.policy, order)
+    if not verdict.allowed:
+        return denied(verdict, "取消", order)
+    reason = reason_of(deps, args)
+    if not args.get("skip_retention"):
+        retained = await maybe_retain(deps, order, reason, "cancel_order", {"order_id": order.id})
+        if retained:
+            return retained
+    paid = order.pay_fen if order.status != OrderStatus.PENDING_PAYMENT else 0
+    refund = f"，实付{yuan(paid)}原路退回（{REFUND_TIMING}）" if paid else ""
+    return proposed(
+        Proposal(
+            tool="cancel_order",
+            arguments={"order_id": order.id, "reason": reason, "skip_retention": True},
+            order_id=order.id,
+            summary=f"取消订单 {order.id}（{items_text(order.lines)}）{refund}",
+            verdict=verdict,
+            change=Change(
+                key="",
+                kind="cancel",
+                shopper_id=deps.shopper.id,
+                order_id=order.id,
+                amount_fen=paid,
+                status="已退款" if paid else "已关闭",
+                detail={"reason": reason},
+                order_status=OrderStatus.CANCELLED,
+                order_extras={"cancel_reason": reason or "顾客申请取消"},
+            ),
+            done=f"已为您取消订单 {order.id}{refund}。",
+            amount_fen=paid,
+        )
+    )
+
+
+# ---------- address ----------
+
+_PHONE = re.compile(r"1[3-9]\d{9}")
+_PROVINCE = re.compile(r"^(北京市|天津市|上海市|重庆市|.{2,3}?(?:省|自治区|特别行政区))")
+_CITY = re.compile(r"^(.{2,8}?(?:市|自治州|地区|盟))")
+_DISTRICT = re.compile(r"^(.{1,8}?(?:区|县|市|旗))")
+_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+
+
+def parse_address(text: str, old: Address) -> Address | None:
+    """A Chinese address in free text ("省市区 详细地址，姓名，手机"), missing parts filled from
+    the old address; None when there is no street-level detail."""
+    phone = m.group(0) if (m := _PHONE.search(text)) else old.phone
+    rest = _PHONE.sub(" ", text)
+    name = old.name
+    parts = [p.strip() for p in re.split(r"[，,；;\n]+", rest) if p.strip()]
+    place = []
+    for part in parts:
+        if _NAME.match(part) and not re.search(r"[省市区县路街号楼室栋幢座]", part):
+            name = part
+        elif not re.fullmatch(r"(手机|电话)?(不变|同上)?", part):
+            place.append(part)
+    where = re.sub(r"\s+", "", "".join(place))
+    province = city = district = ""
+    if m := _PROVINCE.match(where):
+        province, where = m.group(1), where[m.end() :]
+    if province in ("北京市", "天津市", "上海市", "重庆市"):
+        city = province
+        where = where.removeprefix(province)
+    elif m := _CITY.match(where):
+        city, where = m.group(1), where[m.end() :]
+    if m := _DISTRICT.match(where):
+        district, where = m.group(1), where[m.end() :]
+    if len(where) < 3:
+        return None
+    if not province:
+        province = old.province if (not city or city == old.city) else ""
+    return Address(name, phone, province, city or old.city, district, where)
+
+
+async def change_address(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return problem
+    done_before = len(
+        await deps.commerce.records_for(deps.shopper.id, order_id=order.id, kind="address_change")
+    )
+    verdict = rules.check_address_change(deps.policy, order, done_before)
+    if not verdict.allowed:
+        return denied(verdict, "改地址", order)
+    raw = str(args.get("address") or "").strip()
+    address = parse_address(raw, order.address) if raw else None
+    said = address is not None and deps.shopper_said(address.detail[:6])
+    if address is None or not said:
+        return ToolResult(
+            True,
+            "顾客还没有给出新地址，需要请顾客提供。",
+            {"order_id": order.id},
+            f"好的，订单 {order.id} 还没发货，可以改。请把新的收货地址（省市区 + 详细地址）、"
+            "收货人和手机号发给我。",
+        )
+    warning = rules.subsidy_region_warning(deps.policy, order, address.province)
+    line = f"{address.one_line()}（{address.name} {address.phone}）"
+    return proposed(
+        Proposal(
+            tool="change_address",
+            arguments={"order_id": order.id, "address": raw},
+            order_id=order.id,
+            summary=f"把订单 {order.id} 的收货地址改为：{line}"
+            + (f"\n{warning}" if warning else ""),
+            verdict=verdict,
+            change=Change(
+                key="",
+                kind="address_change",
+                shopper_id=deps.shopper.id,
+                order_id=order.id,
+                status="已修改",
+                detail={"from": order.address.one_line(), "to": address.one_line()},
+                address=address,
+            ),
+            done=f"已把订单 {order.id} 的收货地址改为：{line}。",
+        )
+    )
+
+
+# ---------- refund / return / exchange ----------
+
+
+async def request_refund(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return problem
+    reason = reason_of(deps, args)
+    amount_arg: int | None = None
+    if args.get("amount_yuan") not in (None, ""):
+        try:
+            amount_arg = parse_yuan(args["amount_yuan"])
+        except ValueError:
+            amount_arg = None
+        if amount_arg is not None and not deps.shopper_said(yuan(amount_arg).lstrip("¥")):
+            amount_arg = None  # an amount only the model thought of is not the shopper's request
+    plan = rules.check_refund(deps.policy, order, texts(deps, reason), amount_fen=amount_arg)
+    if not plan.verdict.allowed:
+        return denied(plan.verdict, "退款", order)
+    unshipped = order.status in rules.UNSHIPPED
+    if unshipped and not args.get("skip_retention"):
+        retained = await maybe_retain(deps, order, reason, "request_refund", {"order_id": order.id})
+        if retained:
+            return retained
+    subsidy = order.extras.get("national_subsidy")
+    notes = []
+    if subsidy:
+        notes.append("国补订单按补贴后的实付金额退款，补贴资格由平台按当地政策退回或作废")
+    if order.extras.get("coupon"):
+        notes.append("使用的店铺券按平台规则退回或作废")
+    note = ("（" + "；".join(notes) + "）") if notes else ""
+    amount = plan.amount_fen
+    close = "，订单关闭不再发货" if unshipped else ""
+    approval = plan.verdict.needs_approval
+    return proposed(
+        Proposal(
+            tool="request_refund",
+            arguments={
+                "order_id": order.id,
+                "reason": reason,
+                "amount_yuan": yuan(amount).lstrip("¥") if amount_arg else "",
+                "skip_retention": True,
+            },
+            order_id=order.id,
+            summary=f"订单 {order.id} 申请仅退款 {yuan(amount)}{close}{note}"
+            + ("。金额超过自动退款额度，提交后需商家审核" if approval else ""),
+            verdict=plan.verdict,
+            change=Change(
+                key="",
+                kind="refund",
+                shopper_id=deps.shopper.id,
+                order_id=order.id,
+                amount_fen=amount,
+                status="已退款",
+                detail={"reason": reason, "type": "仅退款"},
+                order_status=OrderStatus.CANCELLED if unshipped else OrderStatus.AFTER_SALE,
+                order_extras={
+                    "after_sale": {
+                        "type": "仅退款",
+                        "reason": reason,
+                        "status": "已退款",
+                        "refund_fen": amount,
+                    }
+                },
+            ),  # fmt: skip
+            done=f"已为您退款 {yuan(amount)}，原路退回（{REFUND_TIMING}）{close}。",
+            amount_fen=amount,
+        )
+    )
+
+
+RETURN_ADDRESS = "退货地址以订单页「售后详情」显示为准"
+
+
+async def request_return(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return problem
+    reason = reason_of(deps, args)
+    lines = pick_lines(order, str(args.get("item") or ""), deps.said)
+    if lines is None:
+        return which_item(order)
+    products = await products_of(deps, lines)
+    said = texts(deps, reason)
+    plan = rules.check_return(deps.policy, order, lines, products, said, deps.now)
+    if not plan.verdict.allowed:
+        return denied(plan.verdict, "退货", order)
+    if not args.get("skip_retention"):
+        retained = await maybe_retain(
+            deps,
+            order,
+            reason,
+            "request_return",
+            {"order_id": order.id, "item": args.get("item") or ""},
+        )
+        if retained:
+            return retained
+    quality = rules.is_quality(deps.policy, said)
+    shipping = rules.return_shipping_note(deps.policy, order, lines, products, quality)
+    amount = plan.amount_fen
+    items = items_text(lines)
+    return proposed(
+        Proposal(
+            tool="request_return",
+            arguments={
+                "order_id": order.id,
+                "reason": reason,
+                "item": str(args.get("item") or ""),
+                "skip_retention": True,
+            },
+            order_id=order.id,
+            summary=f"订单 {order.id} 的 {items} 申请退货退款，预计退款 {yuan(amount)}"
+            f"（验货通过后原路退回）。{shipping}",
+            verdict=plan.verdict,
+            change=Change(
+                key="",
+                kind="return",
+                shopper_id=deps.shopper.id,
+                order_id=order.id,
+                amount_fen=amount,
+                status="待买家寄回",
+                detail={"reason": reason, "skus": [ln.sku_id for ln in lines], "quality": quality},
+                order_status=OrderStatus.AFTER_SALE,
+                order_extras={
+                    "after_sale": {
+                        "type": "退货退款",
+                        "reason": reason,
+                        "status": "待买家寄回",
+                        "refund_fen": amount,
+                    }
+                },
+            ),  # fmt: skip
+            done=(
+                f"退货申请已提交：{items}，预计退款 {yuan(amount)}。请在 7 天内寄回并在订单页填写退货单号"
+                f"（{RETURN_ADDRESS}）；仓库签收后 48 小时内验货，通过后原路退款。{shipping}"
+            ),
+            amount_fen=amount,
+        )
+    )
+
+
+_SIZE = re.compile(r"(?<![\d.])(\d{2,3}(?:\.5)?)(?:\s*码)?")
+
+
+def exchange_target(line: OrderLine, product: Product, to: str, said: Sequence[str]) -> Sku | None:
+    """The SKU of the same product the shopper wants: the line's options with the size and/or
+    colour they named; the same SKU when they named neither (a like-for-like replacement)."""
+    wanted = dict(line.options)
+    values: dict[str, set[str]] = {}
+    for sku in product.skus:
+        for k, v in sku.options.items():
+            values.setdefault(k, set()).add(v)
+    source = to or " ".join(said[-2:])
+    for key, options in values.items():
+        named = [v for v in options if v and v in source and v != line.options.get(key)]
+        if named:
+            wanted[key] = max(named, key=len)
+    if wanted == dict(line.options) and (m := _SIZE.search(source)):
+        size_key = next((k for k in values if "码" in k or "尺" in k), None)
+        if size_key and m.group(1) in values[size_key]:
+            wanted[size_key] = m.group(1)
+    return next((s for s in product.skus if s.options == wanted), None)
+
+
+async def request_exchange(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return problem
+    reason = reason_of(deps, args)
+    lines = pick_lines(order, str(args.get("item") or ""), deps.said)
+    if lines is None or len(lines) != 1:
+        return which_item(order)
+    line = lines[0]
+    product = await deps.commerce.get_product(line.product_id)
+    to = str(args.get("to") or "").strip()
+    if to and not deps.shopper_said(to.replace("码", "").strip()):
+        to = ""  # what to exchange to must come from the shopper
+    target = exchange_target(line, product, to, deps.said) if product else None
+    said = texts(deps, reason)
+    quality = rules.is_quality(deps.policy, said)
+    if target is not None and target.id == line.sku_id and not quality:
+        return ToolResult(
+            True,
+            "顾客还没说要换成什么尺码或颜色。",
+            {"order_id": order.id},
+            f"好的，订单 {order.id} 的 {line.title}（{options_text(line.options)}）想换成什么尺码或颜色呢？",
+        )
+    done_before = len(
+        await deps.commerce.records_for(deps.shopper.id, order_id=order.id, kind="exchange")
+    )
+    verdict = rules.check_exchange(deps.policy, order, line, target, said, deps.now, done_before)
+    if not verdict.allowed:
+        return denied(verdict, "换货", order)
+    assert target is not None
+    new = options_text(target.options)
+    old = options_text(line.options)
+    what = (
+        f"{line.title}（{old}）检测确认后换同型号新品"
+        if target.id == line.sku_id
+        else f"{line.title} 从 {old} 换成 {new}"
+    )
+    shipping = rules.return_shipping_note(
+        deps.policy, order, [line], {product.id: product} if product else {}, quality
+    )
+    return proposed(
+        Proposal(
+            tool="request_exchange",
+            arguments={"order_id": order.id, "reason": reason, "item": line.title, "to": to},
+            order_id=order.id,
+            summary=f"订单 {order.id}：{what}。{shipping}",
+            verdict=verdict,
+            change=Change(
+                key="",
+                kind="exchange",
+                shopper_id=deps.shopper.id,
+                order_id=order.id,
+                status="待买家寄回",
+                detail={"from": line.sku_id, "to": target.id, "reason": reason, "quality": quality},
+                order_status=OrderStatus.AFTER_SALE,
+                order_extras={
+                    "after_sale": {
+                        "type": "换货",
+                        "reason": reason,
+                        "status": "待买家寄回",
+                        "exchange_to": target.id,
+                    }
+                },
+            ),  # fmt: skip
+            done=(
+                f"换货申请已提交：{what}。请在 7 天内寄回原商品并在订单页填写退货单号"
+                f"（{RETURN_ADDRESS}）；验货通过后 48 小时内发出新商品。{shipping}"
+            ),
+        )
+    )
+
+
+async def offer_retention(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    """The model may offer retention itself; the policy still decides whether and what."""
+    order, problem = await owned_order(deps, args.get("order_id"))
+    if order is None:
+        return problem
+    reason = reason_of(deps, args)
+    instead = str(args.get("instead") or "cancel_order")
+    instead_args = args.get("instead_args") or {"order_id": order.id}
+    verdict, offer = rules.retention_offer(
+        deps.policy,
+        order,
+        texts(deps, reason),
+        offers_on_order=deps.actions_on("offer_retention", order.id),
+        offers_to_shopper=deps.actions_on(
+            "offer_retention", days=deps.policy.retention.window_days
+        ),
+    )
+    if offer is None:
+        return denied(verdict, "给补偿", order)
+    args = {
+        "order_id": order.id,
+        "reason": reason,
+        "instead": instead,
+        "instead_args": instead_args,
+    }
+    return proposed(_retention_proposal(deps, order, verdict, offer, args))
+
+
+_ORDER = {"type": "string", "description": "订单号，照顾客给出的原样填写"}
+_REASON = {"type": "string", "description": "顾客说的原因（照顾客原话）"}
+_ITEM = {"type": "string", "description": "多件商品时，顾客要办理的那件商品名称，可不填"}
+
+AFTERSALES_TOOLS = (
+    Tool(
+        ToolSpec(
+            "cancel_order",
+            "取消当前顾客未发货的订单（提交后需顾客确认）。",
+            schema({"order_id": _ORDER, "reason": _REASON}, ["order_id"]),
+        ),
+        cancel_order,
+        mutating=True,
+    ),
+    Tool(
+        ToolSpec(
+            "change_address",
+            "修改未发货订单的收货地址（提交后需顾客确认）。",
+            schema(
+                {
+                    "order_id": _ORDER,
+                    "address": {
+                        "type": "string",
+                        "description": "顾客给的新地址、收货人、电话原文",
+                    },
+                },
+                ["order_id"],
+            ),
+        ),
+        change_address,
+        mutating=True,
+    ),
+    Tool(
+        ToolSpec(
+            "request_refund",
+            "仅退款：未发货订单退款，或已收货但有质量问题/少发的退款（提交后需顾客确认）。",
+            schema(
+                {
+                    "order_id": _ORDER,
+                    "reason": _REASON,
+                    "amount_yuan": {
+                        "type": "string",
+                        "description": "部分退款金额（元），全额退不填",
+                    },
+                },
+                ["order_id"],
+            ),
+        ),
+        request_refund,
+        mutating=True,
+    ),
+    Tool(
+        ToolSpec(
+            "request_return",
+            "已签收订单申请退货退款（七天无理由或质量问题，提交后需顾客确认）。",
+            schema({"order_id": _ORDER, "reason": _REASON, "item": _ITEM}, ["order_id"]),
+        ),
+        request_return,
+        mutating=True,
+    ),
+    Tool(
+        ToolSpec(
+            "request_exchange",
+            "已签收订单换货：换尺码/颜色，或质量问题换新（提交后需顾客确认）。",
+            schema(
+                {
+                    "order_id": _ORDER,
+                    "to": {"type": "string", "description": "要换成的尺码或颜色，如 42码、白色"},
+                    "reason": _REASON,
+                    "item": _ITEM,
+                },
+                ["order_id"],
+            ),
+        ),
+        request_exchange,
+        mutating=True,
+    ),
+    Tool(
+        ToolSpec(
+            "offer_retention",
+            "顾客因价格或犹豫想取消/退货时，按店铺政策给补偿挽留（提交后需顾客确认）。",
+            schema({"order_id": _ORDER, "reason": _REASON}, ["order_id"]),
+        ),
+        offer_retention,
+        mutating=True,
+    ),
+)
