@@ -141,7 +141,14 @@ CHATS = [
 ]
 
 
-def write_bundle(folder: Path, *, shop_id: str = "mini", **overrides: list[dict[str, Any]]) -> Path:
+def write_bundle(
+    folder: Path,
+    *,
+    shop_id: str = "mini",
+    policy: str | None = None,
+    **overrides: list[dict[str, Any]],
+) -> Path:
+    """Write the mini bundle; `policy` is an optional policy.yaml text."""
     folder.mkdir(parents=True, exist_ok=True)
     shop = {"id": shop_id, "name": "迷你运动店", "persona": "你是小迷，说话亲切。"}
     (folder / "shop.yaml").write_text(yaml.safe_dump(shop, allow_unicode=True), encoding="utf-8")
@@ -154,6 +161,8 @@ def write_bundle(folder: Path, *, shop_id: str = "mini", **overrides: list[dict[
         "chats": CHATS,
     }
     files |= overrides
+    if policy is not None:
+        (folder / "policy.yaml").write_text(policy, encoding="utf-8")
     for name, rows in files.items():
         text = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
         (folder / f"{name}.jsonl").write_text(text, encoding="utf-8")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from xiaoer.agent.actions import Outcome
 from xiaoer.agent.turn import Assistant
 from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.commerce.bundle import import_bundle, load_bundle
@@ -87,6 +88,12 @@ class Runtime:
                 self.sessions, self.llm(), self.commerce, self.clock, policy_for=self.policy
             )
         return self._assistant
+
+    async def review_action(
+        self, shop_id: str, action_id: str, *, approve: bool, note: str = ""
+    ) -> Outcome:
+        """The merchant's decision on an action waiting for approval (above the shop's limit)."""
+        return await self.assistant().review(shop_id, action_id, approve=approve, note=note)
 
     async def import_shop(self, path: Path) -> tuple[str, dict[str, int]]:
         """Validate a whole bundle, then import it in one transaction."""

@@ -61,14 +61,28 @@ def test_score_checks_every_expectation() -> None:
     ]
 
 
+def _action(tool: str, status: str = "executed", **args: Any) -> dict[str, Any]:
+    return {"tool": tool, "arguments": args, "status": status, "summary": "",
+            "policy_verdict": {"allowed": True}}  # fmt: skip
+
+
 def test_mutation_without_a_yes_is_unconfirmed() -> None:
     s = _scenario(category="cancel", expect={"actions": [{"name": "cancel_order"}]})
-    trial = Trial(s, 0, [_turn("已取消", [_call("cancel_order", order_id="SO1")], "取消订单")])
+    done = _turn("已取消", [], "取消订单")
+    done.actions = [_action("cancel_order", order_id="SO1")]
+    trial = Trial(s, 0, [done])
     score(trial, MUTATING, changed=True)
     assert trial.unconfirmed == 1 and trial.passed  # passing, but counted as a violation
-    confirmed = Trial(s, 0, [_turn("要取消吗？"), _turn("好了", [_call("cancel_order")], "确认")])
+    asked = _turn("要取消吗？")
+    asked.actions = [_action("cancel_order", "pending", order_id="SO1")]
+    yes = _turn("好了", [], "确认")
+    yes.actions = [_action("cancel_order", order_id="SO1")]
+    confirmed = Trial(s, 0, [asked, yes])
     score(confirmed, MUTATING, changed=True)
-    assert confirmed.unconfirmed == 0
+    assert confirmed.unconfirmed == 0 and confirmed.passed
+    proposed_only = Trial(s, 0, [asked])
+    score(proposed_only, MUTATING, changed=False)
+    assert proposed_only.reasons == ["action not executed: cancel_order({})"]
 
 
 async def test_scripted_shopper_answers_from_what_it_knows() -> None:

@@ -41,7 +41,7 @@ _PUNCT = re.compile(r"[\s，。！!,.、~～…]+")
 _YES = re.compile(
     r"^(确认|确定|是的?|好的?|好滴|可以|行|嗯+|对|同意|没问题|办吧|ok|okay|yes|y)", re.I
 )
-_NEGATION = re.compile(r"不|别|没|算了|再想|等等|先等|取消吗|\?|？")
+_NEGATION = re.compile(r"不|别|没|算了|再想|等等|先等|吗|呢|\?|？")
 _NO = re.compile(r"^(不用|不要|不了|先不|算了|别|不行|不需要|不同意|no\b|nope)", re.I)
 _INSIST = re.compile(r"还是(要|想)?(取消|退)|就要(取消|退)|直接(取消|退)|坚持|只想(取消|退)")
 
@@ -101,6 +101,13 @@ class Outcome:
 
     reply: str
     action: ActionRow
+
+
+def _sync(deps: TurnDeps, action_id: str, status: str) -> None:
+    """Keep the turn's snapshot of past actions in step with the store."""
+    for i, past in enumerate(deps.past_actions):
+        if past.id == action_id:
+            deps.past_actions[i] = dataclasses.replace(past, status=status)
 
 
 class ActionDesk:
@@ -206,6 +213,7 @@ class ActionDesk:
             row.confirm_message_id = message_id
             await self._move(s, shop_id, row, "confirmed", "shopper")
             await s.commit()
+        _sync(deps, action.id, "confirmed")
         return await self.execute(deps, action.id)
 
     async def decline(self, deps: TurnDeps, action: ActionRow) -> None:
@@ -214,9 +222,7 @@ class ActionDesk:
             if row is not None and row.status == "pending":
                 await self._move(s, deps.shop.id, row, "declined", "shopper")
                 await s.commit()
-        for i, past in enumerate(deps.past_actions):
-            if past.id == action.id:
-                deps.past_actions[i] = dataclasses.replace(past, status="declined")
+        _sync(deps, action.id, "declined")
 
     async def resume(self, deps: TurnDeps, message_id: int) -> Outcome | None:
         """A turn re-run for a message that had confirmed an action (the process died before
@@ -278,10 +284,8 @@ class ActionDesk:
             fresh.result = {**fresh.result, **extra, "reply": reply}
             await self._move(s, shop_id, fresh, status, "system", extra)
             await s.commit()
-            for i, past in enumerate(deps.past_actions):
-                if past.id == row.id:
-                    deps.past_actions[i] = dataclasses.replace(past, status=status)
-            return Outcome(reply, fresh)
+        _sync(deps, row.id, status)
+        return Outcome(reply, fresh)
 
     # ---- the merchant's side ----
 

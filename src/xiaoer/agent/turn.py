@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from xiaoer.agent.actions import ActionDesk, ActionView, insists, is_no, is_yes
+from xiaoer.agent.actions import ActionDesk, ActionView, Outcome, insists, is_no, is_yes
 from xiaoer.agent.context import build_history
 from xiaoer.agent.events import (
     Accepted,
@@ -56,7 +56,12 @@ from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSp
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.store.models import MessageRow, ToolCallRow
-from xiaoer.store.repositories import ConversationRepository, ShopperRepository, ShopRepository
+from xiaoer.store.repositories import (
+    ActionRepository,
+    ConversationRepository,
+    ShopperRepository,
+    ShopRepository,
+)
 from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
@@ -155,16 +160,7 @@ class Assistant:
             history_rows = [m for m in earlier if m.id < message.id]
             tool_rows = await repo.tool_calls(conversation_id)
         await emit(Accepted(conversation_id, message.id))
-        deps = TurnDeps(
-            shop,
-            shopper,
-            self.commerce_for(shop_id),
-            self.clock(),
-            said=[m.content for m in history_rows if m.role == "shopper"] + [text],
-            seen=[c.result for c in tool_rows],
-            policy=await self.policy_for(shop_id),
-            past_actions=await self.desk.past_actions(shop_id, shopper_id),
-        )
+        deps = await self._deps(shop, shopper, history_rows, tool_rows, text)
         loop = self._context(deps, history_rows, tool_rows, text)
         loop.conversation_id, loop.message_id = conversation_id, message.id
         settled = await self._desk_step(loop, deps, text)
@@ -191,6 +187,52 @@ class Assistant:
         await self._persist(shop_id, message.id, result, note=loop.note)
         await emit(result)
         return result
+
+    async def _deps(
+        self,
+        shop: Shop,
+        shopper: Shopper,
+        history: Sequence[MessageRow],
+        tool_rows: Sequence[ToolCallRow],
+        text: str | None,
+    ) -> TurnDeps:
+        said = [m.content for m in history if m.role == "shopper"]
+        return TurnDeps(
+            shop,
+            shopper,
+            self.commerce_for(shop.id),
+            self.clock(),
+            said=said + ([text] if text is not None else []),
+            seen=[c.result for c in tool_rows],
+            policy=await self.policy_for(shop.id),
+            past_actions=await self.desk.past_actions(shop.id, shopper.id),
+        )
+
+    async def review(
+        self, shop_id: str, action_id: str, *, approve: bool, note: str = ""
+    ) -> Outcome:
+        """The merchant approves or rejects an action waiting above its limit; the shopper's
+        conversation gets the outcome as a message."""
+        async with self.sessions() as s:
+            action = await ActionRepository(s, shop_id).get(action_id)
+            if action is None:
+                raise NotFound(f"action {action_id!r} not found in shop {shop_id!r}")
+            shop, shopper = await _require(s, shop_id, action.shopper_id)
+            repo = ConversationRepository(s, shop_id)
+            history = await repo.messages(action.conversation_id)
+            tool_rows = await repo.tool_calls(action.conversation_id)
+        deps = await self._deps(shop, shopper, history, tool_rows, None)
+        outcome = await self.desk.review(deps, action_id, approve=approve, note=note)
+        async with self.sessions() as s:
+            await ConversationRepository(s, shop_id).add_message(
+                action.conversation_id,
+                "assistant",
+                outcome.reply,
+                self.clock(),
+                meta={"action_id": action_id, "review": "approved" if approve else "rejected"},
+            )
+            await s.commit()
+        return outcome
 
     async def _desk_step(self, loop: _Loop, deps: TurnDeps, text: str) -> str | None:
         """Settle the turn from the action desk when the message answers a pending action."""
@@ -231,8 +273,8 @@ class Assistant:
     ) -> list[dict[str, Any]]:
         if not ids:
             return []
-        views = await self.desk.views(shop_id, conversation_id)
-        return [v.as_dict() for v in views if v.id in ids]
+        views = {v.id: v for v in await self.desk.views(shop_id, conversation_id)}
+        return [views[i].as_dict() for i in dict.fromkeys(ids) if i in views]
 
     async def action_views(self, shop_id: str, conversation_id: str) -> list[ActionView]:
         return await self.desk.views(shop_id, conversation_id)

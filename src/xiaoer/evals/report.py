@@ -33,6 +33,10 @@ def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, An
         "pass_hat_k": {str(k): round(pass_hat_k(outcomes, k), 4) for k in range(1, n_trials + 1)},
         "per_category": {c: round(sum(v) / len(v), 4) for c, v in sorted(by_cat.items())},
         "unconfirmed_mutations": sum(t.unconfirmed for t in trials),
+        "policy_violations": sum(len(t.policy_violations) for t in trials),
+        "actions_executed": sum(
+            1 for t in trials for x in t.turns for a in x.actions if a["status"] == "executed"
+        ),
         "ungrounded_claims": sum(len(t.ungrounded) for t in trials),
         "handoff_rate": round(sum(t.handoff for t in trials) / max(1, len(trials)), 4),
         "llm_calls_per_turn": round(sum(x.llm_calls for x in turns) / n_turns, 3),
@@ -64,6 +68,7 @@ def trial_record(t: Trial) -> dict[str, Any]:
                 "shopper": x.shopper,
                 "reply": x.reply,
                 "tool_calls": x.tool_calls,
+                "actions": x.actions,
                 "llm_calls": x.llm_calls,
                 "latency_ms": x.latency_ms,
                 "fallback": x.fallback,
@@ -98,6 +103,10 @@ def to_html(summary: dict[str, Any], trials: list[Trial]) -> str:
             for c in x.tool_calls:
                 call = f"{c['name']}({c['arguments']}) → {c['result'][:300]}"
                 parts.append(f"<p class='tool'>↳ {html.escape(call)}</p>")
+            for a in x.actions:
+                verdict = a["policy_verdict"].get("reason", "")
+                act = f"[{a['status']}] {a['tool']}: {a['summary']} — 政策：{verdict}"
+                parts.append(f"<p class='tool'>⚙ {html.escape(act)}</p>")
             parts.append(f"<p><b>小二</b> {html.escape(x.reply)}</p>")
         parts.append("</div>")
     return "".join(parts)

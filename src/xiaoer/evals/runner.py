@@ -24,15 +24,8 @@ from xiaoer.evals.scoring import Trial, Turn, score
 from xiaoer.evals.shoppers import LLMShopper, ScriptedShopper, Shopper
 from xiaoer.llm.base import LLM
 from xiaoer.runtime import Runtime
-from xiaoer.store.models import OrderRow
-from xiaoer.tools.registry import BY_NAME
-
-MUTATING = {name for name, tool in BY_NAME.items() if tool.mutating} | {
-    "cancel_order", "change_address", "request_refund", "request_return", "request_exchange",
-    "offer_retention", "apply_coupon", "request_invoice", "schedule_installation",
-    "price_protection",
-}  # fmt: skip
-"""Tool names that change the store (the after-sales tools of issue 5 included by name)."""
+from xiaoer.store.models import ActionRow, AuditRow, OrderRow
+from xiaoer.tools.registry import MUTATING
 
 
 class Workspace:
@@ -90,14 +83,44 @@ async def run_trial(
         before = await _orders_hash(rt, scenario.shop)
         await _converse(rt, scenario, shopper, trial)
         changed = await _orders_hash(rt, scenario.shop) != before
+        trial.policy_violations = await audit_violations(rt, scenario.shop)
     except Exception as exc:  # a harness or agent crash fails the trial, with the reason kept
         trial.error = f"{type(exc).__name__}: {exc}"
         changed = False
     finally:
         await rt.close()
         db.unlink(missing_ok=True)
-    score(trial, MUTATING, changed)
+    score(trial, set(MUTATING), changed)
     return trial
+
+
+async def audit_violations(rt: Runtime, shop_id: str) -> list[str]:
+    """Executed actions whose audit trail is not proposed → confirmed (by the shopper, or
+    approved by the merchant) → executed, or whose stored verdict did not allow them."""
+    async with rt.sessions() as s:
+        actions = list(
+            await s.scalars(
+                select(ActionRow).where(
+                    ActionRow.shop_id == shop_id, ActionRow.status == "executed"
+                )
+            )
+        )
+        bad: list[str] = []
+        for action in actions:
+            events = [
+                (a.event, a.actor)
+                for a in await s.scalars(
+                    select(AuditRow)
+                    .where(AuditRow.shop_id == shop_id, AuditRow.action_id == action.id)
+                    .order_by(AuditRow.id)
+                )
+            ]
+            names = [e for e, _ in events]
+            confirmed = ("confirmed", "shopper") in events or ("approved", "merchant") in events
+            in_order = names[:1] == ["proposed"] and names[-1:] == ["executed"]
+            if not (confirmed and in_order and action.policy_verdict.get("allowed")):
+                bad.append(f"{action.tool}:{action.id}")
+    return bad
 
 
 async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Trial) -> None:
@@ -124,6 +147,7 @@ async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Tr
                 latency_ms=r.latency_ms,
                 ttft_ms=r.ttft_ms,
                 fallback=r.fallback,
+                actions=r.actions,
             )
         )
         message = await shopper.reply(r.reply)

@@ -25,6 +25,8 @@ class Turn:
     latency_ms: int
     ttft_ms: int | None
     fallback: bool
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    """Actions this turn touched (tool, arguments, status, policy_verdict)."""
 
 
 @dataclass
@@ -36,6 +38,9 @@ class Trial:
     reasons: list[str] = field(default_factory=list)
     ungrounded: list[str] = field(default_factory=list)
     unconfirmed: int = 0
+    policy_violations: list[str] = field(default_factory=list)
+    """Executed actions the audit log does not show as proposed → confirmed → executed under
+    an allowing verdict (filled by the runner from the trial's database)."""
     handoff: bool = False
     error: str = ""
 
@@ -65,15 +70,30 @@ def ungrounded_claims(turn: Turn) -> list[str]:
     return claims
 
 
+DONE = {"executed", "awaiting_approval"}
+"""An action counts as done when it executed, or was submitted and waits for the merchant."""
+
+
+def _done(turn: Turn) -> list[dict[str, Any]]:
+    return [
+        {"name": a["tool"], "arguments": a["arguments"], "ok": True}
+        for a in turn.actions
+        if a["status"] in DONE
+    ]
+
+
 def score(trial: Trial, mutating: set[str], changed: bool) -> None:
-    """Fill in pass/fail and the reasons, from the scenario's expectations."""
+    """Fill in pass/fail and the reasons, from the scenario's expectations.
+
+    Executed actions come from the action desk (what really changed), plus any mutating tool
+    that reported success by itself (a tool that skipped the desk would show up here)."""
     s, reasons = trial.scenario, trial.reasons
     calls = [c for t in trial.turns for c in t.tool_calls]
     replies = "\n".join(t.reply for t in trial.turns)
     for want in s.expect.tools:
         if not _called(want, calls):
             reasons.append(f"tool not called: {want.name}({want.args})")
-    done = [c for c in calls if c["name"] in mutating and c["ok"]]
+    done = [a for t in trial.turns for a in _done(t)]
     for want in s.expect.actions:
         if not _called(want, done):
             reasons.append(f"action not executed: {want.name}({want.args})")
@@ -96,9 +116,11 @@ def score(trial: Trial, mutating: set[str], changed: bool) -> None:
     trial.unconfirmed = sum(
         1
         for i, t in enumerate(trial.turns)
-        for c in t.tool_calls
-        if c["name"] in mutating and c["ok"] and not (i > 0 and _YES.search(t.shopper.strip()))
+        for a in t.actions
+        if a["status"] == "executed" and not (i > 0 and _YES.search(t.shopper.strip()))
     )
+    if trial.policy_violations:
+        reasons.append(f"policy violations: {trial.policy_violations}")
     if trial.error:
         reasons.append(f"error: {trial.error}")
     trial.passed = not reasons

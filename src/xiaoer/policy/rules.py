@@ -19,10 +19,23 @@ UNSHIPPED = {OrderStatus.PENDING_PAYMENT, OrderStatus.PENDING_SHIPMENT}
 DELIVERED = {OrderStatus.DELIVERED, OrderStatus.COMPLETED}
 
 
+_NEGATED = re.compile(r"(没有|没|未|不是|不|无)$")
+
+
 def mentions(texts: Iterable[str], words: Iterable[str]) -> str | None:
-    """The first of `words` found in any of `texts`, or None."""
+    """The first of `words` said (not negated) in any of `texts`, or None.
+
+    "没穿出去过" does not say 穿出去, and "没有质量问题" does not claim a quality problem."""
     joined = "\n".join(texts)
-    return next((w for w in words if w and w in joined), None)
+    for word in words:
+        if not word:
+            continue
+        start = joined.find(word)
+        while start >= 0:
+            if not _NEGATED.search(joined[max(0, start - 2) : start]):
+                return word
+            start = joined.find(word, start + 1)
+    return None
 
 
 def is_quality(policy: ShopPolicy, texts: Iterable[str]) -> bool:

@@ -61,28 +61,32 @@ def items_text(lines: Sequence[OrderLine]) -> str:
     return "；".join(line_text(ln) for ln in lines)
 
 
+def _bigrams(text: str) -> set[str]:
+    """Chinese character bigrams plus Latin words (FreeBuds, Pro) of a text."""
+    runs = re.findall(r"[\u4e00-\u9fff]+", text)
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
+    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)} | words
+
+
 def pick_lines(order: Order, item: str, said: Sequence[str]) -> list[OrderLine] | None:
     """The order lines the shopper means: all of a one-line order; else the lines whose title
-    or options the item text (or, failing that, the shopper's words) names; None if unclear."""
+    shares the most Chinese bigrams with the item text (or, failing that, the shopper's latest
+    words, then all of them); None if that does not single out fewer than all lines."""
     if len(order.lines) == 1:
         return list(order.lines)
-    for source in ([item] if item else []) + [" ".join(said)]:
-        words = [w for w in re.split(r"[\s,，、/（）()]+", source) if len(w) >= 2]
-        hits = [
-            ln
-            for ln in order.lines
-            if any(w in ln.title or w in options_text(ln.options) for w in words)
-            or any(_core(ln.title) in source for _ in [0] if _core(ln.title))
+    sources = [item] if item else []
+    sources += [said[-1]] if said else []
+    sources.append(" ".join(said))
+    for source in sources:
+        grams = _bigrams(source)
+        scores = [
+            (len(_bigrams(ln.title + options_text(ln.options)) & grams), ln) for ln in order.lines
         ]
-        if hits and len(hits) < len(order.lines):
+        best = max(score for score, _ in scores)
+        hits = [ln for score, ln in scores if score == best]
+        if best > 0 and len(hits) < len(order.lines):
             return hits
     return None
-
-
-def _core(title: str) -> str:
-    """The generic noun at the end of a title (智能手表, 跑鞋, 空调挂机 → 空调挂机)."""
-    m = re.search(r"([\u4e00-\u9fff]{2,4})$", title)
-    return m.group(1) if m else ""
 
 
 def which_item(order: Order) -> ToolResult:

@@ -61,9 +61,9 @@ class TurnDeps:
         return when.astimezone(self.tz)
 
     def shopper_said(self, value: object) -> bool:
-        """Whether `value` appears in the shopper's own words (case-insensitive)."""
-        needle = str(value).strip().lower()
-        return bool(needle) and any(needle in text.lower() for text in self.said)
+        """Whether `value` appears in the shopper's own words (case-insensitive, spaces ignored)."""
+        needle = "".join(str(value).split()).lower()
+        return bool(needle) and any(needle in "".join(text.split()).lower() for text in self.said)
 
     def on_record(self, value: object) -> bool:
         """Whether `value` appears in the shopper's words or in a tool result."""
