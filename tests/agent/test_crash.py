@@ -3,17 +3,17 @@ finishes the turn and the shop has exactly one effect."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import NOW
-from minishop import write_bundle
 from sqlalchemy import select
 
+from conftest import NOW
+from minishop import write_bundle
 from xiaoer.config import Settings
 from xiaoer.llm.scripted import ScriptedLLM, call
 from xiaoer.runtime import Runtime
@@ -65,14 +65,12 @@ async def test_killed_turn_resumes_with_exactly_one_effect(tmp_path: Path, where
     await rt.close()
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(settings.home), first.conversation_id, where],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == 137, child.stderr
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, str(settings.home), first.conversation_id, where,
+        env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(child.communicate(), timeout=120)
+    assert child.returncode == 137, stderr.decode()
 
     rt = await Runtime.open(settings, llm=ScriptedLLM())  # the restarted server
     try:
