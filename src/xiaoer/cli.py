@@ -31,6 +31,13 @@ eval_app = typer.Typer(
     help="Evaluate the agent (评测): scenarios and τ-retail.", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
+actions_app = typer.Typer(
+    help="Actions (操作) the agent proposed: list, approve or reject those above the limits.",
+    no_args_is_help=True,
+)
+app.add_typer(actions_app, name="actions")
+policy_app = typer.Typer(help="Shop policy (售后策略) files: check and show.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 out = Console()
 err = Console(stderr=True)
 
@@ -197,6 +204,7 @@ async def ask(
     try:
         load_llm(rt)
         result = await rt.assistant().turn(shop, shopper, message, conversation_id=conversation)
+        views = await rt.assistant().action_views(shop, result.conversation_id)
     finally:
         await rt.close()
     if as_json:
@@ -208,6 +216,8 @@ async def ask(
             {"name": c["name"], "arguments": c["arguments"], "result": c["result"]}
             for c in data["tool_calls"]
         ]
+        payload["pending_actions"] = [v.as_dict() for v in views if v.status == "pending"]
+        payload["executed_actions"] = [v.as_dict() for v in views if v.status == "executed"]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     out.print(result.reply)
@@ -338,3 +348,96 @@ async def bench(
 
 def main() -> None:
     app()
+
+
+@actions_app.command("list")
+@command
+async def actions_list(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    status: Annotated[
+        str | None, typer.Option(help="pending, awaiting_approval, executed, declined, …")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a shop's actions, newest first (e.g. --status awaiting_approval for the queue)."""
+    from xiaoer.agent.actions import ActionView
+    from xiaoer.store.repositories import ActionRepository
+
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            rows = await ActionRepository(s, shop).list(status=status, limit=limit)
+    finally:
+        await rt.close()
+    views = [ActionView.of(r).as_dict() | {"conversation_id": r.conversation_id} for r in rows]
+    if as_json:
+        sys.stdout.write(json.dumps(views, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("id", "状态 status", "操作 tool", "金额", "摘要 summary")
+    for v in views:
+        table.add_row(v["id"], v["status"], v["tool"], v["amount"], v["summary"][:60])
+    out.print(table if views else "没有操作 / no actions")
+
+
+async def _review(shop: str, action_id: str, approve: bool, note: str) -> None:
+    rt = await Runtime.open(_settings())
+    try:
+        outcome = await rt.review_action(shop, action_id, approve=approve, note=note)
+    finally:
+        await rt.close()
+    out.print(f"{outcome.action.id}: [bold]{outcome.action.status}[/bold] — {outcome.reply}")
+
+
+@actions_app.command("approve")
+@command
+async def actions_approve(
+    action_id: Annotated[str, typer.Argument(help="action id (act_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    note: Annotated[str, typer.Option(help="note for the audit log")] = "",
+) -> None:
+    """Approve an action waiting above the shop's limit; it executes now (policy re-checked)."""
+    await _review(shop, action_id, True, note)
+
+
+@actions_app.command("reject")
+@command
+async def actions_reject(
+    action_id: Annotated[str, typer.Argument(help="action id (act_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    note: Annotated[str, typer.Option(help="the reason, shown to the shopper")] = "",
+) -> None:
+    """Reject an action waiting for approval; the shopper's conversation is told why."""
+    await _review(shop, action_id, False, note)
+
+
+@policy_app.command("check")
+def policy_check(path: Annotated[Path, typer.Argument(help="a policy.yaml file")]) -> None:
+    """Validate a policy file; every problem is printed with its field."""
+    from xiaoer.policy.load import check_policy
+
+    if not path.is_file():
+        err.print(f"[red]错误 / error:[/red] no such file: {path}")
+        raise typer.Exit(1)
+    policy, problems = check_policy(path.read_text(encoding="utf-8", errors="replace"))
+    for p in problems:
+        where = f"{path}:{p.line}" if p.line else str(path)
+        err.print(f"{where}: {p.field + ': ' if p.field else ''}{p.message}")
+    if policy is None:
+        raise typer.Exit(1)
+    out.print(f"[green]OK[/green] {path}")
+
+
+@policy_app.command("show")
+@command
+async def policy_show(shop: Annotated[str, typer.Option(help="shop id")]) -> None:
+    """Print the policy a shop runs on (amounts in 元), as YAML."""
+    import yaml
+
+    rt = await Runtime.open(_settings())
+    try:
+        policy = await rt.policy(shop)
+    finally:
+        await rt.close()
+    data = policy.model_dump(mode="json")
+    sys.stdout.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))

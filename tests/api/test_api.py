@@ -3,8 +3,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+from pathlib import Path
+
 import httpx
 import pytest
+from minishop import write_bundle
 
 from xiaoer.api.app import create_app
 from xiaoer.api.auth import issue_api_key, sign_shopper_token
@@ -148,3 +151,45 @@ async def test_openapi_docs(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
     spec = (await client.get("/openapi.json")).json()
     assert "/v1/conversations/{conversation_id}/messages" in spec["paths"]
+
+
+async def test_confirm_button_and_merchant_approval(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    rt = await Runtime.open(settings, llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "b", policy="refund: {auto_limit: 100}\n"))
+    app = create_app(settings, runtime=rt)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            key = await issue_api_key(rt.sessions, "mini")
+            c.headers["x-api-key"] = key
+            merchant = {"Authorization": f"Bearer {key}"}
+            auth = await _token(c)
+            cid = (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+            llm.steps = [call("request_refund", order_id="SO1002", reason="拍错了")]
+            r = await c.post(
+                f"/v1/conversations/{cid}/messages", json={"text": "SO1002 拍错了退款"}, headers=auth
+            )
+            [pending] = r.json()["actions"]
+            assert pending["status"] == "pending" and pending["amount"] == "¥308"
+            url = f"/v1/conversations/{cid}/actions/{pending['id']}"
+            pressed = await c.post(f"{url}/confirm", headers=auth)
+            again = await c.post(f"{url}/confirm", headers=auth)  # a double click
+            assert pressed.status_code == again.status_code == 200
+            assert pressed.json()["actions"][0]["status"] == "awaiting_approval"
+            assert again.json()["replayed"] and again.json()["reply"] == pressed.json()["reply"]
+            assert (await c.post(f"{url}/decline", headers=auth)).status_code == 409
+
+            queue = (await c.get("/v1/actions?status=awaiting_approval", headers=merchant)).json()
+            assert [a["id"] for a in queue["actions"]] == [pending["id"]]
+            other = await c.post(f"/v1/actions/{pending['id']}/approve", json={}, headers=auth)
+            assert other.status_code == 401  # a shopper token is not a merchant key
+            ok = await c.post(
+                f"/v1/actions/{pending['id']}/approve", json={"note": "核实无误"}, headers=merchant
+            )
+            assert ok.status_code == 200 and ok.json()["status"] == "executed"
+            read = (await c.get(f"/v1/conversations/{cid}", headers=auth)).json()
+            assert read["actions"][0]["status"] == "executed"
+            assert read["messages"][-1]["text"].startswith("已为您退款 ¥308")
+    await rt.close()

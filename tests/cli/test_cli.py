@@ -60,3 +60,25 @@ def test_errors_are_messages_not_tracebacks(
 def test_bad_setting_is_reported(env: dict[str, str]) -> None:
     code, out = run(env | {"XIAOER_NOW": "2026-11-20T14:00:00"}, "shops")
     assert code == 2 and "XIAOER_NOW needs an offset" in out
+
+
+def test_policy_check_names_the_field(env: dict[str, str], tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("refund: {auto_limit: 300}\n", encoding="utf-8")
+    assert run(env, "policy", "check", str(good))[0] == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("refund: {auto_limit: lots}\ncancle: {}\n", encoding="utf-8")
+    code, out = run(env, "policy", "check", str(bad))
+    assert code == 1 and "refund.auto_limit" in out and "cancle" in out
+    assert "Traceback" not in out
+
+
+def test_actions_queue_from_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b", policy="refund: {auto_limit: 100}\n")
+    assert run(env, "shop", "import", str(folder))[0] == 0
+    code, out = run(env, "policy", "show", "--shop", "mini")
+    assert code == 0 and "auto_limit: '100'" in out
+    code, out = run(env, "actions", "list", "--shop", "mini", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, out = run(env, "actions", "approve", "act_missing", "--shop", "mini")
+    assert code == 1 and "not found" in out

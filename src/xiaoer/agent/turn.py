@@ -234,6 +234,56 @@ class Assistant:
             await s.commit()
         return outcome
 
+    async def press(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        conversation_id: str,
+        action_id: str,
+        *,
+        accept: bool,
+    ) -> TurnResult:
+        """The shopper pressed the confirm (or decline) button of a pending action. Stored as
+        the shopper's message; pressing again returns the same outcome."""
+        started = time.perf_counter()
+        text = "确认" if accept else "不用了"
+        async with self.sessions() as s:
+            shop, shopper = await _require(s, shop_id, shopper_id)
+            repo = ConversationRepository(s, shop_id)
+            conversation = await repo.get(conversation_id)
+            if conversation is None or conversation.shopper_id != shopper_id:
+                raise NotFound(f"conversation {conversation_id!r} not found")
+            action = await ActionRepository(s, shop_id).get(action_id)
+            if action is None or action.conversation_id != conversation_id:
+                raise NotFound(f"action {action_id!r} not found in this conversation")
+            history = await repo.messages(conversation_id)
+            tool_rows = await repo.tool_calls(conversation_id)
+            key = f"button:{action_id}:{'yes' if accept else 'no'}"
+            pressed = await repo.message_by_client_key(conversation_id, key)
+            if pressed is None and action.status != "pending":
+                raise Conflict(f"action {action_id} is {action.status}, not pending")
+            message, replay = await self._accept(repo, conversation_id, text, key)
+            await s.commit()
+            if replay is not None:
+                return await self._replayed(repo, conversation_id, replay)
+        deps = await self._deps(shop, shopper, history, tool_rows, text)
+        outcome = await self.desk.resume(deps, message.id)
+        if outcome is None:
+            if accept:
+                outcome = await self.desk.confirm(deps, action, message.id)
+            else:
+                await self.desk.decline(deps, action)
+        reply = outcome.reply if outcome else "好的，这个操作不办理了。还有其他需要随时告诉我。"
+        result = TurnResult(
+            reply=reply,
+            conversation_id=conversation_id,
+            message_id=0,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            actions=await self._touched(shop_id, conversation_id, [action_id]),
+        )
+        await self._persist(shop_id, message.id, result, note="")
+        return result
+
     async def _desk_step(self, loop: _Loop, deps: TurnDeps, text: str) -> str | None:
         """Settle the turn from the action desk when the message answers a pending action."""
         desk = self.desk

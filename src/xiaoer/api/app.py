@@ -9,13 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from xiaoer.agent.actions import ActionView
 from xiaoer.agent.events import Emit
 from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
 from xiaoer.api.sse import stream_turn
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound, Unauthorized, XiaoerError
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import ConversationRepository, ShopperRepository
+from xiaoer.store.repositories import (
+    ActionRepository,
+    ConversationRepository,
+    ShopperRepository,
+)
 
 
 class TokenRequest(BaseModel):
@@ -37,6 +42,10 @@ class MessageIn(BaseModel):
 
 class ConversationOut(BaseModel):
     conversation_id: str
+
+
+class ReviewIn(BaseModel):
+    note: str = Field(default="", max_length=500, description="for the audit log and the shopper")
 
 
 def _bearer(authorization: str | None) -> str:
@@ -157,8 +166,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             by_message.setdefault(c.message_id, []).append(
                 {"name": c.name, "arguments": c.arguments, "ok": c.ok}
             )
+        views = await rt().assistant().action_views(claims.shop_id, conversation_id)
         return {
             "conversation_id": conversation_id,
+            "actions": [v.as_dict() for v in views],
             "messages": [
                 {
                     "id": m.id,
@@ -170,5 +181,50 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 for m in messages
             ],
         }
+
+    @app.post("/v1/conversations/{conversation_id}/actions/{action_id}/confirm")
+    async def confirm_action(conversation_id: str, action_id: str, claims: Shopper) -> Any:
+        """Shopper: the confirm button of a pending action (executes it, policy re-checked)."""
+        result = (
+            await rt()
+            .assistant()
+            .press(claims.shop_id, claims.shopper_id, conversation_id, action_id, accept=True)
+        )
+        return result.public()
+
+    @app.post("/v1/conversations/{conversation_id}/actions/{action_id}/decline")
+    async def decline_action(conversation_id: str, action_id: str, claims: Shopper) -> Any:
+        """Shopper: the decline button of a pending action."""
+        result = (
+            await rt()
+            .assistant()
+            .press(claims.shop_id, claims.shopper_id, conversation_id, action_id, accept=False)
+        )
+        return result.public()
+
+    @app.get("/v1/actions")
+    async def list_actions(
+        shop_id: Merchant, status: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """Merchant: the shop's actions, newest first (`status=awaiting_approval`: the queue)."""
+        async with rt().sessions() as s:
+            rows = await ActionRepository(s, shop_id).list(status=status, limit=min(limit, 500))
+        return {
+            "actions": [
+                ActionView.of(r).as_dict() | {"conversation_id": r.conversation_id} for r in rows
+            ]
+        }
+
+    @app.post("/v1/actions/{action_id}/approve")
+    async def approve_action(action_id: str, body: ReviewIn, shop_id: Merchant) -> Any:
+        """Merchant: approve an action waiting above the shop's limit (it executes now)."""
+        outcome = await rt().review_action(shop_id, action_id, approve=True, note=body.note)
+        return ActionView.of(outcome.action).as_dict() | {"reply": outcome.reply}
+
+    @app.post("/v1/actions/{action_id}/reject")
+    async def reject_action(action_id: str, body: ReviewIn, shop_id: Merchant) -> Any:
+        """Merchant: reject an action waiting for approval."""
+        outcome = await rt().review_action(shop_id, action_id, approve=False, note=body.note)
+        return ActionView.of(outcome.action).as_dict() | {"reply": outcome.reply}
 
     return app
