@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-
 from pathlib import Path
 
 import httpx
 import pytest
-from minishop import write_bundle
 
+from minishop import write_bundle
 from xiaoer.api.app import create_app
 from xiaoer.api.auth import issue_api_key, sign_shopper_token
 from xiaoer.config import Settings
@@ -169,7 +168,9 @@ async def test_confirm_button_and_merchant_approval(
             cid = (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
             llm.steps = [call("request_refund", order_id="SO1002", reason="拍错了")]
             r = await c.post(
-                f"/v1/conversations/{cid}/messages", json={"text": "SO1002 拍错了退款"}, headers=auth
+                f"/v1/conversations/{cid}/messages",
+                json={"text": "SO1002 拍错了退款"},
+                headers=auth,
             )
             [pending] = r.json()["actions"]
             assert pending["status"] == "pending" and pending["amount"] == "¥308"
