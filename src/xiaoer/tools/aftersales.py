@@ -229,9 +229,11 @@ def parse_address(text: str, old: Address) -> Address | None:
     parts = [p.strip() for p in re.split(r"[，,；;\n]+", rest) if p.strip()]
     place = []
     for part in parts:
+        if re.fullmatch(r"(手机|电话|号码|手机号|收货人|姓名)*(不变|同上|一样|没变)?", part):
+            continue
         if _NAME.match(part) and not re.search(r"[省市区县路街号楼室栋幢座]", part):
             name = part
-        elif not re.fullmatch(r"(手机|电话)?(不变|同上)?", part):
+        else:
             place.append(part)
     where = re.sub(r"\s+", "", "".join(place))
     province = city = district = ""
