@@ -277,3 +277,19 @@ def test_yes_and_no_are_unambiguous(text: str, yes: bool, no: bool) -> None:
 def test_insisting() -> None:
     assert insists("不要券，还是取消吧") and insists("我就要退货")
     assert not insists("好的") and not insists("不用了，我再想想")
+
+
+async def test_presale_guidance_rides_on_the_answer_note(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    rt = await Runtime.open(settings, llm=llm)
+    policy = (
+        "presales:\n  - {when: [跑鞋], say: 推荐搭配运动袜}\n  - {when: [羽绒服], say: 不相关}\n"
+    )
+    await rt.import_shop(write_bundle(tmp_path / "b", policy=policy))
+    llm.steps = [call("search_products", keyword="跑鞋"), say("有两款跑鞋。")]
+    await rt.assistant().turn("mini", "U1", "有什么跑鞋推荐")
+    note = llm.calls[1][0][-1].content
+    assert "推荐搭配运动袜" in note and "不相关" not in note
+    assert "推荐搭配运动袜" not in llm.calls[0][0][0].content  # not in the stable prefix
+    await rt.close()

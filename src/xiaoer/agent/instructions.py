@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from xiaoer.domain.models import Shop
+from xiaoer.policy.schema import ShopPolicy
 
 SYSTEM = """你是「{shop_name}」的在线客服。{persona}
 查订单、物流、商品时必须调用函数，只根据函数结果回答；没查到就如实说，不编造。只能查当前顾客自己的订单。"""
@@ -51,3 +52,17 @@ FALLBACK_WITH_RESULT = "为您查到以下信息：\n{result}"
 def system_prompt(shop: Shop) -> str:
     persona = shop.persona.strip().split("\n")[0][:PERSONA_CHARS] or "说话亲切、专业。"
     return SYSTEM.format(shop_name=shop.name, persona=persona)
+
+
+GUIDANCE = "\n店铺建议（合适时自然地提一句）：{}"
+GUIDANCE_ITEMS = 2
+
+
+def presale_guidance(policy: ShopPolicy, question: str) -> str:
+    """The merchant's pre-sales guidance that matches this question, for the answer note.
+
+    It rides on the answer note (after a lookup) rather than the system prompt: the prefix stays
+    byte-stable for the KV cache, and measured, per-turn context at the top of the prompt made
+    the 1.5B model invent tool arguments."""
+    picked = [p.say for p in policy.presales if p.when and any(w in question for w in p.when)]
+    return GUIDANCE.format("；".join(picked[:GUIDANCE_ITEMS])) if picked else ""

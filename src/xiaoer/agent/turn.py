@@ -47,6 +47,7 @@ from xiaoer.agent.instructions import (
     FALLBACK_NO_REPLY,
     FALLBACK_WITH_RESULT,
     is_stalling,
+    presale_guidance,
     system_prompt,
 )
 from xiaoer.commerce.base import CommerceBackend
@@ -427,6 +428,7 @@ class Assistant:
             if mode == "text":
                 hint = next((t.answer_hint for c in calls if (t := self.tools.get(c.name))), "")
                 loop.note = ANSWER_NOTE.format(question=question, hint=hint)
+                loop.note += presale_guidance(deps.policy, question)
                 loop.messages.append(ChatMessage("user", loop.note))
         return self._fallback(loop), True
 
