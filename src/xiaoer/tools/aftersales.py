@@ -27,8 +27,10 @@ REFUND_TIMING = "支付宝、微信即时到账，信用卡 1-3 个工作日"
 
 def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResult:
     """A policy "no": the model reads why; the shopper gets the reason and the way forward."""
-    ref = f"订单 {order.id} " if order else ""
-    reply = f"抱歉，{ref}{verdict.reason}。"
+    reason = verdict.reason
+    if order:
+        reason = f"订单 {order.id} " + reason.removeprefix("这个订单").removeprefix("订单")
+    reply = f"抱歉，{reason}。"
     return ToolResult(
         True,
         f"不能{what}：{verdict.reason}（规则 {verdict.rule}）",
