@@ -307,24 +307,29 @@ async def eval_run(
 
 
 @eval_app.command("tau-retail")
-def eval_tau(
+@command
+async def eval_tau(
     tasks: Annotated[Path, typer.Option(help="the tau_retail data folder")] = Path(
         "../shared/benchmarks/tau_retail"
     ),
     agent: Annotated[
-        str, typer.Option(help="replay | noop (xiaoer, baseline: not yet)")
+        str, typer.Option(help="xiaoer | baseline | xiaoer,baseline (side by side) | replay | noop")
     ] = "replay",
-    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    user: Annotated[str, typer.Option(help="scripted | llm")] = "scripted",
+    trials: Annotated[int, typer.Option(min=1, max=20)] = 1,
+    subset: Annotated[
+        int | None, typer.Option(min=1, help="N train tasks spread evenly (50 = every 10th)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="first N of the selected tasks")] = None,
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Score τ-retail train tasks as the benchmark does (final db hash + required outputs)."""
     from xiaoer.evals.cli import run_tau
 
-    try:
-        run_tau(out, tasks, agent=agent, limit=limit, json_out=json_out)
-    except XiaoerError as exc:
-        err.print(f"[red]错误 / error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    await run_tau(
+        _settings(), out, err, tasks, agent=agent, user=user, trials=trials, limit=limit,
+        size=subset, json_out=json_out, load_llm=load_llm,
+    )  # fmt: skip
 
 
 @app.command()

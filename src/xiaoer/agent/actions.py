@@ -42,12 +42,32 @@ _YES = re.compile(
     r"^(确认|确定|是的?|好的?|好滴|可以|行|嗯+|对|同意|没问题|办吧|ok|okay|yes|y)", re.I
 )
 _NEGATION = re.compile(r"不|别|没|算了|再想|等等|先等|吗|呢|\?|？")
-_NO = re.compile(r"^(不用|不要|不了|先不|算了|别|不行|不需要|不同意|no\b|nope)", re.I)
+_NO = re.compile(
+    r"^(不用|不要|不了|先不|算了|别|不行|不需要|不同意|no\b|nope|not (now|yet)|don'?t|do not)", re.I
+)
 _INSIST = re.compile(r"还是(要|想)?(取消|退)|就要(取消|退)|直接(取消|退)|坚持|只想(取消|退)")
+
+
+_EN_YES = re.compile(
+    r"^(y|yes|yeah|yep|yup|sure|ok|okay|confirm(ed)?|correct|please (do|proceed|go ahead)|"
+    r"go ahead|proceed|that'?s (right|correct))\b",
+    re.I,
+)
+_EN_DOUBT = re.compile(
+    r"\b(not?|don'?t|doesn'?t|wait|but|hold|cancel that|instead|change)\b|\?", re.I
+)
+_EN_WORDS = 12
 
 
 def is_yes(text: str) -> bool:
     """An unambiguous yes: short, starts with a yes word, no negation or question in it."""
+    words = text.strip().split()
+    if words and text.isascii():
+        return (
+            len(words) <= _EN_WORDS
+            and bool(_EN_YES.match(text.strip()))
+            and not _EN_DOUBT.search(text)
+        )
     t = _PUNCT.sub("", text.strip())
     if not t or len(t) > 14:
         return False
@@ -57,7 +77,8 @@ def is_yes(text: str) -> bool:
 
 
 def is_no(text: str) -> bool:
-    return bool(_NO.match(_PUNCT.sub("", text.strip())))
+    t = text.strip()
+    return bool(_NO.match(t if t.isascii() else _PUNCT.sub("", t)))
 
 
 def insists(text: str) -> bool:

@@ -8,6 +8,8 @@ through tool results (the time, for example, in `track_logistics`), not through 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from xiaoer.domain.models import Shop
 from xiaoer.policy.schema import ShopPolicy
@@ -66,3 +68,16 @@ def presale_guidance(policy: ShopPolicy, question: str) -> str:
     the 1.5B model invent tool arguments."""
     picked = [p.say for p in policy.presales if p.when and any(w in question for w in p.when)]
     return GUIDANCE.format("；".join(picked[:GUIDANCE_ITEMS])) if picked else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """The words the turn loop itself writes: the system prompt and the fallback replies.
+    Chinese for the shops; English for English-speaking worlds such as τ-retail."""
+
+    system: Callable[[Shop], str]
+    no_reply: str
+    with_result: str
+
+
+CHINESE = Voice(system_prompt, FALLBACK_NO_REPLY, FALLBACK_WITH_RESULT)

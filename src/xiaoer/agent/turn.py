@@ -44,11 +44,10 @@ from xiaoer.agent.events import (
 )
 from xiaoer.agent.instructions import (
     ANSWER_NOTE,
-    FALLBACK_NO_REPLY,
-    FALLBACK_WITH_RESULT,
+    CHINESE,
+    Voice,
     is_stalling,
     presale_guidance,
-    system_prompt,
 )
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
@@ -110,6 +109,8 @@ class Assistant:
         policy_for: Callable[[str], Awaitable[ShopPolicy]] | None = None,
         tools: tuple[Tool, ...] = ALL_TOOLS,
         max_steps: int = 4,
+        voice: Voice = CHINESE,
+        result_chars: int = TOOL_RESULT_CHARS,
     ) -> None:
         self.sessions = sessions
         self.llm = llm
@@ -118,6 +119,8 @@ class Assistant:
         self.policy_for = policy_for or _default_policy
         self.tools = {t.spec.name: t for t in tools}
         self.max_steps = max_steps
+        self.voice = voice
+        self.result_chars = result_chars
         self.desk = ActionDesk(sessions, self.tools, clock)
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
@@ -370,16 +373,16 @@ class Assistant:
             replayed=True,
         )
 
-    @staticmethod
     def _context(
+        self,
         deps: TurnDeps,
         history: Sequence[MessageRow],
         tool_rows: Sequence[ToolCallRow],
         text: str,
     ) -> _Loop:
         messages = [
-            ChatMessage("system", system_prompt(deps.shop)),
-            *build_history(history, tool_rows, TOOL_RESULT_CHARS),
+            ChatMessage("system", self.voice.system(deps.shop)),
+            *build_history(history, tool_rows, self.result_chars),
             ChatMessage("user", text),
         ]
         return _Loop(messages)
@@ -459,7 +462,7 @@ class Assistant:
                 ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms)
             )
             loop.messages.append(
-                ChatMessage("tool", result.text[:TOOL_RESULT_CHARS], tool_call_id=call.id)
+                ChatMessage("tool", result.text[: self.result_chars], tool_call_id=call.id)
             )
             tool = self.tools.get(call.name)
             answered = answered and result.ok and tool is not None and tool.answers
@@ -468,12 +471,11 @@ class Assistant:
             canned = canned or result.reply
         return ("text" if answered else "auto"), canned
 
-    @staticmethod
-    def _fallback(loop: _Loop) -> str:
+    def _fallback(self, loop: _Loop) -> str:
         good = [r for r in loop.records if r.ok]
         if good:
-            return FALLBACK_WITH_RESULT.format(result=good[-1].result)
-        return FALLBACK_NO_REPLY
+            return self.voice.with_result.format(result=good[-1].result)
+        return self.voice.no_reply
 
     async def _persist(
         self, shop_id: str, shopper_message_id: int, result: TurnResult, *, note: str

@@ -92,22 +92,97 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def run_tau(
-    out: Console, folder: Path, *, agent: str, limit: int | None, json_out: Path | None
+TAU_AGENTS = ("replay", "noop", "xiaoer", "baseline")
+MODEL_AGENTS = ("xiaoer", "baseline")
+
+
+def subset(n_tasks: int, size: int | None) -> list[int]:
+    """`size` task indices spread evenly over the split (every 10th of 500 for 50): a fixed
+    subset, the same on every machine."""
+    if size is None or size >= n_tasks:
+        return list(range(n_tasks))
+    return [i * n_tasks // size for i in range(size)]
+
+
+def _tau_agents(agent: str) -> list[str]:
+    names = [a.strip() for a in agent.split(",") if a.strip()]
+    unknown = [a for a in names if a not in TAU_AGENTS]
+    if not names or unknown:
+        raise BadInput(
+            f"unknown agent {', '.join(unknown) or agent!r}; known: {', '.join(TAU_AGENTS)}"
+        )
+    if len(names) > 1 and not set(names) <= set(MODEL_AGENTS):
+        raise BadInput("only xiaoer and baseline can run side by side (replay and noop run alone)")
+    return names
+
+
+async def run_tau(
+    settings: Settings,
+    out: Console,
+    err: Console,
+    folder: Path,
+    *,
+    agent: str,
+    user: str = "scripted",
+    trials: int = 1,
+    limit: int | None = None,
+    size: int | None = None,
+    json_out: Path | None = None,
+    load_llm: Callable[[Runtime], None] | None = None,
 ) -> dict[str, Any]:
-    from xiaoer.evals.tau import run_tasks, summary
+    from xiaoer.evals.tau import load_db, load_tasks, run_tasks, summary
+    from xiaoer.evals.tau.episodes import episode_summary, run_episodes
 
     if not (folder / "tasks_train.json").is_file():
         raise BadInput(f"no τ-retail data in {str(folder)!r} (expected tasks_train.json there)")
-    if agent not in ("replay", "noop"):
-        raise BadInput(
-            f"agent {agent!r} is not available yet: replay and noop prove the scorer; "
-            "running xiaoer and the baseline on τ-retail is part of issue 4's remaining work"
-        )
-    scores = run_tasks(folder, None, agent, limit=limit)
-    result = summary(scores, n_trials=1)
-    out.print_json(json.dumps(result, ensure_ascii=False))
+    if user not in ("scripted", "llm"):
+        raise BadInput(f"--user must be scripted or llm, not {user!r}")
+    names = _tau_agents(agent)
+    all_tasks = load_tasks(folder)
+    picked = subset(len(all_tasks), size)[:limit] if limit else subset(len(all_tasks), size)
+    if names[0] in ("replay", "noop"):
+        scores = run_tasks(folder, [all_tasks[i] for i in picked], names[0])
+        result = summary(scores, n_trials=1)
+        out.print_json(json.dumps(result, ensure_ascii=False))
+        if json_out:
+            payload = {"summary": result, "tasks": [s.__dict__ for s in scores]}
+            _write(json_out, json.dumps(payload, ensure_ascii=False, indent=2))
+        return result
+    rt = await Runtime.open(settings)
+    try:
+        if load_llm is not None:
+            load_llm(rt)
+        llm = rt.llm()
+        base = load_db(folder)
+        progress = Progress(
+            TextColumn("[bold]τ-retail"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err,
+        )  # fmt: skip
+        with progress:
+            bar = progress.add_task("tau", total=len(picked) * trials * len(names), last="")
+
+            def tick(ep: Any) -> None:
+                mark = "✓" if ep.score and ep.score.passed else "✗"
+                progress.update(bar, advance=1, last=f"{mark} {ep.agent} #{ep.task_index}")
+
+            episodes = await run_episodes(
+                folder, llm, [(i, all_tasks[i]) for i in picked], names, base,
+                trials=trials, user=user, on_episode=tick,
+            )  # fmt: skip
+    finally:
+        await rt.close()
+    by_agent = {
+        name: episode_summary([e for e in episodes if e.agent == name], trials) for name in names
+    }
+    table = Table("metric", *names, title=f"τ-retail ({len(picked)} tasks, user={user})")
+    for key in by_agent[names[0]]:
+        table.add_row(key, *(json.dumps(by_agent[n][key], ensure_ascii=False) for n in names))
+    out.print(table)
+    payload = {
+        "summary": {**by_agent[names[0]], "agent": names[0], "user": user, "tasks": picked},
+        "by_agent": by_agent,
+        "episodes": [e.as_dict() for e in episodes],
+    }
     if json_out:
-        payload = {"summary": result, "tasks": [s.__dict__ for s in scores]}
         _write(json_out, json.dumps(payload, ensure_ascii=False, indent=2))
-    return result
+    return payload
