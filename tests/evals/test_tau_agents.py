@@ -173,3 +173,28 @@ def test_cli_rejects_unknown_agents_and_mixed_scorer_agents(data: Any, tmp_path:
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert json.loads(out.read_text())["summary"]["pass_hat_k"] == {"1": 1.0}
+
+
+async def test_xiaoer_mends_a_dropped_hash_and_item_names(data: Any) -> None:
+    """The small model writes "W6067464" and item names; the tool resolves both from the order."""
+
+    def sloppy(
+        messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode
+    ) -> Completion:
+        seen = _tools_seen(messages)
+        if not seen:
+            return call(
+                "find_user_id_by_name_zip", first_name="omar", last_name="anderson", zip="19031"
+            )
+        if len(seen) == 1:
+            return call(
+                "return_delivered_order_items",
+                order_id="W6067464",
+                item_ids=["Electric Kettle", "wall clock"],
+                payment_method_id="credit_card_4190576",
+            )
+        return say("Anything else?")
+
+    (ep,) = await _play(data, ScriptedLLM(script=sloppy), ["xiaoer"])
+    assert ep.score is not None and ep.score.passed
+    assert ep.unconfirmed == 0

@@ -94,6 +94,7 @@ def _write(path: Path, text: str) -> None:
 
 TAU_AGENTS = ("replay", "noop", "xiaoer", "baseline")
 MODEL_AGENTS = ("xiaoer", "baseline")
+TAU_CTX = 8192
 
 
 def subset(n_tasks: int, size: int | None) -> list[int]:
@@ -148,6 +149,8 @@ async def run_tau(
             payload = {"summary": result, "tasks": [s.__dict__ for s in scores]}
             _write(json_out, json.dumps(payload, ensure_ascii=False, indent=2))
         return result
+    # Raw τ records are long; give the baseline room (xiaoer's compact results need less).
+    settings = settings.model_copy(update={"llm_ctx": max(settings.llm_ctx, TAU_CTX)})
     rt = await Runtime.open(settings)
     try:
         if load_llm is not None:

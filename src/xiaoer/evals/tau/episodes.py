@@ -242,14 +242,15 @@ async def run_episodes(
     user: str = "scripted",
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
-    """Every (agent, task, trial), agents interleaved per task so a cut-short run stays fair."""
+    """Every (agent, task, trial), one agent after the other: the agents' prompts differ, and
+    switching per episode would make the model prefill the other prompt again each time."""
     run = TauRun(folder, llm, base_db)
     await run.open()
     out: list[Episode] = []
     try:
-        for index, task in tasks:
-            for trial in range(trials):
-                for agent in agents:
+        for agent in agents:
+            for index, task in tasks:
+                for trial in range(trials):
                     ep = await run.episode(agent, task, index, trial, user)
                     out.append(ep)
                     if on_episode:

@@ -255,12 +255,34 @@ def authenticated(deps: TurnDeps) -> str | None:
     return found[-1] if found else None
 
 
+def order_key(world: TauWorld, order_id: object) -> str:
+    """The order id as the world spells it: the model often drops the leading '#'."""
+    key = str(order_id).strip()
+    if key not in world.db["orders"] and f"#{key}" in world.db["orders"]:
+        return f"#{key}"
+    return key
+
+
+def resolve_items(order: dict[str, Any], given: object) -> list[str] | object:
+    """Item ids, with item names (e.g. "Electric Kettle") resolved against the order's items
+    when exactly one item has that name. Anything else is left as given for the tool to reject."""
+    if not isinstance(given, list):
+        return given
+    ids = {i["item_id"] for i in order.get("items", [])}
+    out: list[str] = []
+    for value in given:
+        text = str(value).strip()
+        named = [i["item_id"] for i in order.get("items", []) if i["name"].lower() == text.lower()]
+        out.append(named[0] if text not in ids and len(set(named)) == 1 else text)
+    return out
+
+
 def _owned_order(world: TauWorld, deps: TurnDeps, order_id: str) -> dict[str, Any] | str:
     """The order if it belongs to the authenticated user, else the error text."""
     user_id = authenticated(deps)
     if user_id is None:
         return NOT_AUTHENTICATED
-    order = world.db["orders"].get(str(order_id).strip())
+    order = world.db["orders"].get(order_key(world, order_id))
     if order is None:
         return "Error: order not found"
     if order["user_id"] != user_id:
@@ -345,6 +367,9 @@ def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]]
             if isinstance(found, str):
                 return ToolResult(False, found)
             order = found
+            args = {**args, "order_id": order["order_id"]}
+            if "item_ids" in args:
+                args["item_ids"] = resolve_items(order, args["item_ids"])
         probe = TauWorld(fork_db(world.db)).call(name, args)
         if probe.startswith("Error"):
             return ToolResult(False, probe, reply=None)
