@@ -170,6 +170,31 @@ async def test_a_stalling_reply_is_retried_as_a_forced_call(
     assert "".join(deltas) == result.reply
 
 
+@pytest.mark.parametrize(
+    ("text", "stall"),
+    [
+        ("SO1001 不想要了，帮我取消", "好的，请提供订单号，我来帮您取消。"),
+        ("SO1001 不想要了，帮我取消", "好的，您想取消吗？"),
+    ],
+)
+async def test_asking_again_for_what_the_shopper_gave_is_retried_as_a_forced_call(
+    runtime: Runtime, llm: ScriptedLLM, text: str, stall: str
+) -> None:
+    llm.steps = [say(stall), call("get_order", order_id="SO1001"), say("订单 SO1001 待发货。")]
+    result = await runtime.assistant().turn("mini", "U1", text)
+    assert [mode for _, mode in llm.calls] == ["auto", "call", "text"]
+    assert result.reply == "订单 SO1001 待发货。"
+
+
+async def test_a_real_question_is_not_forced_into_a_call(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [say("您是要退货还是换货？")]
+    result = await runtime.assistant().turn("mini", "U1", "SO1001 的鞋小了")
+    assert [mode for _, mode in llm.calls] == ["auto"]
+    assert result.reply == "您是要退货还是换货？"
+
+
 async def test_history_is_replayed_with_tool_results(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [call("track_logistics", order_id="SO1001"), say("在杭州。"), say("大约明天到。")]
     first = await runtime.assistant().turn("mini", "U1", "SO1001 到哪了")

@@ -45,6 +45,25 @@ def is_stalling(reply: str) -> bool:
     )
 
 
+ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9])")
+ASKS_ORDER = re.compile(r"(提供|告诉|发|给).{0,6}订单号|订单号是多少|哪(一|个)(个|笔|单)?订单")
+CHANGE_VERB = re.compile(r"取消|退款|退货|换货|换成|换码|改地址|修改地址")
+"""After-sales requests. Measured (after-sales suite, 25 scenarios): given "SO… 感觉买贵了，想取消"
+the model replied "请提供订单号" or "您想取消吗？" without any call in 3 of the 13 failures."""
+
+
+def asks_again(reply: str, said: list[str]) -> bool:
+    """Whether a reply written without any lookup asks for what the shopper already gave: an
+    order number they wrote, or the change they already asked for ("您想取消吗？")."""
+    if len(reply) > 80:
+        return False
+    if ASKS_ORDER.search(reply) and any(ORDER_ID.search(t) for t in said):
+        return True
+    question = reply.rstrip().endswith(("？", "?", "吗"))
+    verbs = {m.group(0) for t in said for m in CHANGE_VERB.finditer(t)}
+    return question and any(v in reply for v in verbs)
+
+
 FALLBACK_NO_REPLY = (
     "抱歉，我刚才没有处理好您的问题。您可以换个说法再问一次，或者回复“转人工”联系人工客服。"
 )

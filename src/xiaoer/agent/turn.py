@@ -46,6 +46,7 @@ from xiaoer.agent.instructions import (
     ANSWER_NOTE,
     CHINESE,
     Voice,
+    asks_again,
     is_stalling,
     presale_guidance,
 )
@@ -411,7 +412,8 @@ class Assistant:
             # A call that did not parse, or a first reply that only stalls or denies without
             # looking anything up: make the lookup happen under the call grammar.
             if mode == "auto" and not completion.tool_calls:
-                stalled = not loop.records and is_stalling(completion.content)
+                reply = completion.content
+                stalled = not loop.records and (is_stalling(reply) or asks_again(reply, deps.said))
                 if stalled or looks_like_call(completion.raw):
                     completion = await self._forced_call(loop, specs)
             if not completion.tool_calls:
