@@ -82,13 +82,31 @@ async def test_baseline_acts_as_called_and_is_counted_unconfirmed(data: Any) -> 
     assert ep.unconfirmed == 1  # the return happened in the turn that asked for it
 
 
-async def test_xiaoer_refuses_a_change_before_authentication(data: Any) -> None:
+async def test_a_hasty_change_waits_for_the_yes_in_xiaoer_but_not_in_the_baseline(
+    data: Any,
+) -> None:
     (ep,) = await _play(data, ScriptedLLM(script=reckless), ["xiaoer"])
-    assert ep.turns[0].tool_calls[0]["ok"] is False
-    assert all(t.changed_world == 0 for t in ep.turns)
-    assert ep.score is not None and not ep.score.passed
+    assert ep.turns[0].changed_world == 0 and "Shall I go ahead?" in ep.turns[0].reply
+    assert ep.unconfirmed == 0
     (base_ep,) = await _play(data, ScriptedLLM(script=reckless), ["baseline"])
-    assert base_ep.unconfirmed == 1  # the baseline returns items for an unverified stranger
+    assert base_ep.turns[0].changed_world == 1 and base_ep.unconfirmed == 1
+
+
+async def test_xiaoer_refuses_a_change_for_an_unidentified_user(data: Any) -> None:
+    from xiaoer.evals.tau.episodes import TauRun
+    from xiaoer.evals.tau.world import TauWorld, fork_db
+
+    base, _ = data
+    run = TauRun(DATA, ScriptedLLM(script=reckless), base)
+    await run.open()
+    try:
+        world = TauWorld(fork_db(base))
+        agent = await run._agent("xiaoer", world, "anon")
+        turn = await agent.respond("Return the kettle and the clock from #W6067464 please.")
+    finally:
+        await run.close()
+    assert turn.tool_calls[0]["ok"] is False and turn.changed_world == 0
+    assert world.db["orders"]["#W6067464"]["status"] == "delivered"
 
 
 async def test_xiaoer_only_shows_the_authenticated_users_orders(data: Any) -> None:
@@ -198,3 +216,58 @@ async def test_xiaoer_mends_a_dropped_hash_and_item_names(data: Any) -> None:
     (ep,) = await _play(data, ScriptedLLM(script=sloppy), ["xiaoer"])
     assert ep.score is not None and ep.score.passed
     assert ep.unconfirmed == 0
+
+
+async def test_xiaoer_identifies_the_user_from_their_words_and_resolves_option_values(
+    data: Any,
+) -> None:
+    """Task 3: exchange the Coffee Maker for the stainless-steel drip one with a grinder. The
+    model skips the lookups and writes option values; the tools verify the user the message
+    names and pick the one variant matching those values."""
+    base, tasks = data
+
+    def hasty(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode) -> Completion:
+        if not _tools_seen(messages):
+            return call(
+                "exchange_delivered_order_items",
+                order_id="W7736983",
+                item_ids=["Coffee Maker"],
+                new_item_ids=["stainless steel, drip, built-in grinder"],
+                payment_method_id="paypal_6840891",
+            )
+        return say("Anything else?")
+
+    (ep,) = await run_episodes(DATA, ScriptedLLM(script=hasty), [(3, tasks[3])], ["xiaoer"], base)
+    first = ep.turns[0]
+    assert first.tool_calls[0]["ok"] is True and "Shall I go ahead?" in first.reply
+    world_changes = [t.changed_world for t in ep.turns]
+    assert world_changes[:2] == [0, 1]  # applied only on the user's yes
+    assert ep.score is not None and not ep.score.passed  # the task's cancel was never asked for
+    assert ep.unconfirmed == 0
+
+
+async def test_xiaoer_holds_a_first_transfer_the_user_did_not_ask_for(data: Any) -> None:
+    def quitter(
+        messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode
+    ) -> Completion:
+        if messages[-1].role == "user":
+            return call("transfer_to_human_agents", summary="cannot help")
+        return say("Let me look again.")
+
+    (ep,) = await _play(data, ScriptedLLM(script=quitter), ["xiaoer"])
+    assert ep.turns[0].tool_calls[0]["ok"] is False  # held: nobody asked for a human
+    assert ep.turns[1].tool_calls[0]["ok"] is True  # called again: it goes through
+    assert ep.handoff and len(ep.turns) == 2
+
+
+def test_variant_resolution_needs_a_single_best_match(data: Any) -> None:
+    from xiaoer.evals.tau.world import TauWorld, fork_db
+    from xiaoer.evals.tau.xiaoer_tools import resolve_variants
+
+    base, _ = data
+    world = TauWorld(fork_db(base))
+    order = base["orders"]["#W7736983"]
+    args = {"item_ids": ["5952720925"], "new_item_ids": ["stainless steel, drip, built-in grinder"]}
+    assert resolve_variants(world, order, args) == ["1323134954"]  # the reference's choice
+    vague = {"item_ids": ["5952720925"], "new_item_ids": ["a nicer one"]}
+    assert resolve_variants(world, order, vague) == ["a nicer one"]

@@ -35,7 +35,7 @@ from xiaoer.domain.models import (
     Shopper,
     Sku,
 )
-from xiaoer.evals.tau.specs import MUTATING_TAU, TAU_SPECS
+from xiaoer.evals.tau.specs import MUTATING_TAU, XIAOER_SPECS
 from xiaoer.evals.tau.world import TauWorld, fork_db
 from xiaoer.policy.verdict import allow
 from xiaoer.tools.base import Proposal, Tool, ToolResult
@@ -255,6 +255,68 @@ def authenticated(deps: TurnDeps) -> str | None:
     return found[-1] if found else None
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NAME = re.compile(r"(?:I'm|I am|[Mm]y name is|[Nn]ame is)\s+([A-Z][a-z'-]+)\s+([A-Z][a-z'-]+)")
+_ZIP = re.compile(r"(?<!\d)(\d{5})(?!\d)")
+_HUMAN = re.compile(r"\b(human|agent|representative|real person|manager|supervisor)\b", re.I)
+NO_TRANSFER = (
+    "Error: not transferred. The user has not asked for a human. Authenticate the user, look up "
+    "the order (and the product for new options), then call the tool for the change. Transfer "
+    "only if the user asks again or the tools cannot do it."
+)
+
+
+def identify(world: TauWorld, deps: TurnDeps) -> str | None:
+    """The user this conversation acts for: the one a `find_user_id_*` call authenticated, or
+    else the one whose email, or name and zip, the user wrote — verified against the world here,
+    in code, so a model that skips the lookup cannot act for a guessed user."""
+    if (user_id := authenticated(deps)) is not None:
+        return user_id
+    text = " ".join(deps.said)
+    for email in _EMAIL.findall(text):
+        found = world.call("find_user_id_by_email", {"email": email.rstrip(".")})
+        if not found.startswith("Error"):
+            return found
+    for first, last in _NAME.findall(text):
+        for code in _ZIP.findall(text):
+            args = {"first_name": first, "last_name": last, "zip": code}
+            found = world.call("find_user_id_by_name_zip", args)
+            if not found.startswith("Error"):
+                return found
+    return None
+
+
+def resolve_variants(world: TauWorld, order: dict[str, Any], args: dict[str, Any]) -> object:
+    """New item ids, where the model wrote option values ("stainless steel, drip") instead of an
+    id: the available variant of the same product that matches most of those values (ties go to
+    the one closest to the old item); left as given when no single variant fits."""
+    old_ids, new_ids = args.get("item_ids"), args.get("new_item_ids")
+    if not isinstance(old_ids, list) or not isinstance(new_ids, list):
+        return new_ids
+    items = {i["item_id"]: i for i in order.get("items", [])}
+    out: list[object] = []
+    for old_id, new in zip(old_ids, new_ids, strict=False):
+        item = items.get(str(old_id))
+        product = world.db["products"].get(item["product_id"]) if item else None
+        if item is None or product is None or str(new) in product["variants"]:
+            out.append(new)
+            continue
+        text = str(new).lower()
+        ranked = sorted(
+            (
+                sum(str(v).lower() in text for v in variant["options"].values()),
+                sum(item["options"].get(k) == v for k, v in variant["options"].items()),
+                variant["item_id"],
+            )
+            for variant in product["variants"].values()
+            if variant.get("available") and variant["item_id"] != item["item_id"]
+        )
+        best = ranked[-1] if ranked else None
+        tied = best is not None and len(ranked) > 1 and ranked[-2][:2] == best[:2]
+        out.append(best[2] if best and best[0] > 0 and not tied else new)
+    return out + new_ids[len(out) :]
+
+
 def order_key(world: TauWorld, order_id: object) -> str:
     """The order id as the world spells it: the model often drops the leading '#'."""
     key = str(order_id).strip()
@@ -279,7 +341,7 @@ def resolve_items(order: dict[str, Any], given: object) -> list[str] | object:
 
 def _owned_order(world: TauWorld, deps: TurnDeps, order_id: str) -> dict[str, Any] | str:
     """The order if it belongs to the authenticated user, else the error text."""
-    user_id = authenticated(deps)
+    user_id = identify(world, deps)
     if user_id is None:
         return NOT_AUTHENTICATED
     order = world.db["orders"].get(order_key(world, order_id))
@@ -333,13 +395,16 @@ def _lookup(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]], 
             if result.startswith("Error"):
                 return ToolResult(False, result)
             return ToolResult(True, f"Authenticated user id: {result}", {"user_id": result})
-        if name in ("get_user_details", "get_order_details") and authenticated(deps) is None:
+        user = identify(world, deps)
+        if name in ("get_user_details", "get_order_details") and user is None:
             return ToolResult(False, NOT_AUTHENTICATED)
         if name == "get_user_details":
-            user_id = str(args.get("user_id", "")).strip()
-            if user_id != authenticated(deps):
-                return ToolResult(False, "Error: you may only look up the authenticated user")
-            return ToolResult(True, format_user(user_id, world.db["users"][user_id]))
+            if str(args.get("user_id", "")).strip() != user:
+                return ToolResult(False, f"Error: the authenticated user is {user}; only they")
+            return ToolResult(True, format_user(user, world.db["users"][user]))
+        if name == "transfer_to_human_agents" and not _HUMAN.search(" ".join(deps.said)):
+            if not any(NO_TRANSFER in text for text in deps.seen):
+                return ToolResult(False, NO_TRANSFER)
         if name == "get_order_details":
             order = _owned_order(world, deps, args.get("order_id", ""))
             if isinstance(order, str):
@@ -356,7 +421,7 @@ def _lookup(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]], 
 def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]], Any]:
     async def run(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         if name == "modify_user_address":
-            user_id = authenticated(deps)
+            user_id = identify(world, deps)
             if user_id is None:
                 return ToolResult(False, NOT_AUTHENTICATED, reply=None)
             if args.get("user_id") != user_id:
@@ -370,6 +435,8 @@ def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]]
             args = {**args, "order_id": order["order_id"]}
             if "item_ids" in args:
                 args["item_ids"] = resolve_items(order, args["item_ids"])
+            if "new_item_ids" in args:
+                args["new_item_ids"] = resolve_variants(world, order, args)
         probe = TauWorld(fork_db(world.db)).call(name, args)
         if probe.startswith("Error"):
             return ToolResult(False, probe, reply=None)
@@ -396,7 +463,7 @@ def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]]
 def tau_tools(world: TauWorld) -> tuple[Tool, ...]:
     """The 16 τ tools over `world`, as xiaoer tools (mutating ones through the action desk)."""
     tools: list[Tool] = []
-    for name, spec in TAU_SPECS.items():
+    for name, spec in XIAOER_SPECS.items():
         if name in MUTATING_TAU:
             tools.append(Tool(spec, _mutation(world, name), mutating=True, answers=False))
         else:
