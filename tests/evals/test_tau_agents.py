@@ -271,3 +271,23 @@ def test_variant_resolution_needs_a_single_best_match(data: Any) -> None:
     assert resolve_variants(world, order, args) == ["1323134954"]  # the reference's choice
     vague = {"item_ids": ["5952720925"], "new_item_ids": ["a nicer one"]}
     assert resolve_variants(world, order, vague) == ["a nicer one"]
+
+
+async def test_tau_world_reads_through_xiaoers_commerce_port(data: Any) -> None:
+    from xiaoer.commerce.base import ProductQuery
+    from xiaoer.domain.models import OrderStatus
+    from xiaoer.evals.tau.world import TauWorld, fork_db
+    from xiaoer.evals.tau.xiaoer_tools import TauCommerce
+
+    base, _ = data
+    commerce = TauCommerce(TauWorld(fork_db(base)))
+    order = await commerce.get_order("#W6067464")
+    assert order is not None and order.status == OrderStatus.DELIVERED
+    assert order.shopper_id == "omar_anderson_3203"
+    assert {line.sku_id for line in order.lines} >= {"9624127908", "8917609800"}
+    assert all(isinstance(line.unit_price_fen, int) for line in order.lines)  # cents, integers
+    mine = await commerce.orders_for("omar_anderson_3203")
+    assert "#W6067464" in {o.id for o in mine}
+    hits = await commerce.search_products(ProductQuery(keyword="Electric Kettle"))
+    assert hits and hits[0].product.title == "Electric Kettle"
+    assert await commerce.get_order("#W0000000") is None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from xiaoer.commerce.base import ProductHit, ProductQuery
+from xiaoer.commerce.memory import MemoryLedger
 from xiaoer.commerce.search import search
 from xiaoer.domain.models import Change, Order, Product, ServiceRecord, Shopper
 
 
-class FakeCommerce:
+class FakeCommerce(MemoryLedger):
     def __init__(
         self,
         *,
@@ -22,7 +22,7 @@ class FakeCommerce:
         self.orders = {o.id: o for o in orders}
         self.products = {p.id: p for p in products}
         self.shoppers = {s.id: s for s in shoppers}
-        self.records: dict[str, ServiceRecord] = {}
+        super().__init__()
 
     async def get_order(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
@@ -50,7 +50,6 @@ class FakeCommerce:
     async def apply(self, change: Change) -> ServiceRecord:
         if change.key in self.records:
             return self.records[change.key]
-        now = datetime.now(UTC)
         if change.order_id:
             order = self.orders[change.order_id]
             updates: dict[str, object] = {}
@@ -61,23 +60,4 @@ class FakeCommerce:
             if change.order_extras:
                 updates["extras"] = {**order.extras, **change.order_extras}
             self.orders[order.id] = dataclasses.replace(order, **updates)  # type: ignore[arg-type]
-        record = ServiceRecord(
-            len(self.records) + 1, change.key, change.kind, change.shopper_id, change.order_id,
-            change.amount_fen, change.status, dict(change.detail), now,
-        )  # fmt: skip
-        self.records[change.key] = record
-        return record
-
-    async def find_record(self, key: str) -> ServiceRecord | None:
-        return self.records.get(key)
-
-    async def records_for(
-        self, shopper_id: str, *, order_id: str | None = None, kind: str | None = None
-    ) -> list[ServiceRecord]:
-        return [
-            r
-            for r in self.records.values()
-            if r.shopper_id == shopper_id
-            and (order_id is None or r.order_id == order_id)
-            and (kind is None or r.kind == kind)
-        ]
+        return self._record(change, change.status, dict(change.detail))

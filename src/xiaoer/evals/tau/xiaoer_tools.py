@@ -22,6 +22,7 @@ from typing import Any
 
 from xiaoer.agent.instructions import Voice
 from xiaoer.commerce.base import ProductHit, ProductQuery
+from xiaoer.commerce.memory import MemoryLedger
 from xiaoer.commerce.search import search
 from xiaoer.domain.models import (
     Address,
@@ -65,13 +66,13 @@ NOT_AUTHENTICATED = (
 )
 
 
-class TauCommerce:
+class TauCommerce(MemoryLedger):
     """The τ world behind xiaoer's `CommerceBackend` port. Reads map τ records onto xiaoer's
     domain types; `apply` runs the τ tool a confirmed action names, once per idempotency key."""
 
     def __init__(self, world: TauWorld) -> None:
+        super().__init__()
         self.world = world
-        self.records: dict[str, ServiceRecord] = {}
 
     async def get_order(self, order_id: str) -> Order | None:
         order = self.world.db["orders"].get(order_id)
@@ -130,26 +131,7 @@ class TauCommerce:
         name = str(change.detail["tool"])
         result = self.world.call(name, dict(change.detail["arguments"]))
         status = "failed" if result.startswith("Error") else "done"
-        record = ServiceRecord(
-            len(self.records) + 1, change.key, change.kind, change.shopper_id, change.order_id,
-            0, status, {"tool": name, "result": result[:500]}, datetime.now(UTC),
-        )  # fmt: skip
-        self.records[change.key] = record
-        return record
-
-    async def find_record(self, key: str) -> ServiceRecord | None:
-        return self.records.get(key)
-
-    async def records_for(
-        self, shopper_id: str, *, order_id: str | None = None, kind: str | None = None
-    ) -> list[ServiceRecord]:
-        return [
-            r
-            for r in self.records.values()
-            if r.shopper_id == shopper_id
-            and (order_id is None or r.order_id == order_id)
-            and (kind is None or r.kind == kind)
-        ]
+        return self._record(change, status, {"tool": name, "result": result[:500]})
 
 
 _STATUS = {
