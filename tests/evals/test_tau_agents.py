@@ -291,3 +291,14 @@ async def test_tau_world_reads_through_xiaoers_commerce_port(data: Any) -> None:
     hits = await commerce.search_products(ProductQuery(keyword="Electric Kettle"))
     assert hits and hits[0].product.title == "Electric Kettle"
     assert await commerce.get_order("#W0000000") is None
+
+
+async def test_llm_user_plays_the_instruction_and_stops_on_the_marker() -> None:
+    from xiaoer.evals.tau.users import STOP, LLMTauUser
+
+    llm = ScriptedLLM(steps=[say("Hi, I want to cancel an order."), say(f"Thanks! {STOP}")])
+    user = LLMTauUser("Your name is Juan Rossi. Cancel order #W7602708.", llm)
+    assert await user.first() == "Hi, I want to cancel an order."
+    assert await user.reply("Done: cancelled.") is None
+    system = llm.calls[0][0][0]
+    assert system.role == "system" and "#W7602708" in system.content
