@@ -267,6 +267,15 @@ async def test_a_new_proposal_supersedes_the_pending_one(
         ("算了", False, True),
         ("不要券，还是取消吧", False, True),
         ("我想想", False, False),
+        ("Yes, please go ahead.", True, False),
+        ("yes I confirm", True, False),
+        ("Sure, proceed", True, False),
+        ("Yes, but change the address first", False, False),
+        ("Is that the blue one?", False, False),
+        ("yes? what would it cost", False, False),
+        ("No thanks", False, True),
+        ("Not yet, let me think", False, True),
+        ("don't do it", False, True),
     ],
 )
 def test_yes_and_no_are_unambiguous(text: str, yes: bool, no: bool) -> None:
