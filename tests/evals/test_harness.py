@@ -42,6 +42,21 @@ def test_ungrounded_claims_are_ids_and_amounts_no_tool_gave() -> None:
     assert ungrounded_claims(turn) == ["SO2611190099", "¥15"]
 
 
+def test_a_confirm_turn_is_grounded_by_the_turn_that_proposed() -> None:
+    """The desk's "已为您取消订单 SO…，实付¥1007" on a 确认 turn repeats the proposing turn's
+    tool result; an amount nobody gave is still a claim."""
+    s = _scenario()
+    propose = _turn(
+        "取消订单 SO2611180018，实付¥1007，请确认",
+        [_call("cancel_order", "取消订单 SO2611180018，实付¥1007")],
+        shopper="帮我取消 SO2611180018",
+    )
+    done = _turn("已为您取消订单 SO2611180018，实付¥1007，另赠 ¥20 券。", shopper="确认")
+    trial = Trial(s, 0, [propose, done])
+    score(trial, MUTATING, changed=True)
+    assert trial.ungrounded == ["¥20"]
+
+
 def test_score_checks_every_expectation() -> None:
     s = _scenario(expect={"tools": [{"name": "track_logistics", "args": {"order_id": "SO1"}}],
                           "must_say": ["顺丰", ["杭州", "中转"]], "must_not_say": ["已签收"],

@@ -55,9 +55,16 @@ def _called(expect: ToolExpect, calls: list[dict[str, Any]]) -> bool:
     return any(c["name"] == expect.name and _args_match(expect.args, c["arguments"]) for c in calls)
 
 
-def ungrounded_claims(turn: Turn) -> list[str]:
-    """Order ids and money amounts in a reply that neither a tool result nor the shopper gave."""
-    evidence = turn.shopper + "\n" + "\n".join(c["result"] for c in turn.tool_calls)
+def evidence_of(turn: Turn) -> str:
+    """What a turn put on the record: the shopper's words and the tool results."""
+    return turn.shopper + "\n" + "\n".join(c["result"] for c in turn.tool_calls)
+
+
+def ungrounded_claims(turn: Turn, earlier: str = "") -> list[str]:
+    """Order ids and money amounts in a reply that no tool result and no shopper message in the
+    conversation so far gave (`earlier`: the record of the turns before this one). A reply the
+    action desk writes on a "确认" turn repeats what the proposing turn's tool result said."""
+    evidence = earlier + "\n" + evidence_of(turn)
     evidence_plain = evidence.replace(",", "")
     claims: list[str] = []
     for oid in _ORDER_ID.findall(turn.reply):
@@ -112,7 +119,11 @@ def score(trial: Trial, mutating: set[str], changed: bool) -> None:
     trial.handoff = any(c["name"] == "handoff" and c["ok"] for c in calls)
     if s.expect.handoff is not None and trial.handoff != s.expect.handoff:
         reasons.append("handoff expected" if s.expect.handoff else "unexpected handoff")
-    trial.ungrounded = [c for t in trial.turns for c in ungrounded_claims(t)]
+    trial.ungrounded = []
+    record = ""
+    for t in trial.turns:
+        trial.ungrounded += ungrounded_claims(t, record)
+        record += "\n" + evidence_of(t)
     trial.unconfirmed = sum(
         1
         for i, t in enumerate(trial.turns)
