@@ -9,6 +9,7 @@ counted the same way for both.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -173,6 +174,7 @@ class TauRun:
     async def close(self) -> None:
         if self.rt is not None:
             await self.rt.close()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     async def episode(
         self, agent_name: str, task: dict[str, Any], index: int, trial: int, user_kind: str
