@@ -37,11 +37,18 @@ UNBACKED_NEGATIVE = re.compile(r"无法(找到|提供|查询|查到)|找不到|�
 positive one does."""
 
 
+UNBACKED_DONE = re.compile(
+    r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
+)
+"""A "done" claim. Measured in the demo: asked "SO… 帮我取消，不想要了", the model replied
+"好的，您已经取消了订单 SO…" without calling anything; only the action desk can say a change is done."""
+
+
 def is_stalling(reply: str) -> bool:
     """Whether a reply written without any lookup only promises one or denies without one."""
     short = len(reply) <= 60
-    return short and (
-        STALLING.search(reply) is not None or UNBACKED_NEGATIVE.search(reply) is not None
+    return short and any(
+        p.search(reply) is not None for p in (STALLING, UNBACKED_NEGATIVE, UNBACKED_DONE)
     )
 
 
