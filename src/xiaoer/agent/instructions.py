@@ -47,9 +47,14 @@ UNBACKED_DONE = re.compile(
 def is_stalling(reply: str) -> bool:
     """Whether a reply written without any lookup only promises one or denies without one."""
     short = len(reply) <= 60
-    return short and any(
-        p.search(reply) is not None for p in (STALLING, UNBACKED_NEGATIVE, UNBACKED_DONE)
+    return short and (
+        STALLING.search(reply) is not None or UNBACKED_NEGATIVE.search(reply) is not None
     )
+
+
+def claims_done(reply: str) -> bool:
+    """Whether a short reply says a change was made ("已为您取消…")."""
+    return len(reply) <= 60 and UNBACKED_DONE.search(reply) is not None
 
 
 ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9])")

@@ -47,6 +47,7 @@ from xiaoer.agent.instructions import (
     CHINESE,
     Voice,
     asks_again,
+    claims_done,
     is_stalling,
     presale_guidance,
 )
@@ -413,7 +414,11 @@ class Assistant:
             # looking anything up: make the lookup happen under the call grammar.
             if mode == "auto" and not completion.tool_calls:
                 reply = completion.content
-                stalled = not loop.records and (is_stalling(reply) or asks_again(reply, deps.said))
+                stalled = not loop.records and (
+                    is_stalling(reply)
+                    or asks_again(reply, deps.said)
+                    or (claims_done(reply) and not _changed_before(deps))
+                )
                 if stalled or looks_like_call(completion.raw):
                     completion = await self._forced_call(loop, specs)
             if not completion.tool_calls:
@@ -519,6 +524,12 @@ class Assistant:
             )
             await s.commit()
             result.message_id = row.id
+
+
+def _changed_before(deps: TurnDeps) -> bool:
+    """Whether any change was made (or submitted) for this shopper, which a "done" claim may
+    be about."""
+    return any(a.status in ("executed", "awaiting_approval") for a in deps.past_actions)
 
 
 async def _default_policy(shop_id: str) -> ShopPolicy:
