@@ -321,6 +321,7 @@ async def eval_tau(
         int | None, typer.Option(min=1, help="N train tasks spread evenly (50 = every 10th)")
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="first N of the selected tasks")] = None,
+    skip: Annotated[int, typer.Option(min=0, help="leave out the first N selected tasks")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Score τ-retail train tasks as the benchmark does (final db hash + required outputs)."""
@@ -328,7 +329,7 @@ async def eval_tau(
 
     await run_tau(
         _settings(), out, err, tasks, agent=agent, user=user, trials=trials, limit=limit,
-        size=subset, json_out=json_out, load_llm=load_llm,
+        skip=skip, size=subset, json_out=json_out, load_llm=load_llm,
     )  # fmt: skip
 
 

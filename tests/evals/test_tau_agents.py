@@ -191,6 +191,18 @@ def test_cli_rejects_unknown_agents_and_mixed_scorer_agents(data: Any, tmp_path:
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert json.loads(out.read_text())["summary"]["pass_hat_k"] == {"1": 1.0}
+    rest = runner.invoke(
+        app,
+        ["eval", "tau-retail", "--tasks", str(DATA), "--agent", "replay", "--subset", "50",
+         "--skip", "16", "--json", str(out)],
+        env=env,
+    )  # fmt: skip
+    assert rest.exit_code == 0, rest.output
+    assert json.loads(out.read_text())["summary"]["n_tasks"] == 34
+    empty = runner.invoke(
+        app, ["eval", "tau-retail", "--tasks", str(DATA), "--subset", "5", "--skip", "5"], env=env
+    )
+    assert empty.exit_code == 1 and "leaves no tasks" in empty.output
 
 
 async def test_xiaoer_mends_a_dropped_hash_and_item_names(data: Any) -> None:

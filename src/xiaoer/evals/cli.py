@@ -127,6 +127,7 @@ async def run_tau(
     user: str = "scripted",
     trials: int = 1,
     limit: int | None = None,
+    skip: int = 0,
     size: int | None = None,
     json_out: Path | None = None,
     load_llm: Callable[[Runtime], None] | None = None,
@@ -140,7 +141,10 @@ async def run_tau(
         raise BadInput(f"--user must be scripted or llm, not {user!r}")
     names = _tau_agents(agent)
     all_tasks = load_tasks(folder)
-    picked = subset(len(all_tasks), size)[:limit] if limit else subset(len(all_tasks), size)
+    picked = subset(len(all_tasks), size)[skip:]
+    picked = picked[:limit] if limit else picked
+    if not picked:
+        raise BadInput(f"--skip {skip} leaves no tasks to run")
     if names[0] in ("replay", "noop"):
         scores = run_tasks(folder, [all_tasks[i] for i in picked], names[0])
         result = summary(scores, n_trials=1)
