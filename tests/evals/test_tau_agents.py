@@ -130,6 +130,8 @@ def test_every_train_instruction_parses_into_one_request_per_reference_action(da
     for task in tasks:
         script = parse_instruction(task["instruction"])
         assert len(script.requests) == len(task["actions"]), task["instruction"]
+        orders = [a["kwargs"].get("order_id") for a in task["actions"]]
+        assert sorted(r.order_id for r in script.requests) == sorted(orders)
         assert script.identity.startswith("I'm ")
 
 
@@ -154,7 +156,13 @@ async def test_scripted_user_confirms_then_moves_on_then_stops() -> None:
         await user.reply("Which order?")
         == "To be clear: For order #W1, please change the payment method to paypal_1."
     )
-    assert await user.reply("Shall I go ahead?") == "Yes, please go ahead."
+    assert await user.reply("Cancel order #W1? Shall I go ahead?") == (
+        "No, that is not what I asked for. "
+        "For order #W1, please change the payment method to paypal_1."
+    )  # a change the user did not ask for gets a no
+    assert await user.reply("Pay order #W1 with paypal_1. Shall I go ahead?") == (
+        "Yes, please go ahead."
+    )
     assert await user.reply("Done.") is None
 
 
@@ -314,3 +322,12 @@ async def test_llm_user_plays_the_instruction_and_stops_on_the_marker() -> None:
     assert await user.reply("Done: cancelled.") is None
     system = llm.calls[0][0][0]
     assert system.role == "system" and "#W7602708" in system.content
+
+
+def test_item_resolution_reads_names_with_options(data: Any) -> None:
+    from xiaoer.evals.tau.xiaoer_tools import resolve_items
+
+    base, _ = data
+    order = base["orders"]["#W9667707"]
+    given = ["Running Shoes (size 9, color white, material mesh)", "e-reader", "E001"]
+    assert resolve_items(order, given) == ["9635758562", "7609274509", "E001"]

@@ -85,9 +85,32 @@ def _render(kind: str, groups: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Request:
+    text: str
+    kind: str
+    order_id: str
+
+    def matches(self, question: str) -> bool:
+        """Whether a confirmation question is about this request: its order and its kind of
+        change (a user says no to a change they did not ask for)."""
+        words = _KIND_WORDS[self.kind]
+        return self.order_id in question and re.search(words, question, re.I) is not None
+
+
+_KIND_WORDS = {
+    "return": r"return",
+    "exchange": r"exchang",
+    "modify": r"chang|modif|swap",
+    "cancel": r"cancel",
+    "payment": r"pay",
+    "address": r"address",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Script:
     identity: str
-    requests: tuple[str, ...]
+    requests: tuple[Request, ...]
 
 
 def parse_instruction(instruction: str) -> Script:
@@ -100,11 +123,11 @@ def parse_instruction(instruction: str) -> Script:
         identity = f"I'm {who}, and my zip code is {zip_code.group(1)}."
     else:
         identity = f"I'm {who}."
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, Request]] = []
     for kind, pattern in _REQUESTS:
         for m in pattern.finditer(instruction):
-            found.append((m.start(), _render(kind, m.groups())))
-    return Script(identity, tuple(text for _, text in sorted(found)))
+            found.append((m.start(), Request(_render(kind, m.groups()), kind, m.group(1))))
+    return Script(identity, tuple(r for _, r in sorted(found, key=lambda f: f[0])))
 
 
 class TauUser(Protocol):
@@ -116,8 +139,9 @@ class TauUser(Protocol):
 
 
 class ScriptedTauUser:
-    """Says who it is and the first request; answers "yes" to a confirmation question; after the
-    agent's reply to that "yes", moves to the next request; repeats a request (at most twice)
+    """Says who it is and the first request; answers "yes" to a confirmation question about that
+    request (its order and kind of change) and "no" to one about anything else; after the
+    agent's reply to the "yes", moves to the next request; repeats a request (at most twice)
     when the agent asks something else; stops when the requests run out."""
 
     def __init__(self, instruction: str) -> None:
@@ -129,26 +153,29 @@ class ScriptedTauUser:
     async def first(self) -> str:
         if not self.script.requests:
             return f"Hi. {self.script.identity}"
-        return f"Hi. {self.script.identity} {self.script.requests[0]}"
+        return f"Hi. {self.script.identity} {self.script.requests[0].text}"
 
     async def reply(self, agent_text: str) -> str | None:
         if self.index >= len(self.script.requests):
             return None
+        request = self.script.requests[self.index]
         if not self.confirmed:
             if _ASKS_IDENTITY.search(agent_text) and not _ASKS_CONFIRM.search(agent_text):
                 return self.script.identity
-            if _ASKS_CONFIRM.search(agent_text):
+            if _ASKS_CONFIRM.search(agent_text) and request.matches(agent_text):
                 self.confirmed = True
                 return "Yes, please go ahead."
             if self.repeats < MAX_REPEATS:
                 self.repeats += 1
-                return f"To be clear: {self.script.requests[self.index]}"
+                if _ASKS_CONFIRM.search(agent_text):
+                    return f"No, that is not what I asked for. {request.text}"
+                return f"To be clear: {request.text}"
         self.index += 1
         self.confirmed = False
         self.repeats = 0
         if self.index >= len(self.script.requests):
             return None
-        return self.script.requests[self.index]
+        return self.script.requests[self.index].text
 
 
 LLM_USER = """You are a shopper chatting with an online shop's customer-service agent. Play this

@@ -308,16 +308,30 @@ def order_key(world: TauWorld, order_id: object) -> str:
 
 
 def resolve_items(order: dict[str, Any], given: object) -> list[str] | object:
-    """Item ids, with item names (e.g. "Electric Kettle") resolved against the order's items
-    when exactly one item has that name. Anything else is left as given for the tool to reject."""
+    """Item ids, where the model wrote an item's name, or its name with options ("Running Shoes
+    (size 9, color white)"), resolved against the order's items: among the items whose name
+    the text contains, the one with the most option values in it, when that one is unique.
+    Anything else is left as given for the tool to reject."""
     if not isinstance(given, list):
         return given
-    ids = {i["item_id"] for i in order.get("items", [])}
+    items = order.get("items", [])
+    ids = {i["item_id"] for i in items}
     out: list[str] = []
     for value in given:
         text = str(value).strip()
-        named = [i["item_id"] for i in order.get("items", []) if i["name"].lower() == text.lower()]
-        out.append(named[0] if text not in ids and len(set(named)) == 1 else text)
+        if text in ids:
+            out.append(text)
+            continue
+        lowered = text.lower()
+        ranked = sorted(
+            {
+                (sum(str(v).lower() in lowered for v in i["options"].values()), i["item_id"])
+                for i in items
+                if i["name"].lower() in lowered
+            }
+        )
+        unique = ranked and (len(ranked) == 1 or ranked[-1][0] > ranked[-2][0])
+        out.append(ranked[-1][1] if unique else text)
     return out
 
 
