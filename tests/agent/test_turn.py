@@ -176,6 +176,7 @@ async def test_a_stalling_reply_is_retried_as_a_forced_call(
         ("SO1001 不想要了，帮我取消", "好的，请提供订单号，我来帮您取消。"),
         ("SO1001 不想要了，帮我取消", "好的，您想取消吗？"),
         ("SO1001 不想要了，帮我取消", "好的，您已经取消了订单 SO1001。"),  # a change nobody made
+        ("SO1001 不想要了，帮我取消", "好的，确认取消订单 SO1001。"),
     ],
 )
 async def test_asking_again_for_what_the_shopper_gave_is_retried_as_a_forced_call(
