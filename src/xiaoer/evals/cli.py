@@ -29,6 +29,14 @@ def _select(target: str, limit: int | None, category: str | None) -> list[Any]:
     return scenarios[:limit] if limit else scenarios
 
 
+def _progress(label: str, err: Console) -> Progress:
+    """A bar with the count done and the last result (its task needs a `last` field)."""
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err,
+    )  # fmt: skip
+
+
 def _print_summary(out: Console, summary: dict[str, Any]) -> None:
     table = Table("metric", "value", title="xiaoer eval")
     for key, value in summary.items():
@@ -57,10 +65,7 @@ async def run_scenarios(
     try:
         load_llm(rt)
         llm = rt.llm()
-        progress = Progress(
-            TextColumn("[bold]评测 / eval"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err,
-        )  # fmt: skip
+        progress = _progress("评测 / eval", err)
         with progress:
             task = progress.add_task("eval", total=len(scenarios) * trials, last="")
 
@@ -161,10 +166,7 @@ async def run_tau(
             load_llm(rt)
         llm = rt.llm()
         base = load_db(folder)
-        progress = Progress(
-            TextColumn("[bold]τ-retail"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err,
-        )  # fmt: skip
+        progress = _progress("τ-retail", err)
         with progress:
             bar = progress.add_task("tau", total=len(picked) * trials * len(names), last="")
 

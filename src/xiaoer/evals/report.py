@@ -10,7 +10,7 @@ from typing import Any
 from xiaoer.evals.scoring import Trial, pass_hat_k
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -45,11 +45,11 @@ def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, An
         "turns": len(turns),
         "fallback_turns": sum(x.fallback for x in turns),
         "latency_ms": {
-            "p50": _pct(latencies, 0.5),
-            "p95": _pct(latencies, 0.95),
+            "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95),
             "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,
         },
-        "ttft_ms": {"p50": _pct(ttfts, 0.5), "p95": _pct(ttfts, 0.95)},
+        "ttft_ms": {"p50": percentile(ttfts, 0.5), "p95": percentile(ttfts, 0.95)},
         "errors": sum(bool(t.error) for t in trials),
         "wall_s": round(wall_s, 1),
     }

@@ -94,17 +94,15 @@ async def run_trial(
     return trial
 
 
-async def audit_violations(rt: Runtime, shop_id: str) -> list[str]:
-    """Executed actions whose audit trail is not proposed → confirmed (by the shopper, or
-    approved by the merchant) → executed, or whose stored verdict did not allow them."""
+async def audit_violations(rt: Runtime, shop_id: str, shopper_id: str | None = None) -> list[str]:
+    """Executed actions (of one shopper, if given) whose audit trail is not proposed → confirmed
+    (by the shopper, or approved by the merchant) → executed, or whose stored verdict did not
+    allow them."""
+    query = select(ActionRow).where(ActionRow.shop_id == shop_id, ActionRow.status == "executed")
+    if shopper_id is not None:
+        query = query.where(ActionRow.shopper_id == shopper_id)
     async with rt.sessions() as s:
-        actions = list(
-            await s.scalars(
-                select(ActionRow).where(
-                    ActionRow.shop_id == shop_id, ActionRow.status == "executed"
-                )
-            )
-        )
+        actions = list(await s.scalars(query))
         bad: list[str] = []
         for action in actions:
             events = [

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from xiaoer.agent.actions import is_yes
 from xiaoer.agent.turn import Assistant
 from xiaoer.config import Settings
+from xiaoer.evals.report import percentile
 from xiaoer.evals.runner import audit_violations
 from xiaoer.evals.tau.score import TaskScore, score_task
 from xiaoer.evals.tau.specs import MUTATING_TAU, TAU_SPECS
@@ -160,8 +161,6 @@ class TauRun:
         self.policy = (folder / "policy.md").read_text(encoding="utf-8")
         self.root = Path(tempfile.mkdtemp(prefix="xiaoer-tau-"))
         self.rt: Runtime | None = None
-        self._seen: set[str] = set()
-        """Audit violations already charged to an earlier episode (one store for the run)."""
 
     async def open(self) -> None:
         db = self.root / "tau.db"
@@ -186,8 +185,9 @@ class TauRun:
             if user_kind == "llm"
             else ScriptedTauUser(task["instruction"])
         )
+        shopper_id = f"task{index}-t{trial}"
         try:
-            agent = await self._agent(agent_name, world, f"task{index}-t{trial}")
+            agent = await self._agent(agent_name, world, shopper_id)
             message: str | None = await user.first()
             for _ in range(MAX_USER_TURNS):
                 if message is None:
@@ -198,9 +198,7 @@ class TauRun:
                     break
                 message = await user.reply(turn.reply)
             if agent_name == "xiaoer" and self.rt is not None:
-                ep.policy_violations = await audit_violations(self.rt, TAU_SHOP.id)
-                ep.policy_violations = [v for v in ep.policy_violations if v not in self._seen]
-                self._seen.update(ep.policy_violations)
+                ep.policy_violations = await audit_violations(self.rt, TAU_SHOP.id, shopper_id)
         except Exception as exc:  # an agent or model failure fails the episode, reason kept
             ep.error = f"{type(exc).__name__}: {exc}"
         ep.handoff = world.transferred
@@ -269,7 +267,7 @@ def episode_summary(episodes: list[Episode], trials: int) -> dict[str, Any]:
     scores = [e.score for e in episodes if e.score is not None]
     turns = [t for e in episodes for t in e.turns]
     n_turns = max(1, len(turns))
-    latencies = sorted(t.latency_ms for t in turns) or [0]
+    latencies = [float(t.latency_ms) for t in turns]
     result = summary(scores, n_trials=trials)
     result.update(
         {
@@ -280,10 +278,7 @@ def episode_summary(episodes: list[Episode], trials: int) -> dict[str, Any]:
             "llm_calls_per_turn": round(sum(t.llm_calls for t in turns) / n_turns, 3),
             "tokens_in_per_turn": round(sum(t.tokens_in for t in turns) / n_turns, 1),
             "turns": len(turns),
-            "latency_ms": {
-                "p50": latencies[len(latencies) // 2],
-                "p95": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
-            },
+            "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95)},
             "errors": sum(bool(e.error) for e in episodes),
         }
     )

@@ -391,10 +391,10 @@ def _lookup(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]], 
             if result.startswith("Error"):
                 return ToolResult(False, result)
             return ToolResult(True, f"Authenticated user id: {result}", {"user_id": result})
-        user = identify(world, deps)
-        if name in ("get_user_details", "get_order_details") and user is None:
-            return ToolResult(False, NOT_AUTHENTICATED)
         if name == "get_user_details":
+            user = identify(world, deps)
+            if user is None:
+                return ToolResult(False, NOT_AUTHENTICATED)
             if str(args.get("user_id", "")).strip() != user:
                 return ToolResult(False, f"Error: the authenticated user is {user}; only they")
             return ToolResult(True, format_user(user, world.db["users"][user]))
@@ -419,7 +419,7 @@ def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]]
         if name == "modify_user_address":
             user_id = identify(world, deps)
             if user_id is None:
-                return ToolResult(False, NOT_AUTHENTICATED, reply=None)
+                return ToolResult(False, NOT_AUTHENTICATED)
             if args.get("user_id") != user_id:
                 return ToolResult(False, "Error: you may only change the authenticated user")
             order: dict[str, Any] = {}
@@ -435,7 +435,7 @@ def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]]
                 args["new_item_ids"] = resolve_variants(world, order, args)
         probe = TauWorld(fork_db(world.db)).call(name, args)
         if probe.startswith("Error"):
-            return ToolResult(False, probe, reply=None)
+            return ToolResult(False, probe)
         summary = _summary(world, name, args, order)
         change = Change(
             key="", kind=name, shopper_id=deps.shopper.id, order_id=order.get("order_id"),
