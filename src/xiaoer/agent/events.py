@@ -64,6 +64,8 @@ class TurnResult:
     actions: list[dict[str, Any]] = field(default_factory=list)
     """Actions this turn proposed, executed, declined or sent for approval (id, tool,
     arguments, status, summary, amount, policy_verdict)."""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    """Knowledge snippets the reply drew on (source_id, kind, title, snippet, …)."""
     type: str = "done"
 
     def public(self) -> dict[str, Any]:

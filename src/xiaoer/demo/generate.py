@@ -131,9 +131,48 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(dump_line(row) + "\n" for row in rows)
 
 
+AS_DOCX = {"stride": "group-custom.md", "volt": "extended-warranty.md"}
+"""One merchant document per shop is shipped as Word, so the demo ingests every format."""
+
+
+def write_docs(shop_id: str, path: Path) -> None:
+    """The shop's merchant documents (Markdown, HTML, one as DOCX) under `path/docs/`."""
+    source = files("xiaoer.demo") / "docs" / shop_id
+    if not source.is_dir():
+        return
+    out = path / "docs"
+    out.mkdir(parents=True, exist_ok=True)
+    for doc in source.iterdir():
+        text = doc.read_text("utf-8")
+        if doc.name == AS_DOCX.get(shop_id):
+            markdown_to_docx(text, out / f"{Path(doc.name).stem}.docx")
+        else:
+            (out / doc.name).write_text(text, encoding="utf-8", newline="\n")
+
+
+def markdown_to_docx(text: str, target: Path) -> None:
+    """Headings become Word heading styles, list items bullets, the rest paragraphs."""
+    import docx
+
+    document = docx.Document()
+    for line in text.splitlines():
+        line = line.rstrip()
+        if not line:
+            continue
+        level = len(line) - len(line.lstrip("#"))
+        if level and line[level : level + 1] == " ":
+            document.add_heading(line[level:].strip(), level=min(level - 1, 8))
+        elif line.lstrip().startswith(("- ", "* ")):
+            document.add_paragraph(line.lstrip()[2:].replace("**", ""), style="List Bullet")
+        else:
+            document.add_paragraph(line.replace("**", ""))
+    document.save(str(target))
+
+
 def write_bundle(bundle: dict[str, Any], path: Path) -> Path:
-    """Write an in-memory bundle as the eight bundle files."""
+    """Write an in-memory bundle as the eight bundle files and its `docs/` folder."""
     path.mkdir(parents=True, exist_ok=True)
+    write_docs(bundle["shop"]["id"], path)
     files = {
         "shop.yaml": yaml.safe_dump(
             bundle["shop"], allow_unicode=True, sort_keys=False, width=4096

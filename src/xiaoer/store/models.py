@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -285,3 +295,67 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime]
     __table_args__ = (Index("ix_audit_action", "shop_id", "action_id"),)
+
+
+class KnowledgeSourceRow(Base):
+    """One ingested source (a document, the catalog, the FAQ, a chat log, the merchant's facts).
+
+    No foreign key to `shops`: re-importing a shop bundle replaces the shop row, and what the
+    merchant added or reviewed must survive that. `content_hash` makes re-ingestion incremental.
+    """
+
+    __tablename__ = "knowledge_sources"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ingested_at: Mapped[datetime]
+
+
+class KnowledgeChunkRow(Base):
+    """A retrievable passage with its provenance (`source_id`, `title`, `page`, `field`)."""
+
+    __tablename__ = "knowledge_chunks"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(240), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text)
+    product_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    field: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """For mined product facts: the catalog field the fact was read from."""
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    embed_model: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    __table_args__ = (Index("ix_knowledge_chunks_source", "shop_id", "source_id"),)
+
+
+class KnowledgeCandidateRow(Base):
+    """A FAQ answer mined from past human chats, waiting for the merchant's review."""
+
+    __tablename__ = "knowledge_candidates"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    variants: Mapped[list[Any]] = mapped_column(default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    chat_ids: Mapped[list[Any]] = mapped_column(default=list)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    """Why an answer was held back (e.g. a low-rated chat, a reply that only deflects)."""
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_knowledge_candidates_status", "shop_id", "status"),)

@@ -36,6 +36,9 @@ from xiaoer.store.models import (
     ChatTranscriptRow,
     ConversationRow,
     FaqRow,
+    KnowledgeCandidateRow,
+    KnowledgeChunkRow,
+    KnowledgeSourceRow,
     MessageRow,
     OrderRow,
     ProductRow,
@@ -484,3 +487,84 @@ class AuditRepository:
     async def all(self) -> list[AuditRow]:
         stmt = select(AuditRow).where(AuditRow.shop_id == self.shop_id).order_by(AuditRow.id)
         return list(await self.session.scalars(stmt))
+
+
+class KnowledgeRepository:
+    """Knowledge sources, chunks and chat-mined candidates of one shop."""
+
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def source(self, source_id: str) -> KnowledgeSourceRow | None:
+        return await self.session.get(KnowledgeSourceRow, (self.shop_id, source_id))
+
+    async def sources(self) -> list[KnowledgeSourceRow]:
+        stmt = (
+            select(KnowledgeSourceRow)
+            .where(KnowledgeSourceRow.shop_id == self.shop_id)
+            .order_by(KnowledgeSourceRow.kind, KnowledgeSourceRow.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def replace_source(
+        self, source: KnowledgeSourceRow, chunks: Sequence[KnowledgeChunkRow]
+    ) -> None:
+        """Put a source and its chunks in place of any earlier version of it."""
+        await self.delete_source(source.id)
+        self.session.add(source)
+        self.session.add_all(chunks)
+        await self.session.flush()
+
+    async def delete_source(self, source_id: str) -> None:
+        await self.session.execute(
+            delete(KnowledgeChunkRow).where(
+                KnowledgeChunkRow.shop_id == self.shop_id,
+                KnowledgeChunkRow.source_id == source_id,
+            )
+        )
+        await self.session.execute(
+            delete(KnowledgeSourceRow).where(
+                KnowledgeSourceRow.shop_id == self.shop_id, KnowledgeSourceRow.id == source_id
+            )
+        )
+
+    async def chunks(self, source_id: str | None = None) -> list[KnowledgeChunkRow]:
+        stmt = select(KnowledgeChunkRow).where(KnowledgeChunkRow.shop_id == self.shop_id)
+        if source_id is not None:
+            stmt = stmt.where(KnowledgeChunkRow.source_id == source_id)
+        return list(await self.session.scalars(stmt.order_by(KnowledgeChunkRow.id)))
+
+    async def chunk(self, chunk_id: str) -> KnowledgeChunkRow | None:
+        return await self.session.get(KnowledgeChunkRow, (self.shop_id, chunk_id))
+
+    async def signature(self) -> tuple[int, datetime | None]:
+        """Changes whenever a source is added, replaced or removed (cache key for indexes)."""
+        stmt = select(func.count(), func.max(KnowledgeSourceRow.ingested_at)).where(
+            KnowledgeSourceRow.shop_id == self.shop_id
+        )
+        count, latest = (await self.session.execute(stmt)).one()
+        return int(count or 0), latest
+
+    async def candidates(self, status: str | None = None) -> list[KnowledgeCandidateRow]:
+        stmt = select(KnowledgeCandidateRow).where(KnowledgeCandidateRow.shop_id == self.shop_id)
+        if status is not None:
+            stmt = stmt.where(KnowledgeCandidateRow.status == status)
+        stmt = stmt.order_by(KnowledgeCandidateRow.score.desc(), KnowledgeCandidateRow.id)
+        return list(await self.session.scalars(stmt))
+
+    async def candidate(self, candidate_id: str) -> KnowledgeCandidateRow | None:
+        return await self.session.get(KnowledgeCandidateRow, (self.shop_id, candidate_id))
+
+    async def replace_pending(self, source_id: str, rows: Sequence[KnowledgeCandidateRow]) -> None:
+        """Mined candidates of a chat source replace its earlier *pending* ones; reviewed ones
+        (approved, edited, rejected) stay as the merchant left them."""
+        await self.session.execute(
+            delete(KnowledgeCandidateRow).where(
+                KnowledgeCandidateRow.shop_id == self.shop_id,
+                KnowledgeCandidateRow.source_id == source_id,
+                KnowledgeCandidateRow.status == "pending",
+            )
+        )
+        self.session.add_all(rows)
+        await self.session.flush()

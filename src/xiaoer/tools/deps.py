@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.models import Shop, Shopper
+from xiaoer.knowledge import KnowledgeBase
 from xiaoer.policy.schema import ShopPolicy
 
 
@@ -37,6 +38,8 @@ class TurnDeps:
     """Tool results the model has seen in this conversation."""
     policy: ShopPolicy = field(default_factory=ShopPolicy)
     past_actions: list[PastAction] = field(default_factory=list)
+    knowledge: KnowledgeBase | None = None
+    """The shop's knowledge (documents, catalog facts, approved FAQ, merchant facts)."""
 
     def actions_on(self, tool: str, order_id: str | None = None, *, days: int | None = None) -> int:
         """How many `tool` actions were offered on the order, or to the shopper in the last

@@ -1,0 +1,67 @@
+"""`search_knowledge`: the shop's own knowledge, with a source id on every snippet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xiaoer.knowledge import Hit, cite
+from xiaoer.llm.base import ToolSpec
+from xiaoer.tools.base import Tool, ToolResult, schema
+from xiaoer.tools.deps import TurnDeps
+
+SNIPPETS = 4
+SNIPPET_CHARS = 220
+
+RELEVANT_COSINE = 0.85
+"""The top snippet's e5 cosine above which code hands the snippets to the model unasked
+(calibrated on the retrieval set's questions vs order and chit-chat messages)."""
+
+NOTHING = "店铺资料里没有找到相关内容。如实告诉顾客暂时无法确认，可以帮他转人工客服，不要猜。"
+
+
+def render(hits: list[Hit]) -> str:
+    """What the model reads: numbered snippets with their source, the most relevant first."""
+    lines = ["店铺资料（只根据这些内容回答；资料没写的就说不确定，不要编）："]
+    for i, hit in enumerate(hits, start=1):
+        p = hit.passage
+        text = " ".join(p.text.split())[:SNIPPET_CHARS]
+        title = p.title.split(" > ")[-1] if p.title else p.kind
+        lines.append(f"[{i}] {title}：{text}")
+    return "\n".join(lines)
+
+
+async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+    query = str(args.get("query") or "").strip() or (deps.said[-1] if deps.said else "")
+    if deps.knowledge is None or not query:
+        return ToolResult(False, NOTHING)
+    hits = await deps.knowledge.search(
+        deps.shop.id, query, k=SNIPPETS, product_id=args.get("product_id") or None
+    )
+    if not hits:
+        return ToolResult(True, NOTHING, {"citations": []})
+    top = max(h.cosine for h in hits)
+    return ToolResult(
+        True,
+        render(hits),
+        {
+            "citations": [cite(h).as_dict() for h in hits],
+            "relevant": top >= RELEVANT_COSINE or any(h.passage.kind == "fact" for h in hits),
+            "top_cosine": round(top, 4),
+        },
+    )
+
+
+KNOWLEDGE_TOOLS = (
+    Tool(
+        ToolSpec(
+            "search_knowledge",
+            "查店铺资料：发货、运费、退换货和售后规则、保修、安装、会员、商品材质和参数等说明。",
+            schema(
+                {"query": {"type": "string", "description": "顾客的问题，用顾客的原话"}},
+                ["query"],
+            ),
+        ),
+        search_knowledge,
+        answer_hint="，只说资料里写了的",
+    ),
+)
