@@ -4,7 +4,7 @@ from xiaoer.bench import run_bench
 
 
 async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
-    result = await run_bench(None, concurrency=(1, 4))
+    result = await run_bench(None, concurrency=(1, 4), retrieval_sizes=(1000,))
     overhead = result["turn_overhead"]
     for n in (1, 4):
         assert overhead[f"xiaoer_turn_minus_llm_c{n}"]["p50_ms"] > 0
@@ -12,3 +12,7 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
         assert overhead[f"ratio_p50_c{n}"] > 0
     assert result["tool_latency"]["search_products"]["p95_ms"] > 0
     assert "model" not in result
+    knowledge = result["knowledge_retrieval"]
+    assert knowledge["demo_shop_hybrid"]["chunks"] > 100
+    assert knowledge["demo_shop_hybrid"]["p95_ms"] >= knowledge["demo_shop_hybrid"]["p50_ms"] > 0
+    assert knowledge["synthetic"]["sizes"]["1000"]["hybrid"]["p50_ms"] > 0

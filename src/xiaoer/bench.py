@@ -4,8 +4,8 @@ thresholds.
 1. Turn overhead without the LLM: the full HTTP turn (auth, persistence, tool call, SSE-less
    JSON reply) with a fake LLM that sleeps a fixed time per call, at 1 and at N concurrent
    conversations; the same load against a bare FastAPI echo endpoint, and the ratio.
-2. Tool latency: `search_products` and `track_logistics` p50/p95 on the demo shop (the
-   knowledge-retrieval benchmark arrives with the knowledge layer).
+2. Tool latency: `search_products`, `track_logistics` and `search_knowledge` p50/p95 on the
+   demo shop; knowledge retrieval p50/p95 on synthetic catalogs of 1k, 10k and 100k chunks.
 3. The embedded model: load time, time to first token and generation tokens/s on a fixed
    prompt, and LLM calls / prompt tokens per turn on three demo questions.
 """
@@ -187,6 +187,33 @@ async def model_speed(llm: LLM) -> dict[str, Any]:
     return out
 
 
+async def knowledge_latency(ws: Workspace, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Hybrid search on the demo shop (its own FAQ questions), then the synthetic sizes."""
+    from xiaoer.knowledge.bench import measure
+    from xiaoer.knowledge.embed import E5Embedder
+
+    db = ws.trial_db()
+    settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR)
+    rt = await Runtime.open(settings, llm=SleepyLLM(0))
+    try:
+        kb = rt.knowledge()
+        index = await kb.index("stride")  # built once, as a server does on its first question
+        faq = [p for p in index.passages if p.kind == "faq"][:40]
+        times = []
+        for p in faq:
+            t0 = time.perf_counter()
+            await kb.search("stride", p.title)
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        demo = {"chunks": len(index), "queries": len(times),
+                "p50_ms": round(statistics.median(times), 1),
+                "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1)}  # fmt: skip
+    finally:
+        await rt.close()
+    synthetic = await asyncio.to_thread(measure, E5Embedder(), sizes)
+    return {"demo_shop_hybrid": demo, "synthetic": synthetic}
+
+
 async def demo_turns(ws: Workspace, llm: LLM) -> dict[str, Any]:
     db = ws.trial_db()
     settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR)
@@ -209,7 +236,10 @@ async def demo_turns(ws: Workspace, llm: LLM) -> dict[str, Any]:
 
 
 async def run_bench(
-    llm_factory: Callable[[], LLM] | None, *, concurrency: Sequence[int] = (1, 100)
+    llm_factory: Callable[[], LLM] | None,
+    *,
+    concurrency: Sequence[int] = (1, 100),
+    retrieval_sizes: tuple[int, ...] = (1000, 10000, 100000),
 ) -> dict[str, Any]:
     """All figures in one run. `llm_factory` None skips the embedded-model section."""
     ws = Workspace()
@@ -218,7 +248,7 @@ async def run_bench(
         result: dict[str, Any] = {
             "turn_overhead": await turn_overhead(ws, 0.05, concurrency),
             "tool_latency": await tool_latency(ws),
-            "knowledge_retrieval": "not measured: the knowledge layer (issue 6) does not exist yet",
+            "knowledge_retrieval": await knowledge_latency(ws, retrieval_sizes),
         }
         if llm_factory is not None:
             t0 = time.perf_counter()

@@ -38,6 +38,16 @@ actions_app = typer.Typer(
 app.add_typer(actions_app, name="actions")
 policy_app = typer.Typer(help="Shop policy (售后策略) files: check and show.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+ingest_app = typer.Typer(
+    help="Teach a shop (学习资料): catalog, documents, past chats, merchant facts.",
+    no_args_is_help=True,
+)
+app.add_typer(ingest_app, name="ingest")
+knowledge_app = typer.Typer(
+    help="The shop's knowledge (知识库): search, sources, mined candidates to review.",
+    no_args_is_help=True,
+)
+app.add_typer(knowledge_app, name="knowledge")
 out = Console()
 err = Console(stderr=True)
 
@@ -216,6 +226,7 @@ async def ask(
             {"name": c["name"], "arguments": c["arguments"], "result": c["result"]}
             for c in data["tool_calls"]
         ]
+        payload["citations"] = data["citations"]
         payload["pending_actions"] = [v.as_dict() for v in views if v.status == "pending"]
         payload["executed_actions"] = [v.as_dict() for v in views if v.status == "executed"]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
@@ -354,6 +365,244 @@ async def bench(
 
 def main() -> None:
     app()
+
+
+async def _ingest(kind: str, shop: str, path: Path) -> None:
+    from xiaoer.knowledge.ingest import ingest
+
+    rt = await Runtime.open(_settings())
+    progress = Progress(
+        TextColumn("[bold]学习 / ingesting"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[name]}"), TimeElapsedColumn(), console=err,
+    )  # fmt: skip
+    try:
+        with progress:
+            task = progress.add_task("ingest", total=None, name="")
+
+            def step(name: str, done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, name=name)
+
+            reports = await ingest(rt.knowledge(), rt.sessions, kind, shop, path, step=step)
+    finally:
+        await rt.close()
+    table = Table("来源 source", "结果 status", "片段 chunks", "说明 detail")
+    for r in reports:
+        detail = r.detail or (
+            f"{r.extra['candidates']} candidates" if "candidates" in r.extra else ""
+        )
+        colour = {"failed": "red", "unchanged": "dim"}.get(r.status, "green")
+        table.add_row(r.source_id, f"[{colour}]{r.status}[/{colour}]", str(r.chunks), detail)
+    out.print(table)
+    if kind == "chats":
+        out.print(f"审核候选问答 / review: xiaoer knowledge candidates --shop {shop}")
+    if any(r.status == "failed" for r in reports):
+        raise typer.Exit(1)
+
+
+PATH_ARG = typer.Argument(help="a file or a folder")
+
+
+@ingest_app.command("docs")
+def ingest_docs(
+    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
+) -> None:
+    """Markdown / HTML / DOCX / PDF / TXT documents (a folder is read recursively)."""
+    command(_ingest)("docs", shop, path)
+
+
+@ingest_app.command("catalog")
+def ingest_catalog(
+    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
+) -> None:
+    """A catalog file (CSV / JSON / JSONL / XLSX), one row per SKU; unknown columns are kept."""
+    command(_ingest)("catalog", shop, path)
+
+
+@ingest_app.command("chats")
+def ingest_chats(
+    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
+) -> None:
+    """Past human-agent chats (JSONL or CSV), mined for FAQ candidates to review."""
+    command(_ingest)("chats", shop, path)
+
+
+@ingest_app.command("facts")
+def ingest_facts(
+    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
+) -> None:
+    """Merchant facts: one per line, optionally `| 到期 2026-12-31`; they outrank the rest."""
+    command(_ingest)("facts", shop, path)
+
+
+@knowledge_app.command("search")
+@command
+async def knowledge_search(
+    query: Annotated[str, typer.Argument(help="a shopper's question")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    method: Annotated[str, typer.Option(help="hybrid | bm25 | dense")] = "hybrid",
+    product: Annotated[str | None, typer.Option(help="only this product's facts")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the shop's knowledge; every snippet carries its source id."""
+    from xiaoer.knowledge import cite
+
+    rt = await Runtime.open(_settings())
+    try:
+        hits = await rt.knowledge().search(shop, query, k=k, method=method, product_id=product)
+    finally:
+        await rt.close()
+    rows = [cite(h).as_dict() for h in hits]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("source_id", "kind", "title", "snippet")
+    for r in rows:
+        table.add_row(r["source_id"], r["kind"], r["title"][:30], r["snippet"][:80])
+    out.print(table if rows else "没有找到 / nothing found")
+
+
+@knowledge_app.command("sources")
+@command
+async def knowledge_sources(shop: Annotated[str, typer.Option(help="shop id")]) -> None:
+    """What the shop's knowledge was learned from."""
+    rt = await Runtime.open(_settings())
+    try:
+        rows = await rt.knowledge().sources(shop)
+    finally:
+        await rt.close()
+    table = Table("source", "kind", "chunks", "ingested")
+    for r in rows:
+        table.add_row(r.id, r.kind, str(r.chunks), r.ingested_at.isoformat(timespec="seconds"))
+    out.print(table if rows else "还没有资料 / no knowledge yet: xiaoer ingest --help")
+
+
+@knowledge_app.command("candidates")
+@command
+async def knowledge_candidates(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    status: Annotated[str, typer.Option(help="pending | approved | rejected | all")] = "pending",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """FAQ answers mined from past chats, waiting for review (with the chats they came from)."""
+    rt = await Runtime.open(_settings())
+    try:
+        rows = await rt.knowledge().candidates(shop, None if status == "all" else status)
+    finally:
+        await rt.close()
+    data = [
+        {"id": r.id, "status": r.status, "question": r.question, "variants": r.variants,
+         "answer": r.answer, "chat_ids": r.chat_ids, "score": r.score}
+        for r in rows
+    ]  # fmt: skip
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("id", "问 question", "答 answer", "来自 chats", "status")
+    for d in data:
+        chats = ",".join(d["chat_ids"][:3]) + ("…" if len(d["chat_ids"]) > 3 else "")
+        table.add_row(d["id"], d["question"][:30], d["answer"][:60], chats, d["status"])
+    out.print(table if data else f"没有 {status} 候选 / no {status} candidates")
+
+
+@knowledge_app.command("approve")
+@command
+async def knowledge_approve(
+    candidate: Annotated[str, typer.Argument(help="candidate id")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    answer: Annotated[str | None, typer.Option(help="an edited answer")] = None,
+    question: Annotated[str | None, typer.Option(help="an edited question")] = None,
+) -> None:
+    """Approve a mined answer (optionally edited); the bot can use it from now on."""
+    rt = await Runtime.open(_settings())
+    try:
+        chunk = await rt.knowledge().approve(shop, candidate, answer=answer, question=question)
+    finally:
+        await rt.close()
+    out.print(f"[green]✓[/green] {candidate} approved → {chunk}")
+
+
+@knowledge_app.command("reject")
+@command
+async def knowledge_reject(
+    candidate: Annotated[str, typer.Argument(help="candidate id")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    note: Annotated[str, typer.Option(help="why")] = "",
+) -> None:
+    """Reject a mined answer; it is never used (and re-mining keeps it rejected)."""
+    rt = await Runtime.open(_settings())
+    try:
+        await rt.knowledge().reject(shop, candidate, note=note)
+    finally:
+        await rt.close()
+    out.print(f"{candidate} rejected")
+
+
+@knowledge_app.command("add-fact")
+@command
+async def knowledge_add_fact(
+    text: Annotated[str, typer.Argument(help="e.g. 本周六不发货")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    expires: Annotated[str, typer.Option(help="2026-12-31 or an ISO time")] = "",
+) -> None:
+    """Add one merchant fact; it outranks everything else until it expires."""
+    from xiaoer.domain.errors import BadInput
+    from xiaoer.knowledge.ingest import parse_expiry
+
+    try:
+        when = parse_expiry(expires)
+    except ValueError as exc:
+        raise BadInput(f"bad --expires {expires!r} (use 2026-12-31)") from exc
+    rt = await Runtime.open(_settings())
+    try:
+        fact_id = await rt.knowledge().add_fact(shop, text, expires_at=when)
+    finally:
+        await rt.close()
+    out.print(f"[green]✓[/green] {fact_id}")
+
+
+@knowledge_app.command("remove")
+@command
+async def knowledge_remove(
+    source: Annotated[str, typer.Argument(help="source id (see `knowledge sources`)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+) -> None:
+    """Remove a source (a document, a fact) and its chunks."""
+    rt = await Runtime.open(_settings())
+    try:
+        await rt.knowledge().remove(shop, source)
+    finally:
+        await rt.close()
+    out.print(f"{source} removed")
+
+
+@eval_app.command("retrieval")
+@command
+async def eval_retrieval(
+    sets: Annotated[Path | None, typer.Option(help="folder of <shop>.yaml question sets")] = None,
+    k: Annotated[int, typer.Option(min=1, max=10)] = 5,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+) -> None:
+    """Recall@k and MRR of BM25, dense and hybrid retrieval on the held-out question sets."""
+    from xiaoer.evals.retrieval import DEFAULT_DIR, evaluate
+
+    progress = Progress(
+        TextColumn("[bold]retrieval"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("q", total=None)
+        report = await evaluate(
+            sets or DEFAULT_DIR, k=k,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    table = Table("shop", "method", f"recall@{k}", "MRR", "n", title="xiaoer eval retrieval")
+    for shop, methods in report["by_shop"].items():
+        for method, r in methods.items():
+            table.add_row(shop, method, f"{r['recall']:.3f}", f"{r['mrr']:.3f}", str(r["n"]))
+    out.print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 @actions_app.command("list")

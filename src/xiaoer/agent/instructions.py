@@ -59,6 +59,21 @@ def claims_done(reply: str) -> bool:
     return len(reply) <= 60 and UNBACKED_DONE.search(reply) is not None
 
 
+ABOUT_MY_ORDER = re.compile(
+    r"我.{0,4}(买|下单|拍|订)的|我的(订单|快递|包裹|货|单|退款)|订单号|到哪|还没(到|发|收|退)|怎么还没|咋还没"
+    r"|一直(没|不)|没(收到|到账)|到账|催|进度"
+)
+"""A message about the shopper's own order ("我买的…到哪了", "退款咋还没到账"): answered from
+their order, not from the shop's general knowledge. Read off the demo's past chats: it marks
+38 of 71 and 52 of 87 order-specific questions, and 13 of 217 and 7 of 192 others."""
+
+CHANGE_REQUEST = re.compile(
+    r"(帮我|给我|我要|我想|想要|麻烦|申请).{0,10}(取消|退款|退货|退掉|换成|换货|换个|换一|改地址|修改|改成)"
+)
+"""A request for a change ("帮我取消掉", "我要退货"): a job for the after-sales tools, not a
+question for the knowledge base (measured: snippets about the product distracted the model)."""
+
+
 ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9])")
 ASKS_ORDER = re.compile(r"(提供|告诉|发|给).{0,6}订单号|订单号是多少|哪(一|个)(个|笔|单)?订单")
 CHANGE_VERB = re.compile(r"取消|退款|退货|换货|换成|换码|改地址|修改地址")

@@ -44,7 +44,9 @@ from xiaoer.agent.events import (
 )
 from xiaoer.agent.grounding import cited
 from xiaoer.agent.instructions import (
+    ABOUT_MY_ORDER,
     ANSWER_NOTE,
+    CHANGE_REQUEST,
     CHINESE,
     ORDER_ID,
     Voice,
@@ -72,6 +74,8 @@ from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
 
 MAX_MESSAGE_CHARS = 2000
+FOLLOW_UP_CHARS = 12
+ORDER_LOOKUPS = frozenset({"get_order", "list_my_orders", "track_logistics"})
 TOOL_RESULT_CHARS = 900
 
 
@@ -457,14 +461,20 @@ class Assistant:
     async def _prefetch(self, loop: _Loop, deps: TurnDeps, question: str, emit: Emit) -> None:
         """Look the question up in the shop's knowledge before the model's first step, so the
         answer can come from it (the model may still call other tools). Skipped for messages
-        about an order (an order number), and left out when nothing relevant was found.
+        about the shopper's own order, and left out when nothing relevant was found.
 
         Measured on the embedded model: asked "包邮吗", it answered from nothing; it rarely
         picks `search_knowledge` by itself among 20 tools."""
         if deps.knowledge is None or "search_knowledge" not in self.tools:
             return
-        if ORDER_ID.search(question):
+        if ORDER_ID.search(question) or ABOUT_MY_ORDER.search(question):
             return
+        if CHANGE_REQUEST.search(question) or is_yes(question) or is_no(question):
+            return
+        if len(question) <= FOLLOW_UP_CHARS and any(
+            c.name in ORDER_LOOKUPS for m in loop.messages[-6:] for c in m.tool_calls
+        ):
+            return  # "什么时候到" right after an order lookup is about that order
         args = {"query": question}
         result, ms = await run_tool(self.tools, "search_knowledge", args, deps)
         citations = result.data.get("citations") or []

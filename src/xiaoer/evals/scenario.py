@@ -17,7 +17,7 @@ ANCHOR = datetime.fromisoformat("2026-11-20T14:00:00+08:00")
 CATEGORIES = (
     "order_status", "logistics_delay", "product_facts", "size_advice", "stock", "price_coupon",
     "subsidy", "cancel", "address_change", "refund", "return", "exchange", "retention_accepted",
-    "retention_declined", "unknown_knowledge", "foreign_order", "human_request", "angry",
+    "retention_declined", "knowledge", "unknown_knowledge", "foreign_order", "human_request", "angry",
     "prompt_injection",
 )  # fmt: skip
 

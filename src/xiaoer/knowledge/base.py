@@ -96,7 +96,7 @@ class KnowledgeBase:
         self.sessions = sessions
         self.embedder = embedder
         self.clock = clock
-        self._indexes: dict[str, tuple[tuple[int, datetime | None], ShopIndex]] = {}
+        self._indexes: dict[str, tuple[str, ShopIndex]] = {}
         self._lock = asyncio.Lock()
 
     @property
@@ -333,8 +333,11 @@ class KnowledgeBase:
         ]
         async with self.sessions() as s:
             repo = KnowledgeRepository(s, shop_id)
-            reviewed = {c.id for c in await repo.candidates() if c.status != "pending"}
-            await repo.replace_pending(source_id, [r for r in rows if r.id not in reviewed])
+            # A group the merchant already reviewed (it shares a chat with a reviewed
+            # candidate) stays as reviewed: re-mining never brings a rejected answer back.
+            reviewed = [set(c.chat_ids) for c in await repo.candidates() if c.status != "pending"]
+            rows = [r for r in rows if not any(set(r.chat_ids) & seen for seen in reviewed)]
+            await repo.replace_pending(source_id, rows)
             await repo.delete_source(source_id)
             s.add(
                 KnowledgeSourceRow(

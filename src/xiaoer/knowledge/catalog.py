@@ -131,6 +131,18 @@ def products_from_rows(rows: Iterable[dict[str, Any]]) -> CatalogRead:
         if not pid or not title:
             problems.append(f"row {number}: needs a product id and a title")
             continue
+        price: int | None = None
+        if "price" in known or "price_fen" in known:
+            try:
+                price = (
+                    int(known["price_fen"])
+                    if "price_fen" in known
+                    else parse_yuan(str(known["price"]))
+                )
+                stock = int(float(known.get("stock") or 0))
+            except ValueError:
+                problems.append(f"row {number}: bad price or stock")
+                continue
         product = out.setdefault(
             pid,
             {
@@ -160,17 +172,7 @@ def products_from_rows(rows: Iterable[dict[str, Any]]) -> CatalogRead:
                 )
             except (KeyError, TypeError, ValueError):
                 problems.append(f"row {number}: a SKU needs id and price_fen")
-        if "price" in known or "price_fen" in known:
-            try:
-                price = (
-                    int(known["price_fen"])
-                    if "price_fen" in known
-                    else parse_yuan(str(known["price"]))
-                )
-                stock = int(float(known.get("stock") or 0))
-            except ValueError:
-                problems.append(f"row {number}: bad price or stock")
-                continue
+        if price is not None:
             sku_id = str(known.get("sku_id") or f"{pid}-{len(product['skus']) + 1}")
             product["skus"].append(Sku(sku_id, pid, options, price, stock))
     products = [

@@ -80,13 +80,17 @@ class ShopIndex:
     passages: list[Passage]
     vectors: np.ndarray | None
     """(n, dim) float32, L2-normalised; None = BM25 only (no embedder)."""
+    tokenized: list[list[str]] | None = None
+    """The passages' BM25 terms when already known (benchmarks); None = computed here."""
     bm25: Bm25 = field(init=False)
     products: np.ndarray = field(init=False)
     kinds: np.ndarray = field(init=False)
     expires: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.bm25 = Bm25([tokens(p.indexed_text()) for p in self.passages])
+        docs = self.tokenized or [tokens(p.indexed_text()) for p in self.passages]
+        self.bm25 = Bm25(docs)
+        self.tokenized = None  # not kept: the postings hold what search needs
         self.products = np.array([p.product_id or "" for p in self.passages], dtype=object)
         self.kinds = np.array([p.kind for p in self.passages], dtype=object)
         self.expires = np.array(

@@ -44,7 +44,7 @@ def tokens(text: str) -> list[str]:
         if (CJK.fullmatch(t) or WORD.fullmatch(t)) and t not in STOP
     ]
     for run in CJK.findall(text):
-        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+        out.extend(b for i in range(len(run) - 1) if (b := run[i : i + 2]) not in STOP)
     return out
 
 

@@ -6,6 +6,7 @@ CLI command, the request) owns the transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -140,6 +141,32 @@ class CatalogRepository:
         for sku in sku_rows:
             by_product.setdefault(sku.product_id, []).append(sku)
         return [product_from_rows(r, by_product.get(r.id, [])) for r in rows]
+
+    async def upsert(self, products: Sequence[Product]) -> None:
+        """Add or replace products with their SKUs (a catalog import); others are kept."""
+        for p in products:
+            await self.session.execute(
+                delete(SkuRow).where(SkuRow.shop_id == self.shop_id, SkuRow.product_id == p.id)
+            )
+            row = await self.session.get(ProductRow, (self.shop_id, p.id))
+            if row is None:
+                row = ProductRow(shop_id=self.shop_id, id=p.id)
+                self.session.add(row)
+            row.title, row.category, row.brand = p.title, p.category, p.brand
+            row.description, row.attributes, row.tags = p.description, p.attributes, list(p.tags)
+            await self.session.flush()
+            for sku in p.skus:
+                self.session.add(
+                    SkuRow(
+                        shop_id=self.shop_id,
+                        id=sku.id,
+                        product_id=p.id,
+                        options=sku.options,
+                        price_fen=sku.price_fen,
+                        stock=sku.stock,
+                    )
+                )
+        await self.session.flush()
 
     async def categories(self) -> list[str]:
         stmt = (
@@ -538,13 +565,16 @@ class KnowledgeRepository:
     async def chunk(self, chunk_id: str) -> KnowledgeChunkRow | None:
         return await self.session.get(KnowledgeChunkRow, (self.shop_id, chunk_id))
 
-    async def signature(self) -> tuple[int, datetime | None]:
-        """Changes whenever a source is added, replaced or removed (cache key for indexes)."""
-        stmt = select(func.count(), func.max(KnowledgeSourceRow.ingested_at)).where(
-            KnowledgeSourceRow.shop_id == self.shop_id
+    async def signature(self) -> str:
+        """Changes whenever a source is added, replaced or removed (the cache key of a shop's
+        index, valid across processes)."""
+        stmt = (
+            select(KnowledgeSourceRow.id, KnowledgeSourceRow.content_hash)
+            .where(KnowledgeSourceRow.shop_id == self.shop_id)
+            .order_by(KnowledgeSourceRow.id)
         )
-        count, latest = (await self.session.execute(stmt)).one()
-        return int(count or 0), latest
+        rows = (await self.session.execute(stmt)).all()
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
 
     async def candidates(self, status: str | None = None) -> list[KnowledgeCandidateRow]:
         stmt = select(KnowledgeCandidateRow).where(KnowledgeCandidateRow.shop_id == self.shop_id)

@@ -45,7 +45,9 @@ async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         render(hits),
         {
             "citations": [cite(h).as_dict() for h in hits],
-            "relevant": top >= RELEVANT_COSINE or any(h.passage.kind == "fact" for h in hits),
+            # e5 rates greetings close to everything; a relevant hit also shares words.
+            "relevant": any(h.bm25 > 0 for h in hits)
+            and (top >= RELEVANT_COSINE or any(h.passage.kind == "fact" for h in hits)),
             "top_cosine": round(top, 4),
         },
     )

@@ -1,0 +1,46 @@
+"""The turn looks questions up in the shop's knowledge before the model's first step, and the
+reply's citations name the snippets it drew on."""
+
+from __future__ import annotations
+
+from xiaoer.llm.scripted import ScriptedLLM, call, say
+from xiaoer.runtime import Runtime
+from xiaoer.store.repositories import ConversationRepository
+
+
+async def test_policy_question_gets_knowledge_and_citations(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [say("支持七天无理由退货，定制款除外。")]
+    result = await runtime.assistant().turn("mini", "U1", "你们支持七天无理由退货吗")
+    assert [c.name for c in result.tool_calls] == ["search_knowledge"]
+    prompt = llm.calls[0][0]
+    assert [m.role for m in prompt][-3:] == ["user", "assistant", "tool"]
+    assert "[1]" in prompt[-1].content and "定制款除外" in prompt[-1].content
+    assert result.llm_calls == 1
+    ids = [c["source_id"] for c in result.citations]
+    assert "faq:F1" in ids and all(c["kind"] in ("faq", "doc") for c in result.citations)
+    async with runtime.sessions() as s:
+        rows = await ConversationRepository(s, "mini").messages(result.conversation_id)
+    assert [c["source_id"] for c in rows[-1].meta["citations"]] == ids
+
+
+async def test_unrelated_reply_cites_nothing(runtime: Runtime, llm: ScriptedLLM) -> None:
+    llm.steps = [say("这个我不确定，帮您转人工客服。")]
+    result = await runtime.assistant().turn("mini", "U1", "你们支持七天无理由退货吗")
+    assert result.tool_calls and result.citations == []
+
+
+async def test_order_messages_are_not_prefetched(runtime: Runtime, llm: ScriptedLLM) -> None:
+    llm.steps = [call("track_logistics", order_id="SO1001"), say("在杭州。"), say("明天到。")]
+    first = await runtime.assistant().turn("mini", "U1", "SO1001 到哪了")
+    assert [c.name for c in first.tool_calls] == ["track_logistics"]
+    mine = await runtime.assistant().turn("mini", "U1", "我买的鞋子怎么还没到")
+    assert "search_knowledge" not in [c.name for c in mine.tool_calls]
+
+
+async def test_model_can_search_knowledge_itself(runtime: Runtime, llm: ScriptedLLM) -> None:
+    llm.steps = [call("search_knowledge", query="七天无理由"), say("支持，定制款除外。")]
+    result = await runtime.assistant().turn("mini", "U1", "SO1001 这单能七天无理由吗")
+    assert [c.name for c in result.tool_calls] == ["search_knowledge"]
+    assert "faq:F1" in [c["source_id"] for c in result.citations]
