@@ -112,3 +112,17 @@ async def test_conversation_messages_and_client_keys(rt: Runtime) -> None:
         repo = ConversationRepository(s, "alpha")
         with pytest.raises(IntegrityError):
             await repo.add_message("cv1", "shopper", "again", NOW, client_key="k1")
+
+
+async def test_knowledge_is_stored_and_searched_per_shop(rt: Runtime, tmp_path: Path) -> None:
+    """Chunks, float16 vectors and sources round-trip on SQLite and PostgreSQL alike."""
+    doc = tmp_path / "only-alpha.md"
+    doc.write_text("# 门店\n\n## 营业时间\n\n线下体验店每天 10:00-22:00 营业。\n", encoding="utf-8")
+    kb = rt.knowledge()
+    assert (await kb.ingest_document("alpha", doc)).status == "added"
+    hit = (await kb.search("alpha", "体验店几点关门", k=1))[0]
+    assert hit.passage.id == "doc:only-alpha.md#1" and hit.cosine > 0.5
+    beta = await kb.search("beta", "体验店几点关门", k=50)
+    assert all(h.passage.source_id != "doc:only-alpha.md" for h in beta)
+    fresh = type(kb)(rt.sessions, kb.embedder, rt.clock)  # another process: index from the DB
+    assert (await fresh.search("alpha", "体验店几点关门", k=1))[0].passage.id == hit.passage.id
