@@ -399,39 +399,27 @@ async def _ingest(kind: str, shop: str, path: Path) -> None:
         raise typer.Exit(1)
 
 
-PATH_ARG = typer.Argument(help="a file or a folder")
+INGEST_HELP = {
+    "docs": "Markdown / HTML / DOCX / PDF / TXT documents (a folder is read recursively).",
+    "catalog": "A catalog file (CSV / JSON / JSONL / XLSX), one row per SKU; unknown columns are kept.",
+    "chats": "Past human-agent chats (JSONL or CSV), mined for FAQ candidates to review.",
+    "facts": "Merchant facts: one per line, optionally `| 到期 2026-12-31`; they outrank the rest.",
+}
 
 
-@ingest_app.command("docs")
-def ingest_docs(
-    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
-) -> None:
-    """Markdown / HTML / DOCX / PDF / TXT documents (a folder is read recursively)."""
-    command(_ingest)("docs", shop, path)
+def _ingest_command(kind: str) -> None:
+    def run(
+        shop: Annotated[str, typer.Option(help="shop id")],
+        path: Annotated[Path, typer.Argument(help="a file or a folder")],
+    ) -> None:
+        command(_ingest)(kind, shop, path)
+
+    run.__doc__ = INGEST_HELP[kind]
+    ingest_app.command(kind)(run)
 
 
-@ingest_app.command("catalog")
-def ingest_catalog(
-    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
-) -> None:
-    """A catalog file (CSV / JSON / JSONL / XLSX), one row per SKU; unknown columns are kept."""
-    command(_ingest)("catalog", shop, path)
-
-
-@ingest_app.command("chats")
-def ingest_chats(
-    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
-) -> None:
-    """Past human-agent chats (JSONL or CSV), mined for FAQ candidates to review."""
-    command(_ingest)("chats", shop, path)
-
-
-@ingest_app.command("facts")
-def ingest_facts(
-    shop: Annotated[str, typer.Option(help="shop id")], path: Annotated[Path, PATH_ARG]
-) -> None:
-    """Merchant facts: one per line, optionally `| 到期 2026-12-31`; they outrank the rest."""
-    command(_ingest)("facts", shop, path)
+for _kind in INGEST_HELP:
+    _ingest_command(_kind)
 
 
 @knowledge_app.command("search")
