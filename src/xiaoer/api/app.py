@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from xiaoer.agent.actions import ActionView
 from xiaoer.agent.events import Emit
 from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
+from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.sse import stream_turn
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound, Unauthorized, XiaoerError
@@ -227,4 +228,5 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         outcome = await rt().review_action(shop_id, action_id, approve=False, note=body.note)
         return ActionView.of(outcome.action).as_dict() | {"reply": outcome.reply}
 
+    app.include_router(knowledge_router(rt, merchant_shop))
     return app
