@@ -549,6 +549,37 @@ async def knowledge_add_fact(
     out.print(f"[green]✓[/green] {fact_id}")
 
 
+@knowledge_app.command("mine-products")
+@command
+async def knowledge_mine_products(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N products")] = None,
+) -> None:
+    """Let the LLM list the facts in product descriptions (offline; kept only when the
+    description says them). About 10 s a product on the embedded model."""
+    rt = await Runtime.open(_settings())
+    progress = Progress(
+        TextColumn("[bold]mining"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err,
+    )  # fmt: skip
+    try:
+        load_llm(rt)
+        with progress:
+            task = progress.add_task("mine", total=None)
+            report, mined = await rt.knowledge().mine_products(
+                shop, rt.ask_llm, limit=limit,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )  # fmt: skip
+    finally:
+        await rt.close()
+    out.print(
+        f"{report.status}: {mined.products} products, {mined.proposed} facts proposed, "
+        f"{mined.kept} kept (found in the description), {len(mined.dropped)} dropped"
+    )
+    for line in mined.dropped[:10]:
+        out.print(f"[dim]dropped: {line}[/dim]")
+
+
 @knowledge_app.command("remove")
 @command
 async def knowledge_remove(

@@ -23,7 +23,7 @@ from xiaoer.domain.models import FaqEntry
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.knowledge.embed import E5Embedder, available
 from xiaoer.knowledge.readers import DOC_SUFFIXES
-from xiaoer.llm.base import LLM
+from xiaoer.llm.base import LLM, ChatMessage
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.store.db import make_engine, migrate, sessionmaker
 from xiaoer.store.repositories import ShopRepository
@@ -83,6 +83,12 @@ class Runtime:
             embedder = E5Embedder(self.settings.llm_threads) if self._dense() else None
             self._knowledge = KnowledgeBase(self.sessions, embedder, self.clock)
         return self._knowledge
+
+    async def ask_llm(self, system: str, prompt: str) -> str:
+        """One plain text completion (offline jobs such as product fact mining)."""
+        messages = [ChatMessage("system", system), ChatMessage("user", prompt)]
+        completion = await self.llm().complete(messages, [], mode="text", max_tokens=320)
+        return completion.content
 
     def _dense(self) -> bool:
         if self.settings.embeddings and not available():

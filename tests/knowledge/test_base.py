@@ -4,6 +4,7 @@ search with citations, tenancy, product filter, merchant facts, chat mining and 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,3 +145,39 @@ async def test_bm25_only_without_embeddings(tmp_path: Path) -> None:
             await kb.search("mini", "x", method="magic")
     finally:
         await runtime.close()
+
+
+async def test_mined_product_facts_are_kept_only_when_the_description_says_them(
+    rt: Runtime,
+) -> None:
+    replies = iter(
+        [
+            "材质｜鞋面工程网布，透气｜描述\n保修｜整鞋保修三年｜描述\n适用场景｜日常慢跑｜描述\n胡说八道",
+            "",
+        ]
+    )
+
+    async def ask(system: str, prompt: str) -> str:
+        assert "只能是" in system and prompt.startswith("标题：")
+        return next(replies, "")
+
+    kb = rt.knowledge()
+    async with rt.sessions() as s:
+        from xiaoer.store.repositories import CatalogRepository
+
+        catalog = CatalogRepository(s, "alpha")
+        p1 = await catalog.get("P1")
+        assert p1 is not None
+        await catalog.upsert(
+            [replace(p1, description="疾风 3：鞋面工程网布，透气轻盈，适合日常慢跑。")]
+        )
+        await s.commit()
+    report, mined = await kb.mine_products("alpha", ask, limit=1)
+    assert (mined.proposed, mined.kept) == (3, 2) and report.status == "added"
+    assert mined.dropped == ["P1 保修｜整鞋保修三年"]  # invented: not in the description
+    hits = await kb.search("alpha", "疾风3适合慢跑吗", k=10)
+    assert any(
+        h.passage.source_id == "catalog-facts" and h.passage.field == "description" for h in hits
+    )
+    again, _ = await kb.mine_products("alpha", ask, limit=1)
+    assert again.status == "unchanged"

@@ -24,6 +24,7 @@ from xiaoer.domain.errors import BadInput, NotFound
 from xiaoer.domain.models import FaqEntry, Product
 from xiaoer.knowledge.catalog import product_passages
 from xiaoer.knowledge.embed import Embedder, pack, unpack
+from xiaoer.knowledge.facts import Ask, FactMining, mine_product_facts
 from xiaoer.knowledge.index import Hit, Passage, ShopIndex
 from xiaoer.knowledge.mining import MiningReport, mine
 from xiaoer.knowledge.readers import read_document
@@ -354,6 +355,27 @@ class KnowledgeBase:
             await s.commit()
         status = "replaced" if old is not None else "added"
         return IngestReport(source_id, status, 0, extra={"candidates": len(rows)}), report
+
+    async def mine_products(
+        self, shop_id: str, ask: Ask, *, limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[IngestReport, FactMining]:  # fmt: skip
+        """Mine the catalog's descriptions for facts with the LLM (an offline job); the kept
+        facts replace the earlier mined ones. Skipped when the catalog did not change."""
+        async with self.sessions() as s:
+            products = await CatalogRepository(s, shop_id).all()
+        products = products[:limit] if limit else products
+        digest = content_hash([(p.id, p.title, p.description) for p in products])
+        async with self.sessions() as s:
+            old = await KnowledgeRepository(s, shop_id).source("catalog-facts")
+        if old is not None and old.content_hash == digest:
+            return IngestReport("catalog-facts", "unchanged", old.chunks), FactMining()
+        mined = await mine_product_facts(ask, products, progress)
+        report = await self._replace(
+            shop_id, "catalog-facts", "product", "catalog facts (mined)", digest, mined.passages,
+            meta={"proposed": mined.proposed, "kept": mined.kept},
+        )  # fmt: skip
+        return report, mined
 
     # ---- merchant facts -----------------------------------------------------------------
 
