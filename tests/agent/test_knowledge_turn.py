@@ -44,3 +44,13 @@ async def test_model_can_search_knowledge_itself(runtime: Runtime, llm: Scripted
     result = await runtime.assistant().turn("mini", "U1", "SO1001 这单能七天无理由吗")
     assert [c.name for c in result.tool_calls] == ["search_knowledge"]
     assert "faq:F1" in [c["source_id"] for c in result.citations]
+
+
+async def test_a_named_product_keeps_other_products_out(runtime: Runtime, llm: ScriptedLLM) -> None:
+    """疾风's "鞋面材质：工程网布" is the closest passage, but the question names 云跃."""
+    llm.steps = [call("search_knowledge", query="云跃 Pro 鞋面什么材质"), say("资料里没写。")]
+    result = await runtime.assistant().turn("mini", "U1", "SO1001 云跃 Pro 鞋面什么材质")
+    seen = result.tool_calls[0].result
+    assert "云跃 Pro 碳板竞速跑鞋" in seen and "工程网布" not in seen and "疾风" not in seen
+    assert await runtime.knowledge().product_named("mini", "跑鞋的鞋面是什么") is None
+    assert await runtime.knowledge().product_named("mini", "疾风 3 男子缓震跑鞋") == "P1"

@@ -37,6 +37,12 @@ class Passage:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductName:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     passage: Passage
     score: float
@@ -86,11 +92,18 @@ class ShopIndex:
     products: np.ndarray = field(init=False)
     kinds: np.ndarray = field(init=False)
     expires: np.ndarray = field(init=False)
+    product_names: list[ProductName] = field(init=False)
+    """The catalog's products (from their overview passages), to spot one a question names."""
 
     def __post_init__(self) -> None:
         docs = self.tokenized or [tokens(p.indexed_text()) for p in self.passages]
         self.bm25 = Bm25(docs)
         self.tokenized = None  # not kept: the postings hold what search needs
+        self.product_names = [
+            ProductName(p.product_id, p.title)
+            for p in self.passages
+            if p.kind == "product" and p.product_id and p.field == "description"
+        ]
         self.products = np.array([p.product_id or "" for p in self.passages], dtype=object)
         self.kinds = np.array([p.kind for p in self.passages], dtype=object)
         self.expires = np.array(

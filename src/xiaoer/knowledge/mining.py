@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -116,9 +116,24 @@ def pairs_of(chat: dict[str, Any], products: Sequence[Product]) -> tuple[list[Pa
     return out, dropped
 
 
-def product_names(products: Sequence[Product]) -> dict[str, set[str]]:
-    """Each product's distinctive name parts: title words no other product's title has."""
-    words = {p.id: {w for w in re.split(r"[\s·/]+", p.title) if len(w) >= 2} for p in products}
+class Titled(Protocol):
+    """Anything with a product id and title (a `Product`, or a name the index keeps)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+
+def product_names(products: Sequence[Titled]) -> dict[str, set[str]]:
+    """Each product's distinctive name parts: title words, and pairs of adjacent title words
+    ("X60 Pro"), that no other product's title has."""
+    words: dict[str, set[str]] = {}
+    for p in products:
+        parts = [w for w in re.split(r"[\s·/]+", p.title) if w]
+        single = {w for w in parts if len(w) >= 2}
+        words[p.id] = single | {a + b for a, b in zip(parts, parts[1:], strict=False)}
     seen: dict[str, int] = {}
     for ws in words.values():
         for w in ws:
@@ -126,7 +141,7 @@ def product_names(products: Sequence[Product]) -> dict[str, set[str]]:
     return {pid: {w for w in ws if seen[w] == 1} for pid, ws in words.items()}
 
 
-def without_products(text: str, products: Sequence[Product]) -> str:
+def without_products(text: str, products: Sequence[Titled]) -> str:
     """The text with product titles and their distinctive words replaced by "这款"."""
     for p in sorted(products, key=lambda p: -len(p.title)):
         text = text.replace(p.title, "这款")
@@ -136,7 +151,7 @@ def without_products(text: str, products: Sequence[Product]) -> str:
     return re.sub(r"(这款\s*)+", "这款", text)
 
 
-def mentioned_product(text: str, products: Sequence[Product]) -> str | None:
+def mentioned_product(text: str, products: Sequence[Titled]) -> str | None:
     """The one product the text names (by a distinctive title word), or None."""
     compact = re.sub(r"\s+", "", text).lower()
     for p in sorted(products, key=lambda p: -len(p.title)):

@@ -34,9 +34,10 @@ async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     query = str(args.get("query") or "").strip() or (deps.said[-1] if deps.said else "")
     if deps.knowledge is None or not query:
         return ToolResult(False, NOTHING)
-    hits = await deps.knowledge.search(
-        deps.shop.id, query, k=SNIPPETS, product_id=args.get("product_id") or None
-    )
+    # A question that names one product gets that product's facts (and the general ones),
+    # never a similar product's.
+    product = args.get("product_id") or await deps.knowledge.product_named(deps.shop.id, query)
+    hits = await deps.knowledge.search(deps.shop.id, query, k=SNIPPETS, product_id=product)
     if not hits:
         return ToolResult(True, NOTHING, {"citations": []})
     top = max(h.cosine for h in hits)
