@@ -54,3 +54,13 @@ async def test_a_named_product_keeps_other_products_out(runtime: Runtime, llm: S
     assert "云跃 Pro 碳板竞速跑鞋" in seen and "工程网布" not in seen and "疾风" not in seen
     assert await runtime.knowledge().product_named("mini", "跑鞋的鞋面是什么") is None
     assert await runtime.knowledge().product_named("mini", "疾风 3 男子缓震跑鞋") == "P1"
+
+
+async def test_not_in_the_knowledge_is_an_answer_after_a_search(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """After the prefetched search, "暂无相关信息" is backed by it: no forced lookup."""
+    llm.steps = [say("抱歉，暂无相关信息，可以帮您转人工客服确认。")]
+    result = await runtime.assistant().turn("mini", "U1", "七天无理由退货可以寄到付吗")
+    assert [c.name for c in result.tool_calls] == ["search_knowledge"]
+    assert [mode for _, mode in llm.calls] == ["auto"] and not result.fallback

@@ -46,12 +46,12 @@ UNBACKED_DONE = re.compile(
 "好的，确认取消订单 SO…"; only the action desk can say a change is done."""
 
 
-def is_stalling(reply: str) -> bool:
-    """Whether a reply written without any lookup only promises one or denies without one."""
+def is_stalling(reply: str, *, searched: bool = False) -> bool:
+    """Whether a reply written without any lookup only promises one or denies without one.
+    After a knowledge search (`searched`) a "not found" is backed by it; a promise is not."""
     short = len(reply) <= 60
-    return short and (
-        STALLING.search(reply) is not None or UNBACKED_NEGATIVE.search(reply) is not None
-    )
+    denies = not searched and UNBACKED_NEGATIVE.search(reply) is not None
+    return short and (STALLING.search(reply) is not None or denies)
 
 
 def claims_done(reply: str) -> bool:

@@ -431,7 +431,7 @@ class Assistant:
             if mode == "auto" and not completion.tool_calls:
                 reply = completion.content
                 stalled = not looked_up and (
-                    is_stalling(reply)
+                    is_stalling(reply, searched=loop.prefetched > 0)
                     or asks_again(reply, deps.said)
                     or (claims_done(reply) and not _changed_before(deps))
                 )
@@ -487,6 +487,7 @@ class Assistant:
         loop.citations.extend(citations)
         loop.prefetched = len(loop.records)
         deps.seen.append(result.text)
+        await emit(ToolStarted("search_knowledge", args))
         await emit(ToolFinished("search_knowledge", True, ms))
 
     async def _forced_call(self, loop: _Loop, specs: list[ToolSpec]) -> Completion:
