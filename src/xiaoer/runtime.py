@@ -152,7 +152,9 @@ class Runtime:
         out = {"knowledge_chunks": chunks}
         if bundle.chats and kb.embedder is not None:
             chats = [c.model_dump(mode="json") for c in bundle.chats]
-            report, _ = await kb.ingest_chats(shop_id, "chats.jsonl", chats)
+            # Named apart from any chat log the merchant ingests later (a log also called
+            # chats.jsonl must not replace the bundle's pending candidates).
+            report, _ = await kb.ingest_chats(shop_id, "bundle-chats.jsonl", chats)
             out["faq_candidates"] = int(report.extra.get("candidates", 0))
         return out
 

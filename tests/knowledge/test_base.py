@@ -181,3 +181,15 @@ async def test_mined_product_facts_are_kept_only_when_the_description_says_them(
     )
     again, _ = await kb.mine_products("alpha", ask, limit=1)
     assert again.status == "unchanged"
+
+
+async def test_a_merchant_chat_log_named_like_the_bundles_keeps_its_candidates(
+    rt: Runtime,
+) -> None:
+    kb = rt.knowledge()
+    await kb.ingest_chats("alpha", "bundle-chats.jsonl", CHATS)
+    report, _ = await kb.ingest_chats(
+        "alpha", "chats.jsonl", [{**c, "id": c["id"] + "x"} for c in CHATS]
+    )
+    assert report.source_id == "chats:chats.jsonl"
+    assert len(await kb.candidates("alpha")) == 2  # one per log; neither replaced the other
