@@ -64,3 +64,19 @@ async def test_not_in_the_knowledge_is_an_answer_after_a_search(
     result = await runtime.assistant().turn("mini", "U1", "七天无理由退货可以寄到付吗")
     assert [c.name for c in result.tool_calls] == ["search_knowledge"]
     assert [mode for _, mode in llm.calls] == ["auto"] and not result.fallback
+
+
+def test_snippets_far_below_the_best_are_not_shown() -> None:
+    from xiaoer.knowledge import Hit, Passage
+    from xiaoer.tools.knowledge import shown
+
+    def hit(i: str, cosine: float, bm25: float) -> Hit:
+        return Hit(Passage(i, "s", "doc", "t", "x"), 0.0, bm25, cosine)
+
+    # the end-to-end case: pick-up hours first, a TV spec fourth with no shared word
+    hits = [hit("hours", 0.926, 55.2), hit("rules", 0.869, 21.5), hit("tv", 0.871, 0.0)]
+    assert [h.passage.id for h in shown(hits)] == ["hours"]
+    close = [hit("a", 0.90, 9.0), hit("b", 0.88, 3.0), hit("c", 0.895, 0.0)]
+    assert [h.passage.id for h in shown(close)] == ["a", "b", "c"]
+    bm25_only = [hit("a", 0.0, 9.0), hit("b", 0.0, 3.0)]  # no embedder: nothing to compare
+    assert [h.passage.id for h in shown(bm25_only)] == ["a", "b"]
