@@ -13,8 +13,9 @@ SNIPPETS = 4
 SNIPPET_CHARS = 220
 
 RELEVANT_COSINE = 0.85
-"""The top snippet's e5 cosine above which code hands the snippets to the model unasked
-(calibrated on the retrieval set's questions vs order and chit-chat messages)."""
+"""The top snippet's e5 cosine above which code hands the snippets to the model unasked. Read
+off the demo chats' shopper questions: 95 % (stride) and 88 % (volt) of the knowledge questions
+reach it — but so do order questions, which is why the turn gates those out by their wording."""
 
 MARGIN = 0.05
 """Snippets whose e5 cosine is more than this below the best one's are not shown, and one that
