@@ -28,7 +28,7 @@ from xiaoer.knowledge.facts import Ask, FactMining, mine_product_facts
 from xiaoer.knowledge.index import Hit, Passage, ShopIndex
 from xiaoer.knowledge.mining import MiningReport, mentioned_product, mine
 from xiaoer.knowledge.readers import read_document
-from xiaoer.knowledge.text import Section, chunks
+from xiaoer.knowledge.text import Section, chunks, markdown_sections
 from xiaoer.store.models import KnowledgeCandidateRow, KnowledgeChunkRow, KnowledgeSourceRow
 from xiaoer.store.repositories import CatalogRepository, KnowledgeRepository
 
@@ -236,19 +236,7 @@ class KnowledgeBase:
         """One Markdown/HTML/DOCX/PDF/TXT file → chunks that keep headings and page numbers."""
         data, sections = await asyncio.to_thread(_read, path)
         source_id = f"doc:{path.name}"
-        passages: list[Passage] = []
-        for section in sections:
-            for piece in chunks(section):
-                passages.append(
-                    Passage(
-                        id=f"{source_id}#{len(passages) + 1}",
-                        source_id=source_id,
-                        kind="doc",
-                        title=section.title,
-                        text=piece,
-                        page=section.page,
-                    )
-                )
+        passages = doc_passages(source_id, sections)
         if not passages:
             raise BadInput(f"{path.name}: no text found")
         return await self._replace(
@@ -264,17 +252,8 @@ class KnowledgeBase:
 
     async def ingest_policy_text(self, shop_id: str, name: str, text: str) -> IngestReport:
         """A document held as text (the bundle's policy.md)."""
-        from xiaoer.knowledge.text import markdown_sections
-
         source_id = f"doc:{name}"
-        passages: list[Passage] = []
-        for section in markdown_sections(text):
-            for piece in chunks(section):
-                passages.append(
-                    Passage(
-                        f"{source_id}#{len(passages) + 1}", source_id, "doc", section.title, piece
-                    )
-                )
+        passages = doc_passages(source_id, markdown_sections(text))
         return await self._replace(shop_id, source_id, "doc", name, content_hash(text), passages)
 
     async def ingest_faq(self, shop_id: str, entries: Sequence[FaqEntry]) -> IngestReport:
@@ -484,6 +463,25 @@ class KnowledgeBase:
             row.status, row.note, row.reviewed_at = "rejected", note, self.clock()
             await repo.delete_source(f"chat:{candidate_id}")
             await s.commit()
+
+
+def doc_passages(source_id: str, sections: Sequence[Section]) -> list[Passage]:
+    """A document's sections cut into chunks, numbered `<source_id>#1…`, each with its
+    heading path and page."""
+    passages: list[Passage] = []
+    for section in sections:
+        for piece in chunks(section):
+            passages.append(
+                Passage(
+                    id=f"{source_id}#{len(passages) + 1}",
+                    source_id=source_id,
+                    kind="doc",
+                    title=section.title,
+                    text=piece,
+                    page=section.page,
+                )
+            )
+    return passages
 
 
 def _read(path: Path) -> tuple[bytes, list[Section]]:
