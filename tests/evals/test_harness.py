@@ -147,3 +147,37 @@ async def test_suite_runs_real_turns_on_fresh_demo_data() -> None:
     summary = summarize(trials, 2, wall)
     assert summary["n_scenarios"] == 2 and summary["pass_hat_k"] == {"1": 0.5, "2": 0.5}
     assert summary["unconfirmed_mutations"] == 0 and summary["errors"] == 0
+
+
+async def test_eval_json_is_written_after_every_scenario(tmp_path: Path, monkeypatch: Any) -> None:
+    """A run cut short still leaves the figures of the scenarios it finished, marked partial."""
+    from rich.console import Console
+
+    from xiaoer.config import Settings
+    from xiaoer.evals import cli as eval_cli
+
+    seen: list[dict[str, Any]] = []
+    real_write = eval_cli._write
+
+    def spy(path: Path, text: str) -> None:
+        import json
+
+        seen.append(json.loads(text))
+        real_write(path, text)
+
+    monkeypatch.setattr(eval_cli, "_write", spy)
+    monkeypatch.setenv("XIAOER_EMBEDDINGS", "0")  # lexical search is enough here; saves a minute
+    monkeypatch.setattr(eval_cli, "_select", lambda *a: [_scenario(), _scenario(id="s2")])
+
+    def load(rt: Any) -> None:
+        rt._llm = ScriptedLLM(script=lambda m, t, mode: say("您好，请提供订单号。"))
+
+    out = tmp_path / "r.json"
+    quiet = Console(file=open(tmp_path / "log", "w"))  # noqa: SIM115
+    await eval_cli.run_scenarios(
+        Settings(home=tmp_path / "home"), quiet, quiet, "x", user="scripted", trials=2,
+        limit=None, category=None, json_out=out, html_out=None, load_llm=load,
+    )  # fmt: skip
+    assert [r["summary"].get("partial") for r in seen] == [True, None]
+    assert [len(r["trials"]) for r in seen] == [2, 4]
+    assert seen[0]["summary"]["n_scenarios"] == 1

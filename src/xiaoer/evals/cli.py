@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,22 @@ async def run_scenarios(
         load_llm(rt)
         llm = rt.llm()
         progress = _progress("评测 / eval", err)
+        started = time.perf_counter()
+        done: list[Trial] = []
         with progress:
             task = progress.add_task("eval", total=len(scenarios) * trials, last="")
 
             def tick(t: Trial) -> None:
                 mark = "✓" if t.passed else "✗"
                 progress.update(task, advance=1, last=f"{mark} {t.scenario.id}")
+                done.append(t)
+                if json_out and len(done) % trials == 0 and len(done) < len(scenarios) * trials:
+                    # A long run on a small machine can be cut short; after every finished
+                    # scenario the JSON holds what is known so far, marked partial.
+                    summary = summarize(done, trials, time.perf_counter() - started)
+                    partial = {"summary": {**summary, "partial": True},
+                               "trials": [trial_record(x) for x in done]}  # fmt: skip
+                    _write(json_out, json.dumps(partial, ensure_ascii=False, indent=2))
 
             results, wall = await run_suite(
                 scenarios, llm, trials=trials, shopper_llm=llm if user == "llm" else None,
@@ -93,7 +104,7 @@ async def run_scenarios(
 
 
 def _write(path: Path, text: str) -> None:
-    """Reports are written once at the end of a run; blocking here is fine."""
+    """Reports are small and written between trials; blocking here is fine."""
     path.write_text(text, encoding="utf-8")
 
 
