@@ -173,7 +173,9 @@ async def test_eval_json_is_written_after_every_scenario(tmp_path: Path, monkeyp
         rt._llm = ScriptedLLM(script=lambda m, t, mode: say("您好，请提供订单号。"))
 
     out = tmp_path / "r.json"
-    quiet = Console(file=open(tmp_path / "log", "w"))  # noqa: SIM115
+    import io
+
+    quiet = Console(file=io.StringIO())
     await eval_cli.run_scenarios(
         Settings(home=tmp_path / "home"), quiet, quiet, "x", user="scripted", trials=2,
         limit=None, category=None, json_out=out, html_out=None, load_llm=load,
