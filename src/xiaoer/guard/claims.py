@@ -1,0 +1,124 @@
+"""Checkable claims in a reply — ids, amounts, percentages, dates, phone numbers, statuses,
+delivery and warranty promises — and which of them nothing on the record supports.
+
+Deterministic: a claim is supported when its figure (or its words, for a status) appears in the
+evidence: this conversation's tool results, the shopper's own words, the knowledge the turn
+retrieved, the merchant's notes. Conditional sentences ("如果已签收，…") and questions claim
+nothing and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    kind: str
+    """id, amount, percent, date, phone, status, promise, warranty, window — or, from
+    `compliance`, absolute, medical, over_promise, competitor."""
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.text}"
+
+
+ID = re.compile(r"(?<![A-Za-z0-9#])#?[A-Z]{1,4}\d{6,}(?!\d)")
+AMOUNT = re.compile(r"(?:¥|￥)\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:元|块钱|块)")
+PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%|(?<![\d.])(\d(?:\.\d)?)\s?折")
+MONTH_DAY = re.compile(r"(\d{1,2})\s?月\s?(\d{1,2})\s?[日号]")
+ISO_DAY = re.compile(r"(?:(\d{4})[-/年])(\d{1,2})[-/月](\d{1,2})")
+PHONE = re.compile(r"(?<!\d)1[3-9]\d(?:\d{4}|\*{4})\d{4}(?!\d)")
+STATUS = re.compile(
+    r"已发货|已签收|已退款|已取消|已完成|待发货|待付款|运输中|派送中|已揽收|退款中|已到账|已退回|已出库"
+)
+PROMISE = re.compile(
+    r"(今天|明天|后天|\d+\s?(?:个)?(?:工作日|天|日|小时))\s?(?:之?内)?\s?(?:就|即可|可以|能|会){0,2}"
+    r"\s?(送达|到货|送到|到达|发货|发出|寄出|到账|退回|上门)"
+)
+WARRANTY = re.compile(
+    r"(?:保修|质保|包修|包换|保固)\s?(\d+)\s?(?:年|个月|天)|(\d+)\s?(?:年|个月)\s?(?:保修|质保|包修)"
+)
+WINDOW = re.compile(r"(\d+)\s?天\s?(?:内)?\s?(?:无理由|可退|可以退|退换|包退|包换|价保|保价)")
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
+CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
+"""Sentences that suppose or ask rather than state."""
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", "")).normalize()
+    except InvalidOperation:
+        return None
+
+
+def numbers(text: str) -> set[Decimal]:
+    """Every figure in a text, normalised so that 299, 299.00 and 2,99 compare equal."""
+    out = {_number(m) for m in NUMBER.findall(text)}
+    return {n for n in out if n is not None}
+
+
+def days(text: str) -> set[tuple[int, int]]:
+    """Every (month, day) a text mentions, in 11月22日 or 2026-11-22 form."""
+    found = {(int(m), int(d)) for m, d in MONTH_DAY.findall(text)}
+    found |= {(int(m), int(d)) for _, m, d in ISO_DAY.findall(text)}
+    return found
+
+
+def statements(reply: str) -> Iterable[str]:
+    """The sentences of a reply that state something (not questions or suppositions)."""
+    for s in SENTENCE.findall(reply):
+        s = s.strip()
+        if s and not s.endswith(("?", "？")) and not CONDITIONAL.search(s):
+            yield s
+
+
+def unsupported_claims(
+    reply: str, evidence: str, *, today: date | None = None, own: Iterable[str] = ()
+) -> list[Claim]:
+    """The claims in `reply` that `evidence` does not back. `today` backs its own date;
+    `own` are strings the shopper may always see (their own phone number)."""
+    figures = numbers(evidence)
+    known_days = days(evidence) | ({(today.month, today.day)} if today else set())
+    mine = set(own)
+    out: list[Claim] = []
+
+    def need_figure(kind: str, text: str, figure: str) -> None:
+        n = _number(figure)
+        if n is not None and n not in figures:
+            out.append(Claim(kind, text))
+
+    for oid in dict.fromkeys(ID.findall(reply)):
+        if oid.lstrip("#") not in evidence:
+            out.append(Claim("id", oid))
+    for phone in dict.fromkeys(PHONE.findall(reply)):
+        if phone not in evidence and phone not in mine:
+            out.append(Claim("phone", phone))
+    for sentence in statements(reply):
+        plain = sentence.replace(",", "")
+        for m in AMOUNT.finditer(plain):
+            need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2))
+        for m in PERCENT.finditer(plain):
+            need_figure("percent", m.group(0).strip(), m.group(1) or m.group(2))
+        for m in WARRANTY.finditer(plain):
+            need_figure("warranty", m.group(0), m.group(1) or m.group(2))
+        for m in WINDOW.finditer(plain):
+            need_figure("window", m.group(0), m.group(1))
+        for m in PROMISE.finditer(plain):
+            when = m.group(1)
+            figure = NUMBER.search(when)
+            backed = (_number(figure.group(0)) in figures) if figure else when in evidence
+            if not backed:
+                out.append(Claim("promise", m.group(0)))
+        for md in days(plain):
+            if md not in known_days:
+                out.append(Claim("date", f"{md[0]}月{md[1]}日"))
+        for status in dict.fromkeys(STATUS.findall(sentence)):
+            if status not in evidence:
+                out.append(Claim("status", status))
+    return list(dict.fromkeys(out))
