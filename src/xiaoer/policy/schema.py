@@ -182,6 +182,28 @@ class Subsidy(_Section):
     """Overlay per province (e.g. 广东省); provinces not listed follow the national table."""
 
 
+class Handoff(_Section):
+    """When a conversation goes to a human, besides the shopper asking for one."""
+
+    order_above: Money | None = None
+    """A change requested on an order whose total is above this goes to a human (e.g. 5000)."""
+    levels: list[str] = []
+    """Shopper levels (e.g. 钻石会员) whose change requests go to a human."""
+    failures: Annotated[int, Field(ge=1, le=10)] = 2
+    """Turns in a row the bot could not answer (fallback or guard exhausted)."""
+    upset_turns: Annotated[int, Field(ge=1, le=10)] = 2
+    """Upset messages in a row; one clearly angry message (投诉, 12315, …) is enough."""
+    minutes_each: Annotated[int, Field(ge=1, le=120)] = 3
+    """Rough minutes a human needs per conversation ahead in the queue (the wait estimate)."""
+
+
+class Guard(_Section):
+    rate_per_minute: Annotated[int, Field(ge=1, le=600)] = 20
+    """Messages one shopper may send per minute; more are refused with HTTP 429."""
+    judge: bool = True
+    """Ask the LLM about policy statements the merchant's material does not plainly cover."""
+
+
 class ShopPolicy(_Section):
     version: Literal[1] = 1
     confirm: Confirm = Confirm()
@@ -198,3 +220,5 @@ class ShopPolicy(_Section):
     coupons: list[Coupon] = []
     presales: list[Presale] = []
     subsidy: Subsidy = Subsidy()
+    handoff: Handoff = Handoff()
+    guard: Guard = Guard()

@@ -172,6 +172,8 @@ class ConversationRow(Base):
     shop_id: Mapped[str] = mapped_column(String(64), index=True)
     shopper_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32), default="api")
+    mode: Mapped[str] = mapped_column(String(16), default="ai")
+    """`ai` answers; `queued` waits for a human (AI paused); `human` a human has taken over."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
@@ -180,8 +182,10 @@ class ConversationRow(Base):
 class MessageRow(Base):
     """One message of a conversation. Append-only.
 
-    `role` is `shopper` or `assistant`. An assistant row records what the turn cost
-    (`meta`: llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, status).
+    `role` is `shopper`, `assistant` (the bot), `agent` (a human agent, `meta.agent`) or
+    `whisper` (the merchant's instruction to the bot; the shopper never sees it). An assistant
+    row records what the turn cost (`meta`: llm_calls, tokens_in, tokens_out, latency_ms,
+    ttft_ms, status) and the guard's verdicts (`meta.guard`).
     """
 
     __tablename__ = "messages"
@@ -359,3 +363,32 @@ class KnowledgeCandidateRow(Base):
     created_at: Mapped[datetime]
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_knowledge_candidates_status", "shop_id", "status"),)
+
+
+class HandoffRow(Base):
+    """A conversation handed to a human: why, how urgent, and the AI's summary for them.
+
+    Status: queued → taken → closed (released back to the AI); queued → closed.
+    """
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    shopper_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    """1 urgent, 2 normal, 3 low."""
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    agent: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    taken_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    __table_args__ = (
+        ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
+        Index("ix_handoffs_queue", "shop_id", "status", "priority", "created_at"),
+        Index("ix_handoffs_conversation", "shop_id", "conversation_id"),
+    )

@@ -37,6 +37,7 @@ from xiaoer.store.models import (
     ChatTranscriptRow,
     ConversationRow,
     FaqRow,
+    HandoffRow,
     KnowledgeCandidateRow,
     KnowledgeChunkRow,
     KnowledgeSourceRow,
@@ -309,6 +310,27 @@ class ConversationRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def shopper_messages_since(self, shopper_id: str, since: datetime) -> int:
+        """How many messages the shopper sent in this shop since `since` (the rate limit)."""
+        stmt = (
+            select(func.count())
+            .select_from(MessageRow)
+            .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+            .where(
+                MessageRow.shop_id == self.shop_id,
+                ConversationRow.shopper_id == shopper_id,
+                MessageRow.role == "shopper",
+                MessageRow.created_at >= since,
+            )
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def set_mode(self, conversation_id: str, mode: str) -> None:
+        conversation = await self.get(conversation_id)
+        if conversation is not None:
+            conversation.mode = mode
+            await self.session.flush()
+
     async def add_tool_calls(
         self, message_id: int, conversation_id: str, calls: Sequence[dict[str, Any]]
     ) -> None:
@@ -335,6 +357,41 @@ class ConversationRepository:
                 ToolCallRow.shop_id == self.shop_id, ToolCallRow.conversation_id == conversation_id
             )
             .order_by(ToolCallRow.message_id, ToolCallRow.seq)
+        )
+        return list(await self.session.scalars(stmt))
+
+
+class HandoffRepository:
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def add(self, row: HandoffRow) -> None:
+        row.shop_id = self.shop_id
+        self.session.add(row)
+        await self.session.flush()
+
+    async def get(self, handoff_id: str) -> HandoffRow | None:
+        stmt = select(HandoffRow).where(
+            HandoffRow.shop_id == self.shop_id, HandoffRow.id == handoff_id
+        )
+        return await self.session.scalar(stmt)
+
+    async def open_for(self, conversation_id: str) -> HandoffRow | None:
+        """The conversation's handoff that is not closed yet, if any."""
+        stmt = select(HandoffRow).where(
+            HandoffRow.shop_id == self.shop_id,
+            HandoffRow.conversation_id == conversation_id,
+            HandoffRow.status != "closed",
+        )
+        return await self.session.scalar(stmt)
+
+    async def listed(self, statuses: Sequence[str]) -> Sequence[HandoffRow]:
+        """In queue order: most urgent first, then oldest first."""
+        stmt = (
+            select(HandoffRow)
+            .where(HandoffRow.shop_id == self.shop_id, HandoffRow.status.in_(statuses))
+            .order_by(HandoffRow.priority, HandoffRow.created_at)
         )
         return list(await self.session.scalars(stmt))
 
