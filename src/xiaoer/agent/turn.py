@@ -2,11 +2,14 @@
 
 1. Validate the input and resolve shop, shopper and conversation (identity comes from the
    caller's authenticated session, never from the model).
+   A shopper over the shop's rate limit is refused (429) before anything is stored.
 2. Persist the shopper's message and commit, before any LLM call. A message sent again
    with the same `client_key` is not stored twice: its stored reply is returned, or, if
-   the process died before replying, the turn runs again for that same message.
-3. Build the context: stable system prefix (persona, rules, tool schemas), then the
-   conversation so far (with its tool calls and results) and the new message.
+   the process died before replying, the turn runs again for that same message. While a
+   human has the conversation (queued or taken over) the AI stays silent.
+3. Build the context: stable system prefix (persona, rules, tool schemas, the merchant's
+   whispers), then the conversation so far (with its tool calls and results) and the new
+   message, with a note when the input guard flagged it.
 4. If the conversation has a pending action and the message is an unambiguous yes, the action
    desk executes it (policy re-checked) and its outcome is the reply — no LLM call; a no
    declines it and the turn goes on to the model; "还是取消" after a retention offer proposes
@@ -15,7 +18,12 @@
    when a call does not parse, text-only on the last step, templated fallbacks for empty or
    degenerate output. A mutating tool's proposal becomes a pending action and the reply is
    its confirmation question.
-6. Persist the reply with its tool calls, tokens, LLM calls and latency; emit `TurnResult`.
+6. Output guard on model-written text (`guard/`): on failure one rewrite with the reason, then
+   the best approved knowledge answer, then an honest "let me get a colleague".
+7. Handoff (`handoff.py`): the shopper asked, anger, repeated failure, guard exhausted, an
+   action above the limit, a merchant rule — the conversation is queued with a summary.
+8. Persist the reply with its tool calls, tokens, LLM calls, latency and guard verdicts;
+   emit `TurnResult`.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,12 +52,17 @@ from xiaoer.agent.events import (
     ignore,
 )
 from xiaoer.agent.grounding import cited
+from xiaoer.agent.handoff import Trigger, as_view, decide, notice, summarize
 from xiaoer.agent.instructions import (
     ABOUT_MY_ORDER,
     ANSWER_NOTE,
     CHANGE_REQUEST,
     CHINESE,
+    GUARD_GIVE_UP,
+    GUARD_RETRY,
     ORDER_ID,
+    SYSTEM_RULES,
+    WHISPER,
     Voice,
     asks_again,
     claims_done,
@@ -56,21 +70,27 @@ from xiaoer.agent.instructions import (
     presale_guidance,
 )
 from xiaoer.commerce.base import CommerceBackend
-from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
+from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.models import Shop, Shopper
+from xiaoer.guard.input import NOTE as INJECTION_NOTE
+from xiaoer.guard.input import InputCheck, RateLimiter, check_input
+from xiaoer.guard.markup import URL, strip_markup
+from xiaoer.guard.output import Evidence, OutputGuard, passed, reason
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
-from xiaoer.store.models import MessageRow, ToolCallRow
+from xiaoer.store.models import HandoffRow, MessageRow, ToolCallRow
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
+    HandoffRepository,
     ShopperRepository,
     ShopRepository,
 )
 from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
 
 MAX_MESSAGE_CHARS = 2000
@@ -100,6 +120,14 @@ class _Loop:
     prefetched: int = 0
     """How many of `records` code looked up before the model's first step (knowledge)."""
     citations: list[dict[str, Any]] = field(default_factory=list)
+    written: bool = False
+    """The reply is the model's own text (the output guard checks only that)."""
+    handoff: str | None = None
+    """The model's reason, when it called `handoff`."""
+    guard: list[dict[str, Any]] = field(default_factory=list)
+    guard_ms: int = 0
+    earlier: list[str] = field(default_factory=list)
+    """What the shop already told this shopper (bot and human replies, whispers): evidence."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1
@@ -124,6 +152,7 @@ class Assistant:
         voice: Voice = CHINESE,
         result_chars: int = TOOL_RESULT_CHARS,
         knowledge: KnowledgeBase | None = None,
+        guard: OutputGuard | None = None,
     ) -> None:
         self.sessions = sessions
         self.llm = llm
@@ -135,7 +164,9 @@ class Assistant:
         self.voice = voice
         self.result_chars = result_chars
         self.knowledge = knowledge
+        self.guard = guard
         self.desk = ActionDesk(sessions, self.tools, clock)
+        self.limiter = RateLimiter()
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
         """Open a new conversation for a shopper; returns its id."""
@@ -162,6 +193,7 @@ class Assistant:
         started = time.perf_counter()
         if conversation_id is None:
             conversation_id = await self.start(shop_id, shopper_id)
+        policy = await self.policy_for(shop_id)
         async with self.sessions() as s:
             shop, shopper = await _require(s, shop_id, shopper_id)
             repo = ConversationRepository(s, shop_id)
@@ -171,21 +203,56 @@ class Assistant:
             if conversation.shopper_id != shopper_id:
                 raise Forbidden("this conversation belongs to another shopper")
             earlier = await repo.messages(conversation_id)
+            if not self.limiter.allow(f"{shop_id}/{shopper_id}", policy.guard.rate_per_minute):
+                raise TooManyRequests(
+                    f"more than {policy.guard.rate_per_minute} messages a minute; "
+                    "wait a moment and send again"
+                )
             message, replay = await self._accept(repo, conversation_id, text, client_key)
             await s.commit()
             if replay is not None:
                 return await self._replayed(repo, conversation_id, replay)
             history_rows = [m for m in earlier if m.id < message.id]
             tool_rows = await repo.tool_calls(conversation_id)
+            mode = conversation.mode
         await emit(Accepted(conversation_id, message.id))
+        if mode != "ai":
+            return await self._paused(shop, conversation_id, message.id, mode, started, emit)
+        check = check_input(text)
         deps = await self._deps(shop, shopper, history_rows, tool_rows, text)
-        loop = self._context(deps, history_rows, tool_rows, text)
+        loop = self._context(deps, history_rows, tool_rows, text, check)
         loop.conversation_id, loop.message_id = conversation_id, message.id
         settled = await self._desk_step(loop, deps, text)
+        exhausted = False
         if settled is not None:
             reply, fallback = settled, False
         else:
             reply, fallback = await self._run(loop, deps, text, emit)
+            if loop.written and self.guard is not None:
+                reply, exhausted = await self._guarded(loop, deps, text, reply)
+        actions = await self._touched(shop_id, conversation_id, loop.actions)
+        trigger = decide(
+            deps.policy.handoff,
+            check,
+            history_rows,
+            model_reason=loop.handoff,
+            failed=fallback,
+            guard_exhausted=exhausted,
+            over_limit=next(
+                (a["summary"] for a in actions if a["status"] == "awaiting_approval"), None
+            ),
+            rule=await self._rule(deps, actions),
+        )
+        handoff: dict[str, Any] | None = None
+        if trigger is not None:
+            handoff, reply = await self._hand_off(
+                deps, loop, history_rows, tool_rows, text, check, trigger, reply, actions
+            )
+        reply, removed = strip_markup(reply, _hosts(deps))
+        if removed:
+            loop.guard.append(
+                {"layer": "markup", "passed": False, "claims": removed, "fixed": True}
+            )
         if not loop.streamed:
             await emit(TextDelta(reply))
         result = TurnResult(
@@ -200,12 +267,108 @@ class Assistant:
             latency_ms=int((time.perf_counter() - started) * 1000),
             ttft_ms=loop.ttft_ms,
             fallback=fallback,
-            actions=await self._touched(shop_id, conversation_id, loop.actions),
+            actions=actions,
             citations=cited(reply, loop.citations),
+            guard=[check.as_dict(), *loop.guard] if check.flags or loop.guard else [],
+            guard_ms=loop.guard_ms,
+            handoff=handoff,
         )
-        await self._persist(shop_id, message.id, result, note=loop.note)
+        await self._persist(shop_id, message.id, result, note=loop.note, exhausted=exhausted)
         await emit(result)
         return result
+
+    async def _paused(
+        self, shop: Shop, conversation_id: str, message_id: int, mode: str, started: float,
+        emit: Emit,
+    ) -> TurnResult:  # fmt: skip
+        """A human has the conversation: the AI does not answer. While it is still queued the
+        shopper is told their place; once a human took it, the human answers."""
+        async with self.sessions() as s:
+            row = await HandoffRepository(s, shop.id).open_for(conversation_id)
+            queue = await HandoffRepository(s, shop.id).listed(["queued"])
+        view = as_view(row) if row is not None else None
+        reply = ""
+        if mode == "queued" and row is not None:
+            policy = await self.policy_for(shop.id)
+            ahead = next((i for i, q in enumerate(queue) if q.id == row.id), 0)
+            reply = notice(shop, ahead, policy.handoff.minutes_each, self.clock())
+        result = TurnResult(
+            reply=reply,
+            conversation_id=conversation_id,
+            message_id=0,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            handoff=view,
+        )
+        if reply:
+            await emit(TextDelta(reply))
+            await self._persist(shop.id, message_id, result, note="", notice=mode)
+        await emit(result)
+        return result
+
+    async def _rule(self, deps: TurnDeps, actions: list[dict[str, Any]]) -> str | None:
+        """A merchant rule that sends this turn's change request to a human."""
+        rules = deps.policy.handoff
+        proposed = [a for a in actions if a["status"] == "pending"]
+        if not proposed:
+            return None
+        if deps.shopper.level and deps.shopper.level in rules.levels:
+            return f"{deps.shopper.level}顾客的售后申请"
+        if rules.order_above is None:
+            return None
+        for a in proposed:
+            oid = a["arguments"].get("order_id")
+            order = await deps.commerce.get_order(oid) if isinstance(oid, str) else None
+            if order is not None and order.total_fen > rules.order_above:
+                return f"订单 {oid} 金额超过 {rules.order_above // 100} 元"
+        return None
+
+    async def _hand_off(
+        self,
+        deps: TurnDeps,
+        loop: _Loop,
+        history: Sequence[MessageRow],
+        tool_rows: Sequence[ToolCallRow],
+        text: str,
+        check: InputCheck,
+        trigger: Trigger,
+        reply: str,
+        actions: list[dict[str, Any]],
+    ) -> tuple[dict[str, Any], str]:
+        """Queue the conversation for a human (once) and tell the shopper what happens next."""
+        shop = deps.shop
+        tools = [(c.name, dict(c.arguments), c.ok) for c in tool_rows]
+        tools += [(r.name, r.arguments, r.ok) for r in loop.records]
+        views = await self.desk.views(shop.id, loop.conversation_id)
+        pending = [v.summary for v in views if v.status in ("pending", "awaiting_approval")]
+        now = self.clock()
+        async with self.sessions() as s:
+            handoffs = HandoffRepository(s, shop.id)
+            row = await handoffs.open_for(loop.conversation_id)
+            if row is None:
+                row = HandoffRow(
+                    id=f"hf_{uuid.uuid4().hex[:12]}",
+                    conversation_id=loop.conversation_id,
+                    shopper_id=deps.shopper.id,
+                    reason=trigger.reason,
+                    detail=trigger.detail,
+                    priority=trigger.priority,
+                    summary=summarize(history, text, tools, pending, check),
+                    status="queued",
+                    agent="",
+                    created_at=now,
+                )
+                await handoffs.add(row)
+                await ConversationRepository(s, shop.id).set_mode(loop.conversation_id, "queued")
+            queue = await handoffs.listed(["queued"])
+            view = as_view(row)
+            await s.commit()
+        ahead = next((i for i, q in enumerate(queue) if q.id == row.id), 0)
+        told = notice(shop, ahead, deps.policy.handoff.minutes_each, now)
+        if trigger.reason in ("asked", "model") or not reply.strip():
+            return view, told
+        if trigger.reason == "guard":
+            return view, f"{GUARD_GIVE_UP}{told}"
+        return view, f"{reply}\n{told}"
 
     async def _deps(
         self,
@@ -304,6 +467,52 @@ class Assistant:
         await self._persist(shop_id, message.id, result, note="")
         return result
 
+    async def suggest(self, shop_id: str, conversation_id: str) -> dict[str, Any]:
+        """A draft reply to the shopper's last message, for a human agent: the same context,
+        knowledge and read-only lookups as the bot's own turn, checked by the same guard —
+        nothing is stored and no change is proposed."""
+        async with self.sessions() as s:
+            repo = ConversationRepository(s, shop_id)
+            conversation = await repo.get(conversation_id)
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id!r} not found in shop {shop_id!r}")
+            shop, shopper = await _require(s, shop_id, conversation.shopper_id)
+            rows = await repo.messages(conversation_id)
+            tool_rows = await repo.tool_calls(conversation_id)
+        asked = [m for m in rows if m.role == "shopper"]
+        if not asked:
+            raise Conflict("the shopper has not written anything yet")
+        last = asked[-1]
+        history = [m for m in rows if m.id < last.id or m.role == "whisper"]
+        drafter = self._drafter()
+        deps = await self._deps(shop, shopper, history, tool_rows, last.content)
+        loop = drafter._context(deps, history, tool_rows, last.content, check_input(last.content))
+        reply, _ = await drafter._run(loop, deps, last.content, ignore)
+        if loop.written and self.guard is not None:
+            reply, _ = await drafter._guarded(loop, deps, last.content, reply)
+        return {
+            "conversation_id": conversation_id,
+            "to_message_id": last.id,
+            "reply": reply,
+            "citations": cited(reply, loop.citations),
+            "facts": [
+                {"tool": r.name, "arguments": r.arguments, "result": r.result}
+                for r in loop.records
+                if r.ok
+            ],  # fmt: skip
+            "guard": loop.guard,
+            "llm_calls": loop.llm_calls,
+        }
+
+    def _drafter(self) -> Assistant:
+        """This assistant with only its read-only tools (suggestions change nothing)."""
+        tools = tuple(t for t in self.tools.values() if not t.mutating and t.spec.name != "handoff")
+        return Assistant(
+            self.sessions, self.llm, self.commerce_for, self.clock,
+            policy_for=self.policy_for, tools=tools, max_steps=self.max_steps, voice=self.voice,
+            result_chars=self.result_chars, knowledge=self.knowledge, guard=self.guard,
+        )  # fmt: skip
+
     async def _desk_step(self, loop: _Loop, deps: TurnDeps, text: str) -> str | None:
         """Settle the turn from the action desk when the message answers a pending action."""
         desk = self.desk
@@ -395,13 +604,19 @@ class Assistant:
         history: Sequence[MessageRow],
         tool_rows: Sequence[ToolCallRow],
         text: str,
+        check: InputCheck | None = None,
     ) -> _Loop:
+        system = self.voice.system(deps.shop)
+        whispers = [m.content for m in history if m.role == "whisper"]
+        if whispers:  # the prefix changes only for conversations a merchant steered
+            system += WHISPER.format("；".join(whispers[-3:]))
         messages = [
-            ChatMessage("system", self.voice.system(deps.shop)),
+            ChatMessage("system", system),
             *build_history(history, tool_rows, self.result_chars),
-            ChatMessage("user", text),
+            ChatMessage("user", text + (check.note if check else "")),
         ]
-        return _Loop(messages)
+        earlier = [m.content for m in history if m.role in ("assistant", "agent", "whisper")]
+        return _Loop(messages, earlier=earlier)
 
     async def _run(
         self, loop: _Loop, deps: TurnDeps, question: str, emit: Emit
@@ -421,7 +636,8 @@ class Assistant:
             # Stream only answers written after a lookup: a first-step reply may turn out to be a
             # stall or an unbacked "not found" that is replaced, and streamed text cannot be unsaid.
             looked_up = len(loop.records) > loop.prefetched
-            stream = on_text if looked_up or mode == "text" else None
+            # Under the output guard nothing streams: a reply is sent only once it passed.
+            stream = on_text if (looked_up or mode == "text") and self.guard is None else None
             completion = await self.llm.complete(loop.messages, specs, mode=mode, on_text=stream)
             loop.count(completion)
             if loop.ttft_ms is None and completion.ttft_ms is not None:
@@ -440,6 +656,7 @@ class Assistant:
             if not completion.tool_calls:
                 reply = completion.content.strip()
                 if reply and not looks_like_call(reply):
+                    loop.written = True
                     return reply, False
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
@@ -457,6 +674,67 @@ class Assistant:
                 loop.note += presale_guidance(deps.policy, question)
                 loop.messages.append(ChatMessage("user", loop.note))
         return self._fallback(loop), True
+
+    def _evidence(self, loop: _Loop, deps: TurnDeps) -> Evidence:
+        shop = deps.shop
+        local = self.clock().astimezone(ZoneInfo(shop.timezone or "Asia/Shanghai"))
+        return Evidence(
+            merchant=[*deps.seen, loop.note, shop.persona, shop.description, *loop.earlier],
+            shopper=list(deps.said),
+            today=local.date(),
+            own=(deps.shopper.phone,),
+            secrets=(SYSTEM_RULES, ANSWER_NOTE.split("{")[0], INJECTION_NOTE.strip()),
+        )
+
+    async def _guarded(
+        self, loop: _Loop, deps: TurnDeps, question: str, reply: str
+    ) -> tuple[str, bool]:
+        """Check the model's reply; on failure rewrite once with the reason, then fall back to
+        the best approved knowledge answer. Returns the reply to send and whether the guard ran
+        out of options (the caller then hands over)."""
+        assert self.guard is not None
+        started = time.perf_counter()
+        evidence = self._evidence(loop, deps)
+        try:
+            judge = deps.policy.guard.judge
+            verdicts = await self.guard.check(reply, evidence, judge=judge)
+            loop.guard += [v.as_dict() | {"attempt": 1} for v in verdicts]
+            if passed(verdicts):
+                return reply, False
+            loop.messages.append(ChatMessage("assistant", reply))
+            loop.messages.append(ChatMessage("user", GUARD_RETRY.format(reason=reason(verdicts))))
+            specs = [t.spec for t in self.tools.values()]
+            completion = await self.llm.complete(loop.messages, specs, mode="text")
+            loop.count(completion)
+            second = completion.content.strip()
+            if second and not looks_like_call(second):
+                verdicts = await self.guard.check(second, evidence, judge=judge)
+                loop.guard += [v.as_dict() | {"attempt": 2} for v in verdicts]
+                if passed(verdicts):
+                    return second, False
+            answer = await self._kb_answer(deps, question)
+            if answer is not None:
+                text, source = answer
+                loop.guard.append({"layer": "knowledge", "passed": True, "claims": [],
+                                   "source_id": source, "attempt": 3})  # fmt: skip
+                return text, False
+            loop.guard.append({"layer": "handoff", "passed": False, "claims": [], "attempt": 3})
+            return GUARD_GIVE_UP, True
+        finally:
+            loop.guard_ms += int((time.perf_counter() - started) * 1000)
+
+    async def _kb_answer(self, deps: TurnDeps, question: str) -> tuple[str, str] | None:
+        """The merchant's own answer to this question — an FAQ entry, an approved chat answer
+        or a fact — when the knowledge base has a clearly relevant one."""
+        if deps.knowledge is None:
+            return None
+        hits = await deps.knowledge.search(deps.shop.id, question, k=3)
+        if not hits or not is_relevant(hits):
+            return None
+        top = hits[0].passage
+        if top.kind not in ("faq", "chat", "fact"):
+            return None
+        return top.text.strip(), top.source_id
 
     async def _prefetch(self, loop: _Loop, deps: TurnDeps, question: str, emit: Emit) -> None:
         """Look the question up in the shop's knowledge before the model's first step, so the
@@ -517,6 +795,7 @@ class Assistant:
                 ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms)
             )
             loop.citations.extend(result.data.get("citations") or [])
+            loop.handoff = result.data.get("handoff") or loop.handoff
             loop.messages.append(
                 ChatMessage("tool", result.text[: self.result_chars], tool_call_id=call.id)
             )
@@ -534,7 +813,14 @@ class Assistant:
         return self.voice.no_reply
 
     async def _persist(
-        self, shop_id: str, shopper_message_id: int, result: TurnResult, *, note: str
+        self,
+        shop_id: str,
+        shopper_message_id: int,
+        result: TurnResult,
+        *,
+        note: str,
+        exhausted: bool = False,
+        notice: str = "",
     ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
@@ -549,7 +835,13 @@ class Assistant:
                 "answer_note": note,
                 "model": self.llm.name,
                 "citations": result.citations,
+                "guard": result.guard,
+                "guard_ms": result.guard_ms,
+                "guard_exhausted": exhausted,
+                "handoff": result.handoff["id"] if result.handoff else None,
             }
+            if notice:
+                meta["notice"] = notice
             row = await repo.add_message(
                 result.conversation_id,
                 "assistant",
@@ -574,6 +866,12 @@ class Assistant:
             )
             await s.commit()
             result.message_id = row.id
+
+
+def _hosts(deps: TurnDeps) -> tuple[str, ...]:
+    """Web hosts the merchant's own material links to: links to them may stay in a reply."""
+    text = " ".join([*deps.seen, deps.shop.description])
+    return tuple({m.split("//", 1)[1].split("/", 1)[0].lower() for m in URL.findall(text)})
 
 
 def _changed_before(deps: TurnDeps) -> bool:

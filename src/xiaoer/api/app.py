@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from xiaoer.agent.actions import ActionView
 from xiaoer.agent.events import Emit
 from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
+from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.sse import stream_turn
 from xiaoer.config import Settings
@@ -180,6 +181,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                     "tool_calls": by_message.get(m.id, []),
                 }
                 for m in messages
+                if m.role != "whisper"  # the merchant's instructions to the AI
             ],
         }
 
@@ -229,4 +231,5 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         return ActionView.of(outcome.action).as_dict() | {"reply": outcome.reply}
 
     app.include_router(knowledge_router(rt, merchant_shop))
+    app.include_router(inbox_router(rt, merchant_shop))
     return app

@@ -38,6 +38,15 @@ def shown(hits: list[Hit]) -> list[Hit]:
     return keep or hits[:1]
 
 
+def is_relevant(hits: list[Hit]) -> bool:
+    """Whether the hits answer the question rather than only resemble it: e5 rates greetings
+    close to everything, so a relevant hit also shares words with it."""
+    top = max(h.cosine for h in hits)
+    return any(h.bm25 > 0 for h in hits) and (
+        top >= RELEVANT_COSINE or any(h.passage.kind == "fact" for h in hits)
+    )
+
+
 def render(hits: list[Hit]) -> str:
     """What the model reads: numbered snippets with their source, the most relevant first."""
     lines = ["店铺资料（只根据这些内容回答；资料没写的就说不确定，不要编）："]
@@ -66,9 +75,7 @@ async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         render(hits),
         {
             "citations": [cite(h).as_dict() for h in hits],
-            # e5 rates greetings close to everything; a relevant hit also shares words.
-            "relevant": any(h.bm25 > 0 for h in hits)
-            and (top >= RELEVANT_COSINE or any(h.passage.kind == "fact" for h in hits)),
+            "relevant": is_relevant(hits),
             "top_cosine": round(top, 4),
         },
     )

@@ -11,6 +11,7 @@ from xiaoer.tools.aftersales import AFTERSALES_TOOLS
 from xiaoer.tools.base import Tool, ToolResult
 from xiaoer.tools.catalog import CATALOG_TOOLS
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.handoff import HANDOFF_TOOLS
 from xiaoer.tools.knowledge import KNOWLEDGE_TOOLS
 from xiaoer.tools.orders import ORDER_TOOLS
 from xiaoer.tools.services import SERVICE_TOOLS
@@ -18,7 +19,7 @@ from xiaoer.tools.services import SERVICE_TOOLS
 log = logging.getLogger(__name__)
 
 READ_TOOLS: tuple[Tool, ...] = (*ORDER_TOOLS, *CATALOG_TOOLS, *KNOWLEDGE_TOOLS)
-ALL_TOOLS: tuple[Tool, ...] = (*READ_TOOLS, *AFTERSALES_TOOLS, *SERVICE_TOOLS)
+ALL_TOOLS: tuple[Tool, ...] = (*READ_TOOLS, *AFTERSALES_TOOLS, *SERVICE_TOOLS, *HANDOFF_TOOLS)
 BY_NAME: dict[str, Tool] = {t.spec.name: t for t in ALL_TOOLS}
 MUTATING: frozenset[str] = frozenset(t.spec.name for t in ALL_TOOLS if t.mutating)
 
