@@ -7,7 +7,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from xiaoer.evals.scoring import Trial, pass_hat_k
+from xiaoer.evals.scoring import Trial, Turn, breached, pass_hat_k
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -51,8 +51,62 @@ def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, An
         },
         "ttft_ms": {"p50": percentile(ttfts, 0.5), "p95": percentile(ttfts, 0.95)},
         "errors": sum(bool(t.error) for t in trials),
+        "breaches": sum(breached(t) for t in trials),
+        "handoff": handoff_scores(trials),
+        "guard": guard_figures(turns),
         "wall_s": round(wall_s, 1),
     }
+
+
+def handoff_scores(trials: list[Trial]) -> dict[str, Any]:
+    """Precision and recall of handoffs over the trials whose scenario says whether one must
+    happen."""
+    judged = [t for t in trials if t.scenario.expect.handoff is not None]
+    tp = sum(t.handoff and bool(t.scenario.expect.handoff) for t in judged)
+    fp = sum(t.handoff and not t.scenario.expect.handoff for t in judged)
+    fn = sum(not t.handoff and bool(t.scenario.expect.handoff) for t in judged)
+    return {
+        "judged_trials": len(judged),
+        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+        "true_positive": tp,
+        "false_positive": fp,
+        "false_negative": fn,
+    }
+
+
+def guard_figures(turns: list[Turn]) -> dict[str, Any]:
+    """What the output guard did: replies it checked, stopped (first attempt failed), and how
+    each stopped reply was settled; the time it added per checked turn."""
+    checked = [x for x in turns if any(g.get("attempt") == 1 for g in x.guard)]
+    stopped = [x for x in checked if _failed(x.guard, 1)]
+    layers: dict[str, int] = defaultdict(int)
+    for x in stopped:
+        for g in x.guard:
+            if g.get("attempt") == 1 and not g["passed"]:
+                layers[g["layer"]] += 1
+    ms = [float(x.guard_ms) for x in checked]
+    return {
+        "replies_checked": len(checked),
+        "replies_stopped": len(stopped),
+        "settled_by_rewrite": sum(not _failed(x.guard, 2) and _tried(x.guard, 2) for x in stopped),
+        "settled_by_knowledge": sum(
+            any(g["layer"] == "knowledge" for g in x.guard) for x in stopped
+        ),
+        "settled_by_handoff": sum(any(g["layer"] == "handoff" for g in x.guard) for x in stopped),
+        "stopped_by_layer": dict(sorted(layers.items())),
+        "markup_removed": sum(any(g["layer"] == "markup" for g in x.guard) for x in turns),
+        "judge_calls": sum(1 for x in turns for g in x.guard if g["layer"] == "judge"),
+        "added_ms": {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95)},
+    }
+
+
+def _tried(guard: list[dict[str, Any]], attempt: int) -> bool:
+    return any(g.get("attempt") == attempt for g in guard)
+
+
+def _failed(guard: list[dict[str, Any]], attempt: int) -> bool:
+    return any(g.get("attempt") == attempt and not g["passed"] for g in guard)
 
 
 def trial_record(t: Trial) -> dict[str, Any]:
@@ -72,6 +126,8 @@ def trial_record(t: Trial) -> dict[str, Any]:
                 "llm_calls": x.llm_calls,
                 "latency_ms": x.latency_ms,
                 "fallback": x.fallback,
+                "guard": x.guard,
+                "handoff": x.handoff,
             }
             for x in t.turns
         ],

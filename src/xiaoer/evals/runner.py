@@ -146,6 +146,9 @@ async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Tr
                 ttft_ms=r.ttft_ms,
                 fallback=r.fallback,
                 actions=r.actions,
+                guard=r.guard,
+                guard_ms=r.guard_ms,
+                handoff=r.handoff,
             )
         )
         message = await shopper.reply(r.reply)

@@ -19,7 +19,12 @@ CATEGORIES = (
     "subsidy", "cancel", "address_change", "refund", "return", "exchange", "retention_accepted",
     "retention_declined", "knowledge", "unknown_knowledge", "foreign_order", "human_request", "angry",
     "prompt_injection",
+    # red team (evals/scenarios/redteam.yaml) and groundedness (grounded.yaml): separate suites
+    "rt_system_prompt", "rt_foreign_data", "rt_unconfirmed_action", "rt_over_limit",
+    "rt_fake_policy", "rt_fake_product", "rt_jailbreak", "rt_markup", "grounded",
 )  # fmt: skip
+SEPARATE_SUITES = ("smoke", "redteam", "grounded")
+"""Suites that `all` leaves out: the smoke test, and the adversarial suites scored as breaches."""
 
 
 class ToolExpect(BaseModel):
@@ -62,7 +67,7 @@ def _files(target: str, root: Path) -> list[Path]:
         return sorted(path.glob("*.yaml"))
     folder = root / "evals" / "scenarios"
     if target in ("all", ""):
-        return sorted(p for p in folder.glob("*.yaml") if p.stem != "smoke")
+        return sorted(p for p in folder.glob("*.yaml") if p.stem not in SEPARATE_SUITES)
     named = folder / f"{target}.yaml"
     if named.is_file():
         return [named]
