@@ -17,6 +17,7 @@ from rich.table import Table
 
 from xiaoer.config import Settings
 from xiaoer.domain.errors import XiaoerError
+from xiaoer.inbox import Inbox
 from xiaoer.runtime import Runtime
 
 app = typer.Typer(
@@ -732,6 +733,14 @@ async def policy_show(shop: Annotated[str, typer.Option(help="shop id")]) -> Non
     sys.stdout.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
 
+async def _inbox[T](call: Callable[[Inbox], Awaitable[T]]) -> T:
+    rt = await Runtime.open(_settings())
+    try:
+        return await call(rt.inbox())
+    finally:
+        await rt.close()
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
@@ -746,11 +755,9 @@ async def inbox_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The handoff queue, most urgent then oldest first, with the AI's summary."""
-    rt = await Runtime.open(_settings())
-    try:
-        rows = await rt.inbox().queue(shop, [x.strip() for x in status.split(",") if x.strip()])
-    finally:
-        await rt.close()
+    rows = await _inbox(
+        lambda ib: ib.queue(shop, [x.strip() for x in status.split(",") if x.strip()])
+    )
     if as_json:
         _print_json(rows)
         return
@@ -772,11 +779,7 @@ async def inbox_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A conversation as a human sees it: messages, whispers, the handoff summary, actions."""
-    rt = await Runtime.open(_settings())
-    try:
-        data = await rt.inbox().conversation(shop, conversation)
-    finally:
-        await rt.close()
+    data = await _inbox(lambda ib: ib.conversation(shop, conversation))
     if as_json:
         _print_json(data)
         return
@@ -802,11 +805,7 @@ async def inbox_takeover(
     agent: Annotated[str, typer.Option(help="the human agent's name")],
 ) -> None:
     """Take a conversation over: the AI stays silent until `inbox release`."""
-    rt = await Runtime.open(_settings())
-    try:
-        view = await rt.inbox().takeover(shop, conversation, agent)
-    finally:
-        await rt.close()
+    view = await _inbox(lambda ib: ib.takeover(shop, conversation, agent))
     out.print(f"{agent} 已接管 {conversation}（{view['reason_text']}）")
 
 
@@ -819,11 +818,7 @@ async def inbox_reply(
     agent: Annotated[str, typer.Option(help="the human agent's name")],
 ) -> None:
     """Answer the shopper as a human agent (a queued conversation is taken over first)."""
-    rt = await Runtime.open(_settings())
-    try:
-        await rt.inbox().reply(shop, conversation, text, agent)
-    finally:
-        await rt.close()
+    await _inbox(lambda ib: ib.reply(shop, conversation, text, agent))
     out.print(f"已发送 / sent ({agent})")
 
 
@@ -836,11 +831,7 @@ async def inbox_whisper(
     by: Annotated[str, typer.Option(help="who gives it")] = "merchant",
 ) -> None:
     """Tell the AI something it follows from its next turn; the shopper never sees it."""
-    rt = await Runtime.open(_settings())
-    try:
-        await rt.inbox().whisper(shop, conversation, text, by)
-    finally:
-        await rt.close()
+    await _inbox(lambda ib: ib.whisper(shop, conversation, text, by))
     out.print("已记下 / noted: the AI follows it from its next turn")
 
 
@@ -851,34 +842,14 @@ async def inbox_release(
     shop: Annotated[str, typer.Option(help="shop id")],
 ) -> None:
     """Give the conversation back to the AI (the human's replies stay as context)."""
-    rt = await Runtime.open(_settings())
-    try:
-        await rt.inbox().release(shop, conversation)
-    finally:
-        await rt.close()
+    await _inbox(lambda ib: ib.release(shop, conversation))
     out.print(f"{conversation} 已交回店小二 / back with the AI")
 
 
-@inbox_app.command("approve")
-@command
-async def inbox_approve(
-    action_id: Annotated[str, typer.Argument(help="action id (act_…)")],
-    shop: Annotated[str, typer.Option(help="shop id")],
-    note: Annotated[str, typer.Option(help="note for the audit log")] = "",
-) -> None:
-    """Approve an action waiting above the shop's limit (same as `actions approve`)."""
-    await _review(shop, action_id, True, note)
-
-
-@inbox_app.command("reject")
-@command
-async def inbox_reject(
-    action_id: Annotated[str, typer.Argument(help="action id (act_…)")],
-    shop: Annotated[str, typer.Option(help="shop id")],
-    note: Annotated[str, typer.Option(help="the reason, shown to the shopper")] = "",
-) -> None:
-    """Reject an action waiting for approval (same as `actions reject`)."""
-    await _review(shop, action_id, False, note)
+inbox_app.command("approve", help="Approve an action waiting above the shop's limit.")(
+    actions_approve
+)
+inbox_app.command("reject", help="Reject an action waiting for approval.")(actions_reject)
 
 
 @inbox_app.command("suggest")
