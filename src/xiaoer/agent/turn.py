@@ -61,7 +61,6 @@ from xiaoer.agent.instructions import (
     GUARD_GIVE_UP,
     GUARD_RETRY,
     ORDER_ID,
-    SYSTEM_RULES,
     WHISPER,
     Voice,
     asks_again,
@@ -683,7 +682,7 @@ class Assistant:
             shopper=list(deps.said),
             today=local.date(),
             own=(deps.shopper.phone,),
-            secrets=(SYSTEM_RULES, ANSWER_NOTE.split("{")[0], INJECTION_NOTE.strip()),
+            secrets=(self.voice.system(shop), ANSWER_NOTE.split("{")[0], INJECTION_NOTE.strip()),
         )
 
     async def _guarded(
