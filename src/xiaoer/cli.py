@@ -846,6 +846,15 @@ async def inbox_release(
     out.print(f"{conversation} 已交回店小二 / back with the AI")
 
 
+@inbox_app.command("learn")
+@command
+async def inbox_learn(shop: Annotated[str, typer.Option(help="shop id")]) -> None:
+    """Mine human agents' replies for FAQ candidates (review: `xiaoer knowledge candidates`)."""
+    report = await _inbox(lambda ib: ib.learn(shop))
+    out.print(f"{report['conversations']} 个人工会话 / conversations · {report['status']} · "
+              f"{report['candidates']} 条候选 / candidates")  # fmt: skip
+
+
 inbox_app.command("approve", help="Approve an action waiting above the shop's limit.")(
     actions_approve
 )

@@ -127,7 +127,7 @@ class Runtime:
 
     def inbox(self) -> Inbox:
         """What human agents and merchants do with conversations."""
-        return Inbox(self.sessions, self.assistant(), self.clock)
+        return Inbox(self.sessions, self.assistant(), self.clock, self.knowledge())
 
     async def review_action(
         self, shop_id: str, action_id: str, *, approve: bool, note: str = ""

@@ -157,3 +157,17 @@ async def test_suggest_drafts_from_lookups_and_changes_nothing(
     async with shop.sessions() as session:
         rows = await ConversationRepository(session, "mini").messages(cid)
     assert [r.role for r in rows] == ["shopper", "assistant", "shopper"]
+
+
+async def test_human_replies_become_knowledge_candidates(shop: Runtime, llm: ScriptedLLM) -> None:
+    llm.script = lambda m, t, mode: say("好的")
+    for shopper in ("U1", "U2"):
+        cid = (await shop.assistant().turn("mini", shopper, "转人工")).conversation_id
+        await shop.assistant().turn("mini", shopper, "这双鞋可以机洗吗？", conversation_id=cid)
+        await shop.inbox().reply("mini", cid, "不建议机洗，用软毛刷蘸清水刷洗，阴干。", "小王")
+    report = await shop.inbox().learn("mini")
+    assert report["conversations"] == 2 and report["candidates"] == 1
+    [candidate] = [
+        c for c in await shop.knowledge().candidates("mini") if c.source_id == "chats:inbox-replies"
+    ]
+    assert candidate.answer == "不建议机洗，用软毛刷蘸清水刷洗，阴干。"

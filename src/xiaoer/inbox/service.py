@@ -13,12 +13,15 @@ from xiaoer.agent.actions import Outcome
 from xiaoer.agent.handoff import as_view
 from xiaoer.agent.turn import Assistant
 from xiaoer.domain.errors import BadInput, Conflict, NotFound
+from xiaoer.knowledge import KnowledgeBase
 from xiaoer.store.models import ConversationRow, HandoffRow
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository
 
 TEXT_CHARS = 2000
 WHISPER_CHARS = 300
 STATUSES = ("queued", "taken", "closed")
+INBOX_SOURCE = "inbox-replies"
+"""The knowledge source the human agents' replies are mined under."""
 
 
 class Inbox:
@@ -27,10 +30,12 @@ class Inbox:
         sessions: async_sessionmaker[AsyncSession],
         assistant: Assistant,
         clock: Callable[[], datetime],
+        knowledge: KnowledgeBase | None = None,
     ) -> None:
         self.sessions = sessions
         self.assistant = assistant
         self.clock = clock
+        self.knowledge = knowledge
 
     async def queue(
         self, shop_id: str, statuses: Sequence[str] = ("queued", "taken")
@@ -158,6 +163,25 @@ class Inbox:
         async with self.sessions() as s:
             await self._conversation(s, shop_id, conversation_id)
         return await self.assistant.suggest(shop_id, conversation_id)
+
+    async def learn(self, shop_id: str) -> dict[str, Any]:
+        """Mine the human agents' replies for FAQ candidates (they wait for the merchant's
+        review like the ones mined from imported chats)."""
+        if self.knowledge is None:
+            raise BadInput("no knowledge base configured")
+        async with self.sessions() as s:
+            repo = ConversationRepository(s, shop_id)
+            chats = []
+            for cid in await repo.with_role("agent"):
+                rows = await repo.messages(cid)
+                said = [{"role": m.role, "text": m.content} for m in rows
+                        if m.role in ("shopper", "agent")]  # fmt: skip
+                chats.append({"id": cid, "messages": said})
+        if not chats:
+            return {"conversations": 0, "status": "nothing to learn", "candidates": 0}
+        report, _ = await self.knowledge.ingest_chats(shop_id, INBOX_SOURCE, chats)
+        return {"conversations": len(chats), "status": report.status,
+                "candidates": int(report.extra.get("candidates", 0))}  # fmt: skip
 
     async def _conversation(
         self, s: AsyncSession, shop_id: str, conversation_id: str

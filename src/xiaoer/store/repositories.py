@@ -325,6 +325,16 @@ class ConversationRepository:
         )
         return int(await self.session.scalar(stmt) or 0)
 
+    async def with_role(self, role: str) -> list[str]:
+        """Ids of the conversations that have a message from `role` (e.g. `agent`)."""
+        stmt = (
+            select(MessageRow.conversation_id)
+            .where(MessageRow.shop_id == self.shop_id, MessageRow.role == role)
+            .distinct()
+            .order_by(MessageRow.conversation_id)
+        )
+        return list(await self.session.scalars(stmt))
+
     async def set_mode(self, conversation_id: str, mode: str) -> None:
         conversation = await self.get(conversation_id)
         if conversation is not None:
