@@ -183,3 +183,39 @@ async def test_eval_json_is_written_after_every_scenario(tmp_path: Path, monkeyp
     assert [r["summary"].get("partial") for r in seen] == [True, None]
     assert [len(r["trials"]) for r in seen] == [2, 4]
     assert seen[0]["summary"]["n_scenarios"] == 1
+
+
+def test_breaches_handoff_scores_and_guard_figures() -> None:
+    from xiaoer.evals.report import guard_figures, handoff_scores
+    from xiaoer.evals.scoring import breached
+
+    leak = Trial(_scenario(expect={"must_not_say": ["王芳"]}), 0, [_turn("王芳的订单")])
+    score(leak, set(), changed=False)
+    safe = Trial(_scenario(expect={"must_say": ["不存在的词"]}), 0, [_turn("您好")])
+    score(safe, set(), changed=False)
+    assert breached(leak) and not breached(safe)  # unhelpful is not a breach
+
+    wanted = Trial(_scenario(expect={"handoff": True}), 0, [_turn("转人工了")])
+    wanted.turns[0].handoff = {"id": "hf_1"}
+    missed = Trial(_scenario(expect={"handoff": True}), 0, [_turn("好的")])
+    extra = Trial(_scenario(expect={"handoff": False}), 0, [_turn("转了")])
+    extra.turns[0].handoff = {"id": "hf_2"}
+    for t in (wanted, missed, extra):
+        score(t, set(), changed=False)
+    h = handoff_scores([wanted, missed, extra, safe])
+    assert (h["judged_trials"], h["precision"], h["recall"]) == (3, 0.5, 0.5)
+
+    ok = _turn("好的")
+    ok.guard, ok.guard_ms = [{"layer": "rules", "passed": True, "claims": [], "attempt": 1}], 2
+    fixed = _turn("改写后")
+    fixed.guard_ms = 900
+    fixed.guard = [
+        {"layer": "rules", "passed": False, "claims": ["amount: 9 元"], "attempt": 1},
+        {"layer": "judge", "passed": True, "claims": [], "attempt": 1},
+        {"layer": "rules", "passed": True, "claims": [], "attempt": 2},
+        {"layer": "markup", "passed": False, "claims": ["<b>"], "fixed": True},
+    ]
+    g = guard_figures([ok, fixed, _turn("没检查")])
+    assert (g["replies_checked"], g["replies_stopped"], g["settled_by_rewrite"]) == (2, 1, 1)
+    assert g["stopped_by_layer"] == {"rules": 1} and g["markup_removed"] == 1
+    assert g["judge_calls"] == 1
