@@ -22,7 +22,7 @@ INJECTION = re.compile(
     r"|system\s?prompt|developer\s?mode|开发者模式|\bDAN\b|jailbreak|越狱|你现在是|假装你是|扮演"
     r"|从现在(?:起|开始)你|pretend\s(?:you\s(?:are|were)|to\sbe)|\bact\sas\b|role-?play"
     r"|管理员(?:指令|权限|模式|身份)|admin\s(?:mode|override)|</?(?:system|assistant)>|\[/?INST\]"
-    r"|<\|im_start\|>|不需要(?:我)?确认|不用(?:问我|确认)|跳过确认|直接(?:执行|退款|退给我)",
+    r"|<\|im_start\|>|不需要(?:我)?确认|不用(?:问我|确认)|跳过确认|无需确认",
     re.IGNORECASE,
 )
 ABUSE = re.compile(
