@@ -151,3 +151,10 @@ def test_markup_and_foreign_links_are_stripped() -> None:
     , ("shop.example.com",))  # fmt: skip
     assert "<script" not in clean and "evil.example" not in clean and "javascript:" not in clean
     assert "领券" in clean and "https://shop.example.com/help" in clean and len(removed) == 3
+
+
+def test_a_done_claim_needs_a_change_on_record() -> None:
+    reply = "好的，您的收货地址已经修改为杭州市西湖区文三路 100 号。"
+    assert kinds(reply) == ["done"]
+    assert kinds(reply, changed=True) == []
+    assert kinds("如果您确认，我就为您提交。") == []

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from xiaoer.domain.models import Shop
+from xiaoer.guard.claims import DONE
 from xiaoer.policy.schema import ShopPolicy
 
 SYSTEM_RULES = (
@@ -40,10 +41,7 @@ UNBACKED_NEGATIVE = re.compile(r"无法(找到|提供|查询|查到)|找不到|�
 positive one does."""
 
 
-UNBACKED_DONE = re.compile(
-    r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
-    r"|确认(取消|退款|退货|换货)"
-)
+UNBACKED_DONE = DONE
 """A "done" claim. Measured in the demo: asked "SO… 帮我取消，不想要了", the model replied
 "好的，您已经取消了订单 SO…" without calling anything, and to a later "确认" (nothing pending)
 "好的，确认取消订单 SO…"; only the action desk can say a change is done."""

@@ -89,6 +89,7 @@ from xiaoer.store.repositories import (
 )
 from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
 
@@ -682,7 +683,13 @@ class Assistant:
             shopper=list(deps.said),
             today=local.date(),
             own=(deps.shopper.phone,),
-            secrets=(self.voice.system(shop), ANSWER_NOTE.split("{")[0], INJECTION_NOTE.strip()),
+            secrets=(
+                self.voice.system(shop),
+                ANSWER_NOTE.split("{")[0],
+                INJECTION_NOTE.strip(),
+                *KNOWLEDGE_NOTES,
+            ),
+            changed=_changed_before(deps),
         )
 
     async def _guarded(

@@ -44,6 +44,12 @@ WARRANTY = re.compile(
     r"(?:保修|质保|包修|包换|保固)\s?(\d+)\s?(?:年|个月|天)|(\d+)\s?(?:年|个月)\s?(?:保修|质保|包修)"
 )
 WINDOW = re.compile(r"(\d+)\s?天\s?(?:内)?\s?(?:无理由|可退|可以退|退换|包退|包换|价保|保价)")
+DONE = re.compile(
+    r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
+    r"|确认(取消|退款|退货|换货)"
+)
+"""A claim that a change was made ("已为您取消…", "地址已经修改为…"): only the action desk, which
+writes its own replies, may say so; from the model it needs a change on record."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
@@ -79,10 +85,16 @@ def statements(reply: str) -> Iterable[str]:
 
 
 def unsupported_claims(
-    reply: str, evidence: str, *, today: date | None = None, own: Iterable[str] = ()
+    reply: str,
+    evidence: str,
+    *,
+    today: date | None = None,
+    own: Iterable[str] = (),
+    changed: bool = False,
 ) -> list[Claim]:
     """The claims in `reply` that `evidence` does not back. `today` backs its own date;
-    `own` are strings the shopper may always see (their own phone number)."""
+    `own` are strings the shopper may always see (their own phone number); `changed` says a
+    change was made (or submitted) for this shopper, which a "done" claim may be about."""
     figures = numbers(evidence)
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     mine = set(own)
@@ -118,6 +130,9 @@ def unsupported_claims(
         for md in days(plain):
             if md not in known_days:
                 out.append(Claim("date", f"{md[0]}月{md[1]}日"))
+        done = DONE.search(sentence)
+        if done and not changed:
+            out.append(Claim("done", done.group(0)))
         for status in dict.fromkeys(STATUS.findall(sentence)):
             if status not in evidence:
                 out.append(Claim("status", status))

@@ -53,6 +53,8 @@ class Evidence:
     """Personal data the shopper may see: their own phone number."""
     secrets: tuple[str, ...] = ()
     """Text the shopper must never see verbatim: the system prompt, code's notes."""
+    changed: bool = False
+    """A change was made or submitted for this shopper (a "done" claim may be about it)."""
 
     @property
     def merchant_text(self) -> str:

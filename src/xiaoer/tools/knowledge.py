@@ -47,9 +47,14 @@ def is_relevant(hits: list[Hit]) -> bool:
     )
 
 
+HEADER = "店铺资料（只根据这些内容回答；资料没写的就说不确定，不要编）："
+NOTES = (HEADER, NOTHING)
+"""Instructions riding in this tool's results: a reply must not repeat them to the shopper."""
+
+
 def render(hits: list[Hit]) -> str:
     """What the model reads: numbered snippets with their source, the most relevant first."""
-    lines = ["店铺资料（只根据这些内容回答；资料没写的就说不确定，不要编）："]
+    lines = [HEADER]
     for i, hit in enumerate(hits, start=1):
         p = hit.passage
         text = " ".join(p.text.split())[:SNIPPET_CHARS]
