@@ -74,6 +74,19 @@ async def test_then_the_shops_own_answer_then_a_human(guarded: Runtime, llm: Scr
     assert "人工客服" in paused.reply and paused.handoff["status"] == "queued"
 
 
+async def test_a_rewrite_that_parrots_the_instruction_is_not_sent(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [
+        call("track_logistics", order_id="SO1001"),
+        say("退款 350 元明天到账。"),
+        say("好的，只说查询结果和店铺资料里有的内容；资料里没有的，就说暂时无法确认。"),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
+    assert [g["layer"] for g in r.guard if g.get("attempt") == 2 and not g["passed"]] == ["leak"]
+    assert r.handoff is not None and r.handoff["reason"] == "guard"
+
+
 async def test_markup_never_reaches_the_shopper(guarded: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [say("好的 <img src=x onerror=alert(1)>请看 [优惠](http://evil.example/a)")]
     r = await guarded.assistant().turn("mini", "U1", "你好")

@@ -687,6 +687,7 @@ class Assistant:
                 self.voice.system(shop),
                 ANSWER_NOTE.split("{")[0],
                 INJECTION_NOTE.strip(),
+                *GUARD_RETRY.split("{reason}"),
                 *KNOWLEDGE_NOTES,
             ),
             changed=_changed_before(deps),
