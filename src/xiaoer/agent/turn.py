@@ -219,7 +219,7 @@ class Assistant:
         if mode != "ai":
             return await self._paused(shop, conversation_id, message.id, mode, started, emit)
         check = check_input(text)
-        deps = await self._deps(shop, shopper, history_rows, tool_rows, text)
+        deps = await self._deps(shop, shopper, history_rows, tool_rows, text, policy)
         loop = self._context(deps, history_rows, tool_rows, text, check)
         loop.conversation_id, loop.message_id = conversation_id, message.id
         settled = await self._desk_step(loop, deps, text)
@@ -377,6 +377,7 @@ class Assistant:
         history: Sequence[MessageRow],
         tool_rows: Sequence[ToolCallRow],
         text: str | None,
+        policy: ShopPolicy | None = None,
     ) -> TurnDeps:
         said = [m.content for m in history if m.role == "shopper"]
         return TurnDeps(
@@ -386,7 +387,7 @@ class Assistant:
             self.clock(),
             said=said + ([text] if text is not None else []),
             seen=[c.result for c in tool_rows],
-            policy=await self.policy_for(shop.id),
+            policy=policy or await self.policy_for(shop.id),
             past_actions=await self.desk.past_actions(shop.id, shopper.id),
             knowledge=self.knowledge,
         )
