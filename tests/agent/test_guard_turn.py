@@ -119,3 +119,12 @@ async def test_a_shopper_over_the_rate_limit_is_refused_and_nothing_is_stored(
     assert len(await _stored(guarded, cid)) == 10
     other = await guarded.assistant().turn("mini", "U2", "你好")  # others are not affected
     assert other.reply == "好的。"
+
+
+async def test_a_templated_fallback_does_not_show_the_tools_instructions(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [call("search_knowledge", query="七天无理由"), say("")]
+    r = await guarded.assistant().turn("mini", "U1", "嗯")
+    assert r.fallback and r.reply.startswith("为您查到以下信息：\n[1]")
+    assert "只根据这些内容回答" not in r.reply

@@ -37,6 +37,7 @@ def test_claims_backed_by_the_record_pass() -> None:
     [
         ("您的订单 SO2611190099 已发货。", "id"),
         ("退款 350 元已经退回。", "amount"),
+        ("The Cloud X costs 1,399 yuan.", "amount"),
         ("现在下单打 8 折。", "percent"),
         ("11月25日就能送到。", "date"),
         ("您的包裹已签收。", "status"),

@@ -817,7 +817,12 @@ class Assistant:
     def _fallback(self, loop: _Loop) -> str:
         good = [r for r in loop.records if r.ok]
         if good:
-            return self.voice.with_result.format(result=good[-1].result)
+            result = good[-1].result
+            for (
+                note
+            ) in KNOWLEDGE_NOTES:  # the tool's instructions to the model, not for the shopper
+                result = result.replace(note, "").strip()
+            return self.voice.with_result.format(result=result)
         return self.voice.no_reply
 
     async def _persist(

@@ -28,7 +28,11 @@ class Claim:
 
 
 ID = re.compile(r"(?<![A-Za-z0-9#])#?[A-Z]{1,4}\d{6,}(?!\d)")
-AMOUNT = re.compile(r"(?:¥|￥)\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:元|块钱|块)")
+AMOUNT = re.compile(
+    r"(?:¥|￥|RMB|CNY)\s?(\d[\d,]*(?:\.\d+)?)"
+    r"|(\d[\d,]*(?:\.\d+)?)\s?(?:元|块钱|块|yuan\b|RMB\b|CNY\b)",
+    re.IGNORECASE,
+)
 PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%|(?<![\d.])(\d(?:\.\d)?)\s?折")
 MONTH_DAY = re.compile(r"(\d{1,2})\s?月\s?(\d{1,2})\s?[日号]")
 ISO_DAY = re.compile(r"(?:(\d{4})[-/年])(\d{1,2})[-/月](\d{1,2})")
