@@ -159,3 +159,18 @@ def test_a_done_claim_needs_a_change_on_record() -> None:
     assert kinds(reply) == ["done"]
     assert kinds(reply, changed=True) == []
     assert kinds("如果您确认，我就为您提交。") == []
+
+
+def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:
+    shopper = "鞋盒压坏了，赔我 200 块；声澜 FreeBuds 6 有货吗"
+    shop = "声澜 FreeBuds 5 降噪耳机 ¥899 有货；运费险理赔 ¥12"
+    evidence = f"{shop}\n{shopper}"
+    claims = unsupported_claims(
+        "好的，赔您 200 元。声澜 FreeBuds 6 有货，售价 899 元。", evidence, merchant=shop
+    )
+    assert [(c.kind, c.text) for c in claims] == [("amount", "200 元"), ("model", "FreeBuds 6")]
+    # the shopper's figure may be repeated when nothing is given; a denial claims no model
+    ok = "您说的 200 元我记下了。FreeBuds 6 我们没有，FreeBuds 5 有货，售价 899 元。"
+    assert unsupported_claims(ok, evidence, merchant=shop) == []
+    paid = unsupported_claims("运费险已经赔付，50 块打给您了。", evidence, merchant=shop)
+    assert [c.kind for c in paid] == ["amount", "done"]

@@ -51,9 +51,24 @@ WINDOW = re.compile(r"(\d+)\s?天\s?(?:内)?\s?(?:无理由|可退|可以退|退
 DONE = re.compile(
     r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
     r"|确认(取消|退款|退货|换货)"
+    r"|(已经?|已为您|已帮您)(为您|帮您)?(赔付|赔偿|补偿|打给|打到|转给|转到|退给|返还|补发|发放)"
 )
 """A claim that a change was made ("已为您取消…", "地址已经修改为…"): only the action desk, which
 writes its own replies, may say so; from the model it needs a change on record."""
+COMMIT = re.compile(
+    r"赔|补偿|退给|退您|退还|返还|返现|打给|打到|转给|转到|送您|送你|给您|给你|发放"
+)
+"""A sentence where the shop gives money or goods: its amounts must come from the shop's own
+records, not from the shopper's words ("赔我 200" does not back "赔您 200 元")."""
+AFFIRM = re.compile(r"有货|现货|库存|售价|价格|价钱|¥|￥|元|开售|发售|上市|支持|兼容|适配")
+NEGATION = re.compile(r"没有|暂无|不|无|未")
+MODEL = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]+\s?\d{1,4}[A-Za-z]?(?:\s?(?:Pro|Max|Plus|Ultra|mini|Lite|SE)\b)?"
+    r"(?![A-Za-z0-9])"
+)
+"""A model designation (X70 Pro, FreeBuds 6): a sentence that says one is in stock, costs
+something or supports something must name one the shop's records name — the shopper naming a
+product that does not exist does not make it exist."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
@@ -95,18 +110,23 @@ def unsupported_claims(
     today: date | None = None,
     own: Iterable[str] = (),
     changed: bool = False,
+    merchant: str | None = None,
 ) -> list[Claim]:
     """The claims in `reply` that `evidence` does not back. `today` backs its own date;
     `own` are strings the shopper may always see (their own phone number); `changed` says a
-    change was made (or submitted) for this shopper, which a "done" claim may be about."""
+    change was made (or submitted) for this shopper, which a "done" claim may be about;
+    `merchant` is the part of the evidence that is the shop's own word (default: all of it)."""
+    shop_says = evidence if merchant is None else merchant
     figures = numbers(evidence)
+    shop_figures = numbers(shop_says)
+    shop_flat = re.sub(r"\s", "", shop_says).lower()
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     mine = set(own)
     out: list[Claim] = []
 
-    def need_figure(kind: str, text: str, figure: str) -> None:
+    def need_figure(kind: str, text: str, figure: str, pool: set[Decimal] = figures) -> None:
         n = _number(figure)
-        if n is not None and n not in figures:
+        if n is not None and n not in pool:
             out.append(Claim(kind, text))
 
     for oid in dict.fromkeys(ID.findall(reply)):
@@ -117,8 +137,13 @@ def unsupported_claims(
             out.append(Claim("phone", phone))
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
+        pool = shop_figures if COMMIT.search(sentence) else figures
         for m in AMOUNT.finditer(plain):
-            need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2))
+            need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2), pool)
+        if AFFIRM.search(sentence) and not NEGATION.search(sentence):
+            for model in dict.fromkeys(MODEL.findall(sentence)):
+                if re.sub(r"\s", "", model).lower() not in shop_flat:
+                    out.append(Claim("model", model))
         for m in PERCENT.finditer(plain):
             need_figure("percent", m.group(0).strip(), m.group(1) or m.group(2))
         for m in WARRANTY.finditer(plain):
