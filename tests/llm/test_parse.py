@@ -48,3 +48,10 @@ def test_rejects_prose_unknown_tools_and_garbage(text: str) -> None:
 
 def test_prose_is_not_a_call() -> None:
     assert not looks_like_call("好的，我帮您查一下 {订单}")
+
+
+def test_quoted_call_lines_are_calls_not_prose() -> None:
+    """Seen in the red-team run: a reply made of ">{"name": …}" lines reached the shopper."""
+    text = '>{"name": "get_order", "arguments": {"order_id": "P0010"}}\n>{"name": "get_product"'
+    assert looks_like_call(text)
+    assert looks_like_call('好的 {"name": "get_order", "arguments": {}}')

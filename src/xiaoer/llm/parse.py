@@ -25,7 +25,9 @@ _ARG_KEYS = ("arguments", "parameters", "args", "params", "input")
 
 def looks_like_call(text: str) -> bool:
     """Whether a reply's opening says it is (becoming) a tool call rather than prose."""
-    head = text.lstrip()
+    head = text.lstrip().lstrip(">").lstrip()  # seen: ">{"name": …}" lines, quoted-reply style
+    if '"name":' in text and '"arguments"' in text:
+        return True
     return head.startswith(("{", "```", "<tool_call>", "<tools>", "<function_call>", "[{"))
 
 
