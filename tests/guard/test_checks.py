@@ -87,7 +87,10 @@ async def test_output_guard_layers_and_reason() -> None:
     assert [v.layer for v in leak if not v.passed] == ["leak"]
 
 
-async def test_policy_statement_goes_to_the_judge_only_when_uncovered() -> None:
+async def test_policy_statements_the_material_does_not_cover() -> None:
+    """A thing or place the material never names is decided by rule; other new wording (maybe
+    a paraphrase) goes to the judge. On the embedded 1.5B model the judge answered 有依据 in
+    every probe, even for 寄到香港, which is why nouns do not wait for it."""
     asked: list[str] = []
 
     async def judge(system: str, prompt: str) -> str:
@@ -95,14 +98,17 @@ async def test_policy_statement_goes_to_the_judge_only_when_uncovered() -> None:
         return "没依据"
 
     guard = OutputGuard(judge)
-    ev = Evidence(merchant=[RECORD])
-    assert passed(await guard.check("支持7天无理由退货。", ev))
+    ev = Evidence(merchant=[RECORD + "；全场包邮（偏远地区除外）；新疆、西藏运费 8 元"])
+    assert passed(await guard.check("支持7天无理由退货，全场包邮。", ev))
     assert asked == []
     verdicts = await guard.check("我们支持寄到香港，包邮。", ev)
+    assert [v.layer for v in verdicts if not v.passed] == ["rules"]
+    assert "资料没提到：香港" in reason(verdicts) and asked == []
+    verdicts = await guard.check("偏远地区不包邮，比如新疆要加8元运费。", ev)
     assert [v.layer for v in verdicts if not v.passed] == ["judge"]
-    assert len(asked) == 1 and "寄到香港" in asked[0] and "7天无理由" in asked[0]
+    assert len(asked) == 1 and "要加" in asked[0] and "新疆、西藏运费 8 元" in asked[0]
     # nothing on record at all: the rules decide without asking
-    verdicts = await guard.check("我们支持寄到香港。", Evidence())
+    verdicts = await guard.check("我们支持上门安装。", Evidence())
     assert len(asked) == 1 and not passed(verdicts)
 
 

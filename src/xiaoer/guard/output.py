@@ -20,6 +20,7 @@ from typing import Any
 
 from xiaoer.guard.claims import statements, unsupported_claims
 from xiaoer.guard.compliance import banned_claims
+from xiaoer.knowledge.text import words
 
 type Ask = Callable[[str, str], Awaitable[str]]
 
@@ -29,13 +30,17 @@ POLICY = re.compile(
     r"|国补|补贴|赠品|赠送|满减|以旧换新|正品|上门|可以寄|能寄|免费"
 )
 """Words of a statement about what the shop does or allows."""
-COVERED = 0.6
-"""Share of a policy statement's CJK bigrams the merchant's material must contain for the
-statement to pass without asking the judge."""
+SERVICE_WORDS = frozenset(
+    "可以 支持 我们 本店 店铺 商品 订单 客服 顾客 大概 一般 左右 目前 现在 时候 问题 情况 帮您 为您 "
+    "需要 如果 已经 没有 就是 还是 或者 以及 然后 方便 放心 感谢 抱歉 不好意思 麻烦 收到 购买 下单 "
+    "联系 提供 告诉 根据 查询 结果 资料 信息 回复 处理 具体 相关 直接 一样 这边 那边 我们的 这款 "
+    "这个 那个 所有 全部 都是 一些 有些 非常 比较 注意 建议 选择 可能 应该 能够 不能 无法 不会".split()
+)
+"""Words of service talk: a statement's other words are what it claims."""
 LEAK_WINDOW = 12
 """A reply that repeats this many consecutive characters of the system prompt leaks it."""
 JUDGE_SYSTEM = "你是客服质检员，判断客服说的话在资料里有没有依据。只回答“有依据”或“没依据”。"
-JUDGE_PROMPT = "资料：\n{material}\n\n客服说：{claim}\n\n客服的这些说法，资料里有依据吗？"
+JUDGE_PROMPT = "资料：\n{material}\n\n客服说：{claim}\n资料里没有出现：{missing}。\n\n客服的这些说法，资料里有依据吗？"
 NO_BASIS = re.compile(r"没依据|没有依据|无依据|不能|否|no\b", re.IGNORECASE)
 MATERIAL_CHARS = 700
 
@@ -93,16 +98,32 @@ def leaked(reply: str, secrets: tuple[str, ...]) -> list[str]:
     return out
 
 
-def uncovered(reply: str, merchant: str) -> list[str]:
-    """Policy statements in the reply whose wording the merchant's material mostly lacks."""
-    have = _bigrams(merchant)
-    out: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A policy statement with the words of it the merchant's material never uses."""
+
+    sentence: str
+    nouns: list[str]
+    """Things, places, names: "可以寄到香港" when no material mentions 香港 — decided by rule."""
+    others: list[str]
+    """Other words (verbs, adverbs): may be paraphrase — for the judge."""
+
+
+def uncovered(reply: str, merchant: str) -> list[Gap]:
+    """Policy statements in the reply that use words the merchant's material never uses."""
+    have = merchant.lower()
+    out: list[Gap] = []
     for sentence in statements(reply):
         if not POLICY.search(sentence):
             continue
-        grams = _bigrams(sentence)
-        if grams and len(grams & have) / len(grams) < COVERED:
-            out.append(sentence)
+        missing = [
+            (w, noun)
+            for w, noun in dict.fromkeys(words(sentence))
+            if w not in SERVICE_WORDS and w not in have
+        ]
+        if missing:
+            nouns = [w for w, noun in missing if noun]
+            out.append(Gap(sentence, nouns, [w for w, noun in missing if not noun]))
     return out
 
 
@@ -134,19 +155,33 @@ class OutputGuard:
             _verdict("compliance", [str(c) for c in banned_claims(reply, merchant)]),
             _verdict("leak", leaked(reply, evidence.secrets)),
         ]
-        policy = uncovered(reply, merchant)
-        if policy and not any(evidence.merchant):
-            verdicts.append(_verdict("rules", [f"policy: {s}" for s in policy]))
-        elif policy and judge and self.judge is not None:
+        gaps = uncovered(reply, merchant)
+        ruled = [g for g in gaps if g.nouns or not any(evidence.merchant)]
+        if ruled:
+            verdicts.append(
+                _verdict(
+                    "rules",
+                    [
+                        f"policy: {g.sentence}（资料没提到：{'、'.join(g.nouns)}）"
+                        if g.nouns
+                        else f"policy: {g.sentence}"
+                        for g in ruled
+                    ],
+                )  # fmt: skip
+            )
+        asked_about = [g for g in gaps if g not in ruled]
+        if asked_about and judge and self.judge is not None:
             asked = time.perf_counter()
-            claim = "".join(policy)
+            said = [g.sentence for g in asked_about]
+            claim = "".join(said)
+            missing = "、".join(dict.fromkeys(w for g in asked_about for w in g.others))
             material = closest(evidence.merchant, claim)
             answer = await self.judge(
-                JUDGE_SYSTEM, JUDGE_PROMPT.format(material=material, claim=claim)
+                JUDGE_SYSTEM, JUDGE_PROMPT.format(material=material, claim=claim, missing=missing)
             )
             basis = NO_BASIS.search(answer.strip()[:8]) is None
             ms = int((time.perf_counter() - asked) * 1000)
-            verdicts.append(Verdict("judge", basis, [] if basis else policy, ms))
+            verdicts.append(Verdict("judge", basis, [] if basis else said, ms))
         return verdicts
 
 

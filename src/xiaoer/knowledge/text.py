@@ -48,6 +48,19 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def words(text: str) -> list[tuple[str, bool]]:
+    """The CJK words of a text (jieba, precise mode), two characters or more, stop words out,
+    each with whether jieba tags it a noun (place, person, organisation or thing)."""
+    _jieba()
+    from jieba import posseg
+
+    return [
+        (p.word, p.flag.startswith("n"))
+        for p in posseg.lcut(text.lower())
+        if len(p.word) >= 2 and CJK.fullmatch(p.word) and p.word not in STOP
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
     """A run of text under one heading path, e.g. "店铺政策 > 退换货 > 7天无理由退货"."""
