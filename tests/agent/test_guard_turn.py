@@ -128,3 +128,19 @@ async def test_a_templated_fallback_does_not_show_the_tools_instructions(
     r = await guarded.assistant().turn("mini", "U1", "嗯")
     assert r.fallback and r.reply.startswith("为您查到以下信息：\n[1]")
     assert "只根据这些内容回答" not in r.reply
+
+
+async def test_the_shoppers_own_question_does_not_back_a_policy_claim(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen in the groundedness run: "可以寄到香港" passed because the answer note, which quotes
+    the question, counted as the shop's word."""
+    llm.steps = [
+        call("search_knowledge", query="寄到香港"),
+        say("可以寄到香港，包邮。"),
+        say("可以寄到香港，包邮。"),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "能寄到香港吗？包邮吗？")
+    first = [g for g in r.guard if g.get("attempt") == 1 and not g["passed"]]
+    assert first and "香港" in first[0]["claims"][0]
+    assert "可以寄到香港" not in r.reply

@@ -113,6 +113,8 @@ class _Loop:
     streamed: bool = False
     note: str = ""
     """The answer note that followed the last tool results (history must replay it)."""
+    guidance: str = ""
+    """The merchant's pre-sales guidance carried by the note."""
     conversation_id: str = ""
     message_id: int = 0
     actions: list[str] = field(default_factory=list)
@@ -671,8 +673,8 @@ class Assistant:
                 return canned, False
             if mode == "text":
                 hint = next((t.answer_hint for c in calls if (t := self.tools.get(c.name))), "")
-                loop.note = ANSWER_NOTE.format(question=question, hint=hint)
-                loop.note += presale_guidance(deps.policy, question)
+                loop.guidance = presale_guidance(deps.policy, question)
+                loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
                 loop.messages.append(ChatMessage("user", loop.note))
         return self._fallback(loop), True
 
@@ -680,7 +682,8 @@ class Assistant:
         shop = deps.shop
         local = self.clock().astimezone(ZoneInfo(shop.timezone or "Asia/Shanghai"))
         return Evidence(
-            merchant=[*deps.seen, loop.note, shop.persona, shop.description, *loop.earlier],
+            # The answer note quotes the shopper's question: only its guidance is the shop's word.
+            merchant=[*deps.seen, loop.guidance, shop.persona, shop.description, *loop.earlier],
             shopper=list(deps.said),
             today=local.date(),
             own=(deps.shopper.phone,),
