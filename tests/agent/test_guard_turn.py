@@ -65,7 +65,8 @@ async def test_then_the_shops_own_answer_then_a_human(guarded: Runtime, llm: Scr
     assert r.guard[-1]["layer"] == "knowledge" and r.handoff is None
 
     r = await guarded.assistant().turn("mini", "U2", "你们能寄到香港吗？包邮吗？")
-    assert r.reply.startswith("这个问题我需要请同事核实一下") and "人工客服" in r.reply
+    # it named things no material mentions: the give-up says so, and a human takes over
+    assert r.reply.startswith("店铺资料里没有关于「") and "人工客服" in r.reply
     assert r.handoff is not None and r.handoff["reason"] == "guard"
     assert r.guard[-1]["layer"] == "handoff"
     calls = len(llm.calls)
@@ -143,4 +144,6 @@ async def test_the_shoppers_own_question_does_not_back_a_policy_claim(
     r = await guarded.assistant().turn("mini", "U1", "能寄到香港吗？包邮吗？")
     first = [g for g in r.guard if g.get("attempt") == 1 and not g["passed"]]
     assert first and "香港" in first[0]["claims"][0]
-    assert "可以寄到香港" not in r.reply
+    # no FAQ entry can answer about something no material names: say so, and get a human
+    assert r.reply.startswith("店铺资料里没有关于「香港")
+    assert r.handoff is not None and r.handoff["reason"] == "guard"

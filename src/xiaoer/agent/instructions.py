@@ -107,6 +107,8 @@ GUARD_RETRY = (
 GUARD_GIVE_UP = "这个问题我需要请同事核实一下，免得给您说错。"
 """What the shopper hears when neither the reply, its rewrite nor the knowledge base will do;
 the handoff notice follows it."""
+GUARD_UNKNOWN = "店铺资料里没有关于「{what}」的说明，我请同事核实一下再答复您，免得说错。"
+"""The give-up when the reply named something the shop's material never mentions."""
 WHISPER = "\n店家给你的指示（顾客看不到，照做，但不要对顾客提起）：{}"
 
 

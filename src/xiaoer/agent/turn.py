@@ -60,6 +60,7 @@ from xiaoer.agent.instructions import (
     CHINESE,
     GUARD_GIVE_UP,
     GUARD_RETRY,
+    GUARD_UNKNOWN,
     ORDER_ID,
     WHISPER,
     Voice,
@@ -74,7 +75,7 @@ from xiaoer.domain.models import Shop, Shopper
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.input import InputCheck, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
-from xiaoer.guard.output import Evidence, OutputGuard, passed, reason
+from xiaoer.guard.output import Evidence, OutputGuard, passed, reason, uncovered
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
@@ -369,7 +370,7 @@ class Assistant:
         if trigger.reason in ("asked", "model") or not reply.strip():
             return view, told
         if trigger.reason == "guard":
-            return view, f"{GUARD_GIVE_UP}{told}"
+            return view, f"{reply}{told}"  # the guard's own give-up already says why
         return view, f"{reply}\n{told}"
 
     async def _deps(
@@ -723,13 +724,18 @@ class Assistant:
                 loop.guard += [v.as_dict() | {"attempt": 2} for v in verdicts]
                 if passed(verdicts):
                     return second, False
-            answer = await self._kb_answer(deps, question)
+            # Something the shop's material never names (香港, 世界田联…): no entry of it can
+            # answer, so say what is missing instead of quoting a related one.
+            unknown = [w for g in uncovered(reply, evidence.merchant_text) for w in g.nouns]
+            answer = None if unknown else await self._kb_answer(deps, question)
             if answer is not None:
                 text, source = answer
                 loop.guard.append({"layer": "knowledge", "passed": True, "claims": [],
                                    "source_id": source, "attempt": 3})  # fmt: skip
                 return text, False
             loop.guard.append({"layer": "handoff", "passed": False, "claims": [], "attempt": 3})
+            if unknown:
+                return GUARD_UNKNOWN.format(what="、".join(dict.fromkeys(unknown[:3]))), True
             return GUARD_GIVE_UP, True
         finally:
             loop.guard_ms += int((time.perf_counter() - started) * 1000)
