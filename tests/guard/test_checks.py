@@ -45,6 +45,7 @@ def test_claims_backed_by_the_record_pass() -> None:
         ("整机保修 3 年。", "warranty"),
         ("支持 30 天无理由退货。", "window"),
         ("快递员电话 13911112222。", "phone"),
+        ("运行噪音大约 50 分贝。", "spec"),
     ],
 )
 def test_each_kind_of_claim_needs_its_figure_on_record(reply: str, kind: str) -> None:

@@ -47,6 +47,13 @@ PROMISE = re.compile(
 WARRANTY = re.compile(
     r"(?:保修|质保|包修|包换|保固)\s?(\d+)\s?(?:年|个月|天)|(\d+)\s?(?:年|个月)\s?(?:保修|质保|包修)"
 )
+SPEC = re.compile(
+    r"(\d+(?:\.\d+)?)\s?(?:分贝|dB|千克|公斤|kg|克|g\b|瓦|W\b|毫安时|mAh|英寸|寸|升|L\b|厘米|cm|毫米|mm"
+    r"|米|GB|TB|Hz|赫兹|℃|匹|级能效)",
+    re.IGNORECASE,
+)
+"""A product figure with its unit (50 分贝, 235 克, 5000mAh): it comes from the records or the
+shopper, never from the model's idea of what such a product usually has."""
 WINDOW = re.compile(r"(\d+)\s?天\s?(?:内)?\s?(?:无理由|可退|可以退|退换|包退|包换|价保|保价)")
 DONE = re.compile(
     r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
@@ -148,6 +155,8 @@ def unsupported_claims(
             need_figure("percent", m.group(0).strip(), m.group(1) or m.group(2))
         for m in WARRANTY.finditer(plain):
             need_figure("warranty", m.group(0), m.group(1) or m.group(2))
+        for m in SPEC.finditer(plain):
+            need_figure("spec", m.group(0), m.group(1))
         for m in WINDOW.finditer(plain):
             need_figure("window", m.group(0), m.group(1))
         for m in PROMISE.finditer(plain):
