@@ -46,6 +46,7 @@ def test_claims_backed_by_the_record_pass() -> None:
         ("支持 30 天无理由退货。", "window"),
         ("快递员电话 13911112222。", "phone"),
         ("运行噪音大约 50 分贝。", "spec"),
+        ("碳板断了保修三年。", "warranty"),
     ],
 )
 def test_each_kind_of_claim_needs_its_figure_on_record(reply: str, kind: str) -> None:

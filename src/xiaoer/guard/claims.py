@@ -44,8 +44,12 @@ PROMISE = re.compile(
     r"(今天|明天|后天|\d+\s?(?:个)?(?:工作日|天|日|小时))\s?(?:之?内)?\s?(?:就|即可|可以|能|会){0,2}"
     r"\s?(送达|到货|送到|到达|发货|发出|寄出|到账|退回|上门)"
 )
+CN_DIGITS = {"一": "1", "两": "2", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7",
+             "八": "8", "九": "9", "十": "10", "半": "0.5"}  # fmt: skip
+"""Small Chinese numerals as figures: 保修两年 is 保修 2 年."""
 WARRANTY = re.compile(
-    r"(?:保修|质保|包修|包换|保固)\s?(\d+)\s?(?:年|个月|天)|(\d+)\s?(?:年|个月)\s?(?:保修|质保|包修)"
+    r"(?:保修|质保|包修|包换|保固)\s?(\d+|[一两二三四五六七八九十半])\s?(?:年|个月|天)"
+    r"|(\d+|[一两二三四五六七八九十半])\s?(?:年|个月)\s?(?:保修|质保|包修)"
 )
 SPEC = re.compile(
     r"(\d+(?:\.\d+)?)\s?(?:分贝|dB|千克|公斤|kg|克|g\b|瓦|W\b|毫安时|mAh|英寸|寸|升|L\b|厘米|cm|毫米|mm"
@@ -154,7 +158,8 @@ def unsupported_claims(
         for m in PERCENT.finditer(plain):
             need_figure("percent", m.group(0).strip(), m.group(1) or m.group(2))
         for m in WARRANTY.finditer(plain):
-            need_figure("warranty", m.group(0), m.group(1) or m.group(2))
+            figure = m.group(1) or m.group(2)
+            need_figure("warranty", m.group(0), CN_DIGITS.get(figure, figure))
         for m in SPEC.finditer(plain):
             need_figure("spec", m.group(0), m.group(1))
         for m in WINDOW.finditer(plain):

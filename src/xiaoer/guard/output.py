@@ -28,6 +28,7 @@ CJK = re.compile(r"[\u3400-\u9fff]{2,}")
 POLICY = re.compile(
     r"支持|包邮|免运费|运费|保修|质保|无理由|退换|可以退|可以换|能退|能换|寄到|送到|配送|安装|发票"
     r"|国补|补贴|赠品|赠送|满减|以旧换新|正品|上门|可以寄|能寄|免费"
+    r"|认证|代言|产地|生产|工厂|自提|门店|兼容|适配|联保"
 )
 """Words of a statement about what the shop does or allows."""
 SERVICE_WORDS = frozenset(
