@@ -6,11 +6,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from minishop import write_bundle
+from xiaoer.api.app import create_app
+from xiaoer.api.auth import issue_api_key
 from xiaoer.config import Settings
 from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
@@ -38,3 +41,14 @@ async def runtime(settings: Settings, llm: ScriptedLLM, tmp_path: Path) -> Async
     await rt.import_shop(write_bundle(tmp_path / "bundle"))
     yield rt
     await rt.close()
+
+
+@pytest.fixture
+async def merchant(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            key = await issue_api_key(runtime.sessions, "mini")
+            c.headers["Authorization"] = f"Bearer {key}"
+            yield c
