@@ -80,7 +80,7 @@ from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
-from xiaoer.store.models import HandoffRow, MessageRow, ToolCallRow
+from xiaoer.store.models import MessageRow, ToolCallRow
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
@@ -287,13 +287,13 @@ class Assistant:
         """A human has the conversation: the AI does not answer. While it is still queued the
         shopper is told their place; once a human took it, the human answers."""
         async with self.sessions() as s:
-            row = await HandoffRepository(s, shop.id).open_for(conversation_id)
-            queue = await HandoffRepository(s, shop.id).listed(["queued"])
+            handoffs = HandoffRepository(s, shop.id)
+            row = await handoffs.open_for(conversation_id)
+            ahead = await handoffs.ahead_of(row) if row is not None else 0
         view = as_view(row) if row is not None else None
         reply = ""
         if mode == "queued" and row is not None:
             policy = await self.policy_for(shop.id)
-            ahead = next((i for i, q in enumerate(queue) if q.id == row.id), 0)
             reply = notice(shop, ahead, policy.handoff.minutes_each, self.clock())
         result = TurnResult(
             reply=reply,
@@ -348,24 +348,19 @@ class Assistant:
             handoffs = HandoffRepository(s, shop.id)
             row = await handoffs.open_for(loop.conversation_id)
             if row is None:
-                row = HandoffRow(
-                    id=f"hf_{uuid.uuid4().hex[:12]}",
-                    conversation_id=loop.conversation_id,
-                    shopper_id=deps.shopper.id,
-                    reason=trigger.reason,
+                row = await handoffs.open(
+                    loop.conversation_id,
+                    deps.shopper.id,
+                    trigger.reason,
                     detail=trigger.detail,
                     priority=trigger.priority,
                     summary=summarize(history, text, tools, pending, check),
-                    status="queued",
-                    agent="",
-                    created_at=now,
+                    now=now,
                 )
-                await handoffs.add(row)
                 await ConversationRepository(s, shop.id).set_mode(loop.conversation_id, "queued")
-            queue = await handoffs.listed(["queued"])
+            ahead = await handoffs.ahead_of(row)
             view = as_view(row)
             await s.commit()
-        ahead = next((i for i, q in enumerate(queue) if q.id == row.id), 0)
         told = notice(shop, ahead, deps.policy.handoff.minutes_each, now)
         if trigger.reason in ("asked", "model") or not reply.strip():
             return view, told

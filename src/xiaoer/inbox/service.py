@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,7 +13,7 @@ from xiaoer.agent.handoff import as_view
 from xiaoer.agent.turn import Assistant
 from xiaoer.domain.errors import BadInput, Conflict, NotFound
 from xiaoer.knowledge import KnowledgeBase
-from xiaoer.store.models import ConversationRow, HandoffRow
+from xiaoer.store.models import ConversationRow
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository
 
 TEXT_CHARS = 2000
@@ -85,19 +84,15 @@ class Inbox:
             handoffs = HandoffRepository(s, shop_id)
             row = await handoffs.open_for(conversation_id)
             if row is None:
-                row = HandoffRow(
-                    id=f"hf_{uuid.uuid4().hex[:12]}",
-                    conversation_id=conversation_id,
-                    shopper_id=conversation.shopper_id,
-                    reason="takeover",
+                row = await handoffs.open(
+                    conversation_id,
+                    conversation.shopper_id,
+                    "takeover",
                     detail=f"{agent} 主动接管",
                     priority=2,
                     summary={},
-                    status="queued",
-                    agent="",
-                    created_at=now,
+                    now=now,
                 )
-                await handoffs.add(row)
             if row.status == "taken" and row.agent and row.agent != agent:
                 raise Conflict(f"{row.agent} already has this conversation")
             row.status, row.agent, row.taken_at = "taken", agent, row.taken_at or now

@@ -7,6 +7,7 @@ CLI command, the request) owns the transaction.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -376,10 +377,52 @@ class HandoffRepository:
         self.session = session
         self.shop_id = shop_id
 
-    async def add(self, row: HandoffRow) -> None:
-        row.shop_id = self.shop_id
+    async def open(
+        self,
+        conversation_id: str,
+        shopper_id: str,
+        reason: str,
+        *,
+        detail: str,
+        priority: int,
+        summary: dict[str, Any],
+        now: datetime,
+    ) -> HandoffRow:
+        """A new queued handoff for the conversation."""
+        row = HandoffRow(
+            id=f"hf_{uuid.uuid4().hex[:12]}",
+            shop_id=self.shop_id,
+            conversation_id=conversation_id,
+            shopper_id=shopper_id,
+            reason=reason,
+            detail=detail,
+            priority=priority,
+            summary=summary,
+            status="queued",
+            agent="",
+            created_at=now,
+        )
         self.session.add(row)
         await self.session.flush()
+        return row
+
+    async def ahead_of(self, row: HandoffRow) -> int:
+        """How many queued handoffs come before this one (the order of `listed`)."""
+        stmt = (
+            select(func.count())
+            .select_from(HandoffRow)
+            .where(
+                HandoffRow.shop_id == self.shop_id,
+                HandoffRow.status == "queued",
+                HandoffRow.id != row.id,
+                (HandoffRow.priority < row.priority)
+                | (
+                    (HandoffRow.priority == row.priority)
+                    & (HandoffRow.created_at <= row.created_at)
+                ),
+            )
+        )
+        return int(await self.session.scalar(stmt) or 0)
 
     async def get(self, handoff_id: str) -> HandoffRow | None:
         stmt = select(HandoffRow).where(
