@@ -93,3 +93,31 @@ def test_smoke_eval_suite_runs_on_the_embedded_model(
     assert summary["unconfirmed_mutations"] == 0
     assert set(summary["pass_hat_k"]) == {"1"} and summary["llm_calls_per_turn"] >= 1
     print("smoke pass^1:", summary["pass_hat_k"]["1"])  # a quality figure, not an assertion
+
+
+def test_switching_back_to_an_earlier_prompt_reuses_its_saved_state() -> None:
+    pytest.importorskip("llama_cpp", reason="the embedded model needs the `local` extra")
+    import asyncio
+
+    from xiaoer.config import Settings
+    from xiaoer.llm.base import ChatMessage
+    from xiaoer.llm.chatml import render
+    from xiaoer.runtime import build_llm
+
+    llm = build_llm(Settings())
+    rules = "\n".join(f"{i}. 第 {i} 条店规：发货前可以改地址，发货后不能改。" for i in range(1, 25))
+    first = [ChatMessage("system", "你是步履不停的客服。\n" + rules), ChatMessage("user", "你好")]
+    second = [ChatMessage("system", "你是伏特数码的客服。\n" + rules), ChatMessage("user", "你好")]
+
+    async def run() -> list[int]:
+        out = []
+        for messages in (first, second, first):
+            c = await llm.complete(messages, [], mode="text", max_tokens=4)
+            out.append(c.cached_tokens)
+        return out
+
+    cached = asyncio.run(run())
+    prompt = len(llm.llama.tokenize(render(first, []).encode(), add_bos=False, special=True))
+    assert cached[1] < 20  # another shop's prompt shares only the first few tokens
+    assert cached[2] >= prompt - 1  # the first prompt came back from its snapshot
+    assert llm.snapshots.restores == 1

@@ -3,7 +3,9 @@
 One model instance serves one call at a time (an asyncio lock); generation runs in a worker
 thread and streams text back to the event loop. llama.cpp keeps the KV cache of the previous
 prompt, so a call whose prompt starts like the last one only evaluates the new tail — that is
-why the prompt is rendered byte-stably (`chatml.py`) and histories are append-only.
+why the prompt is rendered byte-stably (`chatml.py`) and histories are append-only. Calls that
+switch between prompts (two shops, the agent and the guard's judge) get their earlier states
+back from `snapshots.py` instead of re-reading them.
 
 Special tokens are decoded by us (`detokenize(special=True)`): llama-cpp-python's own text
 output drops `<tool_call>`. Text streams to `on_text` only once the opening shows it is not a
@@ -27,6 +29,7 @@ from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
 from xiaoer.llm.chatml import render
 from xiaoer.llm.parse import calls_in_text
+from xiaoer.llm.snapshots import Snapshots
 
 _OPENERS = ("{", "`", "<", "[")
 
@@ -45,6 +48,7 @@ class LlamaLLM:
             *llama.tokenize(b"<|endoftext|>", add_bos=False, special=True),
         }
         self.load_seconds = 0.0
+        self.snapshots = Snapshots(llama)
 
     @classmethod
     def load(cls, path: Path, *, n_ctx: int = 4096, threads: int = 2) -> LlamaLLM:
@@ -113,14 +117,16 @@ class LlamaLLM:
     ) -> Completion:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
-        cached = _common_prefix(list(self.llama._input_ids), tokens)
+        cached = 0
         grammar = self._grammar(mode, tools)
         started = time.perf_counter()
         out_ids: list[int] = []
         cancel = threading.Event()
 
         def work() -> None:
+            nonlocal cached
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            cached = self.snapshots.restore(tokens)
             try:
                 gen = self.llama.generate(
                     tokens,
@@ -140,6 +146,7 @@ class LlamaLLM:
                         loop.call_soon_threadsafe(queue.put_nowait, piece)
                     if len(out_ids) >= max_tokens:
                         break
+                self.snapshots.save()
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
@@ -194,12 +201,3 @@ class LlamaLLM:
             ttft_ms=ttft,
             raw=text,
         )
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
