@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from xiaoer.domain.errors import BadInput
 
@@ -39,7 +40,19 @@ class Expect(BaseModel):
     actions: list[ToolExpect] = []
     must_say: list[str | list[str]] = []
     must_not_say: list[str] = []
+    """Plain text, or a regular expression after `re:`."""
     handoff: bool | None = None
+
+    @field_validator("must_not_say")
+    @classmethod
+    def _patterns_compile(cls, items: list[str]) -> list[str]:
+        for item in items:
+            if item.startswith("re:"):
+                try:
+                    re.compile(item[3:])
+                except re.error as exc:
+                    raise ValueError(f"bad regular expression {item[3:]!r}: {exc}") from exc
+        return items
 
 
 class Scenario(BaseModel):
