@@ -20,11 +20,10 @@ from typing import Any
 
 from xiaoer.guard.claims import statements, unsupported_claims
 from xiaoer.guard.compliance import banned_claims
-from xiaoer.knowledge.text import words
+from xiaoer.knowledge.text import cjk_bigrams, words
 
 type Ask = Callable[[str, str], Awaitable[str]]
 
-CJK = re.compile(r"[\u3400-\u9fff]{2,}")
 POLICY = re.compile(
     r"支持|包邮|免运费|运费|保修|质保|无理由|退换|可以退|可以换|能退|能换|寄到|送到|配送|安装|发票"
     r"|国补|补贴|赠品|赠送|满减|以旧换新|正品|上门|可以寄|能寄|免费"
@@ -82,10 +81,6 @@ class Verdict:
         return {"layer": self.layer, "passed": self.passed, "claims": self.claims, "ms": self.ms}
 
 
-def _bigrams(text: str) -> set[str]:
-    return {run[i : i + 2] for run in CJK.findall(text) for i in range(len(run) - 1)}
-
-
 def leaked(reply: str, secrets: tuple[str, ...]) -> list[str]:
     """Runs of `LEAK_WINDOW` characters of a secret that the reply repeats."""
     out: list[str] = []
@@ -130,9 +125,9 @@ def uncovered(reply: str, merchant: str) -> list[Gap]:
 
 def closest(material: list[str], claim: str, limit: int = MATERIAL_CHARS) -> str:
     """The lines of the material that share the most wording with the claim, up to `limit`."""
-    want = _bigrams(claim)
+    want = cjk_bigrams(claim)
     lines = [ln.strip() for text in material for ln in text.splitlines() if ln.strip()]
-    ranked = sorted(lines, key=lambda ln: len(want & _bigrams(ln)), reverse=True)
+    ranked = sorted(lines, key=lambda ln: len(want & cjk_bigrams(ln)), reverse=True)
     out, size = [], 0
     for line in ranked:
         if size + len(line) > limit:

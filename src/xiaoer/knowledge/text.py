@@ -34,6 +34,12 @@ def _jieba() -> object:
     return jieba
 
 
+def cjk_bigrams(text: str) -> set[str]:
+    """The character bigrams of every CJK run: how two Chinese texts are compared for overlap
+    without a word list (guard, citations, which order line a shopper means)."""
+    return {run[i : i + 2] for run in CJK.findall(text) for i in range(len(run) - 1)}
+
+
 def tokens(text: str) -> list[str]:
     """BM25 terms of a text: jieba words (search mode) and CJK character bigrams, lowercased."""
     text = text.lower()

@@ -14,6 +14,7 @@ from typing import Any
 
 from xiaoer.domain.models import Address, Change, Order, OrderLine, OrderStatus, Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
+from xiaoer.knowledge.text import cjk_bigrams
 from xiaoer.llm.base import ToolSpec
 from xiaoer.policy import rules
 from xiaoer.policy.verdict import Verdict
@@ -65,9 +66,7 @@ def items_text(lines: Sequence[OrderLine]) -> str:
 
 def _bigrams(text: str) -> set[str]:
     """Chinese character bigrams plus Latin words (FreeBuds, Pro) of a text."""
-    runs = re.findall(r"[\u4e00-\u9fff]+", text)
-    words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
-    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)} | words
+    return cjk_bigrams(text) | {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
 
 
 def pick_lines(order: Order, item: str, said: Sequence[str]) -> list[OrderLine] | None:
