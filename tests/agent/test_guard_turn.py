@@ -88,6 +88,21 @@ async def test_a_rewrite_that_parrots_the_instruction_is_not_sent(
     assert r.handoff is not None and r.handoff["reason"] == "guard"
 
 
+async def test_a_rewrite_that_uses_the_sample_answer_is_sent(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    from xiaoer.tools.knowledge import UNSURE
+
+    llm.steps = [
+        call("track_logistics", order_id="SO1001"),
+        say("退款 350 元明天到账。"),
+        say(f"{UNSURE}。"),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
+    assert r.reply == f"{UNSURE}。" and r.handoff is None
+    assert all(g["passed"] for g in r.guard if g.get("attempt") == 2)
+
+
 async def test_markup_never_reaches_the_shopper(guarded: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [say("好的 <img src=x onerror=alert(1)>请看 [优惠](http://evil.example/a)")]
     r = await guarded.assistant().turn("mini", "U1", "你好")

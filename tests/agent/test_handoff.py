@@ -33,9 +33,11 @@ async def test_asking_for_a_human_queues_the_conversation_with_a_summary(
     first = await shop.assistant().turn("mini", "U1", "SO1001 怎么还没到")
     cid = first.conversation_id
     llm.steps = [say("好的，我来帮您。")]
+    calls = len(llm.calls)
     r = await shop.assistant().turn("mini", "U1", "转人工", conversation_id=cid)
     assert r.reply == "已为您转接人工客服，预计 4 分钟内回复，请稍候，不用重复描述问题。"
     assert r.handoff is not None and r.handoff["reason"] == "asked"
+    assert len(llm.calls) == calls  # the notice is the reply: the model is not asked at all
     [queued] = await shop.inbox().queue("mini")
     assert queued["conversation_id"] == cid and queued["status"] == "queued"
     summary = queued["summary"]

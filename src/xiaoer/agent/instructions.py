@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from xiaoer.domain.models import Shop
 from xiaoer.guard.claims import DONE
 from xiaoer.policy.schema import ShopPolicy
+from xiaoer.tools.knowledge import UNSURE
 
 SYSTEM_RULES = (
     "查订单、物流、商品时必须调用函数，只根据函数结果回答；没查到就如实说，不编造。"
@@ -101,9 +102,13 @@ FALLBACK_WITH_RESULT = "为您查到以下信息：\n{result}"
 
 GUARD_RETRY = (
     "（系统检查，顾客看不到）上面这条回复不能发给顾客：{reason}。请重写给顾客的回复："
-    "只说查询结果和店铺资料里有的内容；资料里没有的，就说暂时无法确认、可以帮顾客转人工核实。"
+    "只说查询结果和店铺资料里有的内容；资料里没有的，就对顾客说「" + UNSURE + "」。"
 )
 """The one regeneration the output guard allows, with its reason."""
+GUARD_RETRY_SECRETS = tuple(
+    piece for part in GUARD_RETRY.split("{reason}") for piece in part.split(UNSURE)
+)
+"""Its instruction text, which a reply must not repeat; the sample answer it quotes may be."""
 GUARD_GIVE_UP = "这个问题我需要请同事核实一下，免得给您说错。"
 """What the shopper hears when neither the reply, its rewrite nor the knowledge base will do;
 the handoff notice follows it."""

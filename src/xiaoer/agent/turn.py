@@ -60,6 +60,7 @@ from xiaoer.agent.instructions import (
     CHINESE,
     GUARD_GIVE_UP,
     GUARD_RETRY,
+    GUARD_RETRY_SECRETS,
     GUARD_UNKNOWN,
     ORDER_ID,
     WHISPER,
@@ -91,6 +92,7 @@ from xiaoer.store.repositories import (
 from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
+from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
 from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
 
@@ -229,6 +231,8 @@ class Assistant:
         exhausted = False
         if settled is not None:
             reply, fallback = settled, False
+        elif check.asks_human:  # the handoff notice is the whole reply: no model work to discard
+            reply, fallback = "", False
         else:
             reply, fallback = await self._run(loop, deps, text, emit)
             if loop.written and self.guard is not None:
@@ -687,8 +691,8 @@ class Assistant:
                 self.voice.system(shop),
                 ANSWER_NOTE.split("{")[0],
                 INJECTION_NOTE.strip(),
-                *GUARD_RETRY.split("{reason}"),
-                *KNOWLEDGE_NOTES,
+                *GUARD_RETRY_SECRETS,
+                *KNOWLEDGE_SECRETS,
             ),
             changed=_changed_before(deps),
         )
@@ -825,9 +829,7 @@ class Assistant:
         good = [r for r in loop.records if r.ok]
         if good:
             result = good[-1].result
-            for (
-                note
-            ) in KNOWLEDGE_NOTES:  # the tool's instructions to the model, not for the shopper
+            for note in KNOWLEDGE_NOTES:  # the tool's instructions to the model, not the shopper's
                 result = result.replace(note, "").strip()
             return self.voice.with_result.format(result=result)
         return self.voice.no_reply

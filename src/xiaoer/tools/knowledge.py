@@ -24,7 +24,11 @@ a pick-up point closes, the model got the right passage first and a TV's spec fo
 0.871 vs 0.926, no shared word), and answered about the TV."""
 LEXICAL_MARGIN = 0.02
 
-NOTHING = "店铺资料里没有找到相关内容。如实告诉顾客暂时无法确认，可以帮他转人工客服，不要猜。"
+UNSURE = "这个我暂时无法确认，可以帮您转人工核实"
+"""What the model is told to say when the material has no answer. Worded for the shopper, so a
+model that repeats it word for word sends a good reply (it did repeat the older "告诉顾客暂时无法
+确认，可以帮他转人工", which the leak check then stopped)."""
+NOTHING = f"店铺资料里没有找到相关内容。不要猜，照实对顾客说：「{UNSURE}」。"
 
 
 def shown(hits: list[Hit]) -> list[Hit]:
@@ -49,7 +53,10 @@ def is_relevant(hits: list[Hit]) -> bool:
 
 HEADER = "店铺资料（只根据这些内容回答；资料没写的就说不确定，不要编）："
 NOTES = (HEADER, NOTHING)
-"""Instructions riding in this tool's results: a reply must not repeat them to the shopper."""
+"""Instructions riding in this tool's results, removed when a result is shown to the shopper."""
+SECRETS = (HEADER, NOTHING[NOTHING.index("不要猜") : NOTHING.index("「") + 1])
+"""The instructions in them, which a reply must not repeat; "店铺资料里没有找到相关内容" and the
+sample answer it may."""
 
 
 def render(hits: list[Hit]) -> str:
