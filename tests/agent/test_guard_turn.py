@@ -75,6 +75,16 @@ async def test_then_the_shops_own_answer_then_a_human(guarded: Runtime, llm: Scr
     assert "人工客服" in paused.reply and paused.handoff["status"] == "queued"
 
 
+async def test_an_english_shopper_hears_the_give_up_and_the_handoff_in_english(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    llm.steps = [say("Yes, we ship to Singapore for free."), say("Sure, Singapore is covered.")]
+    r = await guarded.assistant().turn("mini", "U1", "Do you ship to Singapore?")
+    assert r.reply.startswith("Our shop's information says nothing about Singapore")
+    assert "I've passed you to a human agent" in r.reply and r.handoff["reason"] == "guard"
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in r.reply)
+
+
 async def test_a_rewrite_that_parrots_the_instruction_is_not_sent(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:

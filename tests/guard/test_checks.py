@@ -182,3 +182,20 @@ def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None
     assert unsupported_claims(ok, evidence, merchant=shop) == []
     paid = unsupported_claims("运费险已经赔付，50 块打给您了。", evidence, merchant=shop)
     assert [c.kind for c in paid] == ["amount", "done"]
+
+
+def test_english_statements_naming_what_the_material_never_names() -> None:
+    from xiaoer.guard.output import uncovered
+
+    material = "运费：满 ¥99 包邮。支持支付宝、微信支付。星河 X60 Pro 支持 5G。"
+    said = {
+        "Yes, we ship to Singapore. Delivery takes about 7 days.": ["Singapore"],
+        "Yes, PayPal is accepted, and Visa cards too.": ["PayPal"],
+        "The X60 Pro works on T-Mobile and supports eSIM.": ["T-Mobile", "eSIM"],
+        "Unfortunately, we don't ship to Singapore.": [],  # a denial claims nothing
+        "Hi Liu, orders over 99 yuan ship free.": [],  # the greeting's name is no claim
+        "Returns are free within 7 days.": [],  # ordinary words are not names
+        "Do you ship to Singapore?": [],
+    }
+    for reply, names in said.items():
+        assert [n for g in uncovered(reply, material) for n in g.nouns] == names, reply

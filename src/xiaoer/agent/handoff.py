@@ -135,12 +135,20 @@ def open_now(shop: Shop, now: datetime) -> bool:
     return start <= local <= end if start <= end else (local >= start or local <= end)
 
 
-def notice(shop: Shop, ahead: int, minutes_each: int, now: datetime) -> str:
-    """What the shopper is told: that a human will answer, and roughly when."""
+def notice(shop: Shop, ahead: int, minutes_each: int, now: datetime, *, en: bool = False) -> str:
+    """What the shopper is told: that a human will answer, and roughly when (`en`: in English,
+    for a shopper who writes English)."""
     if open_now(shop, now):
         wait = max(1, (ahead + 1) * minutes_each)
+        if en:
+            queue = f" ({ahead} ahead of you)" if ahead else ""
+            return (f"I've passed you to a human agent{queue}; expect a reply within {wait} "
+                    "minutes. No need to repeat your question.")  # fmt: skip
         queue = f"前面还有 {ahead} 位，" if ahead else ""
         return f"已为您转接人工客服，{queue}预计 {wait} 分钟内回复，请稍候，不用重复描述问题。"
+    if en:
+        return (f"I've passed you to a human agent. Our agents work {shop.working_hours} and "
+                "will reply first thing; your question is noted, no need to repeat it.")  # fmt: skip
     return (
         f"已为您转接人工客服。人工客服的工作时间是 {shop.working_hours}，"
         "上班后会第一时间回复您；您的问题已经记下，不用重复描述。"

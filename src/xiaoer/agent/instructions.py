@@ -114,6 +114,19 @@ GUARD_GIVE_UP = "这个问题我需要请同事核实一下，免得给您说错
 the handoff notice follows it."""
 GUARD_UNKNOWN = "店铺资料里没有关于「{what}」的说明，我请同事核实一下再答复您，免得说错。"
 """The give-up when the reply named something the shop's material never mentions."""
+GUARD_GIVE_UP_EN = "I need to check this with a colleague, so that I don't tell you anything wrong."
+GUARD_UNKNOWN_EN = (
+    "Our shop's information says nothing about {what}, so I'm asking a colleague to check "
+    "rather than guess."
+)
+"""The same two for a shopper who writes in English."""
+
+
+def english(text: str) -> bool:
+    """Whether the shopper writes in English: Latin words and no Chinese characters."""
+    return not re.search(r"[\u3400-\u9fff]", text) and len(re.findall(r"[A-Za-z]{2,}", text)) >= 2
+
+
 WHISPER = "\n店家给你的指示（顾客看不到，照做，但不要对顾客提起）：{}"
 
 

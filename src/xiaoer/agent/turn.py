@@ -59,14 +59,17 @@ from xiaoer.agent.instructions import (
     CHANGE_REQUEST,
     CHINESE,
     GUARD_GIVE_UP,
+    GUARD_GIVE_UP_EN,
     GUARD_RETRY,
     GUARD_RETRY_SECRETS,
     GUARD_UNKNOWN,
+    GUARD_UNKNOWN_EN,
     ORDER_ID,
     WHISPER,
     Voice,
     asks_again,
     claims_done,
+    english,
     is_stalling,
     presale_guidance,
 )
@@ -222,7 +225,8 @@ class Assistant:
             mode = conversation.mode
         await emit(Accepted(conversation_id, message.id))
         if mode != "ai":
-            return await self._paused(shop, conversation_id, message.id, mode, started, emit)
+            return await self._paused(shop, conversation_id, message.id, mode, started, emit,
+                                      en=english(text))  # fmt: skip
         check = check_input(text)
         deps = await self._deps(shop, shopper, history_rows, tool_rows, text, policy)
         loop = self._context(deps, history_rows, tool_rows, text, check)
@@ -286,7 +290,7 @@ class Assistant:
 
     async def _paused(
         self, shop: Shop, conversation_id: str, message_id: int, mode: str, started: float,
-        emit: Emit,
+        emit: Emit, *, en: bool = False,
     ) -> TurnResult:  # fmt: skip
         """A human has the conversation: the AI does not answer. While it is still queued the
         shopper is told their place; once a human took it, the human answers."""
@@ -298,7 +302,7 @@ class Assistant:
         reply = ""
         if mode == "queued" and row is not None:
             policy = await self.policy_for(shop.id)
-            reply = notice(shop, ahead, policy.handoff.minutes_each, self.clock())
+            reply = notice(shop, ahead, policy.handoff.minutes_each, self.clock(), en=en)
         result = TurnResult(
             reply=reply,
             conversation_id=conversation_id,
@@ -365,7 +369,7 @@ class Assistant:
             ahead = await handoffs.ahead_of(row)
             view = as_view(row)
             await s.commit()
-        told = notice(shop, ahead, deps.policy.handoff.minutes_each, now)
+        told = notice(shop, ahead, deps.policy.handoff.minutes_each, now, en=english(text))
         if trigger.reason in ("asked", "model") or not reply.strip():
             return view, told
         if trigger.reason == "guard":
@@ -736,8 +740,12 @@ class Assistant:
                                    "source_id": source, "attempt": 3})  # fmt: skip
                 return text, False
             loop.guard.append({"layer": "handoff", "passed": False, "claims": [], "attempt": 3})
-            if unknown:
-                return GUARD_UNKNOWN.format(what="、".join(dict.fromkeys(unknown[:3]))), True
+            what = list(dict.fromkeys(unknown))[:3]
+            if english(question):
+                return (GUARD_UNKNOWN_EN.format(what=", ".join(what)) if what
+                        else GUARD_GIVE_UP_EN), True  # fmt: skip
+            if what:
+                return GUARD_UNKNOWN.format(what="、".join(what)), True
             return GUARD_GIVE_UP, True
         finally:
             loop.guard_ms += int((time.perf_counter() - started) * 1000)

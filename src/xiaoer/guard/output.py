@@ -37,6 +37,28 @@ SERVICE_WORDS = frozenset(
     "这个 那个 所有 全部 都是 一些 有些 非常 比较 注意 建议 选择 可能 应该 能够 不能 无法 不会".split()
 )
 """Words of service talk: a statement's other words are what it claims."""
+POLICY_EN = re.compile(
+    r"\b(ships?|shipping|deliver(s|y|ed)?|accept(s|ed)?|support(s|ed)?|works? (with|on)|"
+    r"compatible|warrant(y|ies)|guarantee[sd]?|returns?|refunds?|exchanges?|available|located|"
+    r"opens?|pick ?up|certified|endorse[sd]?|made in|manufactured|pay(ment)?|install(ation)?|"
+    r"free|covers?|covered)\b",
+    re.I,
+)
+"""English words of a statement about what the shop does or allows."""
+EN_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+EN_CLAUSE = re.compile(r"[^,;，；]+")
+"""Clauses, so that "Hi Liu, we ship for free" does not hold the greeting's name to account."""
+EN_NAME = re.compile(r"(?<![\w-])([A-Z][A-Za-z]*[a-z][A-Za-z]*|[A-Za-z]+-[A-Za-z]+|[a-z]+[A-Z]\w*)")
+"""A name-like word: capitalised (Singapore, PayPal), hyphenated (T-Mobile) or camel (eSIM)."""
+EN_UNSURE = re.compile(
+    r"\b(not|no|never|cannot|unable|unfortunately|sorry|unsure|if|whether|unless|check)\b|n't",
+    re.I,
+)
+"""Denials, doubts and suppositions: not claims of what the shop does."""
+EN_COMMON = frozenset(
+    "yes yeah sure hello hi dear thanks thank please our we you your the this that it i ok okay "
+    "great happy glad absolutely certainly of course".split()
+)
 LEAK_WINDOW = 12
 """A reply that repeats this many consecutive characters of the system prompt leaks it."""
 JUDGE_SYSTEM = "你是客服质检员，判断客服说的话在资料里有没有依据。只回答“有依据”或“没依据”。"
@@ -120,6 +142,35 @@ def uncovered(reply: str, merchant: str) -> list[Gap]:
         if missing:
             nouns = [w for w, noun in missing if noun]
             out.append(Gap(sentence, nouns, [w for w, noun in missing if not noun]))
+    return out + _uncovered_english(reply, have)
+
+
+def _uncovered_english(reply: str, have: str) -> list[Gap]:
+    """English statements of what the shop does that name something (a place, a payment
+    service, a carrier) the material never names: "Yes, we ship to Singapore". Only names are
+    checked — the material is Chinese, so ordinary English words are never in it. A sentence's
+    first word is capitalised anyway, so it counts only when shaped like a name (PayPal, eSIM)."""
+    out: list[Gap] = []
+    for sentence in EN_SENTENCE.findall(reply):
+        for n, clause in enumerate(EN_CLAUSE.findall(sentence)):
+            clause = clause.strip()
+            if (
+                len(re.findall(r"[A-Za-z]{2,}", clause)) < 3
+                or clause.endswith("?")
+                or not POLICY_EN.search(clause)
+                or EN_UNSURE.search(clause)
+            ):
+                continue
+            names = [
+                w
+                for m in EN_NAME.finditer(clause)
+                if (w := m.group(1)).lower() not in have
+                and w.lower() not in EN_COMMON
+                and not (n == 0 and m.start(1) == len(clause) - len(clause.lstrip("\"'(「 "))
+                         and w.istitle())
+            ]  # fmt: skip
+            if names:
+                out.append(Gap(clause, list(dict.fromkeys(names)), []))
     return out
 
 
