@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     """Dense retrieval with the packaged e5-small model; False = BM25 only."""
     guard: bool = True
     """Check every model-written reply before it is sent (`XIAOER_GUARD=0` turns it off)."""
+    redis_url: str = ""
+    """Redis for what API workers must share (the per-shopper rate limit); empty = in-process."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
     secret_key: str = ""

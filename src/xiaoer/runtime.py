@@ -20,6 +20,7 @@ from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.commerce.bundle import Bundle, import_bundle, load_bundle
 from xiaoer.config import Settings
 from xiaoer.domain.models import FaqEntry
+from xiaoer.guard.input import RateLimiter, RedisRateLimiter
 from xiaoer.guard.output import OutputGuard
 from xiaoer.inbox import Inbox
 from xiaoer.knowledge import KnowledgeBase
@@ -122,7 +123,9 @@ class Runtime:
                 policy_for=self.policy,
                 knowledge=self.knowledge(),
                 guard=OutputGuard(self.judge) if self.settings.guard else None,
-            )
+                limiter=(RedisRateLimiter(self.settings.redis_url) if self.settings.redis_url
+                         else RateLimiter()),
+            )  # fmt: skip
         return self._assistant
 
     def inbox(self) -> Inbox:
@@ -172,4 +175,6 @@ class Runtime:
         return out
 
     async def close(self) -> None:
+        if self._assistant is not None:
+            await self._assistant.limiter.close()
         await self.engine.dispose()

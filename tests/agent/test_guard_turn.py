@@ -147,6 +147,25 @@ async def test_a_shopper_over_the_rate_limit_is_refused_and_nothing_is_stored(
     assert other.reply == "好的。"
 
 
+async def test_two_workers_on_redis_share_the_rate_limit(
+    guarded: Runtime, llm: ScriptedLLM, settings: Settings, redis_url: str
+) -> None:
+    """Two runtimes on one database, as two API workers would be: with XIAOER_REDIS_URL the
+    shopper's messages count against one limit, whichever worker takes them."""
+    llm.script = lambda m, t, mode: say("好的。")
+    shared = settings.model_copy(update={"guard": True, "redis_url": redis_url})
+    one, two = await Runtime.open(shared, llm=llm), await Runtime.open(shared, llm=llm)
+    try:
+        cid = (await one.assistant().turn("mini", "U2", "你好")).conversation_id
+        for rt in (two, one, two, one):
+            await rt.assistant().turn("mini", "U2", "在吗", conversation_id=cid)
+        with pytest.raises(TooManyRequests):
+            await two.assistant().turn("mini", "U2", "在吗", conversation_id=cid)
+    finally:
+        await one.close()
+        await two.close()
+
+
 async def test_a_templated_fallback_does_not_show_the_tools_instructions(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:

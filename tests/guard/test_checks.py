@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date
 
@@ -10,7 +11,7 @@ import pytest
 from xiaoer.guard import Evidence, OutputGuard, RedactingFilter, check_input, redact
 from xiaoer.guard.claims import unsupported_claims
 from xiaoer.guard.compliance import banned_claims
-from xiaoer.guard.input import RateLimiter
+from xiaoer.guard.input import RateLimiter, RedisRateLimiter
 from xiaoer.guard.markup import strip_markup
 from xiaoer.guard.output import passed, reason
 
@@ -125,14 +126,42 @@ def test_input_check_flags_and_moods() -> None:
     assert not check_input("人工草坪能用吗").asks_human
 
 
-def test_rate_limiter_slides_over_a_minute() -> None:
+async def test_rate_limiter_slides_over_a_minute() -> None:
     now = [0.0]
     limiter = RateLimiter(lambda: now[0])
-    assert all(limiter.allow("s/u", 3) for _ in range(3))
-    assert not limiter.allow("s/u", 3)
-    assert limiter.allow("s/other", 3)
+    assert [await limiter.allow("s/u", 3) for _ in range(3)] == [True] * 3
+    assert not await limiter.allow("s/u", 3)
+    assert await limiter.allow("s/other", 3)
     now[0] = 61.0
-    assert limiter.allow("s/u", 3)
+    assert await limiter.allow("s/u", 3)
+
+
+async def test_workers_share_one_limit_in_redis(redis_url: str) -> None:
+    """Two API workers (two limiters) count the same shopper's messages together."""
+    a, b = RedisRateLimiter(redis_url), RedisRateLimiter(redis_url)
+    b.WINDOW_S = 0.5
+    try:
+        assert [await a.allow("s/u", 3), await b.allow("s/u", 3), await a.allow("s/u", 3)] == [
+            True
+        ] * 3
+        assert not await b.allow("s/u", 3) and not await a.allow("s/u", 3)
+        assert await a.allow("s/other", 3)
+        await asyncio.sleep(0.6)  # b's shorter window: the three have slid out of it
+        assert await b.allow("s/u", 3)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_an_unreachable_redis_lets_messages_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0")
+    try:
+        assert await limiter.allow("s/u", 1) and await limiter.allow("s/u", 1)
+    finally:
+        await limiter.close()
+    assert "Redis unavailable" in caplog.text
 
 
 def test_pii_is_masked_in_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -77,7 +77,7 @@ from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.models import Shop, Shopper
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
-from xiaoer.guard.input import InputCheck, RateLimiter, check_input
+from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
 from xiaoer.guard.output import Evidence, OutputGuard, passed, reason, uncovered
 from xiaoer.knowledge import KnowledgeBase
@@ -161,6 +161,7 @@ class Assistant:
         result_chars: int = TOOL_RESULT_CHARS,
         knowledge: KnowledgeBase | None = None,
         guard: OutputGuard | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.sessions = sessions
         self.llm = llm
@@ -174,7 +175,7 @@ class Assistant:
         self.knowledge = knowledge
         self.guard = guard
         self.desk = ActionDesk(sessions, self.tools, clock)
-        self.limiter = RateLimiter()
+        self.limiter = limiter or RateLimiter()
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
         """Open a new conversation for a shopper; returns its id."""
@@ -211,7 +212,9 @@ class Assistant:
             if conversation.shopper_id != shopper_id:
                 raise Forbidden("this conversation belongs to another shopper")
             earlier = await repo.messages(conversation_id)
-            if not self.limiter.allow(f"{shop_id}/{shopper_id}", policy.guard.rate_per_minute):
+            if not await self.limiter.allow(
+                f"{shop_id}/{shopper_id}", policy.guard.rate_per_minute
+            ):
                 raise TooManyRequests(
                     f"more than {policy.guard.rate_per_minute} messages a minute; "
                     "wait a moment and send again"

@@ -8,12 +8,16 @@ the model not to follow it. What keeps a shopper from talking the bot into a ref
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
+
+log = logging.getLogger(__name__)
 
 INJECTION = re.compile(
     r"忽略.{0,8}(?:指令|指示|规则|设定|提示|要求|限制)|无视.{0,8}(?:规则|指令|限制)"
@@ -78,9 +82,16 @@ def check_input(text: str) -> InputCheck:
     return InputCheck(flags, mood, ASKS_HUMAN.search(text) is not None)
 
 
+class Limiter(Protocol):
+    async def allow(self, key: str, per_minute: int) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 class RateLimiter:
     """Messages per key in a sliding minute, on the process's monotonic clock (the domain clock
-    may be frozen in evals). In-process: with several API workers each counts its own share."""
+    may be frozen in evals). In-process: with several API workers each counts its own share —
+    give them `RedisRateLimiter` (`XIAOER_REDIS_URL`) to count together."""
 
     WINDOW_S = 60.0
 
@@ -88,7 +99,7 @@ class RateLimiter:
         self.now = now
         self.seen: dict[str, deque[float]] = {}
 
-    def allow(self, key: str, per_minute: int) -> bool:
+    async def allow(self, key: str, per_minute: int) -> bool:
         t = self.now()
         times = self.seen.setdefault(key, deque())
         while times and t - times[0] >= self.WINDOW_S:
@@ -99,3 +110,52 @@ class RateLimiter:
         if len(self.seen) > 10_000:  # forget idle shoppers
             self.seen = {k: v for k, v in self.seen.items() if v and t - v[-1] < self.WINDOW_S}
         return True
+
+    async def close(self) -> None:
+        return None
+
+
+# One round trip, atomic: drop entries older than the window, count, add this one if under.
+# Time is the Redis server's, so workers on several machines share one clock.
+_SLIDING = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, t - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], t, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+return 1
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding minute, kept in Redis (a sorted set per key) so every API worker
+    counts the same messages. When Redis cannot be reached the message is let through and
+    the failure logged: the limit protects the service, it is not what keeps data safe."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, url: str, *, prefix: str = "xiaoer:rate:") -> None:
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.prefix = prefix
+        self.script = self.redis.register_script(_SLIDING)
+
+    async def allow(self, key: str, per_minute: int) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            window_us = int(self.WINDOW_S * 1_000_000)
+            ok = await self.script(keys=[self.prefix + key], args=[window_us, per_minute,
+                                                                   uuid.uuid4().hex])  # fmt: skip
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit not checked, Redis unavailable: %s", exc)
+            return True
+        return bool(ok)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
