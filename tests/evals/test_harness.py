@@ -144,6 +144,15 @@ async def test_scripted_shopper_confirms_only_when_its_goal_says_so() -> None:
     assert (await no.reply("确认取消订单 SO1 吗？")).startswith("不用")  # type: ignore[union-attr]
 
 
+async def test_a_request_for_the_order_number_is_not_a_request_to_confirm() -> None:
+    s = _scenario(confirm=True, knows={"order_id": "SO9"},
+                  expect={"actions": [{"name": "cancel_order"}]})  # fmt: skip
+    shopper = ScriptedShopper(s)
+    asked = "好的，请提供订单号，以便我查询并确认订单状态。"
+    assert await shopper.reply(asked) == "订单号是 SO9"
+    assert (await shopper.reply("取消订单 SO9，请确认：回复「确认」为您办理")).startswith("确认")
+
+
 def test_loader_reports_problems(tmp_path: Path) -> None:
     f = tmp_path / "x.yaml"
     items = [{"id": "a", "category": "nope", "shop": "s", "shopper": "u", "goal": "g",

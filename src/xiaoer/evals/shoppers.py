@@ -21,6 +21,11 @@ _ASKS = [
     (re.compile(r"姓名|名字|收货人"), "name", "{}"),
 ]
 _CONFIRM = re.compile(r"确认|是否|要不要|需要我|可以吗|好吗|同意吗|确定")
+_REQUEST = re.compile(
+    r"(提供|告诉|发一下|发给我|说一下|报一下|输入).{0,8}(订单号|手机|电话|尾号|地址|尺码|身高|体重|姓名)"
+)
+"""A request for information: "请提供订单号，以便我查询并确认订单状态" asks for the order number,
+whatever else it says (seen: read as a request to confirm, so the real one went unanswered)."""
 
 
 class Shopper(Protocol):
@@ -45,7 +50,13 @@ class ScriptedShopper:
 
     async def reply(self, agent_text: str) -> str | None:
         knows = self.scenario.knows
-        if _CONFIRM.search(agent_text) and not self.confirmed and self._action_expected():
+        asking = _REQUEST.search(agent_text) is not None
+        if (
+            _CONFIRM.search(agent_text)
+            and not asking
+            and not self.confirmed
+            and self._action_expected()
+        ):
             self.confirmed = True
             return "确认，就这样办。" if self.scenario.confirm else "不用了，先不要。"
         for pattern, key, template in _ASKS:
