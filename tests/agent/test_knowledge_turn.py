@@ -66,6 +66,19 @@ async def test_not_in_the_knowledge_is_an_answer_after_a_search(
     assert [mode for _, mode in llm.calls] == ["auto"] and not result.fallback
 
 
+async def test_an_order_number_nobody_gave_is_not_looked_up_after_a_relevant_search(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the embedded model: the answer was in the snippets, and it called
+    track_logistics("1234567890"). The call is dropped and the model answers from them."""
+    llm.steps = [call("track_logistics", order_id="1234567890"), say("支持，定制款除外。")]
+    result = await runtime.assistant().turn("mini", "U1", "你们支持七天无理由退货吗")
+    assert [c.name for c in result.tool_calls] == ["search_knowledge"]
+    assert [mode for _, mode in llm.calls] == ["auto", "text"]
+    assert "顾客的问题：你们支持七天无理由退货吗" in llm.calls[1][0][-1].content
+    assert result.reply == "支持，定制款除外。" and not result.fallback
+
+
 def test_snippets_far_below_the_best_are_not_shown() -> None:
     from xiaoer.knowledge import Hit, Passage
     from xiaoer.tools.knowledge import shown

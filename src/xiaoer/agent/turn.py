@@ -670,6 +670,16 @@ class Assistant:
                     return reply, False
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
+            if loop.prefetched and step == 0 and _invented_order(calls, deps):
+                # Seen: asked when a pick-up point closes, with the answer in the snippets shown,
+                # the model looked up an order number nobody gave ("1234567890"). Answer from
+                # the snippets instead, as after any lookup.
+                mode = "text"
+                hint = self.tools["search_knowledge"].answer_hint
+                loop.guidance = presale_guidance(deps.policy, question)
+                loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
+                loop.messages.append(ChatMessage("user", loop.note))
+                continue
             key = repr([(c.name, sorted(c.arguments.items())) for c in calls])
             if key in seen:  # the model repeats itself: make it answer with what it has
                 mode = "text"
@@ -905,6 +915,15 @@ def _hosts(deps: TurnDeps) -> tuple[str, ...]:
     """Web hosts the merchant's own material links to: links to them may stay in a reply."""
     text = " ".join([*deps.seen, deps.shop.description])
     return tuple({m.split("//", 1)[1].split("/", 1)[0].lower() for m in URL.findall(text)})
+
+
+def _invented_order(calls: Sequence[ToolCall], deps: TurnDeps) -> bool:
+    """A call naming an order id that no shopper message and no tool result ever gave."""
+    known = "\n".join([*deps.said, *deps.seen]).upper()
+    return any(
+        isinstance(oid := c.arguments.get("order_id"), str) and oid.strip().upper() not in known
+        for c in calls
+    )
 
 
 def _changed_before(deps: TurnDeps) -> bool:
