@@ -286,3 +286,18 @@ async def test_a_reply_after_a_lookup_is_not_second_guessed(
     llm.steps = [call("get_product", product_id="ZZZ-404"), say("抱歉，没有找到这款。")]
     result = await runtime.assistant().turn("mini", "U1", "有 ZZZ-404 吗")
     assert result.reply == "抱歉，没有找到这款。" and len(llm.calls) == 2
+
+
+async def test_a_statement_about_an_order_nobody_looked_up_forces_the_lookup(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the embedded model: "SO… 怎么一直没发货" answered "已签收" without a lookup."""
+    llm.steps = [
+        say("您的订单已签收。"),
+        call("track_logistics", order_id="SO1001"),
+        say("您的包裹在杭州转运中心。"),
+    ]
+    result = await runtime.assistant().turn("mini", "U1", "SO1001 怎么一直没到")
+    assert [mode for _, mode in llm.calls] == ["auto", "call", "text"]
+    assert [c.name for c in result.tool_calls] == ["track_logistics"]
+    assert result.reply == "您的包裹在杭州转运中心。"

@@ -48,10 +48,17 @@ def test_claims_backed_by_the_record_pass() -> None:
         ("快递员电话 13911112222。", "phone"),
         ("运行噪音大约 50 分贝。", "spec"),
         ("碳板断了保修三年。", "warranty"),
+        ("收货地址是北京市海淀区中关村大街1号。", "address"),
     ],
 )
 def test_each_kind_of_claim_needs_its_figure_on_record(reply: str, kind: str) -> None:
     assert kind in kinds(reply)
+
+
+def test_an_address_on_record_is_backed_however_it_is_spaced() -> None:
+    record = RECORD + "；收货地址：浙江省 杭州市 滨江区 江南大道 1234 号"
+    assert kinds("寄到杭州市滨江区江南大道1234号，对吧", record) == []
+    assert kinds("寄到滨江区江南大道 1235 号。", record) == ["address"]
 
 
 def test_questions_and_suppositions_claim_nothing() -> None:
@@ -193,8 +200,9 @@ def test_markup_and_foreign_links_are_stripped() -> None:
 
 def test_a_done_claim_needs_a_change_on_record() -> None:
     reply = "好的，您的收货地址已经修改为杭州市西湖区文三路 100 号。"
-    assert kinds(reply) == ["done"]
-    assert kinds(reply, changed=True) == []
+    asked = RECORD + "\n帮我改到杭州市西湖区文三路100号"  # the shopper gave the address
+    assert kinds(reply, asked) == ["done"]
+    assert kinds(reply, asked, changed=True) == []
     assert kinds("如果您确认，我就为您提交。") == []
 
 

@@ -653,13 +653,16 @@ class Assistant:
             if loop.ttft_ms is None and completion.ttft_ms is not None:
                 loop.ttft_ms = completion.ttft_ms
             # A call that did not parse, or a first reply that only stalls or denies without
-            # looking anything up: make the lookup happen under the call grammar.
+            # looking anything up, or states something about an order without looking it up
+            # (seen: "SO… 怎么一直没发货" answered "已签收" from nothing; a question back, such
+            # as "退货还是换货？", is fine): make the lookup happen under the call grammar.
             if mode == "auto" and not completion.tool_calls:
                 reply = completion.content
                 stalled = not looked_up and (
                     is_stalling(reply, searched=loop.prefetched > 0)
                     or asks_again(reply, deps.said)
                     or (claims_done(reply) and not _changed_before(deps))
+                    or (ORDER_ID.search(question) is not None and not _asks(reply))
                 )
                 if stalled or looks_like_call(completion.raw):
                     completion = await self._forced_call(loop, specs)
@@ -915,6 +918,10 @@ def _hosts(deps: TurnDeps) -> tuple[str, ...]:
     """Web hosts the merchant's own material links to: links to them may stay in a reply."""
     text = " ".join([*deps.seen, deps.shop.description])
     return tuple({m.split("//", 1)[1].split("/", 1)[0].lower() for m in URL.findall(text)})
+
+
+def _asks(reply: str) -> bool:
+    return reply.rstrip().endswith(("？", "?"))
 
 
 def _invented_order(calls: Sequence[ToolCall], deps: TurnDeps) -> bool:

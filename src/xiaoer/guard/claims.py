@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 @dataclass(frozen=True, slots=True)
 class Claim:
     kind: str
-    """id, amount, percent, date, phone, status, promise, warranty, window — or, from
+    """id, amount, percent, date, phone, address, status, promise, warranty, window — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -37,6 +37,9 @@ PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%|(?<![\d.])(\d(?:\.\d)?)\s?折")
 MONTH_DAY = re.compile(r"(\d{1,2})\s?月\s?(\d{1,2})\s?[日号]")
 ISO_DAY = re.compile(r"(?:(\d{4})[-/年])(\d{1,2})[-/月](\d{1,2})")
 PHONE = re.compile(r"(?<!\d)1[3-9]\d(?:\d{4}|\*{4})\d{4}(?!\d)")
+STREET = re.compile(r"[\u4e00-\u9fff0-9]{1,14}?(?:路|街|大道|大街|巷|弄|胡同)\s?\d+\s?号(?:院|楼)?")
+"""A street address (中关村大街1号): only a lookup can say where an order goes."""
+_DIVISION = re.compile(r".*(?:省|自治区|市|区|县|镇)")
 STATUS = re.compile(
     r"已发货|已签收|已退款|已取消|已完成|待发货|待付款|运输中|派送中|已揽收|退款中|已到账|已退回|已出库"
 )
@@ -146,6 +149,12 @@ def unsupported_claims(
     for phone in dict.fromkeys(PHONE.findall(reply)):
         if phone not in evidence and phone not in mine:
             out.append(Claim("phone", phone))
+    evidence_flat = re.sub(r"\s", "", evidence)
+    for street in dict.fromkeys(STREET.findall(re.sub(r"\s", "", reply))):
+        if (
+            _DIVISION.sub("", street) not in evidence_flat
+        ):  # 北京市海淀区中关村大街1号 → 中关村大街1号
+            out.append(Claim("address", street))
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
         pool = shop_figures if COMMIT.search(sentence) else figures
