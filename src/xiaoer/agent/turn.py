@@ -678,10 +678,7 @@ class Assistant:
                 # the model looked up an order number nobody gave ("1234567890"). Answer from
                 # the snippets instead, as after any lookup.
                 mode = "text"
-                hint = self.tools["search_knowledge"].answer_hint
-                loop.guidance = presale_guidance(deps.policy, question)
-                loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
-                loop.messages.append(ChatMessage("user", loop.note))
+                _ask_for_answer(loop, deps, question, self.tools["search_knowledge"].answer_hint)
                 continue
             key = repr([(c.name, sorted(c.arguments.items())) for c in calls])
             if key in seen:  # the model repeats itself: make it answer with what it has
@@ -693,9 +690,7 @@ class Assistant:
                 return canned, False
             if mode == "text":
                 hint = next((t.answer_hint for c in calls if (t := self.tools.get(c.name))), "")
-                loop.guidance = presale_guidance(deps.policy, question)
-                loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
-                loop.messages.append(ChatMessage("user", loop.note))
+                _ask_for_answer(loop, deps, question, hint)
         return self._fallback(loop), True
 
     def _evidence(self, loop: _Loop, deps: TurnDeps) -> Evidence:
@@ -918,6 +913,13 @@ def _hosts(deps: TurnDeps) -> tuple[str, ...]:
     """Web hosts the merchant's own material links to: links to them may stay in a reply."""
     text = " ".join([*deps.seen, deps.shop.description])
     return tuple({m.split("//", 1)[1].split("/", 1)[0].lower() for m in URL.findall(text)})
+
+
+def _ask_for_answer(loop: _Loop, deps: TurnDeps, question: str, hint: str) -> None:
+    """The note that turns the next step into an answer from what was looked up."""
+    loop.guidance = presale_guidance(deps.policy, question)
+    loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
+    loop.messages.append(ChatMessage("user", loop.note))
 
 
 def _asks(reply: str) -> bool:
