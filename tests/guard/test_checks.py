@@ -221,6 +221,14 @@ def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None
     assert [c.kind for c in paid] == ["amount", "done"]
 
 
+def test_an_orders_status_line_is_no_policy_statement() -> None:
+    from xiaoer.guard.output import uncovered
+
+    record = "订单 SO2611180007 冰川 520L 冰箱 ×1；物流：日日顺物流 DD123；13:09 派送中"
+    reply = "冰箱订单 SO2611180007 今天能送到，快递公司是日日顺物流，最新进度是派送中。"
+    assert [n for g in uncovered(reply, record) for n in g.nouns] == []
+
+
 def test_english_statements_naming_what_the_material_never_names() -> None:
     from xiaoer.guard.output import uncovered
 

@@ -34,7 +34,9 @@ SERVICE_WORDS = frozenset(
     "可以 支持 我们 本店 店铺 商品 订单 客服 顾客 大概 一般 左右 目前 现在 时候 问题 情况 帮您 为您 "
     "需要 如果 已经 没有 就是 还是 或者 以及 然后 方便 放心 感谢 抱歉 不好意思 麻烦 收到 购买 下单 "
     "联系 提供 告诉 根据 查询 结果 资料 信息 回复 处理 具体 相关 直接 一样 这边 那边 我们的 这款 "
-    "这个 那个 所有 全部 都是 一些 有些 非常 比较 注意 建议 选择 可能 应该 能够 不能 无法 不会".split()
+    "这个 那个 所有 全部 都是 一些 有些 非常 比较 注意 建议 选择 可能 应该 能够 不能 无法 不会 "
+    # the words of an order's own status line (seen: "快递公司是日日顺物流" stopped for 公司)
+    "公司 快递 快递公司 物流 物流公司 包裹 快件 师傅 快递员 进度 最新 订单号 单号 今天 明天".split()
 )
 """Words of service talk: a statement's other words are what it claims."""
 POLICY_EN = re.compile(
