@@ -34,11 +34,13 @@ ABUSE = re.compile(
 )
 ANGRY = re.compile(
     r"投诉|12315|消协|差评|曝光|报警|律师|起诉|骗子|气死|太过分|什么破|垃圾|坑人|忍无可忍|受不了"
+    r"|到底什么意思|什么意思啊"
     r"|再不.{0,10}(?:就|我)|[!！]{2,}|ridiculous|unacceptable|complain|scam",
     re.IGNORECASE,
 )
-STRONG = re.compile(r"投诉|12315|消协|律师|起诉|报警|曝光")
-"""Words that say the shopper is about to escalate elsewhere: one is enough for a human."""
+STRONG = re.compile(r"投诉|12315|消协|律师|起诉|报警|曝光|没人管|没人理|没人处理|没人回复")
+"""Words that say the shopper is about to escalate elsewhere, or that the shop already left
+them waiting (没人管): one is enough for a human."""
 
 ASKS_HUMAN = re.compile(
     r"转人工|人工客服|找人工|要人工|真人|人工服务|叫(?:你们)?(?:的)?(?:主管|经理|负责人)|人工$"
