@@ -205,6 +205,9 @@ def test_a_done_claim_needs_a_change_on_record() -> None:
     assert kinds(reply, asked) == ["done"]
     assert kinds(reply, asked, changed=True) == []
     assert kinds("如果您确认，我就为您提交。") == []
+    for said in ("订单已经改地址为杭州市西湖区文三路100号", "收货地址已更新为杭州市西湖区文三路100号",
+                 "已将订单 SO2611190048 的收货地址改为杭州市西湖区文三路100号"):  # fmt: skip
+        assert kinds(said, asked) == ["done"], said
 
 
 def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:

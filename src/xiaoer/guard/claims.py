@@ -66,6 +66,10 @@ DONE = re.compile(
     r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
     r"|确认(取消|退款|退货|换货)"
     r"|(已经?|已为您|已帮您)(为您|帮您)?(赔付|赔偿|补偿|打给|打到|转给|转到|退给|返还|补发|发放)"
+    # the address, the way the model says it changed (seen: "已经改地址为…", "收货地址已更新为…")
+    r"|(已经?|已为您|已帮您)(为您|帮您)?(改|更新|更改|变更)了?(收货)?(地址|信息)"
+    r"|(地址|收货人|信息)(已经?|已)(为您)?(更新|修改|改|更改|变更)"
+    r"|已将.{0,40}?(改为|改成|更新为|修改为|变更为)"
 )
 """A claim that a change was made ("已为您取消…", "地址已经修改为…"): only the action desk, which
 writes its own replies, may say so; from the model it needs a change on record."""
