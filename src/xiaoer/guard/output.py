@@ -36,7 +36,9 @@ SERVICE_WORDS = frozenset(
     "联系 提供 告诉 根据 查询 结果 资料 信息 回复 处理 具体 相关 直接 一样 这边 那边 我们的 这款 "
     "这个 那个 所有 全部 都是 一些 有些 非常 比较 注意 建议 选择 可能 应该 能够 不能 无法 不会 "
     # the words of an order's own status line (seen: "快递公司是日日顺物流" stopped for 公司)
-    "公司 快递 快递公司 物流 物流公司 包裹 快件 师傅 快递员 进度 最新 订单号 单号 今天 明天".split()
+    "公司 快递 快递公司 物流 物流公司 包裹 快件 师傅 快递员 进度 最新 订单号 单号 今天 明天 "
+    # attribute names, not things (seen stopped: "补贴金额约¥899.85" for 金额, 尺寸)
+    "金额 价格 尺寸 尺码 颜色 数量 规格 款式 库存".split()
 )
 """Words of service talk: a statement's other words are what it claims."""
 POLICY_EN = re.compile(
