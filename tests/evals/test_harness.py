@@ -153,6 +153,16 @@ async def test_a_request_for_the_order_number_is_not_a_request_to_confirm() -> N
     assert (await shopper.reply("取消订单 SO9，请确认：回复「确认」为您办理")).startswith("确认")
 
 
+async def test_a_proposal_for_another_action_than_the_goal_is_declined() -> None:
+    s = _scenario(confirm=True, expect={"actions": [{"name": "request_exchange"}]})
+    wrong = ScriptedShopper(s)
+    answer = await wrong.reply("订单 SO9 申请仅退款 ¥299。请确认：回复「确认」为您办理")
+    assert answer is not None and answer.startswith("不用")
+    right = ScriptedShopper(s)
+    answer = await right.reply("订单 SO9：FreeBuds 5（白色）检测确认后换同型号新品。请确认")
+    assert answer is not None and answer.startswith("确认")
+
+
 def test_loader_reports_problems(tmp_path: Path) -> None:
     f = tmp_path / "x.yaml"
     items = [{"id": "a", "category": "nope", "shop": "s", "shopper": "u", "goal": "g",

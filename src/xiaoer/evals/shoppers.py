@@ -26,6 +26,15 @@ _REQUEST = re.compile(
 )
 """A request for information: "请提供订单号，以便我查询并确认订单状态" asks for the order number,
 whatever else it says (seen: read as a request to confirm, so the real one went unanswered)."""
+_PROPOSES = {
+    "cancel_order": ("取消订单",),
+    "change_address": ("收货地址",),
+    "request_refund": ("仅退款",),
+    "request_return": ("退货退款",),
+    "request_exchange": ("换同型号", "换成"),
+    "offer_retention": ("补偿",),
+}
+"""How the action desk words each proposal, to tell whether it is the one the shopper wants."""
 
 
 class Shopper(Protocol):
@@ -37,7 +46,8 @@ class Shopper(Protocol):
 class ScriptedShopper:
     """Deterministic replies derived from the scenario.
 
-    In order of precedence: a request for confirmation is answered per `confirm`; a question
+    In order of precedence: a request for confirmation is answered per `confirm` (and declined
+    when it proposes another action than the scenario's); a question
     about something in `knows` is answered from it (each key once); a question about anything
     else the shopper was asked for gets 不知道 once; then the `followups`, in order; then the end.
     """
@@ -58,7 +68,8 @@ class ScriptedShopper:
             and self._action_expected()
         ):
             self.confirmed = True
-            return "确认，就这样办。" if self.scenario.confirm else "不用了，先不要。"
+            wanted = self.scenario.confirm and self._wanted(agent_text)
+            return "确认，就这样办。" if wanted else "不用了，先不要。"
         for pattern, key, template in _ASKS:
             if pattern.search(agent_text) and key not in self.given:
                 self.given.add(key)
@@ -69,6 +80,12 @@ class ScriptedShopper:
         if self.followups:
             return self.followups.pop(0)
         return None
+
+    def _wanted(self, proposal: str) -> bool:
+        """Whether the proposal is one of the actions the shopper came for (a refund offered to
+        a shopper who wants an exchange is declined, as the issue's shopper would)."""
+        words = [w for a in self.scenario.expect.actions for w in _PROPOSES.get(a.name, ())]
+        return not words or any(w in proposal for w in words)
 
     def _action_expected(self) -> bool:
         return bool(self.scenario.expect.actions) or self.scenario.confirm
