@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from xiaoer.domain.models import Shop
 from xiaoer.guard.claims import DONE
+from xiaoer.knowledge.text import CJK
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.tools.knowledge import UNSURE
 
@@ -78,6 +79,13 @@ question for the knowledge base (measured: snippets about the product distracted
 
 ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9])")
 ASKS_ORDER = re.compile(r"(提供|告诉|发|给).{0,6}订单号|订单号是多少|哪(一|个)(个|笔|单)?订单")
+
+
+def about_own_order(text: str) -> bool:
+    """A message naming an order, or about the shopper's own order (`ABOUT_MY_ORDER`)."""
+    return ORDER_ID.search(text) is not None or ABOUT_MY_ORDER.search(text) is not None
+
+
 CHANGE_VERB = re.compile(r"取消|退款|退货|换货|换成|换码|改地址|修改地址")
 """After-sales requests. Measured (after-sales suite, 25 scenarios): given "SO… 感觉买贵了，想取消"
 the model replied "请提供订单号" or "您想取消吗？" without any call in 3 of the 13 failures."""
@@ -124,7 +132,7 @@ GUARD_UNKNOWN_EN = (
 
 def english(text: str) -> bool:
     """Whether the shopper writes in English: Latin words and no Chinese characters."""
-    return not re.search(r"[\u3400-\u9fff]", text) and len(re.findall(r"[A-Za-z]{2,}", text)) >= 2
+    return not CJK.search(text) and len(re.findall(r"[A-Za-z]{2,}", text)) >= 2
 
 
 WHISPER = "\n店家给你的指示（顾客看不到，照做，但不要对顾客提起）：{}"

@@ -54,7 +54,6 @@ from xiaoer.agent.events import (
 from xiaoer.agent.grounding import cited
 from xiaoer.agent.handoff import Trigger, as_view, decide, notice, summarize
 from xiaoer.agent.instructions import (
-    ABOUT_MY_ORDER,
     ANSWER_NOTE,
     CHANGE_REQUEST,
     CHINESE,
@@ -67,6 +66,7 @@ from xiaoer.agent.instructions import (
     ORDER_ID,
     WHISPER,
     Voice,
+    about_own_order,
     asks_again,
     claims_done,
     english,
@@ -743,8 +743,8 @@ class Assistant:
             unknown = [w for g in uncovered(reply, evidence.merchant_text) for w in g.nouns]
             # About the shopper's own order, a general FAQ entry is no answer (seen: "SO… 今天能
             # 到吗" settled with the shop's delivery times).
-            own_order = ORDER_ID.search(question) or ABOUT_MY_ORDER.search(question)
-            answer = None if unknown or own_order else await self._kb_answer(deps, question)
+            skip = unknown or about_own_order(question)
+            answer = None if skip else await self._kb_answer(deps, question)
             if answer is not None:
                 text, source = answer
                 loop.guard.append({"layer": "knowledge", "passed": True, "claims": [],
@@ -783,7 +783,7 @@ class Assistant:
         picks `search_knowledge` by itself among 20 tools."""
         if deps.knowledge is None or "search_knowledge" not in self.tools:
             return
-        if ORDER_ID.search(question) or ABOUT_MY_ORDER.search(question):
+        if about_own_order(question):
             return
         if CHANGE_REQUEST.search(question) or is_yes(question) or is_no(question):
             return

@@ -155,9 +155,8 @@ def unsupported_claims(
             out.append(Claim("phone", phone))
     evidence_flat = re.sub(r"\s", "", evidence)
     for street in dict.fromkeys(STREET.findall(re.sub(r"\s", "", reply))):
-        if (
-            _DIVISION.sub("", street) not in evidence_flat
-        ):  # 北京市海淀区中关村大街1号 → 中关村大街1号
+        # the street part must be on record: 北京市海淀区中关村大街1号 → 中关村大街1号
+        if _DIVISION.sub("", street) not in evidence_flat:
             out.append(Claim("address", street))
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
