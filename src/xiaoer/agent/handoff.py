@@ -1,5 +1,5 @@
-"""Handing a conversation to a human: when (`decide`), what the human gets (`summarize`), and
-what the shopper is told (`notice`)."""
+"""Handing a conversation to a human: when (`decide`, `merchant_rule`), what the human gets
+(`summarize`), what the shopper is told (`notice`), and the queueing itself (`hand_over`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from xiaoer.agent.instructions import english
+from xiaoer.agent.loop import Loop
 from xiaoer.domain.models import Shop
 from xiaoer.guard.input import InputCheck, check_input
 from xiaoer.policy.schema import Handoff
-from xiaoer.store.models import HandoffRow, MessageRow
+from xiaoer.store.models import HandoffRow, MessageRow, ToolCallRow
+from xiaoer.store.repositories import ConversationRepository, HandoffRepository
+from xiaoer.tools.deps import TurnDeps
 
 REASONS = {
     "asked": "顾客要求转人工",
@@ -92,6 +98,69 @@ def decide(
     if failed and failures(history) + 1 >= rules.failures:
         return Trigger("repeated_failure")
     return None
+
+
+async def merchant_rule(deps: TurnDeps, actions: list[dict[str, Any]]) -> str | None:
+    """A merchant rule that sends this turn's change request to a human."""
+    rules = deps.policy.handoff
+    proposed = [a for a in actions if a["status"] == "pending"]
+    if not proposed:
+        return None
+    if deps.shopper.level and deps.shopper.level in rules.levels:
+        return f"{deps.shopper.level}顾客的售后申请"
+    if rules.order_above is None:
+        return None
+    for a in proposed:
+        oid = a["arguments"].get("order_id")
+        order = await deps.commerce.get_order(oid) if isinstance(oid, str) else None
+        if order is not None and order.total_fen > rules.order_above:
+            return f"订单 {oid} 金额超过 {rules.order_above // 100} 元"
+    return None
+
+
+async def hand_over(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    deps: TurnDeps,
+    loop: Loop,
+    trigger: Trigger,
+    reply: str,
+    *,
+    history: Sequence[MessageRow],
+    tool_rows: Sequence[ToolCallRow],
+    text: str,
+    check: InputCheck,
+    pending: Sequence[str],
+) -> tuple[dict[str, Any], str]:
+    """Queue the conversation for a human (once) and tell the shopper what happens next;
+    `pending` are the summaries of the actions still open. Returns the queue entry and the
+    reply to send."""
+    shop = deps.shop
+    tools = [(c.name, dict(c.arguments), c.ok) for c in tool_rows]
+    tools += [(r.name, r.arguments, r.ok) for r in loop.records]
+    async with sessions() as s:
+        handoffs = HandoffRepository(s, shop.id)
+        row = await handoffs.open_for(loop.conversation_id)
+        if row is None:
+            row = await handoffs.open(
+                loop.conversation_id,
+                deps.shopper.id,
+                trigger.reason,
+                detail=trigger.detail,
+                priority=trigger.priority,
+                summary=summarize(history, text, tools, pending, check),
+                now=now,
+            )
+            await ConversationRepository(s, shop.id).set_mode(loop.conversation_id, "queued")
+        ahead = await handoffs.ahead_of(row)
+        view = as_view(row)
+        await s.commit()
+    told = notice(shop, ahead, deps.policy.handoff.minutes_each, now, en=english(text))
+    if trigger.reason in ("asked", "model") or not reply.strip():
+        return view, told
+    if trigger.reason == "guard":
+        return view, f"{reply}{told}"  # the guard's own give-up already says why
+    return view, f"{reply}\n{told}"
 
 
 def summarize(

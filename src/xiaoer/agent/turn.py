@@ -18,8 +18,9 @@
    when a call does not parse, text-only on the last step, templated fallbacks for empty or
    degenerate output. A mutating tool's proposal becomes a pending action and the reply is
    its confirmation question.
-6. Output guard on model-written text (`guard/`): on failure one rewrite with the reason, then
-   the best approved knowledge answer, then an honest "let me get a colleague".
+6. Output guard on model-written text (`checking.py`, `guard/`): on failure one rewrite with
+   the reason, then the best approved knowledge answer, then an honest "let me get a
+   colleague".
 7. Handoff (`handoff.py`): the shopper asked, anger, repeated failure, guard exhausted, an
    action above the limit, a merchant rule — the conversation is queued with a summary.
 8. Persist the reply with its tool calls, tokens, LLM calls, latency and guard verdicts;
@@ -31,15 +32,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xiaoer.agent.actions import ActionDesk, ActionView, Outcome, insists, is_no, is_yes
+from xiaoer.agent.checking import ReplyCheck, changed_before
 from xiaoer.agent.context import build_history
 from xiaoer.agent.events import (
     Accepted,
@@ -52,17 +52,11 @@ from xiaoer.agent.events import (
     ignore,
 )
 from xiaoer.agent.grounding import cited
-from xiaoer.agent.handoff import Trigger, as_view, decide, notice, summarize
+from xiaoer.agent.handoff import as_view, decide, hand_over, merchant_rule, notice
 from xiaoer.agent.instructions import (
     ANSWER_NOTE,
     CHANGE_REQUEST,
     CHINESE,
-    GUARD_GIVE_UP,
-    GUARD_GIVE_UP_EN,
-    GUARD_RETRY,
-    GUARD_RETRY_SECRETS,
-    GUARD_UNKNOWN,
-    GUARD_UNKNOWN_EN,
     ORDER_ID,
     WHISPER,
     Voice,
@@ -73,13 +67,13 @@ from xiaoer.agent.instructions import (
     is_stalling,
     presale_guidance,
 )
+from xiaoer.agent.loop import Loop
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.models import Shop, Shopper
-from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
-from xiaoer.guard.output import Evidence, OutputGuard, passed, reason, uncovered
+from xiaoer.guard.output import OutputGuard
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
@@ -95,53 +89,12 @@ from xiaoer.store.repositories import (
 from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
-from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
-from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
 
 MAX_MESSAGE_CHARS = 2000
 FOLLOW_UP_CHARS = 12
 ORDER_LOOKUPS = frozenset({"get_order", "list_my_orders", "track_logistics"})
 TOOL_RESULT_CHARS = 900
-
-
-@dataclass
-class _Loop:
-    """What one turn's LLM/tool loop accumulates."""
-
-    messages: list[ChatMessage]
-    records: list[ToolCallRecord] = field(default_factory=list)
-    llm_calls: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cached: int = 0
-    ttft_ms: int | None = None
-    streamed: bool = False
-    note: str = ""
-    """The answer note that followed the last tool results (history must replay it)."""
-    guidance: str = ""
-    """The merchant's pre-sales guidance carried by the note."""
-    conversation_id: str = ""
-    message_id: int = 0
-    actions: list[str] = field(default_factory=list)
-    """Ids of the actions this turn touched."""
-    prefetched: int = 0
-    """How many of `records` code looked up before the model's first step (knowledge)."""
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    written: bool = False
-    """The reply is the model's own text (the output guard checks only that)."""
-    handoff: str | None = None
-    """The model's reason, when it called `handoff`."""
-    guard: list[dict[str, Any]] = field(default_factory=list)
-    guard_ms: int = 0
-    earlier: list[str] = field(default_factory=list)
-    """What the shop already told this shopper (bot and human replies, whispers): evidence."""
-
-    def count(self, c: Completion) -> None:
-        self.llm_calls += 1
-        self.tokens_in += c.tokens_in
-        self.tokens_out += c.tokens_out
-        self.cached += c.cached_tokens
 
 
 class Assistant:
@@ -243,7 +196,7 @@ class Assistant:
         else:
             reply, fallback = await self._run(loop, deps, text, emit)
             if loop.written and self.guard is not None:
-                reply, exhausted = await self._guarded(loop, deps, text, reply)
+                reply, exhausted = await self._checker().run(loop, deps, text, reply)
         actions = await self._touched(shop_id, conversation_id, loop.actions)
         trigger = decide(
             deps.policy.handoff,
@@ -255,13 +208,16 @@ class Assistant:
             over_limit=next(
                 (a["summary"] for a in actions if a["status"] == "awaiting_approval"), None
             ),
-            rule=await self._rule(deps, actions),
+            rule=await merchant_rule(deps, actions),
         )
         handoff: dict[str, Any] | None = None
         if trigger is not None:
-            handoff, reply = await self._hand_off(
-                deps, loop, history_rows, tool_rows, text, check, trigger, reply, actions
-            )
+            views = await self.desk.views(shop_id, conversation_id)
+            handoff, reply = await hand_over(
+                self.sessions, self.clock(), deps, loop, trigger, reply,
+                history=history_rows, tool_rows=tool_rows, text=text, check=check,
+                pending=[v.summary for v in views if v.status in ("pending", "awaiting_approval")],
+            )  # fmt: skip
         reply, removed = strip_markup(reply, _hosts(deps))
         if removed:
             loop.guard.append(
@@ -318,66 +274,6 @@ class Assistant:
             await self._persist(shop.id, message_id, result, note="", notice=mode)
         await emit(result)
         return result
-
-    async def _rule(self, deps: TurnDeps, actions: list[dict[str, Any]]) -> str | None:
-        """A merchant rule that sends this turn's change request to a human."""
-        rules = deps.policy.handoff
-        proposed = [a for a in actions if a["status"] == "pending"]
-        if not proposed:
-            return None
-        if deps.shopper.level and deps.shopper.level in rules.levels:
-            return f"{deps.shopper.level}顾客的售后申请"
-        if rules.order_above is None:
-            return None
-        for a in proposed:
-            oid = a["arguments"].get("order_id")
-            order = await deps.commerce.get_order(oid) if isinstance(oid, str) else None
-            if order is not None and order.total_fen > rules.order_above:
-                return f"订单 {oid} 金额超过 {rules.order_above // 100} 元"
-        return None
-
-    async def _hand_off(
-        self,
-        deps: TurnDeps,
-        loop: _Loop,
-        history: Sequence[MessageRow],
-        tool_rows: Sequence[ToolCallRow],
-        text: str,
-        check: InputCheck,
-        trigger: Trigger,
-        reply: str,
-        actions: list[dict[str, Any]],
-    ) -> tuple[dict[str, Any], str]:
-        """Queue the conversation for a human (once) and tell the shopper what happens next."""
-        shop = deps.shop
-        tools = [(c.name, dict(c.arguments), c.ok) for c in tool_rows]
-        tools += [(r.name, r.arguments, r.ok) for r in loop.records]
-        views = await self.desk.views(shop.id, loop.conversation_id)
-        pending = [v.summary for v in views if v.status in ("pending", "awaiting_approval")]
-        now = self.clock()
-        async with self.sessions() as s:
-            handoffs = HandoffRepository(s, shop.id)
-            row = await handoffs.open_for(loop.conversation_id)
-            if row is None:
-                row = await handoffs.open(
-                    loop.conversation_id,
-                    deps.shopper.id,
-                    trigger.reason,
-                    detail=trigger.detail,
-                    priority=trigger.priority,
-                    summary=summarize(history, text, tools, pending, check),
-                    now=now,
-                )
-                await ConversationRepository(s, shop.id).set_mode(loop.conversation_id, "queued")
-            ahead = await handoffs.ahead_of(row)
-            view = as_view(row)
-            await s.commit()
-        told = notice(shop, ahead, deps.policy.handoff.minutes_each, now, en=english(text))
-        if trigger.reason in ("asked", "model") or not reply.strip():
-            return view, told
-        if trigger.reason == "guard":
-            return view, f"{reply}{told}"  # the guard's own give-up already says why
-        return view, f"{reply}\n{told}"
 
     async def _deps(
         self,
@@ -499,7 +395,7 @@ class Assistant:
         loop = drafter._context(deps, history, tool_rows, last.content, check_input(last.content))
         reply, _ = await drafter._run(loop, deps, last.content, ignore)
         if loop.written and self.guard is not None:
-            reply, _ = await drafter._guarded(loop, deps, last.content, reply)
+            reply, _ = await drafter._checker().run(loop, deps, last.content, reply)
         return {
             "conversation_id": conversation_id,
             "to_message_id": last.id,
@@ -514,6 +410,11 @@ class Assistant:
             "llm_calls": loop.llm_calls,
         }
 
+    def _checker(self) -> ReplyCheck:
+        assert self.guard is not None
+        specs = [t.spec for t in self.tools.values()]
+        return ReplyCheck(self.guard, self.llm, self.voice, self.clock, specs)
+
     def _drafter(self) -> Assistant:
         """This assistant with only its read-only tools (suggestions change nothing)."""
         tools = tuple(t for t in self.tools.values() if not t.mutating and t.spec.name != "handoff")
@@ -523,7 +424,7 @@ class Assistant:
             result_chars=self.result_chars, knowledge=self.knowledge, guard=self.guard,
         )  # fmt: skip
 
-    async def _desk_step(self, loop: _Loop, deps: TurnDeps, text: str) -> str | None:
+    async def _desk_step(self, loop: Loop, deps: TurnDeps, text: str) -> str | None:
         """Settle the turn from the action desk when the message answers a pending action."""
         desk = self.desk
         resumed = await desk.resume(deps, loop.message_id)
@@ -552,7 +453,7 @@ class Assistant:
             loop.actions.append(pending.id)
         return None
 
-    async def _propose(self, loop: _Loop, deps: TurnDeps, proposal: Proposal) -> str:
+    async def _propose(self, loop: Loop, deps: TurnDeps, proposal: Proposal) -> str:
         ask = await self.desk.propose(deps, loop.conversation_id, loop.message_id, proposal)
         loop.actions.append(deps.past_actions[-1].id)
         return ask
@@ -615,7 +516,7 @@ class Assistant:
         tool_rows: Sequence[ToolCallRow],
         text: str,
         check: InputCheck | None = None,
-    ) -> _Loop:
+    ) -> Loop:
         system = self.voice.system(deps.shop)
         whispers = [m.content for m in history if m.role == "whisper"]
         if whispers:  # the prefix changes only for conversations a merchant steered
@@ -626,11 +527,9 @@ class Assistant:
             ChatMessage("user", text + (check.note if check else "")),
         ]
         earlier = [m.content for m in history if m.role in ("assistant", "agent", "whisper")]
-        return _Loop(messages, earlier=earlier)
+        return Loop(messages, earlier=earlier)
 
-    async def _run(
-        self, loop: _Loop, deps: TurnDeps, question: str, emit: Emit
-    ) -> tuple[str, bool]:
+    async def _run(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> tuple[str, bool]:
         specs = [t.spec for t in self.tools.values()]
         seen: set[str] = set()
 
@@ -661,7 +560,7 @@ class Assistant:
                 stalled = not looked_up and (
                     is_stalling(reply, searched=loop.prefetched > 0)
                     or asks_again(reply, deps.said)
-                    or (claims_done(reply) and not _changed_before(deps))
+                    or (claims_done(reply) and not changed_before(deps))
                     or (ORDER_ID.search(question) is not None and not _asks(reply))
                 )
                 if stalled or looks_like_call(completion.raw):
@@ -693,88 +592,7 @@ class Assistant:
                 _ask_for_answer(loop, deps, question, hint)
         return self._fallback(loop), True
 
-    def _evidence(self, loop: _Loop, deps: TurnDeps) -> Evidence:
-        shop = deps.shop
-        local = self.clock().astimezone(ZoneInfo(shop.timezone or "Asia/Shanghai"))
-        return Evidence(
-            # The answer note quotes the shopper's question: only its guidance is the shop's word.
-            merchant=[*deps.seen, loop.guidance, shop.persona, shop.description, *loop.earlier],
-            shopper=list(deps.said),
-            today=local.date(),
-            own=(deps.shopper.phone,),
-            secrets=(
-                self.voice.system(shop),
-                ANSWER_NOTE.split("{")[0],
-                INJECTION_NOTE.strip(),
-                *GUARD_RETRY_SECRETS,
-                *KNOWLEDGE_SECRETS,
-            ),
-            changed=_changed_before(deps),
-        )
-
-    async def _guarded(
-        self, loop: _Loop, deps: TurnDeps, question: str, reply: str
-    ) -> tuple[str, bool]:
-        """Check the model's reply; on failure rewrite once with the reason, then fall back to
-        the best approved knowledge answer. Returns the reply to send and whether the guard ran
-        out of options (the caller then hands over)."""
-        assert self.guard is not None
-        started = time.perf_counter()
-        evidence = self._evidence(loop, deps)
-        try:
-            judge = deps.policy.guard.judge
-            verdicts = await self.guard.check(reply, evidence, judge=judge)
-            loop.guard += [v.as_dict() | {"attempt": 1} for v in verdicts]
-            if passed(verdicts):
-                return reply, False
-            loop.messages.append(ChatMessage("assistant", reply))
-            loop.messages.append(ChatMessage("user", GUARD_RETRY.format(reason=reason(verdicts))))
-            specs = [t.spec for t in self.tools.values()]
-            completion = await self.llm.complete(loop.messages, specs, mode="text")
-            loop.count(completion)
-            second = completion.content.strip()
-            if second and not looks_like_call(second):
-                verdicts = await self.guard.check(second, evidence, judge=judge)
-                loop.guard += [v.as_dict() | {"attempt": 2} for v in verdicts]
-                if passed(verdicts):
-                    return second, False
-            # Something the shop's material never names (香港, 世界田联…): no entry of it can
-            # answer, so say what is missing instead of quoting a related one.
-            unknown = [w for g in uncovered(reply, evidence.merchant_text) for w in g.nouns]
-            # About the shopper's own order, a general FAQ entry is no answer (seen: "SO… 今天能
-            # 到吗" settled with the shop's delivery times).
-            skip = unknown or about_own_order(question)
-            answer = None if skip else await self._kb_answer(deps, question)
-            if answer is not None:
-                text, source = answer
-                loop.guard.append({"layer": "knowledge", "passed": True, "claims": [],
-                                   "source_id": source, "attempt": 3})  # fmt: skip
-                return text, False
-            loop.guard.append({"layer": "handoff", "passed": False, "claims": [], "attempt": 3})
-            what = list(dict.fromkeys(unknown))[:3]
-            if english(question):
-                return (GUARD_UNKNOWN_EN.format(what=", ".join(what)) if what
-                        else GUARD_GIVE_UP_EN), True  # fmt: skip
-            if what:
-                return GUARD_UNKNOWN.format(what="、".join(what)), True
-            return GUARD_GIVE_UP, True
-        finally:
-            loop.guard_ms += int((time.perf_counter() - started) * 1000)
-
-    async def _kb_answer(self, deps: TurnDeps, question: str) -> tuple[str, str] | None:
-        """The merchant's own answer to this question — an FAQ entry, an approved chat answer
-        or a fact — when the knowledge base has a clearly relevant one."""
-        if deps.knowledge is None:
-            return None
-        hits = await deps.knowledge.search(deps.shop.id, question, k=3)
-        if not hits or not is_relevant(hits):
-            return None
-        top = hits[0].passage
-        if top.kind not in ("faq", "chat", "fact"):
-            return None
-        return top.text.strip(), top.source_id
-
-    async def _prefetch(self, loop: _Loop, deps: TurnDeps, question: str, emit: Emit) -> None:
+    async def _prefetch(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> None:
         """Look the question up in the shop's knowledge before the model's first step, so the
         answer can come from it (the model may still call other tools). Skipped for messages
         about the shopper's own order, and left out when nothing relevant was found.
@@ -806,13 +624,13 @@ class Assistant:
         await emit(ToolStarted("search_knowledge", args))
         await emit(ToolFinished("search_knowledge", True, ms))
 
-    async def _forced_call(self, loop: _Loop, specs: list[ToolSpec]) -> Completion:
+    async def _forced_call(self, loop: Loop, specs: list[ToolSpec]) -> Completion:
         completion = await self.llm.complete(loop.messages, specs, mode="call")
         loop.count(completion)
         return completion
 
     async def _call_tools(
-        self, loop: _Loop, deps: TurnDeps, calls: list[ToolCall], emit: Emit
+        self, loop: Loop, deps: TurnDeps, calls: list[ToolCall], emit: Emit
     ) -> tuple[Mode, str | None]:
         """Run the calls; the next step answers in text if every result should suffice.
 
@@ -844,7 +662,7 @@ class Assistant:
             canned = canned or result.reply
         return ("text" if answered else "auto"), canned
 
-    def _fallback(self, loop: _Loop) -> str:
+    def _fallback(self, loop: Loop) -> str:
         good = [r for r in loop.records if r.ok]
         if good:
             result = good[-1].result
@@ -915,7 +733,7 @@ def _hosts(deps: TurnDeps) -> tuple[str, ...]:
     return tuple({m.split("//", 1)[1].split("/", 1)[0].lower() for m in URL.findall(text)})
 
 
-def _ask_for_answer(loop: _Loop, deps: TurnDeps, question: str, hint: str) -> None:
+def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> None:
     """The note that turns the next step into an answer from what was looked up."""
     loop.guidance = presale_guidance(deps.policy, question)
     loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
@@ -933,12 +751,6 @@ def _invented_order(calls: Sequence[ToolCall], deps: TurnDeps) -> bool:
         isinstance(oid := c.arguments.get("order_id"), str) and oid.strip().upper() not in known
         for c in calls
     )
-
-
-def _changed_before(deps: TurnDeps) -> bool:
-    """Whether any change was made (or submitted) for this shopper, which a "done" claim may
-    be about."""
-    return any(a.status in ("executed", "awaiting_approval") for a in deps.past_actions)
 
 
 async def _default_policy(shop_id: str) -> ShopPolicy:

@@ -1,0 +1,49 @@
+"""What one turn accumulates while it runs: the messages sent to the model, the tool calls made,
+the counters, and what the guard and the handoff steps need to know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from xiaoer.agent.events import ToolCallRecord
+from xiaoer.llm.base import ChatMessage, Completion
+
+
+@dataclass
+class Loop:
+    """What one turn's LLM/tool loop accumulates."""
+
+    messages: list[ChatMessage]
+    records: list[ToolCallRecord] = field(default_factory=list)
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached: int = 0
+    ttft_ms: int | None = None
+    streamed: bool = False
+    note: str = ""
+    """The answer note that followed the last tool results (history must replay it)."""
+    guidance: str = ""
+    """The merchant's pre-sales guidance carried by the note."""
+    conversation_id: str = ""
+    message_id: int = 0
+    actions: list[str] = field(default_factory=list)
+    """Ids of the actions this turn touched."""
+    prefetched: int = 0
+    """How many of `records` code looked up before the model's first step (knowledge)."""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    written: bool = False
+    """The reply is the model's own text (the output guard checks only that)."""
+    handoff: str | None = None
+    """The model's reason, when it called `handoff`."""
+    guard: list[dict[str, Any]] = field(default_factory=list)
+    guard_ms: int = 0
+    earlier: list[str] = field(default_factory=list)
+    """What the shop already told this shopper (bot and human replies, whispers): evidence."""
+
+    def count(self, c: Completion) -> None:
+        self.llm_calls += 1
+        self.tokens_in += c.tokens_in
+        self.tokens_out += c.tokens_out
+        self.cached += c.cached_tokens
