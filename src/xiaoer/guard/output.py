@@ -215,7 +215,14 @@ class OutputGuard:
 
     async def check(self, reply: str, evidence: Evidence, *, judge: bool = True) -> list[Verdict]:
         merchant = evidence.merchant_text
-        claims = unsupported_claims(reply, evidence.text, today=evidence.today, own=evidence.own)
+        claims = unsupported_claims(
+            reply,
+            evidence.text,
+            today=evidence.today,
+            own=evidence.own,
+            changed=evidence.changed,
+            merchant=merchant,
+        )
         verdicts = [
             Verdict("rules", not claims, [str(c) for c in claims]),
             _verdict("compliance", [str(c) for c in banned_claims(reply, merchant)]),
