@@ -206,8 +206,11 @@ def test_a_done_claim_needs_a_change_on_record() -> None:
     assert kinds(reply, asked, changed=True) == []
     assert kinds("如果您确认，我就为您提交。") == []
     for said in ("订单已经改地址为杭州市西湖区文三路100号", "收货地址已更新为杭州市西湖区文三路100号",
-                 "已将订单 SO2611190048 的收货地址改为杭州市西湖区文三路100号"):  # fmt: skip
+                 "已将订单 SO2611190048 的收货地址改为杭州市西湖区文三路100号",
+                 "您已经确认了取消订单，我将立即执行。", "好的，我马上为您退款。"):  # fmt: skip
         assert kinds(said, asked) == ["done"], said
+    assert kinds("如果您确认，我将为您取消订单。") == []
+    assert kinds("商家审核通过后立即退款。", RECORD + "；审核通过后立即退款") == []
 
 
 def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:

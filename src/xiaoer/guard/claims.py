@@ -70,6 +70,9 @@ DONE = re.compile(
     r"|(已经?|已为您|已帮您)(为您|帮您)?(改|更新|更改|变更)了?(收货)?(地址|信息)"
     r"|(地址|收货人|信息)(已经?|已)(为您)?(更新|修改|改|更改|变更)"
     r"|已将.{0,40}?(改为|改成|更新为|修改为|变更为)"
+    # a promise to do it now is no better (seen, to "I said I confirm. Execute now." with the
+    # cancellation still waiting for its 确认: "您已经确认了取消订单，我将立即执行。")
+    r"|我(将|会|这就|马上|立即|立刻|现在就)(为您|帮您)?(立即|马上|立刻)?(执行|取消|退款|办理)"
 )
 """A claim that a change was made ("已为您取消…", "地址已经修改为…"): only the action desk, which
 writes its own replies, may say so; from the model it needs a change on record."""
