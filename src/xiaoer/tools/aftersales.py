@@ -14,7 +14,7 @@ from typing import Any
 
 from xiaoer.domain.models import Address, Change, Order, OrderLine, OrderStatus, Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
-from xiaoer.knowledge.text import cjk_bigrams
+from xiaoer.knowledge.text import CJK, cjk_bigrams
 from xiaoer.llm.base import ToolSpec
 from xiaoer.policy import rules
 from xiaoer.policy.verdict import Verdict
@@ -247,7 +247,8 @@ def parse_address(text: str, old: Address) -> Address | None:
         city, where = m.group(1), where[m.end() :]
     if m := _DISTRICT.match(where):
         district, where = m.group(1), where[m.end() :]
-    if len(where) < 3:
+    # a street, building or village is named in Chinese (seen: "leave at door" taken for one)
+    if len(where) < 3 or not CJK.search(where):
         return None
     if not province:
         province = old.province if (not city or city == old.city) else ""
