@@ -66,6 +66,21 @@ async def test_not_in_the_knowledge_is_an_answer_after_a_search(
     assert [mode for _, mode in llm.calls] == ["auto"] and not result.fallback
 
 
+async def test_an_empty_first_reply_is_asked_again_under_the_answer_note(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the embedded model: nothing written with the snippets shown, and the fallback
+    listed snippets that did not answer. Once more, as a text answer, before falling back."""
+    llm.steps = [say(""), say("资料里没有写能不能寄到付，我请同事确认一下。")]
+    result = await runtime.assistant().turn("mini", "U1", "七天无理由退货可以寄到付吗")
+    assert [mode for _, mode in llm.calls] == ["auto", "text"]
+    assert "顾客的问题：七天无理由退货可以寄到付吗" in llm.calls[1][0][-1].content
+    assert result.reply.startswith("资料里没有写") and not result.fallback
+    llm.steps, llm.calls = [say(""), say("")], []
+    again = await runtime.assistant().turn("mini", "U1", "七天无理由退货可以寄到付吗")
+    assert [mode for _, mode in llm.calls] == ["auto", "text"] and again.fallback
+
+
 async def test_an_order_number_nobody_gave_is_not_looked_up_after_a_relevant_search(
     runtime: Runtime, llm: ScriptedLLM
 ) -> None:

@@ -55,6 +55,12 @@ def test_each_kind_of_claim_needs_its_figure_on_record(reply: str, kind: str) ->
     assert kind in kinds(reply)
 
 
+def test_a_product_figure_needs_its_unit_on_record_too() -> None:
+    shoe = "逐风 Pro 碳板竞速跑鞋（白蓝/36）¥899；重量：约 235g；电池容量：5600mAh"
+    assert kinds("它的 heel-to-toe drop 是 36mm。", shoe) == ["spec"]
+    assert kinds("单只约 235 克，电池 5600 毫安时。", shoe) == []
+
+
 def test_an_address_on_record_is_backed_however_it_is_spaced() -> None:
     record = RECORD + "；收货地址：浙江省 杭州市 滨江区 江南大道 1234 号"
     assert kinds("寄到杭州市滨江区江南大道1234号，对吧", record) == []

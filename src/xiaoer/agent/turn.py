@@ -570,6 +570,14 @@ class Assistant:
                 if reply and not looks_like_call(reply):
                     loop.written = True
                     return reply, False
+                if loop.records and not loop.note and mode != "text":
+                    # Seen on the embedded model: an empty first reply with the knowledge shown
+                    # ("星河 X60 Pro 多重？"), and the fallback then listed snippets that did not
+                    # answer. Under the answer note it says what the material does not say.
+                    mode = "text"
+                    tool = self.tools.get(loop.records[-1].name)
+                    _ask_for_answer(loop, deps, question, tool.answer_hint if tool else "")
+                    continue
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
             if loop.prefetched and step == 0 and _invented_order(calls, deps):

@@ -60,7 +60,13 @@ SPEC = re.compile(
     re.IGNORECASE,
 )
 """A product figure with its unit (50 分贝, 235 克, 5000mAh): it comes from the records or the
-shopper, never from the model's idea of what such a product usually has."""
+shopper, never from the model's idea of what such a product usually has — the figure with the
+same unit (seen: a shoe's "heel-to-toe drop 36mm" backed by its size 36)."""
+UNITS = {
+    "分贝": "db", "千克": "kg", "公斤": "kg", "克": "g", "瓦": "w", "毫安时": "mah", "英寸": "寸",
+    "升": "l", "厘米": "cm", "毫米": "mm", "赫兹": "hz",
+}  # fmt: skip
+"""Spellings of one unit, to one name."""
 WINDOW = re.compile(r"(\d+)\s?天\s?(?:内)?\s?(?:无理由|可退|可以退|退换|包退|包换|价保|保价)")
 DONE = re.compile(
     r"(已经?|已为您|已帮您|帮您)(为您|帮您)?(取消|退款|退货|换货|修改|改好|改了|申请|办理|提交)"
@@ -109,6 +115,16 @@ def numbers(text: str) -> set[Decimal]:
     return {n for n in out if n is not None}
 
 
+def _spec(m: re.Match[str]) -> tuple[Decimal | None, str]:
+    unit = m.group(0)[len(m.group(1)) :].strip().lower()
+    return _number(m.group(1)), UNITS.get(unit, unit)
+
+
+def specs(text: str) -> set[tuple[Decimal | None, str]]:
+    """Every figure with a unit in a text, as (figure, unit): "5600mAh" and "5600 毫安时" are one."""
+    return {_spec(m) for m in SPEC.finditer(text.replace(",", ""))}
+
+
 def days(text: str) -> set[tuple[int, int]]:
     """Every (month, day) a text mentions, in 11月22日 or 2026-11-22 form."""
     found = {(int(m), int(d)) for m, d in MONTH_DAY.findall(text)}
@@ -139,6 +155,7 @@ def unsupported_claims(
     `merchant` is the part of the evidence that is the shop's own word (default: all of it)."""
     shop_says = evidence if merchant is None else merchant
     figures = numbers(evidence)
+    measured = specs(evidence)
     shop_figures = numbers(shop_says)
     shop_flat = re.sub(r"\s", "", shop_says).lower()
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
@@ -176,7 +193,8 @@ def unsupported_claims(
             figure = m.group(1) or m.group(2)
             need_figure("warranty", m.group(0), CN_DIGITS.get(figure, figure))
         for m in SPEC.finditer(plain):
-            need_figure("spec", m.group(0), m.group(1))
+            if _spec(m) not in measured:
+                out.append(Claim("spec", m.group(0)))
         for m in WINDOW.finditer(plain):
             need_figure("window", m.group(0), m.group(1))
         for m in PROMISE.finditer(plain):
