@@ -108,3 +108,17 @@ def test_snippets_far_below_the_best_are_not_shown() -> None:
     assert [h.passage.id for h in shown(close)] == ["a", "b", "c"]
     bm25_only = [hit("a", 0.0, 9.0), hit("b", 0.0, 3.0)]  # no embedder: nothing to compare
     assert [h.passage.id for h in shown(bm25_only)] == ["a", "b"]
+
+
+async def test_an_order_number_nobody_gave_becomes_a_knowledge_search(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the embedded model: "Where is your Shanghai store?" answered with the shopper's
+    orders after `track_logistics("1234567890")`. A question about the shop is searched for
+    instead; one about the shopper's own orders still gets the lookup."""
+    llm.steps = [call("track_logistics", order_id="1234567890"), say("资料里没有写上海门店。")]
+    result = await runtime.assistant().turn("mini", "U1", "Where is your Shanghai store?")
+    assert [c.name for c in result.tool_calls][-1] == "search_knowledge"
+    assert "track_logistics" not in [c.name for c in result.tool_calls]
+    assert [mode for _, mode in llm.calls] == ["auto", "text"]
+    assert result.reply == "资料里没有写上海门店。"

@@ -580,13 +580,18 @@ class Assistant:
                     continue
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
-            if loop.prefetched and step == 0 and _invented_order(calls, deps):
+            if step == 0 and _invented_order(calls, deps) and _about_the_shop(question):
                 # Seen: asked when a pick-up point closes, with the answer in the snippets shown,
                 # the model looked up an order number nobody gave ("1234567890"). Answer from
-                # the snippets instead, as after any lookup.
-                mode = "text"
-                _ask_for_answer(loop, deps, question, self.tools["search_knowledge"].answer_hint)
-                continue
+                # the snippets instead, as after any lookup; with none shown, search for them
+                # (seen: "Where is your Shanghai store?" answered with the shopper's orders).
+                if loop.prefetched:
+                    mode = "text"
+                    hint = self.tools["search_knowledge"].answer_hint
+                    _ask_for_answer(loop, deps, question, hint)
+                    continue
+                if "search_knowledge" in self.tools:
+                    calls = [ToolCall("kb_1", "search_knowledge", {"query": question})]
             key = repr([(c.name, sorted(c.arguments.items())) for c in calls])
             if key in seen:  # the model repeats itself: make it answer with what it has
                 mode = "text"
@@ -609,9 +614,7 @@ class Assistant:
         picks `search_knowledge` by itself among 20 tools."""
         if deps.knowledge is None or "search_knowledge" not in self.tools:
             return
-        if about_own_order(question):
-            return
-        if CHANGE_REQUEST.search(question) or is_yes(question) or is_no(question):
+        if not _about_the_shop(question):
             return
         if len(question) <= FOLLOW_UP_CHARS and any(
             c.name in ORDER_LOOKUPS for m in loop.messages[-6:] for c in m.tool_calls
@@ -750,6 +753,17 @@ def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> Non
 
 def _asks(reply: str) -> bool:
     return reply.rstrip().endswith(("？", "?"))
+
+
+def _about_the_shop(question: str) -> bool:
+    """A question the shop's knowledge may answer: not about the shopper's own order, not a
+    change request, not a yes or no to a proposal."""
+    return not (
+        about_own_order(question)
+        or CHANGE_REQUEST.search(question)
+        or is_yes(question)
+        or is_no(question)
+    )
 
 
 def _invented_order(calls: Sequence[ToolCall], deps: TurnDeps) -> bool:
