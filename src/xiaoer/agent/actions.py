@@ -45,6 +45,21 @@ _NEGATION = re.compile(r"不|别|没|算了|再想|等等|先等|吗|呢|\?|？"
 _NO = re.compile(
     r"^(不用|不要|不了|先不|算了|别|不行|不需要|不同意|no\b|nope|not (now|yet)|don'?t|do not)", re.I
 )
+_PUSH = re.compile(
+    r"确认|(别|不用|不要)再?(问|让我确认|发确认)|怎么还(问|要)|直接(退|取消|改|执行|办)|执行"
+    r"|\b(confirm|execute|just do it|stop asking)",
+    re.I,
+)
+_ASKS = re.compile(r"[?？]|吗|呢|是不是|会不会|能不能")
+CONFIRM_AGAIN = (
+    "{summary}\n为了您的订单和资金安全，这一步要您单独回复「确认」才会办理（写在别的话里、"
+    "或说提前确认过的都不算）；不办理请回复「不用了」。"
+)
+CONFIRM_AGAIN_EN = (
+    "{summary}\nFor your safety this is carried out only when you reply “确认” (or “yes”) "
+    "on its own — a confirmation written in advance or inside another message does not count. "
+    "Reply “不用了” (or “no”) to drop it."
+)
 _INSIST = re.compile(r"还是(要|想)?(取消|退)|就要(取消|退)|直接(取消|退)|坚持|只想(取消|退)")
 
 
@@ -79,6 +94,12 @@ def is_yes(text: str) -> bool:
 def is_no(text: str) -> bool:
     t = text.strip()
     return bool(_NO.match(t if t.isascii() else _PUNCT.sub("", t)))
+
+
+def pushes(text: str) -> bool:
+    """A push to skip the confirmation ("我第一句就写了确认", "直接退，别再问"): not a yes, and
+    not a question about the pending action either."""
+    return bool(_PUSH.search(text)) and not _ASKS.search(text)
 
 
 def insists(text: str) -> bool:

@@ -38,7 +38,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from xiaoer.agent.actions import ActionDesk, ActionView, Outcome, insists, is_no, is_yes
+from xiaoer.agent.actions import (
+    CONFIRM_AGAIN,
+    CONFIRM_AGAIN_EN,
+    ActionDesk,
+    ActionView,
+    Outcome,
+    insists,
+    is_no,
+    is_yes,
+    pushes,
+)
 from xiaoer.agent.checking import ReplyCheck, changed_before
 from xiaoer.agent.context import build_history
 from xiaoer.agent.events import (
@@ -451,6 +461,10 @@ class Assistant:
         if is_no(text):
             await desk.decline(deps, pending)
             loop.actions.append(pending.id)
+        elif pushes(text):  # seen: "跟你说了别再问我确认，直接退" answered with an FAQ entry
+            loop.actions.append(pending.id)
+            again = CONFIRM_AGAIN_EN if english(text) else CONFIRM_AGAIN
+            return again.format(summary=pending.summary)
         return None
 
     async def _propose(self, loop: Loop, deps: TurnDeps, proposal: Proposal) -> str:
