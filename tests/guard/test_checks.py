@@ -59,6 +59,8 @@ def test_a_product_figure_needs_its_unit_on_record_too() -> None:
     shoe = "逐风 Pro 碳板竞速跑鞋（白蓝/36）¥899；重量：约 235g；电池容量：5600mAh"
     assert kinds("它的 heel-to-toe drop 是 36mm。", shoe) == ["spec"]
     assert kinds("单只约 235 克，电池 5600 毫安时。", shoe) == []
+    assert kinds("防水等级是IP68，不能带着去游泳。", shoe) == ["spec"]
+    assert kinds("防水等级是 IP68。", shoe + "；防水：IP68") == []
 
 
 def test_an_address_on_record_is_backed_however_it_is_spaced() -> None:

@@ -194,6 +194,7 @@ def test_parse_address(
 def test_parse_address_needs_a_street() -> None:
     assert parse_address("杭州市", ADDR) is None
     assert parse_address("上海市 leave at door", ADDR) is None
+    assert parse_address("北京我爸妈家", ADDR) is None
 
 
 def test_exchange_target_and_lines() -> None:

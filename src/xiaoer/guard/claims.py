@@ -62,6 +62,9 @@ SPEC = re.compile(
 """A product figure with its unit (50 分贝, 235 克, 5000mAh): it comes from the records or the
 shopper, never from the model's idea of what such a product usually has — the figure with the
 same unit (seen: a shoe's "heel-to-toe drop 36mm" backed by its size 36)."""
+RATING = re.compile(r"(?<![A-Za-z])IP[X0-9][0-9](?![0-9])", re.IGNORECASE)
+"""A protection rating (IP68): a product fact, never from the model's idea of the product (seen:
+"防水等级是IP68" for a phone whose records give none)."""
 UNITS = {
     "分贝": "db", "千克": "kg", "公斤": "kg", "克": "g", "瓦": "w", "毫安时": "mah", "英寸": "寸",
     "升": "l", "厘米": "cm", "毫米": "mm", "赫兹": "hz",
@@ -192,6 +195,9 @@ def unsupported_claims(
         for m in WARRANTY.finditer(plain):
             figure = m.group(1) or m.group(2)
             need_figure("warranty", m.group(0), CN_DIGITS.get(figure, figure))
+        for rating in RATING.findall(plain):
+            if rating.upper() not in shop_flat.upper():
+                out.append(Claim("spec", rating))
         for m in SPEC.finditer(plain):
             if _spec(m) not in measured:
                 out.append(Claim("spec", m.group(0)))

@@ -221,6 +221,13 @@ _DISTRICT = re.compile(r"^(.{1,8}?(?:区|县|市|旗))")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 
 
+STREET_WORD = re.compile(
+    r"[路街道巷弄里号村镇乡屯组栋幢楼室座]|胡同|小区|大厦|单元|公寓|花园|家园|广场|中心|园区|新村"
+    r"|[苑园院府城湾庭居坊]"
+)
+"""Words of a street-level address: without one, a place is no address to send a parcel to."""
+
+
 def parse_address(text: str, old: Address) -> Address | None:
     """A Chinese address in free text ("省市区 详细地址，姓名，手机"), missing parts filled from
     the old address; None when there is no street-level detail."""
@@ -247,8 +254,9 @@ def parse_address(text: str, old: Address) -> Address | None:
         city, where = m.group(1), where[m.end() :]
     if m := _DISTRICT.match(where):
         district, where = m.group(1), where[m.end() :]
-    # a street, building or village is named in Chinese (seen: "leave at door" taken for one)
-    if len(where) < 3 or not CJK.search(where):
+    # a street, building or village is named, in Chinese (seen taken for one: "leave at door",
+    # and "北京我爸妈家", which was then confirmed and used up the order's one change)
+    if len(where) < 3 or not CJK.search(where) or not STREET_WORD.search(where):
         return None
     if not province:
         province = old.province if (not city or city == old.city) else ""
