@@ -67,6 +67,11 @@ async def test_anger_hands_off_urgently_after_the_answer(shop: Runtime, llm: Scr
     r = await shop.assistant().turn("mini", "U1", "SO1001 什么破物流，再不到我就投诉！")
     assert r.reply.startswith("非常抱歉，包裹在杭州转运中心。\n已为您转接人工客服")
     assert r.handoff["reason"] == "anger" and r.handoff["priority"] == 1
+    llm.steps = [call("track_logistics", order_id="SO1001"), say("包裹在杭州转运中心。")]
+    r = await shop.assistant().turn("mini", "U1", "SO1001 什么破物流，再不到我就投诉！")
+    assert r.reply.startswith(
+        "包裹在杭州转运中心。\n非常抱歉给您带来不好的体验。已为您转接人工客服"
+    )
 
 
 async def test_upset_once_is_not_enough_twice_is(shop: Runtime, llm: ScriptedLLM) -> None:

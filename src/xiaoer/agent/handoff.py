@@ -33,6 +33,9 @@ REASONS = {
 }
 PRIORITY = {"anger": 1, "over_limit": 1, "rule": 1}
 """1 urgent; everything else 2 (normal)."""
+APOLOGY = re.compile(r"抱歉|对不起|不好意思|sorry|apologi", re.I)
+SORRY = "非常抱歉给您带来不好的体验。"
+SORRY_EN = "I'm very sorry about this. "
 HOURS = re.compile(r"(\d{1,2}):(\d{2})\s*[-~至到]\s*(\d{1,2}):(\d{2})")
 
 
@@ -155,7 +158,11 @@ async def hand_over(
         ahead = await handoffs.ahead_of(row)
         view = as_view(row)
         await s.commit()
-    told = notice(shop, ahead, deps.policy.handoff.minutes_each, now, en=english(text))
+    en = english(text)
+    told = notice(shop, ahead, deps.policy.handoff.minutes_each, now, en=en)
+    if trigger.reason == "anger" and not APOLOGY.search(reply):
+        # the facts alone read cold to someone this upset (seen: a bare tracking line)
+        told = (SORRY_EN if en else SORRY) + told
     if trigger.reason in ("asked", "model") or not reply.strip():
         return view, told
     if trigger.reason == "guard":
