@@ -276,6 +276,9 @@ async def test_a_reply_that_repeats_the_shoppers_message_is_stopped() -> None:
     # quoting part of the question inside an answer is fine, and so is a short echo
     ev = Evidence(merchant=[RECORD], shopper=["SO2611190048 到哪了"])
     assert passed(await OutputGuard().check("SO2611190048 已发货，顺丰 SF1234567890。", ev))
+    ev = Evidence(merchant=[RECORD + "；青柠手环 9 黑色 NFC 版 有货"],
+                  shopper=["青柠手环 9 黑色 NFC 版有货吗？"])  # fmt: skip
+    assert passed(await OutputGuard().check("青柠手环 9 黑色 NFC 版有货。", ev))
     ev = Evidence(merchant=[RECORD], shopper=["好的谢谢"])
     assert passed(await OutputGuard().check("好的", ev))
 
