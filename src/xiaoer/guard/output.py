@@ -40,7 +40,7 @@ SERVICE_WORDS = frozenset(
     # attribute names, not things (seen stopped: "补贴金额约¥899.85" for 金额, 尺寸)
     "金额 价格 尺寸 尺码 颜色 数量 规格 款式 库存 "
     # abstract nouns of any explanation (seen stopped: "需要根据订单的类型和具体情况进行判断")
-    "类型 种类 方式 方法 原因 流程 步骤 要求 条件 范围 判断 核实 确认".split()
+    "类型 种类 方式 方法 方面 原因 流程 步骤 要求 条件 范围 判断 核实 确认".split()
 )
 """Words of service talk: a statement's other words are what it claims."""
 POLICY_EN = re.compile(
