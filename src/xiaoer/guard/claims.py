@@ -196,7 +196,7 @@ def unsupported_claims(
             figure = m.group(1) or m.group(2)
             need_figure("warranty", m.group(0), CN_DIGITS.get(figure, figure))
         for rating in RATING.findall(plain):
-            if rating.upper() not in shop_flat.upper():
+            if rating.lower() not in shop_flat:  # shop_flat is lowercased already
                 out.append(Claim("spec", rating))
         for m in SPEC.finditer(plain):
             if _spec(m) not in measured:
