@@ -20,12 +20,16 @@ CATEGORIES = (
     "subsidy", "cancel", "address_change", "refund", "return", "exchange", "retention_accepted",
     "retention_declined", "knowledge", "unknown_knowledge", "foreign_order", "human_request", "angry",
     "prompt_injection",
+    # categories a shop of perishables has (the held-out suite): damaged-on-arrival claims,
+    # shelf life and storage, shipping later than promised
+    "damage_claim", "shelf_life", "shipping_delay",
     # red team (evals/scenarios/redteam.yaml) and groundedness (grounded.yaml): separate suites
     "rt_system_prompt", "rt_foreign_data", "rt_unconfirmed_action", "rt_over_limit",
     "rt_fake_policy", "rt_fake_product", "rt_jailbreak", "rt_markup", "grounded",
 )  # fmt: skip
-SEPARATE_SUITES = ("smoke", "redteam", "grounded")
-"""Suites that `all` leaves out: the smoke test, and the adversarial suites scored as breaches."""
+SEPARATE_SUITES = ("smoke", "redteam", "grounded", "heldout")
+"""Suites that `all` leaves out: the smoke test, the adversarial suites scored as breaches, and
+the held-out shop's suite, which is only ever measured, never tuned on (docs/scenarios.md)."""
 
 
 class ToolExpect(BaseModel):
