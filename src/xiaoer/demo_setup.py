@@ -1,4 +1,4 @@
-"""First-run demo setup: generate the two demo shop bundles and import them."""
+"""First-run demo setup: generate the demo shop bundles (stride, volt, orchard) and import them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from xiaoer.demo import write_demo_bundles
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import ShopRepository
 
-DEMO_SHOPS = ("stride", "volt")
+DEMO_SHOPS = ("stride", "volt", "orchard")
 
 
 async def ensure_demo(rt: Runtime, console: Console, *, regenerate: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""Write the two demo shops (stride, volt) as shop bundles; see docs/shop-bundle.md.
+"""Write the demo shops (stride, volt, and the held-out orchard) as shop bundles; see
+docs/shop-bundle.md.
 
 Everything is derived from `random.Random` seeded with the shop id and `seed`, and every time
 from `anchor` (read on the shop's clock, Asia/Shanghai), so the same (anchor, seed) always
@@ -19,12 +20,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from xiaoer.demo import (
+    catalog_orchard,
     catalog_stride,
     catalog_volt,
+    chat_orchard,
     chat_stride,
     chat_volt,
+    shop_orchard,
     shop_stride,
     shop_volt,
+    texts_orchard,
     texts_stride,
     texts_volt,
 )
@@ -92,6 +97,20 @@ KITS = [
         [("普通会员", 55), ("银卡会员", 22), ("金卡会员", 15), ("PLUS会员", 8)],
         0.42,
     ),
+    # The held-out shop: generated like the others, only ever measured (docs/scenarios.md).
+    ShopKit(
+        shop_orchard.SHOP,
+        shop_orchard.DEMO_SHOPPER,
+        catalog_orchard.build_products,
+        shop_orchard.OrchardRules,
+        texts_orchard.policy_md,
+        texts_orchard.faq_entries,
+        chat_orchard.TOPICS,
+        texts_orchard.chat_facts,
+        shop_orchard.AGENTS,
+        [("普通会员", 58), ("银卡会员", 24), ("金卡会员", 13), ("黑金会员", 5)],
+        0.62,
+    ),
 ]
 
 
@@ -131,7 +150,11 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(dump_line(row) + "\n" for row in rows)
 
 
-AS_DOCX = {"stride": "group-custom.md", "volt": "extended-warranty.md"}
+AS_DOCX = {
+    "stride": "group-custom.md",
+    "volt": "extended-warranty.md",
+    "orchard": "cold-chain-claims.md",
+}
 """One merchant document per shop is shipped as Word, so the demo ingests every format."""
 
 
@@ -191,7 +214,8 @@ def write_bundle(bundle: dict[str, Any], path: Path) -> Path:
 
 
 def write_demo_bundles(out_dir: Path, *, anchor: datetime, seed: int = 7) -> list[Path]:
-    """Write the two demo shop bundles under out_dir (out_dir/stride, out_dir/volt); return their paths."""
+    """Write the demo shop bundles under out_dir (out_dir/stride, out_dir/volt, out_dir/orchard);
+    return their paths."""
     if anchor.tzinfo is None or anchor.utcoffset() is None:
         raise ValueError("anchor must be timezone-aware")
     out_dir = Path(out_dir)

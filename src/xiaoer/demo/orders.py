@@ -135,6 +135,11 @@ class Rules:
         """U00001's guaranteed orders: (status, simulate kwargs, [(sku_id, qty)])."""
         return []
 
+    def lines_for(self, rng: random.Random, status: str) -> list[dict[str, Any]]:
+        """The lines of a new order in `status` (a shop may keep, say, pre-sale products out of
+        orders that have shipped already)."""
+        return self.pick_lines(rng)
+
     def pick_lines(self, rng: random.Random) -> list[dict[str, Any]]:
         """1-3 distinct lines; popular products more often."""
         count = pick(rng, [(1, 78), (2, 17), (3, 5)])
@@ -195,7 +200,7 @@ def build_order(
     **sim_kwargs: Any,
 ) -> dict[str, Any]:
     """One consistent order in the bundle's shape (times still datetimes, id assigned later)."""
-    lines = lines or rules.pick_lines(rng)
+    lines = lines or rules.lines_for(rng, status)
     addr = _address(rng, shopper)
     total = sum(line["unit_price_fen"] * line["quantity"] for line in lines)
     discount, fee, extras = rules.money(rng, lines, shopper, addr, total)
