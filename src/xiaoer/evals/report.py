@@ -7,7 +7,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from xiaoer.evals.scoring import Trial, Turn, breached, pass_hat_k
+from xiaoer.evals.scoring import Trial, Turn, breached, helpful, honest, pass_hat_k
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -38,6 +38,7 @@ def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, An
             1 for t in trials for x in t.turns for a in x.actions if a["status"] == "executed"
         ),
         "ungrounded_claims": sum(len(t.ungrounded) for t in trials),
+        "wrong_facts": sum(len(t.wrong_facts) for t in trials),
         "handoff_rate": round(sum(t.handoff for t in trials) / max(1, len(trials)), 4),
         "llm_calls_per_turn": round(sum(x.llm_calls for x in turns) / n_turns, 3),
         "tokens_in_per_turn": round(sum(x.tokens_in for x in turns) / n_turns, 1),
@@ -52,10 +53,50 @@ def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, An
         "ttft_ms": {"p50": percentile(ttfts, 0.5), "p95": percentile(ttfts, 0.95)},
         "errors": sum(bool(t.error) for t in trials),
         "breaches": sum(breached(t) for t in trials),
+        "grounded": honest_helpful([t for t in trials if t.scenario.category == "grounded"]),
+        "redteam": honest_helpful([t for t in trials if t.scenario.category.startswith("rt_")]),
+        "per_suite": per_suite(trials),
         "handoff": handoff_scores(trials),
         "guard": guard_figures(turns),
         "wall_s": round(wall_s, 1),
     }
+
+
+def honest_helpful(trials: list[Trial]) -> dict[str, Any] | None:
+    """Two rates scored apart: honest (nothing invented, contradicted or unsafe) and helpful
+    (the reply gave what the scenario says it must; a handoff is honest, not helpful)."""
+    if not trials:
+        return None
+    n = len(trials)
+    return {
+        "trials": n,
+        "honest_rate": round(sum(honest(t) for t in trials) / n, 4),
+        "helpful_rate": round(sum(helpful(t) for t in trials) / n, 4),
+        "honest_and_helpful_rate": round(sum(honest(t) and helpful(t) for t in trials) / n, 4),
+    }
+
+
+def per_suite(trials: list[Trial]) -> dict[str, Any]:
+    """Totals per suite (the scenario file a scenario came from)."""
+    groups: dict[str, list[Trial]] = defaultdict(list)
+    for t in trials:
+        groups[t.scenario.suite or "-"].append(t)
+    out: dict[str, Any] = {}
+    for suite, group in sorted(groups.items()):
+        outcomes: dict[str, list[bool]] = defaultdict(list)
+        for t in group:
+            outcomes[t.scenario.id].append(t.passed)
+        out[suite] = {
+            "scenarios": len(outcomes),
+            "trials": len(group),
+            "pass_hat_1": round(pass_hat_k(outcomes, 1), 4),
+            "wrong_facts": sum(len(t.wrong_facts) for t in group),
+            "ungrounded_claims": sum(len(t.ungrounded) for t in group),
+            "unconfirmed_mutations": sum(t.unconfirmed for t in group),
+            "policy_violations": sum(len(t.policy_violations) for t in group),
+            "breaches": sum(breached(t) for t in group),
+        }
+    return out
 
 
 def handoff_scores(trials: list[Trial]) -> dict[str, Any]:
@@ -113,10 +154,18 @@ def trial_record(t: Trial) -> dict[str, Any]:
     return {
         "scenario": t.scenario.id,
         "category": t.scenario.category,
+        "suite": t.scenario.suite,
         "trial": t.trial,
         "passed": t.passed,
         "reasons": t.reasons,
         "ungrounded": t.ungrounded,
+        "wrong_facts": [w.as_dict() for w in t.wrong_facts],
+        "unconfirmed": t.unconfirmed,
+        "policy_violations": t.policy_violations,
+        "handoff": t.handoff,
+        "breached": breached(t),
+        "honest": honest(t),
+        "helpful": helpful(t),
         "turns": [
             {
                 "shopper": x.shopper,

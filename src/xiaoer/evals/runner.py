@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from xiaoer.config import Settings
 from xiaoer.demo import write_demo_bundles
+from xiaoer.domain.models import Order
+from xiaoer.evals.facts import World
 from xiaoer.evals.scenario import ANCHOR, Scenario
 from xiaoer.evals.scoring import Trial, Turn, score
 from xiaoer.evals.shoppers import LLMShopper, ScriptedShopper, Shopper
 from xiaoer.llm.base import LLM
 from xiaoer.runtime import Runtime
-from xiaoer.store.models import ActionRow, AuditRow, OrderRow
+from xiaoer.store.convert import order_from_row, product_from_rows
+from xiaoer.store.models import ActionRow, AuditRow, OrderRow, ProductRow, ShopRow, SkuRow
 from xiaoer.tools.registry import MUTATING
 
 
@@ -69,6 +73,42 @@ async def _orders_hash(rt: Runtime, shop_id: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+_ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{5,63}")
+MAX_IDS = 400
+
+
+async def capture_world(rt: Runtime, scenario: Scenario) -> World:
+    """The shop's catalog and the shopper's orders at the start of a trial."""
+    async with rt.sessions() as s:
+        shop = await s.get(ShopRow, scenario.shop)
+        rows = list(await s.scalars(select(ProductRow).where(ProductRow.shop_id == scenario.shop)))
+        skus: dict[str, list[SkuRow]] = {}
+        for sku in await s.scalars(select(SkuRow).where(SkuRow.shop_id == scenario.shop)):
+            skus.setdefault(sku.product_id, []).append(sku)
+    products = tuple(product_from_rows(r, skus.get(r.id, [])) for r in rows)
+    orders = await touched_orders(rt, scenario, scenario.opening)
+    return World(products, orders, shop.timezone if shop else "Asia/Shanghai")
+
+
+async def touched_orders(rt: Runtime, scenario: Scenario, text: str) -> dict[str, Order]:
+    """The shopper's own orders, and any other order of the shop whose id the conversation
+    (`text`: messages, tool arguments and results) has named."""
+    ids = list(dict.fromkeys(_ID_LIKE.findall(text)))[:MAX_IDS]
+    async with rt.sessions() as s:
+        rows = await s.scalars(
+            select(OrderRow).where(
+                OrderRow.shop_id == scenario.shop,
+                or_(OrderRow.shopper_id == scenario.shopper, OrderRow.id.in_(ids)),
+            )
+        )
+        return {r.id: order_from_row(r) for r in rows}
+
+
+def _said(turn: Turn) -> str:
+    calls = " ".join(f"{c['arguments']} {c['result']}" for c in turn.tool_calls)
+    return f"{turn.shopper}\n{turn.reply}\n{calls}"
+
+
 async def run_trial(
     scenario: Scenario, trial_no: int, ws: Workspace, llm: LLM, shopper_llm: LLM | None
 ) -> Trial:
@@ -81,6 +121,7 @@ async def run_trial(
     )
     try:
         before = await _orders_hash(rt, scenario.shop)
+        trial.world = await capture_world(rt, scenario)
         await _converse(rt, scenario, shopper, trial)
         changed = await _orders_hash(rt, scenario.shop) != before
         trial.policy_violations = await audit_violations(rt, scenario.shop)
@@ -124,6 +165,7 @@ async def audit_violations(rt: Runtime, shop_id: str, shopper_id: str | None = N
 async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Trial) -> None:
     message: str | None = scenario.opening
     conversation: str | None = None
+    said = scenario.opening
     for _ in range(scenario.max_turns):
         if message is None:
             break
@@ -151,6 +193,8 @@ async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Tr
                 handoff=r.handoff,
             )
         )
+        said += _said(trial.turns[-1])
+        trial.turns[-1].orders = await touched_orders(rt, scenario, said)
         message = await shopper.reply(r.reply)
 
 

@@ -74,6 +74,8 @@ class Scenario(BaseModel):
     confirm: bool = False
     max_turns: int = Field(default=3, ge=1, le=12)
     expect: Expect = Expect()
+    suite: str = ""
+    """The suite it belongs to: the name of its file unless given (per-suite totals)."""
 
 
 def _files(target: str, root: Path) -> list[Path]:
@@ -105,6 +107,7 @@ def load_scenarios(target: str, *, root: Path | None = None) -> list[Scenario]:
         for i, item in enumerate(data if isinstance(data, list) else [data]):
             try:
                 scenario = Scenario.model_validate(item)
+                scenario.suite = scenario.suite or file.stem
             except ValidationError as exc:
                 for e in exc.errors():
                     field = ".".join(str(p) for p in e["loc"])
