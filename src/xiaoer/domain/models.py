@@ -73,12 +73,30 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentMethod:
+    """A way a shopper pays that the shop keeps on file (a card, a wallet, a gift card)."""
+
+    id: str
+    kind: str
+    """The platform's own word for it (shown, never decided on)."""
+    label: str = ""
+    balance_fen: int | None = None
+    """Stored value (a gift card, a shop balance): what it can still pay. None = no balance to
+    run out of (a card or a wallet)."""
+
+    @property
+    def stored_value(self) -> bool:
+        return self.balance_fen is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Shopper:
     id: str
     name: str
     phone: str
     addresses: tuple[Address, ...] = ()
     level: str = ""
+    payment_methods: tuple[PaymentMethod, ...] = ()
 
     @property
     def phone_tail(self) -> str:
@@ -127,6 +145,7 @@ class Order:
     shipping_fee_fen: int = 0
     discount_fen: int = 0
     payment_method: str = ""
+    """How the order was paid: a name (支付宝), or a `PaymentMethod.id` of the shopper's."""
     paid_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None

@@ -6,7 +6,7 @@ so a state that changed in between (the parcel left the warehouse) is caught at 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,19 +66,58 @@ def days_since(when: datetime | None, now: datetime) -> float | None:
 
 # ---------- cancel / address ----------
 
+ITEM_CHANGE = "item_change"
+"""The `Change.kind` of an item change (what `locks_order` looks for in an order's history)."""
 
-def check_cancel(policy: ShopPolicy, order: Order) -> Verdict:
+
+def locked(policy: ShopPolicy, done: Mapping[str, int]) -> Verdict | None:
+    """A "no" when an earlier change closed the order to further changes. `done` counts the
+    changes already applied to the order, by `Change.kind`."""
+    if policy.item_change.locks_order and done.get(ITEM_CHANGE, 0) > 0:
+        return deny("item_change.locks_order", "这个订单已经改过商品，不能再取消或修改了")
+    return None
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .。!！")
+
+
+def cancel_reason(policy: ShopPolicy, reason: str) -> str | None:
+    """The shop's own wording of `reason` when the shop lists cancel reasons (None when it is
+    not one of them); `reason` itself when the shop lists none."""
+    if not policy.cancel.reasons:
+        return reason
+    wanted = _plain(reason)
+    return next((r for r in policy.cancel.reasons if _plain(r) == wanted), None)
+
+
+def check_cancel(
+    policy: ShopPolicy, order: Order, *, reason: str = "", done: Mapping[str, int] | None = None
+) -> Verdict:
     if order.status == OrderStatus.CANCELLED:
         return deny("cancel.states", "这个订单已经取消了")
     bad = _state_rule("cancel.states", order, policy.cancel.states, "取消")
     if bad and order.status in (OrderStatus.SHIPPED,):
         return deny("cancel.states", "订单已发货，不能直接取消；可以拒收，或签收后按政策申请退货")
-    return bad or allow(
+    if bad:
+        return bad
+    if lock := locked(policy, done or {}):
+        return lock
+    if cancel_reason(policy, reason) is None:
+        listed = "、".join(f"「{r}」" for r in policy.cancel.reasons)
+        return deny("cancel.reasons", f"取消原因需要是以下之一：{listed}")
+    return allow(
         "cancel.states", f"订单{order.status.value}，可以取消，{yuan(order.pay_fen)}原路退回"
     )
 
 
-def check_address_change(policy: ShopPolicy, order: Order, changes_so_far: int) -> Verdict:
+def check_address_change(
+    policy: ShopPolicy,
+    order: Order,
+    changes_so_far: int,
+    *,
+    done: Mapping[str, int] | None = None,
+) -> Verdict:
     if order.status == OrderStatus.SHIPPED:
         return deny(
             "address_change.states",
@@ -87,6 +126,8 @@ def check_address_change(policy: ShopPolicy, order: Order, changes_so_far: int) 
     bad = _state_rule("address_change.states", order, policy.address_change.states, "改地址")
     if bad:
         return bad
+    if lock := locked(policy, done or {}):
+        return lock
     if changes_so_far >= policy.address_change.max_changes:
         return deny(
             "address_change.max_changes",
@@ -273,7 +314,8 @@ def check_exchange(
         return deny("exchange.target", "店里没有要换的这个款式/尺码")
     if target.product_id != line.product_id:
         return deny("exchange.target", "只能换同款商品的其他尺码或颜色")
-    if target.price_fen != line.unit_price_fen and not quality:
+    same_price_only = rule.price_difference == "same_price"
+    if target.price_fen != line.unit_price_fen and same_price_only and not quality:
         return deny("exchange.target", "只能同价换码或换色；差价商品请退货后重新下单")
     if target.stock <= 0:
         return deny("exchange.stock", "要换的尺码/颜色目前缺货，可以退货后重新下单，或等补货")

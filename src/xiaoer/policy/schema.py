@@ -49,6 +49,8 @@ class Confirm(_Section):
 
 class Cancel(_Section):
     states: list[State] = UNSHIPPED
+    reasons: list[str] = []
+    """When set, a cancellation needs one of these reasons (any case); empty = any reason."""
 
 
 class AddressChange(_Section):
@@ -92,6 +94,44 @@ class Exchange(_Section):
     days: Days = 7
     quality_days: Days = 15
     per_order: Annotated[int, Field(ge=0, le=10)] = 1
+    price_difference: Literal["same_price", "settle"] = "same_price"
+    """`same_price`: only to an option at the same price (quality replacements aside);
+    `settle`: any option of the same product, the difference paid or refunded (`payments`)."""
+
+
+class ItemChange(_Section):
+    """Changing the options (size, colour…) of lines of an order that has not shipped."""
+
+    enabled: bool = False
+    states: list[State] = UNSHIPPED
+    per_order: Annotated[int, Field(ge=0, le=10)] = 1
+    locks_order: bool = False
+    """After an item change the order takes no other change (no cancel, address or payment
+    change): the merchant has already re-picked it."""
+
+
+class PaymentChange(_Section):
+    """Paying an order that has not shipped with another of the shopper's payment methods."""
+
+    enabled: bool = False
+    states: list[State] = UNSHIPPED
+
+
+class Payments(_Section):
+    """Which of the shopper's payment methods may receive or pay money in a change."""
+
+    refund_to: list[Literal["original", "stored_value"]] = ["original"]
+    """Where a refund may go: the method that paid the order, and/or any stored-value method of
+    the shopper's (a gift card, a shop balance)."""
+    stored_value_covers: bool = True
+    """A stored-value method pays only what its balance covers (a price difference, an order)."""
+
+
+class Profile(_Section):
+    """Changes to the shopper's own profile."""
+
+    address_change: bool = False
+    """The shopper's default address may be changed in chat."""
 
 
 class Offer(_Section):
@@ -212,6 +252,10 @@ class ShopPolicy(_Section):
     refund: Refund = Refund()
     returns: Returns = Returns()
     exchange: Exchange = Exchange()
+    item_change: ItemChange = ItemChange()
+    payment_change: PaymentChange = PaymentChange()
+    payments: Payments = Payments()
+    profile: Profile = Profile()
     retention: Retention = Retention()
     price_protection: PriceProtection = PriceProtection()
     urge: Urge = Urge()
