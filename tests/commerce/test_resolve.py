@@ -51,3 +51,20 @@ def test_option_needs_one_in_stock_best_match() -> None:
 def test_sku_of() -> None:
     assert sku_of(SHOES, "S-10-B") == SHOES.skus[3]
     assert sku_of(SHOES, "nope") is None and sku_of(None, "S-10-B") is None
+
+
+def test_option_values_are_whole_words_and_option_names_are_not_values() -> None:
+    sizes = Product(
+        "P3", "Tee", "tops", "", "", {},
+        (Sku("T-S", "P3", {"size": "S", "fit/cut": "fit"}, 900, 1),
+         Sku("T-M", "P3", {"size": "M", "fit/cut": "fit"}, 900, 1),
+         Sku("T-M-C", "P3", {"size": "M", "fit/cut": "cut"}, 900, 1)),
+    )  # fmt: skip
+    tee = OrderLine("T-S", "P3", "Tee", {"size": "S", "fit/cut": "fit"}, 900, 1)
+    assert resolve_option(tee, sizes, "stretchy M") == "T-M"  # the s of "stretchy" is no size
+    assert resolve_option(tee, sizes, "size M, fit/cut cut") == "T-M-C"
+
+
+def test_option_from_old_to_new_and_the_lines_own_when_named_in_full() -> None:
+    assert resolve_option(WHITE_9, SHOES, "from white to black") == "S-9-B"
+    assert resolve_option(WHITE_9, SHOES, "size 9, color white") == "S-9-W"
