@@ -281,23 +281,25 @@ async def test_xiaoer_holds_a_first_transfer_the_user_did_not_ask_for(data: Any)
 
 
 def test_variant_resolution_needs_a_single_best_match(data: Any) -> None:
+    from xiaoer.commerce.resolve import lines_of, resolve_option
+    from xiaoer.evals.tau.commerce import domain_order, domain_product
     from xiaoer.evals.tau.world import TauWorld, fork_db
-    from xiaoer.evals.tau.xiaoer_tools import resolve_variants
 
     base, _ = data
     world = TauWorld(fork_db(base))
-    order = base["orders"]["#W7736983"]
-    args = {"item_ids": ["5952720925"], "new_item_ids": ["stainless steel, drip, built-in grinder"]}
-    assert resolve_variants(world, order, args) == ["1323134954"]  # the reference's choice
-    vague = {"item_ids": ["5952720925"], "new_item_ids": ["a nicer one"]}
-    assert resolve_variants(world, order, vague) == ["a nicer one"]
+    order = domain_order(world, base["orders"]["#W7736983"])
+    (line,), _ = lines_of(order, ["5952720925"])
+    product = domain_product(base["products"][line.product_id])
+    wanted = "stainless steel, drip, built-in grinder"
+    assert resolve_option(line, product, wanted) == "1323134954"  # the reference's choice
+    assert resolve_option(line, product, "a nicer one") == "a nicer one"
 
 
 async def test_tau_world_reads_through_xiaoers_commerce_port(data: Any) -> None:
     from xiaoer.commerce.base import ProductQuery
     from xiaoer.domain.models import OrderStatus
+    from xiaoer.evals.tau.commerce import TauCommerce
     from xiaoer.evals.tau.world import TauWorld, fork_db
-    from xiaoer.evals.tau.xiaoer_tools import TauCommerce
 
     base, _ = data
     commerce = TauCommerce(TauWorld(fork_db(base)))
@@ -325,9 +327,11 @@ async def test_llm_user_plays_the_instruction_and_stops_on_the_marker() -> None:
 
 
 def test_item_resolution_reads_names_with_options(data: Any) -> None:
-    from xiaoer.evals.tau.xiaoer_tools import resolve_items
+    from xiaoer.commerce.resolve import resolve_lines
+    from xiaoer.evals.tau.commerce import domain_order
+    from xiaoer.evals.tau.world import TauWorld, fork_db
 
     base, _ = data
-    order = base["orders"]["#W9667707"]
+    order = domain_order(TauWorld(fork_db(base)), base["orders"]["#W9667707"])
     given = ["Running Shoes (size 9, color white, material mesh)", "e-reader", "E001"]
-    assert resolve_items(order, given) == ["9635758562", "7609274509", "E001"]
+    assert resolve_lines(order, given) == ["9635758562", "7609274509", "E001"]

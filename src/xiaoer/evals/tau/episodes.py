@@ -1,5 +1,5 @@
-"""Whole τ-retail conversations with a real model: `xiaoer` (the product's turn loop, action desk
-and code-enforced identity over the τ world) and `baseline` (what the benchmark ships: one
+"""Whole τ-retail conversations with a real model: `xiaoer` (the product's turn loop, action desk,
+policy engine with the τ shop's `policy.yaml`, and code-enforced identity over the τ world) and `baseline` (what the benchmark ships: one
 tool-calling loop with the policy pasted in the system prompt, tools executed as called).
 
 Both agents get the same model, the same simulated user and the same scorer. An "unconfirmed
@@ -23,18 +23,15 @@ from xiaoer.agent.turn import Assistant
 from xiaoer.config import Settings
 from xiaoer.evals.report import percentile
 from xiaoer.evals.runner import audit_violations
+from xiaoer.evals.tau.checks import tau_policy
+from xiaoer.evals.tau.commerce import TauCommerce
 from xiaoer.evals.tau.score import TaskScore, score_task
 from xiaoer.evals.tau.specs import MUTATING_TAU, TAU_SPECS
 from xiaoer.evals.tau.users import GREETING, LLMTauUser, ScriptedTauUser, TauUser
 from xiaoer.evals.tau.world import TauWorld, fork_db
-from xiaoer.evals.tau.xiaoer_tools import (
-    ENGLISH,
-    RESULT_CHARS,
-    TAU_SHOP,
-    TauCommerce,
-    tau_tools,
-)
+from xiaoer.evals.tau.xiaoer_tools import ENGLISH, RESULT_CHARS, TAU_SHOP, tau_tools
 from xiaoer.llm.base import LLM, ChatMessage
+from xiaoer.policy.schema import ShopPolicy
 from xiaoer.runtime import Runtime
 from xiaoer.store.models import ShopperRow, ShopRow
 
@@ -159,6 +156,8 @@ class TauRun:
         self.llm = llm
         self.base_db = base_db
         self.policy = (folder / "policy.md").read_text(encoding="utf-8")
+        self.shop_policy = tau_policy()
+        """What xiaoer's policy engine checks every change against (policy.md as data)."""
         self.root = Path(tempfile.mkdtemp(prefix="xiaoer-tau-"))
         self.rt: Runtime | None = None
 
@@ -214,11 +213,16 @@ class TauRun:
             s.add(ShopperRow(shop_id=TAU_SHOP.id, id=shopper_id, name="guest", phone=""))
             await s.commit()
         commerce = TauCommerce(world)
+
+        async def policy_for(_shop: str) -> ShopPolicy:
+            return self.shop_policy
+
         assistant = Assistant(
             self.rt.sessions,
             self.llm,
             lambda _shop: commerce,
             _now,
+            policy_for=policy_for,
             tools=tau_tools(world),
             max_steps=XIAOER_STEPS,
             voice=ENGLISH,

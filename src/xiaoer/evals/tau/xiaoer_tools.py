@@ -1,14 +1,17 @@
-"""xiaoer's structure on the τ-retail world: the world as a commerce backend, the 16 τ tools as
-xiaoer tools (same names and arguments), and an English voice for the turn loop.
+"""xiaoer's structure on the τ-retail world: the 16 τ tools as xiaoer tools (same names and
+arguments) and an English voice for the turn loop; the world behind the commerce port is
+`commerce.py`, the policy checks `checks.py`.
 
 What xiaoer adds over the baseline, all in code rather than in the prompt:
 
 * identity: order and profile tools answer only for the user a `find_user_id_*` call
   authenticated in this conversation, and only about that user's orders;
-* the seven mutating tools never change the world when the model calls them: the call is
-  checked on a throw-away fork of the world and becomes a pending action with a plain summary;
-  the action desk asks the user, executes on an explicit yes (checking again first), once,
-  under an idempotency key, with every step in the audit log;
+* the seven mutating tools never change the world when the model calls them: the call is read
+  as the product's change, its named items and options resolved to ids by the product's resolver
+  (`commerce/resolve.py`), checked by the product's policy engine with the τ shop's
+  `policy.yaml` (`checks.py`), then by the world itself on a throw-away copy, and becomes a
+  pending action with a plain summary; the action desk asks the user, executes on an explicit
+  yes (checking again first), once, under an idempotency key, with every step in the audit log;
 * compact, readable tool results instead of raw JSON (the 1.5B model loses ids in long JSON).
 """
 
@@ -17,28 +20,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from xiaoer.agent.instructions import Voice
-from xiaoer.commerce.base import ProductHit, ProductQuery
-from xiaoer.commerce.memory import MemoryLedger
-from xiaoer.commerce.search import search
-from xiaoer.domain.models import (
-    Address,
-    Change,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Product,
-    ServiceRecord,
-    Shop,
-    Shopper,
-    Sku,
-)
+from xiaoer.domain.models import Change, Order, Shop
+from xiaoer.evals.tau.checks import KINDS, check, refusal
+from xiaoer.evals.tau.commerce import method_label
 from xiaoer.evals.tau.specs import MUTATING_TAU, XIAOER_SPECS
 from xiaoer.evals.tau.world import TauWorld, fork_db
-from xiaoer.policy.verdict import allow
 from xiaoer.tools.base import Proposal, Tool, ToolResult
 from xiaoer.tools.deps import TurnDeps
 
@@ -66,109 +55,6 @@ NOT_AUTHENTICATED = (
 )
 
 
-class TauCommerce(MemoryLedger):
-    """The τ world behind xiaoer's `CommerceBackend` port. Reads map τ records onto xiaoer's
-    domain types; `apply` runs the τ tool a confirmed action names, once per idempotency key."""
-
-    def __init__(self, world: TauWorld) -> None:
-        super().__init__()
-        self.world = world
-
-    async def get_order(self, order_id: str) -> Order | None:
-        order = self.world.db["orders"].get(order_id)
-        return None if order is None else self._order(order)
-
-    async def orders_for(
-        self, shopper_id: str, *, limit: int = 10, status: str | None = None
-    ) -> list[Order]:
-        user = self.world.db["users"].get(shopper_id)
-        orders = [self._order(self.world.db["orders"][o]) for o in (user or {}).get("orders", [])]
-        return [o for o in orders if status is None or o.status == status][:limit]
-
-    async def get_product(self, product_id: str) -> Product | None:
-        product = self.world.db["products"].get(product_id)
-        return None if product is None else _product(product)
-
-    async def search_products(self, query: ProductQuery) -> list[ProductHit]:
-        return search(map(_product, self.world.db["products"].values()), query)
-
-    async def get_shopper(self, shopper_id: str) -> Shopper | None:
-        user = self.world.db["users"].get(shopper_id)
-        if user is None:
-            return None
-        name = f"{user['name']['first_name']} {user['name']['last_name']}"
-        return Shopper(shopper_id, name, "", (_domain_address(name, user["address"]),))
-
-    def _order(self, order: dict[str, Any]) -> Order:
-        user = self.world.db["users"].get(order["user_id"], {})
-        name = " ".join(user.get("name", {}).values())
-        lines = tuple(
-            OrderLine(
-                i["item_id"], i["product_id"], i["name"], dict(i["options"]), _fen(i["price"]), 1
-            )
-            for i in order["items"]
-        )
-        paid = sum(
-            _fen(p["amount"])
-            for p in order["payment_history"]
-            if p["transaction_type"] == "payment"
-        )
-        return Order(
-            id=order["order_id"],
-            shopper_id=order["user_id"],
-            status=_STATUS.get(order["status"], OrderStatus.AFTER_SALE),
-            created_at=_EPOCH,
-            lines=lines,
-            total_fen=sum(line.unit_price_fen for line in lines),
-            pay_fen=paid,
-            address=_domain_address(name, order["address"]),
-            extras={"tau_status": order["status"]},
-        )
-
-    async def apply(self, change: Change) -> ServiceRecord:
-        if change.key in self.records:
-            return self.records[change.key]
-        name = str(change.detail["tool"])
-        result = self.world.call(name, dict(change.detail["arguments"]))
-        status = "failed" if result.startswith("Error") else "done"
-        return self._record(change, status, {"tool": name, "result": result[:500]})
-
-
-_STATUS = {
-    "pending": OrderStatus.PENDING_SHIPMENT,
-    "pending (item modified)": OrderStatus.PENDING_SHIPMENT,
-    "processed": OrderStatus.SHIPPED,
-    "delivered": OrderStatus.DELIVERED,
-    "cancelled": OrderStatus.CANCELLED,
-}
-_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-"""τ orders carry no dates."""
-
-
-def _fen(dollars: float) -> int:
-    """Cents, kept in xiaoer's integer minor unit."""
-    return round(float(dollars) * 100)
-
-
-def _domain_address(name: str, a: dict[str, Any]) -> Address:
-    detail = " ".join(str(p) for p in (a.get("address1"), a.get("address2")) if p)
-    return Address(name, "", a.get("state", ""), a.get("city", ""), a.get("zip", ""), detail)
-
-
-def _product(p: dict[str, Any]) -> Product:
-    skus = tuple(
-        Sku(
-            v["item_id"],
-            p["product_id"],
-            dict(v["options"]),
-            _fen(v["price"]),
-            int(bool(v["available"])),
-        )
-        for v in p["variants"].values()
-    )
-    return Product(p["product_id"], p["name"], p["name"], "", "", {}, skus)
-
-
 # ---- formatting ----
 
 
@@ -181,17 +67,9 @@ def _address(a: dict[str, Any]) -> str:
     return ", ".join(str(p) for p in parts if p) + f" ({a.get('country', '')})"
 
 
-def _method(m: dict[str, Any]) -> str:
-    if m["source"] == "credit_card":
-        return f"{m['id']} (credit card {m.get('brand', '')} ending {m.get('last_four', '')})"
-    if m["source"] == "gift_card":
-        return f"{m['id']} (gift card, balance ${m.get('balance', 0)})"
-    return f"{m['id']} ({m['source']})"
-
-
 def format_user(user_id: str, user: dict[str, Any]) -> str:
     name = user["name"]
-    methods = "\n".join(f"- {_method(m)}" for m in user["payment_methods"].values())
+    methods = "\n".join(f"- {method_label(m)}" for m in user["payment_methods"].values())
     return (
         f"User {user_id}: {name['first_name']} {name['last_name']}, {user['email']}\n"
         f"Default address: {_address(user['address'])}\n"
@@ -268,71 +146,12 @@ def identify(world: TauWorld, deps: TurnDeps) -> str | None:
     return None
 
 
-def resolve_variants(world: TauWorld, order: dict[str, Any], args: dict[str, Any]) -> object:
-    """New item ids, where the model wrote option values ("stainless steel, drip") instead of an
-    id: the available variant of the same product that matches most of those values (ties go to
-    the one closest to the old item); left as given when no single variant fits."""
-    old_ids, new_ids = args.get("item_ids"), args.get("new_item_ids")
-    if not isinstance(old_ids, list) or not isinstance(new_ids, list):
-        return new_ids
-    items = {i["item_id"]: i for i in order.get("items", [])}
-    out: list[object] = []
-    for old_id, new in zip(old_ids, new_ids, strict=False):
-        item = items.get(str(old_id))
-        product = world.db["products"].get(item["product_id"]) if item else None
-        if item is None or product is None or str(new) in product["variants"]:
-            out.append(new)
-            continue
-        text = str(new).lower()
-        ranked = sorted(
-            (
-                sum(str(v).lower() in text for v in variant["options"].values()),
-                sum(item["options"].get(k) == v for k, v in variant["options"].items()),
-                variant["item_id"],
-            )
-            for variant in product["variants"].values()
-            if variant.get("available") and variant["item_id"] != item["item_id"]
-        )
-        best = ranked[-1] if ranked else None
-        tied = best is not None and len(ranked) > 1 and ranked[-2][:2] == best[:2]
-        out.append(best[2] if best and best[0] > 0 and not tied else new)
-    return out + new_ids[len(out) :]
-
-
 def order_key(world: TauWorld, order_id: object) -> str:
     """The order id as the world spells it: the model often drops the leading '#'."""
     key = str(order_id).strip()
     if key not in world.db["orders"] and f"#{key}" in world.db["orders"]:
         return f"#{key}"
     return key
-
-
-def resolve_items(order: dict[str, Any], given: object) -> list[str] | object:
-    """Item ids, where the model wrote an item's name, or its name with options ("Running Shoes
-    (size 9, color white)"), resolved against the order's items: among the items whose name
-    the text contains, the one with the most option values in it, when that one is unique.
-    Anything else is left as given for the tool to reject."""
-    if not isinstance(given, list):
-        return given
-    items = order.get("items", [])
-    ids = {i["item_id"] for i in items}
-    out: list[str] = []
-    for value in given:
-        text = str(value).strip()
-        if text in ids:
-            out.append(text)
-            continue
-        lowered = text.lower()
-        ranked = sorted(
-            {
-                (sum(str(v).lower() in lowered for v in i["options"].values()), i["item_id"])
-                for i in items
-                if i["name"].lower() in lowered
-            }
-        )
-        unique = ranked and (len(ranked) == 1 or ranked[-1][0] > ranked[-2][0])
-        out.append(ranked[-1][1] if unique else text)
-    return out
 
 
 def _owned_order(world: TauWorld, deps: TurnDeps, order_id: str) -> dict[str, Any] | str:
@@ -416,37 +235,42 @@ def _lookup(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]], 
 
 def _mutation(world: TauWorld, name: str) -> Callable[[TurnDeps, dict[str, Any]], Any]:
     async def run(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+        user_id = identify(world, deps)
+        shopper = None if user_id is None else await deps.commerce.get_shopper(user_id)
+        if user_id is None or shopper is None:
+            return ToolResult(False, NOT_AUTHENTICATED)
+        record: dict[str, Any] = {}
+        order: Order | None = None
         if name == "modify_user_address":
-            user_id = identify(world, deps)
-            if user_id is None:
-                return ToolResult(False, NOT_AUTHENTICATED)
             if args.get("user_id") != user_id:
                 return ToolResult(False, "Error: you may only change the authenticated user")
-            order: dict[str, Any] = {}
         else:
             found = _owned_order(world, deps, args.get("order_id", ""))
             if isinstance(found, str):
                 return ToolResult(False, found)
-            order = found
-            args = {**args, "order_id": order["order_id"]}
-            if "item_ids" in args:
-                args["item_ids"] = resolve_items(order, args["item_ids"])
-            if "new_item_ids" in args:
-                args["new_item_ids"] = resolve_variants(world, order, args)
+            record = found
+            order = await deps.commerce.get_order(record["order_id"])
+            args = {**args, "order_id": record["order_id"]}
+        checked = await check(deps, name, args, order, shopper)
+        if checked.error or checked.verdict is None:
+            return ToolResult(False, checked.error or "Error: cannot check this change")
+        args, verdict = checked.arguments, checked.verdict
+        if not verdict.allowed:
+            return ToolResult(False, refusal(deps.policy, verdict), {"verdict": verdict.as_dict()})
         probe = TauWorld(fork_db(world.db)).call(name, args)
         if probe.startswith("Error"):
             return ToolResult(False, probe)
-        summary = _summary(world, name, args, order)
+        summary = _summary(world, name, args, record)
         change = Change(
-            key="", kind=name, shopper_id=deps.shopper.id, order_id=order.get("order_id"),
-            detail={"tool": name, "arguments": args},
+            key="", kind=KINDS[name], shopper_id=deps.shopper.id,
+            order_id=record.get("order_id"), detail={"tool": name, "arguments": args},
         )  # fmt: skip
         proposal = Proposal(
             tool=name,
             arguments=args,
-            order_id=order.get("order_id"),
+            order_id=record.get("order_id"),
             summary=summary,
-            verdict=allow(f"tau.{name}", "checked on a copy of the world"),
+            verdict=verdict,
             change=change,
             done=f"Done: {summary}",
             ask=CONFIRM_EN.format(summary=summary),
