@@ -54,28 +54,31 @@ def _t(text: str) -> datetime:
     return t
 
 
+SHOPS = ("stride", "volt", "orchard")
+
+
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     paths = write_demo_bundles(out, anchor=ANCHOR, seed=7)
-    assert paths == [out / "stride", out / "volt"]
+    assert paths == [out / "stride", out / "volt", out / "orchard"]
     return out
 
 
 @pytest.fixture(scope="module")
 def shops(out_dir: Path) -> dict[str, dict[str, Any]]:
-    return {name: _load(out_dir / name) for name in ("stride", "volt")}
+    return {name: _load(out_dir / name) for name in SHOPS}
 
 
 def test_every_bundle_file_is_written(out_dir: Path) -> None:
-    for name in ("stride", "volt"):
+    for name in SHOPS:
         for file in FILES:
             assert (out_dir / name / file).stat().st_size > 0, (name, file)
 
 
 def test_same_anchor_and_seed_give_identical_bytes(out_dir: Path, tmp_path: Path) -> None:
     write_demo_bundles(tmp_path, anchor=ANCHOR, seed=7)
-    for name in ("stride", "volt"):
+    for name in SHOPS:
         for file in FILES:
             assert (tmp_path / name / file).read_bytes() == (out_dir / name / file).read_bytes()
 
@@ -88,8 +91,8 @@ def test_naive_anchor_is_rejected(tmp_path: Path) -> None:
 def test_counts_meet_the_minimums(shops: dict[str, dict[str, Any]]) -> None:
     for name, b in shops.items():
         assert b["shop"]["id"] == name and b["shop"]["persona"]
-        assert 40 <= len(b["products"]) <= 60, name
-        assert sum(len(p["skus"]) for p in b["products"]) >= 150, name
+        assert 30 <= len(b["products"]) <= 60, name
+        assert sum(len(p["skus"]) for p in b["products"]) >= 120, name
         assert len(b["shoppers"]) >= 300, name
         assert len(b["orders"]) >= 1500, name
         assert {o["status"] for o in b["orders"]} == STATUSES, name
@@ -335,3 +338,27 @@ def test_volt_catalog_and_policy(shops: dict[str, dict[str, Any]]) -> None:
     ):
         assert f"## {heading}" in b["policy"]
     assert "以当地政策为准" in b["policy"]
+
+
+def test_orchard_catalog_and_policy(shops: dict[str, dict[str, Any]], out_dir: Path) -> None:
+    """The held-out shop: fresh fruit with weights and grades, pre-sale dates, cold chain,
+    shelf life and allergens on record; 坏果 cases among the after-sales; no 国补 anywhere."""
+    b = shops["orchard"]
+    presale = {p["id"] for p in b["products"] if "预售" in p["tags"]}
+    assert presale and all("发货时间" in p["attributes"] for p in b["products"] if p["id"] in presale)
+    for o in b["orders"]:
+        if any(line["product_id"] in presale for line in o["lines"]):
+            assert o["status"] in ("待付款", "待发货", "已取消"), o["id"]
+            assert o["shipment"] is None, o["id"]
+    assert all("保质期" in p["attributes"] for p in b["products"] if p["category"] != "礼盒")
+    assert sum("过敏原" in p["attributes"] for p in b["products"]) >= 4
+    assert any("斤装" in s["options"].get("规格", "") for p in b["products"] for s in p["skus"])
+    assert any(s["stock"] == 0 for p in b["products"] for s in p["skus"])
+    reasons = [o["extras"]["after_sale"]["reason"] for o in b["orders"] if o["status"] == "售后中"]
+    assert sum(r.startswith("坏果") for r in reasons) >= 10
+    assert not any("national_subsidy" in o["extras"] for o in b["orders"])
+    assert "不参与国家以旧换新补贴" in b["policy"] and "签收后 24 小时内" in b["policy"]
+    policy = yaml.safe_load((out_dir / "orchard" / "policy.yaml").read_text(encoding="utf-8"))
+    assert policy["subsidy"]["enabled"] is False and policy["exchange"]["per_order"] == 0
+    tags = {t for c in b["chats"] for t in c["tags"]}
+    assert {"坏果", "保质期", "预售", "过敏"} <= tags
