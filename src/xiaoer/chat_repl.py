@@ -10,7 +10,12 @@ from rich.console import Console
 from xiaoer.agent.events import Event, TextDelta, ToolStarted, TurnResult
 from xiaoer.domain.errors import NotFound, XiaoerError
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import OrderRepository, ShopperRepository, ShopRepository
+from xiaoer.store.repositories import (
+    CatalogRepository,
+    OrderRepository,
+    ShopperRepository,
+    ShopRepository,
+)
 
 
 async def _welcome(rt: Runtime, console: Console, shop_id: str, shopper_id: str) -> None:
@@ -24,14 +29,16 @@ async def _welcome(rt: Runtime, console: Console, shop_id: str, shopper_id: str)
                 f"shopper {shopper_id!r} not found; see `xiaoer shoppers --shop {shop_id}`"
             )
         orders = await OrderRepository(s, shop_id).for_shopper(shopper_id, limit=20)
+        products = await CatalogRepository(s, shop_id).all()
     console.rule(f"[bold]{shop.name}[/bold]  ·  顾客 {shopper.name}（{shopper.id}）")
     shipped = next((o for o in orders if o.status == "已发货"), orders[0] if orders else None)
     tries = []
     if shipped is not None:
         tries.append(f"我的订单 {shipped.id} 到哪了？")
-    tries += ["有没有 42 码的跑鞋，300 元以内", "我最近买了什么？"]
-    if shop_id == "volt":
-        tries[1] = "有没有 1000 元以内的蓝牙耳机"
+    if products:
+        # A question about the shop's own catalogue (any shop: no category words here).
+        tries.append(f"{products[0].title}多少钱？有货吗？")
+    tries.append("我最近买了什么？")
     console.print("[dim]试试 / try:[/dim] " + "  |  ".join(tries))
     console.print("[dim]/new 新会话  /quit 退出[/dim]")
 

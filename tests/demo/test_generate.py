@@ -345,7 +345,9 @@ def test_orchard_catalog_and_policy(shops: dict[str, dict[str, Any]], out_dir: P
     shelf life and allergens on record; 坏果 cases among the after-sales; no 国补 anywhere."""
     b = shops["orchard"]
     presale = {p["id"] for p in b["products"] if "预售" in p["tags"]}
-    assert presale and all("发货时间" in p["attributes"] for p in b["products"] if p["id"] in presale)
+    assert presale and all(
+        "发货时间" in p["attributes"] for p in b["products"] if p["id"] in presale
+    )
     for o in b["orders"]:
         if any(line["product_id"] in presale for line in o["lines"]):
             assert o["status"] in ("待付款", "待发货", "已取消"), o["id"]

@@ -32,8 +32,10 @@ def damaged_fruit(w: World, rng: random.Random, bad: bool) -> Draft | None:
     """坏果理赔: photo within 24 h of signing, refund per bad fruit, nothing sent back."""
     order = w.find_order(
         rng,
-        lambda o: o["status"] in ("已签收", "已完成")
-        and w.product_of(o)["attributes"].get("坏果包赔") is not None,
+        lambda o: (
+            o["status"] in ("已签收", "已完成")
+            and w.product_of(o)["attributes"].get("坏果包赔") is not None
+        ),
     )
     if order is None:
         return None
@@ -63,8 +65,9 @@ def late_damage(w: World, rng: random.Random, bad: bool) -> Draft | None:
     """坏果 reported after the 24-hour window: a human decides, nothing is promised."""
     order = w.find_order(
         rng,
-        lambda o: o["status"] == "已完成"
-        and w.product_of(o)["attributes"].get("坏果包赔") is not None,
+        lambda o: (
+            o["status"] == "已完成" and w.product_of(o)["attributes"].get("坏果包赔") is not None
+        ),
     )
     if order is None:
         return None
@@ -97,17 +100,16 @@ def ripeness(w: World, rng: random.Random, bad: bool) -> Draft | None:
     """Hard fruit on arrival: how to ripen it (not a quality problem)."""
     order = w.find_order(
         rng,
-        lambda o: o["status"] in ("已签收", "已完成")
-        and "成熟说明" in w.product_of(o)["attributes"],
+        lambda o: (
+            o["status"] in ("已签收", "已完成") and "成熟说明" in w.product_of(o)["attributes"]
+        ),
     )
     if order is None:
         return None
     product = w.product_of(order)
     start = w.when(rng, order["delivered_at"], order["delivered_at"] + timedelta(days=2))
     ask = f"收到的{short_title(product['title'])}硬邦邦的，是不是没熟啊？"
-    good = (
-        f"亲，{product['attributes']['成熟说明']}，这是正常的哦：{product['attributes']['储存方式']}。"
-    )
+    good = f"亲，{product['attributes']['成熟说明']}，这是正常的哦：{product['attributes']['储存方式']}。"
     bads = ["硬的说明新鲜，直接吃就行。", "那是品控问题，给您退款吧。", "放冰箱两天就软了。"]
     turns = [("shopper", ask), ("agent", rng.choice(bads) if bad else good)]
     return Draft(["催熟"], turns, bad, start, order["shopper_id"], order["id"])
@@ -115,16 +117,16 @@ def ripeness(w: World, rng: random.Random, bad: bool) -> Draft | None:
 
 def allergy(w: World, rng: random.Random, bad: bool) -> Draft | None:
     """过敏原 questions on packaged foods and mangoes."""
-    found = w.products_where(
-        lambda p: "过敏原" in p["attributes"] or "过敏提示" in p["attributes"]
-    )
+    found = w.products_where(lambda p: "过敏原" in p["attributes"] or "过敏提示" in p["attributes"])
     product = rng.choice(found)
     attrs = product["attributes"]
     ask = rng.choice(
         ["{s}孩子花生过敏能吃吗", "{t}有过敏原吗？", "我对坚果过敏，{s}能吃吗"]
     ).format(t=product["title"], s=short_title(product["title"]))
     note = attrs.get("过敏原") or attrs.get("过敏提示")
-    good = f"亲，{product['title']}的过敏信息：{note}。过敏体质请谨慎食用，拿不准的话建议不要购买哦。"
+    good = (
+        f"亲，{product['title']}的过敏信息：{note}。过敏体质请谨慎食用，拿不准的话建议不要购买哦。"
+    )
     bads = ["没有过敏原，放心吃。", "少吃一点没事的。", "这个不清楚，您自己看配料表。"]
     shopper = w.random_shopper(rng)
     turns = [("shopper", ask), ("agent", rng.choice(bads) if bad else good)]

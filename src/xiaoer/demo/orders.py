@@ -1,4 +1,4 @@
-"""Order generation shared by both demo shops; shop-specific choices live in a `Rules` subclass."""
+"""Order generation shared by the demo shops; shop-specific choices live in a `Rules` subclass."""
 
 from __future__ import annotations
 

@@ -132,7 +132,9 @@ class OrchardRules(Rules):
             return AfterSalePlan("仅退款", "未发货，不想要了", shipped=False)
         if category in FRESH or category in COLD:
             return AfterSalePlan("仅退款", pick(rng, _DAMAGE), window=timedelta(hours=24))
-        reason = pick(rng, [("未拆封，不想要了", 60), ("包装破损漏气", 25), ("口味不喜欢，未拆封", 15)])
+        reason = pick(
+            rng, [("未拆封，不想要了", 60), ("包装破损漏气", 25), ("口味不喜欢，未拆封", 15)]
+        )
         return AfterSalePlan("退货退款", reason)
 
     def decorate(
