@@ -81,6 +81,9 @@ def test_cancel_reason_takes_the_shops_wording_and_any_reason_without_a_list() -
     english = load_policy("cancel: {reasons: [no longer needed, ordered by mistake]}")
     assert rules.cancel_reason(english, "No longer needed.") == "no longer needed"
     assert rules.cancel_reason(english, "too expensive") is None
+    assert rules.cancel_reason(english, "The reason is: no longer needed") == "no longer needed"
+    both = "no longer needed, ordered by mistake"
+    assert rules.cancel_reason(english, both) is None
     assert rules.cancel_reason(ShopPolicy(), "随便什么原因") == "随便什么原因"
     assert rules.check_cancel(ShopPolicy(), order(), reason="随便").allowed
 

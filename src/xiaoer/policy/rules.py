@@ -83,12 +83,16 @@ def _plain(text: str) -> str:
 
 
 def cancel_reason(policy: ShopPolicy, reason: str) -> str | None:
-    """The shop's own wording of `reason` when the shop lists cancel reasons (None when it is
-    not one of them); `reason` itself when the shop lists none."""
+    """The shop's own wording of `reason` when the shop lists cancel reasons: the listed reason
+    it is, or else the one listed reason it contains ("拍错了，想重拍" → 拍错了); None when it is
+    none or several of them. `reason` itself when the shop lists none."""
     if not policy.cancel.reasons:
         return reason
     wanted = _plain(reason)
-    return next((r for r in policy.cancel.reasons if _plain(r) == wanted), None)
+    exact = [r for r in policy.cancel.reasons if _plain(r) == wanted]
+    inside = [r for r in policy.cancel.reasons if _plain(r) and _plain(r) in wanted]
+    found = exact or inside
+    return found[0] if len(found) == 1 else None
 
 
 def check_cancel(

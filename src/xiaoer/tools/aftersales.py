@@ -178,10 +178,10 @@ async def cancel_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     order, problem = await owned_order(deps, args.get("order_id"))
     if order is None:
         return problem
-    verdict = rules.check_cancel(deps.policy, order)
+    reason = reason_of(deps, args)
+    verdict = rules.check_cancel(deps.policy, order, reason=reason)
     if not verdict.allowed:
         return denied(verdict, "取消", order)
-    reason = reason_of(deps, args)
     if not args.get("skip_retention"):
         retained = await maybe_retain(deps, order, reason, "cancel_order", {"order_id": order.id})
         if retained:
