@@ -174,8 +174,8 @@ class Change:
 
     key: str
     kind: str
-    """cancel, address_change, refund, return, exchange, retention, coupon, invoice,
-    installation, price_protection, urge."""
+    """cancel, address_change, item_change, payment_change, profile_address, refund, return,
+    exchange, retention, coupon, invoice, installation, price_protection, urge."""
     shopper_id: str
     order_id: str | None = None
     amount_fen: int = 0
