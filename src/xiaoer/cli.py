@@ -330,6 +330,19 @@ async def eval_run(
     )
 
 
+@eval_app.command("compare")
+@command
+async def eval_compare(
+    a: Annotated[Path, typer.Argument(help="the earlier report (eval run --json)")],
+    b: Annotated[Path, typer.Argument(help="the later report")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the diff here")] = None,
+) -> None:
+    """Per-scenario pass/fail changes and metric deltas between two `eval run --json` reports."""
+    from xiaoer.evals.cli import compare_reports
+
+    compare_reports(out, a, b, json_out=json_out)
+
+
 @eval_app.command("tau-retail")
 @command
 async def eval_tau(

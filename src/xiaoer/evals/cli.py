@@ -14,6 +14,7 @@ from rich.table import Table
 
 from xiaoer.config import Settings
 from xiaoer.domain.errors import BadInput
+from xiaoer.evals.compare import compare, load_report
 from xiaoer.evals.report import summarize, to_html, trial_record
 from xiaoer.evals.runner import run_suite
 from xiaoer.evals.scenario import load_scenarios
@@ -101,6 +102,40 @@ async def run_scenarios(
     if html_out:
         _write(html_out, to_html(summary, results))
     return report
+
+
+CHANGE_STYLE = {"fixed": "green", "better": "green", "broken": "red", "worse": "red"}
+
+
+def compare_reports(
+    out: Console, a: Path, b: Path, *, json_out: Path | None = None
+) -> dict[str, Any]:
+    """`xiaoer eval compare A B`: per-scenario pass/fail changes, then the metric deltas."""
+    diff = compare(load_report(a), load_report(b))
+    changed = [s for s in diff["scenarios"] if s["change"] != "same"]
+    table = Table("scenario", "A", "B", "change", title=f"scenarios: {a.name} → {b.name}")
+    for s in changed:
+        style = CHANGE_STYLE.get(s["change"], "")
+        change = f"[{style}]{s['change']}[/{style}]" if style else s["change"]
+        table.add_row(s["scenario"], s["a"] or "-", s["b"] or "-", change)
+    if changed:
+        out.print(table)
+    counts = ", ".join(f"{k} {v}" for k, v in diff["counts"].items())
+    out.print(f"{len(diff['scenarios'])} scenarios: {counts}")
+    metrics = Table("metric", "A", "B", "Δ", title="metrics")
+    for m in diff["metrics"]:
+        if m["a"] == m["b"]:
+            continue
+        delta = "" if m["delta"] is None else f"{m['delta']:+g}"
+        metrics.add_row(m["metric"], _num(m["a"]), _num(m["b"]), delta)
+    out.print(metrics)
+    if json_out:
+        _write(json_out, json.dumps(diff, ensure_ascii=False, indent=2))
+    return diff
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def _write(path: Path, text: str) -> None:
