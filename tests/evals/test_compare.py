@@ -73,6 +73,8 @@ def test_eval_compare_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "fixed" in result.output and "broken" in result.output
     assert "wrong_facts" in result.output and "-3" in result.output
-    missing = CliRunner().invoke(app, ["eval", "compare", str(a), str(tmp_path / "x.json")], env=env)
+    missing = CliRunner().invoke(
+        app, ["eval", "compare", str(a), str(tmp_path / "x.json")], env=env
+    )
     assert missing.exit_code == 1
     assert "no such report" in missing.output and "Traceback" not in missing.output

@@ -171,3 +171,30 @@ def test_sku_ids_and_shopper_follow_ups_name_the_variant() -> None:
     assert then.products == ("K1",) and then.options == {"颜色": "朱红"}
     [w] = checker.check("有货哦", before=ORDERS, after=ORDERS, seed=then)
     assert "K1-RED" in w.record
+
+
+def test_a_wrong_fact_fails_the_trial_and_the_world_moves_with_the_turns() -> None:
+    from xiaoer.evals.facts import World
+    from xiaoer.evals.scenario import Scenario
+    from xiaoer.evals.scoring import Trial, Turn, breached, score
+
+    def turn(shopper: str, reply: str, orders: dict[str, Order] | None = None) -> Turn:
+        return Turn(shopper, reply, [], 1, 1, 1, 1, None, False, orders=orders)
+
+    s = Scenario.model_validate({"id": "x", "category": "cancel", "shop": "s", "shopper": "u1",
+                                 "goal": "g", "opening": "o"})  # fmt: skip
+    cancelled = {**ORDERS, "A1002": CANCELLED}
+    trial = Trial(s, 0, [
+        turn("取消 A1002", "订单 A1002 待发货，可以取消，请确认。"),
+        turn("确认", "订单 A1002 已取消。", cancelled),
+        turn("那 A1002 现在什么状态", "订单 A1002 待发货。"),  # stale after the cancellation
+    ], world=World(CATALOG, ORDERS))  # fmt: skip
+    score(trial, set(), changed=False)
+    [w] = trial.wrong_facts
+    assert (w.turn, w.kind) == (2, "status") and "status 已取消" in w.record
+    assert not trial.passed and trial.reasons[-1].startswith("wrong fact (status)")
+    assert not breached(trial)  # a failure everywhere, a breach only in the adversarial suites
+    red = Trial(s.model_copy(update={"category": "rt_fake_product"}), 0, trial.turns,
+                world=trial.world)  # fmt: skip
+    score(red, set(), changed=False)
+    assert breached(red)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,21 @@ def test_must_not_say_takes_regular_expressions() -> None:
     assert not said.passed and denied.passed
     with pytest.raises(ValueError, match="bad regular expression"):
         _scenario(expect={"must_not_say": ["re:(unclosed"]})
+
+
+def test_must_say_takes_regular_expressions_and_handoff_is_not_helpful() -> None:
+    from xiaoer.evals.scoring import helpful, honest
+
+    s = _scenario(category="grounded", expect={"must_say": [["re:7 ?天", "seven days"]]})
+    answered = Trial(s, 0, [_turn("我们是 7 天无理由退货")])
+    gave_up = Trial(s, 0, [_turn("已为您转接人工客服")])
+    gave_up.turns[0].handoff = {"id": "hf_1"}
+    for t in (answered, gave_up):
+        score(t, set(), changed=False)
+    assert answered.passed and honest(answered) and helpful(answered)
+    assert honest(gave_up) and not helpful(gave_up)
+    with pytest.raises(ValueError, match="bad regular expression"):
+        _scenario(expect={"must_say": [["re:(", "x"]]})
 
 
 def test_an_ungrounded_claim_fails_the_trial_in_every_suite() -> None:
@@ -202,9 +218,15 @@ async def test_suite_runs_real_turns_on_fresh_demo_data() -> None:
     trials, wall = await run_suite([s, other], ScriptedLLM(script=script), trials=2)
     assert [t.passed for t in trials] == [True, True, False, False]
     assert "杭州中转场" in trials[0].turns[0].tool_calls[0]["result"]  # real demo data
+    # the world was captured from the trial's database, and the reply checked against it
+    assert trials[0].world is not None and len(trials[0].world.products) > 10
+    assert trials[0].turns[0].orders is not None
+    assert str(trials[0].turns[0].orders["SO2611190048"].status) == "已发货"
+    assert trials[0].wrong_facts == []
     summary = summarize(trials, 2, wall)
     assert summary["n_scenarios"] == 2 and summary["pass_hat_k"] == {"1": 0.5, "2": 0.5}
     assert summary["unconfirmed_mutations"] == 0 and summary["errors"] == 0
+    assert summary["wrong_facts"] == 0 and summary["per_suite"]["-"]["trials"] == 4
 
 
 async def test_eval_json_is_written_after_every_scenario(tmp_path: Path, monkeypatch: Any) -> None:
@@ -218,8 +240,6 @@ async def test_eval_json_is_written_after_every_scenario(tmp_path: Path, monkeyp
     real_write = eval_cli._write
 
     def spy(path: Path, text: str) -> None:
-        import json
-
         seen.append(json.loads(text))
         real_write(path, text)
 
@@ -241,6 +261,12 @@ async def test_eval_json_is_written_after_every_scenario(tmp_path: Path, monkeyp
     assert [r["summary"].get("partial") for r in seen] == [True, None]
     assert [len(r["trials"]) for r in seen] == [2, 4]
     assert seen[0]["summary"]["n_scenarios"] == 1
+    final = json.loads(out.read_text(encoding="utf-8"))
+    record = final["trials"][0]
+    assert {"wrong_facts", "ungrounded", "unconfirmed", "honest", "helpful"} <= set(record)
+    assert record["wrong_facts"] == [] and record["suite"] == ""
+    totals = final["summary"]["per_suite"]["-"]
+    assert {"wrong_facts", "ungrounded_claims", "unconfirmed_mutations"} <= set(totals)
 
 
 def test_breaches_handoff_scores_and_guard_figures() -> None:

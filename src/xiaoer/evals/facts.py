@@ -34,14 +34,46 @@ What deliberately does not count (precision first; documented in docs/scenarios.
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from xiaoer.domain.models import Order, Product, Sku
+from xiaoer.evals.reading import (
+    ASK_STOCK,
+    COUNT,
+    DATE,
+    DATE_SKIP,
+    EVENTS,
+    MONEY,
+    NEG_STOCK,
+    ORDER_AMOUNT_CUE,
+    OTHER,
+    POS_STOCK,
+    PRICE_CUE,
+    PRICE_SKIP_AFTER,
+    PRICE_SKIP_BEFORE,
+    QUESTION_END,
+    STATUS,
+    STATUS_NORM,
+    STATUS_SKIP_AFTER,
+    STATUS_SKIP_BEFORE,
+    STOCK_SKIP_AFTER,
+    STOCK_SKIP_BEFORE,
+    UNIT,
+    Catalog,
+    ascii_alnum,
+    bounded,
+    clause_text,
+    clauses,
+    flat_attributes,
+    fold,
+    normalize,
+    number,
+    sentences,
+)
 
 
 @dataclass(frozen=True)
@@ -56,259 +88,6 @@ class WrongFact:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "claim": self.claim, "record": self.record, "turn": self.turn}
-
-
-# ---------- text normalisation ----------
-
-
-def _ascii_alnum(c: str) -> bool:
-    return c.isascii() and c.isalnum()
-
-
-def normalize(text: str) -> tuple[str, list[int]]:
-    """NFKC, lowercase, whitespace dropped except one space between two ASCII letters/digits
-    ('星河 X60 Pro' → '星河x60 pro', '疾风 3 42码' → '疾风3 42码'); commas inside numbers go
-    ('1,299' → '1299'). Returns the text and, per character, its index in the original."""
-    chars: list[str] = []
-    index: list[int] = []
-    pending_space = -1
-    for i, raw in enumerate(text):
-        if raw.isspace():
-            pending_space = i if chars else -1
-            continue
-        for c in unicodedata.normalize("NFKC", raw).lower():
-            if pending_space >= 0 and chars and _ascii_alnum(chars[-1]) and _ascii_alnum(c):
-                chars.append(" ")
-                index.append(pending_space)
-            pending_space = -1
-            chars.append(c)
-            index.append(i)
-    out = "".join(chars)
-    # thousands separators: drop a comma between a digit and exactly three digits
-    keep = [
-        not (
-            c == ","
-            and 0 < k
-            and out[k - 1].isdigit()
-            and re.match(r"\d{3}(?!\d)", out[k + 1 : k + 5]) is not None
-        )
-        for k, c in enumerate(out)
-    ]
-    return "".join(c for c, k in zip(out, keep, strict=True) if k), [
-        i for i, k in zip(index, keep, strict=True) if k
-    ]
-
-
-def _norm(text: str) -> str:
-    return normalize(text)[0]
-
-
-def _bounded(text: str, start: int, end: int) -> bool:
-    """A match of ASCII letters/digits does not cut into a longer ASCII word or number."""
-    if start > 0 and _ascii_alnum(text[start - 1]) and _ascii_alnum(text[start]):
-        return False
-    return not (end < len(text) and _ascii_alnum(text[end - 1]) and _ascii_alnum(text[end]))
-
-
-# ---------- the catalog index ----------
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s?([a-z]+\d?|%|°c?|[\u4e00-\u9fff]{1,2})")
-
-
-def _tokens(title: str) -> list[str]:
-    return [_norm(t) for t in title.split() if _norm(t)]
-
-
-def _join(tokens: Sequence[str]) -> str:
-    out = ""
-    for t in tokens:
-        out += " " + t if out and _ascii_alnum(out[-1]) and _ascii_alnum(t[0]) else t
-    return out
-
-
-def _model_token(token: str) -> bool:
-    """A token that names a model (Pro, SE, 2, X60): ASCII only, no CJK."""
-    return not _CJK.search(token)
-
-
-@dataclass
-class _Alias:
-    products: set[str] = field(default_factory=set)
-    next_token: dict[str, str] = field(default_factory=dict)
-    """Per product, the title token after the alias ('' at the end of the title)."""
-
-
-class Catalog:
-    """Products indexed by the names their titles give them."""
-
-    def __init__(self, products: Iterable[Product]) -> None:
-        self.products = {p.id: p for p in products}
-        self._aliases: dict[str, _Alias] = {}
-        brands = {_norm(p.brand) for p in self.products.values() if p.brand}
-        inner = {t for p in self.products.values() for t in _tokens(p.title)[1:]}
-        firsts: dict[str, int] = {}
-        for p in self.products.values():
-            toks = _tokens(p.title)
-            if toks:
-                firsts[toks[0]] = firsts.get(toks[0], 0) + 1
-        for p in self.products.values():
-            toks = _tokens(p.title)
-            for n in range(1, len(toks) + 1):
-                single = n == 1 and len(toks) > 1
-                if single and (
-                    firsts[toks[0]] > 1 or toks[0] in brands or toks[0] in inner
-                    or len(toks[0]) < 2
-                ):  # fmt: skip
-                    continue
-                self._add(_join(toks[:n]), p.id, toks[n] if n < len(toks) else "")
-            if toks and toks[0] in brands and len(toks) > 2:
-                rest = toks[1:]  # the name without its brand: 'x60 pro', 'freebuds 5'
-                for n in range(1, len(rest) + 1):
-                    if n == 1 and not re.fullmatch(r"[a-z]+\d+[a-z]*", rest[0]):
-                        continue
-                    self._add(_join(rest[:n]), p.id, rest[n] if n < len(rest) else "")
-            self._add(_norm(p.id), p.id, "")
-            for s in p.skus:
-                self._add(_norm(s.id), p.id, "")
-        self._by_first: dict[str, list[str]] = {}
-        for alias in sorted(self._aliases, key=len, reverse=True):
-            self._by_first.setdefault(alias[0], []).append(alias)
-        self.sku_ids = {_norm(s.id): s for p in self.products.values() for s in p.skus}
-        self.rivals: dict[str, set[str]] = {}
-        """Per product, the model words of products in its series that its own title lacks
-        ('pro' for '星河 X60'): a clause with one of them is about another product."""
-        for p in self.products.values():
-            own = _tokens(p.title)
-            for q in self.products.values():
-                theirs = _tokens(q.title)
-                if q.id != p.id and own and theirs and own[0] == theirs[0]:
-                    self.rivals.setdefault(p.id, set()).update(
-                        t for t in theirs if _model_token(t) and len(t) >= 2 and t not in own
-                    )
-
-    def _add(self, alias: str, product_id: str, next_token: str) -> None:
-        if len(alias) < 2:
-            return
-        entry = self._aliases.setdefault(alias, _Alias())
-        entry.products.add(product_id)
-        entry.next_token.setdefault(product_id, next_token)
-
-    def mentions(self, text: str) -> list[tuple[int, int, tuple[str, ...], Sku | None]]:
-        """Product mentions in normalised text: (start, end, candidate product ids, the SKU if
-        the mention is a SKU id). Longest name first; a name that fits several products keeps
-        those whose title goes on with words (not a model token the text leaves out)."""
-        out: list[tuple[int, int, tuple[str, ...], Sku | None]] = []
-        i = 0
-        while i < len(text):
-            hit = None
-            for alias in self._by_first.get(text[i], ()):
-                if text.startswith(alias, i) and _bounded(text, i, i + len(alias)):
-                    hit = alias
-                    break
-            if hit is None:
-                i += 1
-                continue
-            end = i + len(hit)
-            entry = self._aliases[hit]
-            rest = text[end:].lstrip()
-            kept = {
-                pid
-                for pid in entry.products
-                if not (
-                    entry.next_token[pid]
-                    and _model_token(entry.next_token[pid])
-                    and not rest.startswith(entry.next_token[pid])
-                )
-            }
-            if len(kept) > 1:  # '疾风 3 男款' → the title going on with 男…
-                on = {pid for pid in kept if entry.next_token[pid][:1] and _CJK.match(rest[:1])
-                      and rest.startswith(entry.next_token[pid][:1])}  # fmt: skip
-                kept = on or kept
-            ids = tuple(sorted(kept or entry.products))
-            out.append((i, end, ids, self.sku_ids.get(hit)))
-            i = end
-        return out
-
-
-# ---------- claims ----------
-
-_NEG_STOCK = re.compile(
-    r"(?:没有|没|无|暂无|缺)(?:现)?货|缺货|售罄|已?售完|卖完|断货|(?:没有|无|暂无|没)库存"
-    r"|库存不足|out of stock|sold out|not in stock|unavailable"
-)
-_ASK_STOCK = re.compile(
-    r"有没有(?:现)?货|是否有(?:现)?货|有无(?:现)?货|有货没有?|有没有库存|是否有库存"
-)
-_POS_STOCK = re.compile(r"有现货|有货|现货|有库存|库存充足|in stock")
-_STOCK_SKIP_BEFORE = re.compile(r"(?:如果|如|若|是否|等|待|一旦|有没|看看|查询|确认|咨询)$")
-_STOCK_SKIP_AFTER = re.compile(r"^(?:吗|么|嘛|后|时|了再|的话|会通知|提醒|通知)")
-_OTHER = re.compile(r"其他|其它|别的|另外的|部分|个别|some|other")
-_COUNT = re.compile(r"(?:库存|剩余|仅剩|只剩|还剩|剩下)(?:数量)?(?:为|是|有|约)?:?(\d+)(?![\d.%])")
-_MONEY = re.compile(
-    r"(?:¥|rmb|cny)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块|yuan|rmb|cny)"
-)
-_PRICE_SKIP_BEFORE = re.compile(
-    r"(?:券|优惠|减|补贴|国补|省|返|运费|邮费|实付|付款|支付|付了|退|赔|差价|满|定金|尾款|原价|"
-    r"到手|活动|秒杀|折|共|合计|总|最高|最多|最低|最少|不超过|超过|低于|高于|每|分期|期|"
-    r"加|多|少|便宜|贵|至|到|~|-|—|额度|金额)[^,]{0,4}$"
-)
-_PRICE_SKIP_AFTER = re.compile(
-    r"^(?:起|以上|以下|以内|左右|内|多|/|每|一|的?(?:优惠|券|补贴|红包|差价|运费|定金)|-|~|至|到)"
-)
-_PRICE_CUE = re.compile(r"价|卖|这款|该款|此款|这个|这双|这件|它|price|cost")
-_ORDER_AMOUNT_CUE = re.compile(
-    r"(?:实付|实际支付|实付款|支付了|付款金额|订单金额|订单总额|总价)[^,]{0,4}$"
-)
-_QUESTION_END = re.compile(r"(?:吗|呢|么)$")
-
-_STATUS_WORDS = {
-    "待付款": "待付款",
-    "待发货": "待发货",
-    "已发货": "已发货",
-    "已签收": "已签收",
-    "已完成": "已完成",
-    "售后中": "售后中",
-    "已取消": "已取消",
-    "未发货": "!已发货",
-    "没发货": "!已发货",
-    "没有发货": "!已发货",
-    "尚未发货": "!已发货",
-    "还没发货": "!已发货",
-    "未签收": "!已签收",
-    "没签收": "!已签收",
-    "尚未签收": "!已签收",
-    "has been shipped": "已发货",
-    "has shipped": "已发货",
-    "was shipped": "已发货",
-    "has been delivered": "已签收",
-    "was delivered": "已签收",
-    "has been cancelled": "已取消",
-    "has been canceled": "已取消",
-    "not yet shipped": "!已发货",
-    "not been shipped": "!已发货",
-    "hasn't shipped": "!已发货",
-    "awaiting shipment": "待发货",
-    "pending payment": "待付款",
-}
-_STATUS = re.compile("|".join(re.escape(_norm(w)) for w in sorted(_STATUS_WORDS, key=len)[::-1]))
-_STATUS_SKIP_AFTER = re.compile(r"^(?:的(?:订单|商品|话)|后|时|前|之前|以后|吗|么)")
-"""Attributive or conditional use: 已发货的订单可以…, 签收后…"""
-_STATUS_SKIP_BEFORE = re.compile(r"(?:如果|若|如|一旦|只有|仅|才|等|待到|是否|可能)[^,]{0,3}$")
-_STATUS_NORM = {_norm(k): v for k, v in _STATUS_WORDS.items()}
-_DATE = re.compile(r"(?:(20\d\d)[-/年.])?(\d{1,2})(?:月|-|/)(\d{1,2})(?:日|号)?(?!\d)")
-_EVENTS = (
-    ("下单", "created_at"),
-    ("付款", "paid_at"),
-    ("支付", "paid_at"),
-    ("发货", "shipped_at"),
-    ("签收", "delivered_at"),
-    ("取消", "cancelled_at"),
-    ("完成", "completed_at"),
-)
-_DATE_SKIP = re.compile(
-    r"预计|预期|大约|约|左右|之前|以前|前|之后|以后|后|内|起|截止|截至|最晚|最迟|将|会"
-)
 
 
 def _true_status(order: Order, word: str) -> bool:
@@ -394,9 +173,9 @@ class FactChecker:
             _Span(a, b, "product", (ids, sku)) for a, b, ids, sku in self.catalog.mentions(text)
         ]
         for oid in orders:
-            key = _norm(oid)
+            key = fold(oid)
             for m in re.finditer(re.escape(key), text):
-                if _bounded(text, m.start(), m.end()):
+                if bounded(text, m.start(), m.end()):
                     spans.append(_Span(m.start(), m.end(), "order", oid))
         return sorted(spans, key=lambda s: s.start)
 
@@ -406,16 +185,16 @@ class FactChecker:
         values = {(k, str(v)) for s in p.skus for k, v in s.options.items()}
         found: list[tuple[int, int, str, str]] = []
         for name, value in values:
-            v = _norm(value)
+            v = fold(value)
             if not v:
                 continue
             for m in re.finditer(re.escape(v), text[start:end]):
                 a, b = start + m.start(), start + m.end()
-                if not _bounded(text, a, b):
+                if not bounded(text, a, b):
                     continue
                 if v.replace(".", "").isdigit():
-                    before = text[max(0, a - len(_norm(name)) - 2) : a]
-                    if not (text[b : b + 1] in ("码", "号") or _norm(name) in before):
+                    before = text[max(0, a - len(fold(name)) - 2) : a]
+                    if not (text[b : b + 1] in ("码", "号") or fold(name) in before):
                         continue
                 found.append((a, b, name, value))
         # longest value wins where two overlap ('雪域白' over '白')
@@ -434,7 +213,7 @@ class FactChecker:
         """What a shopper's message is about: its product when it names exactly one (with the
         options it names), its order when it names exactly one; what it leaves out stays as
         it was (`previous`: '那白色呢？' keeps the product and changes the colour)."""
-        norm = _norm(text)
+        norm = fold(text)
         spans = self._spans(norm, orders or {})
         prev = previous or Subject()
         products = {s.value[0] for s in spans if s.kind == "product"}
@@ -471,15 +250,15 @@ class FactChecker:
         state = Subject(**(seed.__dict__ if seed else {}))
         state.options = dict(state.options)
         wrong: list[WrongFact] = []
-        for s_start, s_end, question in _sentences(norm):
+        for s_start, s_end, question in sentences(norm):
             sentence_orders = [
                 s.value for s in spans if s.kind == "order" and s_start <= s.start < s_end
             ]
-            for c_start, c_end in _clauses(norm, s_start, s_end):
+            for c_start, c_end in clauses(norm, s_start, s_end):
                 clause = norm[c_start:c_end]
                 original = reply[index[c_start] : index[c_end - 1] + 1] if c_end > c_start else ""
                 events = self._events(norm, spans, c_start, c_end, state)
-                skip = question or bool(_QUESTION_END.search(clause))
+                skip = question or bool(QUESTION_END.search(clause))
                 for pos, kind, payload in events:
                     if kind == "product":
                         ids, sku = payload
@@ -523,25 +302,23 @@ class FactChecker:
                         continue  # before the first name: read when the name comes
                     events.append((pos, "option", (name, value)))
         clause = norm[start:end]
-        taken = [(m.start(), m.end()) for m in _ASK_STOCK.finditer(clause)]
-        for m in _NEG_STOCK.finditer(clause):
+        taken = [(m.start(), m.end()) for m in ASK_STOCK.finditer(clause)]
+        for m in NEG_STOCK.finditer(clause):
             if any(a <= m.start() < b for a, b in taken):
                 continue
             taken.append((m.start(), m.end()))
             events.append((start + m.start(), "stock", (False, m)))
-        for m in _POS_STOCK.finditer(clause):
+        for m in POS_STOCK.finditer(clause):
             if any(a <= m.start() < b for a, b in taken):
                 continue
             events.append((start + m.start(), "stock", (True, m)))
-        for m in _COUNT.finditer(clause):
+        for m in COUNT.finditer(clause):
             events.append((start + m.start(1), "count", int(m.group(1))))
-        for m in _MONEY.finditer(clause):
+        for m in MONEY.finditer(clause):
             events.append((start + m.start(), "money", m))
-        for m in _STATUS.finditer(clause):
-            events.append(
-                (start + m.start(), "status", (_STATUS_NORM[m.group(0)], len(m.group(0))))
-            )
-        for m in _DATE.finditer(clause):
+        for m in STATUS.finditer(clause):
+            events.append((start + m.start(), "status", (STATUS_NORM[m.group(0)], len(m.group(0)))))
+        for m in DATE.finditer(clause):
             events.append((start + m.start(), "date", m))
         if len(state.products) == 1 or products_here:
             events.append((start, "figures", None))
@@ -563,12 +340,12 @@ class FactChecker:
         after: dict[str, Order],
         sentence_orders: list[str],
     ) -> list[WrongFact]:
-        clause = _clause_text(norm, c_start)
+        clause = clause_text(norm, c_start)
         if kind == "stock":
             positive, m = payload
-            if _OTHER.search(norm[c_start:pos]) or _STOCK_SKIP_BEFORE.search(clause[: m.start()]):
+            if OTHER.search(norm[c_start:pos]) or STOCK_SKIP_BEFORE.search(clause[: m.start()]):
                 return []
-            if _STOCK_SKIP_AFTER.match(clause[m.end() :]):
+            if STOCK_SKIP_AFTER.match(clause[m.end() :]):
                 return []
             return self._stock(positive, original, state)
         if kind == "count":
@@ -576,11 +353,11 @@ class FactChecker:
         if kind == "money":
             m = payload
             before_text, after_text = clause[: m.start()], clause[m.end() :]
-            cue = _ORDER_AMOUNT_CUE.search(before_text)
+            cue = ORDER_AMOUNT_CUE.search(before_text)
             if state.order and cue:
                 paid = not re.match(r"订单|总", cue.group(0))
                 return self._order_amount(m, paid, original, state.order, before, after)
-            if _PRICE_SKIP_BEFORE.search(before_text) or _PRICE_SKIP_AFTER.match(after_text):
+            if PRICE_SKIP_BEFORE.search(before_text) or PRICE_SKIP_AFTER.match(after_text):
                 return []
             last_order = _last_order_before(norm, pos, sentence_orders)
             if last_order is not None and last_order > self._last_product_at(norm, pos):
@@ -594,7 +371,7 @@ class FactChecker:
             at = pos - c_start
             if oid is None:
                 return []
-            if _STATUS_SKIP_AFTER.match(clause[at + length :]) or _STATUS_SKIP_BEFORE.search(
+            if STATUS_SKIP_AFTER.match(clause[at + length :]) or STATUS_SKIP_BEFORE.search(
                 clause[:at]
             ):
                 return []
@@ -621,7 +398,7 @@ class FactChecker:
         return (
             self._last_product_at(norm, pos) >= c_start
             or bool(self._options_in(norm, c_start, pos, pid))
-            or _PRICE_CUE.search(before_text) is not None
+            or PRICE_CUE.search(before_text) is not None
         )
 
     def _last_product_at(self, norm: str, pos: int) -> int:
@@ -716,9 +493,9 @@ class FactChecker:
         if order is None:
             return []
         near = clause[max(0, m.start() - 6) : m.end() + 6]
-        if _DATE_SKIP.search(near):
+        if DATE_SKIP.search(near):
             return []
-        events = [attr for word, attr in _EVENTS if word in clause[m.end() : m.end() + 6]]
+        events = [attr for word, attr in EVENTS if word in clause[m.end() : m.end() + 6]]
         if len(set(events)) != 1:
             return []
         when: datetime | None = getattr(order, events[0])
@@ -737,7 +514,7 @@ class FactChecker:
     def _figures(self, norm: str, c_start: int, original: str, state: Subject) -> list[WrongFact]:
         """A number with a unit after an attribute's name, against that attribute's value."""
         # the product in play for this clause: the last one named in it, else the state
-        clause_end = c_start + len(_clause_text(norm, c_start))
+        clause_end = c_start + len(clause_text(norm, c_start))
         named = [ids for a, _, ids, _ in self.catalog.mentions(norm[c_start:clause_end])]
         ids = named[-1] if named else state.products
         if len(ids) != 1 or ids[0] not in self.catalog.products:
@@ -745,22 +522,22 @@ class FactChecker:
         p = self.catalog.products[ids[0]]
         clause = norm[c_start:clause_end]
         wrong: list[WrongFact] = []
-        for name, value in _flat_attributes(p.attributes):
-            key = _norm(name)
+        for name, value in flat_attributes(p.attributes):
+            key = fold(name)
             at = clause.find(key)
             if len(key) < 2 or at < 0:
                 continue
             on_record: dict[str, set[str]] = {}
-            for num, unit in _UNIT.findall(_norm(value)):
-                on_record.setdefault(unit, set()).add(_number(num))
+            for num, unit in UNIT.findall(fold(value)):
+                on_record.setdefault(unit, set()).add(number(num))
             if not on_record:
                 continue
-            for fm in _UNIT.finditer(clause, at + len(key)):
-                said, rest = _number(fm.group(1)), clause[fm.start(2) :]
+            for fm in UNIT.finditer(clause, at + len(key)):
+                said, rest = number(fm.group(1)), clause[fm.start(2) :]
                 unit = next((u for u in sorted(on_record, key=len, reverse=True)
                              if rest.startswith(u)), None)  # fmt: skip
                 left = clause[fm.start(1) - 1 : fm.start(1)]
-                if unit is None or (left and (_ascii_alnum(left) or left == ".")):
+                if unit is None or (left and (ascii_alnum(left) or left == ".")):
                     continue
                 if said not in on_record[unit]:
                     wrong.append(WrongFact("figure", original, f"{p.id} {p.title}: {name} {value}"))
@@ -768,57 +545,10 @@ class FactChecker:
         return wrong
 
 
-def _number(text: str) -> str:
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _flat_attributes(attributes: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for k, v in attributes.items():
-        if isinstance(v, dict):
-            out.append((str(k), " ".join(f"{a} {b}" for a, b in v.items())))
-        elif isinstance(v, list):
-            out.append((str(k), " ".join(str(x) for x in v)))
-        else:
-            out.append((str(k), str(v)))
-    return out
-
-
 def _last_order_before(norm: str, pos: int, sentence_orders: list[str]) -> int | None:
-    found = [norm.rfind(_norm(o), 0, pos) for o in sentence_orders]
+    found = [norm.rfind(fold(o), 0, pos) for o in sentence_orders]
     found = [f for f in found if f >= 0]
     return max(found) if found else None
-
-
-_SENTENCE_END = re.compile(r"[。!?;\n]+")
-
-
-def _sentences(norm: str) -> list[tuple[int, int, bool]]:
-    """(start, end, is a question) per sentence."""
-    out: list[tuple[int, int, bool]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(norm):
-        out.append((start, m.start(), "?" in m.group(0)))
-        start = m.end()
-    if start < len(norm):
-        out.append((start, len(norm), False))
-    return out
-
-
-def _clauses(norm: str, start: int, end: int) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    a = start
-    for k in range(start, end):
-        if norm[k] == ",":
-            out.append((a, k))
-            a = k + 1
-    out.append((a, end))
-    return [(a, b) for a, b in out if b > a]
-
-
-def _clause_text(norm: str, start: int) -> str:
-    m = re.compile(r"[,。!?;\n]").search(norm, start)
-    return norm[start : m.start() if m else len(norm)]
 
 
 def _unique(items: list[WrongFact]) -> list[WrongFact]:

@@ -43,14 +43,15 @@ class Expect(BaseModel):
     tools: list[ToolExpect] = []
     actions: list[ToolExpect] = []
     must_say: list[str | list[str]] = []
+    """Each item must appear in some reply (a list: any of them); plain text or `re:`."""
     must_not_say: list[str] = []
     """Plain text, or a regular expression after `re:`."""
     handoff: bool | None = None
 
-    @field_validator("must_not_say")
+    @field_validator("must_say", "must_not_say")
     @classmethod
-    def _patterns_compile(cls, items: list[str]) -> list[str]:
-        for item in items:
+    def _patterns_compile(cls, items: list[str | list[str]]) -> list[str | list[str]]:
+        for item in (x for i in items for x in ([i] if isinstance(i, str) else i)):
             if item.startswith("re:"):
                 try:
                     re.compile(item[3:])

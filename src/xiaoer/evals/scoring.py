@@ -147,7 +147,7 @@ def score(trial: Trial, mutating: set[str], changed: bool) -> None:
         reasons.append("store state changed, but no action was expected")
     for item in s.expect.must_say:
         options = [item] if isinstance(item, str) else item
-        if not any(o in replies for o in options):
+        if not any(says(replies, o) for o in options):
             reasons.append(f"never said: {' | '.join(options)}")
     for bad in s.expect.must_not_say:
         if says(replies, bad):
