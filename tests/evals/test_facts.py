@@ -106,6 +106,7 @@ def test_correct_prices_and_discounted_amounts_are_not_wrong() -> None:
     assert _check("晨光 T3 吐司机券后 ¥179，满 ¥99 可用。") == []
     assert _check("沸点 7 电热水壶 ¥159 起。") == []
     assert _check("The 沸点 7 电热水壶 costs 169 yuan.") == []
+    assert _check("晨光 T3 吐司机 199 元，降价前的差价 ¥20 可以补。") == []
 
 
 def test_a_series_name_without_its_model_word_is_the_base_model() -> None:
@@ -151,6 +152,7 @@ def test_an_order_status_is_checked_before_and_after_the_turn() -> None:
     assert w.kind == "status"
     # attributive use is not a claim about this order
     assert _check("订单 A1002：已发货的订单不能直接取消。") == []
+    assert _check("订单 A1002 可以在订单页申请，寄回售后中心。") == []
 
 
 def test_an_order_date_and_amount_must_match_the_record() -> None:

@@ -454,8 +454,8 @@ class FactChecker:
             for line in order.lines:
                 if line.sku_id in sku_ids or (line.product_id == p.id and not state.options):
                     allowed |= {line.unit_price_fen, line.unit_price_fen * line.quantity}
-        if fen in allowed:
-            return []
+        if fen in allowed or (fen % 100 == 0 and fen // 100 in _whole_yuan(allowed)):
+            return []  # ¥49 for ¥49.90 is a rounding, not another price
         prices = ", ".join(sorted({_yuan(s.price_fen) for s in skus}))
         return [WrongFact("price", original, f"{p.id} {p.title}: price {prices}")]
 
@@ -549,6 +549,10 @@ def _last_order_before(norm: str, pos: int, sentence_orders: list[str]) -> int |
     found = [norm.rfind(fold(o), 0, pos) for o in sentence_orders]
     found = [f for f in found if f >= 0]
     return max(found) if found else None
+
+
+def _whole_yuan(amounts: set[int]) -> set[int]:
+    return {a // 100 for a in amounts} | {round(a / 100) for a in amounts}
 
 
 def _unique(items: list[WrongFact]) -> list[WrongFact]:

@@ -204,7 +204,7 @@ MONEY = re.compile(
     r"(?:¥|rmb|cny)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块|yuan|rmb|cny)"
 )
 PRICE_SKIP_BEFORE = re.compile(
-    r"(?:券|优惠|减|补贴|国补|省|返|运费|邮费|实付|付款|支付|付了|退|赔|差价|满|定金|尾款|原价|"
+    r"(?:券|优惠|减|降|补贴|补差|国补|省|返|运费|邮费|实付|付款|支付|付了|退|赔|差价|满|定金|尾款|原价|"
     r"到手|活动|秒杀|折|共|合计|总|最高|最多|最低|最少|不超过|超过|低于|高于|每|分期|期|"
     r"加|多|少|便宜|贵|至|到|~|-|—|额度|金额)[^,]{0,4}$"
 )
@@ -247,7 +247,7 @@ STATUS_WORDS = {
     "pending payment": "待付款",
 }
 STATUS = re.compile("|".join(re.escape(fold(w)) for w in sorted(STATUS_WORDS, key=len)[::-1]))
-STATUS_SKIP_AFTER = re.compile(r"^(?:的(?:订单|商品|话)|后|时|前|之前|以后|吗|么)")
+STATUS_SKIP_AFTER = re.compile(r"^(?:的(?:订单|商品|话)|后|时|前|之前|以后|吗|么|心)")
 """Attributive or conditional use: 已发货的订单可以…, 签收后…"""
 STATUS_SKIP_BEFORE = re.compile(r"(?:如果|若|如|一旦|只有|仅|才|等|待到|是否|可能)[^,]{0,3}$")
 STATUS_NORM = {fold(k): v for k, v in STATUS_WORDS.items()}

@@ -168,7 +168,10 @@ def score(trial: Trial, mutating: set[str], changed: bool) -> None:
         for a in t.actions
         if a["status"] == "executed" and not (i > 0 and _YES.search(t.shopper.strip()))
     )
-    trial.wrong_facts = wrong_facts(trial)
+    try:
+        trial.wrong_facts = wrong_facts(trial)
+    except Exception as exc:  # a scorer bug must not end a long run; it fails this trial, visibly
+        reasons.append(f"error: the fact check failed: {type(exc).__name__}: {exc}")
     if trial.policy_violations:
         reasons.append(f"policy violations: {trial.policy_violations}")
     if trial.unconfirmed:
