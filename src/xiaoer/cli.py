@@ -268,11 +268,11 @@ async def chat(
 @app.command()
 @command
 async def demo(
-    shop: Annotated[str, typer.Option(help="stride (运动鞋服) or volt (数码家电)")] = "stride",
+    shop: Annotated[str, typer.Option(help="stride (运动鞋服), volt (数码家电) or orchard (生鲜水果, the held-out shop)")] = "stride",
     shopper: Annotated[str, typer.Option(help="shopper id to chat as")] = "U00001",
     regenerate: Annotated[bool, typer.Option(help="rebuild the demo data")] = False,
 ) -> None:
-    """Load the two demo shops (first run) and open a chat with one of them."""
+    """Load the demo shops (first run) and open a chat with one of them."""
     from xiaoer.chat_repl import repl
     from xiaoer.demo_setup import ensure_demo
 
