@@ -268,7 +268,9 @@ async def chat(
 @app.command()
 @command
 async def demo(
-    shop: Annotated[str, typer.Option(help="stride (运动鞋服), volt (数码家电) or orchard (生鲜水果, the held-out shop)")] = "stride",
+    shop: Annotated[
+        str, typer.Option(help="stride 运动鞋服 | volt 数码家电 | orchard 生鲜 (held out)")
+    ] = "stride",
     shopper: Annotated[str, typer.Option(help="shopper id to chat as")] = "U00001",
     regenerate: Annotated[bool, typer.Option(help="rebuild the demo data")] = False,
 ) -> None:
