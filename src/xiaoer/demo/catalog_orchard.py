@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from xiaoer.demo.common import Dim, pairs, skus_from_dims, table
+from xiaoer.demo.common import Dim, numbered, pairs, skus_from_dims, table
 from xiaoer.demo.logistics import Origin
 from xiaoer.domain.money import parse_yuan
 
@@ -132,10 +132,4 @@ def _product(rng: random.Random, pid: str, row: list[str]) -> dict[str, Any]:
 
 def build_products(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """All orchard products (P0001…) and their popularity weights."""
-    products: list[dict[str, Any]] = []
-    weights: dict[str, int] = {}
-    for n, row in enumerate(table(_PRODUCTS), start=1):
-        pid = f"P{n:04d}"
-        products.append(_product(rng, pid, row))
-        weights[pid] = int(row[6])
-    return products, weights
+    return numbered(rng, [(_product, row, 6) for row in table(_PRODUCTS)])

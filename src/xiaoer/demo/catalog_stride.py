@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from xiaoer.demo.common import Dim, pairs, skus_from_dims, table
+from xiaoer.demo.common import Dim, numbered, pairs, skus_from_dims, table
 
 BRAND = "步履"
 CUSTOM_NOTE = "定制款不退不换（质量问题除外），付款后5-7个工作日发货"
@@ -212,12 +212,6 @@ def _socks(rng: random.Random, pid: str, row: list[str]) -> dict[str, Any]:
 
 def build_products(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """All stride products (P0001…) and their popularity weights."""
-    products: list[dict[str, Any]] = []
-    weights: dict[str, int] = {}
     makers = ([(_shoe, r, 10) for r in table(_SHOES)] + [(_apparel, r, 9) for r in table(_APPAREL)]
               + [(_socks, r, 4) for r in table(_SOCKS)])  # fmt: skip
-    for n, (make, row, weight_at) in enumerate(makers, start=1):
-        pid = f"P{n:04d}"
-        products.append(make(rng, pid, row))
-        weights[pid] = int(row[weight_at])
-    return products, weights
+    return numbered(rng, makers)

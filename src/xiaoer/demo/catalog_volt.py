@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from xiaoer.demo.common import Dim, pairs, skus_from_dims, table
+from xiaoer.demo.common import Dim, numbered, pairs, skus_from_dims, table
 
 _COLORS = """
 曜石黑=BLK 雪域白=WHT 远峰蓝=BLU 青山绿=GRN 流光紫=PUR 钛金色=TIT 陶瓷白=CER 深空灰=GRY
@@ -156,10 +156,4 @@ def _product(rng: random.Random, pid: str, row: list[str]) -> dict[str, Any]:
 
 def build_products(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """All volt products (P0001…) and their popularity weights."""
-    products: list[dict[str, Any]] = []
-    weights: dict[str, int] = {}
-    for n, row in enumerate(table(_PRODUCTS), start=1):
-        pid = f"P{n:04d}"
-        products.append(_product(rng, pid, row))
-        weights[pid] = int(row[7])
-    return products, weights
+    return numbered(rng, [(_product, row, 7) for row in table(_PRODUCTS)])

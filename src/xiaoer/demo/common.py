@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ __all__ = [
     "iso",
     "jsonable",
     "minutes",
+    "numbered",
     "pairs",
     "pick",
     "rand_time",
@@ -128,3 +129,21 @@ def skus_from_dims(pid: str, base_fen: int, dims: list[Dim]) -> list[dict[str, A
         {"id": "-".join([pid, *codes]), "options": opts, "price_fen": price, "stock": 0}
         for opts, codes, price in combos
     ]
+
+
+Maker = Callable[[random.Random, str, list[str]], dict[str, Any]]
+"""Builds one product dict from (rng, product id, table row)."""
+
+
+def numbered(
+    rng: random.Random, rows: Sequence[tuple[Maker, list[str], int]]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Products P0001… from (maker, row, column of the popularity weight), in order, and their
+    popularity weights by product id."""
+    products: list[dict[str, Any]] = []
+    weights: dict[str, int] = {}
+    for n, (make, row, weight_at) in enumerate(rows, start=1):
+        pid = f"P{n:04d}"
+        products.append(make(rng, pid, row))
+        weights[pid] = int(row[weight_at])
+    return products, weights
