@@ -86,3 +86,17 @@ def postgres_url() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def fresh_database(base: str, name: str) -> str:
+    """A new, empty database on the test server (named after `name`); its URL."""
+    import asyncpg
+
+    db = "t_" + "".join(c for c in name.lower() if c.isalnum())[-40:]
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+        await conn.execute(f'CREATE DATABASE "{db}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + f"/{db}"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from conftest import NOW
 from minishop import write_bundle
+from pg_fixture import fresh_database
 from xiaoer.config import Settings
 from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
@@ -28,26 +29,13 @@ async def rt(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ru
     url = ""
     if request.param == "postgres":
         base = request.getfixturevalue("postgres_url")
-        url = await _fresh_database(base, tmp_path.name)
+        url = await fresh_database(base, tmp_path.name)
     settings = Settings(home=tmp_path / "home", database_url=url, now=NOW)
     runtime = await Runtime.open(settings, llm=ScriptedLLM())
     await runtime.import_shop(write_bundle(tmp_path / "a", shop_id="alpha"))
     await runtime.import_shop(write_bundle(tmp_path / "b", shop_id="beta"))
     yield runtime
     await runtime.close()
-
-
-async def _fresh_database(base: str, name: str) -> str:
-    import asyncpg
-
-    db = "t_" + "".join(c for c in name.lower() if c.isalnum())[-40:]
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
-        await conn.execute(f'CREATE DATABASE "{db}"')
-    finally:
-        await conn.close()
-    return base.rsplit("/", 1)[0] + f"/{db}"
 
 
 async def test_shops_are_isolated(rt: Runtime) -> None:

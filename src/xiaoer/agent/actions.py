@@ -2,11 +2,17 @@
 the policy once more, and is applied exactly once.
 
     propose ──► pending ──yes──► confirmed ──policy ok──► executed
-                   │                  │   └──over limit──► awaiting_approval ──merchant──► executed
+                   │                  │   └──over limit──► awaiting_approval ──merchant──► approved ──► executed
                    │                  └──policy no──► blocked                 └──────────► rejected
                    ├──no──► declined
                    ├──a newer proposal──► superseded
                    └──ttl──► expired
+
+The states and allowed moves are `domain.actions` (an enum and a table). Every move is a
+compare-and-set in the database: it applies only if the action is still in the state it was
+read in, so confirm and decline pressed together settle exactly one of them, and two confirms
+(or two merchant approvals) are recorded and answered once; the loser gets a 409 that says
+what the action became. An illegal move is an error, never a silent change.
 
 Crash safety: "confirmed" is committed (with the confirming message id) before anything is
 applied; the effect is applied under the action id as its idempotency key; "executed" is
@@ -27,6 +33,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from xiaoer.domain.actions import ActionStatus, MovedMeanwhile, check_move
 from xiaoer.domain.errors import Conflict, NotFound
 from xiaoer.domain.money import yuan
 from xiaoer.store.models import ActionRow
@@ -34,7 +41,7 @@ from xiaoer.store.repositories import ActionRepository, AuditRepository
 from xiaoer.tools.base import Proposal, Tool
 from xiaoer.tools.deps import PastAction, TurnDeps
 
-OPEN = ("pending",)
+OPEN = (ActionStatus.PENDING.value,)
 CONFIRM_ASK = "{summary}\n请确认：回复「确认」为您办理，回复「不用了」则不办理。"
 
 _PUNCT = re.compile(r"[\s，。！!,.、~～…]+")
@@ -178,10 +185,13 @@ class ActionDesk:
             rows = await repo.in_conversation(conversation_id, statuses=OPEN)
             live = None
             for row in rows:
-                if row.expires_at <= now:
-                    await self._move(s, shop_id, row, "expired", "system")
-                else:
+                if row.expires_at > now:
                     live = row
+                    continue
+                try:
+                    await self._move(s, shop_id, row, ActionStatus.EXPIRED, "system")
+                except MovedMeanwhile:  # settled by another hand while we looked
+                    continue
             await s.commit()
         return live
 
@@ -203,7 +213,10 @@ class ActionDesk:
         async with self.sessions() as s:
             repo = ActionRepository(s, shop_id)
             for old in await repo.in_conversation(conversation_id, statuses=OPEN):
-                await self._move(s, shop_id, old, "superseded", "system")
+                try:
+                    await self._move(s, shop_id, old, ActionStatus.SUPERSEDED, "system")
+                except MovedMeanwhile:  # confirmed or declined meanwhile: nothing to supersede
+                    continue
             row = await repo.add(
                 ActionRow(
                     id=action_id,
@@ -244,27 +257,40 @@ class ActionDesk:
         return proposal.ask or CONFIRM_ASK.format(summary=proposal.summary)
 
     async def confirm(self, deps: TurnDeps, action: ActionRow, message_id: int | None) -> Outcome:
-        """The shopper said yes (in words or with the button): record it, then execute."""
-        shop_id = deps.shop.id
-        async with self.sessions() as s:
-            row = await ActionRepository(s, shop_id).get(action.id)
-            if row is None:
-                raise NotFound(f"action {action.id!r} not found")
-            if row.status != "pending":
-                raise Conflict(f"action {row.id} is {row.status}, not pending")
-            row.confirm_message_id = message_id
-            await self._move(s, shop_id, row, "confirmed", "shopper")
-            await s.commit()
-        _sync(deps, action.id, "confirmed")
+        """The shopper said yes (in words or with the button): record it, then execute. Only
+        one yes wins: a second one, or one racing a no, gets a 409 (MovedMeanwhile)."""
+        await self._settle(
+            deps.shop.id, action, ActionStatus.CONFIRMED, "shopper", confirm_message_id=message_id
+        )
+        _sync(deps, action.id, ActionStatus.CONFIRMED)
         return await self.execute(deps, action.id)
 
     async def decline(self, deps: TurnDeps, action: ActionRow) -> None:
+        """The shopper said no. A 409 (MovedMeanwhile) when the action was settled meanwhile
+        (a yes pressed at the same moment won)."""
+        await self._settle(deps.shop.id, action, ActionStatus.DECLINED, "shopper")
+        _sync(deps, action.id, ActionStatus.DECLINED)
+
+    async def _settle(
+        self,
+        shop_id: str,
+        action: ActionRow,
+        status: ActionStatus,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+        **values: Any,
+    ) -> ActionRow:
+        """Move a pending (or waiting) action on the shopper's or merchant's word: the
+        compare-and-set is the transaction's first statement, so it holds the write lock
+        before anything is read and the loser of a race sees the winner's state."""
         async with self.sessions() as s:
-            row = await ActionRepository(s, deps.shop.id).get(action.id)
-            if row is not None and row.status == "pending":
-                await self._move(s, deps.shop.id, row, "declined", "shopper")
-                await s.commit()
-        _sync(deps, action.id, "declined")
+            repo = ActionRepository(s, shop_id)
+            await self._move(s, shop_id, action, status, actor, detail, **values)
+            row = await repo.get(action.id)
+            if row is None:
+                raise NotFound(f"action {action.id!r} not found")
+            await s.commit()
+        return row
 
     async def resume(self, deps: TurnDeps, message_id: int) -> Outcome | None:
         """A turn re-run for a message that had confirmed an action (the process died before
@@ -323,9 +349,13 @@ class ActionDesk:
         async with self.sessions() as s:
             fresh = await ActionRepository(s, shop_id).get(row.id)
             assert fresh is not None
-            fresh.result = {**fresh.result, **extra, "reply": reply}
-            await self._move(s, shop_id, fresh, status, "system", extra)
+            result = {**fresh.result, **extra, "reply": reply}
+            await self._move(
+                s, shop_id, fresh, ActionStatus(status), "system", extra, result=result
+            )
             await s.commit()
+            fresh = await ActionRepository(s, shop_id).get(row.id)
+            assert fresh is not None
         _sync(deps, row.id, status)
         return Outcome(reply, fresh)
 
@@ -338,23 +368,21 @@ class ActionDesk:
             row = await ActionRepository(s, deps.shop.id).get(action_id)
         if row is None:
             raise NotFound(f"action {action_id!r} not found in shop {deps.shop.id!r}")
-        if row.status != "awaiting_approval":
+        if row.status != ActionStatus.AWAITING_APPROVAL:
             raise Conflict(
                 f"action {row.id} is {row.status}; only awaiting_approval can be reviewed"
             )
-        async with self.sessions() as s:
-            await AuditRepository(s, deps.shop.id).append(
-                "approved" if approve else "rejected",
-                "merchant",
-                self.clock(),
-                action_id=row.id,
-                conversation_id=row.conversation_id,
-                detail={"note": note},
-            )
-            await s.commit()
-        if approve:
+        if approve:  # one approval wins; a second (or a racing rejection) gets a 409
+            await self._settle(deps.shop.id, row, ActionStatus.APPROVED, "merchant", {"note": note})
+            _sync(deps, row.id, ActionStatus.APPROVED)
             return await self.execute(deps, row.id, actor="merchant")
-        return await self._finish(deps, row, "rejected", f"商家未通过：{note or row.summary}", {})
+        reply = f"商家未通过：{note or row.summary}"
+        done = await self._settle(
+            deps.shop.id, row, ActionStatus.REJECTED, "merchant", {"note": note},
+            result={**row.result, "reply": reply},
+        )  # fmt: skip
+        _sync(deps, row.id, ActionStatus.REJECTED)
+        return Outcome(reply, done)
 
     # ----
 
@@ -363,19 +391,25 @@ class ActionDesk:
         s: AsyncSession,
         shop_id: str,
         row: ActionRow,
-        status: str,
+        status: ActionStatus,
         actor: str,
         detail: dict[str, Any] | None = None,
+        **values: Any,
     ) -> None:
+        """One move of the table, applied only if the action is still in `row.status` (as the
+        caller read it), with its audit entry in the same transaction."""
+        before, after = check_move(row.id, row.status, status)
         now = self.clock()
-        before = row.status
-        row.status = status
-        row.updated_at = now
+        repo = ActionRepository(s, shop_id)
+        if not await repo.move(row.id, before, after, now, **values):
+            current = await repo.get(row.id)
+            became = current.status if current is not None else "gone"
+            raise MovedMeanwhile(f"action {row.id} is {became} now (it was {before}): not {after}")
         await AuditRepository(s, shop_id).append(
-            status,
+            after.value,
             actor,
             now,
             action_id=row.id,
             conversation_id=row.conversation_id,
-            detail={"from": before, **(detail or {})},
+            detail={"from": before.value, **(detail or {})},
         )

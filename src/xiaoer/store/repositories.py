@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.domain.models import (
@@ -570,6 +570,25 @@ class ActionRepository:
             ActionRow.shop_id == self.shop_id, ActionRow.shopper_id == shopper_id
         )
         return list(await self.session.scalars(stmt.order_by(ActionRow.created_at)))
+
+    async def move(
+        self, action_id: str, before: str, after: str, now: datetime, **values: Any
+    ) -> bool:
+        """Set the status to `after` only if it is still `before` (compare-and-set, one UPDATE);
+        False when another hand moved it first. Call it first in its transaction, so that on
+        SQLite it takes the write lock before reading anything."""
+        stmt = (
+            update(ActionRow)
+            .where(
+                ActionRow.shop_id == self.shop_id,
+                ActionRow.id == action_id,
+                ActionRow.status == before,
+            )
+            .values(status=after, updated_at=now, **values)
+            .execution_options(synchronize_session="fetch")
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def confirmed_by(self, message_id: int) -> list[ActionRow]:
         stmt = select(ActionRow).where(

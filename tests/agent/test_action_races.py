@@ -1,0 +1,154 @@
+"""Two hands on one action at the same moment settle it exactly once, on SQLite and PostgreSQL:
+confirm and decline pressed together, two confirms, two merchant approvals. The loser gets a 409
+that says what the action became; the audit log and the store show one outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import NOW
+from minishop import write_bundle
+from pg_fixture import fresh_database
+from xiaoer.config import Settings
+from xiaoer.domain.actions import FINAL, MOVES, ActionStatus, IllegalMove, check_move
+from xiaoer.domain.errors import Conflict
+from xiaoer.llm.scripted import ScriptedLLM, call
+from xiaoer.runtime import Runtime
+from xiaoer.store.models import ActionRow, AuditRow, OrderRow, ServiceRecordRow
+
+
+def test_the_table_allows_only_its_moves() -> None:
+    assert check_move("a", "pending", "confirmed") == (ActionStatus.PENDING, ActionStatus.CONFIRMED)
+    for before, after in [
+        ("pending", "executed"),  # never without a yes
+        ("declined", "confirmed"),  # a final state stays final
+        ("executed", "declined"),
+        ("awaiting_approval", "executed"),  # the merchant's approval is a state of its own
+        ("confirmed", "nonsense"),
+    ]:
+        with pytest.raises(IllegalMove):
+            check_move("a", before, after)
+    assert FINAL == {s for s in ActionStatus if not MOVES[s]}
+    assert all(s in MOVES for s in ActionStatus)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def rt(
+    request: pytest.FixtureRequest, llm: ScriptedLLM, tmp_path: Path
+) -> AsyncIterator[Runtime]:
+    url = ""
+    if request.param == "postgres":
+        url = await fresh_database(request.getfixturevalue("postgres_url"), tmp_path.name)
+    settings = Settings(home=tmp_path / "home", database_url=url, now=NOW, guard=False)
+    runtime = await Runtime.open(settings, llm=llm)
+    await runtime.import_shop(write_bundle(tmp_path / "b", policy="refund: {auto_limit: 100}\n"))
+    yield runtime
+    await runtime.close()
+
+
+async def _propose(rt: Runtime, llm: ScriptedLLM, tool: str, text: str) -> tuple[str, str]:
+    llm.steps = [call(tool, order_id="SO1002", reason="拍错了")]
+    result = await rt.assistant().turn("mini", "U1", text)
+    [action] = result.actions
+    assert action["status"] == "pending"
+    return result.conversation_id, action["id"]
+
+
+async def _press_together(rt: Runtime, cid: str, action_id: str, *accepts: bool) -> list:
+    assistant = rt.assistant()
+    return await asyncio.gather(
+        *(assistant.press("mini", "U1", cid, action_id, accept=a) for a in accepts),
+        return_exceptions=True,
+    )
+
+
+async def _events(rt: Runtime, action_id: str) -> list[str]:
+    async with rt.sessions() as s:
+        rows = await s.scalars(
+            select(AuditRow).where(AuditRow.action_id == action_id).order_by(AuditRow.id)
+        )
+        return [r.event for r in rows]
+
+
+async def _status(rt: Runtime, action_id: str) -> str:
+    async with rt.sessions() as s:
+        row = await s.get(ActionRow, action_id)
+        assert row is not None
+        return row.status
+
+
+async def test_confirm_and_decline_pressed_together_settle_one(
+    rt: Runtime, llm: ScriptedLLM
+) -> None:
+    cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
+    yes, no = await _press_together(rt, cid, action_id, True, False)
+    lost = [r for r in (yes, no) if isinstance(r, BaseException)]
+    assert len(lost) == 1 and isinstance(lost[0], Conflict), (yes, no)
+    events = await _events(rt, action_id)
+    async with rt.sessions() as s:
+        order = await s.get(OrderRow, ("mini", "SO1002"))
+        records = list(await s.scalars(select(ServiceRecordRow)))
+    assert order is not None
+    if isinstance(no, BaseException):  # the yes won: cancelled once, never declined
+        assert events == ["proposed", "confirmed", "executed"]
+        assert order.status == "已取消" and len(records) == 1
+    else:  # the no won: nothing changed, never confirmed
+        assert events == ["proposed", "declined"]
+        assert order.status == "待发货" and records == []
+    assert "now" in lost[0].message
+
+
+async def test_two_confirms_execute_and_answer_once(rt: Runtime, llm: ScriptedLLM) -> None:
+    cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
+    first, second = await _press_together(rt, cid, action_id, True, True)
+    # the same button twice: either both get the one outcome (a resend), or the later one a 409
+    answered = [r for r in (first, second) if not isinstance(r, BaseException)]
+    assert answered and all(r.reply == answered[0].reply for r in answered)
+    assert all(isinstance(r, Conflict) for r in (first, second) if isinstance(r, BaseException))
+    assert await _events(rt, action_id) == ["proposed", "confirmed", "executed"]
+    async with rt.sessions() as s:
+        assert len(list(await s.scalars(select(ServiceRecordRow)))) == 1
+
+
+async def test_two_approvals_execute_and_answer_once(rt: Runtime, llm: ScriptedLLM) -> None:
+    cid, action_id = await _propose(rt, llm, "request_refund", "SO1002 拍错了，退款")
+    [pressed] = await _press_together(rt, cid, action_id, True)
+    assert await _status(rt, action_id) == "awaiting_approval", pressed
+    assistant = rt.assistant()
+    results = await asyncio.gather(
+        assistant.review("mini", action_id, approve=True, note="核实无误"),
+        assistant.review("mini", action_id, approve=True, note="核实无误"),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    assert len(wins) == 1 and all(
+        isinstance(r, Conflict) for r in results if isinstance(r, BaseException)
+    )
+    assert await _events(rt, action_id) == [
+        "proposed", "confirmed", "awaiting_approval", "approved", "executed",
+    ]  # fmt: skip
+    async with rt.sessions() as s:
+        assert len(list(await s.scalars(select(ServiceRecordRow)))) == 1
+        said = await s.scalars(select(AuditRow).where(AuditRow.event == "approved"))
+        assert [a.actor for a in said] == ["merchant"]
+
+
+async def test_approve_and_reject_together_settle_one(rt: Runtime, llm: ScriptedLLM) -> None:
+    cid, action_id = await _propose(rt, llm, "request_refund", "SO1002 拍错了，退款")
+    await _press_together(rt, cid, action_id, True)
+    assistant = rt.assistant()
+    approved, rejected = await asyncio.gather(
+        assistant.review("mini", action_id, approve=True),
+        assistant.review("mini", action_id, approve=False, note="不符合"),
+        return_exceptions=True,
+    )
+    assert isinstance(approved, BaseException) != isinstance(rejected, BaseException)
+    final = await _status(rt, action_id)
+    assert final == ("rejected" if isinstance(approved, BaseException) else "executed")
+    events = await _events(rt, action_id)
+    assert events[-1] == final and ("approved" in events) != ("rejected" in events)
