@@ -29,6 +29,7 @@ from xiaoer.llm.parse import looks_like_call
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
 from xiaoer.tools.knowledge import is_relevant
+from xiaoer.tools.registry import SCHEMA_ECHO_HINT
 
 
 class ReplyCheck:
@@ -101,6 +102,7 @@ class ReplyCheck:
                 INJECTION_NOTE.strip(),
                 *GUARD_RETRY_SECRETS,
                 *KNOWLEDGE_SECRETS,
+                SCHEMA_ECHO_HINT,
             ),
             changed=changed_before(deps),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -24,14 +25,46 @@ BY_NAME: dict[str, Tool] = {t.spec.name: t for t in ALL_TOOLS}
 MUTATING: frozenset[str] = frozenset(t.spec.name for t in ALL_TOOLS if t.mutating)
 
 
+SCHEMA_ECHO_HINT = (
+    "填的是参数说明本身，不是顾客的话。请填顾客实际说的内容；顾客没说过的就先问顾客，不要照抄说明。"
+)
+"""The retry hint for a value copied from the schema (a secret: a reply must not repeat it)."""
+_NOISE = re.compile(r"[\s（）()【】\[\]「」“”\"'，,。.:：;；、!！?？-]+")
+
+
+def _plain(text: str) -> str:
+    return _NOISE.sub("", text).lower()
+
+
+def schema_echo(parameters: dict[str, Any], args: dict[str, Any]) -> str | None:
+    """The name of an argument whose value is its own description copied back (the small model
+    does this: "顾客说的原因（照顾客原话）" sent as the reason), or None. A value counts as a
+    copy when, punctuation aside, it is the description, or a piece of it of 5 characters or
+    more, or contains the whole description."""
+    properties = parameters.get("properties") or {}
+    for key, value in args.items():
+        about = (properties.get(key) or {}).get("description")
+        if not isinstance(value, str) or not isinstance(about, str):
+            continue
+        v, d = _plain(value), _plain(about)
+        if not v or not d:
+            continue
+        if v == d or (len(v) >= 5 and v in d) or (len(d) >= 6 and d in v):
+            return key
+    return None
+
+
 async def run_tool(
     tools: dict[str, Tool], name: str, args: dict[str, Any], deps: TurnDeps
 ) -> tuple[ToolResult, int]:
     """Run one tool safely: unknown names and crashes become results the model can act on."""
     started = time.perf_counter()
     tool = tools.get(name)
+    copied = schema_echo(tool.spec.parameters, args) if tool is not None else None
     if tool is None:
         result = ToolResult(False, f"没有名为 {name} 的函数。可用：{', '.join(tools)}。")
+    elif copied is not None:
+        result = ToolResult(False, f"参数 {copied} " + SCHEMA_ECHO_HINT)
     else:
         try:
             result = await tool.run(deps, args)
