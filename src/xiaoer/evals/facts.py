@@ -58,6 +58,7 @@ from xiaoer.evals.reading import (
     QUESTION_END,
     STATUS,
     STATUS_NORM,
+    STATUS_RULE,
     STATUS_SKIP_AFTER,
     STATUS_SKIP_BEFORE,
     STOCK_SKIP_AFTER,
@@ -371,8 +372,10 @@ class FactChecker:
             at = pos - c_start
             if oid is None:
                 return []
-            if STATUS_SKIP_AFTER.match(clause[at + length :]) or STATUS_SKIP_BEFORE.search(
-                clause[:at]
+            if (
+                STATUS_SKIP_AFTER.match(clause[at + length :])
+                or STATUS_SKIP_BEFORE.search(clause[:at])
+                or STATUS_RULE.search(clause)
             ):
                 return []
             return self._status(word, original, oid, before, after)

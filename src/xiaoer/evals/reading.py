@@ -250,6 +250,12 @@ STATUS = re.compile("|".join(re.escape(fold(w)) for w in sorted(STATUS_WORDS, ke
 STATUS_SKIP_AFTER = re.compile(r"^(?:的(?:订单|商品|话)|后|时|前|之前|以后|吗|么|心)")
 """Attributive or conditional use: 已发货的订单可以…, 签收后…"""
 STATUS_SKIP_BEFORE = re.compile(r"(?:如果|若|如|一旦|只有|仅|才|等|待到|是否|可能)[^,]{0,3}$")
+STATUS_RULE = re.compile(
+    r"只能在|只可在|仅限|才能|才可以|才可|状态下?(?:才|可以|可|能)?(?:办理|申请|操作|修改|取消)|"
+    r"(?:可以|能)在[^,]{0,12}状态"
+)
+"""A clause that states which states allow something ("改地址只能在待付款、待发货状态办理") names
+states as a rule, not as the order's state."""
 STATUS_NORM = {fold(k): v for k, v in STATUS_WORDS.items()}
 DATE = re.compile(r"(?:(20\d\d)[-/年.])?(\d{1,2})(?:月|-|/)(\d{1,2})(?:日|号)?(?!\d)")
 EVENTS = (
