@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from xiaoer.demo.common import Dim, numbered, pairs, skus_from_dims, table
+from xiaoer.demo.common import numbered, option_dims, pairs, skus_from_dims, table
 from xiaoer.demo.logistics import Origin
 from xiaoer.domain.money import parse_yuan
 
@@ -88,19 +88,6 @@ NFC鲜榨橙汁 | 果汁饮品 | 69 | 规格=1L×4瓶@4B,1L×8瓶@8B:60 | 配料
 """
 
 
-def _dims(text: str) -> list[Dim]:
-    """The options column as SKU dimensions (price deltas in fen)."""
-    dims: list[Dim] = []
-    for name, values in pairs(text).items():
-        options = []
-        for item in values.split(","):
-            value, _, rest = item.partition("@")
-            code, _, delta = rest.partition(":")
-            options.append((value, code, parse_yuan(delta or "0")))
-        dims.append((name, options))
-    return dims
-
-
 def _base(category: str) -> dict[str, str]:
     if category in FRESH:
         return _FRESH_BASE
@@ -117,7 +104,7 @@ def _stock(rng: random.Random, presale: bool) -> int:
 
 def _product(rng: random.Random, pid: str, row: list[str]) -> dict[str, Any]:
     title, category, base, options, own, tags, _, pitch = row
-    skus = skus_from_dims(pid, parse_yuan(base), _dims(options))
+    skus = skus_from_dims(pid, parse_yuan(base), option_dims(options))
     presale = "预售" in tags
     for sku in skus:
         sku["stock"] = _stock(rng, presale)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from xiaoer.demo.common import Dim, numbered, pairs, skus_from_dims, table
+from xiaoer.demo.common import numbered, option_dims, pairs, skus_from_dims, table
 
 _COLORS = """
 曜石黑=BLK 雪域白=WHT 远峰蓝=BLU 青山绿=GRN 流光紫=PUR 钛金色=TIT 陶瓷白=CER 深空灰=GRY
@@ -109,19 +109,6 @@ _PRODUCTS = """
 """
 
 
-def _dims(text: str) -> list[Dim]:
-    """Parse the options column into SKU dimensions (price deltas in fen)."""
-    dims: list[Dim] = []
-    for name, values in pairs(text).items():
-        options = []
-        for item in values.split(","):
-            value, _, rest = item.partition("@")
-            code, _, delta = rest.partition(":")
-            options.append((value, code or COLORS[value], int(delta or 0) * 100))
-        dims.append((name, options))
-    return dims
-
-
 def _subsidy_attrs(cat: str, attrs: dict[str, Any], max_fen: int) -> dict[str, Any]:
     """国补 eligibility attributes (digital: price cap; appliances: 一级/二级 efficiency)."""
     if cat in DIGITAL_SUBSIDY and max_fen > 0:
@@ -139,7 +126,7 @@ def _stock(rng: random.Random, cat: str) -> int:
 
 def _product(rng: random.Random, pid: str, row: list[str]) -> dict[str, Any]:
     title, cat, brand, base, options, own, tags, _, pitch = row
-    skus = skus_from_dims(pid, int(base) * 100, _dims(options))
+    skus = skus_from_dims(pid, int(base) * 100, option_dims(options, COLORS.__getitem__))
     for sku in skus:
         sku["stock"] = _stock(rng, cat)
     attrs = {**BASE_ATTRS.get(cat, {}), **pairs(own)}

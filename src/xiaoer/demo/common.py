@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from xiaoer.domain.money import yuan
+from xiaoer.domain.money import parse_yuan, yuan
 
 __all__ = [
     "Dim",
@@ -18,6 +18,7 @@ __all__ = [
     "jsonable",
     "minutes",
     "numbered",
+    "option_dims",
     "pairs",
     "pick",
     "rand_time",
@@ -147,3 +148,20 @@ def numbered(
         products.append(make(rng, pid, row))
         weights[pid] = int(row[weight_at])
     return products, weights
+
+
+def option_dims(text: str, code_of: Callable[[str], str] | None = None) -> list[Dim]:
+    """A catalogue table's options column, `name=value@code:delta,…; name=…` (delta in 元, the
+    first value's usually 0), as SKU dimensions with price deltas in fen; a value written
+    without a code takes `code_of(value)`."""
+    dims: list[Dim] = []
+    for name, values in pairs(text).items():
+        options = []
+        for item in values.split(","):
+            value, _, rest = item.partition("@")
+            code, _, delta = rest.partition(":")
+            if not code and code_of is not None:
+                code = code_of(value)
+            options.append((value, code, parse_yuan(delta or "0")))
+        dims.append((name, options))
+    return dims
