@@ -124,6 +124,13 @@ def test_ambiguous_names_are_not_counted() -> None:
     assert _check("沸点 7 电热水壶在订单 A1001 里，退款 ¥77。") == []
 
 
+def test_search_wording_and_slice_counts_are_not_wrong() -> None:
+    # the tool's own words for an empty search name the filter, not a product in stock
+    assert _check("抱歉，没有找到符合条件的商品（山居 马克杯 加大款，500ml，有货）。") == []
+    # a count that sums every SKU sharing one option value is a real figure
+    assert _check("山居 马克杯 经典款 库存2件") == []
+
+
 def test_a_stock_count_must_match_the_records() -> None:
     [w] = _check("沸点 7 电热水壶石墨灰库存 20 件。")
     assert w.kind == "stock_count" and "stock 8" in w.record

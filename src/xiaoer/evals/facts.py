@@ -76,6 +76,9 @@ from xiaoer.evals.reading import (
     sentences,
 )
 
+NOT_FOUND = re.compile(r"(?:没有|没|未)(?:找到|查到)[^。！？\n]*$")
+"""A stock word after "没有找到…" in the same sentence describes the search, not a product."""
+
 
 @dataclass(frozen=True)
 class WrongFact:
@@ -346,6 +349,8 @@ class FactChecker:
             positive, m = payload
             if OTHER.search(norm[c_start:pos]) or STOCK_SKIP_BEFORE.search(clause[: m.start()]):
                 return []
+            if NOT_FOUND.search(norm[:pos]):  # "没有找到符合条件的商品（…，有货）": the filter
+                return []
             if STOCK_SKIP_AFTER.match(clause[m.end() :]):
                 return []
             return self._stock(positive, original, state)
@@ -438,7 +443,12 @@ class FactChecker:
         if found is None:
             return []
         p, skus = found
-        if n in {s.stock for s in skus} | {sum(s.stock for s in skus)}:
+        # one SKU, the SKUs named, the whole product, or every SKU sharing one option value
+        # (a list filtered by size sums that size over all colours)
+        sums = {s.stock for s in skus} | {sum(s.stock for s in skus), sum(s.stock for s in p.skus)}
+        for key, value in {(k, v) for s in p.skus for k, v in s.options.items()}:
+            sums.add(sum(s.stock for s in p.skus if s.options.get(key) == value))
+        if n in sums:
             return []
         record = "; ".join(f"{_sku_label(p, s)}: stock {s.stock}" for s in skus[:4])
         return [WrongFact("stock_count", original, record)]
