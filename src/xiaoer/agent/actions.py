@@ -403,8 +403,11 @@ class ActionDesk:
         repo = ActionRepository(s, shop_id)
         if not await repo.move(row.id, before, after, now, **values):
             current = await repo.get(row.id)
-            became = current.status if current is not None else "gone"
-            raise MovedMeanwhile(f"action {row.id} is {became} now (it was {before}): not {after}")
+            if current is None:
+                raise NotFound(f"action {row.id!r} not found")
+            raise MovedMeanwhile(
+                f"action {row.id} is {current.status} now (it was {before}): not {after}"
+            )
         await AuditRepository(s, shop_id).append(
             after.value,
             actor,
