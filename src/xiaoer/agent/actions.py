@@ -354,8 +354,6 @@ class ActionDesk:
                 s, shop_id, fresh, ActionStatus(status), "system", extra, result=result
             )
             await s.commit()
-            fresh = await ActionRepository(s, shop_id).get(row.id)
-            assert fresh is not None
         _sync(deps, row.id, status)
         return Outcome(reply, fresh)
 
