@@ -48,6 +48,7 @@ returns:
     - {tags: [定制款], reason: 定制款不支持7天无理由退货}
     - {categories: [蓝牙耳机], said: [拆封, 拆开], reason: 蓝牙耳机拆封后不支持}
   pickup_fee: {空调: 200}
+  quality_words: [质量, 坏, 破, 故障, 开胶]
 exchange: {days: 7, quality_days: 30, per_order: 1}
 retention:
   offers:

@@ -358,7 +358,7 @@ def retention_offer(
     rule = policy.retention
     if not rule.enabled or not rule.offers:
         return deny("retention.enabled", "店铺没有设置挽留方案"), None
-    if mentions(texts, rule.never_when):
+    if mentions(texts, [*policy.returns.quality_words, *rule.never_when]):
         return deny("retention.never_when", "质量问题直接处理售后，不做挽留"), None
     if not mentions(texts, rule.when_reason):
         return deny("retention.when_reason", "顾客的原因不在挽留范围内"), None
@@ -441,14 +441,17 @@ def check_invoice(policy: ShopPolicy, order: Order, kind: str, title: str, tax_i
 
 
 def dispatch_promise(policy: ShopPolicy, order: Order, products: dict[str, Product]) -> timedelta:
+    """The order's dispatch promise: the longest of its lines'. A line takes the longest promise
+    among the `urge.promise_hours` keys naming its category, one of its tags or a word of its
+    title (made-to-order goods are usually told apart by a title word), else `default`."""
     hours = policy.urge.promise_hours
-    per_line = [
-        hours.get(
-            p.category, hours.get("定制" if "定制" in ln.title else "", hours.get("default", 48))
-        )
-        for ln in order.lines
-        if (p := products.get(ln.product_id)) is not None
-    ]
-    if any("定制" in ln.title for ln in order.lines) and "定制" in hours:
-        per_line.append(hours["定制"])
-    return timedelta(hours=max(per_line or [hours.get("default", 48)]))
+    default = hours.get("default", 48)
+    per_line = []
+    for ln in order.lines:
+        if (p := products.get(ln.product_id)) is None:
+            continue
+        keys = [
+            k for k in hours if k != "default" and (k == p.category or k in p.tags or k in ln.title)
+        ]
+        per_line.append(max((hours[k] for k in keys), default=default))
+    return timedelta(hours=max(per_line or [default]))

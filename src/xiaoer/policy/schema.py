@@ -33,9 +33,10 @@ UNSHIPPED: list[State] = ["待付款", "待发货"]
 DELIVERED: list[State] = ["已签收", "已完成"]
 
 QUALITY_WORDS = [
-    "质量", "坏", "破", "故障", "没声音", "没有声音", "不响", "断连", "开胶", "断底", "脱线",
-    "瑕疵", "发错", "错发", "少发", "漏发", "漏水", "不制冷", "不开机", "死机", "划痕", "磕碰",
+    "质量", "坏", "破", "故障", "瑕疵", "发错", "错发", "少发", "漏发", "划痕", "磕碰",
 ]  # fmt: skip
+"""Words that make a reason a quality problem in any shop; a shop adds its categories' own
+defect words (a sole coming off, a fridge not cooling) in `returns.quality_words`."""
 
 
 class _Section(BaseModel):
@@ -68,6 +69,8 @@ class Refund(_Section):
     """Refunds up to this execute on the shopper's confirmation; above it they wait for the merchant."""
     shipped_needs_reason: bool = True
     """A refund on a shipped or delivered order needs a stated quality/missing-item reason."""
+    timing: str = "支付宝、微信即时到账，信用卡 1-3 个工作日"
+    """When refunded money arrives, as the shopper is told it (after "原路退回")."""
 
 
 class Exclusion(_Section):
@@ -88,12 +91,19 @@ class Returns(_Section):
     pickup_fee: dict[str, Money] = {}
     """Pickup fee per category for no-reason returns of large appliances (买家承担)."""
     quality_words: list[str] = QUALITY_WORDS
+    """Words that make a reason a quality problem: list the generic ones too when setting it."""
+    send_back_days: Days = 7
+    """Days the shopper has to send goods back once a return or exchange is accepted."""
+    inspect_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
+    """Hours after the warehouse signs for a return within which it is inspected."""
 
 
 class Exchange(_Section):
     days: Days = 7
     quality_days: Days = 15
     per_order: Annotated[int, Field(ge=0, le=10)] = 1
+    reship_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
+    """Hours after the returned item passes inspection within which the new one ships."""
     price_difference: Literal["same_price", "settle"] = "same_price"
     """`same_price`: only to an option at the same price (quality replacements aside);
     `settle`: any option of the same product, the difference paid or refunded (`payments`)."""
@@ -161,8 +171,9 @@ class Retention(_Section):
         "考虑",
     ]
     """Offer first only when the shopper's reason matches one of these (price, hesitation)."""
-    never_when: list[str] = QUALITY_WORDS
-    """Never stand between a quality problem and its remedy."""
+    never_when: list[str] = []
+    """Words besides `returns.quality_words` that rule an offer out: never stand between a
+    quality problem and its remedy."""
     offers: list[Offer] = []
     per_order: Annotated[int, Field(ge=0, le=5)] = 1
     per_shopper: Annotated[int, Field(ge=0, le=20)] = 2
@@ -176,17 +187,24 @@ class PriceProtection(_Section):
 
 class Urge(_Section):
     promise_hours: dict[str, Annotated[int, Field(ge=1, le=24 * 60)]] = {"default": 48}
-    """Dispatch promise per category (key `default` for the rest)."""
+    """Dispatch promise per category, tag or title word (a line takes the longest promise of
+    the keys it matches; key `default` for lines that match none)."""
 
 
 class Invoice(_Section):
     types: list[Literal["电子普通发票", "增值税专用发票"]] = ["电子普通发票"]
     subsidy_personal_only: bool = True
     states: list[State] = ["已发货", "已签收", "已完成"]
+    timing: dict[Literal["电子普通发票", "增值税专用发票"], str] = {
+        "电子普通发票": "1-3 个工作日内开具，可在订单详情下载",
+        "增值税专用发票": "审核后 7 个工作日内开具",
+    }
+    """When each invoice type is issued, as the shopper is told it."""
 
 
 class Installation(_Section):
     categories: list[str] = []
+    """Product categories that get 安装预约 (none: the tool refuses every order)."""
     slots: list[str] = ["09:00-12:00", "14:00-18:00"]
     days_ahead: Annotated[int, Field(ge=1, le=60)] = 7
     min_lead_hours: Annotated[int, Field(ge=0, le=240)] = 24
