@@ -76,15 +76,12 @@ def deps(
 @pytest.mark.parametrize(
     ("product", "said", "args", "expect"),
     [
-        (
-            "P1",
-            "我平时穿42，脚长26厘米",
-            {"usual_size": "42", "foot_length_cm": 26},
-            "建议拍大一码：43",
-        ),
-        ("P1", "脚长 255 毫米", {"foot_length_cm": 255}, "建议拍大一码：42"),
-        ("P2", "平时穿41，脚瘦", {"usual_size": "41"}, "建议拍 41，脚瘦或喜欢合身可以拍 40"),
-        ("P3", "身高172体重68", {"height_cm": 172, "weight_kg": 68}, "建议拍 L"),
+        ("P1", "我平时穿42，脚长26厘米", {"usual_size": "42"}, "建议拍大一码：43"),
+        ("P1", "脚长 255 毫米", {}, "建议拍大一码：42"),
+        ("P2", "平时穿41，脚瘦", {"usual_size": "41码"}, "建议拍 41，想穿合身可以拍 40"),
+        ("P3", "身高172体重68", {}, "建议拍 L"),
+        ("P3", "我1.72米，136斤", {}, "需要顾客平时穿的尺码"),  # no measure named: it asks
+        ("P3", "身高1.72米，体重136斤", {}, "建议拍 L"),
     ],
 )
 async def test_recommend_size(product: str, said: str, args: dict, expect: str) -> None:
@@ -92,9 +89,19 @@ async def test_recommend_size(product: str, said: str, args: dict, expect: str) 
     assert expect in result.text, result.text
 
 
+async def test_recommend_size_reads_the_charts_own_columns() -> None:
+    # the measures come from the product's size chart, whatever the shop calls them
+    chart = {"1": {"腕围": "14-15cm"}, "2": {"腕围": "15-16.5cm"}, "3": {"腕围": "16.5-18cm"}}
+    band = Product("P9", "编织表带", "配件", "店", "", {"尺码表": chart}, ())
+    result = await recommend_size(deps("腕围16厘米", products=(band,)), {"product": "P9"})
+    assert "建议拍 2" in result.text, result.text
+    asked = await recommend_size(deps("拍几号", products=(band,)), {"product": "P9"})
+    assert asked.reply and "腕围" in asked.reply
+
+
 async def test_recommend_size_asks_when_it_knows_nothing() -> None:
-    # the model invented a foot length the shopper never gave: it is ignored
-    result = await recommend_size(deps("这款跑鞋拍几码"), {"product": "P1", "foot_length_cm": 27})
+    # the model invented a usual size the shopper never gave: it is ignored
+    result = await recommend_size(deps("这款跑鞋拍几码"), {"product": "P1", "usual_size": "42"})
     assert result.reply and "脚长" in result.reply
 
 
@@ -210,4 +217,4 @@ async def test_exchange_size_must_come_from_the_shopper() -> None:
     got = _order("SO10", "已签收", (SHOE_LINE,), delivered_at=NOW - timedelta(days=2))
     d = deps("SO10 想换个码", orders=(got,))
     result = await request_exchange(d, {"order_id": "SO10", "to": "44码"})
-    assert result.proposal is None and "换成什么尺码" in (result.reply or "")
+    assert result.proposal is None and "换成什么颜色或尺码" in (result.reply or "")

@@ -23,7 +23,7 @@ async def test_search_filters_size_price_and_stock(runtime: Runtime) -> None:
     result = await search_products(deps, {"keyword": "跑鞋", "size": "42码", "max_price": 300.0})
     assert result.data["product_ids"] == ["P1"]  # P2 is ¥899; P1's 43 is out of stock
     assert "疾风 3 男子缓震跑鞋（编号P1）¥299" in result.text
-    assert "42码" in result.text and "≤¥300" in result.text
+    assert "尺码 42" in result.text and "≤¥300" in result.text
     none = await search_products(deps, {"keyword": "休闲鞋", "size": "42"})
     assert none.data["product_ids"] == [] and "没有找到" in none.text
     cheap = await search_products(deps, {"keyword": "有没有跑鞋", "max_price": "1000"})

@@ -76,8 +76,32 @@ def _option(sku: Sku, keys: Iterable[str]) -> str:
     return ""
 
 
+_UNIT_AFTER = re.compile(r"(?<=[0-9A-Za-z])\s*[\u4e00-\u9fff]{1,2}$")
+
+
+def strip_unit(text: str) -> str:
+    """A value without the Chinese unit or measure word a shopper puts after a figure or letter
+    ("300元" → "300"); words without a figure or letter before them stay."""
+    return _UNIT_AFTER.sub("", text.strip())
+
+
+def named_value(text: str, values: Iterable[str]) -> str | None:
+    """The longest of `values` that `text` names as a whole token (case-insensitive): a value
+    that starts or ends with a letter or digit must not run on into more of them, so "420" or
+    "42.5" does not name 42 and "AB" does not name B. None when no value is named."""
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        pattern = re.escape(value)
+        if value[0].isascii() and value[0].isalnum():
+            pattern = r"(?<![A-Za-z0-9.])" + pattern
+        if value[-1].isascii() and value[-1].isalnum():
+            pattern += r"(?![A-Za-z0-9]|\.\d)"
+        if re.search(pattern, text, re.IGNORECASE):
+            return value
+    return None
+
+
 def _norm_size(text: str) -> str:
-    return text.strip().lower().removesuffix("码").removesuffix("號").removesuffix("号")
+    return strip_unit(text).lower()
 
 
 def sku_matches(sku: Sku, query: ProductQuery) -> bool:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from xiaoer.commerce.search import named_value, strip_unit
 from xiaoer.domain.models import Address, Change, Order, OrderLine, OrderStatus, Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.knowledge.text import CJK, cjk_bigrams
@@ -22,8 +23,6 @@ from xiaoer.tools.base import Proposal, Tool, ToolResult, schema
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import line_text, options_text
 from xiaoer.tools.orders import owned_order
-
-REFUND_TIMING = "支付宝、微信即时到账，信用卡 1-3 个工作日"
 
 
 def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResult:
@@ -65,7 +64,7 @@ def items_text(lines: Sequence[OrderLine]) -> str:
 
 
 def _bigrams(text: str) -> set[str]:
-    """Chinese character bigrams plus Latin words (FreeBuds, Pro) of a text."""
+    """Chinese character bigrams plus the Latin words (three letters or more) of a text."""
     return cjk_bigrams(text) | {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
 
 
@@ -187,7 +186,8 @@ async def cancel_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         if retained:
             return retained
     paid = order.pay_fen if order.status != OrderStatus.PENDING_PAYMENT else 0
-    refund = f"，实付{yuan(paid)}原路退回（{REFUND_TIMING}）" if paid else ""
+    timing = deps.policy.refund.timing
+    refund = f"，实付{yuan(paid)}原路退回（{timing}）" if paid else ""
     return proposed(
         Proposal(
             tool="cancel_order",
@@ -229,7 +229,7 @@ STREET_WORD = re.compile(
 
 
 def parse_address(text: str, old: Address) -> Address | None:
-    """A Chinese address in free text ("省市区 详细地址，姓名，手机"), missing parts filled from
+    """A Chinese address in free text ("省市区 详细地址，姓名，手机号"), missing parts filled from
     the old address; None when there is no street-level detail."""
     phone = m.group(0) if (m := _PHONE.search(text)) else old.phone
     rest = _PHONE.sub(" ", text)
@@ -237,7 +237,7 @@ def parse_address(text: str, old: Address) -> Address | None:
     parts = [p.strip() for p in re.split(r"[，,；;\n]+", rest) if p.strip()]
     place = []
     for part in parts:
-        if re.fullmatch(r"(手机|电话|号码|手机号|收货人|姓名)*(不变|同上|一样|没变)?", part):
+        if re.fullmatch(r"(手机号?|电话|号码|收货人|姓名)*(不变|同上|一样|没变)?", part):
             continue
         if _NAME.match(part) and not re.search(r"[省市区县路街号楼室栋幢座]", part):
             name = part
@@ -373,7 +373,7 @@ async def request_refund(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
                     }
                 },
             ),  # fmt: skip
-            done=f"已为您退款 {yuan(amount)}，原路退回（{REFUND_TIMING}）{close}。",
+            done=f"已为您退款 {yuan(amount)}，原路退回（{deps.policy.refund.timing}）{close}。",
             amount_fen=amount,
         )
     )
@@ -407,6 +407,7 @@ async def request_return(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
             return retained
     quality = rules.is_quality(deps.policy, said)
     shipping = rules.return_shipping_note(deps.policy, order, lines, products, quality)
+    promise = deps.policy.returns
     amount = plan.amount_fen
     items = items_text(lines)
     return proposed(
@@ -441,34 +442,34 @@ async def request_return(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
                 },
             ),  # fmt: skip
             done=(
-                f"退货申请已提交：{items}，预计退款 {yuan(amount)}。请在 7 天内寄回并在订单页填写退货单号"
-                f"（{RETURN_ADDRESS}）；仓库签收后 48 小时内验货，通过后原路退款。{shipping}"
+                f"退货申请已提交：{items}，预计退款 {yuan(amount)}。"
+                f"请在 {promise.send_back_days} 天内寄回并在订单页填写退货单号（{RETURN_ADDRESS}）；"
+                f"仓库签收后 {promise.inspect_hours} 小时内验货，通过后原路退款。{shipping}"
             ),
             amount_fen=amount,
         )
     )
 
 
-_SIZE = re.compile(r"(?<![\d.])(\d{2,3}(?:\.5)?)(?:\s*码)?")
-
-
-def exchange_target(line: OrderLine, product: Product, to: str, said: Sequence[str]) -> Sku | None:
-    """The SKU of the same product the shopper wants: the line's options with the size and/or
-    colour they named; the same SKU when they named neither (a like-for-like replacement)."""
-    wanted = dict(line.options)
+def option_values(product: Product) -> dict[str, set[str]]:
+    """Each option of the product (its own names, as the catalogue has them) and its values."""
     values: dict[str, set[str]] = {}
     for sku in product.skus:
         for k, v in sku.options.items():
             values.setdefault(k, set()).add(v)
+    return values
+
+
+def exchange_target(line: OrderLine, product: Product, to: str, said: Sequence[str]) -> Sku | None:
+    """The SKU of the same product the shopper wants: the line's options with each option value
+    they named (resolved against the product's own values, as whole tokens); the same SKU when
+    they named none (a like-for-like replacement)."""
+    wanted = dict(line.options)
     source = to or " ".join(said[-2:])
-    for key, options in values.items():
-        named = [v for v in options if v and v in source and v != line.options.get(key)]
+    for key, options in option_values(product).items():
+        named = named_value(source, options - {line.options.get(key, "")})
         if named:
-            wanted[key] = max(named, key=len)
-    if wanted == dict(line.options) and (m := _SIZE.search(source)):
-        size_key = next((k for k in values if "码" in k or "尺" in k), None)
-        if size_key and m.group(1) in values[size_key]:
-            wanted[size_key] = m.group(1)
+            wanted[key] = named
     return next((s for s in product.skus if s.options == wanted), None)
 
 
@@ -483,17 +484,18 @@ async def request_exchange(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     line = lines[0]
     product = await deps.commerce.get_product(line.product_id)
     to = str(args.get("to") or "").strip()
-    if to and not deps.shopper_said(to.replace("码", "").strip()):
+    if to and not deps.shopper_said(strip_unit(to)):
         to = ""  # what to exchange to must come from the shopper
     target = exchange_target(line, product, to, deps.said) if product else None
     said = texts(deps, reason)
     quality = rules.is_quality(deps.policy, said)
     if target is not None and target.id == line.sku_id and not quality:
+        names = "或".join(line.options) or "规格"
         return ToolResult(
             True,
-            "顾客还没说要换成什么尺码或颜色。",
+            f"顾客还没说要换成什么{names}。",
             {"order_id": order.id},
-            f"好的，订单 {order.id} 的 {line.title}（{options_text(line.options)}）想换成什么尺码或颜色呢？",
+            f"好的，订单 {order.id} 的 {line.title}（{options_text(line.options)}）想换成什么{names}呢？",
         )
     done_before = len(
         await deps.commerce.records_for(deps.shopper.id, order_id=order.id, kind="exchange")
@@ -537,8 +539,9 @@ async def request_exchange(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
                 },
             ),  # fmt: skip
             done=(
-                f"换货申请已提交：{what}。请在 7 天内寄回原商品并在订单页填写退货单号"
-                f"（{RETURN_ADDRESS}）；验货通过后 48 小时内发出新商品。{shipping}"
+                f"换货申请已提交：{what}。请在 {deps.policy.returns.send_back_days} 天内寄回原商品"
+                f"并在订单页填写退货单号（{RETURN_ADDRESS}）；"
+                f"验货通过后 {deps.policy.exchange.reship_hours} 小时内发出新商品。{shipping}"
             ),
         )
     )
@@ -635,11 +638,11 @@ AFTERSALES_TOOLS = (
     Tool(
         ToolSpec(
             "request_exchange",
-            "已签收订单换货：换尺码/颜色，或质量问题换新（提交后需顾客确认）。",
+            "已签收订单换货：换同款的其他规格，或质量问题换新（提交后需顾客确认）。",
             schema(
                 {
                     "order_id": _ORDER,
-                    "to": {"type": "string", "description": "要换成的尺码或颜色，如 42码、白色"},
+                    "to": {"type": "string", "description": "要换成的规格，照顾客原话填写"},
                     "reason": _REASON,
                     "item": _ITEM,
                 },

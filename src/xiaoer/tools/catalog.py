@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xiaoer.commerce.base import ProductQuery
+from xiaoer.commerce.search import strip_unit
 from xiaoer.domain.models import Product
 from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.llm.base import ToolSpec
@@ -29,7 +30,7 @@ def _grounded(deps: TurnDeps, args: dict[str, Any], name: str) -> Any:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip().removesuffix("码").removesuffix("元")
+    text = strip_unit(str(value))
     return value if deps.shopper_said(text) else None
 
 
@@ -48,7 +49,7 @@ def _query(deps: TurnDeps, args: dict[str, Any]) -> ProductQuery:
 def _conditions(q: ProductQuery) -> str:
     parts = [q.keyword or "全部商品"]
     if q.size:
-        parts.append(f"{q.size}码")
+        parts.append(f"尺码 {q.size}")
     if q.color:
         parts.append(q.color)
     if q.min_price_fen is not None:
@@ -107,11 +108,11 @@ CATALOG_TOOLS = (
     Tool(
         ToolSpec(
             "search_products",
-            "按关键词、尺码、颜色、价格搜索本店有货的商品，返回名称、编号、价格和库存。",
+            "按关键词、规格、价格搜索本店有货的商品，返回名称、编号、价格和库存。",
             schema(
                 {
                     "keyword": {"type": "string", "description": "商品类型或名称，如顾客所说"},
-                    "size": {"type": "string", "description": "尺码，如 42、L；没说就不填"},
+                    "size": {"type": "string", "description": "尺码，照顾客原话；没说就不填"},
                     "color": {"type": "string", "description": "颜色；没说就不填"},
                     "max_price": {"type": "number", "description": "最高价格（元）；没说就不填"},
                     "min_price": {"type": "number", "description": "最低价格（元）；没说就不填"},

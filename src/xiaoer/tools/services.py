@@ -11,8 +11,10 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from xiaoer.commerce.search import named_value, strip_unit
 from xiaoer.domain.models import Change, Product
 from xiaoer.domain.money import yuan
+from xiaoer.knowledge.text import CJK
 from xiaoer.llm.base import ToolSpec
 from xiaoer.policy import rules, subsidy
 from xiaoer.policy.verdict import allow, deny
@@ -201,53 +203,100 @@ async def check_subsidy(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
 
 # ---------- 尺码推荐 ----------
 
-
-def _number(value: Any) -> float | None:
-    m = re.search(r"\d+(?:\.\d+)?", str(value or ""))
-    return float(m.group(0)) if m else None
-
-
-def _range(text: str) -> tuple[float, float] | None:
-    nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(text))]
-    return (nums[0], nums[-1]) if nums else None
+_FIGURE = r"[\s:：是有约大概为]{0,3}(\d+(?:\.\d+)?)\s*(厘米|公分|cm|毫米|mm|米|m|公斤|千克|kg|斤)?"
+_UNIT_NAME = {"厘米": "cm", "公分": "cm", "毫米": "mm", "米": "m", "公斤": "kg", "千克": "kg"}
+_SCALE = {("mm", "cm"): 0.1, ("m", "cm"): 100.0, ("斤", "kg"): 0.5}
+"""Units a shopper may give a body measure in, to the unit of the size chart's column."""
 
 
-def size_advice(product: Product, foot_cm: float | None, usual: str, height: float | None,
-                weight: float | None) -> str | None:  # fmt: skip
-    """The size to order from the product's size chart and its 尺码偏差, or None."""
+def _numbers(value: Any) -> list[float]:
+    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(value or ""))]
+
+
+def _unit(text: str) -> str:
+    m = re.search(r"\d\s*(厘米|公分|cm|毫米|mm|公斤|千克|kg)", text, re.IGNORECASE)
+    return _UNIT_NAME.get(m.group(1), m.group(1).lower()) if m else ""
+
+
+def _columns(chart: dict[str, Any]) -> list[str]:
+    """The size chart's columns (the body measures it maps to sizes), in order."""
+    return list(dict.fromkeys(c for row in chart.values() if isinstance(row, dict) for c in row))
+
+
+def measures(chart: dict[str, Any], said: list[str]) -> dict[str, float]:
+    """The figures the shopper gave for the chart's columns, in the column's unit: the column's
+    name (or its first character, for a two-character Chinese name) then a number, with a unit
+    when they gave one. Later messages override earlier ones."""
+    out: dict[str, float] = {}
+    for column in _columns(chart):
+        cells = [str(row.get(column, "")) for row in chart.values() if isinstance(row, dict)]
+        unit = next((u for c in cells if (u := _unit(c))), "")
+        top = max((n for c in cells for n in _numbers(c)), default=0.0)
+        names = [column] + ([column[0]] if len(column) == 2 and CJK.match(column) else [])
+        for text in said:
+            for name in names:
+                m = re.search(re.escape(name) + _FIGURE, text, re.IGNORECASE)
+                if m is None:
+                    continue
+                value, given = float(m.group(1)), (m.group(2) or "").lower()
+                given = _UNIT_NAME.get(given, given)
+                if given and unit and given != unit:
+                    value *= _SCALE.get((given, unit), 1.0)
+                elif not given and unit == "cm" and top and value > 3 * top:
+                    value /= 10  # millimetres written without a unit
+                out[column] = value
+                break
+    return out
+
+
+def _fits(cell: Any, value: float) -> bool | None:
+    """A single figure is the largest body measure the size takes; a range, its band."""
+    nums = _numbers(cell)
+    if not nums:
+        return None
+    return nums[0] >= value - 0.01 if len(nums) == 1 else value <= nums[-1]
+
+
+def _fit(
+    rows: dict[str, dict[str, Any]], given: dict[str, float], grounds: str
+) -> tuple[str | None, str]:
+    """The first size whose row fits every given measure, and the basis to tell the shopper."""
+    if not given:
+        return None, ""
+    for size, row in rows.items():
+        if all(_fits(row.get(column), value) for column, value in given.items()):
+            said = "、".join(f"{column} {value:g}" for column, value in given.items())
+            return size, f"{said} {grounds} {size}"
+    return None, ""
+
+
+def size_advice(product: Product, given: dict[str, float], usual: str) -> str | None:
+    """The size to order from the product's size chart (`尺码表`) and its `尺码偏差`, or None.
+    Exact measures (one figure per size) come first, then the size the shopper usually wears,
+    then measures the chart gives as bands."""
     chart = product.attributes.get("尺码表")
     if not isinstance(chart, dict) or not chart:
         return None
     sizes = list(chart)
-    bias = str(product.attributes.get("尺码偏差") or "标准")
-    base: str | None = None
-    basis = ""
-    if foot_cm:
-        for size in sizes:
-            length = _number(chart[size].get("脚长")) if isinstance(chart[size], dict) else None
-            if length is not None and length >= foot_cm - 0.01:
-                base, basis = size, f"脚长 {foot_cm:g}cm 对应尺码表 {size} 码"
-                break
-    if base is None and usual and usual in sizes:
+    rows = {s: chart[s] if isinstance(chart[s], dict) else {} for s in sizes}
+    exact = {
+        c: v for c, v in given.items() if all(len(_numbers(r.get(c))) <= 1 for r in rows.values())
+    }
+    base, basis = _fit(rows, exact, "对应尺码表")
+    if base is None and usual in sizes:
         base, basis = usual, f"平时穿 {usual}"
-    if base is None and (height or weight):
-        for size in sizes:
-            row = chart[size] if isinstance(chart[size], dict) else {}
-            h, w = _range(row.get("身高", "")), _range(row.get("体重", ""))
-            fits_h = height is None or (h is not None and height <= h[1])
-            fits_w = weight is None or (w is not None and weight <= w[1])
-            if fits_h and fits_w:
-                base, basis = size, "按身高体重对照尺码表"
-                break
+    if base is None:
+        base, basis = _fit(rows, {c: v for c, v in given.items() if c not in exact}, "对照尺码表")
     if base is None:
         return None
     i = sizes.index(base)
+    bias = str(product.attributes.get("尺码偏差") or "标准")
     if "偏小" in bias:
         pick = sizes[min(i + 1, len(sizes) - 1)]
         return f"{basis}；这款{bias}，建议拍大一码：{pick}。"
     if "偏大" in bias:
         smaller = sizes[max(i - 1, 0)]
-        return f"{basis}；这款{bias}，建议拍 {base}，脚瘦或喜欢合身可以拍 {smaller}。"
+        return f"{basis}；这款{bias}，建议拍 {base}，想穿合身可以拍 {smaller}。"
     return f"{basis}；这款尺码标准，建议拍 {base}。"
 
 
@@ -256,20 +305,22 @@ async def recommend_size(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     product = await resolve_product(deps, ref) if ref else None
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。先用 search_products 找到商品。")
-
-    def said(name: str) -> float | None:
-        value = _number(args.get(name))
-        return value if value is not None and deps.shopper_said(f"{value:g}") else None
-
-    foot = said("foot_length_cm")
-    if foot and foot > 100:  # millimetres
-        foot = foot / 10
-    usual = str(args.get("usual_size") or "").strip().removesuffix("码")
-    usual = usual if usual and deps.shopper_said(usual) else ""
-    advice = size_advice(product, foot, usual, said("height_cm"), said("weight_kg"))
+    chart = product.attributes.get("尺码表")
+    if not isinstance(chart, dict) or not chart:
+        text = (
+            f"{product.title} 没有尺码表，不能按尺码表推荐；如实告诉顾客，可以参考商品详情的规格。"
+        )
+        return ToolResult(True, text, {"product_id": product.id})
+    usual_arg = str(args.get("usual_size") or "").strip()
+    said_usual = usual_arg and deps.shopper_said(strip_unit(usual_arg))
+    usual = (named_value(usual_arg, chart) or "") if said_usual else ""
+    advice = size_advice(product, measures(chart, deps.said), usual)
     if advice is None:
-        text = f"{product.title} 需要顾客的脚长（厘米）或平时穿的尺码（服装：身高体重）才能推荐。"
-        reply = f"请问您的脚长是多少厘米，或者平时穿多大码？我按{product.title}的尺码表帮您推荐。"
+        asked = "、".join(_columns(chart))
+        text = f"{product.title} 需要顾客平时穿的尺码，或尺码表对照的{asked}，才能推荐。"
+        reply = (
+            f"请问您平时穿什么尺码，或者您的{asked}是多少？我按{product.title}的尺码表帮您推荐。"
+        )
         return ToolResult(True, text, {"product_id": product.id}, reply)
     in_stock = [s for s in product.skus if s.stock > 0]
     text = f"{product.title}：{advice}（有货规格 {len(in_stock)} 个）"
@@ -316,11 +367,7 @@ async def request_invoice(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
                 order_extras={"invoice": {"type": kind, "title": title, "status": "待开具"}},
             ),
             done=f"开票申请已提交：{kind}，抬头 {title}。"
-            + (
-                "审核后 7 个工作日内开具。"
-                if "专用" in kind
-                else "1-3 个工作日内开具，可在订单详情下载。"
-            ),
+            + (f"{timing}。" if (timing := deps.policy.invoice.timing.get(kind)) else ""),
         )
     )
 
@@ -496,14 +543,11 @@ SERVICE_TOOLS = (
     Tool(
         ToolSpec(
             "recommend_size",
-            "按商品尺码表和顾客的脚长、平时尺码或身高体重推荐尺码。",
+            "按商品尺码表推荐尺码：对照顾客平时穿的尺码，或顾客自己说的身体尺寸（从顾客原话里读）。",
             schema(
                 {
                     "product": _PRODUCT,
-                    "foot_length_cm": {"type": "number", "description": "脚长（厘米）"},
-                    "usual_size": {"type": "string", "description": "平时穿的尺码"},
-                    "height_cm": {"type": "number", "description": "身高（厘米）"},
-                    "weight_kg": {"type": "number", "description": "体重（公斤）"},
+                    "usual_size": {"type": "string", "description": "顾客平时穿的尺码；没说就不填"},
                 },
                 ["product"],
             ),
@@ -531,7 +575,7 @@ SERVICE_TOOLS = (
     Tool(
         ToolSpec(
             "schedule_installation",
-            "为空调、洗衣机、电视、热水器预约或改约上门安装（提交后需顾客确认）。",
+            "为订单里需要安装的大件商品预约或改约上门安装（提交后需顾客确认）。",
             schema(
                 {
                     "order_id": _ORDER,
