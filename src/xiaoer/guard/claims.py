@@ -93,12 +93,13 @@ records, not from the shopper's words ("赔我 200" does not back "赔您 200 �
 AFFIRM = re.compile(r"有货|现货|库存|售价|价格|价钱|¥|￥|元|开售|发售|上市|支持|兼容|适配")
 NEGATION = re.compile(r"没有|暂无|不|无|未")
 MODEL = re.compile(
-    r"(?<![A-Za-z0-9])[A-Za-z]+\s?\d{1,4}[A-Za-z]?(?:\s?(?:Pro|Max|Plus|Ultra|mini|Lite|SE)\b)?"
+    r"(?<![A-Za-z0-9])[A-Za-z]+\s?\d{1,4}[A-Za-z]?(?:\s?(?:[A-Z][a-z]{1,4}|[A-Z]{2}))?"
     r"(?![A-Za-z0-9])"
 )
-"""A model designation (X70 Pro, FreeBuds 6): a sentence that says one is in stock, costs
-something or supports something must name one the shop's records name — the shopper naming a
-product that does not exist does not make it exist."""
+"""A model designation — letters and a number, with the short capitalised series word that may
+follow it (a two-letter one too): a sentence that says one is in stock, costs something or
+supports something must name one the shop's records name — the shopper naming a product that
+does not exist does not make it exist."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")

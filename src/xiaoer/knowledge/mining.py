@@ -128,7 +128,7 @@ class Titled(Protocol):
 
 def product_names(products: Sequence[Titled]) -> dict[str, set[str]]:
     """Each product's distinctive name parts: title words, and pairs of adjacent title words
-    ("X60 Pro"), that no other product's title has."""
+    (a model number and the series word after it), that no other product's title has."""
     words: dict[str, set[str]] = {}
     for p in products:
         parts = [w for w in re.split(r"[\s·/]+", p.title) if w]

@@ -2,7 +2,7 @@
 
 Chinese has no spaces, so the BM25 leg indexes jieba's search-mode words plus the character
 bigrams of every CJK run: words give precision ("鞋盒"), bigrams survive paraphrase, typos and
-product names jieba does not know ("燃训").
+the made-up series names of product titles, which jieba does not know.
 """
 
 from __future__ import annotations
