@@ -626,6 +626,76 @@ async def knowledge_remove(
     out.print(f"{source} removed")
 
 
+@eval_app.command("understand")
+@command
+async def eval_understand(
+    readers: Annotated[
+        str, typer.Option(help="model | keywords | model,keywords")
+    ] = "model,keywords",
+    split: Annotated[str, typer.Option(help="dev | heldout | all")] = "all",
+    labelled: Annotated[Path | None, typer.Option(help="the labelled set (YAML)")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="first N messages")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+) -> None:
+    """Per-field accuracy, precision and recall of the understanding step vs the keyword checks
+    on the labelled shopper messages (dev = tuned shops, heldout = only measured)."""
+    from xiaoer.agent.understanding import KeywordReader, ModelReader, Reader
+    from xiaoer.domain.errors import BadInput
+    from xiaoer.evals.understanding import DEFAULT_FILE, FIELDS, evaluate, load_items
+
+    names = [n.strip() for n in readers.split(",") if n.strip()]
+    if not names or set(names) - {"model", "keywords"}:
+        raise BadInput(f"--readers takes model and/or keywords, not {readers!r}")
+    if split not in ("dev", "heldout", "all"):
+        raise BadInput(f"--split is dev, heldout or all, not {split!r}")
+    items = [i for i in load_items(labelled or DEFAULT_FILE) if split in ("all", i.split)]
+    items = items[:limit] if limit else items
+    if not items:
+        raise BadInput("no labelled messages selected")
+    rt = await Runtime.open(_settings())
+    try:
+        chosen: list[Reader] = []
+        for name in names:
+            if name == "model":
+                load_llm(rt)
+                chosen.append(ModelReader(rt.llm()))
+            else:
+                chosen.append(KeywordReader())
+        progress = Progress(
+            TextColumn("[bold]understand"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=err,
+        )  # fmt: skip
+        with progress:
+            task = progress.add_task("m", total=None)
+            report = await evaluate(
+                chosen, items,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )  # fmt: skip
+    finally:
+        await rt.close()
+    splits = sorted({i.split for i in items}) + (["all"] if split == "all" else [])
+    table = Table("field", "split", *[f"{n} acc" for n in names], *[f"{n} P/R" for n in names],
+                  "n", title="xiaoer eval understand")  # fmt: skip
+    for name in FIELDS:
+        for sp in splits:
+            cells = [report["readers"][n]["fields"].get(f"{sp}/{name}") for n in names]
+            if not any(cells):
+                continue
+            n = next(c["n"] for c in cells if c)
+            acc = [f"{c['accuracy']:.3f}" if c else "—" for c in cells]
+            pr = [
+                f"{c['macro_precision']:.2f}/{c['macro_recall']:.2f}" if c else "—" for c in cells
+            ]
+            table.add_row(name, sp, *acc, *pr, str(n))
+    out.print(table)
+    for n in names:
+        r = report["readers"][n]
+        out.print(f"{n}: p50 {r['seconds_p50']} s, p95 {r['seconds_p95']} s, tokens in "
+                  f"{r['tokens_in_mean']} / out {r['tokens_out_mean']}, unreadable {r['unreadable']}")  # fmt: skip
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
 @eval_app.command("retrieval")
 @command
 async def eval_retrieval(

@@ -1,0 +1,303 @@
+"""What the shopper's message means, read once by the model into a typed object.
+
+The model understands; code decides (DESIGN.md, "Understand, then decide"). One short call,
+constrained to a JSON schema (the llama.cpp grammar on the embedded model, a forced tool call
+on an endpoint), reads the message into `Understanding`; routing — handoff, the action desk,
+which tools the turn offers, the reason kind the policy engine reads — uses that object and
+not words in the raw text.
+
+The schema is designed field by field against the labelled set (`evals/labelled/`,
+`xiaoer eval understand`): labels in Chinese, the reason before the want, and a field asked
+only when it applies (yes/no only while an action waits for the shopper's answer). Only the
+values are enums; the order, product, options and reason stay in the shopper's own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from xiaoer.guard.input import check_input
+from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
+from xiaoer.policy.rules import mentions
+from xiaoer.policy.schema import QUALITY_WORDS
+
+type Want = Literal[
+    "order_status", "logistics", "urge", "product", "stock", "size", "coupon", "subsidy",
+    "cancel", "address", "refund", "return", "exchange", "price_protection", "invoice",
+    "installation", "shop_policy", "complaint", "other",
+]  # fmt: skip
+type ReasonKind = Literal[
+    "none", "defect", "missing_or_wrong", "not_fit", "changed_mind", "price", "late", "other"
+]
+type Mood = Literal["calm", "upset", "angry"]
+type Answer = Literal["yes", "no", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    code: str
+    label: str
+    """The value the model writes: short Chinese, as a shopper would say it (output tokens are
+    the slow part on 2 cores: every forced token is still one decoding step)."""
+    hint: str
+    """What the label covers, shown once in the prompt's legend (cached prefix)."""
+    tools: tuple[str, ...]
+    """The tools a turn about this needs (besides knowledge and handoff, always offered)."""
+
+
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("order_status", "订单状态", "查自己订单的状态/详情", ("get_order", "list_my_orders")),
+    Capability("logistics", "物流", "快递到哪了、什么时候到", ("track_logistics", "list_my_orders", "get_order")),
+    Capability("urge", "催发货", "催商家快点发货", ("urge_shipment", "get_order", "list_my_orders")),
+    Capability("product", "商品咨询", "问商品的参数、价格、材质、用法、对比、推荐", ("search_products", "get_product")),
+    Capability("stock", "库存", "问有没有货、哪个规格有货", ("search_products", "get_product")),
+    Capability("size", "选规格", "问自己该选哪个尺码/规格", ("recommend_size", "get_product", "search_products")),
+    Capability("coupon", "优惠券", "问或要优惠券、优惠活动", ("list_coupons", "apply_coupon")),
+    Capability("subsidy", "国补", "国家以旧换新补贴", ("check_subsidy", "search_products", "get_product")),
+    Capability("cancel", "取消订单", "不要这单了（还没发货）", ("cancel_order", "offer_retention", "list_my_orders", "get_order")),
+    Capability("address", "改地址", "改收货地址", ("change_address", "list_my_orders", "get_order")),
+    Capability("refund", "仅退款", "只退钱、不寄回商品", ("request_refund", "offer_retention", "list_my_orders", "get_order")),
+    Capability("return", "退货", "把收到的商品退回并退款", ("request_return", "offer_retention", "list_my_orders", "get_order")),
+    Capability("exchange", "换货", "收到的商品换别的尺码/颜色或换新", ("request_exchange", "get_product", "list_my_orders", "get_order")),
+    Capability("price_protection", "价保", "买后降价，要退差价", ("price_protection", "list_my_orders", "get_order")),
+    Capability("invoice", "发票", "开发票、改发票", ("request_invoice", "list_my_orders", "get_order")),
+    Capability("installation", "安装", "预约或改约上门安装", ("schedule_installation", "list_my_orders", "get_order")),
+    Capability("shop_policy", "店铺规则", "问发货、运费、退换规则、保修、保存方法等一般规定", ()),
+    Capability("complaint", "投诉", "投诉、抱怨服务或商品", ("list_my_orders", "get_order")),
+    Capability("other", "其他", "打招呼、感谢、闲聊或别的", ()),
+)  # fmt: skip
+BY_CODE = {c.code: c for c in CAPABILITIES}
+
+REASON_KINDS: dict[str, str] = {
+    "none": "无",
+    "defect": "质量问题",
+    "missing_or_wrong": "少件发错",
+    "not_fit": "不合适",
+    "changed_mind": "不想要了",
+    "price": "价格",
+    "late": "物流慢",
+    "other": "其他",
+}
+REASON_HINTS = {
+    "无": "没说原因",
+    "质量问题": "坏了、有瑕疵、不能用、收到就有问题",
+    "少件发错": "少件、漏发、发错货",
+    "不合适": "尺码或规格不合适",
+    "不想要了": "不喜欢、买错、买多了、不需要了",
+    "价格": "嫌贵、降价了、别家更便宜",
+    "物流慢": "发货慢、物流慢、还没收到",
+}
+MOODS: dict[str, str] = {"calm": "平静", "upset": "不满", "angry": "愤怒"}
+ANSWERS: dict[str, str] = {"yes": "同意", "no": "不办", "none": "没表态"}
+
+
+class Understanding(BaseModel):
+    """One shopper message, understood. Codes here; the model is shown the Chinese labels."""
+
+    want: Want = "other"
+    order: str = ""
+    """The order as the shopper refers to it: an id, or their words ("上周买的那双"); "" if none."""
+    product: str = ""
+    options: str = ""
+    reason: str = ""
+    """The shopper's reason in their own words; "" if they gave none."""
+    reason_kind: ReasonKind = "none"
+    asks_human: bool = False
+    mood: Mood = "calm"
+    mood_words: str = ""
+    """The words that show the mood ("" when calm)."""
+    answer: Answer = "none"
+    """Yes or no to the action waiting for the shopper; "none" when nothing waits."""
+
+    @property
+    def quality(self) -> bool:
+        """The shopper states a fault with the goods (the policy's quality-problem terms)."""
+        return self.reason_kind in ("defect", "missing_or_wrong")
+
+
+SYSTEM = (
+    "你是网店客服系统里的理解模块。读顾客最新的这条消息，调用 understand 写下它的意思；"
+    "只写顾客自己说出的内容，没说的留空，不要回答顾客。"
+)
+_SHORT = {"type": "string", "maxLength": 24}
+
+
+def legend(capabilities: tuple[Capability, ...], pending: bool) -> str:
+    """What each value means: in the system prompt (a cached prefix), so the values the model
+    writes can stay short."""
+    lines = [
+        "事：" + "；".join(f"{c.label}={c.hint}" for c in capabilities),
+        "原因：" + "；".join(f"{k}={v}" for k, v in REASON_HINTS.items()),
+        "人工：顾客要求换人工客服/真人客服来接待才填是",
+        "情绪：平静；不满=明显不高兴；愤怒=要投诉、曝光、骂人或非常生气",
+    ]
+    if pending:
+        lines.append(
+            "确认：顾客对等待确认的操作的回答：同意=要办；不办=不要办了；没表态=没回答办不办"
+        )
+    return "\n".join(lines)
+
+
+def _schema(capabilities: tuple[Capability, ...], pending: bool) -> dict[str, object]:
+    """What the model fills in, in the order it writes it: the reason before the want, and
+    yes/no only while an action waits for the shopper's answer."""
+    props: dict[str, object] = {
+        "原因": {"enum": list(REASON_KINDS.values())},
+        "原话": {**_SHORT, "description": "顾客说的原因，照原话；没说就空"},
+        "事": {"enum": [c.label for c in capabilities]},
+        "订单": {**_SHORT, "description": "订单号或顾客对订单的说法；没提就空"},
+        "商品": {**_SHORT, "description": "提到的商品，照原话；没提就空"},
+        "规格": {**_SHORT, "description": "提到的规格，照原话；没提就空"},
+        "人工": {"enum": ["否", "是"]},
+        "情绪": {"enum": list(MOODS.values())},
+        "情绪词": {**_SHORT, "description": "表现情绪的原话；平静就空"},
+    }
+    if pending:
+        props["确认"] = {"enum": list(ANSWERS.values())}
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
+def spec(capabilities: tuple[Capability, ...], pending: bool) -> ToolSpec:
+    return ToolSpec("understand", "写下顾客这条消息的意思。", _schema(capabilities, pending))
+
+
+def prompt(
+    text: str,
+    capabilities: tuple[Capability, ...] = CAPABILITIES,
+    *,
+    before: str = "",
+    pending: str = "",
+) -> list[ChatMessage]:
+    lines = []
+    if before:
+        lines.append(f"客服上一句：{before[:160]}")
+    if pending:
+        lines.append(f"等待顾客确认的操作：{pending[:120]}")
+    lines.append(f"顾客：{text}")
+    system = f"{SYSTEM}\n{legend(capabilities, bool(pending))}"
+    return [ChatMessage("system", system), ChatMessage("user", "\n".join(lines))]
+
+
+def read(arguments: dict[str, object], capabilities: tuple[Capability, ...]) -> Understanding:
+    """The model's filled-in form as codes (a value outside the lists reads as its default)."""
+
+    def code(table: dict[str, str], value: object, default: str) -> str:
+        return next((k for k, v in table.items() if v == value), default)
+
+    def text(key: str) -> str:
+        value = arguments.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    wants = {c.code: c.label for c in capabilities}
+    return Understanding.model_validate(
+        {
+            "want": code(wants, arguments.get("事"), "other"),
+            "order": text("订单"),
+            "product": text("商品"),
+            "options": text("规格"),
+            "reason": text("原话"),
+            "reason_kind": code(REASON_KINDS, arguments.get("原因"), "none"),
+            "asks_human": arguments.get("人工") == "是",
+            "mood": code(MOODS, arguments.get("情绪"), "calm"),
+            "mood_words": text("情绪词"),
+            "answer": code(ANSWERS, arguments.get("确认"), "none"),
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    understood: Understanding
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens: int = 0
+    ok: bool = True
+    """False when the model's output could not be read (the defaults stand in)."""
+
+
+async def understand(
+    llm: LLM,
+    text: str,
+    *,
+    capabilities: tuple[Capability, ...] = CAPABILITIES,
+    before: str = "",
+    pending: str = "",
+    max_tokens: int = 160,
+) -> Reading:
+    """One constrained call: the message as an `Understanding`."""
+    tool = spec(capabilities, bool(pending))
+    done = await llm.complete(
+        prompt(text, capabilities, before=before, pending=pending),
+        [tool],
+        mode="call",
+        max_tokens=max_tokens,
+    )
+    call = next((c for c in done.tool_calls if c.name == tool.name), None)
+    counts = {"tokens_in": done.tokens_in, "tokens_out": done.tokens_out,
+              "cached_tokens": done.cached_tokens}  # fmt: skip
+    if call is None:
+        return Reading(Understanding(), ok=False, **counts)
+    return Reading(read(call.arguments, capabilities), **counts)
+
+
+class Reader(Protocol):
+    """Reads a shopper message into an `Understanding`."""
+
+    name: str
+
+    async def read(
+        self, text: str, *, before: str = "", pending: str = "",
+        capabilities: tuple[Capability, ...] = CAPABILITIES,
+    ) -> Reading: ...  # fmt: skip
+
+
+class ModelReader:
+    """The model reads the message (one constrained call)."""
+
+    name = "model"
+
+    def __init__(self, llm: LLM) -> None:
+        self.llm = llm
+
+    async def read(
+        self, text: str, *, before: str = "", pending: str = "",
+        capabilities: tuple[Capability, ...] = CAPABILITIES,
+    ) -> Reading:  # fmt: skip
+        return await understand(
+            self.llm, text, capabilities=capabilities, before=before, pending=pending
+        )
+
+
+class KeywordReader:
+    """Today's keyword checks, as a reader: the baseline the model reader is measured against,
+    and the reader of a scripted assistant in unit tests. It cannot tell what the shopper wants
+    (`want` stays "other") and knows a fault only by the policy's default quality words."""
+
+    name = "keywords"
+
+    def __init__(self, quality_words: Sequence[str] = QUALITY_WORDS) -> None:
+        self.quality_words = list(quality_words)
+
+    async def read(
+        self, text: str, *, before: str = "", pending: str = "",
+        capabilities: tuple[Capability, ...] = CAPABILITIES,
+    ) -> Reading:  # fmt: skip
+        from xiaoer.agent.actions import is_no, is_yes
+
+        check = check_input(text)
+        answer: Answer = "none"
+        if pending:
+            answer = "yes" if is_yes(text) else "no" if is_no(text) else "none"
+        fault = mentions([text], self.quality_words) is not None
+        return Reading(
+            Understanding(
+                reason_kind="defect" if fault else "none",
+                asks_human=check.asks_human,
+                mood=check.mood,
+                answer=answer,
+            )
+        )
