@@ -634,7 +634,7 @@ async def eval_understand(
     ] = "model,keywords",
     split: Annotated[str, typer.Option(help="dev | heldout | all")] = "all",
     labelled: Annotated[Path | None, typer.Option(help="the labelled set (YAML)")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="first N messages")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="N messages spread evenly")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
 ) -> None:
     """Per-field accuracy, precision and recall of the understanding step vs the keyword checks
@@ -649,7 +649,8 @@ async def eval_understand(
     if split not in ("dev", "heldout", "all"):
         raise BadInput(f"--split is dev, heldout or all, not {split!r}")
     items = [i for i in load_items(labelled or DEFAULT_FILE) if split in ("all", i.split)]
-    items = items[:limit] if limit else items
+    if limit and limit < len(items):
+        items = [items[i * len(items) // limit] for i in range(limit)]
     if not items:
         raise BadInput("no labelled messages selected")
     rt = await Runtime.open(_settings())

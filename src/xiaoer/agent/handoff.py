@@ -50,8 +50,19 @@ class Trigger:
 
 
 def moods(history: Sequence[MessageRow]) -> list[str]:
-    """The mood of each earlier shopper message, oldest first."""
-    return [check_input(m.content).mood for m in history if m.role == "shopper"]
+    """The mood of each earlier shopper message, oldest first: as its turn understood it
+    (stored with the reply), or by the keyword checks for a message answered before readings
+    were stored."""
+    read = {
+        m.reply_to: m.meta["understood"].get("mood", "calm")
+        for m in history
+        if m.role == "assistant" and m.reply_to is not None and "understood" in m.meta
+    }
+    return [
+        read[m.id] if m.id in read else check_input(m.content).mood
+        for m in history
+        if m.role == "shopper"
+    ]
 
 
 def failures(history: Sequence[MessageRow]) -> int:

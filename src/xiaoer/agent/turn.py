@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -78,9 +79,11 @@ from xiaoer.agent.instructions import (
     presale_guidance,
 )
 from xiaoer.agent.loop import Loop
+from xiaoer.agent.understanding import KeywordReader, Reader
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.models import Shop, Shopper
+from xiaoer.domain.understanding import Understanding
 from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
 from xiaoer.guard.output import OutputGuard
@@ -88,7 +91,7 @@ from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
-from xiaoer.store.models import MessageRow, ToolCallRow
+from xiaoer.store.models import ActionRow, MessageRow, ToolCallRow
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
@@ -125,6 +128,7 @@ class Assistant:
         knowledge: KnowledgeBase | None = None,
         guard: OutputGuard | None = None,
         limiter: Limiter | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.sessions = sessions
         self.llm = llm
@@ -139,6 +143,9 @@ class Assistant:
         self.guard = guard
         self.desk = ActionDesk(sessions, self.tools, clock)
         self.limiter = limiter or RateLimiter()
+        self.reader = reader
+        """Reads each message into an `Understanding` (None: the keyword checks, which is what
+        a scripted assistant in unit tests uses)."""
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
         """Open a new conversation for a shopper; returns its id."""
@@ -197,7 +204,12 @@ class Assistant:
         deps = await self._deps(shop, shopper, history_rows, tool_rows, text, policy)
         loop = self._context(deps, history_rows, tool_rows, text, check)
         loop.conversation_id, loop.message_id = conversation_id, message.id
-        settled = await self._desk_step(loop, deps, text)
+        pending = await self.desk.open_action(shop_id, conversation_id)
+        understood = None
+        if not (pending is not None and is_yes(text)):  # the explicit yes needs no reading
+            understood = await self._understand(loop, deps, text, history_rows, pending)
+            check = routed(check, understood)
+        settled = await self._desk_step(loop, deps, text, understood)
         exhausted = False
         if settled is not None:
             reply, fallback = settled, False
@@ -253,9 +265,28 @@ class Assistant:
             guard_ms=loop.guard_ms,
             handoff=handoff,
         )
-        await self._persist(shop_id, message.id, result, note=loop.note, exhausted=exhausted)
+        await self._persist(shop_id, message.id, result, note=loop.note, exhausted=exhausted,
+                            understood=understood)  # fmt: skip
         await emit(result)
         return result
+
+    async def _understand(
+        self, loop: Loop, deps: TurnDeps, text: str, history: Sequence[MessageRow],
+        pending: ActionRow | None,
+    ) -> Understanding:  # fmt: skip
+        """The shopper's message read once (DESIGN "Understand, then decide"); the call is
+        counted with the turn's. What earlier turns understood stays in `deps.readings`."""
+        reader = self.reader or KeywordReader(deps.policy.returns.quality_words)
+        before = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+        reading = await reader.read(text, before=before,
+                                    pending=pending.summary if pending is not None else "")  # fmt: skip
+        if reader.name == "model":
+            loop.llm_calls += 1
+            loop.tokens_in += reading.tokens_in
+            loop.tokens_out += reading.tokens_out
+            loop.cached += reading.cached_tokens
+        deps.readings.append(reading.understood)
+        return reading.understood
 
     async def _paused(
         self, shop: Shop, conversation_id: str, message_id: int, mode: str, started: float,
@@ -305,6 +336,11 @@ class Assistant:
             policy=policy or await self.policy_for(shop.id),
             past_actions=await self.desk.past_actions(shop.id, shopper.id),
             knowledge=self.knowledge,
+            readings=[
+                Understanding.model_validate(m.meta["understood"])
+                for m in history
+                if m.role == "assistant" and m.meta.get("understood")
+            ],
         )
 
     async def review(
@@ -434,8 +470,13 @@ class Assistant:
             result_chars=self.result_chars, knowledge=self.knowledge, guard=self.guard,
         )  # fmt: skip
 
-    async def _desk_step(self, loop: Loop, deps: TurnDeps, text: str) -> str | None:
-        """Settle the turn from the action desk when the message answers a pending action."""
+    async def _desk_step(
+        self, loop: Loop, deps: TurnDeps, text: str, understood: Understanding | None
+    ) -> str | None:
+        """Settle the turn from the action desk when the message answers a pending action.
+
+        Only an explicit yes (the confirmation word the question asked for) executes; a yes
+        read in other words is asked again, and a no — in words or as read — declines."""
         desk = self.desk
         resumed = await desk.resume(deps, loop.message_id)
         if resumed is not None:
@@ -458,10 +499,12 @@ class Assistant:
             if result.proposal is not None:
                 return await self._propose(loop, deps, result.proposal)
             return result.reply or result.text
-        if is_no(text):
+        answer = understood.answer if understood is not None else "none"
+        if is_no(text) or answer == "no":
             await desk.decline(deps, pending)
             loop.actions.append(pending.id)
-        elif pushes(text):  # seen: "跟你说了别再问我确认，直接退" answered with an FAQ entry
+        elif pushes(text) or (answer == "yes" and not _asks(text)):
+            # seen: "跟你说了别再问我确认，直接退" answered with an FAQ entry
             loop.actions.append(pending.id)
             again = CONFIRM_AGAIN_EN if english(text) else CONFIRM_AGAIN
             return again.format(summary=pending.summary)
@@ -705,6 +748,7 @@ class Assistant:
         note: str,
         exhausted: bool = False,
         notice: str = "",
+        understood: Understanding | None = None,
     ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
@@ -726,6 +770,8 @@ class Assistant:
             }
             if notice:
                 meta["notice"] = notice
+            if understood is not None:
+                meta["understood"] = understood.model_dump(exclude_defaults=True)
             row = await repo.add_message(
                 result.conversation_id,
                 "assistant",
@@ -767,6 +813,13 @@ def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> Non
 
 def _asks(reply: str) -> bool:
     return reply.rstrip().endswith(("？", "?"))
+
+
+def routed(check: InputCheck, understood: Understanding) -> InputCheck:
+    """The input check with what the reading understood: whether a person is asked for, and the
+    mood (abuse, which the input guard flags, stays angry whatever the reading says)."""
+    mood = "angry" if "abuse" in check.flags else understood.mood
+    return replace(check, mood=mood, asks_human=understood.asks_human)
 
 
 def _about_the_shop(question: str) -> bool:

@@ -16,25 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel
-
+from xiaoer.domain.understanding import Answer, Understanding
 from xiaoer.guard.input import check_input
 from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
 from xiaoer.policy.rules import mentions
 from xiaoer.policy.schema import QUALITY_WORDS
-
-type Want = Literal[
-    "order_status", "logistics", "urge", "product", "stock", "size", "coupon", "subsidy",
-    "cancel", "address", "refund", "return", "exchange", "price_protection", "invoice",
-    "installation", "shop_policy", "complaint", "other",
-]  # fmt: skip
-type ReasonKind = Literal[
-    "none", "defect", "missing_or_wrong", "not_fit", "changed_mind", "price", "late", "other"
-]
-type Mood = Literal["calm", "upset", "angry"]
-type Answer = Literal["yes", "no", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,30 +81,6 @@ REASON_HINTS = {
 }
 MOODS: dict[str, str] = {"calm": "平静", "upset": "不满", "angry": "愤怒"}
 ANSWERS: dict[str, str] = {"yes": "同意", "no": "不办", "none": "没表态"}
-
-
-class Understanding(BaseModel):
-    """One shopper message, understood. Codes here; the model is shown the Chinese labels."""
-
-    want: Want = "other"
-    order: str = ""
-    """The order as the shopper refers to it: an id, or their words ("上周买的那双"); "" if none."""
-    product: str = ""
-    options: str = ""
-    reason: str = ""
-    """The shopper's reason in their own words; "" if they gave none."""
-    reason_kind: ReasonKind = "none"
-    asks_human: bool = False
-    mood: Mood = "calm"
-    mood_words: str = ""
-    """The words that show the mood ("" when calm)."""
-    answer: Answer = "none"
-    """Yes or no to the action waiting for the shopper; "none" when nothing waits."""
-
-    @property
-    def quality(self) -> bool:
-        """The shopper states a fault with the goods (the policy's quality-problem terms)."""
-        return self.reason_kind in ("defect", "missing_or_wrong")
 
 
 SYSTEM = (

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.models import Shop, Shopper
+from xiaoer.domain.understanding import Understanding
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.policy.schema import ShopPolicy
 
@@ -40,6 +41,9 @@ class TurnDeps:
     past_actions: list[PastAction] = field(default_factory=list)
     knowledge: KnowledgeBase | None = None
     """The shop's knowledge (documents, catalog facts, approved FAQ, merchant facts)."""
+    readings: list[Understanding] = field(default_factory=list)
+    """What the shopper's messages in this conversation were understood to mean, oldest first
+    (earlier turns' from their stored replies, then this turn's)."""
 
     def actions_on(self, tool: str, order_id: str | None = None, *, days: int | None = None) -> int:
         """How many `tool` actions were offered on the order, or to the shopper in the last
