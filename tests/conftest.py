@@ -23,6 +23,15 @@ NOW = datetime(2026, 11, 20, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 pytest_plugins = ["pg_fixture", "redis_fixture"]
 
 
+@pytest.fixture(autouse=True)
+def keyword_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scripted LLM plays the turn, not the understanding step: unit tests read messages with
+    the keyword checks (`XIAOER_UNDERSTAND=keywords`). The model and cascade readers have tests
+    of their own (tests/agent/test_understanding.py), and tests/test_real_model.py runs the
+    default."""
+    monkeypatch.setenv("XIAOER_UNDERSTAND", "keywords")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # The output guard (and its LLM judge) would take scripted steps meant for the turn loop;

@@ -27,7 +27,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     from datetime import datetime
 
     root = tmp_path_factory.mktemp("demo")
-    env = {"XIAOER_HOME": str(root / "home"), "XIAOER_NOW": NOW}
+    env = {"XIAOER_HOME": str(root / "home"), "XIAOER_NOW": NOW, "XIAOER_UNDERSTAND": "cascade"}
     for path in write_demo_bundles(root / "bundles", anchor=datetime.fromisoformat(NOW)):
         result = CliRunner().invoke(app, ["shop", "import", str(path)], env=env)
         assert result.exit_code == 0, result.output

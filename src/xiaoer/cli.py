@@ -639,13 +639,13 @@ async def eval_understand(
 ) -> None:
     """Per-field accuracy, precision and recall of the understanding step vs the keyword checks
     on the labelled shopper messages (dev = tuned shops, heldout = only measured)."""
-    from xiaoer.agent.understanding import KeywordReader, ModelReader, Reader
+    from xiaoer.agent.understanding import CascadeReader, KeywordReader, ModelReader, Reader
     from xiaoer.domain.errors import BadInput
     from xiaoer.evals.understanding import DEFAULT_FILE, FIELDS, evaluate, load_items
 
     names = [n.strip() for n in readers.split(",") if n.strip()]
-    if not names or set(names) - {"model", "keywords"}:
-        raise BadInput(f"--readers takes model and/or keywords, not {readers!r}")
+    if not names or set(names) - {"model", "keywords", "cascade"}:
+        raise BadInput(f"--readers takes keywords, model and/or cascade, not {readers!r}")
     if split not in ("dev", "heldout", "all"):
         raise BadInput(f"--split is dev, heldout or all, not {split!r}")
     items = [i for i in load_items(labelled or DEFAULT_FILE) if split in ("all", i.split)]
@@ -657,11 +657,12 @@ async def eval_understand(
     try:
         chosen: list[Reader] = []
         for name in names:
-            if name == "model":
-                load_llm(rt)
-                chosen.append(ModelReader(rt.llm()))
-            else:
+            if name == "keywords":
                 chosen.append(KeywordReader())
+                continue
+            load_llm(rt)
+            model = ModelReader(rt.llm())
+            chosen.append(model if name == "model" else CascadeReader(model))
         progress = Progress(
             TextColumn("[bold]understand"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(), console=err,
@@ -675,6 +676,7 @@ async def eval_understand(
     finally:
         await rt.close()
     splits = sorted({i.split for i in items}) + (["all"] if split == "all" else [])
+    names = [n for n in ("keywords", "model", "cascade") if n in report["readers"]]
     table = Table("field", "split", *[f"{n} acc" for n in names], *[f"{n} P/R" for n in names],
                   "n", title="xiaoer eval understand")  # fmt: skip
     for name in FIELDS:
@@ -691,6 +693,8 @@ async def eval_understand(
     out.print(table)
     for n in names:
         r = report["readers"][n]
+        if r.get("seconds_p50") is None:
+            continue
         out.print(f"{n}: p50 {r['seconds_p50']} s, p95 {r['seconds_p95']} s, tokens in "
                   f"{r['tokens_in_mean']} / out {r['tokens_out_mean']}, unreadable {r['unreadable']}")  # fmt: skip
     if json_out is not None:

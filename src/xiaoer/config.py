@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     embeddings: bool = True
     """Dense retrieval with the packaged e5-small model; False = BM25 only."""
     guard: bool = True
+    understand: Literal["cascade", "model", "keywords"] = "cascade"
+    """How each shopper message is read before the turn is routed (`xiaoer eval understand`
+    compares them): `cascade` the model with the keyword checks as a pre-filter, `model` the
+    model alone, `keywords` the keyword checks alone (no extra LLM call)."""
     """Check every model-written reply before it is sent (`XIAOER_GUARD=0` turns it off)."""
     redis_url: str = ""
     """Redis for what API workers must share (the per-shopper rate limit); empty = in-process."""

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xiaoer.agent.actions import Outcome
 from xiaoer.agent.turn import Assistant
+from xiaoer.agent.understanding import CascadeReader, ModelReader, Reader
 from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.commerce.bundle import Bundle, import_bundle, load_bundle
 from xiaoer.config import Settings
@@ -113,6 +114,13 @@ class Runtime:
             data = await ShopRepository(s).policy_data(shop_id)
         return parse_policy(data, source=f"shop {shop_id} policy")
 
+    def reader(self) -> Reader | None:
+        """How shopper messages are read (`XIAOER_UNDERSTAND`); None: the keyword checks."""
+        if self.settings.understand == "keywords":
+            return None
+        model = ModelReader(self.llm())
+        return model if self.settings.understand == "model" else CascadeReader(model)
+
     def assistant(self) -> Assistant:
         if self._assistant is None:
             self._assistant = Assistant(
@@ -125,6 +133,7 @@ class Runtime:
                 guard=OutputGuard(self.judge) if self.settings.guard else None,
                 limiter=(RedisRateLimiter(self.settings.redis_url) if self.settings.redis_url
                          else RateLimiter()),
+                reader=self.reader(),
             )  # fmt: skip
         return self._assistant
 

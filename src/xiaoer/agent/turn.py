@@ -280,7 +280,7 @@ class Assistant:
         before = next((m.content for m in reversed(history) if m.role == "assistant"), "")
         reading = await reader.read(text, before=before,
                                     pending=pending.summary if pending is not None else "")  # fmt: skip
-        if reader.name == "model":
+        if not isinstance(reader, KeywordReader):  # one model call
             loop.llm_calls += 1
             loop.tokens_in += reading.tokens_in
             loop.tokens_out += reading.tokens_out

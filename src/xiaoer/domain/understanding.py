@@ -17,6 +17,8 @@ type Want = Literal[
 type ReasonKind = Literal[
     "none", "defect", "missing_or_wrong", "not_fit", "changed_mind", "price", "late", "other"
 ]
+AFTERSALES = frozenset({"cancel", "refund", "return", "exchange", "complaint", "price_protection"})
+"""Wants whose reason the policy reads (a reason read off a question means nothing)."""
 type Mood = Literal["calm", "upset", "angry"]
 type Answer = Literal["yes", "no", "none"]
 

@@ -124,8 +124,12 @@ async def evaluate(
     report: dict[str, Any] = {"items": len(items), "readers": {}}
     total = len(items) * len(readers)
     done = 0
+    tallies_of: dict[str, dict[tuple[str, str], Tally]] = {}
     for reader in readers:
-        tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
+        tallies = tallies_of.setdefault(reader.name, defaultdict(Tally))
+        raw = (
+            tallies_of.setdefault("model", defaultdict(Tally)) if reader.name == "cascade" else None
+        )
         seconds: list[float] = []
         tokens_in: list[int] = []
         tokens_out: list[int] = []
@@ -144,11 +148,19 @@ async def evaluate(
                 said = _value(reading.understood, name)
                 for split in (item.split, "all"):
                     tallies[(split, name)].add(said, gold)
+                    if raw is not None and reading.raw is not None:
+                        raw[(split, name)].add(_value(reading.raw, name), gold)
                 if said not in gold:
                     misses.append({"id": item.id, "field": name, "said": said,
                                    "gold": sorted(gold), "text": item.text})  # fmt: skip
             done += 1
             progress(done, total)
+        if raw is not None:
+            report["readers"]["model"] = {
+                "fields": {f"{sp}/{n}": t.as_dict() for (sp, n), t in sorted(raw.items())},
+                "seconds_p50": None,
+                "note": "the model's own reading inside the cascade (same calls)",
+            }
         report["readers"][reader.name] = {
             "fields": {
                 f"{split}/{name}": t.as_dict() for (split, name), t in sorted(tallies.items())

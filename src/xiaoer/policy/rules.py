@@ -38,7 +38,24 @@ def mentions(texts: Iterable[str], words: Iterable[str]) -> str | None:
     return None
 
 
+class Said(list[str]):
+    """What the shopper said, as the rules read it, with `fault`: whether the understanding step
+    read a fault with the goods as the reason of their request (None when no reading stated a
+    reason — then the merchant's `returns.quality_words` decide)."""
+
+    fault: bool | None = None
+
+    @classmethod
+    def of(cls, texts: Iterable[str], fault: bool | None) -> Said:
+        said = cls(texts)
+        said.fault = fault
+        return said
+
+
 def is_quality(policy: ShopPolicy, texts: Iterable[str]) -> bool:
+    fault = getattr(texts, "fault", None)
+    if fault is not None:
+        return bool(fault)
     return mentions(texts, policy.returns.quality_words) is not None
 
 
@@ -358,7 +375,7 @@ def retention_offer(
     rule = policy.retention
     if not rule.enabled or not rule.offers:
         return deny("retention.enabled", "店铺没有设置挽留方案"), None
-    if mentions(texts, [*policy.returns.quality_words, *rule.never_when]):
+    if is_quality(policy, texts) or mentions(texts, rule.never_when):
         return deny("retention.never_when", "质量问题直接处理售后，不做挽留"), None
     if not mentions(texts, rule.when_reason):
         return deny("retention.when_reason", "顾客的原因不在挽留范围内"), None

@@ -52,11 +52,13 @@ def reason_of(deps: TurnDeps, args: dict[str, Any]) -> str:
     return str(args.get("reason") or "").strip()[:100]
 
 
-def texts(deps: TurnDeps, reason: str) -> list[str]:
+def texts(deps: TurnDeps, reason: str) -> rules.Said:
     """What the rules read for reasons and conditions: the shopper's own words first. A reason
     the model wrote counts only as far as the shopper said it too (the model cannot make a
-    return a "quality problem" by saying so)."""
-    return [*deps.said, reason] if reason and deps.shopper_said(reason) else list(deps.said)
+    return a "quality problem" by saying so). Whether the reason is a fault with the goods is
+    what the understanding step read (`TurnDeps.stated_fault`), when it read a reason."""
+    said = [*deps.said, reason] if reason and deps.shopper_said(reason) else list(deps.said)
+    return rules.Said.of(said, deps.stated_fault())
 
 
 def items_text(lines: Sequence[OrderLine]) -> str:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.models import Shop, Shopper
-from xiaoer.domain.understanding import Understanding
+from xiaoer.domain.understanding import AFTERSALES, Understanding
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.policy.schema import ShopPolicy
 
@@ -44,6 +44,15 @@ class TurnDeps:
     readings: list[Understanding] = field(default_factory=list)
     """What the shopper's messages in this conversation were understood to mean, oldest first
     (earlier turns' from their stored replies, then this turn's)."""
+
+    def stated_fault(self) -> bool | None:
+        """Whether the reason the shopper gave for their latest after-sales request is a fault
+        with the goods (broken, defective, missing or wrong items), as the understanding step
+        read it; None when no reading of an after-sales request stated a reason."""
+        for r in reversed(self.readings):
+            if r.want in AFTERSALES and r.reason_kind not in ("none", "other"):
+                return r.quality
+        return None
 
     def actions_on(self, tool: str, order_id: str | None = None, *, days: int | None = None) -> int:
         """How many `tool` actions were offered on the order, or to the shopper in the last

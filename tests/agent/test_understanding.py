@@ -1,0 +1,177 @@
+"""The understanding step: the model's form read into codes, the cascade's per-field decisions,
+and a turn routed by what was understood (a scripted model plays the reading here; the real
+model is measured by `xiaoer eval understand` and tests/test_real_model.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minishop import write_bundle
+from xiaoer.agent.understanding import (
+    CAPABILITIES,
+    CascadeReader,
+    KeywordReader,
+    ModelReader,
+    read,
+    spec,
+)
+from xiaoer.config import Settings
+from xiaoer.domain.understanding import Understanding
+from xiaoer.llm.base import ChatMessage, Completion, Mode, ToolSpec
+from xiaoer.llm.scripted import ScriptedLLM, call, say
+from xiaoer.policy.rules import Said, is_quality
+from xiaoer.policy.schema import ShopPolicy
+from xiaoer.runtime import Runtime
+
+
+def form(**fields: str) -> dict[str, str]:
+    base = {"事": "其他", "原因": "无", "情绪": "平静", "人工": "否"}
+    return base | fields
+
+
+def reading_llm(answer: dict[str, str], then: list[Completion] | None = None) -> ScriptedLLM:
+    """Answers the understanding call with `answer`, and the turn's own calls from `then`."""
+    rest = list(then or [])
+
+    def script(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode):
+        if tools and tools[0].name == "understand":
+            return call("understand", **answer)
+        return rest.pop(0) if rest else say("好的。")
+
+    return ScriptedLLM(script=script)
+
+
+def test_the_form_is_read_into_codes_and_unknown_values_fall_back() -> None:
+    u = read(form(事="退货", 原因="不想要了", 情绪="不满", 人工="是", 确认="不办"), CAPABILITIES)
+    assert (u.want, u.reason_kind, u.mood, u.asks_human, u.answer) == (
+        "return", "changed_mind", "upset", True, "no",
+    )  # fmt: skip
+    odd = read({"事": "随便", "原因": 3, "情绪": None}, CAPABILITIES)
+    assert odd == Understanding()
+
+
+def test_yes_or_no_is_asked_only_while_an_action_waits() -> None:
+    assert "确认" not in spec(CAPABILITIES, pending=False).parameters["properties"]
+    assert "确认" in spec(CAPABILITIES, pending=True).parameters["properties"]
+    only = tuple(c for c in CAPABILITIES if c.code in ("logistics", "other"))
+    assert spec(only, pending=False).parameters["properties"]["事"]["enum"] == ["物流", "其他"]
+
+
+async def test_the_model_reader_makes_one_constrained_call() -> None:
+    llm = reading_llm(form(事="物流"))
+    r = await ModelReader(llm).read("我的快递到哪了", pending="")
+    assert r.ok and r.understood.want == "logistics"
+    [(messages, mode)] = llm.calls
+    assert mode == "call" and messages[-1].content.endswith("顾客：我的快递到哪了")
+
+
+async def test_unreadable_model_output_is_flagged_and_defaults_stand_in() -> None:
+    r = await ModelReader(ScriptedLLM(steps=[say("不知道")])).read("在吗")
+    assert not r.ok and r.understood == Understanding()
+
+
+@pytest.mark.parametrize(
+    ("text", "model", "human", "mood"),
+    [
+        # the keyword checks flag these; the model reads them as the plain questions they are
+        ("有没有真人试穿的图片", form(事="商品咨询"), False, "calm"),
+        ("烟雾报警器怎么安装", form(事="商品咨询"), False, "calm"),
+        ("垃圾桶多大容量", form(事="商品咨询"), False, "calm"),
+        # the model calls a calm question upset; the checks see nothing: calm
+        ("这双多少钱", form(事="商品咨询", 情绪="不满"), False, "calm"),
+        # both agree
+        ("转人工", form(人工="是"), True, "calm"),
+        ("再不退款我就投诉！", form(事="仅退款", 情绪="愤怒"), False, "angry"),
+    ],
+)
+async def test_the_cascade_lets_the_model_decide_what_the_checks_flag(
+    text: str, model: dict[str, str], human: bool, mood: str
+) -> None:
+    r = await CascadeReader(ModelReader(reading_llm(model))).read(text)
+    assert (r.understood.asks_human, r.understood.mood) == (human, mood)
+    assert r.raw is not None and r.raw.mood == {"平静": "calm", "不满": "upset",
+                                               "愤怒": "angry"}[model["情绪"]]  # fmt: skip
+
+
+async def test_the_cascade_takes_the_strict_yes_first_and_the_model_otherwise() -> None:
+    pending = "取消订单 SO1001，退款 ¥299"
+    said_yes = await CascadeReader(ModelReader(reading_llm(form(确认="不办")))).read(
+        "确认", pending=pending
+    )
+    assert said_yes.understood.answer == "yes"
+    later = await CascadeReader(ModelReader(reading_llm(form(确认="不办")))).read(
+        "我还是再想想吧", pending=pending
+    )
+    assert later.understood.answer == "no"
+
+
+def test_a_read_reason_decides_quality_over_the_merchants_words() -> None:
+    policy = ShopPolicy()
+    words = ["质量挺好，就是颜色不喜欢"]
+    assert is_quality(policy, words)  # the words alone say 质量
+    assert not is_quality(policy, Said.of(words, fault=False))
+    assert is_quality(policy, Said.of(["涂层一碰就掉"], fault=True))
+    assert not is_quality(policy, Said.of(["涂层一碰就掉"], fault=None))  # no words, no reading
+
+
+async def test_keyword_reader_is_todays_checks() -> None:
+    r = await KeywordReader().read("什么破东西，我要投诉", pending="")
+    assert r.understood.mood == "angry" and r.understood.want == "other"
+
+
+# --- a turn routed by what was understood ----------------------------------------------------
+
+
+async def _shop(tmp_path: Path, llm: ScriptedLLM) -> Runtime:
+    settings = Settings(home=tmp_path / "home", secret_key="k", guard=False, understand="cascade")
+    rt = await Runtime.open(settings, llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "bundle"))
+    return rt
+
+
+@pytest.fixture
+def shop_dir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+async def _turn(tmp: Path, llm: ScriptedLLM, text: str, **kw: Any) -> Any:
+    rt = await _shop(tmp, llm)
+    try:
+        return rt, await rt.assistant().turn("mini", "U1", text, **kw)
+    finally:
+        await rt.close()
+
+
+async def test_a_question_the_checks_misread_is_answered_not_handed_over(shop_dir: Path) -> None:
+    llm = reading_llm(form(事="商品咨询"), [say("有的，详情页有买家实拍图。")])
+    _, r = await _turn(shop_dir, llm, "有没有真人试穿的图片")
+    assert r.handoff is None and r.reply == "有的，详情页有买家实拍图。"
+    assert r.llm_calls == 2  # the reading and the answer
+
+
+async def test_an_angry_reading_hands_over_and_is_stored_with_the_reply(shop_dir: Path) -> None:
+    llm = reading_llm(form(事="投诉", 情绪="愤怒"), [say("非常抱歉。")])
+    rt, r = await _turn(shop_dir, llm, "什么破服务，我要投诉你们！")
+    assert r.handoff is not None and r.handoff["reason"] == "anger"
+    rt = await Runtime.open(rt.settings, llm=llm)
+    try:
+        async with rt.sessions() as s:
+            from xiaoer.store.repositories import ConversationRepository
+
+            rows = await ConversationRepository(s, "mini").messages(r.conversation_id)
+    finally:
+        await rt.close()
+    [reply] = [m for m in rows if m.role == "assistant"]
+    assert reply.meta["understood"] == {"want": "complaint", "mood": "angry"}
+    assert reply.meta["llm_calls"] == 2
+
+
+async def test_asking_for_a_person_is_decided_by_the_reading(shop_dir: Path) -> None:
+    llm = reading_llm(form(人工="是"))
+    _, r = await _turn(shop_dir, llm, "帮我转人工客服")
+    assert r.handoff is not None and r.handoff["reason"] == "asked"
+    assert len(llm.calls) == 1  # only the reading: the handoff notice is the reply
