@@ -4,18 +4,21 @@ model is measured by `xiaoer eval understand` and tests/test_real_model.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import NOW
 from minishop import write_bundle
 from xiaoer.agent.understanding import (
+    ALWAYS,
     CAPABILITIES,
     CascadeReader,
     KeywordReader,
     ModelReader,
+    offered,
     read,
     spec,
 )
@@ -127,7 +130,8 @@ async def test_keyword_reader_is_todays_checks() -> None:
 
 
 async def _shop(tmp_path: Path, llm: ScriptedLLM) -> Runtime:
-    settings = Settings(home=tmp_path / "home", secret_key="k", guard=False, understand="cascade")
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=False,
+                        understand="cascade")  # fmt: skip
     rt = await Runtime.open(settings, llm=llm)
     await rt.import_shop(write_bundle(tmp_path / "bundle"))
     return rt
@@ -175,3 +179,37 @@ async def test_asking_for_a_person_is_decided_by_the_reading(shop_dir: Path) -> 
     _, r = await _turn(shop_dir, llm, "帮我转人工客服")
     assert r.handoff is not None and r.handoff["reason"] == "asked"
     assert len(llm.calls) == 1  # only the reading: the handoff notice is the reply
+
+
+def test_a_turn_is_offered_the_tools_of_what_it_was_read_to_want() -> None:
+    from xiaoer.tools.registry import ALL_TOOLS
+
+    names = [t.spec.name for t in ALL_TOOLS]
+    everything = offered(names, None)
+    assert everything == names and offered(names, Understanding(want="other")) == names
+    track = offered(names, Understanding(want="logistics"))
+    assert track[:7] == list(ALWAYS) and "urge_shipment" in track
+    assert not {"cancel_order", "request_refund", "apply_coupon"} & set(track)
+    # a wrong-size complaint read as a sizing question still reaches the after-sales tools
+    sized = offered(names, Understanding(want="size", reason_kind="not_fit"))
+    assert {"recommend_size", "request_exchange", "request_return"} <= set(sized)
+    asks = offered(names, Understanding(want="product"))
+    assert "request_exchange" not in asks and len(asks) < len(names) // 2 + 3
+
+
+async def test_a_refund_asked_as_a_return_of_a_delivered_order_is_the_return(
+    shop_dir: Path,
+) -> None:
+    llm = reading_llm(
+        form(事="退货", 原因="质量问题"),
+        [call("request_refund", order_id="SO2001", reason="鞋面涂层掉了"), say("好的。")],
+    )
+    rt = await _shop(shop_dir, llm)
+    try:
+        # signed 7 days ago: past 7-day no-reason, within the 15 days for a fault — which only
+        # the reading says it is (no quality word of the policy's in the message)
+        r = await rt.assistant().turn("mini", "U2", "SO2001 鞋面涂层掉了，退掉")
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["request_return"]
+    assert r.actions and r.actions[0]["tool"] == "request_return"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xiaoer.agent.events import ToolCallRecord
+from xiaoer.domain.understanding import Understanding
 from xiaoer.llm.base import ChatMessage, Completion
 
 
@@ -41,6 +42,8 @@ class Loop:
     guard_ms: int = 0
     earlier: list[str] = field(default_factory=list)
     """What the shop already told this shopper (bot and human replies, whispers): evidence."""
+    understood: Understanding | None = None
+    """What the shopper's message was read to mean (routing reads this, not the raw text)."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1

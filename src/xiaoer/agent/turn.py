@@ -79,7 +79,7 @@ from xiaoer.agent.instructions import (
     presale_guidance,
 )
 from xiaoer.agent.loop import Loop
-from xiaoer.agent.understanding import KeywordReader, Reader
+from xiaoer.agent.understanding import KeywordReader, Reader, offered
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.models import Shop, Shopper
@@ -90,6 +90,7 @@ from xiaoer.guard.output import OutputGuard
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
+from xiaoer.policy.rules import DELIVERED
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.store.models import ActionRow, MessageRow, ToolCallRow
 from xiaoer.store.repositories import (
@@ -209,6 +210,7 @@ class Assistant:
         if not (pending is not None and is_yes(text)):  # the explicit yes needs no reading
             understood = await self._understand(loop, deps, text, history_rows, pending)
             check = routed(check, understood)
+            loop.understood = understood
         settled = await self._desk_step(loop, deps, text, understood)
         exhausted = False
         if settled is not None:
@@ -587,7 +589,7 @@ class Assistant:
         return Loop(messages, earlier=earlier)
 
     async def _run(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> tuple[str, bool]:
-        specs = [t.spec for t in self.tools.values()]
+        specs = [self.tools[n].spec for n in offered(list(self.tools), loop.understood)]
         seen: set[str] = set()
 
         async def on_text(piece: str) -> None:
@@ -707,6 +709,7 @@ class Assistant:
         Measured on the embedded model: after a successful lookup it tends to repeat the same
         call instead of answering, costing a whole extra LLM call (~5 s on 2 cores).
         """
+        calls = [await self._as_understood(loop, deps, c) for c in calls]
         loop.messages.append(ChatMessage("assistant", tool_calls=tuple(calls)))
         answered = True
         canned: str | None = None
@@ -729,6 +732,26 @@ class Assistant:
                 canned = await self._propose(loop, deps, result.proposal)
             canned = canned or result.reply
         return ("text" if answered else "auto"), canned
+
+    async def _as_understood(self, loop: Loop, deps: TurnDeps, call: ToolCall) -> ToolCall:
+        """The tool the shopper asked for, when the model picked its neighbour: asked to return
+        a delivered order, a refund-only request becomes the return it was read as (seen: a
+        delivered order refused with "已发货的订单不能仅退款…请签收后申请退货退款")."""
+        u = loop.understood
+        if u is None or u.want != "return" or call.name != "request_refund":
+            return call
+        oid = call.arguments.get("order_id")
+        order = await deps.commerce.get_order(oid) if isinstance(oid, str) and oid else None
+        if (
+            order is None
+            or order.shopper_id != deps.shopper.id
+            or "request_return" not in self.tools
+        ):
+            return call
+        if order.status not in DELIVERED:
+            return call
+        args = {k: v for k, v in call.arguments.items() if k in ("order_id", "reason")}
+        return ToolCall(call.id, "request_return", args)
 
     def _fallback(self, loop: Loop) -> str:
         good = [r for r in loop.records if r.ok]

@@ -303,3 +303,33 @@ class CascadeReader:
         )
         return Reading(combined, reading.tokens_in, reading.tokens_out, reading.cached_tokens,
                        reading.ok, raw=m)  # fmt: skip
+
+
+ALWAYS = ("get_order", "list_my_orders", "track_logistics", "search_products", "get_product",
+          "search_knowledge", "handoff")  # fmt: skip
+"""Offered on every turn (lookups, knowledge, a person), first, so that every tool subset shares
+the longest prompt prefix (the KV cache reuses it)."""
+FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"order_status", "logistics", "urge"}),
+    frozenset({"cancel", "address", "refund", "return", "exchange", "price_protection",
+               "complaint", "invoice", "installation"}),
+    frozenset({"product", "stock", "size", "subsidy", "coupon"}),
+)  # fmt: skip
+"""Wants the reading confuses with each other (measured on the labelled set): a turn is
+offered the tools of the whole family of what it read, not just of the one want."""
+
+
+def offered(available: Sequence[str], understood: Understanding | None) -> list[str]:
+    """The tools a turn offers the model, by what the message was understood to want: the
+    lookups always, and the tools of the want's family — plus the after-sales family when a
+    reason was given (a reason is a request's). Nothing read, or `other`: every tool.
+
+    Fewer tool schemas make a shorter prompt and fewer wrong calls (DESIGN §4)."""
+    if understood is None or understood.want == "other":
+        return list(available)
+    wants = set().union(*(f for f in FAMILIES if understood.want in f)) or {understood.want}
+    if understood.reason_kind != "none":
+        wants |= FAMILIES[1]
+    names = {t for c in CAPABILITIES if c.code in wants for t in c.tools}
+    first = [n for n in ALWAYS if n in available]
+    return first + [n for n in available if n in names and n not in first]
