@@ -213,3 +213,18 @@ async def test_a_refund_asked_as_a_return_of_a_delivered_order_is_the_return(
         await rt.close()
     assert [c.name for c in r.tool_calls] == ["request_return"]
     assert r.actions and r.actions[0]["tool"] == "request_return"
+
+
+async def test_where_is_my_order_with_its_number_is_looked_up_by_code(shop_dir: Path) -> None:
+    llm = reading_llm(form(事="物流"), [say("您的包裹由中通快递配送，正在杭州转运中心。")])
+    rt = await _shop(shop_dir, llm)
+    try:
+        r = await rt.assistant().turn("mini", "U1", "SO1001 到哪了")
+        other = await rt.assistant().turn("mini", "U1", "SO2001 到哪了")  # U2's order
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["track_logistics"]
+    assert r.llm_calls == 2  # the reading and the answer; code made the lookup
+    modes = [mode for _, mode in llm.calls[:2]]
+    assert modes == ["call", "text"]
+    assert all(c.arguments.get("order_id") != "SO2001" or not c.ok for c in other.tool_calls)

@@ -598,6 +598,8 @@ class Assistant:
 
         mode: Mode = "auto"
         await self._prefetch(loop, deps, question, emit)
+        if await self._look_up_order(loop, deps, question, emit):
+            mode = "text"
         for step in range(self.max_steps):
             if step == self.max_steps - 1:
                 mode = "text"
@@ -639,7 +641,11 @@ class Assistant:
                     continue
                 return self._fallback(loop), True
             calls = completion.tool_calls[:2]
-            if step == 0 and _invented_order(calls, deps) and _about_the_shop(question):
+            if (
+                step == 0
+                and _invented_order(calls, deps)
+                and _about_the_shop(question, loop.understood)
+            ):
                 # Seen: asked when a pick-up point closes, with the answer in the snippets shown,
                 # the model looked up an order number nobody gave ("1234567890"). Answer from
                 # the snippets instead, as after any lookup; with none shown, search for them
@@ -673,7 +679,7 @@ class Assistant:
         picks `search_knowledge` by itself among 20 tools."""
         if deps.knowledge is None or "search_knowledge" not in self.tools:
             return
-        if not _about_the_shop(question):
+        if not _about_the_shop(question, loop.understood):
             return
         if len(question) <= FOLLOW_UP_CHARS and any(
             c.name in ORDER_LOOKUPS for m in loop.messages[-6:] for c in m.tool_calls
@@ -693,6 +699,33 @@ class Assistant:
         deps.seen.append(result.text)
         await emit(ToolStarted("search_knowledge", args))
         await emit(ToolFinished("search_knowledge", True, ms))
+
+    async def _look_up_order(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> bool:
+        """Read as asking where an order is or how it stands, with the order's number in the
+        message: code looks it up and the model's one call answers from the result (two calls
+        with the reading, instead of the model first choosing the lookup)."""
+        u = loop.understood
+        tool = {"logistics": "track_logistics", "order_status": "get_order"}.get(
+            u.want if u is not None else ""
+        )
+        found = ORDER_ID.findall(question)
+        if tool is None or tool not in self.tools or len(set(found)) != 1:
+            return False
+        args = {"order_id": found[0]}
+        await emit(ToolStarted(tool, args))
+        result, ms = await run_tool(self.tools, tool, args, deps)
+        await emit(ToolFinished(tool, result.ok, ms))
+        if not result.ok:  # not theirs, or no such order: the model takes it from here
+            return False
+        call = ToolCall("lookup_0", tool, args)
+        loop.messages.append(ChatMessage("assistant", tool_calls=(call,)))
+        loop.messages.append(ChatMessage("tool", result.text[: self.result_chars],
+                                         tool_call_id=call.id))  # fmt: skip
+        loop.records.append(ToolCallRecord(tool, args, result.text, True, ms))
+        loop.prefetched = len(loop.records)
+        deps.seen.append(result.text)
+        _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
+        return True
 
     async def _forced_call(self, loop: Loop, specs: list[ToolSpec]) -> Completion:
         completion = await self.llm.complete(loop.messages, specs, mode="call")
@@ -845,9 +878,15 @@ def routed(check: InputCheck, understood: Understanding) -> InputCheck:
     return replace(check, mood=mood, asks_human=understood.asks_human)
 
 
-def _about_the_shop(question: str) -> bool:
+SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "shop_policy"})
+
+
+def _about_the_shop(question: str, understood: Understanding | None = None) -> bool:
     """A question the shop's knowledge may answer: not about the shopper's own order, not a
-    change request, not a yes or no to a proposal."""
+    change request, not a yes or no to a proposal — as the message was read, or, when the
+    reading could not say what it wants, by the keyword checks."""
+    if understood is not None and understood.want != "other":
+        return understood.want in SHOP_QUESTIONS and understood.answer == "none"
     return not (
         about_own_order(question)
         or CHANGE_REQUEST.search(question)
