@@ -228,3 +228,21 @@ async def test_where_is_my_order_with_its_number_is_looked_up_by_code(shop_dir: 
     modes = [mode for _, mode in llm.calls[:2]]
     assert modes == ["call", "text"]
     assert all(c.arguments.get("order_id") != "SO2001" or not c.ok for c in other.tool_calls)
+
+
+def test_the_fault_is_what_was_read_not_the_words() -> None:
+    from datetime import datetime
+
+    from xiaoer.tools.deps import TurnDeps
+
+    def deps(*readings: Understanding) -> TurnDeps:
+        return TurnDeps(None, None, None, datetime(2026, 11, 20), readings=list(readings))  # type: ignore[arg-type]
+
+    assert deps().stated_fault() is None  # nothing read: the merchant's words decide
+    assert deps(Understanding(want="product", reason_kind="defect")).stated_fault() is None
+    # "退破晓 1": a return with no reason — a product named 破晓 is not a fault
+    assert deps(Understanding(want="return")).stated_fault() is False
+    asked = Understanding(want="return")
+    answer = Understanding(want="other", reason_kind="changed_mind")  # "质量挺好，就是颜色不喜欢"
+    assert deps(asked, answer).stated_fault() is False
+    assert deps(asked, Understanding(reason_kind="missing_or_wrong")).stated_fault() is True

@@ -46,13 +46,16 @@ class TurnDeps:
     (earlier turns' from their stored replies, then this turn's)."""
 
     def stated_fault(self) -> bool | None:
-        """Whether the reason the shopper gave for their latest after-sales request is a fault
-        with the goods (broken, defective, missing or wrong items), as the understanding step
-        read it; None when no reading of an after-sales request stated a reason."""
+        """Whether the reason the shopper gave for their after-sales request is a fault with the
+        goods (broken, defective, missing or wrong items), as the understanding step read it:
+        the latest reason read (from a request, or from an answer to "what is the reason"), or
+        False when they asked for after-sales without stating one ("退破晓 1" names a product,
+        not a fault); None when nothing was read as an after-sales request (the merchant's
+        words decide)."""
         for r in reversed(self.readings):
-            if r.want in AFTERSALES and r.reason_kind not in ("none", "other"):
+            if r.reason_kind not in ("none", "other") and r.want in AFTERSALES | {"other"}:
                 return r.quality
-        return None
+        return False if any(r.want in AFTERSALES for r in self.readings) else None
 
     def actions_on(self, tool: str, order_id: str | None = None, *, days: int | None = None) -> int:
         """How many `tool` actions were offered on the order, or to the shopper in the last
