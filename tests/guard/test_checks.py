@@ -298,3 +298,20 @@ def test_english_statements_naming_what_the_material_never_names() -> None:
     }
     for reply, names in said.items():
         assert [n for g in uncovered(reply, material) for n in g.nouns] == names, reply
+
+
+def test_an_order_on_record_said_not_to_be_theirs_is_a_wrong_claim() -> None:
+    found = "订单 SO2611190048：已签收，顺丰 SF1234567890，实付 ¥1299"
+    assert kinds("抱歉，SO2611190048 不在您的订单里，请核对订单号。", found) == ["denied"]
+    assert kinds("Sorry, I can't find order SO2611190048 in your account.", found) == ["denied"]
+    # the lookup itself said so: the reply repeats the record
+    missing = "没有找到订单 SO2611190099（不存在或不是当前顾客的订单）"
+    assert kinds("抱歉，没有找到订单 SO2611190099，请核对订单号。", missing) == []
+    assert kinds("订单 SO2611190048 已签收。", found) == []
+
+
+def test_the_rewrite_is_told_the_order_is_theirs() -> None:
+    from xiaoer.guard.output import Verdict
+
+    why = reason([Verdict("rules", False, ["denied: SO2611190048", "amount: 99 元"])])
+    assert "查询结果里有订单 SO2611190048，是顾客的订单" in why and "99 元" in why

@@ -19,7 +19,8 @@ from decimal import Decimal, InvalidOperation
 @dataclass(frozen=True, slots=True)
 class Claim:
     kind: str
-    """id, amount, percent, date, phone, address, status, promise, warranty, window — or, from
+    """id, amount, percent, date, phone, address, status, promise, warranty, window, denied (an
+    order on record said not to be theirs or not found) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -100,10 +101,23 @@ MODEL = re.compile(
 follow it (a two-letter one too): a sentence that says one is in stock, costs something or
 supports something must name one the shop's records name — the shopper naming a product that
 does not exist does not make it exist."""
+DENIED = re.compile(
+    r"不是您的|不属于您|不在您的|没有(?:找到|查到)|找不到|查不到|不存在|无法(?:找到|查到|查询)"
+    r"|(?:can(?:no|')t|could ?n[o']t|unable to) (?:find|locate)|not (?:yours|in your|found)"
+    r"|does ?n[o']t exist",
+    re.IGNORECASE,
+)
+"""A sentence saying an order is not the shopper's or does not exist."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
 """Sentences that suppose or ask rather than state."""
+
+
+def _on_record(oid: str, evidence: str) -> bool:
+    """The order is on the shop's record: a line of the evidence names it without denying it
+    (a lookup that found it, not one that said it was not found)."""
+    return any(oid in line and not DENIED.search(line) for line in evidence.splitlines())
 
 
 def _number(text: str) -> Decimal | None:
@@ -213,6 +227,10 @@ def unsupported_claims(
         for md in days(plain):
             if md not in known_days:
                 out.append(Claim("date", f"{md[0]}月{md[1]}日"))
+        if DENIED.search(sentence):
+            for oid in dict.fromkeys(ID.findall(sentence)):
+                if _on_record(oid.lstrip("#"), shop_says):
+                    out.append(Claim("denied", oid))
         done = DONE.search(sentence)
         if done and not changed:
             out.append(Claim("done", done.group(0)))

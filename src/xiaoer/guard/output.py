@@ -275,7 +275,14 @@ def reason(verdicts: list[Verdict]) -> str:
     for v in verdicts:
         if v.passed:
             continue
-        what = "；".join(v.claims[:4])
+        denied = [c.removeprefix("denied: ") for c in v.claims if c.startswith("denied: ")]
+        if v.layer == "rules" and denied:
+            parts.append(
+                f"查询结果里有订单 {'、'.join(denied)}，是顾客的订单，不能说找不到或不是顾客的"
+            )
+            if len(denied) == len(v.claims):
+                continue
+        what = "；".join(c for c in v.claims[:4] if not c.startswith("denied: "))
         parts.append(
             {
                 "rules": f"这些内容在查询结果和资料里找不到：{what}",
