@@ -88,6 +88,7 @@ async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         {
             "citations": [cite(h).as_dict() for h in hits],
             "relevant": is_relevant(hits),
+            "shares_words": any(h.bm25 > 0 for h in hits),
             "top_cosine": round(top, 4),
         },
     )
