@@ -246,3 +246,21 @@ def test_the_fault_is_what_was_read_not_the_words() -> None:
     answer = Understanding(want="other", reason_kind="changed_mind")  # "质量挺好，就是颜色不喜欢"
     assert deps(asked, answer).stated_fault() is False
     assert deps(asked, Understanding(reason_kind="missing_or_wrong")).stated_fault() is True
+
+
+async def test_a_shop_question_gets_snippets_sharing_its_words_below_the_threshold(
+    shop_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cosine threshold (fitted to the demo shops) is out of reach here; read as a question
+    for the shop, the message still gets the FAQ that shares its words."""
+    import xiaoer.tools.knowledge as knowledge
+
+    monkeypatch.setattr(knowledge, "RELEVANT_COSINE", 1.01)
+    question = "你们支持七天无理由退货吗"
+    read_as_shop = reading_llm(form(事="店铺规则"), [say("支持，定制款除外。")])
+    _, r = await _turn(shop_dir / "a", read_as_shop, question)
+    assert [c.name for c in r.tool_calls] == ["search_knowledge"]
+    assert "定制款除外" in read_as_shop.calls[1][0][-1].content
+    unplaced = reading_llm(form(事="其他"), [say("您好。")])
+    _, r = await _turn(shop_dir / "b", unplaced, question)
+    assert r.tool_calls == []  # the reading could not place it: the threshold still gates
