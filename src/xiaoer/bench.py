@@ -30,9 +30,8 @@ from xiaoer.evals.scenario import ANCHOR
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import ShopRepository
-from xiaoer.tools.catalog import search_products
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.orders import track_logistics
+from xiaoer.tools.registry import BY_NAME
 
 ORDER = "SO2611190048"  # stride U00001's in-transit parcel at the demo anchor
 
@@ -155,8 +154,12 @@ async def tool_latency(ws: Workspace, n: int = 200) -> dict[str, Any]:
                     said=[f"{ORDER} 有没有 42 码的跑鞋，300 元以内"])  # fmt: skip
     out: dict[str, Any] = {}
     for name, fn, args in (
-        ("search_products", search_products, {"keyword": "跑鞋", "size": "42", "max_price": 300}),
-        ("track_logistics", track_logistics, {"order_id": ORDER}),
+        (
+            "search_products",
+            BY_NAME["search_products"].run,
+            {"keyword": "跑鞋", "size": "42", "max_price": 300},
+        ),
+        ("track_logistics", BY_NAME["track_logistics"].run, {"order_id": ORDER}),
     ):
         times = []
         for _ in range(n):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from xiaoer.commerce.fake import FakeCommerce
 from xiaoer.domain.models import Address, Order, OrderLine, OrderStatus, Shop, Shopper
 from xiaoer.policy import load_policy
-from xiaoer.tools.aftersales import cancel_order
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.registry import BY_NAME
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 LINE = OrderLine("K1", "P1", "保温杯", {"颜色": "白色"}, 5900, 1)
@@ -16,6 +16,7 @@ ORDER = Order(
     "SO9", "U1", OrderStatus.PENDING_SHIPMENT, NOW, (LINE,), 5900, 5900,
     Address("王芳", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号"),
 )  # fmt: skip
+cancel_order = BY_NAME["cancel_order"].run
 POLICY = load_policy("cancel: {reasons: [不想要了, 拍错了]}\nretention: {enabled: false}")
 
 

@@ -11,17 +11,19 @@ from conftest import NOW
 from xiaoer.commerce.fake import FakeCommerce
 from xiaoer.domain.models import Address, Order, OrderLine, OrderStatus, Product, Shop, Shopper, Sku
 from xiaoer.policy import load_policy
-from xiaoer.tools.aftersales import exchange_target, parse_address, pick_lines, request_exchange
+from xiaoer.tools.aftersales import exchange_target, parse_address, pick_lines
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.services import (
-    apply_coupon,
-    check_subsidy,
-    price_protection,
-    recommend_size,
-    request_invoice,
-    schedule_installation,
-    urge_shipment,
-)
+from xiaoer.tools.registry import BY_NAME
+
+# the tools as the model calls them: arguments validated, then run
+apply_coupon = BY_NAME["apply_coupon"].run
+check_subsidy = BY_NAME["check_subsidy"].run
+price_protection = BY_NAME["price_protection"].run
+recommend_size = BY_NAME["recommend_size"].run
+request_exchange = BY_NAME["request_exchange"].run
+request_invoice = BY_NAME["request_invoice"].run
+schedule_installation = BY_NAME["schedule_installation"].run
+urge_shipment = BY_NAME["urge_shipment"].run
 
 ADDR = Address("王芳", "13812345678", "浙江省", "杭州市", "西湖区", "文三路 100 号")
 ME = Shopper("U1", "王芳", "13812345678", (ADDR,))

@@ -5,9 +5,15 @@ from datetime import timedelta
 from conftest import NOW
 from xiaoer.domain.models import Shop
 from xiaoer.runtime import Runtime
-from xiaoer.tools.catalog import get_product, search_products
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.orders import get_order, list_my_orders, track_logistics
+from xiaoer.tools.registry import BY_NAME
+
+# the tools as the model calls them: arguments validated, then run
+get_order = BY_NAME["get_order"].run
+get_product = BY_NAME["get_product"].run
+list_my_orders = BY_NAME["list_my_orders"].run
+search_products = BY_NAME["search_products"].run
+track_logistics = BY_NAME["track_logistics"].run
 
 
 async def _deps(rt: Runtime, said: str = "", shopper_id: str = "U1", days: int = 0) -> TurnDeps:

@@ -10,19 +10,59 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from xiaoer.commerce.search import named_value, strip_unit
-from xiaoer.domain.models import Address, Change, Order, OrderLine, OrderStatus, Product, Sku
+from xiaoer.domain.models import Address, Order, OrderLine, OrderStatus, Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.knowledge.text import CJK, cjk_bigrams
-from xiaoer.llm.base import ToolSpec
 from xiaoer.policy import rules
 from xiaoer.policy.verdict import Verdict
-from xiaoer.tools.base import Proposal, Tool, ToolResult, schema
+from xiaoer.tools.base import ToolResult, propose, typed
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import line_text, options_text
-from xiaoer.tools.orders import owned_order
+from xiaoer.tools.orders import OrderArgs, owned_order
+
+REASON_CHARS = 100
+type Reason = Annotated[str, AfterValidator(lambda text: text[:REASON_CHARS])]
+REASON = "顾客说的原因（照顾客原话）"
+ITEM = "多件商品时，顾客要办理的那件商品名称，可不填"
+
+
+class ReasonArgs(OrderArgs):
+    reason: Reason = Field("", description=REASON)
+
+
+class CancelArgs(ReasonArgs):
+    skip_retention: SkipJsonSchema[bool] = False
+    """Set in the stored arguments once the retention offer was made or passed over."""
+
+
+class AddressArgs(OrderArgs):
+    address: str = Field("", description="顾客给的新地址、收货人、电话原文")
+
+
+class RefundArgs(CancelArgs):
+    amount_yuan: str = Field("", description="部分退款金额（元），全额退不填")
+
+
+class ReturnArgs(CancelArgs):
+    item: str = Field("", description=ITEM)
+
+
+class ExchangeArgs(OrderArgs):
+    to: str = Field("", description="要换成的规格，照顾客原话填写")
+    reason: Reason = Field("", description=REASON)
+    item: str = Field("", description=ITEM)
+
+
+class RetentionArgs(ReasonArgs):
+    instead: SkipJsonSchema[str] = "cancel_order"
+    """The tool the shopper asked for, run if they turn the offer down."""
+    instead_args: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict)
 
 
 def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResult:
@@ -37,19 +77,6 @@ def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResul
         {"verdict": verdict.as_dict()},
         reply,
     )
-
-
-def proposed(p: Proposal) -> ToolResult:
-    return ToolResult(
-        True,
-        f"已生成待顾客确认的操作：{p.summary}",
-        {"verdict": p.verdict.as_dict(), "amount_fen": p.amount_fen},
-        proposal=p,
-    )
-
-
-def reason_of(deps: TurnDeps, args: dict[str, Any]) -> str:
-    return str(args.get("reason") or "").strip()[:100]
 
 
 def texts(deps: TurnDeps, reason: str) -> rules.Said:
@@ -124,47 +151,37 @@ async def maybe_retain(
     )
     if offer is None:
         return None
-    args = {
-        "order_id": order.id,
-        "reason": reason,
-        "instead": instead,
-        "instead_args": instead_args,
-    }
-    return proposed(_retention_proposal(deps, order, verdict, offer, args))
+    args = RetentionArgs(
+        order_id=order.id, reason=reason, instead=instead, instead_args=instead_args
+    )
+    return _retention(deps, order, verdict, offer, args)
 
 
-def _retention_proposal(
+def _retention(
     deps: TurnDeps,
     order: Order,
     verdict: Verdict,
     offer: rules.RetentionOffer,
-    args: dict[str, Any],
-) -> Proposal:
+    args: RetentionArgs,
+) -> ToolResult:
     what = offer.describe()
     keep = "订单照常发货" if order.status in rules.UNSHIPPED else "商品您继续留着用"
     instead = {"cancel_order": "取消", "request_return": "退货", "request_refund": "退款"}.get(
-        str(args.get("instead") or ""), "取消"
+        args.instead, "取消"
     )
-    summary = f"订单 {order.id}：给您{what}作为补偿，{keep}"
     kind = offer.offer.kind
-    change = Change(
-        key="",
-        kind="retention",
-        shopper_id=deps.shopper.id,
-        order_id=order.id,
-        amount_fen=offer.amount_fen,
-        status="已发放" if kind != "partial_refund" else "退款中",
-        detail={"offer": kind, "describe": what, "valid_days": offer.offer.valid_days},
-    )
-    return Proposal(
-        tool="offer_retention",
-        arguments=args,
-        order_id=order.id,
-        summary=summary,
+    return propose(
+        deps,
+        "offer_retention",
+        args,
+        order=order,
+        summary=f"订单 {order.id}：给您{what}作为补偿，{keep}",
         verdict=verdict,
-        change=change,
         done=f"已为您发放{what}，{keep}。感谢您的理解和支持～",
+        kind="retention",
+        status="已发放" if kind != "partial_refund" else "退款中",
         amount_fen=offer.amount_fen,
+        detail={"offer": kind, "describe": what, "valid_days": offer.offer.valid_days},
         ask=(
             f"理解您的顾虑～这单店铺可以给您{what}作为补偿，{keep}。\n"
             f"接受请回复「确认」；如果还是想{instead}，回复「还是{instead}」。"
@@ -175,42 +192,35 @@ def _retention_proposal(
 # ---------- cancel ----------
 
 
-async def cancel_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def cancel_order(deps: TurnDeps, args: CancelArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    reason = reason_of(deps, args)
+    reason = args.reason
     verdict = rules.check_cancel(deps.policy, order, reason=reason)
     if not verdict.allowed:
         return denied(verdict, "取消", order)
-    if not args.get("skip_retention"):
+    if not args.skip_retention:
         retained = await maybe_retain(deps, order, reason, "cancel_order", {"order_id": order.id})
         if retained:
             return retained
     paid = order.pay_fen if order.status != OrderStatus.PENDING_PAYMENT else 0
     timing = deps.policy.refund.timing
     refund = f"，实付{yuan(paid)}原路退回（{timing}）" if paid else ""
-    return proposed(
-        Proposal(
-            tool="cancel_order",
-            arguments={"order_id": order.id, "reason": reason, "skip_retention": True},
-            order_id=order.id,
-            summary=f"取消订单 {order.id}（{items_text(order.lines)}）{refund}",
-            verdict=verdict,
-            change=Change(
-                key="",
-                kind="cancel",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                amount_fen=paid,
-                status="已退款" if paid else "已关闭",
-                detail={"reason": reason},
-                order_status=OrderStatus.CANCELLED,
-                order_extras={"cancel_reason": reason or "顾客申请取消"},
-            ),
-            done=f"已为您取消订单 {order.id}{refund}。",
-            amount_fen=paid,
-        )
+    return propose(
+        deps,
+        "cancel_order",
+        CancelArgs(order_id=order.id, reason=reason, skip_retention=True),
+        order=order,
+        summary=f"取消订单 {order.id}（{items_text(order.lines)}）{refund}",
+        verdict=verdict,
+        done=f"已为您取消订单 {order.id}{refund}。",
+        kind="cancel",
+        status="已退款" if paid else "已关闭",
+        amount_fen=paid,
+        detail={"reason": reason},
+        order_status=OrderStatus.CANCELLED,
+        order_extras={"cancel_reason": reason or "顾客申请取消"},
     )
 
 
@@ -265,8 +275,8 @@ def parse_address(text: str, old: Address) -> Address | None:
     return Address(name, phone, province, city or old.city, district, where)
 
 
-async def change_address(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def change_address(deps: TurnDeps, args: AddressArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     done_before = len(
@@ -275,7 +285,7 @@ async def change_address(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     verdict = rules.check_address_change(deps.policy, order, done_before)
     if not verdict.allowed:
         return denied(verdict, "改地址", order)
-    raw = str(args.get("address") or "").strip()
+    raw = args.address
     address = parse_address(raw, order.address) if raw else None
     said = address is not None and deps.shopper_said(address.detail[:6])
     if address is None or not said:
@@ -288,40 +298,33 @@ async def change_address(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
         )
     warning = rules.subsidy_region_warning(deps.policy, order, address.province)
     line = f"{address.one_line()}（{address.name} {address.phone}）"
-    return proposed(
-        Proposal(
-            tool="change_address",
-            arguments={"order_id": order.id, "address": raw},
-            order_id=order.id,
-            summary=f"把订单 {order.id} 的收货地址改为：{line}"
-            + (f"\n{warning}" if warning else ""),
-            verdict=verdict,
-            change=Change(
-                key="",
-                kind="address_change",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                status="已修改",
-                detail={"from": order.address.one_line(), "to": address.one_line()},
-                address=address,
-            ),
-            done=f"已把订单 {order.id} 的收货地址改为：{line}。",
-        )
+    return propose(
+        deps,
+        "change_address",
+        AddressArgs(order_id=order.id, address=raw),
+        order=order,
+        summary=f"把订单 {order.id} 的收货地址改为：{line}" + (f"\n{warning}" if warning else ""),
+        verdict=verdict,
+        done=f"已把订单 {order.id} 的收货地址改为：{line}。",
+        kind="address_change",
+        status="已修改",
+        detail={"from": order.address.one_line(), "to": address.one_line()},
+        address=address,
     )
 
 
 # ---------- refund / return / exchange ----------
 
 
-async def request_refund(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def request_refund(deps: TurnDeps, args: RefundArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    reason = reason_of(deps, args)
+    reason = args.reason
     amount_arg: int | None = None
-    if args.get("amount_yuan") not in (None, ""):
+    if args.amount_yuan:
         try:
-            amount_arg = parse_yuan(args["amount_yuan"])
+            amount_arg = parse_yuan(args.amount_yuan)
         except ValueError:
             amount_arg = None
         if amount_arg is not None and not deps.shopper_said(yuan(amount_arg).lstrip("¥")):
@@ -330,7 +333,7 @@ async def request_refund(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     if not plan.verdict.allowed:
         return denied(plan.verdict, "退款", order)
     unshipped = order.status in rules.UNSHIPPED
-    if unshipped and not args.get("skip_retention"):
+    if unshipped and not args.skip_retention:
         retained = await maybe_retain(deps, order, reason, "request_refund", {"order_id": order.id})
         if retained:
             return retained
@@ -344,52 +347,45 @@ async def request_refund(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     amount = plan.amount_fen
     close = "，订单关闭不再发货" if unshipped else ""
     approval = plan.verdict.needs_approval
-    return proposed(
-        Proposal(
-            tool="request_refund",
-            arguments={
-                "order_id": order.id,
-                "reason": reason,
-                "amount_yuan": yuan(amount).lstrip("¥") if amount_arg else "",
-                "skip_retention": True,
-            },
+    return propose(
+        deps,
+        "request_refund",
+        RefundArgs(
             order_id=order.id,
-            summary=f"订单 {order.id} 申请仅退款 {yuan(amount)}{close}{note}"
-            + ("。金额超过自动退款额度，提交后需商家审核" if approval else ""),
-            verdict=plan.verdict,
-            change=Change(
-                key="",
-                kind="refund",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                amount_fen=amount,
-                status="已退款",
-                detail={"reason": reason, "type": "仅退款"},
-                order_status=OrderStatus.CANCELLED if unshipped else OrderStatus.AFTER_SALE,
-                order_extras={
-                    "after_sale": {
-                        "type": "仅退款",
-                        "reason": reason,
-                        "status": "已退款",
-                        "refund_fen": amount,
-                    }
-                },
-            ),  # fmt: skip
-            done=f"已为您退款 {yuan(amount)}，原路退回（{deps.policy.refund.timing}）{close}。",
-            amount_fen=amount,
-        )
+            reason=reason,
+            amount_yuan=yuan(amount).lstrip("¥") if amount_arg else "",
+            skip_retention=True,
+        ),
+        order=order,
+        summary=f"订单 {order.id} 申请仅退款 {yuan(amount)}{close}{note}"
+        + ("。金额超过自动退款额度，提交后需商家审核" if approval else ""),
+        verdict=plan.verdict,
+        done=f"已为您退款 {yuan(amount)}，原路退回（{deps.policy.refund.timing}）{close}。",
+        kind="refund",
+        status="已退款",
+        amount_fen=amount,
+        detail={"reason": reason, "type": "仅退款"},
+        order_status=OrderStatus.CANCELLED if unshipped else OrderStatus.AFTER_SALE,
+        order_extras={
+            "after_sale": {
+                "type": "仅退款",
+                "reason": reason,
+                "status": "已退款",
+                "refund_fen": amount,
+            }
+        },
     )
 
 
 RETURN_ADDRESS = "退货地址以订单页「售后详情」显示为准"
 
 
-async def request_return(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def request_return(deps: TurnDeps, args: ReturnArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    reason = reason_of(deps, args)
-    lines = pick_lines(order, str(args.get("item") or ""), deps.said)
+    reason = args.reason
+    lines = pick_lines(order, args.item, deps.said)
     if lines is None:
         return which_item(order)
     products = await products_of(deps, lines)
@@ -397,13 +393,9 @@ async def request_return(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     plan = rules.check_return(deps.policy, order, lines, products, said, deps.now)
     if not plan.verdict.allowed:
         return denied(plan.verdict, "退货", order)
-    if not args.get("skip_retention"):
+    if not args.skip_retention:
         retained = await maybe_retain(
-            deps,
-            order,
-            reason,
-            "request_return",
-            {"order_id": order.id, "item": args.get("item") or ""},
+            deps, order, reason, "request_return", {"order_id": order.id, "item": args.item}
         )
         if retained:
             return retained
@@ -412,44 +404,32 @@ async def request_return(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     promise = deps.policy.returns
     amount = plan.amount_fen
     items = items_text(lines)
-    return proposed(
-        Proposal(
-            tool="request_return",
-            arguments={
-                "order_id": order.id,
+    return propose(
+        deps,
+        "request_return",
+        ReturnArgs(order_id=order.id, reason=reason, item=args.item, skip_retention=True),
+        order=order,
+        summary=f"订单 {order.id} 的 {items} 申请退货退款，预计退款 {yuan(amount)}"
+        f"（验货通过后原路退回）。{shipping}",
+        verdict=plan.verdict,
+        done=(
+            f"退货申请已提交：{items}，预计退款 {yuan(amount)}。"
+            f"请在 {promise.send_back_days} 天内寄回并在订单页填写退货单号（{RETURN_ADDRESS}）；"
+            f"仓库签收后 {promise.inspect_hours} 小时内验货，通过后原路退款。{shipping}"
+        ),
+        kind="return",
+        status="待买家寄回",
+        amount_fen=amount,
+        detail={"reason": reason, "skus": [ln.sku_id for ln in lines], "quality": quality},
+        order_status=OrderStatus.AFTER_SALE,
+        order_extras={
+            "after_sale": {
+                "type": "退货退款",
                 "reason": reason,
-                "item": str(args.get("item") or ""),
-                "skip_retention": True,
-            },
-            order_id=order.id,
-            summary=f"订单 {order.id} 的 {items} 申请退货退款，预计退款 {yuan(amount)}"
-            f"（验货通过后原路退回）。{shipping}",
-            verdict=plan.verdict,
-            change=Change(
-                key="",
-                kind="return",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                amount_fen=amount,
-                status="待买家寄回",
-                detail={"reason": reason, "skus": [ln.sku_id for ln in lines], "quality": quality},
-                order_status=OrderStatus.AFTER_SALE,
-                order_extras={
-                    "after_sale": {
-                        "type": "退货退款",
-                        "reason": reason,
-                        "status": "待买家寄回",
-                        "refund_fen": amount,
-                    }
-                },
-            ),  # fmt: skip
-            done=(
-                f"退货申请已提交：{items}，预计退款 {yuan(amount)}。"
-                f"请在 {promise.send_back_days} 天内寄回并在订单页填写退货单号（{RETURN_ADDRESS}）；"
-                f"仓库签收后 {promise.inspect_hours} 小时内验货，通过后原路退款。{shipping}"
-            ),
-            amount_fen=amount,
-        )
+                "status": "待买家寄回",
+                "refund_fen": amount,
+            }
+        },
     )
 
 
@@ -475,17 +455,17 @@ def exchange_target(line: OrderLine, product: Product, to: str, said: Sequence[s
     return next((s for s in product.skus if s.options == wanted), None)
 
 
-async def request_exchange(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    reason = reason_of(deps, args)
-    lines = pick_lines(order, str(args.get("item") or ""), deps.said)
+    reason = args.reason
+    lines = pick_lines(order, args.item, deps.said)
     if lines is None or len(lines) != 1:
         return which_item(order)
     line = lines[0]
     product = await deps.commerce.get_product(line.product_id)
-    to = str(args.get("to") or "").strip()
+    to = args.to
     if to and not deps.shopper_said(strip_unit(to)):
         to = ""  # what to exchange to must come from the shopper
     target = exchange_target(line, product, to, deps.said) if product else None
@@ -516,47 +496,41 @@ async def request_exchange(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     shipping = rules.return_shipping_note(
         deps.policy, order, [line], {product.id: product} if product else {}, quality
     )
-    return proposed(
-        Proposal(
-            tool="request_exchange",
-            arguments={"order_id": order.id, "reason": reason, "item": line.title, "to": to},
-            order_id=order.id,
-            summary=f"订单 {order.id}：{what}。{shipping}",
-            verdict=verdict,
-            change=Change(
-                key="",
-                kind="exchange",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                status="待买家寄回",
-                detail={"from": line.sku_id, "to": target.id, "reason": reason, "quality": quality},
-                order_status=OrderStatus.AFTER_SALE,
-                order_extras={
-                    "after_sale": {
-                        "type": "换货",
-                        "reason": reason,
-                        "status": "待买家寄回",
-                        "exchange_to": target.id,
-                    }
-                },
-            ),  # fmt: skip
-            done=(
-                f"换货申请已提交：{what}。请在 {deps.policy.returns.send_back_days} 天内寄回原商品"
-                f"并在订单页填写退货单号（{RETURN_ADDRESS}）；"
-                f"验货通过后 {deps.policy.exchange.reship_hours} 小时内发出新商品。{shipping}"
-            ),
-        )
+    return propose(
+        deps,
+        "request_exchange",
+        ExchangeArgs(order_id=order.id, reason=reason, item=line.title, to=to),
+        order=order,
+        summary=f"订单 {order.id}：{what}。{shipping}",
+        verdict=verdict,
+        done=(
+            f"换货申请已提交：{what}。请在 {deps.policy.returns.send_back_days} 天内寄回原商品"
+            f"并在订单页填写退货单号（{RETURN_ADDRESS}）；"
+            f"验货通过后 {deps.policy.exchange.reship_hours} 小时内发出新商品。{shipping}"
+        ),
+        kind="exchange",
+        status="待买家寄回",
+        detail={"from": line.sku_id, "to": target.id, "reason": reason, "quality": quality},
+        order_status=OrderStatus.AFTER_SALE,
+        order_extras={
+            "after_sale": {
+                "type": "换货",
+                "reason": reason,
+                "status": "待买家寄回",
+                "exchange_to": target.id,
+            }
+        },
     )
 
 
-async def offer_retention(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+async def offer_retention(deps: TurnDeps, args: RetentionArgs) -> ToolResult:
     """The model may offer retention itself; the policy still decides whether and what."""
-    order, problem = await owned_order(deps, args.get("order_id"))
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    reason = reason_of(deps, args)
-    instead = str(args.get("instead") or "cancel_order")
-    instead_args = args.get("instead_args") or {"order_id": order.id}
+    reason = args.reason
+    instead = args.instead
+    instead_args = args.instead_args or {"order_id": order.id}
     verdict, offer = rules.retention_offer(
         deps.policy,
         order,
@@ -568,98 +542,46 @@ async def offer_retention(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     )
     if offer is None:
         return denied(verdict, "给补偿", order)
-    args = {
-        "order_id": order.id,
-        "reason": reason,
-        "instead": instead,
-        "instead_args": instead_args,
-    }
-    return proposed(_retention_proposal(deps, order, verdict, offer, args))
+    args = RetentionArgs(
+        order_id=order.id, reason=reason, instead=instead, instead_args=instead_args
+    )
+    return _retention(deps, order, verdict, offer, args)
 
-
-_ORDER = {"type": "string", "description": "订单号，照顾客给出的原样填写"}
-_REASON = {"type": "string", "description": "顾客说的原因（照顾客原话）"}
-_ITEM = {"type": "string", "description": "多件商品时，顾客要办理的那件商品名称，可不填"}
 
 AFTERSALES_TOOLS = (
-    Tool(
-        ToolSpec(
-            "cancel_order",
-            "取消当前顾客未发货的订单（提交后需顾客确认）。",
-            schema({"order_id": _ORDER, "reason": _REASON}, ["order_id"]),
-        ),
+    typed(
+        "cancel_order",
+        "取消当前顾客未发货的订单（提交后需顾客确认）。",
         cancel_order,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "change_address",
-            "修改未发货订单的收货地址（提交后需顾客确认）。",
-            schema(
-                {
-                    "order_id": _ORDER,
-                    "address": {
-                        "type": "string",
-                        "description": "顾客给的新地址、收货人、电话原文",
-                    },
-                },
-                ["order_id"],
-            ),
-        ),
+    typed(
+        "change_address",
+        "修改未发货订单的收货地址（提交后需顾客确认）。",
         change_address,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "request_refund",
-            "仅退款：未发货订单退款，或已收货但有质量问题/少发的退款（提交后需顾客确认）。",
-            schema(
-                {
-                    "order_id": _ORDER,
-                    "reason": _REASON,
-                    "amount_yuan": {
-                        "type": "string",
-                        "description": "部分退款金额（元），全额退不填",
-                    },
-                },
-                ["order_id"],
-            ),
-        ),
+    typed(
+        "request_refund",
+        "仅退款：未发货订单退款，或已收货但有质量问题/少发的退款（提交后需顾客确认）。",
         request_refund,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "request_return",
-            "已签收订单申请退货退款（七天无理由或质量问题，提交后需顾客确认）。",
-            schema({"order_id": _ORDER, "reason": _REASON, "item": _ITEM}, ["order_id"]),
-        ),
+    typed(
+        "request_return",
+        "已签收订单申请退货退款（七天无理由或质量问题，提交后需顾客确认）。",
         request_return,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "request_exchange",
-            "已签收订单换货：换同款的其他规格，或质量问题换新（提交后需顾客确认）。",
-            schema(
-                {
-                    "order_id": _ORDER,
-                    "to": {"type": "string", "description": "要换成的规格，照顾客原话填写"},
-                    "reason": _REASON,
-                    "item": _ITEM,
-                },
-                ["order_id"],
-            ),
-        ),
+    typed(
+        "request_exchange",
+        "已签收订单换货：换同款的其他规格，或质量问题换新（提交后需顾客确认）。",
         request_exchange,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "offer_retention",
-            "顾客因价格或犹豫想取消/退货时，按店铺政策给补偿挽留（提交后需顾客确认）。",
-            schema({"order_id": _ORDER, "reason": _REASON}, ["order_id"]),
-        ),
+    typed(
+        "offer_retention",
+        "顾客因价格或犹豫想取消/退货时，按店铺政策给补偿挽留（提交后需顾客确认）。",
         offer_retention,
         mutating=True,
     ),

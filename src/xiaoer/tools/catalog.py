@@ -2,45 +2,69 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BeforeValidator, Field
 
 from xiaoer.commerce.base import ProductQuery
 from xiaoer.commerce.search import strip_unit
 from xiaoer.domain.models import Product
 from xiaoer.domain.money import parse_yuan, yuan
-from xiaoer.llm.base import ToolSpec
-from xiaoer.tools.base import Tool, ToolResult, schema
+from xiaoer.tools.args import ToolArgs, asked
+from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import product_detail, product_line
 
 
-def _price(value: Any) -> int | None:
-    if value in (None, "", 0):
+def _yuan_text(value: Any) -> Any:
+    """A price given as text with a currency sign or unit ("¥300", "300元") reads as the number."""
+    if isinstance(value, str):
+        return value.replace("¥", "").replace("￥", "").replace("元", "").replace(",", "").strip()
+    return value
+
+
+type Yuan = Annotated[float, BeforeValidator(_yuan_text)]
+
+
+class SearchArgs(ToolArgs):
+    keyword: str = asked("商品类型或名称，如顾客所说")
+    """Missing: every product (that matches the other filters)."""
+    size: str = Field("", description="尺码，照顾客原话；没说就不填")
+    color: str = Field("", description="颜色；没说就不填")
+    max_price: Yuan = Field(0, description="最高价格（元）；没说就不填")
+    min_price: Yuan = Field(0, description="最低价格（元）；没说就不填")
+
+
+class ProductArgs(ToolArgs):
+    product_id: str = Field(
+        description="商品编号或商品名称", validation_alias=AliasChoices("product_id", "name")
+    )
+
+
+def _price(value: float) -> int | None:
+    if not value:
         return None
     try:
-        return parse_yuan(value if not isinstance(value, float) else f"{value:.2f}")
+        return parse_yuan(f"{value:.2f}")
     except ValueError:
         return None
 
 
-def _grounded(deps: TurnDeps, args: dict[str, Any], name: str) -> Any:
+def _grounded[V: (str, float)](deps: TurnDeps, value: V) -> V | None:
     """A filter value only if the shopper said it: small models invent sizes, colours, prices."""
-    value = args.get(name)
-    if value in (None, "", 0):
+    if not value:
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = strip_unit(str(value))
+    text = strip_unit(str(int(value) if isinstance(value, float) and value.is_integer() else value))
     return value if deps.shopper_said(text) else None
 
 
-def _query(deps: TurnDeps, args: dict[str, Any]) -> ProductQuery:
+def _query(deps: TurnDeps, args: SearchArgs) -> ProductQuery:
     return ProductQuery(
-        keyword=str(args.get("keyword") or "").strip(),
-        size=str(_grounded(deps, args, "size") or "").strip(),
-        color=str(_grounded(deps, args, "color") or "").strip(),
-        max_price_fen=_price(_grounded(deps, args, "max_price")),
-        min_price_fen=_price(_grounded(deps, args, "min_price")),
+        keyword=args.keyword,
+        size=_grounded(deps, args.size) or "",
+        color=_grounded(deps, args.color) or "",
+        max_price_fen=_price(_grounded(deps, args.max_price) or 0),
+        min_price_fen=_price(_grounded(deps, args.min_price) or 0),
         in_stock_only=True,
         limit=5,
     )
@@ -59,7 +83,7 @@ def _conditions(q: ProductQuery) -> str:
     return "，".join(parts) + "，有货"
 
 
-async def search_products(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+async def search_products(deps: TurnDeps, args: SearchArgs) -> ToolResult:
     query = _query(deps, args)
     hits = await deps.commerce.search_products(query)
     cond = _conditions(query)
@@ -94,10 +118,8 @@ async def resolve_product(deps: TurnDeps, ref: str) -> Product | None:
     return product
 
 
-async def get_product(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    ref = str(args.get("product_id") or args.get("name") or "").strip()
-    if not ref:
-        return ToolResult(False, "缺少商品编号或名称。先用 search_products 找到商品。")
+async def get_product(deps: TurnDeps, args: ProductArgs) -> ToolResult:
+    ref = args.product_id
     product = await resolve_product(deps, ref)
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。请用 search_products 搜索。")
@@ -105,33 +127,15 @@ async def get_product(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
 
 
 CATALOG_TOOLS = (
-    Tool(
-        ToolSpec(
-            "search_products",
-            "按关键词、规格、价格搜索本店有货的商品，返回名称、编号、价格和库存。",
-            schema(
-                {
-                    "keyword": {"type": "string", "description": "商品类型或名称，如顾客所说"},
-                    "size": {"type": "string", "description": "尺码，照顾客原话；没说就不填"},
-                    "color": {"type": "string", "description": "颜色；没说就不填"},
-                    "max_price": {"type": "number", "description": "最高价格（元）；没说就不填"},
-                    "min_price": {"type": "number", "description": "最低价格（元）；没说就不填"},
-                },
-                ["keyword"],
-            ),
-        ),
+    typed(
+        "search_products",
+        "按关键词、规格、价格搜索本店有货的商品，返回名称、编号、价格和库存。",
         search_products,
         answer_hint="，说出商品名称和价格",
     ),
-    Tool(
-        ToolSpec(
-            "get_product",
-            "查看一个商品的详情：参数、尺码表、每个规格的价格和库存。",
-            schema(
-                {"product_id": {"type": "string", "description": "商品编号或商品名称"}},
-                ["product_id"],
-            ),
-        ),
+    typed(
+        "get_product",
+        "查看一个商品的详情：参数、尺码表、每个规格的价格和库存。",
         get_product,
         answer_hint="，说出顾客问的规格、价格和库存",
     ),

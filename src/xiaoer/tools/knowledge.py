@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from xiaoer.knowledge import Hit, cite
-from xiaoer.llm.base import ToolSpec
-from xiaoer.tools.base import Tool, ToolResult, schema
+from xiaoer.tools.args import ToolArgs, asked
+from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
 
 SNIPPETS = 4
@@ -70,13 +68,18 @@ def render(hits: list[Hit]) -> str:
     return "\n".join(lines)
 
 
-async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    query = str(args.get("query") or "").strip() or (deps.said[-1] if deps.said else "")
+class KnowledgeArgs(ToolArgs):
+    query: str = asked("顾客的问题，用顾客的原话")
+    """Missing: the shopper's last message."""
+
+
+async def search_knowledge(deps: TurnDeps, args: KnowledgeArgs) -> ToolResult:
+    query = args.query or (deps.said[-1] if deps.said else "")
     if deps.knowledge is None or not query:
         return ToolResult(False, NOTHING)
     # A question that names one product gets that product's facts (and the general ones),
     # never a similar product's.
-    product = args.get("product_id") or await deps.knowledge.product_named(deps.shop.id, query)
+    product = await deps.knowledge.product_named(deps.shop.id, query)
     hits = await deps.knowledge.search(deps.shop.id, query, k=SNIPPETS, product_id=product)
     if not hits:
         return ToolResult(True, NOTHING, {"citations": []})
@@ -95,15 +98,9 @@ async def search_knowledge(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
 
 
 KNOWLEDGE_TOOLS = (
-    Tool(
-        ToolSpec(
-            "search_knowledge",
-            "查店铺资料：发货、运费、退换货和售后规则、保修、安装、会员、商品材质和参数等说明。",
-            schema(
-                {"query": {"type": "string", "description": "顾客的问题，用顾客的原话"}},
-                ["query"],
-            ),
-        ),
+    typed(
+        "search_knowledge",
+        "查店铺资料：发货、运费、退换货和售后规则、保修、安装、会员、商品材质和参数等说明。",
         search_knowledge,
         answer_hint="，只说资料里写了的",
     ),

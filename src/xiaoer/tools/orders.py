@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import Field
+
 from xiaoer.domain.models import Order, OrderStatus
-from xiaoer.llm.base import ToolSpec
-from xiaoer.tools.base import Tool, ToolResult, schema
+from xiaoer.tools.args import ToolArgs, asked
+from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import order_detail, order_summary, track_text
 
@@ -56,8 +58,17 @@ async def _which_order(deps: TurnDeps, problem: str) -> ToolResult:
     return ToolResult(True, text, {"order_ids": [o.id for o in orders]}, WHICH.format(choices))
 
 
-async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+class OrderArgs(ToolArgs):
+    order_id: str = asked("订单号，照顾客给出的原样填写")
+    """Normalised by `owned_order` (spaces, a leading '#', lower case are all fine)."""
+
+
+class ListOrdersArgs(ToolArgs):
+    status: OrderStatus | None = Field(None, description="只看这个状态的订单，可不填")
+
+
+async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     return ToolResult(
@@ -67,9 +78,9 @@ async def get_order(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     )
 
 
-async def list_my_orders(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    status = str(args.get("status") or "").strip()
-    if status and (status not in {s.value for s in OrderStatus} or not deps.shopper_said(status)):
+async def list_my_orders(deps: TurnDeps, args: ListOrdersArgs) -> ToolResult:
+    status = str(args.status or "")
+    if status and not deps.shopper_said(status):
         status = ""  # a filter the shopper did not ask for would hide their other orders
     orders = await deps.commerce.orders_for(deps.shopper.id, limit=5, status=status or None)
     if not orders:
@@ -82,8 +93,8 @@ async def list_my_orders(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     )
 
 
-async def track_logistics(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def track_logistics(deps: TurnDeps, args: OrderArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     if order.shipment is None:
@@ -107,41 +118,22 @@ async def track_logistics(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     )
 
 
-_ORDER_ARG = {"order_id": {"type": "string", "description": "订单号，照顾客给出的原样填写"}}
-
 ORDER_TOOLS = (
-    Tool(
-        ToolSpec(
-            "get_order",
-            "查询当前顾客的一个订单的详情：状态、商品、金额、收货地址、快递单号。",
-            schema(_ORDER_ARG, ["order_id"]),
-        ),
+    typed(
+        "get_order",
+        "查询当前顾客的一个订单的详情：状态、商品、金额、收货地址、快递单号。",
         get_order,
         answer_hint="，说出订单状态",
     ),
-    Tool(
-        ToolSpec(
-            "list_my_orders",
-            "列出当前顾客最近的订单（顾客没说订单号时用）。可按状态筛选。",
-            schema(
-                {
-                    "status": {
-                        "type": "string",
-                        "enum": [s.value for s in OrderStatus],
-                        "description": "只看这个状态的订单，可不填",
-                    }
-                }
-            ),
-        ),
+    typed(
+        "list_my_orders",
+        "列出当前顾客最近的订单（顾客没说订单号时用）。可按状态筛选。",
         list_my_orders,
         answer_hint="，说出订单号、商品和状态",
     ),
-    Tool(
-        ToolSpec(
-            "track_logistics",
-            "查询当前顾客某个订单的物流：快递公司、单号、最新进度和轨迹。问“到哪了/什么时候到”时用。",
-            schema(_ORDER_ARG, ["order_id"]),
-        ),
+    typed(
+        "track_logistics",
+        "查询当前顾客某个订单的物流：快递公司、单号、最新进度和轨迹。问“到哪了/什么时候到”时用。",
         track_logistics,
         answer_hint="，说出快递公司和最新进度",
     ),

@@ -57,9 +57,14 @@ def schema_echo(parameters: dict[str, Any], args: dict[str, Any]) -> str | None:
 async def run_tool(
     tools: dict[str, Tool], name: str, args: dict[str, Any], deps: TurnDeps
 ) -> tuple[ToolResult, int]:
-    """Run one tool safely: unknown names and crashes become results the model can act on."""
+    """Run one tool the model called, safely: unknown names, values copied from the schema, bad
+    arguments (a typed tool's retry hint) and crashes become results the model can act on.
+    Arguments only code sets (a typed tool's hidden fields) are dropped from the call."""
     started = time.perf_counter()
     tool = tools.get(name)
+    if tool is not None and tool.args is not None:
+        hidden = tool.args.hidden()
+        args = {k: v for k, v in args.items() if k not in hidden}
     copied = schema_echo(tool.spec.parameters, args) if tool is not None else None
     if tool is None:
         result = ToolResult(False, f"没有名为 {name} 的函数。可用：{', '.join(tools)}。")

@@ -9,28 +9,68 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from xiaoer.commerce.search import named_value, strip_unit
 from xiaoer.domain.models import Change, Product
 from xiaoer.domain.money import yuan
 from xiaoer.knowledge.text import CJK
-from xiaoer.llm.base import ToolSpec
 from xiaoer.policy import rules, subsidy
 from xiaoer.policy.verdict import allow, deny
-from xiaoer.tools.aftersales import denied, items_text, proposed
-from xiaoer.tools.base import Proposal, Tool, ToolResult, schema
+from xiaoer.tools.aftersales import denied, items_text
+from xiaoer.tools.args import ToolArgs
+from xiaoer.tools.base import ToolResult, propose, typed
 from xiaoer.tools.catalog import resolve_product
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.orders import owned_order
+from xiaoer.tools.orders import OrderArgs, owned_order
+
+PRODUCT = "商品名称或编号"
+
+
+class NoArgs(ToolArgs):
+    pass
+
+
+class CouponArgs(ToolArgs):
+    coupon: str = Field(description="券的编号或名称")
+
+
+class SubsidyArgs(ToolArgs):
+    product: str = Field(description=PRODUCT)
+    province: str = Field("", description="收货省份，没说就不填")
+
+
+class SizeArgs(ToolArgs):
+    product: str = Field(description=PRODUCT)
+    usual_size: str = Field("", description="顾客平时穿的尺码；没说就不填")
+
+
+class InvoiceArgs(OrderArgs):
+    type: Literal["电子普通发票", "增值税专用发票"] = "电子普通发票"
+    title: str = Field("", description="发票抬头：个人或单位名称")
+    tax_id: str = Field("", description="单位税号")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        """Any wording with 专 ("专票") is the special VAT invoice, anything else the ordinary one."""
+        return "增值税专用发票" if "专" in str(value) else "电子普通发票"
+
+
+class InstallationArgs(OrderArgs):
+    date: str = Field("", description="日期，如 11-22 或 明天")
+    slot: str = Field("", description="时间段，如 09:00-12:00")
+
 
 # ---------- 催发货 ----------
 
 
-async def urge_shipment(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+async def urge_shipment(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     """Records the request and tells the truth about the dispatch promise; past the promise it
     is escalated to the warehouse as overdue. Moves no money or goods, so no confirmation."""
-    order, problem = await owned_order(deps, args.get("order_id"))
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     if order.status.value != "待发货":
@@ -77,8 +117,8 @@ async def _products(deps: TurnDeps, lines: Any) -> dict[str, Product]:
 # ---------- 价保 ----------
 
 
-async def price_protection(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def price_protection(deps: TurnDeps, args: OrderArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     products = await _products(deps, order.lines)
@@ -87,31 +127,24 @@ async def price_protection(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     if not plan.verdict.allowed:
         return denied(plan.verdict, "价保", order)
     amount = plan.amount_fen
-    return proposed(
-        Proposal(
-            tool="price_protection",
-            arguments={"order_id": order.id},
-            order_id=order.id,
-            summary=f"订单 {order.id} 申请价保，退还差价 {yuan(amount)}（原路退回）",
-            verdict=plan.verdict,
-            change=Change(
-                key="",
-                kind="price_protection",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                amount_fen=amount,
-                status="已退差价",
-            ),
-            done=f"价保已办理，差价 {yuan(amount)} 原路退回。",
-            amount_fen=amount,
-        )
+    return propose(
+        deps,
+        "price_protection",
+        OrderArgs(order_id=order.id),
+        order=order,
+        summary=f"订单 {order.id} 申请价保，退还差价 {yuan(amount)}（原路退回）",
+        verdict=plan.verdict,
+        done=f"价保已办理，差价 {yuan(amount)} 原路退回。",
+        kind="price_protection",
+        status="已退差价",
+        amount_fen=amount,
     )
 
 
 # ---------- 优惠券 ----------
 
 
-async def list_coupons(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+async def list_coupons(deps: TurnDeps, args: NoArgs) -> ToolResult:
     coupons = deps.policy.coupons
     mine = await deps.commerce.records_for(deps.shopper.id, kind="coupon")
     retention = await deps.commerce.records_for(deps.shopper.id, kind="retention")
@@ -135,11 +168,9 @@ async def list_coupons(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     )
 
 
-async def apply_coupon(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    ref = str(args.get("coupon") or "").strip()
-    coupon = next(
-        (c for c in deps.policy.coupons if ref and (ref.upper() == c.id or ref in c.name)), None
-    )
+async def apply_coupon(deps: TurnDeps, args: CouponArgs) -> ToolResult:
+    ref = args.coupon
+    coupon = next((c for c in deps.policy.coupons if ref.upper() == c.id or ref in c.name), None)
     if coupon is None or not coupon.claimable:
         names = "、".join(c.name for c in deps.policy.coupons) or "无"
         return ToolResult(False, f"没有可领取的优惠券“{ref}”。本店可领：{names}")
@@ -150,39 +181,33 @@ async def apply_coupon(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     if coupon.new_customer_only and await deps.commerce.orders_for(deps.shopper.id, limit=1):
         verdict = deny("coupons.new_customer_only", f"{coupon.name}仅限新客首单使用")
         return denied(verdict, "领券")
-    return proposed(
-        Proposal(
-            tool="apply_coupon",
-            arguments={"coupon": coupon.id},
-            order_id=None,
-            summary=f"领取{coupon.name}（满{yuan(coupon.min_spend)}减{yuan(coupon.amount)}）到您的账户",
-            verdict=allow("coupons", "可以领取"),
-            change=Change(
-                key="",
-                kind="coupon",
-                shopper_id=deps.shopper.id,
-                amount_fen=coupon.amount,
-                status="未使用",
-                detail={"coupon_id": coupon.id, "name": coupon.name},
-            ),
-            done=f"{coupon.name}已放入您的账户，下单满{yuan(coupon.min_spend)}结算时自动抵扣。",
-            amount_fen=coupon.amount,
-        )
+    return propose(
+        deps,
+        "apply_coupon",
+        CouponArgs(coupon=coupon.id),
+        order=None,
+        summary=f"领取{coupon.name}（满{yuan(coupon.min_spend)}减{yuan(coupon.amount)}）到您的账户",
+        verdict=allow("coupons", "可以领取"),
+        done=f"{coupon.name}已放入您的账户，下单满{yuan(coupon.min_spend)}结算时自动抵扣。",
+        kind="coupon",
+        status="未使用",
+        amount_fen=coupon.amount,
+        detail={"coupon_id": coupon.id, "name": coupon.name},
     )
 
 
 # ---------- 国补 ----------
 
 
-async def check_subsidy(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
+async def check_subsidy(deps: TurnDeps, args: SubsidyArgs) -> ToolResult:
     if not deps.policy.subsidy.enabled:
         text = "本店商品不参与国家以旧换新补贴（国补）。"
         return ToolResult(True, text, {}, None)
-    ref = str(args.get("product") or "").strip()
-    product = await resolve_product(deps, ref) if ref else None
+    ref = args.product
+    product = await resolve_product(deps, ref)
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。先用 search_products 找到商品再查国补。")
-    province = str(args.get("province") or "").strip()
+    province = args.province
     if province and not deps.shopper_said(province.removesuffix("省").removesuffix("市")):
         province = ""
     if not province and deps.shopper.addresses:
@@ -300,9 +325,9 @@ def size_advice(product: Product, given: dict[str, float], usual: str) -> str | 
     return f"{basis}；这款尺码标准，建议拍 {base}。"
 
 
-async def recommend_size(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    ref = str(args.get("product") or "").strip()
-    product = await resolve_product(deps, ref) if ref else None
+async def recommend_size(deps: TurnDeps, args: SizeArgs) -> ToolResult:
+    ref = args.product
+    product = await resolve_product(deps, ref)
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。先用 search_products 找到商品。")
     chart = product.attributes.get("尺码表")
@@ -311,7 +336,7 @@ async def recommend_size(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
             f"{product.title} 没有尺码表，不能按尺码表推荐；如实告诉顾客，可以参考商品详情的规格。"
         )
         return ToolResult(True, text, {"product_id": product.id})
-    usual_arg = str(args.get("usual_size") or "").strip()
+    usual_arg = args.usual_size
     said_usual = usual_arg and deps.shopper_said(strip_unit(usual_arg))
     usual = (named_value(usual_arg, chart) or "") if said_usual else ""
     advice = size_advice(product, measures(chart, deps.said), usual)
@@ -330,14 +355,13 @@ async def recommend_size(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
 # ---------- 发票 ----------
 
 
-async def request_invoice(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def request_invoice(deps: TurnDeps, args: InvoiceArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    kind = str(args.get("type") or "电子普通发票").strip()
-    kind = "增值税专用发票" if "专" in kind else "电子普通发票"
-    title = str(args.get("title") or "个人").strip()[:60]
-    tax_id = str(args.get("tax_id") or "").strip().upper()
+    kind = args.type
+    title = (args.title or "个人")[:60]
+    tax_id = args.tax_id.upper()
     if title != "个人" and not deps.shopper_said(title):
         return ToolResult(
             True,
@@ -349,26 +373,20 @@ async def request_invoice(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
     if not verdict.allowed:
         return denied(verdict, "开票", order)
     taxed = f"，税号 {tax_id}" if tax_id and title != "个人" else ""
-    return proposed(
-        Proposal(
-            tool="request_invoice",
-            arguments={"order_id": order.id, "type": kind, "title": title, "tax_id": tax_id},
-            order_id=order.id,
-            summary=f"为订单 {order.id} 开具{kind}，抬头：{title}{taxed}，金额为实付{yuan(order.pay_fen)}",
-            verdict=verdict,
-            change=Change(
-                key="",
-                kind="invoice",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                amount_fen=order.pay_fen,
-                status="待开具",
-                detail={"type": kind, "title": title, "tax_id": tax_id},
-                order_extras={"invoice": {"type": kind, "title": title, "status": "待开具"}},
-            ),
-            done=f"开票申请已提交：{kind}，抬头 {title}。"
-            + (f"{timing}。" if (timing := deps.policy.invoice.timing.get(kind)) else ""),
-        )
+    timing = deps.policy.invoice.timing.get(kind)
+    return propose(
+        deps,
+        "request_invoice",
+        InvoiceArgs(order_id=order.id, type=kind, title=title, tax_id=tax_id),
+        order=order,
+        summary=f"为订单 {order.id} 开具{kind}，抬头：{title}{taxed}，金额为实付{yuan(order.pay_fen)}",
+        verdict=verdict,
+        done=f"开票申请已提交：{kind}，抬头 {title}。" + (f"{timing}。" if timing else ""),
+        kind="invoice",
+        status="待开具",
+        recorded_fen=order.pay_fen,
+        detail={"type": kind, "title": title, "tax_id": tax_id},
+        order_extras={"invoice": {"type": kind, "title": title, "status": "待开具"}},
     )
 
 
@@ -410,15 +428,15 @@ def _parse_day(text: str, today: date) -> date | None:
 _PARTS = {"上午": (0, 12), "中午": (11, 14), "下午": (12, 18), "晚上": (17, 24)}
 
 
-def _chosen(deps: TurnDeps, args: dict[str, Any]) -> tuple[date | None, str | None]:
+def _chosen(deps: TurnDeps, args: InstallationArgs) -> tuple[date | None, str | None]:
     """The day and slot the shopper chose — only as far as the shopper said them."""
     said = " ".join(deps.said)
     today = deps.local(deps.now).date()
-    day = _parse_day(str(args.get("date") or ""), today)
+    day = _parse_day(args.date, today)
     relative = any(w in said for w in ("今天", "明天", "后天"))
     if day is None or not (relative or re.search(rf"(?<!\d){day.day}(?!\d)", said)):
         return None, None
-    wanted = str(args.get("slot") or "")
+    wanted = args.slot
     for slot in deps.policy.installation.slots:
         start = int(slot[:2])
         if slot[:5] in wanted and (slot[:5] in said or str(start) in said):
@@ -429,8 +447,8 @@ def _chosen(deps: TurnDeps, args: dict[str, Any]) -> tuple[date | None, str | No
     return day, None
 
 
-async def schedule_installation(deps: TurnDeps, args: dict[str, Any]) -> ToolResult:
-    order, problem = await owned_order(deps, args.get("order_id"))
+async def schedule_installation(deps: TurnDeps, args: InstallationArgs) -> ToolResult:
+    order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     rule = deps.policy.installation
@@ -460,131 +478,75 @@ async def schedule_installation(deps: TurnDeps, args: dict[str, Any]) -> ToolRes
     when_text = f"{day.strftime('%m月%d日')} {slot}"
     previous = order.extras.get("installation") or {}
     verb = "改约到" if previous.get("date") else "预约"
-    return proposed(
-        Proposal(
-            tool="schedule_installation",
-            arguments={"order_id": order.id, "date": day.isoformat(), "slot": slot},
-            order_id=order.id,
-            summary=f"订单 {order.id}（{item}）{verb} {when_text} 上门安装",
-            verdict=allow("installation.slots", "时间在可约范围内"),
-            change=Change(
-                key="",
-                kind="installation",
-                shopper_id=deps.shopper.id,
-                order_id=order.id,
-                status="已预约",
-                detail={"date": day.isoformat(), "slot": slot},
-                order_extras={
-                    "installation": {
-                        "required": True,
-                        "status": "已预约",
-                        "date": day.isoformat(),
-                        "slot": slot,
-                    }
-                },
-            ),  # fmt: skip
-            done=f"已为您{verb} {when_text} 上门安装，师傅会提前电话联系您。",
-        )
+    return propose(
+        deps,
+        "schedule_installation",
+        InstallationArgs(order_id=order.id, date=day.isoformat(), slot=slot),
+        order=order,
+        summary=f"订单 {order.id}（{item}）{verb} {when_text} 上门安装",
+        verdict=allow("installation.slots", "时间在可约范围内"),
+        done=f"已为您{verb} {when_text} 上门安装，师傅会提前电话联系您。",
+        kind="installation",
+        status="已预约",
+        detail={"date": day.isoformat(), "slot": slot},
+        order_extras={
+            "installation": {
+                "required": True,
+                "status": "已预约",
+                "date": day.isoformat(),
+                "slot": slot,
+            }
+        },
     )
 
 
-_ORDER = {"type": "string", "description": "订单号，照顾客给出的原样填写"}
-_PRODUCT = {"type": "string", "description": "商品名称或编号"}
-
 SERVICE_TOOLS = (
-    Tool(
-        ToolSpec(
-            "urge_shipment",
-            "顾客催发货时用：登记催发货并说明发货承诺时间。",
-            schema({"order_id": _ORDER}, ["order_id"]),
-        ),
+    typed(
+        "urge_shipment",
+        "顾客催发货时用：登记催发货并说明发货承诺时间。",
         urge_shipment,
         mutating=True,
         confirm=False,
     ),
-    Tool(
-        ToolSpec(
-            "price_protection",
-            "价保：商品降价后申请退差价（提交后需顾客确认）。",
-            schema({"order_id": _ORDER}, ["order_id"]),
-        ),
+    typed(
+        "price_protection",
+        "价保：商品降价后申请退差价（提交后需顾客确认）。",
         price_protection,
         mutating=True,
     ),
-    Tool(
-        ToolSpec("list_coupons", "列出本店可领的优惠券和顾客已有的券。", schema({})),
+    typed(
+        "list_coupons",
+        "列出本店可领的优惠券和顾客已有的券。",
         list_coupons,
         answer_hint="，说出券的名称和满减金额",
     ),
-    Tool(
-        ToolSpec(
-            "apply_coupon",
-            "帮顾客领取一张店铺优惠券（提交后需顾客确认）。",
-            schema({"coupon": {"type": "string", "description": "券的编号或名称"}}, ["coupon"]),
-        ),
+    typed(
+        "apply_coupon",
+        "帮顾客领取一张店铺优惠券（提交后需顾客确认）。",
         apply_coupon,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "check_subsidy",
-            "查询商品能不能用国补（国家以旧换新补贴）、补贴多少。",
-            schema(
-                {
-                    "product": _PRODUCT,
-                    "province": {"type": "string", "description": "收货省份，没说就不填"},
-                },
-                ["product"],
-            ),
-        ),
+    typed(
+        "check_subsidy",
+        "查询商品能不能用国补（国家以旧换新补贴）、补贴多少。",
         check_subsidy,
         answer_hint="，说出能否补贴、补贴金额，并说明以当地政策为准",
     ),
-    Tool(
-        ToolSpec(
-            "recommend_size",
-            "按商品尺码表推荐尺码：对照顾客平时穿的尺码，或顾客自己说的身体尺寸（从顾客原话里读）。",
-            schema(
-                {
-                    "product": _PRODUCT,
-                    "usual_size": {"type": "string", "description": "顾客平时穿的尺码；没说就不填"},
-                },
-                ["product"],
-            ),
-        ),
+    typed(
+        "recommend_size",
+        "按商品尺码表推荐尺码：对照顾客平时穿的尺码，或顾客自己说的身体尺寸（从顾客原话里读）。",
         recommend_size,
         answer_hint="，说出推荐的尺码和理由（偏大/偏小）",
     ),
-    Tool(
-        ToolSpec(
-            "request_invoice",
-            "为订单申请开发票：电子普通发票或增值税专用发票（提交后需顾客确认）。",
-            schema(
-                {
-                    "order_id": _ORDER,
-                    "type": {"type": "string", "enum": ["电子普通发票", "增值税专用发票"]},
-                    "title": {"type": "string", "description": "发票抬头：个人或单位名称"},
-                    "tax_id": {"type": "string", "description": "单位税号"},
-                },
-                ["order_id"],
-            ),
-        ),
+    typed(
+        "request_invoice",
+        "为订单申请开发票：电子普通发票或增值税专用发票（提交后需顾客确认）。",
         request_invoice,
         mutating=True,
     ),
-    Tool(
-        ToolSpec(
-            "schedule_installation",
-            "为订单里需要安装的大件商品预约或改约上门安装（提交后需顾客确认）。",
-            schema(
-                {
-                    "order_id": _ORDER,
-                    "date": {"type": "string", "description": "日期，如 11-22 或 明天"},
-                    "slot": {"type": "string", "description": "时间段，如 09:00-12:00"},
-                },
-                ["order_id"],
-            ),
-        ),
+    typed(
+        "schedule_installation",
+        "为订单里需要安装的大件商品预约或改约上门安装（提交后需顾客确认）。",
         schedule_installation,
         mutating=True,
     ),
