@@ -26,6 +26,7 @@ from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.output import Evidence, OutputGuard, passed, reason, uncovered
 from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
 from xiaoer.llm.parse import looks_like_call
+from xiaoer.tools.args import RETRY as ARGUMENT_RETRY
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
 from xiaoer.tools.knowledge import is_relevant
@@ -103,6 +104,7 @@ class ReplyCheck:
                 *GUARD_RETRY_SECRETS,
                 *KNOWLEDGE_SECRETS,
                 SCHEMA_ECHO_HINT,
+                ARGUMENT_RETRY,
             ),
             changed=changed_before(deps),
         )

@@ -49,8 +49,8 @@ class TurnDeps:
         """Whether the reason the shopper gave for their after-sales request is a fault with the
         goods (broken, defective, missing or wrong items), as the understanding step read it:
         the latest reason read (from a request, or from an answer to "what is the reason"), or
-        False when they asked for after-sales without stating one ("退破晓 1" names a product,
-        not a fault); None when nothing was read as an after-sales request (the merchant's
+        False when they asked for after-sales without stating one (a product's name with a
+        word like 破 in it is no fault); None when nothing was read as an after-sales request (the merchant's
         words decide)."""
         for r in reversed(self.readings):
             if r.reason_kind not in ("none", "other") and r.want in AFTERSALES | {"other"}:
