@@ -10,16 +10,8 @@ from typing import Any, get_args
 import pytest
 import yaml
 
-from xiaoer.agent.understanding import (
-    ANSWERS,
-    BY_CODE,
-    MOODS,
-    REASON_KINDS,
-    Answer,
-    Mood,
-    ReasonKind,
-    Want,
-)
+from xiaoer.agent.understanding import ANSWERS, BY_CODE, MOODS, REASON_KINDS
+from xiaoer.domain.understanding import Answer, Mood, ReasonKind, Want
 
 PATH = Path(__file__).parents[2] / "evals" / "labelled" / "understanding.yaml"
 SPLITS = {"stride": "dev", "volt": "dev", "orchard": "heldout"}

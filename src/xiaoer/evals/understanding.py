@@ -135,6 +135,7 @@ async def evaluate(
         tokens_out: list[int] = []
         unread = 0
         misses: list[dict[str, Any]] = []
+        said_by_item: dict[str, dict[str, str]] = {}
         for item in items:
             started = time.perf_counter()
             reading = await _read(reader, item, quality_words)
@@ -142,6 +143,7 @@ async def evaluate(
             tokens_in.append(reading.tokens_in)
             tokens_out.append(reading.tokens_out)
             unread += not reading.ok
+            said_by_item[item.id] = {n: _value(reading.understood, n) for n in item.gold}
             for name, gold in item.gold.items():
                 if name in NOT_READ.get(reader.name, ()):
                     continue
@@ -171,6 +173,7 @@ async def evaluate(
             "tokens_out_mean": round(statistics.fmean(tokens_out), 1) if tokens_out else None,
             "unreadable": unread,
             "misses": misses,
+            "said": said_by_item,
         }
     return report
 
