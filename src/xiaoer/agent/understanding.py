@@ -265,6 +265,9 @@ class KeywordReader:
         )
 
 
+MOOD_RANK = {"calm": 0, "upset": 1, "angry": 2}
+
+
 class CascadeReader:
     """The model's reading, with each field decided the way that measured best on the labelled
     set's dev split (`xiaoer eval understand`, numbers in docs/understanding.md):
@@ -272,9 +275,10 @@ class CascadeReader:
     - what they want and the reason's kind: the model (the keyword checks cannot read a want,
       and read a fault from words like 质量 in "质量挺好，就是颜色不喜欢");
     - asks for a person, and mood: the keyword checks as a cheap pre-filter, the model as the
-      decision — a message the checks pass over is calm and asks for nobody; one they flag
-      ("烟雾报警器", "垃圾桶", "真人试穿") is what the model reads it as (the model alone
-      called one calm question in three upset);
+      decision that may only lower what they flagged — a message the checks pass over is calm
+      and asks for nobody; one they flag ("烟雾报警器", "垃圾桶", "真人试穿") is at most what
+      the model reads it as (the model alone called one calm question in three upset, and
+      "这个多少钱！！" angry);
     - yes or no to the waiting action: the strict keyword yes/no (the confirmation word the
       question asked for) first, the model for anything else.
     """
@@ -297,7 +301,7 @@ class CascadeReader:
         combined = m.model_copy(
             update={
                 "asks_human": kw.asks_human and m.asks_human,
-                "mood": "calm" if kw.mood == "calm" else m.mood,
+                "mood": min(kw.mood, m.mood, key=MOOD_RANK.__getitem__),
                 "answer": kw.answer if kw.answer != "none" else m.answer,
             }
         )
