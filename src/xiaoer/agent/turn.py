@@ -100,7 +100,7 @@ from xiaoer.store.repositories import (
     ShopperRepository,
     ShopRepository,
 )
-from xiaoer.tools.base import Proposal, Tool
+from xiaoer.tools.base import Proposal, Tool, ToolResult
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
@@ -687,7 +687,6 @@ class Assistant:
             return  # "什么时候到" right after an order lookup is about that order
         args = {"query": question}
         result, ms = await run_tool(self.tools, "search_knowledge", args, deps)
-        citations = result.data.get("citations") or []
         # The cosine threshold in `relevant` was read off the demo shops to keep order questions
         # and greetings out; a message read as a question for the shop needs only a snippet that
         # shares its words (seen: a fact only in a document the merchant had just added, ranked
@@ -696,13 +695,7 @@ class Assistant:
         relevant = result.data.get("relevant") or (asked and result.data.get("shares_words"))
         if not result.ok or not relevant:
             return
-        call = ToolCall("kb_0", "search_knowledge", args)
-        loop.messages.append(ChatMessage("assistant", tool_calls=(call,)))
-        loop.messages.append(ChatMessage("tool", result.text, tool_call_id=call.id))
-        loop.records.append(ToolCallRecord("search_knowledge", args, result.text, True, ms))
-        loop.citations.extend(citations)
-        loop.prefetched = len(loop.records)
-        deps.seen.append(result.text)
+        _looked_up(loop, deps, ToolCall("kb_0", "search_knowledge", args), result, ms, result.text)
         await emit(ToolStarted("search_knowledge", args))
         await emit(ToolFinished("search_knowledge", True, ms))
 
@@ -724,12 +717,7 @@ class Assistant:
         if not result.ok:  # not theirs, or no such order: the model takes it from here
             return False
         call = ToolCall("lookup_0", tool, args)
-        loop.messages.append(ChatMessage("assistant", tool_calls=(call,)))
-        loop.messages.append(ChatMessage("tool", result.text[: self.result_chars],
-                                         tool_call_id=call.id))  # fmt: skip
-        loop.records.append(ToolCallRecord(tool, args, result.text, True, ms))
-        loop.prefetched = len(loop.records)
-        deps.seen.append(result.text)
+        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
         _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
         return True
 
@@ -864,6 +852,19 @@ def _hosts(deps: TurnDeps) -> tuple[str, ...]:
     """Web hosts the merchant's own material links to: links to them may stay in a reply."""
     text = " ".join([*deps.seen, deps.shop.description])
     return tuple({m.split("//", 1)[1].split("/", 1)[0].lower() for m in URL.findall(text)})
+
+
+def _looked_up(
+    loop: Loop, deps: TurnDeps, call: ToolCall, result: ToolResult, ms: int, shown: str
+) -> None:
+    """A lookup code made before the model's first step, entered in the turn as if the model
+    had called it (`shown` is what the model reads of the result)."""
+    loop.messages.append(ChatMessage("assistant", tool_calls=(call,)))
+    loop.messages.append(ChatMessage("tool", shown, tool_call_id=call.id))
+    loop.records.append(ToolCallRecord(call.name, call.arguments, result.text, True, ms))
+    loop.citations.extend(result.data.get("citations") or [])
+    loop.prefetched = len(loop.records)
+    deps.seen.append(result.text)
 
 
 def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from xiaoer.agent.understanding import Reader, Understanding
+from xiaoer.agent.understanding import KeywordReader, Reader, Understanding
 from xiaoer.domain.errors import BadInput
 from xiaoer.policy.load import load_policy
 
@@ -179,8 +179,6 @@ async def evaluate(
 
 
 async def _read(reader: Reader, item: Item, quality_words: dict[str, list[str]]) -> Any:
-    from xiaoer.agent.understanding import KeywordReader
-
     if isinstance(reader, KeywordReader):  # the keyword checks read each shop's own words
         reader = KeywordReader(quality_words.get(item.shop, reader.quality_words))
     return await reader.read(item.text, before=item.before, pending=item.pending)
