@@ -77,7 +77,7 @@ CHANGE_REQUEST = re.compile(
 question for the knowledge base (measured: snippets about the product distracted the model)."""
 
 
-ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9])")
+ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9A-Za-z])")
 ASKS_ORDER = re.compile(r"(提供|告诉|发|给).{0,6}订单号|订单号是多少|哪(一|个)(个|笔|单)?订单")
 
 

@@ -44,6 +44,12 @@ class Loop:
     """What the shop already told this shopper (bot and human replies, whispers): evidence."""
     understood: Understanding | None = None
     """What the shopper's message was read to mean (routing reads this, not the raw text)."""
+    stage_tools: tuple[str, ...] = ()
+    """An after-sales flow's stage tools: the only ones the model is offered (empty: by want)."""
+    order_id: str = ""
+    """The order an after-sales flow resolved: the stage's tools act on it."""
+    answering: bool = False
+    """Code already looked up what the reply needs: the model answers in text at once."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1

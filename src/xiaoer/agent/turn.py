@@ -62,6 +62,7 @@ from xiaoer.agent.events import (
     TurnResult,
     ignore,
 )
+from xiaoer.agent.flows import FlowDriver, FlowTurn, Hands, synced
 from xiaoer.agent.grounding import cited
 from xiaoer.agent.handoff import as_view, decide, hand_over, merchant_rule, notice
 from xiaoer.agent.instructions import (
@@ -82,6 +83,7 @@ from xiaoer.agent.loop import Loop
 from xiaoer.agent.understanding import KeywordReader, Reader, offered
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
+from xiaoer.domain.flows import Flows
 from xiaoer.domain.models import Shop, Shopper
 from xiaoer.domain.understanding import Understanding
 from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
@@ -143,6 +145,7 @@ class Assistant:
         self.knowledge = knowledge
         self.guard = guard
         self.desk = ActionDesk(sessions, self.tools, clock)
+        self.flow_driver = FlowDriver(self.tools)
         self.limiter = limiter or RateLimiter()
         self.reader = reader
         """Reads each message into an `Understanding` (None: the keyword checks, which is what
@@ -212,11 +215,20 @@ class Assistant:
             check = routed(check, understood)
             loop.understood = understood
         settled = await self._desk_step(loop, deps, text, understood)
+        before = flows = _flows(history_rows)
         exhausted = False
         if settled is not None:
             reply, fallback = settled, False
         elif check.asks_human:  # the handoff notice is the whole reply: no model work to discard
             reply, fallback = "", False
+        elif understood is not None and self.flow_driver.takes(understood, flows):
+            step = await self.flow_driver.step(
+                deps, flows, understood, text, _TurnHands(self, loop, deps, emit)
+            )
+            flows = step.flows
+            reply, fallback = await self._flow_reply(loop, deps, text, step, emit)
+            if loop.written and self.guard is not None:
+                reply, exhausted = await self._checker().run(loop, deps, text, reply)
         else:
             reply, fallback = await self._run(loop, deps, text, emit)
             if loop.written and self.guard is not None:
@@ -267,8 +279,10 @@ class Assistant:
             guard_ms=loop.guard_ms,
             handoff=handoff,
         )
+        flows = synced(flows, deps.past_actions)
         await self._persist(shop_id, message.id, result, note=loop.note, exhausted=exhausted,
-                            understood=understood)  # fmt: skip
+                            understood=understood,
+                            flows=None if flows.empty and before.empty else flows)  # fmt: skip
         await emit(result)
         return result
 
@@ -589,7 +603,10 @@ class Assistant:
         return Loop(messages, earlier=earlier)
 
     async def _run(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> tuple[str, bool]:
-        specs = [self.tools[n].spec for n in offered(list(self.tools), loop.understood)]
+        names = [n for n in loop.stage_tools if n in self.tools] or offered(
+            list(self.tools), loop.understood
+        )
+        specs = [self.tools[n].spec for n in names]
         seen: set[str] = set()
 
         async def on_text(piece: str) -> None:
@@ -597,9 +614,12 @@ class Assistant:
             await emit(TextDelta(piece))
 
         mode: Mode = "auto"
-        await self._prefetch(loop, deps, question, emit)
-        if await self._look_up_order(loop, deps, question, emit):
+        if loop.answering:
             mode = "text"
+        elif not loop.stage_tools:
+            await self._prefetch(loop, deps, question, emit)
+            if await self._look_up_order(loop, deps, question, emit):
+                mode = "text"
         for step in range(self.max_steps):
             if step == self.max_steps - 1:
                 mode = "text"
@@ -669,6 +689,25 @@ class Assistant:
                 hint = next((t.answer_hint for c in calls if (t := self.tools.get(c.name))), "")
                 _ask_for_answer(loop, deps, question, hint)
         return self._fallback(loop), True
+
+    async def _flow_reply(
+        self, loop: Loop, deps: TurnDeps, question: str, step: FlowTurn, emit: Emit
+    ) -> tuple[str, bool]:
+        """The reply of a turn an after-sales flow took: the one code wrote (a proposal's
+        question, the policy's refusal, which order or item), or the model's — with the stage's
+        tools and instruction, or in text from what the flow's tool returned."""
+        if step.reply is not None:
+            return step.reply, False
+        flow = step.flow
+        loop.order_id = flow.order_id if flow is not None else ""
+        if step.tools:
+            loop.stage_tools = step.tools
+            loop.messages.append(ChatMessage("user", step.instruction))
+        elif len(loop.records) > 0 and loop.records[-1].name != "list_my_orders":
+            loop.answering = True
+            hint = tool.answer_hint if (tool := self.tools.get(loop.records[-1].name)) else ""
+            _ask_for_answer(loop, deps, question, hint)
+        return await self._run(loop, deps, question, emit)
 
     async def _prefetch(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> None:
         """Look the question up in the shop's knowledge before the model's first step, so the
@@ -764,6 +803,8 @@ class Assistant:
         """The tool the shopper asked for, when the model picked its neighbour: asked to return
         a delivered order, a refund-only request becomes the return it was read as (seen: a
         delivered order refused with "已发货的订单不能仅退款…请签收后申请退货退款")."""
+        if loop.order_id and call.name in loop.stage_tools and "order_id" in call.arguments:
+            call = ToolCall(call.id, call.name, {**call.arguments, "order_id": loop.order_id})
         u = loop.understood
         if u is None or u.want != "return" or call.name != "request_refund":
             return call
@@ -799,6 +840,7 @@ class Assistant:
         exhausted: bool = False,
         notice: str = "",
         understood: Understanding | None = None,
+        flows: Flows | None = None,
     ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
@@ -822,6 +864,8 @@ class Assistant:
                 meta["notice"] = notice
             if understood is not None:
                 meta["understood"] = understood.model_dump(exclude_defaults=True)
+            if flows is not None:
+                meta["flows"] = flows.model_dump(mode="json", exclude_defaults=True)
             row = await repo.add_message(
                 result.conversation_id,
                 "assistant",
@@ -848,6 +892,35 @@ class Assistant:
             result.message_id = row.id
 
 
+class _TurnHands(Hands):
+    """A flow's tool calls enter the turn as code-made lookups (recorded, shown to the model,
+    announced to the client); its proposals become the conversation's pending action."""
+
+    def __init__(self, assistant: Assistant, loop: Loop, deps: TurnDeps, emit: Emit) -> None:
+        self.assistant, self.loop, self.deps, self.emit = assistant, loop, deps, emit
+
+    async def call(self, name: str, args: dict[str, Any]) -> ToolResult:
+        a, loop = self.assistant, self.loop
+        await self.emit(ToolStarted(name, args))
+        result, ms = await run_tool(a.tools, name, args, self.deps)
+        await self.emit(ToolFinished(name, result.ok, ms))
+        call = ToolCall(f"flow_{len(loop.records)}", name, args)
+        _looked_up(loop, self.deps, call, result, ms, result.text[: a.result_chars])
+        return result
+
+    async def propose(self, proposal: Proposal) -> tuple[str, str]:
+        ask = await self.assistant._propose(self.loop, self.deps, proposal)
+        return ask, self.deps.past_actions[-1].id
+
+
+def _flows(history: Sequence[MessageRow]) -> Flows:
+    """The conversation's after-sales flows as the last reply that had any left them."""
+    for m in reversed(history):
+        if m.role == "assistant" and "flows" in m.meta:
+            return Flows.model_validate(m.meta["flows"])
+    return Flows()
+
+
 def _hosts(deps: TurnDeps) -> tuple[str, ...]:
     """Web hosts the merchant's own material links to: links to them may stay in a reply."""
     text = " ".join([*deps.seen, deps.shop.description])
@@ -861,7 +934,7 @@ def _looked_up(
     had called it (`shown` is what the model reads of the result)."""
     loop.messages.append(ChatMessage("assistant", tool_calls=(call,)))
     loop.messages.append(ChatMessage("tool", shown, tool_call_id=call.id))
-    loop.records.append(ToolCallRecord(call.name, call.arguments, result.text, True, ms))
+    loop.records.append(ToolCallRecord(call.name, call.arguments, result.text, result.ok, ms))
     loop.citations.extend(result.data.get("citations") or [])
     loop.prefetched = len(loop.records)
     deps.seen.append(result.text)

@@ -123,7 +123,7 @@ def which_item(order: Order) -> ToolResult:
     return ToolResult(
         True,
         f"订单 {order.id} 有多件商品，需要顾客说明是哪一件。",
-        {"order_id": order.id},
+        {"order_id": order.id, "asks": "item"},
         f"订单 {order.id} 里有这几件商品：\n{rows}\n请问您要办理的是哪一件？",
     )
 
@@ -292,7 +292,7 @@ async def change_address(deps: TurnDeps, args: AddressArgs) -> ToolResult:
         return ToolResult(
             True,
             "顾客还没有给出新地址，需要请顾客提供。",
-            {"order_id": order.id},
+            {"order_id": order.id, "asks": "details"},
             f"好的，订单 {order.id} 还没发货，可以改。请把新的收货地址（省市区 + 详细地址）、"
             "收货人和手机号发给我。",
         )
@@ -476,7 +476,7 @@ async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
         return ToolResult(
             True,
             f"顾客还没说要换成什么{names}。",
-            {"order_id": order.id},
+            {"order_id": order.id, "asks": "details"},
             f"好的，订单 {order.id} 的 {line.title}（{options_text(line.options)}）想换成什么{names}呢？",
         )
     done_before = len(

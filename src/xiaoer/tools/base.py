@@ -44,7 +44,9 @@ class ToolResult:
     text: str
     """What the model reads."""
     data: dict[str, Any] = field(default_factory=dict)
-    """Structured facts for events, logs and (later) the output guard."""
+    """Structured facts for events, logs and the output guard. `asks`: the reply asks the
+    shopper for what the change still needs — `item` (which item of the order) or `details`
+    (an address, an option, a time, an invoice title); after-sales flows read it."""
     reply: str | None = None
     """A pre-approved reply that settles the turn (e.g. a refusal); sent instead of model text."""
     proposal: Proposal | None = None

@@ -366,7 +366,7 @@ async def request_invoice(deps: TurnDeps, args: InvoiceArgs) -> ToolResult:
         return ToolResult(
             True,
             "顾客还没给出发票抬头。",
-            {"order_id": order.id},
+            {"order_id": order.id, "asks": "details"},
             "请问发票抬头是个人还是单位？单位抬头请提供单位名称和税号（统一社会信用代码）。",
         )
     verdict = rules.check_invoice(deps.policy, order, kind, title, tax_id)
@@ -471,7 +471,7 @@ async def schedule_installation(deps: TurnDeps, args: InstallationArgs) -> ToolR
         return ToolResult(
             True,
             f"可约时间：{listing}",
-            {"order_id": order.id},
+            {"order_id": order.id, "asks": "details"},
             f"订单 {order.id} 的{lines[0].title}可以预约这些时间上门安装：{listing}。请问您选哪个时间？",
         )
     item = items_text(lines)
