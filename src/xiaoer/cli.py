@@ -641,7 +641,7 @@ async def eval_understand(
     on the labelled shopper messages (dev = tuned shops, heldout = only measured)."""
     from xiaoer.agent.understanding import CascadeReader, KeywordReader, ModelReader, Reader
     from xiaoer.domain.errors import BadInput
-    from xiaoer.evals.understanding import DEFAULT_FILE, FIELDS, evaluate, load_items
+    from xiaoer.evals.understanding import DEFAULT_FILE, FIELDS, STARTS, evaluate, load_items
 
     names = [n.strip() for n in readers.split(",") if n.strip()]
     if not names or set(names) - {"model", "keywords", "cascade"}:
@@ -679,7 +679,7 @@ async def eval_understand(
     names = [n for n in ("keywords", "model", "cascade") if n in report["readers"]]
     table = Table("field", "split", *[f"{n} acc" for n in names], *[f"{n} P/R" for n in names],
                   "n", title="xiaoer eval understand")  # fmt: skip
-    for name in FIELDS:
+    for name in (*FIELDS, STARTS):
         for sp in splits:
             cells = [report["readers"][n]["fields"].get(f"{sp}/{name}") for n in names]
             if not any(cells):

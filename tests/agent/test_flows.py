@@ -87,8 +87,10 @@ def test_another_topic_sets_the_flow_aside_and_asking_again_takes_it_up() -> Non
     assert back.active == asking and back.parked == []
     # an answer to what it asked keeps the flow; a new request of another kind parks it
     assert picked(flows, Understanding(), "第二个").active == asking
-    other = picked(flows, Understanding(want="cancel"), "取消订单")
+    other = picked(flows, Understanding(want="cancel", acts=True), "取消订单")
     assert other.active == Flow(kind="cancel") and other.parked == [asking]
+    asked = picked(flows, Understanding(want="cancel"), "怎么取消订单")  # a question
+    assert asked.active is None and asked.parked == [asking]
 
 
 def test_what_counts_as_an_answer_depends_on_what_was_asked() -> None:
@@ -125,7 +127,7 @@ def test_flows_learn_what_became_of_their_action() -> None:
 async def test_the_only_order_that_can_be_cancelled_is_proposed_without_the_model(
     tmp_path: Path,
 ) -> None:
-    script = Script([{"事": "取消订单", "原因": "不想要了"}])
+    script = Script([{"事": "取消订单", "原因": "不想要了", "办理": "是"}])
     rt = await _open(tmp_path, script.llm)
     try:
         [r, yes] = await _chat(rt, "U1", "不想要了，帮我取消", "确认")
@@ -146,7 +148,7 @@ async def test_which_order_is_asked_then_the_answer_and_the_reason_fill_the_slot
 ) -> None:
     script = Script(
         [
-            {"事": "仅退款"},
+            {"事": "仅退款", "办理": "是"},
             {"事": "其他"},
             {"事": "其他", "原因": "质量问题"},
         ]
@@ -172,7 +174,7 @@ async def test_which_order_is_asked_then_the_answer_and_the_reason_fill_the_slot
 
 async def test_a_question_in_between_parks_the_flow_and_it_comes_back(tmp_path: Path) -> None:
     script = Script(
-        [{"事": "仅退款"}, {"事": "库存"}, {"事": "仅退款"}],
+        [{"事": "仅退款", "办理": "是"}, {"事": "库存"}, {"事": "仅退款", "办理": "是"}],
         then=[say("疾风 3 有 43 码的。")],
     )
     rt = await _open(tmp_path, script.llm)
@@ -202,7 +204,7 @@ async def test_the_item_of_a_two_item_order_is_asked_and_then_returned(tmp_path:
     }  # fmt: skip
     delivered = (NOW - timedelta(days=2)).isoformat()
     two["delivered_at"] = delivered
-    script = Script([{"事": "退货", "原因": "不想要了"}, {"事": "商品咨询"}])
+    script = Script([{"事": "退货", "原因": "不想要了", "办理": "是"}, {"事": "商品咨询"}])
     rt = await _open(tmp_path, script.llm, orders=[*ORDERS, two])
     try:
         which, item = await _chat(rt, "U2", "SO2002 不想要了，退货", "帆布鞋")
@@ -213,12 +215,24 @@ async def test_the_item_of_a_two_item_order_is_asked_and_then_returned(tmp_path:
     assert "帆布鞋" in item.actions[0]["summary"] and "碳板" not in item.actions[0]["summary"]
 
 
+async def test_a_question_about_a_change_is_answered_not_started(tmp_path: Path) -> None:
+    script = Script([{"事": "退货"}], then=[say("签收后 7 天内支持无理由退货。")])
+    rt = await _open(tmp_path, script.llm)
+    try:
+        [r] = await _chat(rt, "U2", "你们支持七天无理由退货吗")
+        flows = await _flows(rt, r.conversation_id)
+    finally:
+        await rt.close()
+    assert r.reply == "签收后 7 天内支持无理由退货。" and not r.actions
+    assert flows == [{}] and "request_return" in script.offered[0]
+
+
 async def test_a_slot_code_cannot_read_goes_to_the_model_with_the_stage_tools_only(
     tmp_path: Path,
 ) -> None:
     # the model copies a wrong order number: the flow's order is the one acted on
     script = Script(
-        [{"事": "发票"}],
+        [{"事": "发票", "办理": "是"}],
         then=[call("request_invoice", order_id="SO9", title="杭州小二科技有限公司",
                    tax_id="91330100MA27XXXX1A")],
     )  # fmt: skip

@@ -183,12 +183,13 @@ def synced(flows: Flows, past: Sequence[PastAction]) -> Flows:
 
 
 def picked(flows: Flows, understood: Understanding, text: str) -> Flows:
-    """The flow this message works on, as `active`: the one it asks for (taken up again if it
-    was set aside), or the active one when the message answers what it asked; otherwise the
-    active flow is set aside and `active` is None."""
+    """The flow this message works on, as `active`: the one it asks to be done (taken up again
+    if it was set aside), or the active one when the message answers what it asked; otherwise
+    the active flow is set aside and `active` is None."""
     want = understood.want
     active = flows.active if flows.active is not None and flows.active.open else None
-    if want in SPECS:
+    ongoing = [f for f in (active, *flows.parked) if f is not None and f.kind == want]
+    if want in SPECS and (understood.acts or ongoing):  # a question about it starts nothing
         if active is not None and active.kind == want:
             return flows
         return flows.start(Flow(kind=want))

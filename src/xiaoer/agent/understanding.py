@@ -95,6 +95,8 @@ def legend(capabilities: tuple[Capability, ...], pending: bool) -> str:
     writes can stay short."""
     lines = [
         "事：" + "；".join(f"{c.label}={c.hint}" for c in capabilities),
+        "办理：顾客要为自己买的商品或订单办这件事填是（帮我取消、这单退了、小了能换大一号吗）；"
+        "只问店铺的一般规定填否（支持七天无理由吗、运费谁出、怎么开专票）",
         "原因：只有要取消、退款、退货、换货或投诉时才看原因，问问题、查询都填无。"
         + "；".join(f"{k}={v}" for k, v in REASON_HINTS.items()),
         "情绪：大多数消息是平静（礼貌、提问、感叹号都算平静）；不满=抱怨、指责；"
@@ -112,6 +114,7 @@ def _schema(capabilities: tuple[Capability, ...], pending: bool) -> dict[str, ob
     yes/no only while an action waits for the shopper's answer."""
     props: dict[str, object] = {
         "事": {"enum": [c.label for c in capabilities]},
+        "办理": {"enum": ["否", "是"]},
         "原因": {"enum": list(REASON_KINDS.values())},
         "情绪": {"enum": list(MOODS.values())},
         "人工": {"enum": ["否", "是"]},
@@ -156,6 +159,7 @@ def read(arguments: dict[str, object], capabilities: tuple[Capability, ...]) -> 
     return Understanding.model_validate(
         {
             "want": code(wants, arguments.get("事"), "other"),
+            "acts": arguments.get("办理") == "是",
             "order": text("订单"),
             "product": text("商品"),
             "options": text("规格"),

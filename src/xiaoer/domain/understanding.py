@@ -27,6 +27,10 @@ class Understanding(BaseModel):
     """One shopper message, understood. Codes here; the model is shown the Chinese labels."""
 
     want: Want = "other"
+    acts: bool = False
+    """They ask for it to be done for their own purchase (取消这单、小了能换大一号吗), not
+    about the shop's rules in general (支持七天无理由吗): a change request starts an
+    after-sales flow only when this is true."""
     order: str = ""
     """The order as the shopper refers to it: an id, or their words ("上周买的那双"); "" if none."""
     product: str = ""

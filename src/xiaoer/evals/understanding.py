@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from xiaoer.agent.flows import SPECS as FLOW_SPECS
 from xiaoer.agent.understanding import KeywordReader, Reader, Understanding
 from xiaoer.domain.errors import BadInput
 from xiaoer.policy.load import load_policy
@@ -26,7 +27,11 @@ from xiaoer.policy.load import load_policy
 DEFAULT_FILE = Path(__file__).resolve().parents[3] / "evals" / "labelled" / "understanding.yaml"
 POLICIES = Path(__file__).resolve().parents[1] / "demo"
 FIELDS = ("want", "reason_kind", "asks_human", "mood", "answer")
-NOT_READ = {"keywords": {"want"}}
+STARTS = "starts_flow"
+"""Derived: whether the reading starts an after-sales flow (a change want, asked for their own
+purchase); gold: whether the gold want is a change (yes, no, or both when the gold allows
+either)."""
+NOT_READ = {"keywords": {"want", STARTS}}
 """Fields a reader does not try to read."""
 
 
@@ -57,6 +62,8 @@ def load_items(path: Path = DEFAULT_FILE) -> list[Item]:
                 continue
             values = value if isinstance(value, list) else [value]
             gold[name] = frozenset(str(v).lower() for v in values)
+        if "want" in gold:
+            gold[STARTS] = frozenset("yes" if w in FLOW_SPECS else "no" for w in gold["want"])
         items.append(
             Item(str(row["id"]), str(row["shop"]), str(row["split"]), str(row["text"]), gold,
                  before=str(row.get("before") or ""), pending=str(row.get("pending") or ""))
@@ -65,6 +72,8 @@ def load_items(path: Path = DEFAULT_FILE) -> list[Item]:
 
 
 def _value(u: Understanding, name: str) -> str:
+    if name == STARTS:
+        return "yes" if u.want in FLOW_SPECS and u.acts else "no"
     v = getattr(u, name)
     return str(v).lower()
 
