@@ -266,3 +266,26 @@ async def test_a_shop_question_gets_snippets_sharing_its_words_below_the_thresho
     unplaced = reading_llm(form(事="其他"), [say("您好。")])
     _, r = await _turn(shop_dir / "b", unplaced, question)
     assert r.tool_calls == []  # the reading could not place it: the threshold still gates
+
+
+async def test_a_stock_question_about_a_named_product_is_answered_from_its_record(
+    shop_dir: Path,
+) -> None:
+    llm = reading_llm(form(事="库存"), [say("黑色 43 码暂时缺货，42 码有货。"), say("42 码有货。")])
+    rt = await _shop(shop_dir, llm)
+    try:
+        a = rt.assistant()
+        conv = await a.start("mini", "U1")
+        r = await a.turn(
+            "mini", "U1", "疾风 3 男子缓震跑鞋黑色 43 码还有货吗", conversation_id=conv
+        )
+        follow = await a.turn("mini", "U1", "那 42 码呢", conversation_id=conv)
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["get_product"]  # code looked it up, no knowledge
+    assert r.llm_calls == 2
+    answer_messages, mode = llm.calls[1]
+    assert mode == "text" and any("- 黑/43 ¥299 缺货" in m.content for m in answer_messages)
+    # the follow-up names no product: the one named just before is looked up again
+    assert [c.name for c in follow.tool_calls] == ["get_product"]
+    assert "顾客问的规格：\n- 黑/42" in follow.tool_calls[0].result

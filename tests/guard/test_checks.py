@@ -207,6 +207,16 @@ def test_markup_and_foreign_links_are_stripped() -> None:
     assert "领券" in clean and "https://shop.example.com/help" in clean and len(removed) == 3
 
 
+def test_a_sold_out_option_said_to_be_in_stock_is_a_stock_claim() -> None:
+    record = "疾风 3 女子缓震跑鞋（编号P2）\n规格（价格/库存）：\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
+    assert kinds("白色 38 码有货，可以下单。", record) == ["stock"]
+    assert kinds("粉色 38 码有货。", record) == []
+    assert kinds("白色 38 码暂时没有货，粉色 38 码有货。", record) == []  # negated sentence
+    # the same options in stock for another product: which one is meant cannot be told
+    both = record + "\n城市跑鞋（编号P9）\n- 白色/38 ¥199 库存2"
+    assert kinds("白色 38 码有货。", both) == []
+
+
 def test_a_done_claim_needs_a_change_on_record() -> None:
     reply = "好的，您的收货地址已经修改为杭州市西湖区文三路 100 号。"
     asked = RECORD + "\n帮我改到杭州市西湖区文三路100号"  # the shopper gave the address

@@ -54,6 +54,18 @@ async def test_get_product_by_id_or_name(runtime: Runtime) -> None:
     assert not missing.ok
 
 
+async def test_the_options_the_shopper_named_come_first_with_their_stock(
+    runtime: Runtime,
+) -> None:
+    deps = await _deps(runtime, "疾风 3 男子缓震跑鞋黑色 43 码还有货吗")
+    result = await get_product(deps, {"product_id": "P1"})
+    head = result.text.split("规格（价格/库存）")[0]
+    assert "顾客问的规格：\n- 黑/43 ¥299 缺货" in head  # "黑色" names the value 黑
+    assert "同款有货的其他规格：黑/42" in head
+    plain = await get_product(await _deps(runtime, "这双鞋面是什么材质"), {"product_id": "P1"})
+    assert "顾客问的规格" not in plain.text  # no option named: the record as it is
+
+
 async def test_order_reads_are_owned(runtime: Runtime) -> None:
     mine = await _deps(runtime, "SO1001 呢", "U1")
     theirs = await _deps(runtime, "SO1001 SO9999", "U2")

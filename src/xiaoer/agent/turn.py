@@ -617,8 +617,12 @@ class Assistant:
         if loop.answering:
             mode = "text"
         elif not loop.stage_tools:
-            await self._prefetch(loop, deps, question, emit)
-            if await self._look_up_order(loop, deps, question, emit):
+            product_id = await self._product_asked(loop, deps)
+            if not (product_id and loop.understood and loop.understood.want == "stock"):
+                await self._prefetch(loop, deps, question, emit)  # a stock answer is the record
+            if product_id and await self._look_up_product(loop, deps, question, product_id, emit):
+                mode = "text"
+            elif await self._look_up_order(loop, deps, question, emit):
                 mode = "text"
         for step in range(self.max_steps):
             if step == self.max_steps - 1:
@@ -758,6 +762,41 @@ class Assistant:
         call = ToolCall("lookup_0", tool, args)
         _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
         _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
+        return True
+
+    async def _product_asked(self, loop: Loop, deps: TurnDeps) -> str | None:
+        """Read as asking about a product that the message names — or, for a follow-up ("那另一
+        个颜色呢？"), one of the shopper's two messages before it: that product's id."""
+        u = loop.understood
+        if (
+            u is None
+            or u.want not in PRODUCT_QUESTIONS
+            or deps.knowledge is None
+            or "get_product" not in self.tools
+        ):
+            return None
+        for said in reversed(deps.said[-3:]):
+            if product_id := await deps.knowledge.product_named(deps.shop.id, said):
+                return product_id
+        return None
+
+    async def _look_up_product(
+        self, loop: Loop, deps: TurnDeps, question: str, product_id: str, emit: Emit
+    ) -> bool:
+        """Code looks up the product asked about (the options the shopper named first, with
+        their stock) and the model answers from its record.
+
+        Seen on dev (stock-stride-001): asked whether a sold-out colour was in stock, the model
+        answered "还有货" and a price from another product, with no lookup."""
+        args = {"product_id": product_id}
+        await emit(ToolStarted("get_product", args))
+        result, ms = await run_tool(self.tools, "get_product", args, deps)
+        await emit(ToolFinished("get_product", result.ok, ms))
+        if not result.ok:
+            return False
+        call = ToolCall("product_0", "get_product", args)
+        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
+        _ask_for_answer(loop, deps, question, self.tools["get_product"].answer_hint)
         return True
 
     async def _forced_call(self, loop: Loop, specs: list[ToolSpec]) -> Completion:
@@ -958,6 +997,7 @@ def routed(check: InputCheck, understood: Understanding) -> InputCheck:
     return replace(check, mood=mood, asks_human=understood.asks_human)
 
 
+PRODUCT_QUESTIONS = frozenset({"stock", "product"})
 SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "shop_policy"})
 
 

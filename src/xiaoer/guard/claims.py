@@ -20,7 +20,8 @@ from decimal import Decimal, InvalidOperation
 class Claim:
     kind: str
     """id, amount, percent, date, phone, address, status, promise, warranty, window, denied (an
-    order on record said not to be theirs or not found) — or, from
+    order on record said not to be theirs or not found), stock (a SKU the record says is sold
+    out said to be in stock: the claim's text is its options) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -108,6 +109,9 @@ DENIED = re.compile(
     re.IGNORECASE,
 )
 """A sentence saying an order is not the shopper's or does not exist."""
+IN_STOCK = re.compile(r"有货|现货|有库存|库存充足|还有库存")
+SKU_ROW = re.compile(r"^- (.+?) [¥￥]\d[\d,]*(?:\.\d+)? (缺货|库存\d+)$", re.MULTILINE)
+"""A SKU row of a product's record (`tools.format.sku_text`): its options, price and stock."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
@@ -118,6 +122,16 @@ def _on_record(oid: str, evidence: str) -> bool:
     """The order is on the shop's record: a line of the evidence names it without denying it
     (a lookup that found it, not one that said it was not found)."""
     return any(oid in line and not DENIED.search(line) for line in evidence.splitlines())
+
+
+def _sold_out(evidence: str) -> list[str]:
+    """The options of SKUs the records show sold out, and of no SKU shown in stock (two
+    products with the same options, one in stock, cannot tell which one a reply means)."""
+    rows = SKU_ROW.findall(evidence)
+    stocked = {opts for opts, state in rows if state != "缺货"}
+    return list(
+        dict.fromkeys(opts for opts, state in rows if state == "缺货" and opts not in stocked)
+    )
 
 
 def _number(text: str) -> Decimal | None:
@@ -196,8 +210,14 @@ def unsupported_claims(
         # the street part must be on record: 北京市海淀区中关村大街1号 → 中关村大街1号
         if _DIVISION.sub("", street) not in evidence_flat:
             out.append(Claim("address", street))
+    sold_out = _sold_out(evidence)
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
+        if sold_out and IN_STOCK.search(sentence) and not NEGATION.search(sentence):
+            flat = re.sub(r"\s", "", sentence).lower()
+            for options in sold_out:
+                if all(v.lower() in flat for v in options.split("/")):
+                    out.append(Claim("stock", options))
         pool = shop_figures if COMMIT.search(sentence) else figures
         for m in AMOUNT.finditer(plain):
             need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2), pool)

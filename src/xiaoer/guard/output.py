@@ -280,9 +280,13 @@ def reason(verdicts: list[Verdict]) -> str:
             parts.append(
                 f"查询结果里有订单 {'、'.join(denied)}，是顾客的订单，不能说找不到或不是顾客的"
             )
-            if len(denied) == len(v.claims):
-                continue
-        what = "；".join(c for c in v.claims[:4] if not c.startswith("denied: "))
+        sold = [c.removeprefix("stock: ") for c in v.claims if c.startswith("stock: ")]
+        if v.layer == "rules" and sold:
+            parts.append(f"查询结果里 {'、'.join(sold)} 是缺货，不能说有货")
+        told = ("denied: ", "stock: ")
+        if v.layer == "rules" and len(denied) + len(sold) == len(v.claims):
+            continue
+        what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
         parts.append(
             {
                 "rules": f"这些内容在查询结果和资料里找不到：{what}",

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BeforeValidator, Field
 
 from xiaoer.commerce.base import ProductQuery
-from xiaoer.commerce.search import strip_unit
-from xiaoer.domain.models import Product
+from xiaoer.commerce.search import named_value, strip_unit
+from xiaoer.domain.models import Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
@@ -118,12 +118,27 @@ async def resolve_product(deps: TurnDeps, ref: str) -> Product | None:
     return product
 
 
+def asked_skus(product: Product, text: str) -> list[Sku]:
+    """The product's SKUs with every option value the text names (as the product's own values,
+    whole tokens; the product's title is taken out first); [] when it names none."""
+    text = text.replace(product.title, " ")
+    values: dict[str, set[str]] = {}
+    for sku in product.skus:
+        for k, v in sku.options.items():
+            values.setdefault(k, set()).add(v)
+    named = {k: v for k, vs in values.items() if (v := named_value(text, vs))}
+    if not named:
+        return []
+    return [s for s in product.skus if all(s.options.get(k) == v for k, v in named.items())]
+
+
 async def get_product(deps: TurnDeps, args: ProductArgs) -> ToolResult:
     ref = args.product_id
     product = await resolve_product(deps, ref)
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。请用 search_products 搜索。")
-    return ToolResult(True, product_detail(product), {"product_id": product.id})
+    asked = asked_skus(product, deps.said[-1]) if deps.said else []
+    return ToolResult(True, product_detail(product, asked), {"product_id": product.id})
 
 
 CATALOG_TOOLS = (

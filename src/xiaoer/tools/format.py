@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from xiaoer.domain.models import Order, OrderLine, Product, Shipment
+from xiaoer.domain.models import Order, OrderLine, Product, Shipment, Sku
 from xiaoer.domain.money import yuan
 
 STALE_DAYS = 3
@@ -87,20 +87,38 @@ def product_line(product: Product, sku_ids: tuple[str, ...] | None = None) -> st
     return f"{product.title}（编号{product.id}）{price}{extra} 库存{stock}件"
 
 
-def product_detail(product: Product) -> str:
+SOLD_OUT = "缺货"
+"""How a SKU without stock is written in a product's detail (the output guard reads it)."""
+
+
+def sku_text(sku: Sku) -> str:
+    state = f"库存{sku.stock}" if sku.stock > 0 else SOLD_OUT
+    return f"- {options_text(sku.options)} {yuan(sku.price_fen)} {state}"
+
+
+def product_detail(product: Product, asked: list[Sku] | None = None) -> str:
+    """The product's facts and every SKU's price and stock; `asked`, the SKUs the shopper
+    named, come first with the stock of the others of the same product (the answer to "还有
+    货吗" must not be lost to the cut the model reads)."""
     rows = [
         f"{product.title}（编号{product.id}）",
         f"类目：{product.category}" + (f" 品牌：{product.brand}" if product.brand else ""),
     ]
+    if asked:
+        rows.append("顾客问的规格：")
+        rows += [sku_text(s) for s in asked]
+        others = [s for s in product.skus if s.stock > 0 and s not in asked]
+        rows.append(
+            "同款有货的其他规格："
+            + ("、".join(options_text(s.options) for s in others[:8]) or "无")
+        )
     for key, value in list(product.attributes.items())[:12]:
         if isinstance(value, str | int | float):
             rows.append(f"{key}：{value}")
     if product.description:
         rows.append(f"介绍：{product.description[:160]}")
     rows.append("规格（价格/库存）：")
-    for sku in product.skus[:24]:
-        state = f"库存{sku.stock}" if sku.stock > 0 else "缺货"
-        rows.append(f"- {options_text(sku.options)} {yuan(sku.price_fen)} {state}")
+    rows += [sku_text(sku) for sku in product.skus[:24]]
     if len(product.skus) > 24:
         rows.append(f"（共 {len(product.skus)} 个规格）")
     return "\n".join(rows)
