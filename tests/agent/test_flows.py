@@ -148,7 +148,7 @@ async def test_which_order_is_asked_then_the_answer_and_the_reason_fill_the_slot
 ) -> None:
     script = Script(
         [
-            {"事": "仅退款", "办理": "是"},
+            {"事": "退款", "办理": "是"},
             {"事": "其他"},
             {"事": "其他", "原因": "质量问题"},
         ]
@@ -174,7 +174,7 @@ async def test_which_order_is_asked_then_the_answer_and_the_reason_fill_the_slot
 
 async def test_a_question_in_between_parks_the_flow_and_it_comes_back(tmp_path: Path) -> None:
     script = Script(
-        [{"事": "仅退款", "办理": "是"}, {"事": "库存"}, {"事": "仅退款", "办理": "是"}],
+        [{"事": "退款", "办理": "是"}, {"事": "库存"}, {"事": "退款", "办理": "是"}],
         then=[say("疾风 3 有 43 码的。")],
     )
     rt = await _open(tmp_path, script.llm)

@@ -88,7 +88,7 @@ async def test_unreadable_model_output_is_flagged_and_defaults_stand_in() -> Non
         ("这双多少钱", form(事="商品咨询", 情绪="不满"), False, "calm"),
         # both agree
         ("转人工", form(人工="是"), True, "calm"),
-        ("再不退款我就投诉！", form(事="仅退款", 情绪="愤怒"), False, "angry"),
+        ("再不退款我就投诉！", form(事="退款", 情绪="愤怒"), False, "angry"),
         # the model may lower what the checks flagged, never raise it
         ("这个多少钱！！", form(事="商品咨询", 情绪="愤怒"), False, "upset"),
     ],

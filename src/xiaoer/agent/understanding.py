@@ -48,7 +48,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("subsidy", "国补", "国家以旧换新补贴", ("check_subsidy", "search_products", "get_product")),
     Capability("cancel", "取消订单", "不要这单了（还没发货）", ("cancel_order", "offer_retention", "list_my_orders", "get_order")),
     Capability("address", "改地址", "改收货地址", ("change_address", "list_my_orders", "get_order")),
-    Capability("refund", "仅退款", "只退钱、不寄回商品", ("request_refund", "offer_retention", "list_my_orders", "get_order")),
+    Capability("refund", "退款", "要退钱：没发货的单退款，或不寄回商品只退钱", ("request_refund", "offer_retention", "list_my_orders", "get_order")),
     Capability("return", "退货", "把收到的商品退回并退款", ("request_return", "offer_retention", "list_my_orders", "get_order")),
     Capability("exchange", "换货", "收到的商品换别的尺码/颜色或换新", ("request_exchange", "get_product", "list_my_orders", "get_order")),
     Capability("price_protection", "价保", "买后降价，要退差价", ("price_protection", "list_my_orders", "get_order")),
