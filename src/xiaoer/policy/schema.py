@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from xiaoer.domain.money import parse_yuan, yuan
+from xiaoer.policy.programmes import Choice, Programmes
 
 
 def _fen(value: object) -> int:
@@ -238,6 +239,12 @@ class Subsidy(_Section):
     enabled: bool = False
     regions: dict[str, Region] = {}
     """Overlay per province (e.g. 广东省); provinces not listed follow the national table."""
+    national: bool = True
+    """The national table applies; false for a shop that runs only its own programmes."""
+    programmes: Programmes = []
+    """The shop's own programmes (`programmes.py`), beside the national table."""
+    choose: Choice = "best"
+    """Which one applies when several could (`programmes.Choice`)."""
 
 
 class Handoff(_Section):
