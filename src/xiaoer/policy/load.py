@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from xiaoer.domain.errors import BadInput
+from xiaoer.policy.lines import compose, line_of
 from xiaoer.policy.schema import ShopPolicy
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyProblem:
     line: int
-    """1-based YAML line for syntax errors; 0 when the problem is about a field."""
+    """1-based YAML line (of a field: where it, or the mapping it is missing from, is written);
+    0 when unknown (data that did not come from a file)."""
     field: str
     message: str
 
@@ -27,7 +29,11 @@ def check_policy(text: str) -> tuple[ShopPolicy | None, list[PolicyProblem]]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0
         return None, [PolicyProblem(line, "", f"not valid YAML ({getattr(exc, 'problem', exc)})")]
-    return check_policy_data(data)
+    policy, problems = check_policy_data(data)
+    if problems:
+        root = compose(text)
+        problems = [replace(p, line=line_of(root, p.field)) for p in problems]
+    return policy, problems
 
 
 def check_policy_data(data: Any) -> tuple[ShopPolicy | None, list[PolicyProblem]]:
@@ -46,12 +52,11 @@ def check_policy_data(data: Any) -> tuple[ShopPolicy | None, list[PolicyProblem]
 
 
 def _raise(problems: list[PolicyProblem], source: str) -> None:
-    lines = [
-        f"{source}:{p.line}: {p.message}"
-        if p.line
-        else f"{source}: {p.field or '(top)'}: {p.message}"
-        for p in problems
-    ]
+    lines = []
+    for p in problems:
+        where = f"{source}:{p.line}" if p.line else source
+        field = p.field or ("" if p.line else "(top)")
+        lines.append(f"{where}: {field}: {p.message}" if field else f"{where}: {p.message}")
     raise BadInput("invalid shop policy:\n" + "\n".join(lines))
 
 
