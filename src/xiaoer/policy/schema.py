@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.policy.programmes import Choice, Programmes
+from xiaoer.policy.ruleset import Rule, Windows
 
 
 def _fen(value: object) -> int:
@@ -291,3 +292,6 @@ class ShopPolicy(_Section):
     subsidy: Subsidy = Subsidy()
     handoff: Handoff = Handoff()
     guard: Guard = Guard()
+    windows: Windows = Windows()
+    rules: list[Rule] = []
+    """The shop's own rules, read in order before the built-in checks (`ruleset.py`)."""
