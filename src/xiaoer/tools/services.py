@@ -1,8 +1,9 @@
 """Service tools: urge_shipment, price_protection, list_coupons, apply_coupon, check_subsidy,
 recommend_size, request_invoice, schedule_installation.
 
-The read-only ones answer from data (size charts, the 国补 tables, the shop's coupons); the
-ones that change something return a proposal for the action desk, like the after-sales tools.
+The read-only ones answer from data (size charts, the 国补 tables and the shop's subsidy
+programmes — `subsidy.py` —, the shop's coupons); the ones that change something return a
+proposal for the action desk, like the after-sales tools.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from xiaoer.commerce.search import named_value, strip_unit
 from xiaoer.domain.models import Change, Product
 from xiaoer.domain.money import yuan
 from xiaoer.knowledge.text import CJK
-from xiaoer.policy import rules, subsidy
+from xiaoer.policy import rules
 from xiaoer.policy.verdict import allow, deny
 from xiaoer.tools.aftersales import denied, items_text
 from xiaoer.tools.args import ToolArgs
@@ -25,6 +26,7 @@ from xiaoer.tools.base import ToolResult, propose, typed
 from xiaoer.tools.catalog import resolve_product
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.orders import OrderArgs, owned_order
+from xiaoer.tools.subsidy import check_subsidy
 
 PRODUCT = "商品名称或编号"
 
@@ -35,11 +37,6 @@ class NoArgs(ToolArgs):
 
 class CouponArgs(ToolArgs):
     coupon: str = Field(description="券的编号或名称")
-
-
-class SubsidyArgs(ToolArgs):
-    product: str = Field(description=PRODUCT)
-    province: str = Field("", description="收货省份，没说就不填")
 
 
 class SizeArgs(ToolArgs):
@@ -194,36 +191,6 @@ async def apply_coupon(deps: TurnDeps, args: CouponArgs) -> ToolResult:
         amount_fen=coupon.amount,
         detail={"coupon_id": coupon.id, "name": coupon.name},
     )
-
-
-# ---------- 国补 ----------
-
-
-async def check_subsidy(deps: TurnDeps, args: SubsidyArgs) -> ToolResult:
-    if not deps.policy.subsidy.enabled:
-        text = "本店商品不参与国家以旧换新补贴（国补）。"
-        return ToolResult(True, text, {}, None)
-    ref = args.product
-    product = await resolve_product(deps, ref)
-    if product is None:
-        return ToolResult(False, f"没有找到商品“{ref}”。先用 search_products 找到商品再查国补。")
-    province = args.province
-    if province and not deps.shopper_said(province.removesuffix("省").removesuffix("市")):
-        province = ""
-    if not province and deps.shopper.addresses:
-        province = deps.shopper.addresses[0].province
-    category = str(product.attributes.get("国补品类") or product.category)
-    grade = str(product.attributes.get("能效等级") or "")
-    on = deps.local(deps.now).date()
-    prices = sorted({s.price_fen for s in product.skus})
-    picked = [p for p in prices if deps.shopper_said(str(p // 100))] or prices[:1] + prices[-1:]
-    rows = []
-    for price in dict.fromkeys(picked):
-        q = subsidy.quote(category, grade, price, province, on, deps.policy.subsidy)
-        rows.append(q.text(price))
-    where = f"按收货地区 {province}" if province else "收货地区未知，按全国政策"
-    text = f"{product.title}（{category}，{grade or '无能效等级'}），{where}：\n" + "\n".join(rows)
-    return ToolResult(True, text, {"product_id": product.id, "province": province})
 
 
 # ---------- 尺码推荐 ----------
