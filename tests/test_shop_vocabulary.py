@@ -133,6 +133,18 @@ def _policy_words(shop: str, policy: dict[str, Any]) -> Iterator[Word]:
     for region in ((policy.get("subsidy") or {}).get("regions") or {}).values():
         for word in region.get("extra_categories") or {}:
             yield Word(word, shop, "subsidy category")
+    for programme in (policy.get("subsidy") or {}).get("programmes") or []:
+        for word in [
+            *(programme.get("categories") or []),
+            *(programme.get("exclude_categories") or []),
+        ]:
+            yield Word(word, shop, "subsidy programme category")
+        if programme.get("tier_by"):
+            yield Word(programme["tier_by"], shop, "subsidy programme attribute")
+        for tier in programme.get("tiers") or []:
+            value = str(tier.get("value") or "")
+            if value and not _NUMBER.match(value):  # a bare number is no word (as in _words)
+                yield Word(value, shop, "subsidy programme tier value")
 
 
 def shop_vocabulary() -> dict[str, Word]:
@@ -228,3 +240,21 @@ def test_word_patterns(word: str, kind: str, text: str, hit: bool) -> None:
 def test_product_code_names_no_demo_shop_word() -> None:
     hits = scan(shop_vocabulary())
     assert not hits, f"{len(hits)} demo-shop words in product code:\n" + "\n".join(hits)
+
+
+def test_a_subsidy_programmes_words_are_the_shops() -> None:
+    policy = {
+        "subsidy": {
+            "programmes": [
+                {"categories": ["甲类"], "exclude_categories": ["乙类"], "tier_by": "档位",
+                 "tiers": [{"value": "上等", "percent": 5}, {"value": 2, "percent": 3}]}
+            ]
+        }
+    }  # fmt: skip
+    words = {(w.text, w.kind) for w in _policy_words("x", policy)}
+    assert words == {
+        ("甲类", "subsidy programme category"),
+        ("乙类", "subsidy programme category"),
+        ("档位", "subsidy programme attribute"),
+        ("上等", "subsidy programme tier value"),
+    }
