@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -198,13 +199,18 @@ async def shoppers(
     finally:
         await rt.close()
     if as_json:
-        data = [{"id": r.id, "name": r.name, "level": r.level} for r in rows]
+        data = [{"id": r.id, "name": r.name, "level": r.level, "extras": r.extras} for r in rows]
         out.print_json(json.dumps(data, ensure_ascii=False))
         return
-    table = Table("id", "name", "level", "phone")
+    table = Table("id", "name", "level", "phone", "extras")
     for r in rows:
-        table.add_row(r.id, r.name, r.level, f"*******{r.phone_tail}")
+        extras = json.dumps(r.extras, ensure_ascii=False) if r.extras else ""
+        table.add_row(r.id, r.name, r.level, f"*******{r.phone_tail}", escape(_clip(extras, 60)))
     out.print(table)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @app.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from minishop import ORDERS, write_bundle
+from minishop import ORDERS, SHOPPERS, write_bundle
 from xiaoer.cli import app
 
 
@@ -30,6 +30,16 @@ def test_import_then_list(env: dict[str, str], tmp_path: Path) -> None:
     code, out = run(env, "shoppers", "--shop", "mini", "--json")
     assert [s["id"] for s in json.loads(out)] == ["U1", "U2"]
     assert {"id", "name"} <= set(json.loads(out)[0])
+
+
+def test_shoppers_show_their_extras(env: dict[str, str], tmp_path: Path) -> None:
+    extras = {"会员等级": "金卡", "标签": ["[老客]"], "企业客户": True}
+    shoppers = [SHOPPERS[0] | {"extras": extras}, SHOPPERS[1]]
+    assert run(env, "shop", "import", str(write_bundle(tmp_path / "b", shoppers=shoppers)))[0] == 0
+    code, out = run(env, "shoppers", "--shop", "mini", "--json")
+    assert code == 0 and [s["extras"] for s in json.loads(out)] == [extras, {}]
+    code, out = run(env, "shoppers", "--shop", "mini")
+    assert code == 0 and '"会员等级": "金卡"' in out and '["[老客]"]' in out  # markup-safe
 
 
 def test_invalid_bundle_is_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:

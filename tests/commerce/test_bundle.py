@@ -1,14 +1,21 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from minishop import ORDERS, PRODUCTS, write_bundle
+from minishop import ORDERS, PRODUCTS, SHOPPERS, write_bundle
 from xiaoer.commerce.bundle import BundleInvalid, load_bundle
+from xiaoer.domain.models import SkuStatus
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import OrderRepository, ShopRepository
+from xiaoer.store.repositories import (
+    CatalogRepository,
+    OrderRepository,
+    ShopperRepository,
+    ShopRepository,
+)
 
 
 def test_valid_bundle_loads(tmp_path: Path) -> None:
@@ -98,3 +105,77 @@ def test_bundle_json_shapes_round_trip(tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "b")
     first = json.loads((folder / "orders.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert first["lines"][0]["unit_price_fen"] == 29900
+
+
+def _with_skus(*changes: dict[str, object]) -> list[dict[str, object]]:
+    """The mini catalogue with P1's SKUs changed (one change per SKU, in order)."""
+    skus = [sku | change for sku, change in zip(PRODUCTS[0]["skus"], changes, strict=True)]
+    return [PRODUCTS[0] | {"skus": skus}, *PRODUCTS[1:]]
+
+
+async def test_sku_status_restock_date_and_shopper_extras_reach_the_store(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    products = _with_skus(
+        {"status": "presale", "restock_date": "2026-12-20"},
+        {"status": "sold_out", "restock_date": "2027-01-05"},
+    )
+    extras = {"会员等级": "金卡", "标签": ["老客", "爱跑步"], "积分": 1200, "企业客户": False}
+    shoppers = [SHOPPERS[0] | {"extras": extras}, SHOPPERS[1]]
+    await runtime.import_shop(write_bundle(tmp_path / "b", products=products, shoppers=shoppers))
+    async with runtime.sessions() as s:
+        product = await CatalogRepository(s, "mini").get("P1")
+        first = await ShopperRepository(s, "mini").get("U1")
+        second = await ShopperRepository(s, "mini").get("U2")
+    assert product is not None and first is not None and second is not None
+    presale, sold_out = product.skus
+    assert (presale.status, presale.restock_date) == (SkuStatus.PRESALE, date(2026, 12, 20))
+    assert (sold_out.status, sold_out.restock_date) == (SkuStatus.SOLD_OUT, date(2027, 1, 5))
+    assert presale.available and not sold_out.available
+    assert first.extras == extras and second.extras == {}
+    other = await runtime.commerce("mini").get_product("P2")
+    assert other is not None and other.skus[0].status is SkuStatus.ON_SALE
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"status": "下架"}, "products.jsonl:1: skus[0].status: Input should be 'on_sale'"),
+        (
+            {"status": "sold_out", "stock": 5},
+            "products.jsonl:1: skus[0].stock: is 5, but a sold_out SKU has nothing to sell",
+        ),
+        (
+            {"status": "discontinued", "stock": 0, "restock_date": "2026-12-20"},
+            "products.jsonl:1: skus[0].restock_date: a discontinued SKU is not restocked",
+        ),
+        (
+            {"restock_date": "12月20日"},
+            "products.jsonl:1: skus[0].restock_date: Input should be a valid date",
+        ),
+    ],
+)
+def test_sku_status_rules(tmp_path: Path, change: dict[str, object], expected: str) -> None:
+    folder = write_bundle(tmp_path / "b", products=_with_skus(change, {}))
+    with pytest.raises(BundleInvalid) as info:
+        load_bundle(folder)
+    assert any(str(p).startswith(expected) for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("extras", "expected"),
+    [
+        (["金卡"], "shoppers.jsonl:2: extras: Input should be a valid dictionary"),
+        (
+            {"备注": "很长" * 1200},
+            "shoppers.jsonl:2: extras: Value error, is 2409 characters as JSON; the limit is 2000",
+        ),
+    ],
+)
+def test_shopper_extras_must_be_a_small_object(
+    tmp_path: Path, extras: object, expected: str
+) -> None:
+    shoppers = [SHOPPERS[0], SHOPPERS[1] | {"extras": extras}]
+    with pytest.raises(BundleInvalid) as info:
+        load_bundle(write_bundle(tmp_path / "b", shoppers=shoppers))
+    assert expected in [str(p) for p in info.value.problems]

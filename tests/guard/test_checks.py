@@ -8,12 +8,14 @@ from datetime import date
 
 import pytest
 
+from xiaoer.domain.models import Sku, SkuStatus
 from xiaoer.guard import Evidence, OutputGuard, RedactingFilter, check_input, redact
-from xiaoer.guard.claims import unsupported_claims
+from xiaoer.guard.claims import SKU_ROW, unsupported_claims
 from xiaoer.guard.compliance import banned_claims
 from xiaoer.guard.input import RateLimiter, RedisRateLimiter
 from xiaoer.guard.markup import strip_markup
 from xiaoer.guard.output import passed, reason
+from xiaoer.tools.format import sku_text
 
 RECORD = (
     "订单 SO2611190048 状态：已发货；顺丰速运 SF1234567890；实付 ¥1,299.00；"
@@ -215,6 +217,20 @@ def test_a_sold_out_option_said_to_be_in_stock_is_a_stock_claim() -> None:
     # the same options in stock for another product: which one is meant cannot be told
     both = record + "\n城市跑鞋（编号P9）\n- 白色/38 ¥199 库存2"
     assert kinds("白色 38 码有货。", both) == []
+
+
+def test_every_sku_row_the_record_writes_is_read_with_its_state() -> None:
+    skus = [
+        Sku("A", "P", {"颜色": "红", "尺码": "M"}, 9900, 3),
+        Sku("B", "P", {"颜色": "黄", "尺码": "M"}, 9900, 0, restock_date=date(2026, 12, 20)),
+        Sku("C", "P", {"颜色": "绿", "尺码": "M"}, 9900, 0, SkuStatus.DISCONTINUED),
+        Sku("D", "P", {"颜色": "蓝", "尺码": "M"}, 9900, 5, SkuStatus.PRESALE, date(2026, 12, 20)),
+    ]
+    record = "\n".join(sku_text(s) for s in skus)
+    assert [state for _, state in SKU_ROW.findall(record)] == ["库存3", "缺货", "已下架", "预售"]
+    assert kinds("黄色 M 码有货，可以下单。", record) == ["stock"]  # a restock date is no stock
+    assert kinds("绿色 M 码有货。", record) == ["stock"]  # nor is a discontinued SKU
+    assert kinds("蓝色 M 码有货，预计12月20日发货。", record) == []  # presale can be ordered
 
 
 def test_a_done_claim_needs_a_change_on_record() -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from conftest import NOW
 from minishop import write_bundle
 from pg_fixture import fresh_database
 from xiaoer.config import Settings
+from xiaoer.domain.models import SkuStatus
 from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
+from xiaoer.store.models import ShopperRow
 from xiaoer.store.repositories import (
     CatalogRepository,
     ConversationRepository,
@@ -77,6 +81,31 @@ async def test_catalog_and_shoppers(rt: Runtime) -> None:
         assert await CatalogRepository(s, "alpha").categories() == ["休闲鞋", "跑鞋"]
         shoppers = await ShopperRepository(s, "alpha").list(limit=1)
         assert [x.id for x in shoppers] == ["U1"] and shoppers[0].phone_tail == "5678"
+
+
+async def test_sku_status_and_shopper_extras_round_trip(rt: Runtime) -> None:
+    async with rt.sessions() as s:
+        catalog = CatalogRepository(s, "alpha")
+        product = await catalog.get("P1")
+        assert product is not None and product.skus[0].status is SkuStatus.ON_SALE
+        skus = (
+            replace(product.skus[0], status=SkuStatus.PRESALE, restock_date=date(2026, 12, 20)),
+            replace(product.skus[1], status=SkuStatus.DISCONTINUED),
+        )
+        await catalog.upsert([replace(product, skus=skus)])
+        await s.execute(
+            update(ShopperRow)
+            .where(ShopperRow.shop_id == "alpha", ShopperRow.id == "U1")
+            .values(extras={"会员等级": "金卡", "标签": ["老客"]})
+        )
+        await s.commit()
+    async with rt.sessions() as s:
+        again = await CatalogRepository(s, "alpha").get("P1")
+        shopper = await ShopperRepository(s, "alpha").get("U1")
+        other = await ShopperRepository(s, "beta").get("U1")
+    assert again is not None and again.skus == skus
+    assert shopper is not None and shopper.extras == {"会员等级": "金卡", "标签": ["老客"]}
+    assert other is not None and other.extras == {}
 
 
 async def test_conversation_messages_and_client_keys(rt: Runtime) -> None:

@@ -231,6 +231,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
                 phone=sh.phone,
                 level=sh.level,
                 addresses=[_dump(a) for a in sh.addresses],
+                extras=sh.extras,
             )
         )
     await session.flush()
@@ -244,6 +245,8 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
                     options=sku.options,
                     price_fen=sku.price_fen,
                     stock=sku.stock,
+                    status=sku.status,
+                    restock_date=sku.restock_date,
                 )
             )
     for o in bundle.orders:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from xiaoer.commerce.bundle_schema import ChatIn, OrderIn, Problem, ProductIn, ShopperIn
+from xiaoer.commerce.bundle_schema import ChatIn, OrderIn, Problem, ProductIn, ShopperIn, SkuIn
 
 type Numbered[T] = list[tuple[int, T]]
 
@@ -29,6 +29,8 @@ def check_references(
                     )
                 )
             sku_owner[sku.id] = (product.id, sku.price_fen)
+            for field, message in _sku_problems(sku):
+                problems.append(Problem("products.jsonl", number, f"skus[{i}].{field}", message))
     shopper_ids = {s.id for _, s in shoppers}
     order_ids = {o.id for _, o in orders}
     for number, order in orders:
@@ -44,6 +46,15 @@ def check_references(
                 Problem("chats.jsonl", number, "order_id", f"unknown order {chat.order_id!r}")
             )
     return problems
+
+
+def _sku_problems(sku: SkuIn) -> Iterator[tuple[str, str]]:
+    """A status that contradicts the SKU's other fields (a reply would contradict itself)."""
+    if sku.status in ("sold_out", "discontinued") and sku.stock > 0:
+        fix = "set stock 0, or status on_sale"
+        yield "stock", f"is {sku.stock}, but a {sku.status} SKU has nothing to sell; {fix}"
+    if sku.status == "discontinued" and sku.restock_date is not None:
+        yield "restock_date", "a discontinued SKU is not restocked; remove the date or the status"
 
 
 def _order_problems(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -20,6 +21,18 @@ def _aware(value: datetime) -> datetime:
 
 
 Time = Annotated[datetime, AfterValidator(_aware)]
+EXTRAS_CHARS = 2000
+"""The most a shopper's `extras` may take, as compact JSON: a profile, not a data dump."""
+
+
+def _small(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    if size > EXTRAS_CHARS:
+        raise ValueError(f"is {size} characters as JSON; the limit is {EXTRAS_CHARS}")
+    return value
+
+
+Extras = Annotated[dict[str, Any], AfterValidator(_small)]
 Status = Literal["待付款", "待发货", "已发货", "已签收", "已完成", "售后中", "已取消"]
 
 
@@ -41,6 +54,8 @@ class SkuIn(_Strict):
     options: dict[str, str]
     price_fen: Annotated[int, Field(ge=0, strict=True)]
     stock: Annotated[int, Field(ge=0, strict=True)]
+    status: Literal["on_sale", "sold_out", "discontinued", "presale"] = "on_sale"
+    restock_date: date | None = None
 
 
 class ProductIn(_Strict):
@@ -69,6 +84,7 @@ class ShopperIn(_Strict):
     phone: Annotated[str, StringConstraints(pattern=r"^1\d{10}$")]
     level: str = ""
     addresses: Annotated[list[AddressIn], Field(min_length=1)]
+    extras: Extras = {}
 
 
 class LineIn(_Strict):

@@ -78,7 +78,7 @@ def resolve_option(line: OrderLine, product: Product, given: object) -> str:
             sku.id,
         )
         for sku in product.skus
-        if sku.stock > 0 and not _contradicts(sku, named)
+        if sku.available and not _contradicts(sku, named)
     )
     if not ranked or ranked[-1][0] == 0:
         return text

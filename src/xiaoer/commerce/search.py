@@ -105,7 +105,7 @@ def _norm_size(text: str) -> str:
 
 
 def sku_matches(sku: Sku, query: ProductQuery) -> bool:
-    if query.in_stock_only and sku.stock <= 0:
+    if query.in_stock_only and not sku.available:  # a discontinued SKU never is
         return False
     if query.max_price_fen is not None and sku.price_fen > query.max_price_fen:
         return False

@@ -6,7 +6,7 @@ Times are tz-aware datetimes. Money is integer fen (see `money.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +33,28 @@ class Shop:
     description: str = ""
 
 
+class SkuStatus(StrEnum):
+    """Whether a SKU is sold (the bundle's codes; shoppers see `label`)."""
+
+    ON_SALE = "on_sale"
+    SOLD_OUT = "sold_out"
+    DISCONTINUED = "discontinued"
+    PRESALE = "presale"
+    """Ordered now, shipped from its `restock_date`; `stock` is what can still be ordered."""
+
+    @property
+    def label(self) -> str:
+        return _SKU_STATUS_LABELS[self]
+
+
+_SKU_STATUS_LABELS = {
+    SkuStatus.ON_SALE: "在售",
+    SkuStatus.SOLD_OUT: "缺货",
+    SkuStatus.DISCONTINUED: "已下架",
+    SkuStatus.PRESALE: "预售",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Sku:
     id: str
@@ -40,6 +62,15 @@ class Sku:
     options: dict[str, str]
     price_fen: int
     stock: int
+    status: SkuStatus = SkuStatus.ON_SALE
+    restock_date: date | None = None
+    """When a sold-out SKU is expected back, or a presale one ships (the merchant's word)."""
+
+    @property
+    def available(self) -> bool:
+        """It can be ordered now: on sale or in presale, with stock left. A sold-out or
+        discontinued SKU never is, whatever its stock figure says."""
+        return self.stock > 0 and self.status in (SkuStatus.ON_SALE, SkuStatus.PRESALE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +128,9 @@ class Shopper:
     addresses: tuple[Address, ...] = ()
     level: str = ""
     payment_methods: tuple[PaymentMethod, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Whatever else the shop knows of the shopper (member level, tags, …), as the bundle gave
+    it; policy conditions may read it."""
 
     @property
     def phone_tail(self) -> str:

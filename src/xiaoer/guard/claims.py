@@ -110,8 +110,12 @@ DENIED = re.compile(
 )
 """A sentence saying an order is not the shopper's or does not exist."""
 IN_STOCK = re.compile(r"有货|现货|有库存|库存充足|还有库存")
-SKU_ROW = re.compile(r"^- (.+?) [¥￥]\d[\d,]*(?:\.\d+)? (缺货|库存\d+)$", re.MULTILINE)
-"""A SKU row of a product's record (`tools.format.sku_text`): its options, price and stock."""
+SKU_ROW = re.compile(
+    r"^- (.+?) [¥￥]\d[\d,]*(?:\.\d+)? (缺货|已下架|预售|库存\d+)(?:，.*)?$", re.MULTILINE
+)
+"""A SKU row of a product's record (`tools.format.sku_text`): its options, price and stock
+state (缺货, 已下架, 预售 or 库存N, then maybe a restock or shipping date)."""
+NOT_IN_STOCK = ("缺货", "已下架")
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
@@ -128,9 +132,9 @@ def _sold_out(evidence: str) -> list[str]:
     """The options of SKUs the records show sold out, and of no SKU shown in stock (two
     products with the same options, one in stock, cannot tell which one a reply means)."""
     rows = SKU_ROW.findall(evidence)
-    stocked = {opts for opts, state in rows if state != "缺货"}
+    stocked = {opts for opts, state in rows if state not in NOT_IN_STOCK}
     return list(
-        dict.fromkeys(opts for opts, state in rows if state == "缺货" and opts not in stocked)
+        dict.fromkeys(opts for opts, state in rows if state in NOT_IN_STOCK and opts not in stocked)
     )
 
 

@@ -17,6 +17,7 @@ from xiaoer.domain.models import (
     Shop,
     Shopper,
     Sku,
+    SkuStatus,
 )
 from xiaoer.store.models import FaqRow, OrderRow, ProductRow, ShopperRow, ShopRow, SkuRow
 
@@ -41,10 +42,19 @@ def product_from_rows(row: ProductRow, skus: list[SkuRow]) -> Product:
         description=row.description,
         attributes=dict(row.attributes),
         tags=tuple(row.tags),
-        skus=tuple(
-            Sku(s.id, s.product_id, dict(s.options), s.price_fen, s.stock)
-            for s in sorted(skus, key=lambda s: s.id)
-        ),
+        skus=tuple(sku_from_row(s) for s in sorted(skus, key=lambda s: s.id)),
+    )
+
+
+def sku_from_row(row: SkuRow) -> Sku:
+    return Sku(
+        row.id,
+        row.product_id,
+        dict(row.options),
+        row.price_fen,
+        row.stock,
+        status=SkuStatus(row.status),
+        restock_date=row.restock_date,
     )
 
 
@@ -66,6 +76,7 @@ def shopper_from_row(row: ShopperRow) -> Shopper:
         phone=row.phone,
         level=row.level,
         addresses=tuple(address_from_json(a) for a in row.addresses),
+        extras=dict(row.extras),
     )
 
 

@@ -7,11 +7,12 @@ stored as UTC and always come back tz-aware (`UTCDateTime`), on SQLite as on Pos
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Float,
     ForeignKeyConstraint,
@@ -58,6 +59,9 @@ class ShopRow(Base):
     policy_md: Mapped[str] = mapped_column(Text, default="")
     api_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """SHA-256 of the merchant's API key (the key itself is shown once and never stored)."""
+    api_key_hint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The key with all but its shop prefix and last characters elided, to tell keys apart."""
+    api_key_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """The shop's policy (see `xiaoer.policy`), as validated data; None = the defaults."""
     imported_at: Mapped[datetime]
@@ -86,6 +90,9 @@ class SkuRow(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     price_fen: Mapped[int] = mapped_column(Integer)
     stock: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="on_sale")
+    """`domain.models.SkuStatus`."""
+    restock_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     __table_args__ = (
         ForeignKeyConstraint(
             ["shop_id", "product_id"], ["products.shop_id", "products.id"], ondelete="CASCADE"
@@ -103,6 +110,7 @@ class ShopperRow(Base):
     phone: Mapped[str] = mapped_column(String(32))
     level: Mapped[str] = mapped_column(String(64), default="")
     addresses: Mapped[list[Any]] = mapped_column(default=list)
+    extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),)
 
 

@@ -166,6 +166,8 @@ class CatalogRepository:
                         options=sku.options,
                         price_fen=sku.price_fen,
                         stock=sku.stock,
+                        status=sku.status.value,
+                        restock_date=sku.restock_date,
                     )
                 )
         await self.session.flush()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from xiaoer.domain.models import Order, OrderLine, Product, Shipment, Sku
+from xiaoer.domain.models import Order, OrderLine, Product, Shipment, Sku, SkuStatus
 from xiaoer.domain.money import yuan
 
 STALE_DAYS = 3
@@ -82,43 +83,132 @@ def product_line(product: Product, sku_ids: tuple[str, ...] | None = None) -> st
     prices = sorted({s.price_fen for s in skus})
     price = yuan(prices[0]) if len(prices) == 1 else f"{yuan(prices[0])}–{yuan(prices[-1])}"
     colors = sorted({s.options.get("颜色", "") for s in skus} - {""})
-    stock = sum(s.stock for s in skus)
+    ready = [s for s in skus if s.available]
+    stock = sum(s.stock for s in ready)
+    presale = "（含预售）" if any(s.status is SkuStatus.PRESALE for s in ready) else ""
     extra = f" 颜色：{'/'.join(colors)}" if colors else ""
-    return f"{product.title}（编号{product.id}）{price}{extra} 库存{stock}件"
+    return f"{product.title}（编号{product.id}）{price}{extra} 库存{stock}件{presale}"
 
 
 SOLD_OUT = "缺货"
-"""How a SKU without stock is written in a product's detail (the output guard reads it)."""
+"""How a SKU that cannot be ordered now is written in a product's detail (the output guard
+reads it, with `DISCONTINUED`, as "not in stock")."""
+DISCONTINUED = "已下架"
+PRESALE = "预售"
+
+DETAIL_CHARS = 900
+"""What the model reads of a tool result (the turn cuts the rest): `product_detail` fits the
+description to what is left of it."""
+ATTRIBUTES = 16
+ATTRIBUTE_CHARS = 240
+ATTRIBUTES_CHARS = 420
+"""At most this much of the detail is attributes; the rest are named as left out."""
+DESCRIPTION_CHARS = (160, 600)
+"""The description is cut to what the detail has room for, within these bounds."""
+SKU_ROWS = 24
+
+
+def day_text(day: date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+def stock_text(sku: Sku) -> str:
+    """缺货 / 已下架 / 预售 / 库存N first, then the date the shop expects it back or ships it."""
+    if sku.status is SkuStatus.DISCONTINUED:
+        return DISCONTINUED
+    if not sku.available:
+        return SOLD_OUT + (f"，预计 {day_text(sku.restock_date)}到货" if sku.restock_date else "")
+    if sku.status is SkuStatus.PRESALE:
+        ships = f"，预计 {day_text(sku.restock_date)}发货" if sku.restock_date else ""
+        return f"{PRESALE}，库存{sku.stock}{ships}"
+    return f"库存{sku.stock}"
 
 
 def sku_text(sku: Sku) -> str:
-    state = f"库存{sku.stock}" if sku.stock > 0 else SOLD_OUT
-    return f"- {options_text(sku.options)} {yuan(sku.price_fen)} {state}"
+    return f"- {options_text(sku.options)} {yuan(sku.price_fen)} {stock_text(sku)}"
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value).strip()
+
+
+def _inner(value: Any) -> str:
+    """A value inside a list or an object; lists and objects inside it go in brackets."""
+    if isinstance(value, dict):
+        parts = ((k, _bracketed(v)) for k, v in value.items())
+        return "，".join(f"{k}{t}" if t[0] == "（" else f"{k} {t}" for k, t in parts if t)
+    if isinstance(value, list):
+        return "/".join(t for v in value if (t := _bracketed(v)))
+    return _scalar(value)
+
+
+def _bracketed(value: Any) -> str:
+    text = _inner(value)
+    return f"（{text}）" if text and isinstance(value, dict | list) else text
+
+
+def attribute_text(value: Any) -> str:
+    """An attribute's value, compactly: a list joined with 、, an object as k：v；…, yes/no as
+    是/否; "" when there is nothing to say."""
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{t}" for k, v in value.items() if (t := _inner(v)))
+    if isinstance(value, list):
+        return "、".join(t for v in value if (t := _inner(v)))
+    return _scalar(value)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def attribute_rows(attributes: dict[str, Any]) -> list[str]:
+    """`key：value` rows in the shop's order, each and all of them within their budgets."""
+    rows: list[str] = []
+    left_out = 0
+    used = 0
+    for key, value in attributes.items():
+        text = _clip(attribute_text(value), ATTRIBUTE_CHARS)
+        if not text:
+            continue
+        row = f"{key}：{text}"
+        if len(rows) >= ATTRIBUTES or used + len(row) > ATTRIBUTES_CHARS:
+            left_out += 1
+            continue
+        rows.append(row)
+        used += len(row) + 1
+    if left_out:
+        rows.append(f"（另有 {left_out} 项参数未列出）")
+    return rows
 
 
 def product_detail(product: Product, asked: list[Sku] | None = None) -> str:
     """The product's facts and every SKU's price and stock; `asked`, the SKUs the shopper
     named, come first with the stock of the others of the same product (the answer to "还有
-    货吗" must not be lost to the cut the model reads)."""
-    rows = [
+    货吗" must not be lost to the cut the model reads). The description gets what room the
+    rest leaves within `DETAIL_CHARS` (never less than the lower bound)."""
+    head = [
         f"{product.title}（编号{product.id}）",
         f"类目：{product.category}" + (f" 品牌：{product.brand}" if product.brand else ""),
     ]
     if asked:
-        rows.append("顾客问的规格：")
-        rows += [sku_text(s) for s in asked]
-        others = [s for s in product.skus if s.stock > 0 and s not in asked]
-        rows.append(
+        head.append("顾客问的规格：")
+        head += [sku_text(s) for s in asked]
+        others = [s for s in product.skus if s.available and s not in asked]
+        head.append(
             "同款有货的其他规格："
             + ("、".join(options_text(s.options) for s in others[:8]) or "无")
         )
-    for key, value in list(product.attributes.items())[:12]:
-        if isinstance(value, str | int | float):
-            rows.append(f"{key}：{value}")
+    facts = attribute_rows(product.attributes)
+    skus = ["规格（价格/库存）：", *(sku_text(sku) for sku in product.skus[:SKU_ROWS])]
+    if len(product.skus) > SKU_ROWS:
+        skus.append(f"（共 {len(product.skus)} 个规格）")
+    rows = head + facts
     if product.description:
-        rows.append(f"介绍：{product.description[:160]}")
-    rows.append("规格（价格/库存）：")
-    rows += [sku_text(sku) for sku in product.skus[:24]]
-    if len(product.skus) > 24:
-        rows.append(f"（共 {len(product.skus)} 个规格）")
-    return "\n".join(rows)
+        room = DETAIL_CHARS - len("\n".join(head + facts + skus)) - len("\n介绍：")
+        low, high = DESCRIPTION_CHARS
+        rows.append(f"介绍：{_clip(product.description.strip(), max(low, min(high, room)))}")
+    return "\n".join(rows + skus)

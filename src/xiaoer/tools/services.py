@@ -314,7 +314,7 @@ async def recommend_size(deps: TurnDeps, args: SizeArgs) -> ToolResult:
             f"请问您平时穿什么尺码，或者您的{asked}是多少？我按{product.title}的尺码表帮您推荐。"
         )
         return ToolResult(True, text, {"product_id": product.id}, reply)
-    in_stock = [s for s in product.skus if s.stock > 0]
+    in_stock = [s for s in product.skus if s.available]
     text = f"{product.title}：{advice}（有货规格 {len(in_stock)} 个）"
     return ToolResult(True, text, {"product_id": product.id})
 
