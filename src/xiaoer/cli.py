@@ -138,16 +138,47 @@ async def shop_import(path: Annotated[Path, typer.Argument(help="shop bundle fol
 
 @shop_app.command("key")
 @command
-async def shop_key(shop: Annotated[str, typer.Argument(help="shop id")]) -> None:
-    """Issue a new merchant API key for a shop (the old one stops working)."""
-    from xiaoer.api.auth import issue_api_key
+async def shop_key(
+    shop: Annotated[str, typer.Argument(help="shop id")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="issue a new key (printed once); the old one stops")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a shop's merchant API key: its hint, fingerprint and issue time (the key itself is
+    not stored). `--rotate` issues a new key and prints it once; the old key stops working."""
+    from xiaoer.api.auth import api_key_status, issue_api_key
 
     rt = await Runtime.open(_settings())
     try:
-        key = await issue_api_key(rt.sessions, shop)
+        key = await issue_api_key(rt.sessions, shop, rt.clock()) if rotate else None
+        status = await api_key_status(rt.sessions, shop)
     finally:
         await rt.close()
-    out.print(key)
+    facts = {
+        "shop": shop,
+        "hint": status.hint or None,
+        "fingerprint": f"sha256:{status.fingerprint}" if status.exists else None,
+        "issued_at": status.issued_at.isoformat() if status.issued_at else None,
+    }
+    if as_json:
+        out.print_json(json.dumps(facts | ({"key": key} if key else {}), ensure_ascii=False))
+    elif key:
+        out.print(key, markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            "新密钥只显示这一次，旧密钥已失效 / the new key is shown once; the old one stopped"
+        )
+    elif not status.exists:
+        out.print(f"{shop} 还没有 API key / no API key yet: `xiaoer shop key {shop} --rotate`")
+    else:
+        unknown = "（未记录 / not recorded）"
+        rows = [
+            f"{shop} 的 API key / API key of {shop}",
+            f"  提示 / hint         {status.hint or unknown}",
+            f"  指纹 / fingerprint  {facts['fingerprint']}",
+            f"  签发 / issued       {facts['issued_at'] or unknown}",
+        ]
+        out.print("\n".join(rows), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

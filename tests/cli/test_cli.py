@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -42,6 +43,32 @@ def test_shoppers_show_their_extras(env: dict[str, str], tmp_path: Path) -> None
     assert code == 0 and '"会员等级": "金卡"' in out and '["[老客]"]' in out  # markup-safe
 
 
+def test_shop_key_shows_the_key_and_rotates_only_when_asked(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    bundle = str(write_bundle(tmp_path / "b"))
+    assert run(env, "shop", "import", bundle)[0] == 0
+    code, out = run(env, "shop", "key", "mini")
+    assert code == 0 and "no API key yet" in out and "shop key mini --rotate" in out
+    code, out = run(env, "shop", "key", "mini", "--rotate")
+    key = out.splitlines()[0]
+    assert code == 0 and key.startswith("xk_mini_") and "shown once" in out
+    code, shown = run(env, "shop", "key", "mini")
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
+    assert code == 0 and key not in shown
+    assert f"hint         xk_mini_…{key[-4:]}\n" in shown
+    assert f"fingerprint  sha256:{fingerprint}\n" in shown
+    assert "issued       2026-11-20T06:00:00+00:00\n" in shown
+    assert run(env, "shop", "key", "mini") == (0, shown)  # looking changes nothing
+    assert run(env, "shop", "import", bundle)[0] == 0
+    assert run(env, "shop", "key", "mini") == (0, shown)  # the key survives a re-import
+    code, out = run(env, "shop", "key", "mini", "--rotate", "--json")
+    data = json.loads(out)
+    assert data["key"] != key and data["hint"] == f"xk_mini_…{data['key'][-4:]}"
+    code, out = run(env, "shop", "key", "mini", "--json")
+    assert "key" not in json.loads(out) and json.loads(out)["hint"] == data["hint"]
+
+
 def test_invalid_bundle_is_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "b", orders=[ORDERS[0] | {"total_fen": 7}])
     code, out = run(env, "shop", "import", str(folder))
@@ -58,6 +85,7 @@ def test_invalid_bundle_is_a_clear_message(env: dict[str, str], tmp_path: Path) 
         (["shoppers", "--shop", "nope"], "shop 'nope' not found"),
         (["shop", "import", "/no/such/folder"], "not a folder"),
         (["shop", "key", "nope"], "shop 'nope' not found"),
+        (["shop", "key", "nope", "--rotate"], "shop 'nope' not found"),
     ],
 )
 def test_errors_are_messages_not_tracebacks(

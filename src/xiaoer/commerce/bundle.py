@@ -43,6 +43,8 @@ from xiaoer.store.repositories import ShopRepository
 
 REQUIRED = ("shop.yaml", "products.jsonl", "shoppers.jsonl", "orders.jsonl", "policy.md")
 OPTIONAL = ("faq.jsonl", "chats.jsonl")
+KEPT = ("api_key_hash", "api_key_hint", "api_key_issued_at")
+"""Shop fields a re-import keeps: the merchant's API key."""
 
 
 class BundleInvalid(BadInput):
@@ -188,7 +190,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
     """Write the bundle's shop, replacing any earlier import of it. Caller commits."""
     shop_id = bundle.shop.id
     earlier = await session.get(ShopRow, shop_id)
-    key_hash = earlier.api_key_hash if earlier is not None else None  # keys survive re-imports
+    kept = {name: getattr(earlier, name) for name in KEPT} if earlier is not None else {}
     if earlier is not None:
         session.expunge(earlier)
     await ShopRepository(session).delete(shop_id)
@@ -204,7 +206,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
             description=s.description,
             policy_md=bundle.policy_md,
             policy=bundle.policy,
-            api_key_hash=key_hash,
+            **kept,
             imported_at=now,
         )
     )

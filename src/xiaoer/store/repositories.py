@@ -457,13 +457,20 @@ class ApiKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def set_hash(self, shop_id: str, key_hash: str) -> bool:
+    async def set_key(self, shop_id: str, key_hash: str, hint: str, issued_at: datetime) -> bool:
+        """Replace the shop's key (the old one stops working); False if there is no such shop."""
         row = await self.session.get(ShopRow, shop_id)
         if row is None:
             return False
-        row.api_key_hash = key_hash
+        row.api_key_hash, row.api_key_hint, row.api_key_issued_at = key_hash, hint, issued_at
         await self.session.flush()
         return True
+
+    async def current(self, shop_id: str) -> tuple[str | None, str | None, datetime | None] | None:
+        """The shop's key as stored: (hash, hint, issued at), each None if unknown; None if
+        there is no such shop."""
+        row = await self.session.get(ShopRow, shop_id)
+        return None if row is None else (row.api_key_hash, row.api_key_hint, row.api_key_issued_at)
 
     async def shop_for_hash(self, key_hash: str) -> str | None:
         stmt = select(ShopRow.id).where(ShopRow.api_key_hash == key_hash)
