@@ -81,6 +81,17 @@ def days_since(when: datetime | None, now: datetime) -> float | None:
     return None if when is None else (now - when).total_seconds() / 86400
 
 
+def age_days(policy: ShopPolicy, when: datetime | None, now: datetime) -> float | None:
+    """Days from `when` to `now` as the shop counts its windows (`windows.days`): elapsed
+    24-hour periods, or calendar days in the timezone of `now` (the shop's), the day after
+    `when` being day 1."""
+    if when is None:
+        return None
+    if policy.windows.days == "calendar":
+        return float((now.date() - when.astimezone(now.tzinfo).date()).days)
+    return days_since(when, now)
+
+
 # ---------- cancel / address ----------
 
 ITEM_CHANGE = "item_change"
@@ -113,8 +124,14 @@ def cancel_reason(policy: ShopPolicy, reason: str) -> str | None:
 
 
 def check_cancel(
-    policy: ShopPolicy, order: Order, *, reason: str = "", done: Mapping[str, int] | None = None
+    policy: ShopPolicy,
+    order: Order,
+    *,
+    reason: str = "",
+    done: Mapping[str, int] | None = None,
+    granted: Verdict | None = None,
 ) -> Verdict:
+    """`granted`: a shop rule allowed it (`then: allow`), over `cancel.reasons`."""
     if order.status == OrderStatus.CANCELLED:
         return deny("cancel.states", "这个订单已经取消了")
     bad = _state_rule("cancel.states", order, policy.cancel.states, "取消")
@@ -124,6 +141,8 @@ def check_cancel(
         return bad
     if lock := locked(policy, done or {}):
         return lock
+    if granted is not None:
+        return granted
     if cancel_reason(policy, reason) is None:
         listed = "、".join(f"「{r}」" for r in policy.cancel.reasons)
         return deny("cancel.reasons", f"取消原因需要是以下之一：{listed}")
@@ -181,10 +200,11 @@ def check_refund(
     texts: Sequence[str],
     *,
     amount_fen: int | None = None,
+    granted: Verdict | None = None,
 ) -> Money:
     """仅退款. Unshipped: the whole payment, and the order is closed. Shipped or delivered: only
-    for a stated quality / missing-item reason, up to what was paid; above the merchant's limit it
-    waits for approval."""
+    for a stated quality / missing-item reason (or a shop rule's `allow`: `granted`), up to what
+    was paid; above the merchant's limit it waits for approval."""
     rule = policy.refund
     if order.status == OrderStatus.CANCELLED:
         return Money(deny("refund.states", "这个订单已经取消，款项已按原路退回"))
@@ -196,7 +216,8 @@ def check_refund(
     if order.status == OrderStatus.PENDING_PAYMENT:
         return Money(deny("refund.states", "订单还没有付款，不需要退款，可以直接取消"))
     shipped = order.status not in UNSHIPPED
-    if shipped and rule.shipped_needs_reason and not is_quality(policy, texts):
+    needs_reason = shipped and rule.shipped_needs_reason and granted is None
+    if needs_reason and not is_quality(policy, texts):
         return Money(
             deny(
                 "refund.shipped_needs_reason",
@@ -217,7 +238,7 @@ def check_refund(
             ),
             amount,
         )
-    return Money(allow("refund.states", f"可以退款{yuan(amount)}"), amount)
+    return Money(granted or allow("refund.states", f"可以退款{yuan(amount)}"), amount)
 
 
 def _excluded(ex: Exclusion, product: Product | None, line: OrderLine, said: Sequence[str]) -> bool:
@@ -240,8 +261,10 @@ def check_return(
     products: dict[str, Product],
     texts: Sequence[str],
     now: datetime,
+    granted: Verdict | None = None,
 ) -> Money:
-    """退货退款 for `lines` of a delivered order: 7-day no-reason (minus exclusions) or quality."""
+    """退货退款 for `lines` of a delivered order: 7-day no-reason (minus exclusions) or quality;
+    `granted` (a shop rule's `allow`) over the windows and exclusions."""
     rule = policy.returns
     if order.status == OrderStatus.AFTER_SALE:
         return Money(deny("returns.states", "这个订单已经在售后处理中，请等待当前售后完成"))
@@ -253,8 +276,10 @@ def check_return(
         return Money(deny("returns.states", f"订单{order.status.value}，不能申请退货"))
     if not lines:
         return Money(deny("returns.lines", "没有找到要退的商品"))
-    age = days_since(order.delivered_at, now) or 0.0
+    age = age_days(policy, order.delivered_at, now) or 0.0
     amount = line_share(order, lines)
+    if granted is not None:
+        return Money(granted, amount)
     if is_quality(policy, texts):
         if age > rule.quality_days:
             return Money(
@@ -265,6 +290,10 @@ def check_return(
             )
         return Money(
             allow("returns.quality_days", "质量问题，可以退货退款，往返运费由店铺承担"), amount
+        )
+    if rule.no_reason_days == 0:
+        return Money(
+            deny("returns.no_reason_days", "本店商品不支持无理由退货，质量问题可以申请售后")
         )
     if age > rule.no_reason_days:
         return Money(
@@ -315,22 +344,21 @@ def check_exchange(
     texts: Sequence[str],
     now: datetime,
     exchanges_so_far: int,
+    granted: Verdict | None = None,
 ) -> Verdict:
+    """换货 of one line to `target`: a window for exchanges without a quality problem
+    (`exchange.days`, 0 = none), a longer one for quality problems, `per_order` times; `granted`
+    (a shop rule's `allow`) over the windows (once per order at least)."""
     rule = policy.exchange
     if order.status == OrderStatus.AFTER_SALE:
         return deny("exchange.states", "这个订单已经在售后处理中，请等待当前售后完成")
     if order.status not in DELIVERED:
         return deny("exchange.states", f"订单{order.status.value}，签收后才能申请换货")
-    if exchanges_so_far >= rule.per_order:
-        return deny("exchange.per_order", f"每单限换{rule.per_order}次，这单已经换过了")
-    age = days_since(order.delivered_at, now) or 0.0
     quality = is_quality(policy, texts)
-    limit = rule.quality_days if quality else rule.days
-    if age > limit:
-        return deny(
-            "exchange.quality_days" if quality else "exchange.days",
-            f"签收已{int(age)}天，超过{limit}天换货期限",
-        )
+    if granted is None and (bad := _exchange_terms(policy, order, quality, now, exchanges_so_far)):
+        return bad
+    if granted is not None and exchanges_so_far >= max(rule.per_order, 1):
+        return deny("exchange.per_order", "这个订单已经换过了，不能再换")
     if target is None:
         return deny("exchange.target", "店里没有要换的这个款式/尺码")
     if target.product_id != line.product_id:
@@ -340,9 +368,34 @@ def check_exchange(
         return deny("exchange.target", "只能同价换码或换色；差价商品请退货后重新下单")
     if target.stock <= 0:
         return deny("exchange.stock", "要换的尺码/颜色目前缺货，可以退货后重新下单，或等补货")
-    return allow(
+    return granted or allow(
         "exchange.days", "可以换货" + ("（质量问题，检测确认后换同型号新品）" if quality else "")
     )
+
+
+def _exchange_terms(
+    policy: ShopPolicy, order: Order, quality: bool, now: datetime, exchanges_so_far: int
+) -> Verdict | None:
+    """The exchange's count and windows; a window of 0 days means no such exchange at all."""
+    rule = policy.exchange
+    if rule.per_order == 0 or (rule.days == 0 and rule.quality_days == 0):
+        return deny("exchange.per_order", "本店不支持换货；质量问题可以说明情况申请售后")
+    if exchanges_so_far >= rule.per_order:
+        return deny("exchange.per_order", f"每单限换{rule.per_order}次，这单已经换过了")
+    if not quality and rule.days == 0:
+        return deny(
+            "exchange.days", "本店只为质量问题换货，不支持无理由换货；不合适的话可以按政策申请退货"
+        )
+    if quality and rule.quality_days == 0:
+        return deny("exchange.quality_days", "本店质量问题不换货，可以说明情况申请售后")
+    age = age_days(policy, order.delivered_at, now) or 0.0
+    limit = rule.quality_days if quality else rule.days
+    if age > limit:
+        return deny(
+            "exchange.quality_days" if quality else "exchange.days",
+            f"签收已{int(age)}天，超过{limit}天换货期限",
+        )
+    return None
 
 
 # ---------- retention ----------
@@ -369,15 +422,22 @@ def retention_offer(
     *,
     offers_on_order: int,
     offers_to_shopper: int,
+    basis_fen: int | None = None,
+    decided: tuple[str, bool] | None = None,
 ) -> tuple[Verdict, RetentionOffer | None]:
     """Whether to offer something before a cancel/return, and what. Never for quality problems;
-    only for the reasons the merchant lists; capped per order and per shopper."""
+    only for the reasons the merchant lists — or as a shop rule decided (`decided`: the rule and
+    whether it offers); capped per order and per shopper. The offers' `min_order`/`max_order`
+    and percent apply to `basis_fen`: what was paid for the items given back (the whole
+    payment when None)."""
     rule = policy.retention
     if not rule.enabled or not rule.offers:
         return deny("retention.enabled", "店铺没有设置挽留方案"), None
     if is_quality(policy, texts) or mentions(texts, rule.never_when):
         return deny("retention.never_when", "质量问题直接处理售后，不做挽留"), None
-    if not mentions(texts, rule.when_reason):
+    if decided is not None and not decided[1]:
+        return deny(decided[0], "店铺规则：这个申请不做挽留"), None
+    if decided is None and not mentions(texts, rule.when_reason):
         return deny("retention.when_reason", "顾客的原因不在挽留范围内"), None
     if offers_on_order >= rule.per_order:
         return deny("retention.per_order", "这个订单已经给过挽留方案"), None
@@ -385,7 +445,7 @@ def retention_offer(
         return deny(
             "retention.per_shopper", f"{rule.window_days}天内给这位顾客的挽留已达上限"
         ), None
-    paid = order.pay_fen
+    paid = order.pay_fen if basis_fen is None else basis_fen
     for offer in rule.offers:
         if paid < offer.min_order or (offer.max_order is not None and paid > offer.max_order):
             continue
@@ -395,23 +455,29 @@ def retention_offer(
             if offer.max:
                 amount = min(amount, offer.max)
         return allow("retention.offers", "按店铺挽留策略给出方案"), RetentionOffer(offer, amount)
-    return deny("retention.offers", "没有适合这个订单金额的挽留方案"), None
+    return deny("retention.offers", "没有适合这个金额的挽留方案"), None
 
 
 # ---------- price protection / invoice / urge ----------
 
 
 def check_price_protection(
-    policy: ShopPolicy, order: Order, current: dict[str, Sku], now: datetime
+    policy: ShopPolicy,
+    order: Order,
+    current: dict[str, Sku],
+    now: datetime,
+    granted: Verdict | None = None,
 ) -> Money:
+    """价保: the price dropped within `price_protection.days` of payment (`granted`, a shop
+    rule's `allow`, over the days)."""
     rule = policy.price_protection
     if not rule.enabled:
         return Money(deny("price_protection.enabled", "本店暂不提供价保服务"))
     if order.status in (OrderStatus.CANCELLED, OrderStatus.PENDING_PAYMENT):
         return Money(deny("price_protection.states", f"订单{order.status.value}，不能申请价保"))
     since = order.paid_at or order.created_at
-    age = days_since(since, now) or 0.0
-    if age > rule.days:
+    age = age_days(policy, since, now) or 0.0
+    if age > rule.days and granted is None:
         return Money(deny("price_protection.days", f"付款已{int(age)}天，超过{rule.days}天价保期"))
     diff = 0
     for ln in order.lines:
@@ -420,7 +486,7 @@ def check_price_protection(
             diff += (ln.unit_price_fen - sku.price_fen) * ln.quantity
     if diff <= 0:
         return Money(deny("price_protection.no_drop", "商品现价没有低于您的购买价，不产生差价"))
-    return Money(allow("price_protection.days", f"降价{yuan(diff)}，可以退差价"), diff)
+    return Money(granted or allow("price_protection.days", f"降价{yuan(diff)}，可以退差价"), diff)
 
 
 _TAX_ID = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
