@@ -143,6 +143,27 @@ async def test_the_only_order_that_can_be_cancelled_is_proposed_without_the_mode
     assert flows[1]["active"]["stage"] == "done" and flows[1]["active"]["outcome"] == "executed"
 
 
+async def test_a_shop_rule_that_hands_over_is_honoured_when_the_flow_runs_the_tool(
+    tmp_path: Path,
+) -> None:
+    script = Script([{"事": "取消订单", "原因": "不想要了", "办理": "是"}])
+    rules = (
+        "rules:\n  - when: {request: [cancel], quantity: {min: 2}}\n    then: handoff\n"
+        "    reason: 多件订单的取消由人工处理\n"
+    )
+    rt = await _open(tmp_path, script.llm, policy=rules)
+    try:
+        [r] = await _chat(rt, "U1", "不想要了，帮我取消")
+    finally:
+        await rt.close()
+    # the flow called cancel_order by code (not the model): the rule still hands over
+    assert [c.name for c in r.tool_calls] == ["list_my_orders", "cancel_order"]
+    assert script.offered == [] and not r.actions
+    assert r.handoff is not None and r.handoff["reason"] == "rule"
+    assert r.handoff["detail"] == "多件订单的取消由人工处理"
+    assert r.reply.startswith("订单 SO1002 的取消需要由人工客服处理：多件订单的取消由人工处理。")
+
+
 async def test_which_order_is_asked_then_the_answer_and_the_reason_fill_the_slots(
     tmp_path: Path,
 ) -> None:

@@ -178,3 +178,46 @@ async def test_human_replies_become_knowledge_candidates(shop: Runtime, llm: Scr
         c for c in await shop.knowledge().candidates("mini") if c.source_id == "chats:inbox-replies"
     ]
     assert candidate.answer == "不建议机洗，用软毛刷蘸清水刷洗，阴干。"
+
+
+STALLED = """version: 1
+rules:
+  - when: {request: [logistics], tracking_still_hours: {over: 72}}
+    then: handoff
+    reason: 物流超过72小时没有更新，需要人工向快递催查
+  - when: {request: [cancel, refund], quantity: {min: 2}}
+    then: handoff
+    reason: 多件订单的售后由人工处理
+"""
+
+
+@pytest.fixture
+async def ruled_shop(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> AsyncIterator[Runtime]:
+    rt = await Runtime.open(settings, llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "bundle", policy=STALLED))
+    yield rt
+    await rt.close()
+
+
+async def test_a_shop_rule_hands_a_stalled_parcel_to_a_human(
+    ruled_shop: Runtime, llm: ScriptedLLM
+) -> None:
+    # SO1001's last scan is eight days old: code looks it up, the rule hands it over
+    llm.steps = [call("track_logistics", order_id="SO1001"), say("包裹在杭州转运中心。")]
+    r = await ruled_shop.assistant().turn("mini", "U1", "SO1001 到哪了")
+    assert r.handoff is not None and r.handoff["reason"] in ("rule", "model")
+    assert r.handoff["detail"] == "物流超过72小时没有更新，需要人工向快递催查"
+    assert "已为您转接人工客服" in r.reply
+
+
+async def test_a_shop_rule_hands_a_change_request_to_a_human_whoever_calls_the_tool(
+    ruled_shop: Runtime, llm: ScriptedLLM
+) -> None:
+    # SO1002 has two pairs: cancelling it is the human's (the model's call here; the flow's in
+    # tests/agent/test_flows.py)
+    llm.steps = [call("cancel_order", order_id="SO1002", reason="不想要了"), say("好的")]
+    r = await ruled_shop.assistant().turn("mini", "U1", "SO1002 帮我取消，不想要了")
+    assert r.handoff is not None and r.handoff["detail"] == "多件订单的售后由人工处理"
+    assert r.actions == []  # nothing proposed: the human decides

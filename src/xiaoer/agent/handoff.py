@@ -115,7 +115,10 @@ def decide(
 
 
 async def merchant_rule(deps: TurnDeps, actions: list[dict[str, Any]]) -> str | None:
-    """A merchant rule that sends this turn's change request to a human."""
+    """A merchant rule that sends this turn's change request to a human: a shop rule a tool
+    applied (`TurnDeps.handoffs`), the shopper's level, or the order's amount."""
+    if deps.handoffs:
+        return deps.handoffs[0]
     rules = deps.policy.handoff
     proposed = [a for a in actions if a["status"] == "pending"]
     if not proposed:

@@ -10,30 +10,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from xiaoer.commerce.search import named_value, strip_unit
 from xiaoer.domain.models import Address, Order, OrderLine, OrderStatus, Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
-from xiaoer.knowledge.text import CJK, cjk_bigrams
+from xiaoer.knowledge.text import CJK
 from xiaoer.policy import rules
+from xiaoer.policy.evaluate import Decision
 from xiaoer.policy.verdict import Verdict
-from xiaoer.tools.base import ToolResult, propose, typed
+from xiaoer.tools import ruled
+from xiaoer.tools.base import ToolResult, denied, propose, typed
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.format import line_text, options_text
+from xiaoer.tools.format import options_text
+from xiaoer.tools.meant import (
+    ITEM,
+    REASON,
+    Reason,
+    ReasonArgs,
+    items_text,
+    pick_lines,
+    products_of,
+    texts,
+    which_item,
+)
 from xiaoer.tools.orders import OrderArgs, owned_order
-
-REASON_CHARS = 100
-type Reason = Annotated[str, AfterValidator(lambda text: text[:REASON_CHARS])]
-REASON = "顾客说的原因（照顾客原话）"
-ITEM = "多件商品时，顾客要办理的那件商品名称，可不填"
-
-
-class ReasonArgs(OrderArgs):
-    reason: Reason = Field("", description=REASON)
+from xiaoer.tools.retention import maybe_retain, offer_retention
 
 
 class CancelArgs(ReasonArgs):
@@ -47,6 +51,8 @@ class AddressArgs(OrderArgs):
 
 class RefundArgs(CancelArgs):
     amount_yuan: str = Field("", description="部分退款金额（元），全额退不填")
+    item: SkipJsonSchema[str] = ""
+    """The item a refund of one item's share is for (set by code, when a shop rule says so)."""
 
 
 class ReturnArgs(CancelArgs):
@@ -59,136 +65,6 @@ class ExchangeArgs(OrderArgs):
     item: str = Field("", description=ITEM)
 
 
-class RetentionArgs(ReasonArgs):
-    instead: SkipJsonSchema[str] = "cancel_order"
-    """The tool the shopper asked for, run if they turn the offer down."""
-    instead_args: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict)
-
-
-def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResult:
-    """A policy "no": the model reads why; the shopper gets the reason and the way forward."""
-    reason = verdict.reason
-    if order:
-        reason = f"订单 {order.id} " + reason.removeprefix("这个订单").removeprefix("订单")
-    reply = f"抱歉，{reason}。"
-    return ToolResult(
-        True,
-        f"不能{what}：{verdict.reason}（规则 {verdict.rule}）",
-        {"verdict": verdict.as_dict()},
-        reply,
-    )
-
-
-def texts(deps: TurnDeps, reason: str) -> rules.Said:
-    """What the rules read for reasons and conditions: the shopper's own words first. A reason
-    the model wrote counts only as far as the shopper said it too (the model cannot make a
-    return a "quality problem" by saying so). Whether the reason is a fault with the goods is
-    what the understanding step read (`TurnDeps.stated_fault`), when it read a reason."""
-    said = [*deps.said, reason] if reason and deps.shopper_said(reason) else list(deps.said)
-    return rules.Said.of(said, deps.stated_fault())
-
-
-def items_text(lines: Sequence[OrderLine]) -> str:
-    return "；".join(line_text(ln) for ln in lines)
-
-
-def _bigrams(text: str) -> set[str]:
-    """Chinese character bigrams plus the Latin words (three letters or more) of a text."""
-    return cjk_bigrams(text) | {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
-
-
-def pick_lines(order: Order, item: str, said: Sequence[str]) -> list[OrderLine] | None:
-    """The order lines the shopper means: all of a one-line order; else the lines whose title
-    shares the most Chinese bigrams with the item text (or, failing that, the shopper's latest
-    words, then all of them); None if that does not single out fewer than all lines."""
-    if len(order.lines) == 1:
-        return list(order.lines)
-    sources = [item] if item else []
-    sources += [said[-1]] if said else []
-    sources.append(" ".join(said))
-    for source in sources:
-        grams = _bigrams(source)
-        scores = [
-            (len(_bigrams(ln.title + options_text(ln.options)) & grams), ln) for ln in order.lines
-        ]
-        best = max(score for score, _ in scores)
-        hits = [ln for score, ln in scores if score == best]
-        if best > 0 and len(hits) < len(order.lines):
-            return hits
-    return None
-
-
-def which_item(order: Order) -> ToolResult:
-    rows = "\n".join(f"- {line_text(ln)}" for ln in order.lines)
-    return ToolResult(
-        True,
-        f"订单 {order.id} 有多件商品，需要顾客说明是哪一件。",
-        {"order_id": order.id, "asks": "item"},
-        f"订单 {order.id} 里有这几件商品：\n{rows}\n请问您要办理的是哪一件？",
-    )
-
-
-async def products_of(deps: TurnDeps, lines: Sequence[OrderLine]) -> dict[str, Product]:
-    out: dict[str, Product] = {}
-    for ln in lines:
-        if ln.product_id not in out and (p := await deps.commerce.get_product(ln.product_id)):
-            out[ln.product_id] = p
-    return out
-
-
-async def maybe_retain(
-    deps: TurnDeps, order: Order, reason: str, instead: str, instead_args: dict[str, Any]
-) -> ToolResult | None:
-    """Before a cancel or a return for price or hesitation, the shop's retention offer first."""
-    verdict, offer = rules.retention_offer(
-        deps.policy,
-        order,
-        texts(deps, reason),
-        offers_on_order=deps.actions_on("offer_retention", order.id),
-        offers_to_shopper=deps.actions_on(
-            "offer_retention", days=deps.policy.retention.window_days
-        ),
-    )
-    if offer is None:
-        return None
-    args = RetentionArgs(
-        order_id=order.id, reason=reason, instead=instead, instead_args=instead_args
-    )
-    return _retention(deps, order, verdict, offer, args)
-
-
-def _retention(
-    deps: TurnDeps,
-    order: Order,
-    verdict: Verdict,
-    offer: rules.RetentionOffer,
-    args: RetentionArgs,
-) -> ToolResult:
-    what = offer.describe()
-    keep = "订单照常发货" if order.status in rules.UNSHIPPED else "商品您继续留着用"
-    instead = {"cancel_order": "取消", "request_return": "退货", "request_refund": "退款"}.get(
-        args.instead, "取消"
-    )
-    kind = offer.offer.kind
-    return propose(
-        deps,
-        "offer_retention",
-        args,
-        order=order,
-        summary=f"订单 {order.id}：给您{what}作为补偿，{keep}",
-        verdict=verdict,
-        done=f"已为您发放{what}，{keep}。感谢您的理解和支持～",
-        kind="retention",
-        status="已发放" if kind != "partial_refund" else "退款中",
-        amount_fen=offer.amount_fen,
-        detail={"offer": kind, "describe": what, "valid_days": offer.offer.valid_days},
-        ask=(
-            f"理解您的顾虑～这单店铺可以给您{what}作为补偿，{keep}。\n"
-            f"接受请回复「确认」；如果还是想{instead}，回复「还是{instead}」。"
-        ),
-    )
-
-
 # ---------- cancel ----------
 
 
@@ -197,11 +73,18 @@ async def cancel_order(deps: TurnDeps, args: CancelArgs) -> ToolResult:
     if order is None:
         return problem
     reason = args.reason
-    verdict = rules.check_cancel(deps.policy, order, reason=reason)
+    decision = await ruled.judge(deps, "cancel", order, texts(deps, reason))
+    if stop := ruled.stopped(deps, decision, order, "取消"):
+        return stop
+    verdict = rules.check_cancel(deps.policy, order, reason=reason, granted=decision.granted)
     if not verdict.allowed:
         return denied(verdict, "取消", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     if not args.skip_retention:
-        retained = await maybe_retain(deps, order, reason, "cancel_order", {"order_id": order.id})
+        retained = await maybe_retain(
+            deps, order, reason, "cancel_order", {"order_id": order.id}, decided=decision.offer
+        )
         if retained:
             return retained
     paid = order.pay_fen if order.status != OrderStatus.PENDING_PAYMENT else 0
@@ -279,12 +162,17 @@ async def change_address(deps: TurnDeps, args: AddressArgs) -> ToolResult:
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
+    decision = await ruled.judge(deps, "address", order)
+    if stop := ruled.stopped(deps, decision, order, "改地址"):
+        return stop
     done_before = len(
         await deps.commerce.records_for(deps.shopper.id, order_id=order.id, kind="address_change")
     )
     verdict = rules.check_address_change(deps.policy, order, done_before)
     if not verdict.allowed:
         return denied(verdict, "改地址", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     raw = args.address
     address = parse_address(raw, order.address) if raw else None
     said = address is not None and deps.shopper_said(address.detail[:6])
@@ -316,62 +204,100 @@ async def change_address(deps: TurnDeps, args: AddressArgs) -> ToolResult:
 # ---------- refund / return / exchange ----------
 
 
+def _said_amount(deps: TurnDeps, amount_yuan: str) -> int | None:
+    """A partial refund amount the shopper asked for, in 分; None when they named none."""
+    if not amount_yuan:
+        return None
+    try:
+        amount = parse_yuan(amount_yuan)
+    except ValueError:
+        return None
+    # an amount only the model thought of is not the shopper's request
+    return amount if deps.shopper_said(yuan(amount).lstrip("¥")) else None
+
+
 async def request_refund(deps: TurnDeps, args: RefundArgs) -> ToolResult:
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
     reason = args.reason
-    amount_arg: int | None = None
-    if args.amount_yuan:
-        try:
-            amount_arg = parse_yuan(args.amount_yuan)
-        except ValueError:
-            amount_arg = None
-        if amount_arg is not None and not deps.shopper_said(yuan(amount_arg).lstrip("¥")):
-            amount_arg = None  # an amount only the model thought of is not the shopper's request
-    plan = rules.check_refund(deps.policy, order, texts(deps, reason), amount_fen=amount_arg)
+    said = texts(deps, reason)
+    lines = pick_lines(order, args.item, deps.said)
+    decision = await ruled.judge(deps, "refund", order, said, lines=lines)
+    if stop := ruled.stopped(deps, decision, order, "退款"):
+        return stop
+    amount_arg = _said_amount(deps, args.amount_yuan)
+    for_item = decision.granted is not None and decision.refund == "item"
+    if for_item and lines is None:
+        return which_item(order)
+    if for_item and lines is not None:
+        amount_arg = rules.line_share(order, lines)  # the paid share of the named items
+    plan = rules.check_refund(
+        deps.policy, order, said, amount_fen=amount_arg, granted=decision.granted
+    )
     if not plan.verdict.allowed:
         return denied(plan.verdict, "退款", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     unshipped = order.status in rules.UNSHIPPED
     if unshipped and not args.skip_retention:
-        retained = await maybe_retain(deps, order, reason, "request_refund", {"order_id": order.id})
+        retained = await maybe_retain(
+            deps, order, reason, "request_refund", {"order_id": order.id}, decided=decision.offer
+        )
         if retained:
             return retained
-    subsidy = order.extras.get("national_subsidy")
+    stored = RefundArgs(
+        order_id=order.id,
+        reason=reason,
+        amount_yuan=yuan(plan.amount_fen).lstrip("¥") if amount_arg and not for_item else "",
+        item=lines[0].title if for_item and lines else "",
+        skip_retention=True,
+    )
+    return _refund_proposal(deps, order, stored, plan, decision, lines if for_item else None)
+
+
+def _refund_proposal(
+    deps: TurnDeps,
+    order: Order,
+    args: RefundArgs,
+    plan: rules.Money,
+    decision: Decision,
+    lines: Sequence[OrderLine] | None,
+) -> ToolResult:
     notes = []
-    if subsidy:
+    if order.extras.get("national_subsidy"):
         notes.append("国补订单按补贴后的实付金额退款，补贴资格由平台按当地政策退回或作废")
     if order.extras.get("coupon"):
         notes.append("使用的店铺券按平台规则退回或作废")
     note = ("（" + "；".join(notes) + "）") if notes else ""
     amount = plan.amount_fen
+    unshipped = order.status in rules.UNSHIPPED
     close = "，订单关闭不再发货" if unshipped else ""
     approval = plan.verdict.needs_approval
+    what = f"订单 {order.id} 的 {items_text(lines)}" if lines else f"订单 {order.id}"
+    extra, record = ruled.compensation(decision)
     return propose(
         deps,
         "request_refund",
-        RefundArgs(
-            order_id=order.id,
-            reason=reason,
-            amount_yuan=yuan(amount).lstrip("¥") if amount_arg else "",
-            skip_retention=True,
-        ),
+        args,
         order=order,
-        summary=f"订单 {order.id} 申请仅退款 {yuan(amount)}{close}{note}"
-        + ("。金额超过自动退款额度，提交后需商家审核" if approval else ""),
+        summary=f"{what} 申请仅退款 {yuan(amount)}{close}{note}"
+        + ("。金额超过自动退款额度，提交后需商家审核" if approval else "")
+        + (f"。{extra}" if extra else ""),
         verdict=plan.verdict,
-        done=f"已为您退款 {yuan(amount)}，原路退回（{deps.policy.refund.timing}）{close}。",
+        done=f"已为您退款 {yuan(amount)}，原路退回（{deps.policy.refund.timing}）{close}。{extra}",
         kind="refund",
         status="已退款",
         amount_fen=amount,
-        detail={"reason": reason, "type": "仅退款"},
+        detail={"reason": args.reason, "type": "仅退款", **record},
         order_status=OrderStatus.CANCELLED if unshipped else OrderStatus.AFTER_SALE,
         order_extras={
             "after_sale": {
                 "type": "仅退款",
-                "reason": reason,
+                "reason": args.reason,
                 "status": "已退款",
                 "refund_fen": amount,
+                **record,
             }
         },
     )
@@ -390,17 +316,28 @@ async def request_return(deps: TurnDeps, args: ReturnArgs) -> ToolResult:
         return which_item(order)
     products = await products_of(deps, lines)
     said = texts(deps, reason)
-    plan = rules.check_return(deps.policy, order, lines, products, said, deps.now)
+    decision = await ruled.judge(deps, "return", order, said, lines=lines)
+    if stop := ruled.stopped(deps, decision, order, "退货"):
+        return stop
+    now = deps.local(deps.now)
+    plan = rules.check_return(
+        deps.policy, order, lines, products, said, now, granted=decision.granted
+    )
     if not plan.verdict.allowed:
         return denied(plan.verdict, "退货", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     if not args.skip_retention:
         retained = await maybe_retain(
-            deps, order, reason, "request_return", {"order_id": order.id, "item": args.item}
-        )
+            deps, order, reason, "request_return", {"order_id": order.id, "item": args.item},
+            decided=decision.offer, basis_fen=plan.amount_fen,
+        )  # fmt: skip
         if retained:
             return retained
     quality = rules.is_quality(deps.policy, said)
     shipping = rules.return_shipping_note(deps.policy, order, lines, products, quality)
+    extra, record = ruled.compensation(decision)
+    shipping += extra
     promise = deps.policy.returns
     amount = plan.amount_fen
     items = items_text(lines)
@@ -420,7 +357,12 @@ async def request_return(deps: TurnDeps, args: ReturnArgs) -> ToolResult:
         kind="return",
         status="待买家寄回",
         amount_fen=amount,
-        detail={"reason": reason, "skus": [ln.sku_id for ln in lines], "quality": quality},
+        detail={
+            "reason": reason,
+            "skus": [ln.sku_id for ln in lines],
+            "quality": quality,
+            **record,
+        },
         order_status=OrderStatus.AFTER_SALE,
         order_extras={
             "after_sale": {
@@ -428,6 +370,7 @@ async def request_return(deps: TurnDeps, args: ReturnArgs) -> ToolResult:
                 "reason": reason,
                 "status": "待买家寄回",
                 "refund_fen": amount,
+                **record,
             }
         },
     )
@@ -459,17 +402,28 @@ async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
-    reason = args.reason
     lines = pick_lines(order, args.item, deps.said)
     if lines is None or len(lines) != 1:
         return which_item(order)
     line = lines[0]
+    said = texts(deps, args.reason)
+    decision = await ruled.judge(deps, "exchange", order, said, lines=lines)
+    if stop := ruled.stopped(deps, decision, order, "换货"):
+        return stop
     product = await deps.commerce.get_product(line.product_id)
     to = args.to
     if to and not deps.shopper_said(strip_unit(to)):
         to = ""  # what to exchange to must come from the shopper
     target = exchange_target(line, product, to, deps.said) if product else None
-    said = texts(deps, reason)
+    done_before = len(
+        await deps.commerce.records_for(deps.shopper.id, order_id=order.id, kind="exchange")
+    )
+    now, granted = deps.local(deps.now), decision.granted
+    # the order and the shop's terms first: no question about the option for an exchange that
+    # cannot be (an order not delivered, a shop that exchanges only faulty goods)
+    early = rules.check_exchange(deps.policy, order, line, None, said, now, done_before, granted)
+    if not early.allowed and early.rule != "exchange.target":
+        return denied(early, "换货", order)
     quality = rules.is_quality(deps.policy, said)
     if target is not None and target.id == line.sku_id and not quality:
         names = "或".join(line.options) or "规格"
@@ -479,13 +433,29 @@ async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
             {"order_id": order.id, "asks": "details"},
             f"好的，订单 {order.id} 的 {line.title}（{options_text(line.options)}）想换成什么{names}呢？",
         )
-    done_before = len(
-        await deps.commerce.records_for(deps.shopper.id, order_id=order.id, kind="exchange")
+    verdict = rules.check_exchange(
+        deps.policy, order, line, target, said, now, done_before, granted
     )
-    verdict = rules.check_exchange(deps.policy, order, line, target, said, deps.now, done_before)
     if not verdict.allowed:
         return denied(verdict, "换货", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     assert target is not None
+    args = ExchangeArgs(order_id=order.id, reason=args.reason, item=line.title, to=to)
+    return _exchange_proposal(deps, order, line, target, product, args, verdict, decision, quality)
+
+
+def _exchange_proposal(
+    deps: TurnDeps,
+    order: Order,
+    line: OrderLine,
+    target: Sku,
+    product: Product | None,
+    args: ExchangeArgs,
+    verdict: Verdict,
+    decision: Decision,
+    quality: bool,
+) -> ToolResult:
     new = options_text(target.options)
     old = options_text(line.options)
     what = (
@@ -496,10 +466,12 @@ async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
     shipping = rules.return_shipping_note(
         deps.policy, order, [line], {product.id: product} if product else {}, quality
     )
+    extra, record = ruled.compensation(decision)
+    shipping += extra
     return propose(
         deps,
         "request_exchange",
-        ExchangeArgs(order_id=order.id, reason=reason, item=line.title, to=to),
+        args,
         order=order,
         summary=f"订单 {order.id}：{what}。{shipping}",
         verdict=verdict,
@@ -510,42 +482,24 @@ async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
         ),
         kind="exchange",
         status="待买家寄回",
-        detail={"from": line.sku_id, "to": target.id, "reason": reason, "quality": quality},
+        detail={
+            "from": line.sku_id,
+            "to": target.id,
+            "reason": args.reason,
+            "quality": quality,
+            **record,
+        },
         order_status=OrderStatus.AFTER_SALE,
         order_extras={
             "after_sale": {
                 "type": "换货",
-                "reason": reason,
+                "reason": args.reason,
                 "status": "待买家寄回",
                 "exchange_to": target.id,
+                **record,
             }
         },
     )
-
-
-async def offer_retention(deps: TurnDeps, args: RetentionArgs) -> ToolResult:
-    """The model may offer retention itself; the policy still decides whether and what."""
-    order, problem = await owned_order(deps, args.order_id)
-    if order is None:
-        return problem
-    reason = args.reason
-    instead = args.instead
-    instead_args = args.instead_args or {"order_id": order.id}
-    verdict, offer = rules.retention_offer(
-        deps.policy,
-        order,
-        texts(deps, reason),
-        offers_on_order=deps.actions_on("offer_retention", order.id),
-        offers_to_shopper=deps.actions_on(
-            "offer_retention", days=deps.policy.retention.window_days
-        ),
-    )
-    if offer is None:
-        return denied(verdict, "给补偿", order)
-    args = RetentionArgs(
-        order_id=order.id, reason=reason, instead=instead, instead_args=instead_args
-    )
-    return _retention(deps, order, verdict, offer, args)
 
 
 AFTERSALES_TOOLS = (

@@ -110,6 +110,20 @@ def typed[A: ToolArgs](
     return Tool(spec, run, mutating, answers, answer_hint, confirm, model)
 
 
+def denied(verdict: Verdict, what: str, order: Order | None = None) -> ToolResult:
+    """A policy "no": the model reads why; the shopper gets the reason and the way forward."""
+    reason = verdict.reason
+    if order:
+        reason = f"订单 {order.id} " + reason.removeprefix("这个订单").removeprefix("订单")
+    reply = f"抱歉，{reason.rstrip('。')}。"
+    return ToolResult(
+        True,
+        f"不能{what}：{verdict.reason}（规则 {verdict.rule}）",
+        {"verdict": verdict.as_dict()},
+        reply,
+    )
+
+
 def propose(
     deps: TurnDeps,
     tool: str,

@@ -44,6 +44,10 @@ class TurnDeps:
     readings: list[Understanding] = field(default_factory=list)
     """What the shopper's messages in this conversation were understood to mean, oldest first
     (earlier turns' from their stored replies, then this turn's)."""
+    handoffs: list[str] = field(default_factory=list)
+    """Reasons the shop's rules gave in this turn for a human to take over (a tool whose rule
+    says `handoff` adds one; the turn's handoff decision reads them, whichever way the tool was
+    called)."""
 
     def stated_fault(self) -> bool | None:
         """Whether the reason the shopper gave for their after-sales request is a fault with the

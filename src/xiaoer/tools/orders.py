@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from xiaoer.domain.models import Order, OrderStatus
+from xiaoer.tools import ruled
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
@@ -105,7 +106,7 @@ async def track_logistics(deps: TurnDeps, args: OrderArgs) -> ToolResult:
         }.get(order.status, "这个订单暂时没有物流信息。")
         return ToolResult(True, f"订单 {order.id}：{order.status}。{note}", {"order_id": order.id})
     latest = order.shipment.latest
-    return ToolResult(
+    result = ToolResult(
         True,
         track_text(order, order.shipment, deps.local, deps.now),
         {
@@ -115,6 +116,22 @@ async def track_logistics(deps: TurnDeps, args: OrderArgs) -> ToolResult:
             "tracking_no": order.shipment.tracking_no,
             "latest": latest.detail if latest else None,
         },
+    )
+    return await _ruled(deps, order, result)
+
+
+async def _ruled(deps: TurnDeps, order: Order, result: ToolResult) -> ToolResult:
+    """The tracking, with what the shop's rules say about this parcel (a stalled or lost one
+    handed to a human, the shopper asked what they want): the model reads both."""
+    decision = await ruled.judge(deps, "logistics", order)
+    outcome = ruled.stopped(deps, decision, order, "物流问题") or ruled.asked(decision, order)
+    if outcome is None:
+        return result
+    return ToolResult(
+        True,
+        f"{result.text}\n{outcome.text}",
+        {**result.data, **outcome.data},
+        outcome.reply,
     )
 
 

@@ -20,6 +20,7 @@ from xiaoer.domain.money import yuan
 from xiaoer.knowledge.text import CJK
 from xiaoer.policy import rules
 from xiaoer.policy.verdict import allow, deny
+from xiaoer.tools import ruled
 from xiaoer.tools.aftersales import denied, items_text
 from xiaoer.tools.args import ToolArgs
 from xiaoer.tools.base import ToolResult, propose, typed
@@ -70,6 +71,9 @@ async def urge_shipment(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
+    decision = await ruled.judge(deps, "urge", order)
+    if stop := ruled.stopped(deps, decision, order, "催发货") or ruled.asked(decision, order):
+        return stop
     if order.status.value != "待发货":
         text = f"订单 {order.id} 当前{order.status.value}，不需要催发货。"
         return ToolResult(True, text, {"order_id": order.id}, text)
@@ -118,11 +122,17 @@ async def price_protection(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
+    decision = await ruled.judge(deps, "price_protection", order)
+    if stop := ruled.stopped(deps, decision, order, "价保"):
+        return stop
     products = await _products(deps, order.lines)
     current = {s.id: s for p in products.values() for s in p.skus}
-    plan = rules.check_price_protection(deps.policy, order, current, deps.now)
+    now = deps.local(deps.now)
+    plan = rules.check_price_protection(deps.policy, order, current, now, decision.granted)
     if not plan.verdict.allowed:
         return denied(plan.verdict, "价保", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     amount = plan.amount_fen
     return propose(
         deps,
@@ -327,6 +337,9 @@ async def request_invoice(deps: TurnDeps, args: InvoiceArgs) -> ToolResult:
     if order is None:
         return problem
     kind = args.type
+    decision = await ruled.judge(deps, "invoice", order, invoice_type=kind)
+    if stop := ruled.stopped(deps, decision, order, f"开{kind}"):
+        return stop
     title = (args.title or "个人")[:60]
     tax_id = args.tax_id.upper()
     if title != "个人" and not deps.shopper_said(title):
@@ -339,6 +352,8 @@ async def request_invoice(deps: TurnDeps, args: InvoiceArgs) -> ToolResult:
     verdict = rules.check_invoice(deps.policy, order, kind, title, tax_id)
     if not verdict.allowed:
         return denied(verdict, "开票", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     taxed = f"，税号 {tax_id}" if tax_id and title != "个人" else ""
     timing = deps.policy.invoice.timing.get(kind)
     return propose(
@@ -418,6 +433,9 @@ async def schedule_installation(deps: TurnDeps, args: InstallationArgs) -> ToolR
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
+    decision = await ruled.judge(deps, "installation", order)
+    if stop := ruled.stopped(deps, decision, order, "预约安装"):
+        return stop
     rule = deps.policy.installation
     products = await _products(deps, order.lines)
     lines = [
@@ -431,6 +449,8 @@ async def schedule_installation(deps: TurnDeps, args: InstallationArgs) -> ToolR
     if order.status.value in ("待付款", "已取消", "售后中"):
         verdict = deny("installation.states", f"订单{order.status.value}，不能预约安装")
         return denied(verdict, "预约安装", order)
+    if ask := ruled.asked(decision, order):
+        return ask
     slots = open_slots(deps)
     day, slot = _chosen(deps, args)
     if day is None or slot is None or (day, slot) not in slots:
