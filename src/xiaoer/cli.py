@@ -134,6 +134,11 @@ async def shop_import(path: Annotated[Path, typer.Argument(help="shop bundle fol
         await rt.close()
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     out.print(f"[green]已导入 / imported[/green] {shop_id}: {summary}")
+    if closed := counts.get("handoffs_closed"):
+        out.print(
+            f"[yellow]已关闭 {closed} 个转人工会话[/yellow]：重新导入替换了店铺的会话（审计日志"
+            f" handoff_closed）/ closed {closed} handoffs: the re-import replaced their conversations"
+        )
 
 
 @shop_app.command("key")

@@ -174,14 +174,15 @@ class Runtime:
             for doc in sorted(docs.iterdir()):
                 if doc.suffix.lower() in DOC_SUFFIXES:
                     chunks += (await kb.ingest_document(shop_id, doc)).chunks
-        out = {"knowledge_chunks": chunks}
         if bundle.chats and kb.embedder is not None:
             chats = [c.model_dump(mode="json") for c in bundle.chats]
             # Named apart from any chat log the merchant ingests later (a log also called
             # chats.jsonl must not replace the bundle's pending candidates).
-            report, _ = await kb.ingest_chats(shop_id, "bundle-chats.jsonl", chats)
-            out["faq_candidates"] = int(report.extra.get("candidates", 0))
-        return out
+            await kb.ingest_chats(shop_id, "bundle-chats.jsonl", chats)
+        # What waits for the merchant's review, whatever this import mined: a re-import skips
+        # unchanged chats and mines nothing, but their candidates still wait.
+        pending = await kb.candidates(shop_id, "pending")
+        return {"knowledge_chunks": chunks, "faq_candidates": len(pending)}
 
     async def close(self) -> None:
         if self._assistant is not None:

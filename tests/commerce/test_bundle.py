@@ -10,8 +10,12 @@ from minishop import ORDERS, PRODUCTS, SHOPPERS, write_bundle
 from xiaoer.commerce.bundle import BundleInvalid, load_bundle
 from xiaoer.domain.models import SkuStatus
 from xiaoer.runtime import Runtime
+from xiaoer.store.models import KnowledgeCandidateRow
 from xiaoer.store.repositories import (
+    AuditRepository,
     CatalogRepository,
+    ConversationRepository,
+    HandoffRepository,
     OrderRepository,
     ShopperRepository,
     ShopRepository,
@@ -179,3 +183,43 @@ def test_shopper_extras_must_be_a_small_object(
     with pytest.raises(BundleInvalid) as info:
         load_bundle(write_bundle(tmp_path / "b", shoppers=shoppers))
     assert expected in [str(p) for p in info.value.problems]
+
+
+async def test_reimport_closes_the_handoffs_it_replaces_and_counts_what_waits_for_review(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    now = runtime.clock()
+    async with runtime.sessions() as s:
+        conversations, handoffs = ConversationRepository(s, "mini"), HandoffRepository(s, "mini")
+        for cid, shopper in (("cv1", "U1"), ("cv2", "U2"), ("cv3", "U2")):
+            await conversations.create(cid, shopper, "api", now)
+            await handoffs.open(cid, shopper, "asked", detail="", priority=2, summary={}, now=now)
+        taken = await handoffs.open_for("cv2")
+        closed = await handoffs.open_for("cv3")
+        assert taken is not None and closed is not None
+        taken.status, taken.agent = "taken", "小王"
+        closed.status = "closed"
+        s.add(
+            KnowledgeCandidateRow(
+                shop_id="mini",
+                id="bundlechats-1",
+                source_id="chats:bundle-chats.jsonl",
+                question="鞋码偏小吗",
+                answer="偏小半码",
+                status="pending",
+                created_at=now,
+            )
+        )
+        await s.commit()
+    _, counts = await runtime.import_shop(write_bundle(tmp_path / "again"))
+    assert counts["handoffs_closed"] == 2 and counts["faq_candidates"] == 1
+    async with runtime.sessions() as s:
+        assert await HandoffRepository(s, "mini").listed(("queued", "taken", "closed")) == []
+        audit = [a for a in await AuditRepository(s, "mini").all() if a.event == "handoff_closed"]
+    assert sorted((a.conversation_id, a.detail["was"], a.detail["agent"]) for a in audit) == [
+        ("cv1", "queued", ""),
+        ("cv2", "taken", "小王"),
+    ]
+    assert all(a.actor == "import" and "re-imported" in a.detail["why"] for a in audit)
+    _, again = await runtime.import_shop(write_bundle(tmp_path / "again"))
+    assert "handoffs_closed" not in again and again["faq_candidates"] == 1

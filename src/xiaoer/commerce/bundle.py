@@ -39,7 +39,7 @@ from xiaoer.store.models import (
     ShopRow,
     SkuRow,
 )
-from xiaoer.store.repositories import ShopRepository
+from xiaoer.store.repositories import AuditRepository, HandoffRepository, ShopRepository
 
 REQUIRED = ("shop.yaml", "products.jsonl", "shoppers.jsonl", "orders.jsonl", "policy.md")
 OPTIONAL = ("faq.jsonl", "chats.jsonl")
@@ -191,6 +191,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
     shop_id = bundle.shop.id
     earlier = await session.get(ShopRow, shop_id)
     kept = {name: getattr(earlier, name) for name in KEPT} if earlier is not None else {}
+    closed = await _close_handoffs(session, shop_id, now) if earlier is not None else 0
     if earlier is not None:
         session.expunge(earlier)
     await ShopRepository(session).delete(shop_id)
@@ -272,7 +273,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
             )
         )
     await session.flush()
-    return {
+    counts = {
         "products": len(bundle.products),
         "skus": sum(len(p.skus) for p in bundle.products),
         "shoppers": len(bundle.shoppers),
@@ -280,6 +281,31 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
         "faq": len(bundle.faq),
         "chats": len(bundle.chats),
     }
+    return counts | ({"handoffs_closed": closed} if closed else {})
+
+
+async def _close_handoffs(session: AsyncSession, shop_id: str, now: datetime) -> int:
+    """A re-import replaces the shop's conversations, so the handoffs waiting in them (queued,
+    or taken by a human) are closed, each with an audit entry that outlives them: a human
+    must not find a conversation gone from the queue with no word of why."""
+    audit = AuditRepository(session, shop_id)
+    closed = await HandoffRepository(session, shop_id).close_open(now)
+    for row, was in closed:
+        await audit.append(
+            "handoff_closed",
+            "import",
+            now,
+            conversation_id=row.conversation_id,
+            detail={
+                "handoff_id": row.id,
+                "was": was,
+                "agent": row.agent,
+                "reason": row.reason,
+                "shopper_id": row.shopper_id,
+                "why": "店铺重新导入，会话已被替换 / shop re-imported: its conversations were replaced",
+            },
+        )
+    return len(closed)
 
 
 def _order_row(shop_id: str, o: OrderIn) -> OrderRow:

@@ -106,6 +106,7 @@ class ShopRepository:
             delete(MessageRow).where(MessageRow.conversation_id.in_(conversation_ids))
         )
         for model in (
+            HandoffRow,
             ConversationRow,
             ChatTranscriptRow,
             FaqRow,
@@ -449,6 +450,15 @@ class HandoffRepository:
             .order_by(HandoffRow.priority, HandoffRow.created_at)
         )
         return list(await self.session.scalars(stmt))
+
+    async def close_open(self, now: datetime) -> list[tuple[HandoffRow, str]]:
+        """Close every handoff still queued or taken; each with the status it had."""
+        rows = await self.listed(("queued", "taken"))
+        closed = [(row, row.status) for row in rows]
+        for row in rows:
+            row.status, row.closed_at = "closed", now
+        await self.session.flush()
+        return closed
 
 
 class ApiKeyRepository:
