@@ -3,9 +3,11 @@ each condition) and how windows count days."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from importlib.resources import files
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -205,3 +207,11 @@ def test_rules_round_trip_through_storage() -> None:
     )
     dumped = p.model_dump(mode="json")
     assert ShopPolicy.model_validate(dumped) == p
+
+
+def test_the_documented_examples_load() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## 店铺规则") : doc.index("## How an action runs")]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) == 4
+    assert all(load_policy(b).rules for b in blocks)
