@@ -123,6 +123,10 @@ def _policy_words(shop: str, policy: dict[str, Any]) -> Iterator[Word]:
         for key in ("categories", "tags", "title_words"):
             for word in rule.get(key) or []:
                 yield Word(word, shop, f"policy exclusion {key}")
+    for rule in policy.get("rules") or []:
+        for key in ("categories", "tags", "title_words"):
+            for word in (rule.get("when") or {}).get(key) or []:
+                yield Word(word, shop, f"policy rule {key}")
     for word in (policy.get("installation") or {}).get("categories") or []:
         yield Word(word, shop, "installation category")
     for word in returns.get("pickup_fee") or {}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 from conftest import NOW
@@ -415,3 +416,18 @@ rules:
     assert (await run("request_refund", d, order_id="SO16")).proposal is not None
     d = deps(policy, said, orders=(got,), past=past(3, 10))
     assert (await run("request_refund", d, order_id="SO16")).data.get("handoff")
+
+
+# the demo shops' rules, as their policy.md states them
+
+
+async def test_stride_compensates_return_shipping_and_refunds_a_lost_parcel() -> None:
+    text = (files("xiaoer.demo") / "policy_stride.yaml").read_text(encoding="utf-8")
+    stride = load_policy(text)
+    got = order("SO17", "已签收")
+    d = deps(stride, "SO17 质量问题，退货", orders=(got,))
+    back = await run("request_return", d, order_id="SO17")
+    assert back.proposal is not None and back.proposal.change.detail["compensation_fen"] == 2000
+    lost = shipped("SO18", NOW - timedelta(hours=5), "异常", "快件遗失")
+    refund = await run("request_refund", deps(stride, "SO18 退款", orders=(lost,)), order_id="SO18")
+    assert refund.proposal is not None and refund.proposal.amount_fen == 19900
