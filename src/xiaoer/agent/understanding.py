@@ -45,7 +45,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("stock", "库存", "问有没有货、哪个规格有货", ("search_products", "get_product")),
     Capability("size", "选规格", "问自己该选哪个尺码/规格", ("recommend_size", "get_product", "search_products")),
     Capability("coupon", "优惠券", "问或要优惠券、优惠活动", ("list_coupons", "apply_coupon")),
-    Capability("subsidy", "国补", "国家以旧换新补贴", ("check_subsidy", "search_products", "get_product")),
+    Capability("subsidy", "国补", "国补、以旧换新或店铺的补贴活动", ("check_subsidy", "search_products", "get_product")),
     Capability("cancel", "取消订单", "不要这单了（还没发货）", ("cancel_order", "offer_retention", "list_my_orders", "get_order")),
     Capability("address", "改地址", "改收货地址", ("change_address", "list_my_orders", "get_order")),
     Capability("refund", "退款", "要退钱：没发货的单退款，或不寄回商品只退钱", ("request_refund", "offer_retention", "list_my_orders", "get_order")),
