@@ -38,7 +38,10 @@ actions_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(actions_app, name="actions")
-policy_app = typer.Typer(help="Shop policy (售后策略) files: check and show.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Shop policy (售后策略): check, show, versions, diff, and replay (试运行) a new one.",
+    no_args_is_help=True,
+)
 app.add_typer(policy_app, name="policy")
 ingest_app = typer.Typer(
     help="Teach a shop (学习资料): catalog, documents, past chats, merchant facts.",
@@ -852,17 +855,54 @@ def policy_check(path: Annotated[Path, typer.Argument(help="a policy.yaml file")
 
 @policy_app.command("show")
 @command
-async def policy_show(shop: Annotated[str, typer.Option(help="shop id")]) -> None:
-    """Print the policy a shop runs on (amounts in 元), as YAML."""
+async def policy_show(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    version: Annotated[
+        int | None, typer.Option(help="an earlier version, as it was written (policy versions)")
+    ] = None,
+) -> None:
+    """Print the policy a shop runs on (amounts in 元), as YAML; or one of its versions."""
     import yaml
 
     rt = await Runtime.open(_settings())
     try:
+        if version is not None:
+            sys.stdout.write((await rt.policy_version(shop, version)).text)
+            return
         policy = await rt.policy(shop)
     finally:
         await rt.close()
     data = policy.model_dump(mode="json")
     sys.stdout.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+@policy_app.command("versions")
+@command
+async def policy_versions(
+    shop: Annotated[str, typer.Argument(help="shop id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the versions of a shop's policy, oldest first (each import that changed it adds
+    one); read one with `policy show --shop SHOP --version N`, compare two with
+    `policy diff SHOP@1 SHOP@2`."""
+    rt = await Runtime.open(_settings())
+    try:
+        rows = await rt.policy_versions(shop)
+    finally:
+        await rt.close()
+    if as_json:
+        keys = ("number", "content_hash", "source", "created_at")
+        _print_json([{k: str(getattr(v, k)) for k in keys} | {"number": v.number} for v in rows])
+        return
+    if not rows:
+        out.print(f"{shop} 还没有策略版本 / no policy versions yet (xiaoer shop import)")
+        return
+    table = Table("版本 version", "时间 created (UTC)", "内容哈希 hash", "来源 source")
+    for v in rows:
+        mark = " ← 当前 / current" if v is rows[-1] else ""
+        table.add_row(f"{v.ref}{mark}", f"{v.created_at:%Y-%m-%d %H:%M}", v.content_hash[:12],
+                      escape(v.source))  # fmt: skip
+    out.print(table)
 
 
 async def _inbox[T](call: Callable[[Inbox], Awaitable[T]]) -> T:

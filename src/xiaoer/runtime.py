@@ -29,6 +29,7 @@ from xiaoer.knowledge.embed import E5Embedder, available
 from xiaoer.knowledge.readers import DOC_SUFFIXES
 from xiaoer.llm.base import LLM, ChatMessage
 from xiaoer.policy import ShopPolicy, parse_policy
+from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
 from xiaoer.store.db import make_engine, migrate, sessionmaker
 from xiaoer.store.repositories import ShopRepository
 
@@ -114,6 +115,15 @@ class Runtime:
             data = await ShopRepository(s).policy_data(shop_id)
         return parse_policy(data, source=f"shop {shop_id} policy")
 
+    async def policy_versions(self, shop_id: str) -> list[PolicyVersion]:
+        async with self.sessions() as s:
+            return await versions(s, shop_id)
+
+    async def policy_version(self, shop_id: str, number: int | None) -> PolicyVersion:
+        """Version `number` of the shop's policy (None: the newest)."""
+        async with self.sessions() as s:
+            return await version(s, shop_id, number)
+
     def reader(self) -> Reader | None:
         """How shopper messages are read (`XIAOER_UNDERSTAND`); None: the keyword checks."""
         if self.settings.understand == "keywords":
@@ -154,9 +164,15 @@ class Runtime:
         policy.md, the FAQ and the catalog become searchable; the chats are mined for
         candidates that wait for review. Unchanged sources are skipped on re-import."""
         bundle = load_bundle(path)
+        text, source = _policy_file(path)
         async with self.sessions() as s:
             counts = await import_bundle(s, bundle, self.clock())
+            policy = parse_policy(bundle.policy, source=str(path / "policy.yaml"))
+            numbered, _ = await record_version(
+                s, bundle.shop.id, policy, text, self.clock(), source
+            )
             await s.commit()
+        counts["policy_version"] = numbered.number
         if knowledge:
             counts.update(await self.learn_bundle(bundle, path))
         return bundle.shop.id, counts
@@ -188,3 +204,11 @@ class Runtime:
         if self._assistant is not None:
             await self._assistant.limiter.close()
         await self.engine.dispose()
+
+
+def _policy_file(bundle: Path) -> tuple[str, str]:
+    """The bundle's policy.yaml as the merchant wrote it ("" when it has none), and where a
+    version recorded from it came from."""
+    path = bundle / "policy.yaml"
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    return text, f"import {bundle.resolve().name}"

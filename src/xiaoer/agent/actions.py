@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from xiaoer.domain.actions import ActionStatus, MovedMeanwhile, check_move
 from xiaoer.domain.errors import Conflict, NotFound
 from xiaoer.domain.money import yuan
+from xiaoer.policy.versions import number_for
 from xiaoer.store.models import ActionRow
 from xiaoer.store.repositories import ActionRepository, AuditRepository
 from xiaoer.tools.base import Proposal, Tool
@@ -217,6 +218,7 @@ class ActionDesk:
                     await self._move(s, shop_id, old, ActionStatus.SUPERSEDED, "system")
                 except MovedMeanwhile:  # confirmed or declined meanwhile: nothing to supersede
                     continue
+            version = await number_for(s, shop_id, deps.policy)
             row = await repo.add(
                 ActionRow(
                     id=action_id,
@@ -230,6 +232,7 @@ class ActionDesk:
                     amount_fen=proposal.amount_fen,
                     status="pending",
                     policy_verdict=proposal.verdict.as_dict(),
+                    policy_version=version,
                     proposed_message_id=message_id,
                     result={"done": proposal.done},
                     created_at=now,

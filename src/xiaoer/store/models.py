@@ -67,6 +67,27 @@ class ShopRow(Base):
     imported_at: Mapped[datetime]
 
 
+class PolicyVersionRow(Base):
+    """One numbered version of a shop's policy, recorded each time the policy is set.
+
+    `content_hash` is over the validated policy (defaults filled in), so a file that only
+    changes comments or layout is the same version; `text` is the YAML as the merchant wrote it.
+    No foreign key to `shops`: re-importing a bundle replaces the shop row, and its history of
+    policies must survive that.
+    """
+
+    __tablename__ = "policy_versions"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    """Where it came from, e.g. `import bundle-folder`."""
+    created_at: Mapped[datetime]
+    __table_args__ = (Index("ix_policy_versions_hash", "shop_id", "content_hash"),)
+
+
 class ProductRow(Base):
     __tablename__ = "products"
 
@@ -257,6 +278,9 @@ class ActionRow(Base):
     amount_fen: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(24))
     policy_verdict: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    policy_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The number of the shop's policy version the proposal was decided under (`PolicyVersionRow`);
+    None when no recorded version matches that policy (e.g. proposed before versions existed)."""
     proposed_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     confirm_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)

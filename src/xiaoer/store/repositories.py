@@ -44,6 +44,7 @@ from xiaoer.store.models import (
     KnowledgeSourceRow,
     MessageRow,
     OrderRow,
+    PolicyVersionRow,
     ProductRow,
     ServiceRecordRow,
     ShopperRow,
@@ -117,6 +118,67 @@ class ShopRepository:
         ):
             await self.session.execute(delete(model).where(model.shop_id == shop_id))
         await self.session.execute(delete(ShopRow).where(ShopRow.id == shop_id))
+
+
+class PolicyVersionRepository:
+    """A shop's numbered policy versions (1, 2, …), oldest first. Rows are only ever added."""
+
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    def _select(self) -> Any:
+        return select(PolicyVersionRow).where(PolicyVersionRow.shop_id == self.shop_id)
+
+    async def all(self) -> list[PolicyVersionRow]:
+        return list(await self.session.scalars(self._select().order_by(PolicyVersionRow.number)))
+
+    async def get(self, number: int) -> PolicyVersionRow | None:
+        return await self.session.get(PolicyVersionRow, (self.shop_id, number))
+
+    async def latest(self) -> PolicyVersionRow | None:
+        stmt = self._select().order_by(PolicyVersionRow.number.desc()).limit(1)
+        return await self.session.scalar(stmt)
+
+    async def number_for(self, content_hash: str) -> int | None:
+        """The newest version with this content (a policy set back to an earlier one is the
+        newest), or None."""
+        stmt = (
+            select(func.max(PolicyVersionRow.number))
+            .where(PolicyVersionRow.shop_id == self.shop_id)
+            .where(PolicyVersionRow.content_hash == content_hash)
+        )
+        return await self.session.scalar(stmt)
+
+    async def in_force(self, at: datetime) -> PolicyVersionRow | None:
+        """The version the shop ran on at `at`: the newest one created by then."""
+        stmt = (
+            self._select()
+            .where(PolicyVersionRow.created_at <= at)
+            .order_by(PolicyVersionRow.number.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(stmt)
+
+    async def add(
+        self, content_hash: str, text: str, now: datetime, source: str = ""
+    ) -> PolicyVersionRow:
+        """The next numbered version (the caller checks it differs from the latest)."""
+        stmt = select(func.max(PolicyVersionRow.number)).where(
+            PolicyVersionRow.shop_id == self.shop_id
+        )
+        number = ((await self.session.scalar(stmt)) or 0) + 1
+        row = PolicyVersionRow(
+            shop_id=self.shop_id,
+            number=number,
+            content_hash=content_hash,
+            text=text,
+            source=source,
+            created_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
 
 
 class CatalogRepository:
