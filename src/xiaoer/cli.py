@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +19,8 @@ from rich.table import Table
 from xiaoer.config import Settings
 from xiaoer.domain.errors import XiaoerError
 from xiaoer.inbox import Inbox
+from xiaoer.policy import ShopPolicy
+from xiaoer.policy.load import PolicyProblem
 from xiaoer.runtime import Runtime
 
 app = typer.Typer(
@@ -845,12 +847,17 @@ def policy_check(path: Annotated[Path, typer.Argument(help="a policy.yaml file")
         err.print(f"[red]错误 / error:[/red] no such file: {path}")
         raise typer.Exit(1)
     policy, problems = check_policy(path.read_text(encoding="utf-8", errors="replace"))
-    for p in problems:
-        where = f"{path}:{p.line}" if p.line else str(path)
-        err.print(f"{where}: {p.field + ': ' if p.field else ''}{p.message}")
+    _print_problems(path, problems)
     if policy is None:
         raise typer.Exit(1)
     out.print(f"[green]OK[/green] {path}")
+
+
+def _print_problems(path: Path, problems: Sequence[PolicyProblem]) -> None:
+    for p in problems:
+        where = f"{path}:{p.line}" if p.line else str(path)
+        line = f"{where}: {p.field + ': ' if p.field else ''}{p.message}"
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @policy_app.command("show")
@@ -903,6 +910,60 @@ async def policy_versions(
         table.add_row(f"{v.ref}{mark}", f"{v.created_at:%Y-%m-%d %H:%M}", v.content_hash[:12],
                       escape(v.source))  # fmt: skip
     out.print(table)
+
+
+async def _policy_arg(arg: str) -> tuple[ShopPolicy | None, str]:
+    """A policy file, validated (its problems printed as `policy check` prints them; None when
+    invalid), or a recorded version `SHOP@N` / `SHOP@latest`."""
+    from xiaoer.policy.versions import bad_ref, parse_ref
+
+    if (checked := _policy_file(Path(arg))) is not None:
+        return checked
+    ref = parse_ref(arg)
+    if ref is None:
+        raise bad_ref(arg)
+    rt = await Runtime.open(_settings())
+    try:
+        found = await rt.policy_version(*ref)
+    finally:
+        await rt.close()
+    return found.policy(), found.ref
+
+
+def _policy_file(path: Path) -> tuple[ShopPolicy | None, str] | None:
+    """A policy file validated, its problems printed; None when there is no such file."""
+    from xiaoer.policy.load import check_policy
+
+    if not path.is_file():
+        return None
+    policy, problems = check_policy(path.read_text(encoding="utf-8", errors="replace"))
+    _print_problems(path, problems)
+    return policy, str(path)
+
+
+@policy_app.command("diff")
+@command
+async def policy_diff(
+    old: Annotated[str, typer.Argument(help="policy file, or SHOP@VERSION")],
+    new: Annotated[str, typer.Argument(help="policy file, or SHOP@VERSION")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What changed between two policies, field by field (amounts in 元). Both are validated
+    first; exit 1 when either is invalid."""
+    from xiaoer.policy.diff import diff_policies, render
+
+    (before, old_name), (after, new_name) = [await _policy_arg(a) for a in (old, new)]
+    if before is None or after is None:
+        raise typer.Exit(1)
+    changes = diff_policies(before, after)
+    if as_json:
+        _print_json({"old": old_name, "new": new_name, "changes": [c.as_dict() for c in changes]})
+        return
+    _print_lines(render(changes, old_name, new_name))
+
+
+def _print_lines(lines: Sequence[str]) -> None:
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 async def _inbox[T](call: Callable[[Inbox], Awaitable[T]]) -> T:
