@@ -17,7 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from xiaoer.config import Settings
-from xiaoer.domain.errors import XiaoerError
+from xiaoer.domain.errors import BadInput, XiaoerError
 from xiaoer.inbox import Inbox
 from xiaoer.policy import ShopPolicy
 from xiaoer.policy.load import PolicyProblem
@@ -960,6 +960,50 @@ async def policy_diff(
         _print_json({"old": old_name, "new": new_name, "changes": [c.as_dict() for c in changes]})
         return
     _print_lines(render(changes, old_name, new_name))
+
+
+@policy_app.command("replay")
+@command
+async def policy_replay(
+    new: Annotated[str, typer.Argument(help="the new policy file, or SHOP@VERSION")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+    since: Annotated[
+        str | None, typer.Option(help="from this day on (YYYY-MM-DD, the shop's timezone)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Dry run (试运行): re-decide the shop's recorded actions and refused proposals under NEW
+    and list every decision that would change, before publishing it. Changes nothing."""
+    from datetime import date
+
+    from xiaoer.agent.replay_report import as_json as report_json
+    from xiaoer.agent.replay_report import render
+
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError:
+        raise BadInput(f"--since {since!r}: not a date, write it as YYYY-MM-DD") from None
+    policy, name = await _policy_arg(new)
+    if policy is None:
+        raise typer.Exit(1)
+    rt = await Runtime.open(_settings())
+    progress = Progress(
+        TextColumn("重放 / re-deciding"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err, transient=True,
+    )  # fmt: skip
+    task = progress.add_task("replay", total=None)
+    try:
+        with progress:
+            items = await rt.replay_policy(
+                shop, policy, since=day,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )  # fmt: skip
+    finally:
+        await rt.close()
+    if as_json:
+        _print_json(report_json(items, shop, name))
+        return
+    _print_lines(render(items, shop, name))
 
 
 def _print_lines(lines: Sequence[str]) -> None:

@@ -9,12 +9,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xiaoer.agent.actions import Outcome
+from xiaoer.agent.replay import replay
+from xiaoer.agent.replay_report import Replayed
 from xiaoer.agent.turn import Assistant
 from xiaoer.agent.understanding import CascadeReader, ModelReader, Reader
 from xiaoer.commerce.builtin import BuiltinCommerce
@@ -114,6 +116,21 @@ class Runtime:
         async with self.sessions() as s:
             data = await ShopRepository(s).policy_data(shop_id)
         return parse_policy(data, source=f"shop {shop_id} policy")
+
+    async def replay_policy(
+        self,
+        shop_id: str,
+        new: ShopPolicy,
+        *,
+        since: date | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Replayed]:
+        """Dry run: the shop's recorded decisions re-decided under `new` (nothing is written)."""
+        current = await self.policy(shop_id)
+        return await replay(
+            self.sessions, self.commerce(shop_id), shop_id, new, current,
+            since=since, progress=progress,
+        )  # fmt: skip
 
     async def policy_versions(self, shop_id: str) -> list[PolicyVersion]:
         async with self.sessions() as s:

@@ -426,6 +426,21 @@ class ConversationRepository:
             )
         await self.session.flush()
 
+    async def calls_named(
+        self, names: Sequence[str], since: datetime | None = None
+    ) -> list[tuple[ToolCallRow, MessageRow]]:
+        """The shop's calls of these tools, each with the reply it was made for (at or after
+        `since` when given), oldest first."""
+        stmt = (
+            select(ToolCallRow, MessageRow)
+            .join(MessageRow, MessageRow.id == ToolCallRow.message_id)
+            .where(ToolCallRow.shop_id == self.shop_id, ToolCallRow.name.in_(names))
+        )
+        if since is not None:
+            stmt = stmt.where(MessageRow.created_at >= since)
+        rows = await self.session.execute(stmt.order_by(ToolCallRow.message_id, ToolCallRow.seq))
+        return [(call, message) for call, message in rows]
+
     async def tool_calls(self, conversation_id: str) -> Sequence[ToolCallRow]:
         stmt = (
             select(ToolCallRow)
@@ -676,6 +691,13 @@ class ActionRepository:
             ActionRow.shop_id == self.shop_id, ActionRow.confirm_message_id == message_id
         )
         return list(await self.session.scalars(stmt))
+
+    async def since(self, since: datetime | None = None) -> list[ActionRow]:
+        """Every action of the shop proposed at or after `since` (all when None), oldest first."""
+        stmt = select(ActionRow).where(ActionRow.shop_id == self.shop_id)
+        if since is not None:
+            stmt = stmt.where(ActionRow.created_at >= since)
+        return list(await self.session.scalars(stmt.order_by(ActionRow.created_at, ActionRow.id)))
 
     async def list(self, *, status: str | None = None, limit: int = 100) -> list[ActionRow]:
         stmt = select(ActionRow).where(ActionRow.shop_id == self.shop_id)
