@@ -19,12 +19,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationInfo,
     field_validator,
 )
 
-from xiaoer.domain.money import parse_yuan, yuan
+from xiaoer.policy.amounts import Money
 
 Choice = Literal["best", "national", "shop"]
 """When several programmes could apply: `best` the one that pays the shopper most (a tie goes
@@ -32,19 +31,8 @@ to the national table, then to the programme listed first); `national` the natio
 whenever it applies; `shop` the first of the shop's programmes that applies, in listed order."""
 
 
-def _fen(value: object) -> int:
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        fen = parse_yuan(value)
-        if fen < 0:
-            raise ValueError("must not be negative")
-        return fen
-    raise ValueError(f"not an amount in 元: {value!r}")
-
-
-# The same amount type as `schema.Money`; defined here because `schema.py` imports this module.
-Yuan = Annotated[
-    int, BeforeValidator(_fen), PlainSerializer(lambda fen: yuan(fen).lstrip("¥"), return_type=str)
-]
+Yuan = Money
+"""An amount in 元, held as 分 (`amounts.Money`)."""
 
 
 def _text(value: Any) -> Any:

@@ -9,26 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
-from xiaoer.domain.money import parse_yuan, yuan
+from xiaoer.policy.amounts import Money
 from xiaoer.policy.programmes import Choice, Programmes
 from xiaoer.policy.ruleset import Rule, Windows
 
-
-def _fen(value: object) -> int:
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        fen = parse_yuan(value)
-        if fen < 0:
-            raise ValueError("must not be negative")
-        return fen
-    raise ValueError(f"not an amount in 元: {value!r}")
-
-
-Money = Annotated[
-    int, BeforeValidator(_fen), PlainSerializer(lambda fen: yuan(fen).lstrip("¥"), return_type=str)
-]
-"""An amount written in 元 ("20", 20, "19.9"), held as 分, written back as 元 (round-trips)."""
 Days = Annotated[int, Field(ge=0, le=3650)]
 State = Literal["待付款", "待发货", "已发货", "已签收", "已完成", "售后中", "已取消"]
 UNSHIPPED: list[State] = ["待付款", "待发货"]
