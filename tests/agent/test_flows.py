@@ -265,3 +265,24 @@ async def test_a_slot_code_cannot_read_goes_to_the_model_with_the_stage_tools_on
     assert script.offered == [["request_invoice", "get_order", "handoff"]]
     invoice = [c for c in r.tool_calls if c.name == "request_invoice"]
     assert invoice and invoice[0].arguments["order_id"] == "SO1001"  # the only one invoiceable
+
+
+async def test_money_back_for_delivered_goods_is_their_return(tmp_path: Path) -> None:
+    script = Script(
+        [
+            {"事": "退款", "办理": "是", "原因": "不想要了"},
+            {"事": "退款", "办理": "是", "原因": "少件发错"},
+        ]
+    )
+    rt = await _open(tmp_path, script.llm)
+    try:
+        [kept] = await _chat(rt, "U2", "SO2001 没穿过，不想要了，退款吧")
+        [missing] = await _chat(rt, "U2", "SO2001 盒子里少了一只鞋，退款")
+    finally:
+        await rt.close()
+    # decided by the return's terms (signed 7 days ago: past the no-reason window), not
+    # refused as a refund-only request on a shipped order
+    assert [c.name for c in kept.tool_calls] == ["request_return"]
+    assert "无理由退货期限" in kept.reply and "仅退款" not in kept.reply
+    # nothing to send back when it did not arrive right: the refund it was asked as
+    assert [c.name for c in missing.tool_calls] == ["request_refund"]
