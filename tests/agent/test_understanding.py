@@ -271,7 +271,7 @@ async def test_a_shop_question_gets_snippets_sharing_its_words_below_the_thresho
 async def test_a_stock_question_about_a_named_product_is_answered_from_its_record(
     shop_dir: Path,
 ) -> None:
-    llm = reading_llm(form(事="库存"), [say("黑色 43 码暂时缺货，42 码有货。"), say("42 码有货。")])
+    llm = reading_llm(form(事="库存"), [say("这款鞋面是工程网布。")])
     rt = await _shop(shop_dir, llm)
     try:
         a = rt.assistant()
@@ -280,12 +280,16 @@ async def test_a_stock_question_about_a_named_product_is_answered_from_its_recor
             "mini", "U1", "疾风 3 男子缓震跑鞋黑色 43 码还有货吗", conversation_id=conv
         )
         follow = await a.turn("mini", "U1", "那 42 码呢", conversation_id=conv)
+        vague = await a.turn("mini", "U1", "疾风 3 男子缓震跑鞋有货吗", conversation_id=conv)
     finally:
         await rt.close()
-    assert [c.name for c in r.tool_calls] == ["get_product"]  # code looked it up, no knowledge
-    assert r.llm_calls == 2
-    answer_messages, mode = llm.calls[1]
-    assert mode == "text" and any("- 黑/43 ¥299 缺货" in m.content for m in answer_messages)
+    # the options named: code looked it up and the record is the answer (the reading only)
+    assert [c.name for c in r.tool_calls] == ["get_product"] and r.llm_calls == 1
+    assert r.reply == "疾风 3 男子缓震跑鞋 黑/43：缺货，¥299；\n同款现在有货的：黑/42。"
     # the follow-up names no product: the one named just before is looked up again
     assert [c.name for c in follow.tool_calls] == ["get_product"]
-    assert "顾客问的规格：\n- 黑/42" in follow.tool_calls[0].result
+    assert follow.reply == "疾风 3 男子缓震跑鞋 黑/42：库存5，¥299。"
+    # no option named: the model answers from the record
+    assert vague.llm_calls == 2 and vague.reply == "这款鞋面是工程网布。"
+    answer_messages, mode = llm.calls[-1]
+    assert mode == "text" and any("- 黑/43 ¥299 缺货" in m.content for m in answer_messages)

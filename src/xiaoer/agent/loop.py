@@ -48,6 +48,8 @@ class Loop:
     """An after-sales flow's stage tools: the only ones the model is offered (empty: by want)."""
     order_id: str = ""
     """The order an after-sales flow resolved: the stage's tools act on it."""
+    canned: str = ""
+    """A reply code wrote from what it looked up (the model is not asked to write one)."""
     answering: bool = False
     """Code already looked up what the reply needs: the model answers in text at once."""
 

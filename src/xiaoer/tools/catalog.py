@@ -13,7 +13,7 @@ from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.format import product_detail, product_line
+from xiaoer.tools.format import product_detail, product_line, stock_answer
 
 
 def _yuan_text(value: Any) -> Any:
@@ -138,7 +138,10 @@ async def get_product(deps: TurnDeps, args: ProductArgs) -> ToolResult:
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。请用 search_products 搜索。")
     asked = asked_skus(product, deps.said[-1]) if deps.said else []
-    return ToolResult(True, product_detail(product, asked), {"product_id": product.id})
+    data: dict[str, Any] = {"product_id": product.id}
+    if asked:  # the turn answers a stock question with it, word for word from the record
+        data["stock_answer"] = stock_answer(product, asked)
+    return ToolResult(True, product_detail(product, asked), data)
 
 
 CATALOG_TOOLS = (

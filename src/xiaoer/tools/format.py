@@ -124,6 +124,23 @@ def stock_text(sku: Sku) -> str:
     return f"库存{sku.stock}"
 
 
+def stock_answer(product: Product, asked: list[Sku]) -> str:
+    """The answer to "还有货吗" for the SKUs the shopper named, from the record: each one's
+    stock and price, and when none can be ordered, the same product's options that can."""
+    rows = [
+        f"{product.title} {options_text(s.options)}：{stock_text(s)}，{yuan(s.price_fen)}"
+        for s in asked[:4]
+    ]
+    if len(asked) > 4:
+        rows.append(f"另有 {len(asked) - 4} 个规格")
+    if not any(s.available for s in asked):
+        others = [options_text(s.options) for s in product.skus if s.available and s not in asked]
+        rows.append(
+            "同款现在有货的：" + "、".join(others[:8]) if others else "同款其他规格也暂时没有货"
+        )
+    return "；\n".join(rows) + "。"
+
+
 def sku_text(sku: Sku) -> str:
     return f"- {options_text(sku.options)} {yuan(sku.price_fen)} {stock_text(sku)}"
 
