@@ -285,7 +285,7 @@ async def test_a_stock_question_about_a_named_product_is_answered_from_its_recor
         await rt.close()
     # the options named: code looked it up and the record is the answer (the reading only)
     assert [c.name for c in r.tool_calls] == ["get_product"] and r.llm_calls == 1
-    assert r.reply == "疾风 3 男子缓震跑鞋 黑/43：缺货，¥299；\n同款现在有货的：黑/42。"
+    assert r.reply == "疾风 3 男子缓震跑鞋 黑/43：缺货，¥299。\n同款现在有货的：黑/42。"
     # the follow-up names no product: the one named just before is looked up again
     assert [c.name for c in follow.tool_calls] == ["get_product"]
     assert follow.reply == "疾风 3 男子缓震跑鞋 黑/42：库存5，¥299。"

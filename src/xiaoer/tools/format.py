@@ -138,7 +138,7 @@ def stock_answer(product: Product, asked: list[Sku]) -> str:
         rows.append(
             "同款现在有货的：" + "、".join(others[:8]) if others else "同款其他规格也暂时没有货"
         )
-    return "；\n".join(rows) + "。"
+    return "。\n".join(rows) + "。"
 
 
 def sku_text(sku: Sku) -> str:
