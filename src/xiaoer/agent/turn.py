@@ -227,12 +227,10 @@ class Assistant:
             )
             flows = step.flows
             reply, fallback = await self._flow_reply(loop, deps, text, step, emit)
-            if loop.written and self.guard is not None:
-                reply, exhausted = await self._checker().run(loop, deps, text, reply)
         else:
             reply, fallback = await self._run(loop, deps, text, emit)
-            if loop.written and self.guard is not None:
-                reply, exhausted = await self._checker().run(loop, deps, text, reply)
+        if loop.written and self.guard is not None:  # only the model's own text is checked
+            reply, exhausted = await self._checker().run(loop, deps, text, reply)
         actions = await self._touched(shop_id, conversation_id, loop.actions)
         trigger = decide(
             deps.policy.handoff,
