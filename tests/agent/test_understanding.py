@@ -199,11 +199,12 @@ def test_a_turn_is_offered_the_tools_of_what_it_was_read_to_want() -> None:
     assert "request_exchange" not in asks and len(asks) < len(names) // 2 + 3
 
 
+@pytest.mark.parametrize("want", ["退货", "退款"])
 async def test_a_refund_asked_as_a_return_of_a_delivered_order_is_the_return(
-    shop_dir: Path,
+    shop_dir: Path, want: str
 ) -> None:
     llm = reading_llm(
-        form(事="退货", 原因="质量问题"),
+        form(事=want, 原因="质量问题"),
         [call("request_refund", order_id="SO2001", reason="鞋面涂层掉了"), say("好的。")],
     )
     rt = await _shop(shop_dir, llm)

@@ -843,13 +843,15 @@ class Assistant:
         return ("text" if answered else "auto"), canned
 
     async def _as_understood(self, loop: Loop, deps: TurnDeps, call: ToolCall) -> ToolCall:
-        """The tool the shopper asked for, when the model picked its neighbour: asked to return
-        a delivered order, a refund-only request becomes the return it was read as (seen: a
-        delivered order refused with "已发货的订单不能仅退款…请签收后申请退货退款")."""
+        """The tool the shopper asked for, when the model picked its neighbour: money back for a
+        delivered order is its return — the same rule the after-sales flows follow — unless a
+        missing or wrong item was read as the reason (seen: a delivered order refused with
+        "已发货的订单不能仅退款…请签收后申请退货退款"; on dev, "只退手表可以吗" and "有点贵，
+        想退掉" read as 退款 and refused the same way)."""
         if loop.order_id and call.name in loop.stage_tools and "order_id" in call.arguments:
             call = ToolCall(call.id, call.name, {**call.arguments, "order_id": loop.order_id})
         u = loop.understood
-        if u is None or u.want != "return" or call.name != "request_refund":
+        if u is None or call.name != "request_refund" or u.reason_kind == "missing_or_wrong":
             return call
         oid = call.arguments.get("order_id")
         order = await deps.commerce.get_order(oid) if isinstance(oid, str) and oid else None
