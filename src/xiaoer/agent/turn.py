@@ -753,14 +753,9 @@ class Assistant:
         found = ORDER_ID.findall(question)
         if tool is None or tool not in self.tools or len(set(found)) != 1:
             return False
-        args = {"order_id": found[0]}
-        await emit(ToolStarted(tool, args))
-        result, ms = await run_tool(self.tools, tool, args, deps)
-        await emit(ToolFinished(tool, result.ok, ms))
+        result = await self._code_call(loop, deps, "lookup_0", tool, {"order_id": found[0]}, emit)
         if not result.ok:  # not theirs, or no such order: the model takes it from here
             return False
-        call = ToolCall("lookup_0", tool, args)
-        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
         _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
         return True
 
@@ -789,19 +784,29 @@ class Assistant:
         Seen on dev (stock-stride-001): asked whether a sold-out colour was in stock, the model
         answered "还有货" and a price from another product, with no lookup."""
         args = {"product_id": product_id}
-        await emit(ToolStarted("get_product", args))
-        result, ms = await run_tool(self.tools, "get_product", args, deps)
-        await emit(ToolFinished("get_product", result.ok, ms))
+        result = await self._code_call(loop, deps, "product_0", "get_product", args, emit)
         if not result.ok:
             return False
-        call = ToolCall("product_0", "get_product", args)
-        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
         said = result.data.get("stock_answer")
         if loop.understood is not None and loop.understood.want == "stock" and said:
             loop.canned = str(said)  # the options they named: the record answers, not the model
             return True
         _ask_for_answer(loop, deps, question, self.tools["get_product"].answer_hint)
         return True
+
+    async def _code_call(
+        self, loop: Loop, deps: TurnDeps, call_id: str, name: str, args: dict[str, Any],
+        emit: Emit, *, keep_failed: bool = False,
+    ) -> ToolResult:  # fmt: skip
+        """Run a tool code chose, announced to the client; its result enters the turn as if the
+        model had called it (`_looked_up`) — a failed one only with `keep_failed`."""
+        await emit(ToolStarted(name, args))
+        result, ms = await run_tool(self.tools, name, args, deps)
+        await emit(ToolFinished(name, result.ok, ms))
+        if result.ok or keep_failed:
+            call = ToolCall(call_id, name, args)
+            _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
+        return result
 
     async def _forced_call(self, loop: Loop, specs: list[ToolSpec]) -> Completion:
         completion = await self.llm.complete(loop.messages, specs, mode="call")
@@ -945,13 +950,10 @@ class _TurnHands(Hands):
         self.assistant, self.loop, self.deps, self.emit = assistant, loop, deps, emit
 
     async def call(self, name: str, args: dict[str, Any]) -> ToolResult:
-        a, loop = self.assistant, self.loop
-        await self.emit(ToolStarted(name, args))
-        result, ms = await run_tool(a.tools, name, args, self.deps)
-        await self.emit(ToolFinished(name, result.ok, ms))
-        call = ToolCall(f"flow_{len(loop.records)}", name, args)
-        _looked_up(loop, self.deps, call, result, ms, result.text[: a.result_chars])
-        return result
+        return await self.assistant._code_call(
+            self.loop, self.deps, f"flow_{len(self.loop.records)}", name, args, self.emit,
+            keep_failed=True,
+        )  # fmt: skip
 
     async def propose(self, proposal: Proposal) -> tuple[str, str]:
         ask = await self.assistant._propose(self.loop, self.deps, proposal)
