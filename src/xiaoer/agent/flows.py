@@ -236,12 +236,13 @@ def _named(orders: Sequence[Order], text: str) -> Order | None:
     return hits[0] if best > 0 and len(hits) == 1 else None
 
 
-async def _delivered(deps: TurnDeps, flow: Flow) -> bool:
-    """The flow's order was delivered, and no missing or wrong item was read as the reason."""
-    if flow.reason_kind == "missing_or_wrong":
-        return False
-    order = await deps.commerce.get_order(flow.order_id)
-    return order is not None and order.status.value in DELIVERED
+def refund_is_return(order: Order | None, reason_kind: str) -> bool:
+    """Money back for this order is its return: it was delivered, and no missing or wrong item
+    was read as the reason (that is a refund without sending anything back). The flows and the
+    model's own calls (`turn._as_understood`) both follow it."""
+    return (
+        reason_kind != "missing_or_wrong" and order is not None and order.status.value in DELIVERED
+    )
 
 
 def _ordinal(choices: Sequence[str], text: str) -> str | None:
@@ -289,7 +290,11 @@ class FlowDriver:
             flow = flow.to(Stage.CHECK, order_id=order_id, choices=[], asked="")
         elif flow.stage == Stage.ITEMS:
             flow = flow.to(Stage.CHECK, item=text, asked="")
-        if flow.kind == "refund" and "return" in self.specs and await _delivered(deps, flow):
+        if (
+            flow.kind == "refund"
+            and "return" in self.specs
+            and refund_is_return(await deps.commerce.get_order(flow.order_id), flow.reason_kind)
+        ):
             # Money back for goods the shopper has is their return (seen on dev: "能七天无理由
             # 退吗" and "只退手表可以吗" read as 退款, and refused as 仅退款 of a shipped order);
             # money back without sending anything is for what did not arrive right.

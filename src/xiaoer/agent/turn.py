@@ -62,7 +62,7 @@ from xiaoer.agent.events import (
     TurnResult,
     ignore,
 )
-from xiaoer.agent.flows import FlowDriver, FlowTurn, Hands, synced
+from xiaoer.agent.flows import FlowDriver, FlowTurn, Hands, refund_is_return, synced
 from xiaoer.agent.grounding import cited
 from xiaoer.agent.handoff import as_view, decide, hand_over, merchant_rule, notice
 from xiaoer.agent.instructions import (
@@ -92,7 +92,6 @@ from xiaoer.guard.output import OutputGuard
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
-from xiaoer.policy.rules import DELIVERED
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.store.models import ActionRow, MessageRow, ToolCallRow
 from xiaoer.store.repositories import (
@@ -856,17 +855,13 @@ class Assistant:
         if loop.order_id and call.name in loop.stage_tools and "order_id" in call.arguments:
             call = ToolCall(call.id, call.name, {**call.arguments, "order_id": loop.order_id})
         u = loop.understood
-        if u is None or call.name != "request_refund" or u.reason_kind == "missing_or_wrong":
+        if u is None or call.name != "request_refund" or "request_return" not in self.tools:
             return call
         oid = call.arguments.get("order_id")
         order = await deps.commerce.get_order(oid) if isinstance(oid, str) and oid else None
-        if (
-            order is None
-            or order.shopper_id != deps.shopper.id
-            or "request_return" not in self.tools
-        ):
+        if order is None or order.shopper_id != deps.shopper.id:
             return call
-        if order.status not in DELIVERED:
+        if not refund_is_return(order, u.reason_kind):
             return call
         args = {k: v for k, v in call.arguments.items() if k in ("order_id", "reason")}
         return ToolCall(call.id, "request_return", args)
