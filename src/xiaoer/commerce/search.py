@@ -97,7 +97,30 @@ def named_value(text: str, values: Iterable[str]) -> str | None:
             pattern += r"(?![A-Za-z0-9]|\.\d)"
         if re.search(pattern, text, re.IGNORECASE):
             return value
-    return None
+    return _loosely_named(text, values)
+
+
+_FIGURE_UNIT = re.compile(r"^(\d+(?:\.\d+)?)\s*([\u4e00-\u9fff]{1,3})$")
+_HUE_SUFFIX = "色"
+
+
+def _loosely_named(text: str, values: Iterable[str]) -> str | None:
+    """The one value the text names in a shopper's usual short form, when it names none as the
+    catalogue writes it: a figure with the unit's first or last character (a value "N英寸" named
+    as "N 寸"), or a colour said as its last character and 色 (a value "…X" or "…X色" named as
+    "X色"). Only when exactly one value fits: two values ending in X make "X色" name neither."""
+    fits: set[str] = set()
+    for value in {v for v in values if v}:
+        if m := _FIGURE_UNIT.match(value):
+            figure, unit = m.groups()
+            short = "|".join(map(re.escape, {unit, unit[0], unit[-1]}))
+            if re.search(rf"(?<![\d.]){re.escape(figure)}\s*(?:{short})", text):
+                fits.add(value)
+            continue
+        stem = value.removesuffix(_HUE_SUFFIX)
+        if len(stem) >= 2 and "\u4e00" <= stem[-1] <= "\u9fff" and stem[-1] + _HUE_SUFFIX in text:
+            fits.add(value)
+    return fits.pop() if len(fits) == 1 else None
 
 
 def _norm_size(text: str) -> str:
