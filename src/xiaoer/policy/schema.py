@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xiaoer.policy.amounts import Money
 from xiaoer.policy.programmes import Choice, Programmes
+from xiaoer.policy.promotions import Promotions
 from xiaoer.policy.ruleset import Rule, Windows
+from xiaoer.policy.selling import Pairing, Stockout, Upsell
 
 Days = Annotated[int, Field(ge=0, le=3650)]
 State = Literal["待付款", "待发货", "已发货", "已签收", "已完成", "售后中", "已取消"]
@@ -275,6 +277,14 @@ class ShopPolicy(_Section):
     installation: Installation = Installation()
     coupons: list[Coupon] = []
     presales: list[Presale] = []
+    pairing: list[Pairing] = []
+    """搭配推荐: what to suggest with a product (`selling.py`)."""
+    upsell: list[Upsell] = []
+    """How far above a stated budget one product may be suggested (`selling.py`)."""
+    promotions: Promotions = []
+    """满减 promotions and whether they stack (`promotions.py`)."""
+    stockout: Stockout = Stockout()
+    """What a product lookup says about sold-out goods (`selling.py`)."""
     subsidy: Subsidy = Subsidy()
     handoff: Handoff = Handoff()
     guard: Guard = Guard()

@@ -10,10 +10,12 @@ from xiaoer.commerce.base import ProductQuery
 from xiaoer.commerce.search import named_value, strip_unit
 from xiaoer.domain.models import Product, Sku
 from xiaoer.domain.money import parse_yuan, yuan
+from xiaoer.policy.promotions import running_terms
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import product_detail, product_line, stock_answer
+from xiaoer.tools.presale import pairing_line, stockout_lines, upsell_line
 
 
 def _yuan_text(value: Any) -> Any:
@@ -96,14 +98,14 @@ async def search_products(deps: TurnDeps, args: SearchArgs) -> ToolResult:
     rows = [
         f"{i}. {product_line(h.product, h.matching_sku_ids)}" for i, h in enumerate(hits, start=1)
     ]
-    return ToolResult(
-        True,
-        f"找到{len(hits)}款（{cond}）：\n" + "\n".join(rows),
-        {
-            "product_ids": [h.product.id for h in hits],
-            "sku_ids": [s for h in hits for s in h.matching_sku_ids],
-        },
-    )
+    data: dict[str, Any] = {
+        "product_ids": [h.product.id for h in hits],
+        "sku_ids": [s for h in hits for s in h.matching_sku_ids],
+    }
+    if upsell := await upsell_line(deps, query, [h.product for h in hits]):
+        rows.append(upsell)  # the shop's `upsell`: one product a little over the stated budget
+        data["upsell"] = upsell
+    return ToolResult(True, f"找到{len(hits)}款（{cond}）：\n" + "\n".join(rows), data)
 
 
 async def resolve_product(deps: TurnDeps, ref: str) -> Product | None:
@@ -139,9 +141,18 @@ async def get_product(deps: TurnDeps, args: ProductArgs) -> ToolResult:
         return ToolResult(False, f"没有找到商品“{ref}”。请用 search_products 搜索。")
     asked = asked_skus(product, deps.said[-1]) if deps.said else []
     data: dict[str, Any] = {"product_id": product.id}
+    gone = await stockout_lines(deps, product, asked)  # the shop's `stockout` settings
     if asked:  # the turn answers a stock question with it, word for word from the record
-        data["stock_answer"] = stock_answer(product, asked)
-    return ToolResult(True, product_detail(product, asked), data)
+        data["stock_answer"] = "\n".join([stock_answer(product, asked), *gone])
+    tail = list(gone)
+    today = deps.local(deps.now).date()
+    if deals := running_terms(deps.policy.promotions, today, [product.category]):
+        tail.append("店铺活动：" + "；".join(deals))
+    if paired := await pairing_line(deps, product):
+        tail.append(paired)  # last: the one short line of what goes with it
+        data["pairing"] = paired
+    text = product_detail(product, asked, reserve=sum(len(t) + 1 for t in tail))
+    return ToolResult(True, "\n".join([text, *tail]), data)
 
 
 CATALOG_TOOLS = (

@@ -202,11 +202,12 @@ def attribute_rows(attributes: dict[str, Any]) -> list[str]:
     return rows
 
 
-def product_detail(product: Product, asked: list[Sku] | None = None) -> str:
+def product_detail(product: Product, asked: list[Sku] | None = None, *, reserve: int = 0) -> str:
     """The product's facts and every SKU's price and stock; `asked`, the SKUs the shopper
     named, come first with the stock of the others of the same product (the answer to "还有
     货吗" must not be lost to the cut the model reads). The description gets what room the
-    rest leaves within `DETAIL_CHARS` (never less than the lower bound)."""
+    rest leaves within `DETAIL_CHARS` less `reserve` (lines the caller adds after it), never
+    less than the lower bound."""
     head = [
         f"{product.title}（编号{product.id}）",
         f"类目：{product.category}" + (f" 品牌：{product.brand}" if product.brand else ""),
@@ -225,7 +226,7 @@ def product_detail(product: Product, asked: list[Sku] | None = None) -> str:
         skus.append(f"（共 {len(product.skus)} 个规格）")
     rows = head + facts
     if product.description:
-        room = DETAIL_CHARS - len("\n".join(head + facts + skus)) - len("\n介绍：")
+        room = DETAIL_CHARS - reserve - len("\n".join(head + facts + skus)) - len("\n介绍：")
         low, high = DESCRIPTION_CHARS
         rows.append(f"介绍：{_clip(product.description.strip(), max(low, min(high, room)))}")
     return "\n".join(rows + skus)

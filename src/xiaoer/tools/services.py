@@ -27,6 +27,7 @@ from xiaoer.tools.base import ToolResult, propose, typed
 from xiaoer.tools.catalog import resolve_product
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.orders import OrderArgs, owned_order
+from xiaoer.tools.promotion import promotion_text
 from xiaoer.tools.subsidy import check_subsidy
 
 PRODUCT = "商品名称或编号"
@@ -156,7 +157,8 @@ async def list_coupons(deps: TurnDeps, args: NoArgs) -> ToolResult:
     mine = await deps.commerce.records_for(deps.shopper.id, kind="coupon")
     retention = await deps.commerce.records_for(deps.shopper.id, kind="retention")
     claimed = {r.detail.get("coupon_id") for r in mine}
-    if not coupons and not mine and not retention:
+    deal = await promotion_text(deps)
+    if not coupons and not mine and not retention and not deal.text:
         return ToolResult(True, "本店目前没有可领的优惠券。")
     rows = [
         f"- {c.name}（{c.id}）：满{yuan(c.min_spend)}减{yuan(c.amount)}"
@@ -168,11 +170,9 @@ async def list_coupons(deps: TurnDeps, args: NoArgs) -> ToolResult:
         f"- 已发放：{r.detail.get('describe', yuan(r.amount_fen))}" for r in retention
         if r.detail.get("offer") == "coupon"
     ]  # fmt: skip
-    return ToolResult(
-        True,
-        "本店优惠券（每单限用一张，结算时自动选最划算的）：\n" + "\n".join(rows),
-        {"coupon_ids": [c.id for c in coupons]},
-    )
+    head = "本店优惠券（每单限用一张，结算时自动选最划算的）：\n" if rows else ""
+    text = head + "\n".join(rows) + (("\n" if rows else "") + deal.text if deal.text else "")
+    return ToolResult(True, text, {"coupon_ids": [c.id for c in coupons], **deal.data})
 
 
 async def apply_coupon(deps: TurnDeps, args: CouponArgs) -> ToolResult:
