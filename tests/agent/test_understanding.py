@@ -294,3 +294,39 @@ async def test_a_stock_question_about_a_named_product_is_answered_from_its_recor
     assert vague.llm_calls == 2 and vague.reply == "这款鞋面是工程网布。"
     answer_messages, mode = llm.calls[-1]
     assert mode == "text" and any("- 黑/43 ¥299 缺货" in m.content for m in answer_messages)
+
+
+def readings_llm(answers: list[dict[str, str]], then: list[Completion]) -> ScriptedLLM:
+    """Answers the understanding calls with `answers` in turn, and the turn's own calls from
+    `then`."""
+    readings, rest = list(answers), list(then)
+
+    def script(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode):
+        if tools and tools[0].name == "understand":
+            return call("understand", **readings.pop(0))
+        return rest.pop(0) if rest else say("好的。")
+
+    return ScriptedLLM(script=script)
+
+
+async def test_options_named_right_after_a_stock_answer_ask_for_their_stock(
+    shop_dir: Path,
+) -> None:
+    """However the follow-up is read, naming other options of the product whose stock was just
+    told asks for theirs; after any other reply it is the model's to answer."""
+    llm = readings_llm(
+        [form(事="库存"), form(事="其他"), form(事="商品咨询"), form(事="其他")],
+        [say("鞋面是工程网布。"), say("您是说哪一款？")],
+    )
+    rt = await _shop(shop_dir, llm)
+    try:
+        a = rt.assistant()
+        conv = await a.start("mini", "U1")
+        await a.turn("mini", "U1", "疾风 3 男子缓震跑鞋黑色 43 码还有货吗", conversation_id=conv)
+        follow = await a.turn("mini", "U1", "那 42 码呢", conversation_id=conv)
+        await a.turn("mini", "U1", "疾风 3 男子缓震跑鞋什么材质", conversation_id=conv)
+        after_facts = await a.turn("mini", "U1", "那 42 码呢", conversation_id=conv)
+    finally:
+        await rt.close()
+    assert follow.reply == "疾风 3 男子缓震跑鞋 黑/42：库存5，¥299。" and follow.llm_calls == 1
+    assert after_facts.reply == "您是说哪一款？"

@@ -26,3 +26,9 @@ def test_a_colour_said_by_its_last_character() -> None:
 def test_a_short_form_that_fits_two_values_names_neither() -> None:
     assert named_value("黑色有货吗", ["曜石黑", "磨砂黑", "远峰蓝"]) is None
     assert named_value("颜色有哪些", ["曜石黑", "远峰蓝"]) is None
+
+
+def test_a_space_where_latin_meets_chinese_is_optional() -> None:
+    assert named_value("黑色 NFC 版有货吗", ["NFC版", "标准版"]) == "NFC版"
+    assert named_value("要NFC版的", ["NFC 版", "标准版"]) == "NFC 版"
+    assert named_value("Pro Max", ["ProMax"]) is None  # Latin words stay apart

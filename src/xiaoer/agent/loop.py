@@ -52,6 +52,13 @@ class Loop:
     """A reply code wrote from what it looked up (the model is not asked to write one)."""
     answering: bool = False
     """Code already looked up what the reply needs: the model answers in text at once."""
+    stock_of: str = ""
+    """The product whose stock this turn's reply told from the record (a follow-up naming
+    other options of it is a stock question too)."""
+    stock_before: str = ""
+    """`stock_of` of the reply just before this message."""
+    stock_follow_up: bool = False
+    """This message names other options of `stock_before`'s product: a stock question."""
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1

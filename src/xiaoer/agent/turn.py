@@ -102,6 +102,7 @@ from xiaoer.store.repositories import (
     ShopRepository,
 )
 from xiaoer.tools.base import Proposal, Tool, ToolResult
+from xiaoer.tools.catalog import asked_skus
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
@@ -207,6 +208,7 @@ class Assistant:
         deps = await self._deps(shop, shopper, history_rows, tool_rows, text, policy)
         loop = self._context(deps, history_rows, tool_rows, text, check)
         loop.conversation_id, loop.message_id = conversation_id, message.id
+        loop.stock_before = _stock_before(history_rows)
         pending = await self.desk.open_action(shop_id, conversation_id)
         understood = None
         if not (pending is not None and is_yes(text)):  # the explicit yes needs no reading
@@ -278,7 +280,7 @@ class Assistant:
         )
         flows = synced(flows, deps.past_actions)
         await self._persist(shop_id, message.id, result, note=loop.note, exhausted=exhausted,
-                            understood=understood,
+                            understood=understood, stock_of=loop.stock_of,
                             flows=None if flows.empty and before.empty else flows)  # fmt: skip
         await emit(result)
         return result
@@ -615,7 +617,7 @@ class Assistant:
             mode = "text"
         elif not loop.stage_tools:
             product_id = await self._product_asked(loop, deps)
-            if not (product_id and loop.understood and loop.understood.want == "stock"):
+            if not (product_id and _stock_asked(loop)):
                 await self._prefetch(loop, deps, question, emit)  # a stock answer is the record
             if product_id and await self._look_up_product(loop, deps, question, product_id, emit):
                 mode = "text"
@@ -760,19 +762,38 @@ class Assistant:
 
     async def _product_asked(self, loop: Loop, deps: TurnDeps) -> str | None:
         """Read as asking about a product that the message names — or, for a follow-up ("那另一
-        个颜色呢？"), one of the shopper's two messages before it: that product's id."""
+        个颜色呢？"), one of the shopper's two messages before it: that product's id. Right after
+        a reply that told a product's stock, a message naming other options of that product
+        (and no other product) asks for their stock, however it was read.
+
+        Seen on dev (stock-stride-001, stock-stride-003): "那粉色 38 码呢？" after a stock
+        answer was read as `other`; the model then searched the knowledge base and looked the
+        product up itself, 40–60 s for a two-line answer."""
         u = loop.understood
-        if (
-            u is None
-            or u.want not in PRODUCT_QUESTIONS
-            or deps.knowledge is None
-            or "get_product" not in self.tools
-        ):
+        if u is None or deps.knowledge is None or "get_product" not in self.tools:
+            return None
+        if followed := await self._stock_follow_up(loop, deps):
+            return followed
+        if u.want not in PRODUCT_QUESTIONS:
             return None
         for said in reversed(deps.said[-3:]):
             if product_id := await deps.knowledge.product_named(deps.shop.id, said):
                 return product_id
         return None
+
+    async def _stock_follow_up(self, loop: Loop, deps: TurnDeps) -> str | None:
+        u = loop.understood
+        if not loop.stock_before or u is None or u.acts or u.want not in FOLLOW_UP_WANTS:
+            return None
+        if deps.knowledge is not None and await deps.knowledge.product_named(
+            deps.shop.id, deps.said[-1] if deps.said else ""
+        ):
+            return None
+        product = await deps.commerce.get_product(loop.stock_before)
+        if product is None or not deps.said or not asked_skus(product, deps.said[-1]):
+            return None
+        loop.stock_follow_up = True
+        return product.id
 
     async def _look_up_product(
         self, loop: Loop, deps: TurnDeps, question: str, product_id: str, emit: Emit
@@ -787,8 +808,9 @@ class Assistant:
         if not result.ok:
             return False
         said = result.data.get("stock_answer")
-        if loop.understood is not None and loop.understood.want == "stock" and said:
+        if _stock_asked(loop) and said:
             loop.canned = str(said)  # the options they named: the record answers, not the model
+            loop.stock_of = product_id
             return True
         _ask_for_answer(loop, deps, question, self.tools["get_product"].answer_hint)
         return True
@@ -886,6 +908,7 @@ class Assistant:
         notice: str = "",
         understood: Understanding | None = None,
         flows: Flows | None = None,
+        stock_of: str = "",
     ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
@@ -911,6 +934,8 @@ class Assistant:
                 meta["understood"] = understood.model_dump(exclude_defaults=True)
             if flows is not None:
                 meta["flows"] = flows.model_dump(mode="json", exclude_defaults=True)
+            if stock_of:
+                meta["stock_of"] = stock_of
             row = await repo.add_message(
                 result.conversation_id,
                 "assistant",
@@ -1001,6 +1026,20 @@ def routed(check: InputCheck, understood: Understanding) -> InputCheck:
 
 
 PRODUCT_QUESTIONS = frozenset({"stock", "product"})
+FOLLOW_UP_WANTS = frozenset({"other", "size", "product"})
+"""What a short follow-up after a stock answer may be read as and still ask for stock."""
+
+
+def _stock_asked(loop: Loop) -> bool:
+    return loop.stock_follow_up or (loop.understood is not None and loop.understood.want == "stock")
+
+
+def _stock_before(history: Sequence[MessageRow]) -> str:
+    """The product whose stock the reply just before this message told ("" if it told none)."""
+    last = next((m for m in reversed(history) if m.role in ("assistant", "agent")), None)
+    return str(last.meta.get("stock_of", "")) if last is not None and last.meta else ""
+
+
 SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "shop_policy"})
 
 

@@ -90,7 +90,7 @@ def named_value(text: str, values: Iterable[str]) -> str | None:
     that starts or ends with a letter or digit must not run on into more of them, so "420" or
     "42.5" does not name 42 and "AB" does not name B. None when no value is named."""
     for value in sorted({v for v in values if v}, key=len, reverse=True):
-        pattern = re.escape(value)
+        pattern = _spaced(value)
         if value[0].isascii() and value[0].isalnum():
             pattern = r"(?<![A-Za-z0-9.])" + pattern
         if value[-1].isascii() and value[-1].isalnum():
@@ -98,6 +98,25 @@ def named_value(text: str, values: Iterable[str]) -> str | None:
         if re.search(pattern, text, re.IGNORECASE):
             return value
     return _loosely_named(text, values)
+
+
+def _spaced(value: str) -> str:
+    """A pattern for `value` that lets a shopper put a space, or none, where a Latin letter or
+    figure meets a Chinese character, or where the value has one ("NFC 版" and "NFC版" alike)."""
+    out: list[str] = []
+    for i, ch in enumerate(value):
+        if ch.isspace():
+            if out and out[-1] != r"\s*":
+                out.append(r"\s*")
+            continue
+        if i and out and out[-1] != r"\s*" and _latin(value[i - 1]) != _latin(ch):
+            out.append(r"\s*")
+        out.append(re.escape(ch))
+    return "".join(out)
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 _FIGURE_UNIT = re.compile(r"^(\d+(?:\.\d+)?)\s*([\u4e00-\u9fff]{1,3})$")
