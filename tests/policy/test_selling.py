@@ -3,10 +3,13 @@ their shape (validated, each problem at its line and field) and what code works 
 
 from __future__ import annotations
 
+import random
 from datetime import date
+from importlib.resources import files
 
 import pytest
 
+from xiaoer.demo import catalog_stride, catalog_volt
 from xiaoer.domain.errors import BadInput
 from xiaoer.domain.models import Product
 from xiaoer.policy import load_policy
@@ -193,3 +196,18 @@ def test_dates_categories_and_new_customers() -> None:
     old = saving(p.promotions, p.coupons, 15000, today=date(2026, 11, 1))
     assert old.coupon is None and old.pay == 15000
     assert "没有可用的满减或店铺券" in old.text()
+
+
+@pytest.mark.parametrize("name", ["stride", "volt"])
+def test_the_demo_pairings_name_products_of_their_own_catalogue(name: str) -> None:
+    text = (files("xiaoer.demo") / f"policy_{name}.yaml").read_text(encoding="utf-8")
+    policy = load_policy(text)
+    module = {"stride": catalog_stride, "volt": catalog_volt}[name]
+    products, _ = module.build_products(random.Random(7))
+    categories = {p["id"]: p["category"] for p in products}
+    assert policy.pairing and policy.upsell and policy.stockout.alternatives
+    for rule in policy.pairing:
+        assert rule.for_.product in categories or rule.for_.category in categories.values()
+        for pid in rule.suggest.products:
+            assert categories.get(pid) not in (None, rule.for_.category), (name, pid)
+    assert all(r.category in categories.values() for r in policy.upsell)
