@@ -4,19 +4,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from xiaoer.agent.actions import ActionView
 from xiaoer.agent.events import Emit
 from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
+from xiaoer.api.errors import ApiModel, RequestLimits, install_error_handlers
 from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.sse import stream_turn
 from xiaoer.config import Settings
-from xiaoer.domain.errors import NotFound, Unauthorized, XiaoerError
+from xiaoer.domain.errors import NotFound, Unauthorized
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import (
     ActionRepository,
@@ -25,7 +25,7 @@ from xiaoer.store.repositories import (
 )
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(ApiModel):
     shopper_id: str = Field(min_length=1, max_length=64)
     ttl_seconds: int | None = Field(default=None, ge=60, le=86400)
 
@@ -35,7 +35,7 @@ class TokenResponse(BaseModel):
     expires_at: int
 
 
-class MessageIn(BaseModel):
+class MessageIn(ApiModel):
     text: str = Field(min_length=1, max_length=2000, description="the shopper's message")
     client_key: str | None = Field(
         default=None, max_length=128, description="idempotency key: a resend is not stored twice"
@@ -46,7 +46,7 @@ class ConversationOut(BaseModel):
     conversation_id: str
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(ApiModel):
     note: str = Field(default="", max_length=500, description="for the audit log and the shopper")
 
 
@@ -76,19 +76,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         description="Shopper chat over HTTP and SSE. See `api/sse.py` for the event contract.",
     )
 
-    @app.exception_handler(XiaoerError)
-    async def _xiaoer_error(_req: Request, exc: XiaoerError) -> JSONResponse:
-        body = {"error": {"type": type(exc).__name__, "message": exc.message}}
-        return JSONResponse(body, status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def _bad_request(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        reason = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        body = {"error": {"type": "BadInput", "message": reason, "details": details}}
-        return JSONResponse(body, status_code=400)
+    install_error_handlers(app)
+    app.add_middleware(RequestLimits)
 
     def rt() -> Runtime:
         return state["rt"]
@@ -207,11 +196,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @app.get("/v1/actions")
     async def list_actions(
-        shop_id: Merchant, status: str | None = None, limit: int = 50
+        shop_id: Merchant,
+        status: Annotated[str | None, Query(max_length=32)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
         """Merchant: the shop's actions, newest first (`status=awaiting_approval`: the queue)."""
         async with rt().sessions() as s:
-            rows = await ActionRepository(s, shop_id).list(status=status, limit=min(limit, 500))
+            rows = await ActionRepository(s, shop_id).list(status=status, limit=limit)
         return {
             "actions": [
                 ActionView.of(r).as_dict() | {"conversation_id": r.conversation_id} for r in rows

@@ -5,15 +5,16 @@ the merchant key's shop."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 
+from xiaoer.api.errors import ApiModel
 from xiaoer.runtime import Runtime
 
 
-class AgentIn(BaseModel):
+class AgentIn(ApiModel):
     agent: str = Field(min_length=1, max_length=64, description="the human agent's name")
 
 
@@ -21,7 +22,7 @@ class ReplyIn(AgentIn):
     text: str = Field(min_length=1, max_length=2000)
 
 
-class WhisperIn(BaseModel):
+class WhisperIn(ApiModel):
     text: str = Field(min_length=1, max_length=300, description="e.g. 这位是老顾客，运费我们出")
     by: str = Field(default="merchant", min_length=1, max_length=64)
 
@@ -31,7 +32,9 @@ def inbox_router(rt: Callable[[], Runtime], merchant: Callable[..., Any]) -> API
     shop_dep = Depends(merchant)
 
     @router.get("")
-    async def queue(status: str = "queued,taken", shop_id: str = shop_dep) -> dict[str, Any]:
+    async def queue(
+        status: Annotated[str, Query(max_length=64)] = "queued,taken", shop_id: str = shop_dep
+    ) -> dict[str, Any]:
         """Handoffs, most urgent then oldest first, each with the AI's summary."""
         statuses = [s.strip() for s in status.split(",") if s.strip()]
         return {"handoffs": await rt().inbox().queue(shop_id, statuses)}

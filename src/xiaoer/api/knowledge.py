@@ -8,36 +8,47 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 
-from xiaoer.domain.errors import BadInput
+from xiaoer.api.errors import ApiModel
+from xiaoer.domain.errors import BadInput, TooLarge
 from xiaoer.knowledge import cite
 from xiaoer.runtime import Runtime
 
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_QUERY_CHARS = 500
+"""`GET /v1/knowledge/search?q=`: longer is refused (400) — a question, not a document."""
+MAX_DOCUMENT_CHARS = 20_000
+"""`POST /v1/knowledge/documents`: longer content is refused with 413. Each chunk of a document
+is embedded while the request waits (about 1 s per 360-character chunk on 2 busy cores: a
+20,000-character document takes 20–60 s, a 1 MB one would take hours); a bigger file goes in
+with `xiaoer ingest docs --shop S FILE`, which shows its progress."""
 
-class FactIn(BaseModel):
+
+class FactIn(ApiModel):
     text: str = Field(min_length=1, max_length=500, description="e.g. 本周六不发货")
     expires_at: datetime | None = Field(default=None, description="ISO time with an offset")
 
 
-class DocumentIn(BaseModel):
+class DocumentIn(ApiModel):
     name: str = Field(min_length=1, max_length=120, description="file name, e.g. 保养指南.md")
-    content: str = Field(min_length=1, max_length=2_000_000, description="Markdown, HTML or text")
+    content: str = Field(
+        min_length=1,
+        description=f"Markdown, HTML or text, at most {MAX_DOCUMENT_CHARS:,} characters",
+    )
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(ApiModel):
     answer: str | None = Field(default=None, max_length=2000, description="an edited answer")
     question: str | None = Field(default=None, max_length=500)
 
 
-class RejectIn(BaseModel):
+class RejectIn(ApiModel):
     note: str = Field(default="", max_length=500)
-
-
-TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 
 
 def knowledge_router(rt: Callable[[], Runtime], merchant: Callable[..., Any]) -> APIRouter:
@@ -46,15 +57,14 @@ def knowledge_router(rt: Callable[[], Runtime], merchant: Callable[..., Any]) ->
 
     @router.get("/search")
     async def search(
-        q: str, k: int = 5, product_id: str | None = None, method: str = "hybrid",
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+        k: Annotated[int, Query(ge=1, le=50)] = 5,
+        product_id: Annotated[str | None, Query(max_length=64)] = None,
+        method: Literal["hybrid", "bm25", "dense"] = "hybrid",
         shop_id: str = shop_dep,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """The top snippets for a question, each with its source id."""
-        hits = (
-            await rt()
-            .knowledge()
-            .search(shop_id, q, k=max(1, min(k, 50)), method=method, product_id=product_id)
-        )
+        hits = await rt().knowledge().search(shop_id, q, k=k, method=method, product_id=product_id)
         return {"citations": [cite(h).as_dict() for h in hits]}
 
     @router.get("/sources")
@@ -76,8 +86,15 @@ def knowledge_router(rt: Callable[[], Runtime], merchant: Callable[..., Any]) ->
     async def add_document(body: DocumentIn, shop_id: str = shop_dep) -> dict[str, Any]:
         """A text document (Markdown, HTML or plain text); re-sending it unchanged does nothing."""
         name = Path(body.name).name
-        if not name.lower().endswith(TEXT_SUFFIXES) or re.search(r"[\\x00-\\x1f]", name):
+        if not name.lower().endswith(TEXT_SUFFIXES):
             raise BadInput(f"name must end in one of {', '.join(TEXT_SUFFIXES)}")
+        if CONTROL.search(name):
+            raise BadInput("name must not contain control characters")
+        if len(body.content) > MAX_DOCUMENT_CHARS:
+            raise TooLarge(
+                f"the document has {len(body.content):,} characters; the API takes at most "
+                f"{MAX_DOCUMENT_CHARS:,} (`xiaoer ingest docs` takes bigger files)"
+            )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
             path.write_text(body.content, encoding="utf-8")

@@ -6,6 +6,7 @@ XiaoerError
   + Forbidden       (403)  authenticated, but not allowed (e.g. another shopper's order)
   + NotFound        (404)  shop, shopper, conversation, order, product
   + Conflict        (409)  state does not allow it
+  + TooLarge        (413)  a request or document over its documented size limit
   + TooManyRequests (429)  a shopper sends faster than the shop's rate limit
   + UpstreamError   (502)  LLM endpoint or commerce platform failed
 """
@@ -39,6 +40,10 @@ class NotFound(XiaoerError):
 
 class Conflict(XiaoerError):
     status_code = 409
+
+
+class TooLarge(XiaoerError):
+    status_code = 413
 
 
 class TooManyRequests(XiaoerError):
