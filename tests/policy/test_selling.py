@@ -4,8 +4,10 @@ their shape (validated, each problem at its line and field) and what code works 
 from __future__ import annotations
 
 import random
+import re
 from datetime import date
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,14 @@ def test_the_demo_pairings_name_products_of_their_own_catalogue(name: str) -> No
         for pid in rule.suggest.products:
             assert categories.get(pid) not in (None, rule.for_.category), (name, pid)
     assert all(r.category in categories.values() for r in policy.upsell)
+
+
+def test_the_documented_examples_load_and_say_what_the_docs_say() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## 售前策略") : doc.index("## 店铺规则")]
+    blocks = [load_policy(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    assert len(blocks) == 4
+    pairing, upsell, promo, stockout = blocks
+    assert pairing.pairing and upsell.upsell[1].up_to == 10000 and stockout.stockout.alternatives
+    worked = saving(promo.promotions, promo.coupons, 32900, today=DEC3).text()
+    assert worked in section

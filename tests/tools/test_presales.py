@@ -64,7 +64,7 @@ promotions:
     end: 2026-12-12
 stockout:
   alternatives: 2
-  say: 可以先收藏，到货后会提醒您。
+  say: 可以先收藏商品，到货后留意店铺通知。
 coupons:
   - {id: S20, name: 店铺券满199减20, amount: 20, min_spend: 199}
 """
@@ -153,7 +153,7 @@ async def test_a_sold_out_option_gets_its_date_the_same_products_options_then_ot
         "轻风跑鞋 43：缺货，预计 12月20日到货，¥299。\n"
         "同款现在有货的：42。\n"
         "同类可选：云踏跑鞋（编号R2）¥339。\n"  # one place left of 2; R3 is out of the ±20 % band
-        "可以先收藏，到货后会提醒您。"
+        "可以先收藏商品，到货后留意店铺通知。"
     )
     assert "同类可选：云踏跑鞋（编号R2）¥339。" in result.text
     assert [c for c in unsupported_claims(answer, result.text) if c.kind == "stock"] == []
