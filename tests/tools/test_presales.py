@@ -5,6 +5,7 @@ guard still reading sold-out options as not in stock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -198,9 +199,7 @@ async def test_the_coupon_lookup_works_out_the_promotion_for_the_amount_named() 
 async def test_without_an_amount_only_the_terms_and_after_the_dates_nothing() -> None:
     terms = await list_coupons(_deps("有什么活动"), {})
     assert "店铺活动：双12满减" in terms.text and "计算" not in terms.text
-    later = _deps("有什么活动")
-    later = TurnDeps(later.shop, later.shopper, later.commerce, datetime(2026, 12, 13, 10, 0,
-                     tzinfo=ZoneInfo("Asia/Shanghai")), said=later.said, policy=later.policy)  # fmt: skip
+    later = replace(_deps("有什么活动"), now=DEC3.replace(day=13))
     over = await list_coupons(later, {})
     assert "店铺活动" not in over.text and "店铺券满199减20" in over.text
 
@@ -208,3 +207,24 @@ async def test_without_an_amount_only_the_terms_and_after_the_dates_nothing() ->
 async def test_a_product_lookup_names_the_running_promotion() -> None:
     result = await get_product(_deps("轻风跑鞋"), {"product_id": "R1"})
     assert "店铺活动：双12满减：满300减30、满500减60" in result.text
+
+
+async def test_an_amount_that_is_a_discount_names_the_coupon_not_the_cart() -> None:
+    result = await list_coupons(_deps("那个20块的券怎么领"), {})
+    assert "计算" not in result.text and "pay_fen" not in result.data
+
+
+class _Names:
+    """The knowledge base's product-name lookup, for a shopper who names 轻风跑鞋."""
+
+    async def product_named(self, shop_id: str, text: str) -> str | None:
+        return "R1" if "轻风" in text else None
+
+
+async def test_a_named_product_is_worked_out_at_its_lowest_in_stock_price() -> None:
+    deps = replace(_deps("轻风跑鞋有什么优惠"), knowledge=_Names())  # type: ignore[arg-type]
+    result = await list_coupons(deps, {})
+    assert (
+        "按¥299计算：用店铺券满199减20，减¥20；预计实付¥279。双12满减：再买¥1可减¥30。"
+        in result.text
+    )

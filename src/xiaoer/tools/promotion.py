@@ -40,6 +40,13 @@ def said_amount(text: str) -> int | None:
         return None
 
 
+def _discounts(deps: TurnDeps) -> set[int]:
+    """What the shop's coupons and 满减 tiers take off: an amount equal to one of these is the
+    shopper naming a discount."""
+    tiers = {t.minus for p in deps.policy.promotions for t in p.tiers}
+    return tiers | {c.amount for c in deps.policy.coupons}
+
+
 async def _named_product(deps: TurnDeps) -> Product | None:
     if deps.knowledge is None:
         return None
@@ -58,6 +65,8 @@ async def promotion_text(deps: TurnDeps, product: Product | None = None) -> Deal
     categories = [product.category] if product is not None else None
     terms = running_terms(policy.promotions, today, categories)
     amount = said_amount(deps.said[-1]) if deps.said else None
+    if amount in _discounts(deps):  # 「20块的券」 names a coupon, not what is bought
+        amount = None
     if amount is None and product is not None:
         prices = [s.price_fen for s in product.skus if s.available]
         amount = min(prices) if prices else None
