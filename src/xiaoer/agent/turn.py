@@ -766,8 +766,8 @@ class Assistant:
         a reply that told a product's stock, a message naming other options of that product
         (and no other product) asks for their stock, however it was read.
 
-        Seen on dev (stock-stride-001, stock-stride-003): "那粉色 38 码呢？" after a stock
-        answer was read as `other`; the model then searched the knowledge base and looked the
+        Seen on dev (stock-stride-001, stock-stride-003): a follow-up naming another colour and
+        size after a stock answer was read as `other`; the model then searched the knowledge base and looked the
         product up itself, 40–60 s for a two-line answer."""
         u = loop.understood
         if u is None or deps.knowledge is None or "get_product" not in self.tools:

@@ -102,7 +102,7 @@ def named_value(text: str, values: Iterable[str]) -> str | None:
 
 def _spaced(value: str) -> str:
     """A pattern for `value` that lets a shopper put a space, or none, where a Latin letter or
-    figure meets a Chinese character, or where the value has one ("NFC 版" and "NFC版" alike)."""
+    figure meets a Chinese character, or where the value has one ("A 型" and "A型" alike)."""
     out: list[str] = []
     for i, ch in enumerate(value):
         if ch.isspace():
