@@ -166,24 +166,23 @@ async def test_rule_03_food_the_pet_will_not_eat_goes_to_a_human(shop: Runtime) 
     assert old.reply == "抱歉，订单 MQ1013 签收已74天，已超过7天无理由退货期限。"
 
 
-# 规则 4：大件无理由退货取件费 30 元——不在 policy.yaml 里（见 docs/policy.md「第四个店铺示例」）
+# 规则 4：大件无理由退货上门取件，取件费 30 元买家承担
 
 
-async def test_rule_04_large_item_pickup_fee_is_told_from_policy_md_only(shop: Runtime) -> None:
+async def test_rule_04_large_item_returns_are_picked_up_for_a_30_yuan_fee(shop: Runtime) -> None:
     said = "MQ1015 猫爬架太占地方了，不想要了，退货"
     result, _ = await call(shop, "U03", "request_return", said, order_id="MQ1015")
     p = result.proposal
     assert p is not None and p.amount_fen == 59900
-    # what the tool says is the generic note: the shopper pays the way back, no fee named
-    assert "无理由退货的寄回运费由买家承担" in p.summary and "取件费" not in p.summary
-    # the section that charges a pickup fee tells it in an appliance shop's words
+    assert "猫爬架由物流上门取件，取件费¥30由买家承担" in p.summary
+    # without the fee in the policy, the usual note: the shopper sends it back at their cost
     policy = await shop.policy(SHOP)
-    fee = policy.model_copy(
-        update={"returns": policy.returns.model_copy(update={"pickup_fee": {"猫爬架": 3000}})}
+    no_fee = policy.model_copy(
+        update={"returns": policy.returns.model_copy(update={"pickup_fee": {}})}
     )
-    charged, _ = await call(shop, "U03", "request_return", said, policy=fee, order_id="MQ1015")
-    assert charged.proposal is not None
-    assert "大家电由物流上门取件，取件费¥30由买家承担" in charged.proposal.summary
+    plain, _ = await call(shop, "U03", "request_return", said, policy=no_fee, order_id="MQ1015")
+    assert plain.proposal is not None and "取件费" not in plain.proposal.summary
+    assert "无理由退货的寄回运费由买家承担" in plain.proposal.summary
 
 
 # 规则 5：只为质量问题换货；衣服、胸背带 7 天内可换一次尺码

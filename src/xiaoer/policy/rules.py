@@ -325,12 +325,13 @@ def return_shipping_note(
     if quality:
         return "质量问题往返运费由店铺承担。"
     fees = [
-        policy.returns.pickup_fee[p.category]
+        (policy.returns.pickup_fee[p.category], p.category)
         for ln in lines
         if (p := products.get(ln.product_id)) and p.category in policy.returns.pickup_fee
     ]
     if fees:
-        return f"大家电由物流上门取件，取件费{yuan(max(fees))}由买家承担。"
+        fee, category = max(fees)
+        return f"{category}由物流上门取件，取件费{yuan(fee)}由买家承担。"
     if order.extras.get("运费险"):
         return "这单有运费险：寄回时先垫付运费，退货完成后保险公司按首重标准理赔。请勿到付。"
     return "这单没有运费险，无理由退货的寄回运费由买家承担，请勿到付。"
