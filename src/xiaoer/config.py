@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     """Set to use an OpenAI-compatible endpoint instead of the embedded model."""
     llm_model: str = ""
     llm_api_key: str = ""
+    llm_timeout: float = 30.0
+    """Seconds the OpenAI-compatible endpoint may take to connect and for each read of one call
+    (the SDK's default is 600); the turn deadline bounds the whole turn."""
+    turn_deadline: float | None = None
+    """Seconds a shopper waits at most for a reply; past it they get an apology and a human
+    (`agent/bounded.py`). Default: 30 on an endpoint; 180 with the embedded model, where a turn
+    takes 6–16 s alone on 2 cores (README) but waits its turn behind the other conversations'
+    model calls. 0 turns the deadline off."""
     llm_threads: int = 2
     llm_ctx: int = 4096
     embeddings: bool = True
@@ -52,6 +60,13 @@ class Settings(BaseSettings):
         if value is not None and value.tzinfo is None:
             raise ValueError("XIAOER_NOW needs an offset, e.g. 2026-11-20T14:00:00+08:00")
         return value
+
+    @property
+    def deadline_s(self) -> float | None:
+        """`turn_deadline` with its default filled in (None: no deadline)."""
+        if self.turn_deadline is None:
+            return 30.0 if self.llm_base_url else 180.0
+        return self.turn_deadline or None
 
     @property
     def db_url(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xiaoer.agent.actions import Outcome
+from xiaoer.agent.bounded import BoundedTurns
 from xiaoer.agent.replay import replay
 from xiaoer.agent.replay_report import Replayed
 from xiaoer.agent.turn import Assistant
@@ -53,6 +54,7 @@ def build_llm(settings: Settings, progress: Callable[[int, int], None] | None = 
             base_url=settings.llm_base_url,
             model=settings.llm_model or "default",
             api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout,
         )
     from xiaoer.llm.llama import LlamaLLM
     from xiaoer.llm.model_files import ensure_gguf
@@ -70,6 +72,7 @@ class Runtime:
     _llm: LLM | None = None
     _assistant: Assistant | None = None
     _knowledge: KnowledgeBase | None = None
+    _turns: BoundedTurns | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -163,6 +166,13 @@ class Runtime:
                 reader=self.reader(),
             )  # fmt: skip
         return self._assistant
+
+    def turns(self) -> BoundedTurns:
+        """Shopper turns as the API runs them: once per `client_key`, within the deadline
+        (`XIAOER_TURN_DEADLINE`), an apology and a human when the model cannot answer."""
+        if self._turns is None:
+            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s)
+        return self._turns
 
     def inbox(self) -> Inbox:
         """What human agents and merchants do with conversations."""

@@ -30,6 +30,7 @@ REASONS = {
     "rule": "店铺规则要求人工处理",
     "model": "客服判断需要人工处理",
     "takeover": "人工主动接管",
+    "unavailable": "模型超时或出错，AI 没能答复",
 }
 PRIORITY = {"anger": 1, "over_limit": 1, "rule": 1}
 """1 urgent; everything else 2 (normal)."""

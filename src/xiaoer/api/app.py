@@ -14,7 +14,7 @@ from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, ver
 from xiaoer.api.errors import ApiModel, RequestLimits, install_error_handlers
 from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
-from xiaoer.api.sse import stream_turn
+from xiaoer.api.sse import open_stream
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound, Unauthorized
 from xiaoer.runtime import Runtime
@@ -120,11 +120,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         request: Request,
         stream: bool = False,
     ) -> Any:
-        """Shopper: send a message; JSON reply, or SSE with `Accept: text/event-stream`."""
-        assistant = rt().assistant()
+        """Shopper: send a message; JSON reply, or SSE with `Accept: text/event-stream`.
+
+        A resend with the same `client_key` is answered once: while the first copy is still
+        being answered the resend waits for that answer (`replayed: true`). A model that times
+        out or fails gives an apology and a human (`agent/bounded.py`)."""
+        turns = rt().turns()
 
         async def run(emit: Emit) -> Any:
-            return await assistant.turn(
+            return await turns.turn(
                 claims.shop_id,
                 claims.shopper_id,
                 body.text,
@@ -134,7 +138,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             )
 
         if stream or "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(stream_turn(run), media_type="text/event-stream")
+            frames = await open_stream(run)  # a refusal before the first event is a 4xx here
+            return StreamingResponse(frames, media_type="text/event-stream")
 
         async def no_events(_event: object) -> None:
             return None

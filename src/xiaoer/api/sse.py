@@ -12,27 +12,44 @@ answers with these events, in this order:
 | `done`        | the full turn result: `{reply, conversation_id, message_id, tool_calls,   |
 |               | llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, fallback, …}`     |
 | `error`       | `{type, message}` — the turn failed; the shopper's message stays stored  |
+
+A request refused before the turn starts (bad token, another shopper's conversation, the rate
+limit, bad input, 503 busy) gets the same 4xx/503 JSON as without SSE, not a stream. A resend
+of a message (same `client_key`) that is answered, or still being answered, gets `delta` and
+`done` (`replayed: true`) with that one answer. When the model times out or fails the reply is
+an apology and a handoff (`done` with `fallback: true` and `handoff`), never an `error`. An
+`error` after `accepted` names a `XiaoerError` with its message, or `InternalError` with a
+generic one (the detail stays in the log).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from xiaoer.agent.events import Event, event_payload
 from xiaoer.domain.errors import XiaoerError
 
+log = logging.getLogger(__name__)
+
+INTERNAL = "内部错误，请稍后再试 / internal error, please try again later"
+"""The `error` event's message for a failure that is not the shopper's doing: internal detail
+(a database's or library's message) stays in the log."""
+
 
 def frame(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def stream_turn(
+async def open_stream(
     run: Callable[[Callable[[Event], Awaitable[None]]], Awaitable[Any]],
 ) -> AsyncIterator[str]:
-    """Run a turn in a task and yield its events as SSE frames as they happen."""
+    """Start the turn and wait for its first event: a turn refused before it emitted anything
+    (unknown or another shopper's conversation, the rate limit, bad input, busy) raises here,
+    so the SSE request gets the same 4xx as the JSON one. Then the frames, as they happen."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def emit(event: Event) -> None:
@@ -43,14 +60,31 @@ async def stream_turn(
             await run(emit)
         except XiaoerError as exc:
             await queue.put(frame("error", {"type": type(exc).__name__, "message": exc.message}))
+            raise
         except Exception as exc:  # the stream must end with an event, never a dropped socket
-            await queue.put(frame("error", {"type": "InternalError", "message": str(exc)}))
+            log.error("turn failed while streaming", exc_info=exc)
+            await queue.put(frame("error", {"type": "InternalError", "message": INTERNAL}))
         finally:
             await queue.put(None)
 
     task = asyncio.create_task(runner())
+    first = await queue.get()
+    if first is None or first.startswith("event: error"):
+        await asyncio.wait([task])
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc  # nothing was streamed yet: the API's error handler answers it
+    return _frames(first, queue, task)
+
+
+async def _frames(
+    first: str | None, queue: asyncio.Queue[str | None], task: asyncio.Task[None]
+) -> AsyncIterator[str]:
     try:
-        while (item := await queue.get()) is not None:
+        item = first
+        while item is not None:
             yield item
+            item = await queue.get()
     finally:
-        await task
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # a refusal after the first event was told as its `error` event

@@ -9,6 +9,7 @@ XiaoerError
   + TooLarge        (413)  a request or document over its documented size limit
   + TooManyRequests (429)  a shopper sends faster than the shop's rate limit
   + UpstreamError   (502)  LLM endpoint or commerce platform failed
+  + Unavailable     (503)  busy: the request was not taken; send it again
 """
 
 from __future__ import annotations
@@ -52,3 +53,7 @@ class TooManyRequests(XiaoerError):
 
 class UpstreamError(XiaoerError):
     status_code = 502
+
+
+class Unavailable(XiaoerError):
+    status_code = 503

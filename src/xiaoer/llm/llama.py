@@ -151,7 +151,14 @@ class LlamaLLM:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
         worker = asyncio.create_task(asyncio.to_thread(work))
-        text, ttft = await self._pump(queue, on_text, started, mode)
+        try:
+            text, ttft = await self._pump(queue, on_text, started, mode)
+        except BaseException:
+            # Cancelled (a turn's deadline): stop the thread before the lock is let go, or the
+            # next call would run llama.cpp on the same context at the same time.
+            cancel.set()
+            await asyncio.wait([worker])
+            raise
         try:
             await worker
         except Exception as exc:  # llama.cpp failures surface as one clear upstream error

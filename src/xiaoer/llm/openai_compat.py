@@ -46,12 +46,24 @@ def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 
 
 class OpenAICompatLLM:
-    def __init__(self, *, base_url: str, model: str, api_key: str = "", client: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 30.0,
+        client: Any = None,
+    ) -> None:
+        """`timeout`: seconds for one call, connecting and reading included (the SDK's default
+        is 600); one retry on a connection error or a 5xx/429."""
         from openai import AsyncOpenAI
 
         self.name = model
         self.model = model
-        self.client = client or AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+        self.client = client or AsyncOpenAI(
+            base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=1
+        )
 
     async def complete(
         self,

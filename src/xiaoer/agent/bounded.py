@@ -1,0 +1,202 @@
+"""A shopper's message answered once, within a deadline, and honestly when the model fails.
+
+`BoundedTurns` stands in front of `Assistant.turn` for callers whose clients resend (the API):
+
+- **Once.** A message resent with the same `client_key` while its first copy is still being
+  answered does not run the turn again: the resend waits for the first copy's answer and gets
+  it (`replayed: true`; on SSE a `delta` and a `done`). A resend after the answer was stored
+  gets the stored answer (`Assistant.turn`). This holds within one process; API workers in
+  several processes need the turn queue of issue 19 (a resend racing the first copy's insert
+  there still gets the turn's 409).
+- **Deadline.** The whole turn (every LLM call, tool and guard in it) runs under `deadline_s`.
+- **Honest failure.** When the deadline passes, or the LLM fails (`UpstreamError`: an endpoint's
+  5xx, a connection error or timeout, a reply the SDK cannot read; the embedded model's own
+  failures), after the shopper's message was stored: the shopper gets an apology in their
+  language and the conversation is queued for a human (reason `unavailable`), stored as the
+  ordinary assistant reply to that message (`meta.fallback`, `meta.unavailable`). A resend
+  then gets that reply. Before the message was stored the caller gets 503 `Unavailable`, and
+  resending with the same `client_key` is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from xiaoer.agent.events import Accepted, Emit, Event, TextDelta, TurnResult, ignore
+from xiaoer.agent.handoff import as_view, notice, summarize
+from xiaoer.agent.instructions import english
+from xiaoer.domain.errors import NotFound, Unavailable, UpstreamError
+from xiaoer.guard.input import check_input
+from xiaoer.store.repositories import ConversationRepository, HandoffRepository, ShopRepository
+
+if TYPE_CHECKING:
+    from xiaoer.agent.turn import Assistant
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = "非常抱歉，系统这会儿没能及时给您答复。"
+UNAVAILABLE_EN = "I'm very sorry, our system couldn't answer you in time. "
+"""What the shopper hears before the handoff notice when the model timed out or failed."""
+REASON = "unavailable"
+"""The handoff reason (`agent/handoff.py: REASONS`)."""
+
+type _Key = tuple[str, str, str, str]
+
+
+@dataclass
+class BoundedTurns:
+    """`Assistant.turn` answered once per `client_key`, within `deadline_s` seconds (None: no
+    deadline), with an apology and a handoff when the model cannot answer."""
+
+    assistant: Assistant
+    deadline_s: float | None = None
+    _running: dict[_Key, asyncio.Task[TurnResult]] = field(default_factory=dict)
+
+    async def turn(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        text: str,
+        *,
+        conversation_id: str,
+        client_key: str | None = None,
+        emit: Emit = ignore,
+    ) -> TurnResult:
+        if not client_key:
+            result = await self._bounded(shop_id, shopper_id, text, conversation_id, None, emit)
+            return await _told(result, emit) if result.replayed else result
+        key = (shop_id, shopper_id, conversation_id, client_key)
+        first = self._running.get(key)
+        if first is not None:  # the same message, still being answered: wait for its answer
+            return await _told(replace(await asyncio.shield(first), replayed=True), emit)
+        task = asyncio.create_task(
+            self._bounded(shop_id, shopper_id, text, conversation_id, client_key, emit)
+        )
+        self._running[key] = task
+        task.add_done_callback(lambda _done: self._running.pop(key, None))
+        # shielded: the sender hanging up does not stop the answer a resend will wait for
+        result = await asyncio.shield(task)
+        return await _told(result, emit) if result.replayed else result
+
+    async def _bounded(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        text: str,
+        conversation_id: str,
+        client_key: str | None,
+        emit: Emit,
+    ) -> TurnResult:
+        started = time.perf_counter()
+        accepted: Accepted | None = None
+
+        async def watch(event: Event) -> None:
+            nonlocal accepted
+            if isinstance(event, Accepted):
+                accepted = event
+            await emit(event)
+
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                return await self.assistant.turn(
+                    shop_id, shopper_id, text,
+                    conversation_id=conversation_id, client_key=client_key, emit=watch,
+                )  # fmt: skip
+        except (TimeoutError, UpstreamError) as exc:
+            timed_out = isinstance(exc, TimeoutError)
+            what = f"no reply within {self.deadline_s:g} s" if timed_out else "the LLM failed"
+            log.warning(
+                "turn in %s/%s: %s (%s)", shop_id, conversation_id, what,
+                "" if timed_out else exc,
+            )  # fmt: skip
+            if accepted is None:
+                raise Unavailable(
+                    "the assistant is busy and did not take the message; send it again "
+                    "(with the same client_key)"
+                ) from exc
+            return await self._apologise(shop_id, shopper_id, text, accepted, what, started, emit)
+
+    async def _apologise(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        text: str,
+        accepted: Accepted,
+        what: str,
+        started: float,
+        emit: Emit,
+    ) -> TurnResult:
+        """The stored message gets an apology and a human; nothing the model half-did is sent.
+        `what` (the handoff's detail, which the shopper's client sees) says what went wrong
+        without the upstream's own message, which stays in the log."""
+        assistant, cid = self.assistant, accepted.conversation_id
+        policy = await assistant.policy_for(shop_id)
+        now, en = assistant.clock(), english(text)
+        async with assistant.sessions() as s:
+            repo = ConversationRepository(s, shop_id)
+            if (stored := await repo.reply_to(accepted.message_id)) is not None:
+                # the turn stored its reply just as time ran out: that is the answer
+                return _from_row(stored.content, cid, stored.id, stored.meta, replayed=True)
+            shop = await ShopRepository(s).get(shop_id)
+            if shop is None:
+                raise NotFound(f"shop {shop_id!r} not found")
+            handoffs = HandoffRepository(s, shop_id)
+            row = await handoffs.open_for(cid)
+            if row is None:
+                earlier = [m for m in await repo.messages(cid) if m.id < accepted.message_id]
+                row = await handoffs.open(
+                    cid, shopper_id, REASON, detail=what, priority=2,
+                    summary=summarize(earlier, text, [], [], check_input(text)), now=now,
+                )  # fmt: skip
+                await repo.set_mode(cid, "queued")
+            ahead = await handoffs.ahead_of(row)
+            view = as_view(row)
+            told = notice(shop, ahead, policy.handoff.minutes_each, now, en=en)
+            reply = (UNAVAILABLE_EN if en else UNAVAILABLE) + told
+            meta = {
+                "fallback": True,
+                "unavailable": what,
+                "latency_ms": int((time.perf_counter() - started) * 1000),
+                "model": assistant.llm.name,
+                "handoff": view["id"],
+            }
+            stored = await repo.add_message(
+                cid, "assistant", reply, now, reply_to=accepted.message_id, meta=meta
+            )
+            await s.commit()
+        result = _from_row(reply, cid, stored.id, meta, handoff=view)
+        await emit(TextDelta(reply))
+        await emit(result)
+        return result
+
+
+def _from_row(
+    reply: str,
+    conversation_id: str,
+    message_id: int,
+    meta: dict[str, Any],
+    *,
+    handoff: dict[str, Any] | None = None,
+    replayed: bool = False,
+) -> TurnResult:
+    return TurnResult(
+        reply=reply,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        latency_ms=meta.get("latency_ms", 0),
+        fallback=bool(meta.get("fallback")),
+        replayed=replayed,
+        handoff=handoff,
+    )
+
+
+async def _told(result: TurnResult, emit: Emit) -> TurnResult:
+    """A stored or shared answer (the turn emitted nothing for it), told to this caller's
+    stream as the reply and `done`."""
+    await emit(TextDelta(result.reply))
+    await emit(result)
+    return result

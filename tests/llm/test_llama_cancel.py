@@ -1,0 +1,72 @@
+"""A cancelled embedded-model call (a turn's deadline) stops its generation thread before the
+next call may start: llama.cpp must never run two generations on one context at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from xiaoer.llm.base import ChatMessage
+from xiaoer.llm.llama import LlamaLLM
+
+
+class FakeLlama:
+    """Generates token 7 every 5 ms, forever; counts generations running at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.made = 0
+        self._lock = threading.Lock()
+
+    def token_eos(self) -> int:
+        return 0
+
+    def tokenize(self, text: bytes, **_kwargs: Any) -> list[int]:
+        return [1] * max(1, len(text) // 4)
+
+    def n_ctx(self) -> int:
+        return 4096
+
+    def detokenize(self, _ids: list[int], **_kwargs: Any) -> bytes:
+        return "好".encode()
+
+    def generate(self, _tokens: list[int], **_kwargs: Any) -> Iterator[int]:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            while True:
+                time.sleep(0.005)
+                self.made += 1
+                yield 7
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+class NoSnapshots:
+    def restore(self, _tokens: list[int]) -> int:
+        return 0
+
+    def save(self) -> None:
+        return None
+
+
+async def test_a_cancelled_call_stops_its_thread_before_the_next_call() -> None:
+    fake = FakeLlama()
+    llm = LlamaLLM(fake)
+    llm.snapshots = NoSnapshots()  # type: ignore[assignment]  # no llama.cpp state to keep
+    messages = [ChatMessage("user", "你好")]
+    with_deadline = asyncio.create_task(llm.complete(messages, [], mode="text", max_tokens=4000))
+    await asyncio.sleep(0.1)
+    with_deadline.cancel()
+    nxt = await asyncio.wait_for(llm.complete(messages, [], mode="text", max_tokens=3), 5)
+    assert nxt.content == "好好好"
+    assert with_deadline.cancelled() and fake.most == 1 and fake.running == 0
+    made = fake.made
+    await asyncio.sleep(0.05)
+    assert fake.made == made  # nothing is still generating
