@@ -1162,3 +1162,70 @@ async def inbox_suggest(
     for f in data["facts"]:
         args = json.dumps(f["arguments"], ensure_ascii=False)
         out.print(f"· {f['tool']} {args}", style="dim", markup=False)
+
+
+@app.command()
+@command
+async def kpi(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    since: Annotated[
+        str | None, typer.Option(help="first day, YYYY-MM-DD in the shop's timezone")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="last day (included); default today, 30 days in all")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Service KPIs (客服考核指标): 淘宝/京东/抖店 response rates by each platform's rule,
+    response time, handoffs, latency and tokens, with a daily series. See docs/kpis.md."""
+    from xiaoer.services import kpis as kpis_service
+
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            report = await kpis_service.compute_for_dates(s, shop, since, until, rt.clock())
+    finally:
+        await rt.close()
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    _print_kpis(report)
+
+
+def _print_kpis(report: Any) -> None:
+    """The `services.kpis.KpiReport` as three tables: figures, handoff reasons, per day."""
+    from datetime import timedelta
+
+    from xiaoer.agent.handoff import REASONS
+    from xiaoer.services.kpis import LABELS
+
+    last = report.until - timedelta(seconds=1)
+    out.print(f"[bold]{report.shop_id}[/bold] {report.since:%Y-%m-%d} ~ {last:%Y-%m-%d} "
+              f"({report.timezone}, 人工时间 working hours {report.working_hours})")  # fmt: skip
+    table = Table("指标 KPI", "值 value", "计数 count", "说明 note")
+    for f in report.figures:
+        zh, en = LABELS[f.key]
+        count = f"{f.hits}/{f.total}" if f.unit == "rate" and f.total else ""
+        table.add_row(f"{zh}\n[dim]{en}[/dim]", _kpi_value(f.value, f.unit), count,
+                      escape(f.reason))  # fmt: skip
+    out.print(table)
+    if report.handoff_reasons:
+        reasons = Table("转人工原因 reason", "次数 count")
+        for reason, n in report.handoff_reasons.items():
+            reasons.add_row(REASONS.get(reason, reason), str(n))
+        out.print(reasons)
+    keys = ("conversations", "taobao_3min_response_rate", "jd_30s_answer_rate",
+            "jd_message_left_rate", "douyin_3min_human_reply_rate", "avg_response_seconds")  # fmt: skip
+    daily = Table("日期 day", *(LABELS[k][0] for k in keys))
+    for d in report.daily:
+        by_key = {f.key: f for f in d.figures}
+        daily.add_row(f"{d.day}", *(_kpi_value(by_key[k].value, by_key[k].unit) for k in keys))
+    out.print(daily)
+
+
+def _kpi_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "rate":
+        return f"{value:.1%}"
+    return f"{value:.0f}" if unit in ("count", "ms", "tokens") else f"{value:.1f}"

@@ -46,7 +46,8 @@ class Hours:
         return local >= self.start or local < self.end
 
     def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}-{end}"
 
 
 ALL_DAY = Hours(time(0), time(0))
@@ -192,57 +193,82 @@ def _within(waits: Sequence[Wait], limit: float) -> int:
     return sum(1 for w in waits if w.seconds is not None and w.seconds <= limit)
 
 
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[since, until) and the clocks the rules read it with."""
+
+    since: datetime
+    until: datetime
+    tz: ZoneInfo
+    hours: Hours
+    """The shop's working hours."""
+
+    def holds(self, t: datetime) -> bool:
+        return self.since <= t < self.until
+
+    def local(self, t: datetime) -> time:
+        return t.astimezone(self.tz).time()
+
+
 def figures(
-    conversations: Sequence[Conversation],
-    tz: ZoneInfo,
-    hours: Hours,
-    since: datetime,
-    until: datetime,
+    conversations: Sequence[Conversation], period: Period
 ) -> tuple[list[Figure], dict[str, int]]:
-    """Every figure for [since, until), and the handoffs started in it counted by reason."""
+    """Every figure for the period, and the handoffs started in it counted by reason."""
+    firsts = [c for c in conversations if c.rounds and period.holds(c.rounds[0].start)]
+    reasons = Counter(
+        h.reason for c in conversations for h in c.handoffs if period.holds(h.created_at)
+    )
+    out = [
+        Figure("conversations", len(firsts), "count"),
+        *_platform_figures(conversations, firsts, period),
+        *_own_figures(conversations, firsts, period),
+    ]
+    return out, dict(reasons.most_common())
 
-    def inside(t: datetime) -> bool:
-        return since <= t < until
 
-    def local(t: datetime) -> time:
-        return t.astimezone(tz).time()
-
-    all_rounds = [r for c in conversations for r in c.rounds if inside(r.start)]
-    taobao = [r for r in all_rounds if TAOBAO_HOURS.holds(local(r.start))]
-    firsts = [c for c in conversations if c.rounds and inside(c.rounds[0].start)]
+def _platform_figures(
+    conversations: Sequence[Conversation], firsts: Sequence[Conversation], p: Period
+) -> list[Figure]:
+    rounds = [r for c in conversations for r in c.rounds if p.holds(r.start)]
+    taobao = [r for r in rounds if TAOBAO_HOURS.holds(p.local(r.start))]
     consults = [c.rounds[0] for c in firsts]
     offline = [
-        not JD_HOURS.holds(local(r.start))
-        or (r.seconds is None and not hours.holds(local(r.start)))
+        not JD_HOURS.holds(p.local(r.start))
+        or (r.seconds is None and not p.hours.holds(p.local(r.start)))
         for r in consults
     ]
     online = [r for r, off in zip(consults, offline, strict=True) if not off]
-    waits = [w for c in conversations for w in c.human_waits if inside(w.start)]
-    douyin = [w for w in waits if DOUYIN_HOURS.holds(local(w.start))]
-    answered = [min(r.seconds, WAIT_CAP) for r in all_rounds if r.seconds is not None]
+    waits = [w for c in conversations for w in c.human_waits if p.holds(w.start)]
+    douyin = [w for w in waits if DOUYIN_HOURS.holds(p.local(w.start))]
+    answered = [min(r.seconds, WAIT_CAP) for r in rounds if r.seconds is not None]
+    return [
+        Figure("rounds", len(rounds), "count"),
+        _rate("taobao_3min_response_rate", _within(taobao, TAOBAO_WITHIN), len(taobao),
+              " 08:00–23:00 开始的咨询轮次 / no round began 08:00–23:00"),
+        _rate("jd_30s_answer_rate", _within(online, JD_WITHIN), len(online),
+              " 09:00–23:00 的在线咨询 / no online consult 09:00–23:00"),
+        _rate("jd_message_left_rate", sum(offline), len(consults), "咨询 / no consult"),
+        _rate("douyin_3min_human_reply_rate", _within(douyin, DOUYIN_WITHIN), len(douyin),
+              " 08:00–23:00 转人工后的顾客消息 / no message handed to a human 08:00–23:00"),
+        _mean("avg_response_seconds", answered, "seconds", "得到回复的轮次 / no answered round"),
+        _mean("human_avg_reply_seconds", [w.seconds for w in waits if w.seconds is not None],
+              "seconds", "人工回复 / no human reply after a handoff"),
+    ]  # fmt: skip
+
+
+def _own_figures(
+    conversations: Sequence[Conversation], firsts: Sequence[Conversation], p: Period
+) -> list[Figure]:
     handed = [c for c in firsts if c.handoffs]
     by_bot = [c for c in firsts if not c.handoffs and any(is_bot_turn(m) for m in c.messages)]
     acted = [c for c in firsts if c.actions]
     verified = [c for c in acted if any(s == "executed" and kept for s, kept in c.actions)]
     turns = [
-        m for c in conversations for m in c.messages if is_bot_turn(m) and inside(m.created_at)
+        m for c in conversations for m in c.messages if is_bot_turn(m) and p.holds(m.created_at)
     ]
-    latencies = [
-        float(m.meta["latency_ms"]) for m in turns if isinstance(m.meta.get("latency_ms"), int)
-    ]
-    out = [
-        Figure("conversations", len(firsts), "count"),
-        Figure("rounds", len(all_rounds), "count"),
-        _rate("taobao_3min_response_rate", _within(taobao, TAOBAO_WITHIN), len(taobao),
-              "08:00–23:00 开始的咨询轮次 / no round began 08:00–23:00"),
-        _rate("jd_30s_answer_rate", _within(online, JD_WITHIN), len(online),
-              "09:00–23:00 的在线咨询 / no online consult 09:00–23:00"),
-        _rate("jd_message_left_rate", sum(offline), len(consults), "咨询 / no consult"),
-        _rate("douyin_3min_human_reply_rate", _within(douyin, DOUYIN_WITHIN), len(douyin),
-              "08:00–23:00 转人工后的顾客消息 / no message handed to a human 08:00–23:00"),
-        _mean("avg_response_seconds", answered, "seconds", "得到回复的轮次 / no answered round"),
-        _mean("human_avg_reply_seconds", [w.seconds for w in waits if w.seconds is not None],
-              "seconds", "人工回复 / no human reply after a handoff"),
+    latencies = _recorded(turns, "latency_ms")
+    no_turn = "记录了用量的机器人回复 / no bot turn with its usage recorded"
+    return [
         _rate("answered_without_handoff_rate", len(by_bot), len(firsts), "会话 / no conversation"),
         _rate("handoff_rate", len(handed), len(firsts), "会话 / no conversation"),
         _rate("resolution_verified_rate", len(verified), len(acted),
@@ -251,13 +277,16 @@ def figures(
         Figure("presales_conversion_rate", None, "rate", reason=NO_CONVERSION),
         _percentile("latency_p50_ms", latencies, 50),
         _percentile("latency_p95_ms", latencies, 95),
-        _mean("tokens_in_per_turn", [float(m.meta.get("tokens_in") or 0) for m in turns],
-              "tokens", "机器人回复 / no bot turn"),
-        _mean("tokens_out_per_turn", [float(m.meta.get("tokens_out") or 0) for m in turns],
-              "tokens", "机器人回复 / no bot turn"),
+        _mean("tokens_in_per_turn", _recorded(turns, "tokens_in"), "tokens", no_turn),
+        _mean("tokens_out_per_turn", _recorded(turns, "tokens_out"), "tokens", no_turn),
     ]  # fmt: skip
-    reasons = Counter(h.reason for c in conversations for h in c.handoffs if inside(h.created_at))
-    return out, dict(reasons.most_common())
+
+
+def _recorded(turns: Sequence[MessageRow], key: str) -> list[float]:
+    """The turns' `meta[key]`, where the turn recorded it (rows from before it was kept have
+    none, and are left out rather than read as 0)."""
+    values = (m.meta.get(key) for m in turns)
+    return [float(v) for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _percentile(key: str, values: Sequence[float], p: float) -> Figure:

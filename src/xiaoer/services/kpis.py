@@ -58,7 +58,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.domain.errors import BadInput, NotFound
-from xiaoer.services.kpi_rules import Conversation, Figure, Hours, figures, shop_hours
+from xiaoer.services.kpi_rules import Conversation, Figure, Hours, Period, figures, shop_hours
 from xiaoer.store.models import ActionRow, HandoffRow, MessageRow, ServiceRecordRow
 from xiaoer.store.repositories import ShopRepository
 
@@ -153,9 +153,9 @@ async def compute(
     tz = ZoneInfo(shop.timezone or "Asia/Shanghai")
     hours = shop_hours(shop.working_hours)
     conversations = await _load(session, shop_id, since, until)
-    main, reasons = figures(conversations, tz, hours, since, until)
+    main, reasons = figures(conversations, Period(since, until, tz, hours))
     daily = [
-        Day(day, figures(conversations, tz, hours, max(since, start), min(until, end))[0])
+        Day(day, figures(conversations, Period(max(since, start), min(until, end), tz, hours))[0])
         for day, start, end in _days(since, until, tz)
     ]
     return KpiReport(shop_id, str(tz), hours, since, until, main, reasons, daily)
