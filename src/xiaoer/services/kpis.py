@@ -40,7 +40,7 @@ conversation's first round. Clock windows are half-open: 08:00–23:00 holds 08:
 - `csat`, `presales_conversion_rate`: None, no data source (`kpi_rules.NO_CSAT`,
   `NO_CONVERSION`).
 - `latency_p50_ms` / `latency_p95_ms`: nearest-rank percentiles of the bot turns' `latency_ms`;
-  `tokens_in_per_turn` / `tokens_out_per_turn`: their mean tokens.
+  `tokens_in_per_turn` / `tokens_out_per_turn`: their mean tokens (turns that recorded them).
 
 A rate with nothing to count is None with the reason, never 0 or 1. The daily series repeats
 the figures per day of the shop's timezone, each counted on its own day.
