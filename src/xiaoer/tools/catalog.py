@@ -1,4 +1,9 @@
-"""Catalog tools: search_products, get_product."""
+"""Catalog tools: search_products, get_product.
+
+Both add the shop's pre-sales lines (`presale.py`, from `pairing`, `upsell`, `stockout` and
+`promotions` in the policy): a product over a stated budget after the list; after a product's
+detail the alternatives to what is sold out, the running promotions and, last, what pairs
+with it."""
 
 from __future__ import annotations
 

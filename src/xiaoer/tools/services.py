@@ -2,8 +2,8 @@
 recommend_size, request_invoice, schedule_installation.
 
 The read-only ones answer from data (size charts, the 国补 tables and the shop's subsidy
-programmes — `subsidy.py` —, the shop's coupons); the ones that change something return a
-proposal for the action desk, like the after-sales tools.
+programmes — `subsidy.py` —, the shop's coupons and 满减 promotions — `promotion.py`); the
+ones that change something return a proposal for the action desk, like the after-sales tools.
 """
 
 from __future__ import annotations
