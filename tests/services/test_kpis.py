@@ -256,3 +256,16 @@ async def test_bad_periods_and_unknown_shops_are_clear_errors(runtime: Runtime) 
         datetime(2026, 10, 22, tzinfo=SH),
         datetime(2026, 11, 21, tzinfo=SH),
     )  # the 30 days up to today, today included
+
+
+async def test_windows_and_days_are_the_shops_timezone(runtime: Runtime) -> None:
+    # 10:00 in Shanghai is 02:00 in UTC: inside 淘宝's 08:00–23:00 for a Shanghai shop only
+    await chat(runtime, "c1", Msg("shopper", at(10, 0)), Msg("bot", at(10, 0, 20)))
+    assert value(await report(runtime), "taobao_3min_response_rate") == 1.0
+    async with runtime.sessions() as s:
+        (await s.get(ShopRow, "mini")).timezone = "UTC"  # type: ignore[union-attr]
+        await s.commit()
+    r = await report(runtime)
+    assert r.timezone == "UTC" and r.figure("taobao_3min_response_rate").total == 0
+    assert r.figure("jd_message_left_rate").hits == 1  # 02:00 is outside 09:00–23:00
+    assert [d.day.isoformat() for d in r.daily] == ["2026-11-19", "2026-11-20"]
