@@ -97,12 +97,11 @@ def is_answer(m: MessageRow) -> bool:
     """A message that answers the buyer: a human agent's, or the bot's reply to a message.
     The notice sent while a conversation waits for a human (`meta.notice`) only says a human
     will answer, and a review outcome (no `reply_to`) answers no question: neither counts."""
-    if m.role == "agent":
-        return True
-    return m.role == "assistant" and m.reply_to is not None and "notice" not in m.meta
+    return m.role == "agent" or is_bot_turn(m)
 
 
 def is_bot_turn(m: MessageRow) -> bool:
+    """The bot's reply to a buyer message (what its latency and tokens are counted over)."""
     return m.role == "assistant" and m.reply_to is not None and "notice" not in m.meta
 
 
