@@ -96,13 +96,15 @@ def gated() -> GatedLLM:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def api(
-    request: pytest.FixtureRequest, gated: GatedLLM, tmp_path: Path
-) -> AsyncIterator[Api]:
-    url = ""
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        url = await fresh_database(request.getfixturevalue("postgres_url"), tmp_path.name)
-    async for a in _api(tmp_path, gated, url=url):
+        return await fresh_database(request.getfixturevalue("postgres_url"), tmp_path.name)
+    return ""
+
+
+@pytest.fixture
+async def api(db_url: str, gated: GatedLLM, tmp_path: Path) -> AsyncIterator[Api]:
+    async for a in _api(tmp_path, gated, url=db_url):
         yield a
 
 
@@ -163,9 +165,9 @@ async def _inbox(api: Api) -> list[dict[str, Any]]:
 
 
 async def test_a_hanging_model_gets_an_apology_and_a_human_by_the_deadline(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
-    async for api in _api(tmp_path, Hanging(), deadline=0.5):
+    async for api in _api(tmp_path, Hanging(), url=db_url, deadline=0.5):
         auth, cid = await api.shopper()
         url, body = f"/v1/conversations/{cid}/messages", {"text": "在吗", "client_key": "h1"}
         r = await asyncio.wait_for(api.client.post(url, json=body, headers=auth), 10)
