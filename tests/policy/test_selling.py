@@ -19,7 +19,7 @@ from xiaoer.policy.load import check_policy
 from xiaoer.policy.promotions import running_terms, saving
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.policy.selling import pairing_for, upsell_for
-from xiaoer.policy.versions import policy_yaml
+from xiaoer.policy.versions import policy_hash, policy_yaml
 
 GOOD = """\
 pairing:
@@ -224,3 +224,16 @@ def test_the_documented_examples_load_and_say_what_the_docs_say() -> None:
     assert pairing.pairing and upsell.upsell[1].up_to == 10000 and stockout.stockout.alternatives
     worked = saving(promo.promotions, promo.coupons, 32900, today=DEC3).text()
     assert worked in section
+
+
+def test_a_policy_without_the_new_sections_keeps_its_version_hash() -> None:
+    """Hashes as computed before the sections existed: the defaults and the held-out shop's
+    policy still find the versions (and the actions' `policy_version`) they were stored under."""
+    assert policy_hash(ShopPolicy()) == (
+        "662377d3fd94e6aa64f9c8da14ba2ea725dfbc02edfed6d7c53956abd4d6b39f"
+    )
+    orchard = (files("xiaoer.demo") / "policy_orchard.yaml").read_text(encoding="utf-8")
+    assert policy_hash(load_policy(orchard)) == (
+        "ca2936fcd492ca1bcf8ebdaac2ac93f4d7b7470f87a96b2d4a727d53a41cce90"
+    )
+    assert policy_hash(load_policy("stockout: {alternatives: 1}")) != policy_hash(ShopPolicy())

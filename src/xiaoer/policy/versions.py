@@ -28,9 +28,18 @@ DEFAULTS_NOTE = "# 没有 policy.yaml：按默认策略运行 / no policy.yaml: 
 _REF = re.compile(r"^(?P<shop>[A-Za-z0-9_\-]{1,64})@v?(?P<number>\d{1,6}|latest)$")
 
 
+LATER_SECTIONS = ("pairing", "upsell", "promotions", "stockout")
+"""Sections added after policies were first versioned: left out of the hash while at their
+defaults, so a policy that does not use them keeps the hash (and the version) it had."""
+
+
 def policy_hash(policy: ShopPolicy) -> str:
     """SHA-256 of the validated policy as canonical JSON (keys sorted, amounts in 元)."""
     data = policy.model_dump(mode="json")
+    blank = ShopPolicy().model_dump(mode="json")
+    for key in LATER_SECTIONS:
+        if data[key] == blank[key]:
+            del data[key]
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
