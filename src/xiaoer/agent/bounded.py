@@ -77,10 +77,15 @@ class BoundedTurns:
             self._bounded(shop_id, shopper_id, text, conversation_id, client_key, emit)
         )
         self._running[key] = task
-        task.add_done_callback(lambda _done: self._running.pop(key, None))
+        task.add_done_callback(lambda done: self._finished(key, done))
         # shielded: the sender hanging up does not stop the answer a resend will wait for
         result = await asyncio.shield(task)
         return await _told(result, emit) if result.replayed else result
+
+    def _finished(self, key: _Key, task: asyncio.Task[TurnResult]) -> None:
+        self._running.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: the callers that still wait are told it themselves
 
     async def _bounded(
         self,
@@ -107,12 +112,8 @@ class BoundedTurns:
                     conversation_id=conversation_id, client_key=client_key, emit=watch,
                 )  # fmt: skip
         except (TimeoutError, UpstreamError) as exc:
-            timed_out = isinstance(exc, TimeoutError)
-            what = f"no reply within {self.deadline_s:g} s" if timed_out else "the LLM failed"
-            log.warning(
-                "turn in %s/%s: %s (%s)", shop_id, conversation_id, what,
-                "" if timed_out else exc,
-            )  # fmt: skip
+            what = _what_failed(exc, self.deadline_s)
+            log.warning("turn in %s/%s: %s (%s)", shop_id, conversation_id, what, exc)
             if accepted is None:
                 raise Unavailable(
                     "the assistant is busy and did not take the message; send it again "
@@ -172,6 +173,12 @@ class BoundedTurns:
         await emit(TextDelta(reply))
         await emit(result)
         return result
+
+
+def _what_failed(exc: Exception, deadline_s: float | None) -> str:
+    if not isinstance(exc, TimeoutError):
+        return "the LLM or another upstream service failed"
+    return f"no reply within {deadline_s:g} s" if deadline_s is not None else "timed out"
 
 
 def _from_row(
