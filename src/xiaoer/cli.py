@@ -360,6 +360,10 @@ async def eval_run(
     category: Annotated[str | None, typer.Option(help="only this category")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="write an HTML report")] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="keep each trial's database (its recorded conversations) here"),
+    ] = None,
 ) -> None:
     """Run scenarios against the real agent with a simulated shopper; report pass^k."""
     from xiaoer.evals.cli import run_scenarios
@@ -376,6 +380,7 @@ async def eval_run(
         json_out=json_out,
         html_out=html_out,
         load_llm=load_llm,
+        keep=keep,
     )
 
 

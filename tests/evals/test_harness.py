@@ -203,8 +203,10 @@ def test_loader_reports_problems(tmp_path: Path) -> None:
         load_scenarios("missing", root=tmp_path)
 
 
-async def test_suite_runs_real_turns_on_fresh_demo_data() -> None:
-    """The whole harness with a scripted LLM: demo data, turns, scoring, summary."""
+async def test_suite_runs_real_turns_on_fresh_demo_data(tmp_path: Path) -> None:
+    """The whole harness with a scripted LLM: demo data, turns, scoring, summary; each trial's
+    database kept (`--keep`) with the conversation it recorded."""
+    import sqlite3
 
     def script(messages: list[ChatMessage], tools: list[ToolSpec], mode: Mode) -> Completion:
         if messages[-1].role == "user" and "SO2611190048" in messages[-1].content:
@@ -215,8 +217,16 @@ async def test_suite_runs_real_turns_on_fresh_demo_data() -> None:
         "tools": [{"name": "track_logistics", "args": {"order_id": "SO2611190048"}}],
         "must_say": ["顺丰"]})  # fmt: skip
     other = _scenario(id="s2", opening="你好", expect={"must_say": ["不存在的词"]})
-    trials, wall = await run_suite([s, other], ScriptedLLM(script=script), trials=2)
+    trials, wall = await run_suite(
+        [s, other], ScriptedLLM(script=script), trials=2, keep=tmp_path / "kept"
+    )
     assert [t.passed for t in trials] == [True, True, False, False]
+    kept = sorted(p.name for p in (tmp_path / "kept").iterdir())
+    assert kept == [f"{s.id}-0.db", f"{s.id}-1.db", "s2-0.db", "s2-1.db"]
+    with sqlite3.connect(tmp_path / "kept" / "s2-1.db") as db:
+        said = [tuple(r) for r in db.execute("select role, content from messages order by id")]
+    assert said[0] == ("shopper", "你好") and said[1][0] == "assistant"
+    assert said[1][1] == trials[3].turns[0].reply
     assert "杭州中转场" in trials[0].turns[0].tool_calls[0]["result"]  # real demo data
     # the world was captured from the trial's database, and the reply checked against it
     assert trials[0].world is not None and len(trials[0].world.products) > 10

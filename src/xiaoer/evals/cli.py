@@ -59,6 +59,7 @@ async def run_scenarios(
     json_out: Path | None,
     html_out: Path | None,
     load_llm: Callable[[Runtime], None],
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     if user not in ("scripted", "llm"):
         raise BadInput(f"--user must be scripted or llm, not {user!r}")
@@ -87,7 +88,7 @@ async def run_scenarios(
 
             results, wall = await run_suite(
                 scenarios, llm, trials=trials, shopper_llm=llm if user == "llm" else None,
-                on_trial=tick,
+                on_trial=tick, keep=keep,
             )  # fmt: skip
     finally:
         await rt.close()

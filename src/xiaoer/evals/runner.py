@@ -35,9 +35,11 @@ from xiaoer.tools.registry import MUTATING
 class Workspace:
     """A temp folder with the template database; `trial_db()` hands out fresh copies."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Path | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="xiaoer-eval-"))
         self.template = self.root / "template.db"
+        self.keep = keep
+        """Where each trial's database is kept (`<scenario>-<trial>.db`); None: deleted."""
         self._n = 0
 
     async def prepare(self, llm: LLM) -> None:
@@ -58,6 +60,15 @@ class Workspace:
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def done(self, db: Path, scenario: Scenario, trial_no: int) -> None:
+        """A trial's database, once its trial is over: kept for a later look (the dry run of a
+        policy change replays its conversations), or deleted."""
+        if self.keep is None:
+            db.unlink(missing_ok=True)
+            return
+        self.keep.mkdir(parents=True, exist_ok=True)
+        shutil.move(db, self.keep / f"{scenario.id}-{trial_no}.db")
 
 
 async def _orders_hash(rt: Runtime, shop_id: str) -> str:
@@ -130,7 +141,7 @@ async def run_trial(
         changed = False
     finally:
         await rt.close()
-        db.unlink(missing_ok=True)
+        ws.done(db, scenario, trial_no)
     score(trial, set(MUTATING), changed)
     return trial
 
@@ -205,9 +216,10 @@ async def run_suite(
     trials: int = 1,
     shopper_llm: LLM | None = None,
     on_trial: Callable[[Trial], None] | None = None,
+    keep: Path | None = None,
 ) -> tuple[list[Trial], float]:
     """Every scenario `trials` times; returns the trials and the wall time in seconds."""
-    ws = Workspace()
+    ws = Workspace(keep)
     started = time.perf_counter()
     try:
         await ws.prepare(llm)
