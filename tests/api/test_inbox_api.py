@@ -52,3 +52,21 @@ async def test_bad_inbox_requests_are_clear(merchant: httpx.AsyncClient, llm: Sc
     assert r.status_code == 409 and "take it over first" in r.json()["error"]["message"]
     r = await merchant.post(f"/v1/inbox/{cid}/whisper", json={"text": ""})
     assert r.status_code in (400, 422)
+
+
+async def test_the_kpis_count_the_conversations_the_api_had(
+    merchant: httpx.AsyncClient, llm: ScriptedLLM
+) -> None:
+    """`GET /v1/kpis` on the served app: the merchant's figures, from what happened."""
+    token = (await merchant.post("/v1/shopper-tokens", json={"shopper_id": "U1"})).json()["token"]
+    shopper = {"Authorization": f"Bearer {token}"}
+    cid = (await merchant.post("/v1/conversations", headers=shopper)).json()["conversation_id"]
+    llm.steps = [say("您好，在的。")]
+    await merchant.post(f"/v1/conversations/{cid}/messages", json={"text": "在吗"}, headers=shopper)
+    r = await merchant.get("/v1/kpis")
+    body = r.json()
+    figures = body["figures"]
+    assert r.status_code == 200 and figures["conversations"]["value"] == 1
+    assert figures["handoff_rate"]["value"] == 0.0
+    r = await merchant.get("/v1/kpis", params={"since": "not-a-day"})
+    assert r.status_code == 400 and r.json()["error"]["message"]

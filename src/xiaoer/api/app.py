@@ -14,6 +14,7 @@ from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, ver
 from xiaoer.api.errors import ApiModel, RequestLimits, install_error_handlers
 from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
+from xiaoer.api.kpis import kpis_router
 from xiaoer.api.sse import open_stream
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound, Unauthorized
@@ -228,4 +229,5 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     app.include_router(knowledge_router(rt, merchant_shop))
     app.include_router(inbox_router(rt, merchant_shop))
+    app.include_router(kpis_router(rt, merchant_shop))
     return app

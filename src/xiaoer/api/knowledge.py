@@ -26,7 +26,7 @@ MAX_DOCUMENT_CHARS = 20_000
 """`POST /v1/knowledge/documents`: longer content is refused with 413. Each chunk of a document
 is embedded while the request waits (about 1 s per 360-character chunk on 2 busy cores: a
 20,000-character document takes 20–60 s, a 1 MB one would take hours); a bigger file goes in
-with `xiaoer ingest docs --shop S FILE`, which shows its progress."""
+with `xiaoer ingest docs --shop SHOP FILE`, which shows its progress."""
 
 
 class FactIn(ApiModel):
