@@ -76,6 +76,26 @@ def test_the_first_stopping_rule_decides_and_compensations_add_up() -> None:
     assert refused.granted is None
 
 
+def test_unless_keeps_a_rule_from_its_exceptions() -> None:
+    """ "Returns only for quality problems — kitchen appliances excepted": the rule stops every
+    other return, and the exception (all of `unless` holding) passes it over."""
+    p = policy(
+        """
+  - when: {request: [return], quality: false}
+    unless: {categories: [厨房电器], days_since_delivery: {max: 7}}
+    then: deny
+    reason: 只退质量问题
+"""
+    )
+    assert decide(p, facts()).then == ""  # a kitchen appliance, 3 days: the exception
+    late = replace(ORDER, delivered_at=NOW - timedelta(days=8))
+    assert decide(p, facts(order=late)).then == "deny"  # only part of `unless` holds
+    other = Product("K2", "保温杯", "杯具", "家乐", "", {}, (), ())
+    assert decide(p, facts(products={"K1": other})).reason == "只退质量问题"
+    _, problems = check_policy("rules:\n  - {when: {}, unless: {colour: [红]}, then: allow}\n")
+    assert [(p.line, p.field) for p in problems] == [(2, "rules.0.unless.colour")]
+
+
 def test_ask_is_passed_over_once_the_evidence_is_in_the_words() -> None:
     p = policy(
         """
@@ -213,5 +233,5 @@ def test_the_documented_examples_load() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
     section = doc[doc.index("## 店铺规则") : doc.index("## How an action runs")]
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5  # the exception (`unless`) and the worked examples
     assert all(load_policy(b).rules for b in blocks)

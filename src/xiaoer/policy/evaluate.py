@@ -122,6 +122,8 @@ def decide(policy: ShopPolicy, facts: Facts) -> Decision:
     for i, rule in enumerate(policy.rules):
         if not holds(policy, rule.when, facts):
             continue
+        if rule.unless is not None and holds(policy, rule.unless, facts):
+            continue
         name = f"rules.{i}"
         if rule.then == "compensate":
             compensations.append(Compensation(rule.amount, rule.reason, name, rule.say))

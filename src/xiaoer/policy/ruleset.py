@@ -152,6 +152,10 @@ class When(_Model):
 
 class Rule(_Model):
     when: When = When()
+    unless: When | None = None
+    """Conditions that keep the rule from applying even when `when` holds ("只为质量问题换货，
+    衣服除外": `when: {request: [exchange], quality: false}`, `unless: {categories: [衣服]}`).
+    Every condition written in it must hold for the exception to apply."""
     then: Outcome
     reason: str = ""
     """Why: shown to the shopper in a refusal, to the human in a handoff, and with a
