@@ -236,4 +236,8 @@ def test_a_policy_without_the_new_sections_keeps_its_version_hash() -> None:
     assert policy_hash(load_policy(orchard)) == (
         "ca2936fcd492ca1bcf8ebdaac2ac93f4d7b7470f87a96b2d4a727d53a41cce90"
     )
+    stride = (files("xiaoer.demo") / "policy_stride.yaml").read_text(encoding="utf-8")
+    assert policy_hash(load_policy(stride)) == (  # with rules, none of them using `unless`
+        "3e0e845189963afc9777079631706837b2a9bef941e3e31dd1ca79486fe2a412"
+    )
     assert policy_hash(load_policy("stockout: {alternatives: 1}")) != policy_hash(ShopPolicy())

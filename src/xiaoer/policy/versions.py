@@ -33,6 +33,10 @@ LATER_SECTIONS = ("pairing", "upsell", "promotions", "stockout")
 defaults, so a policy that does not use them keeps the hash (and the version) it had."""
 
 
+LATER_RULE_FIELDS = ("unless",)
+"""The same for fields of a rule: left out while not written."""
+
+
 def policy_hash(policy: ShopPolicy) -> str:
     """SHA-256 of the validated policy as canonical JSON (keys sorted, amounts in 元)."""
     data = policy.model_dump(mode="json")
@@ -40,6 +44,10 @@ def policy_hash(policy: ShopPolicy) -> str:
     for key in LATER_SECTIONS:
         if data[key] == blank[key]:
             del data[key]
+    for rule in data["rules"]:
+        for key in LATER_RULE_FIELDS:
+            if rule.get(key) is None:
+                rule.pop(key, None)
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
