@@ -5,9 +5,10 @@
 - **Once.** A message resent with the same `client_key` while its first copy is still being
   answered does not run the turn again: the resend waits for the first copy's answer and gets
   it (`replayed: true`; on SSE a `delta` and a `done`). A resend after the answer was stored
-  gets the stored answer (`Assistant.turn`). This holds within one process; API workers in
-  several processes need the turn queue of issue 19 (a resend racing the first copy's insert
-  there still gets the turn's 409).
+  gets the stored answer (`Assistant.turn`). A resend that reaches another API worker while
+  the one that took the message is still answering it gets a 409 (`Assistant.turn` reads who
+  took it: a process on the same machine while it lives, one elsewhere for 5 minutes), and is
+  answered there once that worker is gone.
 - **Deadline.** The whole turn (every LLM call, tool and guard in it) runs under `deadline_s`.
 - **Honest failure.** When the deadline passes, or the LLM fails (`UpstreamError`: an endpoint's
   5xx, a connection error or timeout, a reply the SDK cannot read; the embedded model's own

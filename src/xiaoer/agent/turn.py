@@ -29,6 +29,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -547,11 +549,19 @@ class Assistant:
         if key:
             existing = await repo.message_by_client_key(conversation_id, key)
             if existing is not None:
-                return existing, await repo.reply_to(existing.id)
+                reply = await repo.reply_to(existing.id)
+                if reply is None and _answered_elsewhere(existing.meta):
+                    # another worker is answering it right now: answering again would reply twice
+                    raise Conflict(
+                        f"message {key!r} is still being answered; resend it in a moment to "
+                        "get the reply"
+                    )
+                return existing, reply  # its worker is gone: answer it here
         try:
             row = await repo.add_message(
-                conversation_id, "shopper", text, self.clock(), client_key=key
-            )
+                conversation_id, "shopper", text, self.clock(), client_key=key,
+                meta={"accepted": round(time.time(), 3), "by": WORKER} if key else None,
+            )  # fmt: skip
         except IntegrityError as exc:  # the same key raced in from a second request
             raise Conflict(f"message {key!r} is already being answered") from exc
         return row, None
@@ -1023,6 +1033,33 @@ def routed(check: InputCheck, understood: Understanding) -> InputCheck:
     mood (abuse, which the input guard flags, stays angry whatever the reading says)."""
     mood = "angry" if "abuse" in check.flags else understood.mood
     return replace(check, mood=mood, asks_human=understood.asks_human)
+
+
+ANSWERING_S = 300.0
+"""How long (wall clock) a message taken by a worker on another machine stays "being answered".
+Longer than any turn's deadline."""
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+"""The process that accepted a message (`meta.by` of a message with a `client_key`)."""
+
+
+def _answered_elsewhere(meta: dict[str, Any]) -> bool:
+    """Whether another worker may still be answering a message it accepted (`meta.by`): on this
+    machine, while that process lives; on another, for `ANSWERING_S` after it accepted it. A
+    resend to the process that took it finds it answered or not running (`agent/bounded.py`
+    makes an in-flight resend wait), and a message from before workers were named is re-run."""
+    by = str(meta.get("by", ""))
+    host, _, pid = by.rpartition(":")
+    if not by or by == WORKER or not pid.isdigit():
+        return False
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False  # it died mid-turn (kill -9, a crash): answer the message here
+        except PermissionError:
+            return True
+        return True
+    return time.time() - float(meta.get("accepted", 0) or 0) < ANSWERING_S
 
 
 PRODUCT_QUESTIONS = frozenset({"stock", "product"})
