@@ -286,3 +286,39 @@ async def test_money_back_for_delivered_goods_is_their_return(tmp_path: Path) ->
     assert "无理由退货期限" in kept.reply and "仅退款" not in kept.reply
     # nothing to send back when it did not arrive right: the refund it was asked as
     assert [c.name for c in missing.tool_calls] == ["request_refund"]
+
+
+async def test_a_request_on_an_order_already_in_after_sale_is_answered_from_its_record(
+    tmp_path: Path,
+) -> None:
+    """An order has one after-sale case at a time: a message read as asking for another (a
+    refund, here) is about the case under way, and the model answers from the order's record —
+    its progress and the shop's next step — instead of a refusal."""
+    returned = ORDERS[2] | {
+        "status": "售后中",
+        "extras": {
+            "after_sale": {
+                "type": "退货退款",
+                "reason": "尺码不合适",
+                "status": "买家已寄回，待商家收货",
+                "applied_at": "2026-11-15T10:00:00+08:00",
+                "return_shipment": {"carrier": "中通快递", "tracking_no": "7300009"},
+                "refund_fen": 89900,
+            }
+        },
+    }
+    script = Script(
+        [{"事": "退款", "办理": "是"}],
+        [say("鞋子已寄回，仓库签收后 48 小时内验货，通过后退款 ¥899。")],
+    )
+    rt = await _open(tmp_path, script.llm, orders=[*ORDERS[:2], returned])
+    try:
+        [r] = await _chat(rt, "U2", "鞋已经寄回去了，订单 SO2001，钱什么时候退给我？")
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["get_order"] and not r.actions
+    record = r.tool_calls[0].result
+    assert "售后：类型退货退款，原因尺码不合适，进度买家已寄回，待商家收货" in record
+    assert "退回快递中通快递 7300009，退款金额¥899" in record
+    assert "仓库签收后48小时内验货，通过后原路退款" in record  # the shop's policy, not the model's
+    assert r.reply == "鞋子已寄回，仓库签收后 48 小时内验货，通过后退款 ¥899。"

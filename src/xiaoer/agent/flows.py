@@ -256,11 +256,16 @@ def _ordinal(choices: Sequence[str], text: str) -> str | None:
     return choices[index] if index < len(choices) else None
 
 
+AFTER_SALE_KINDS = frozenset({"refund", "return", "exchange"})
+"""Flows that start an after-sale case (an order has one at a time)."""
+
+
 class FlowDriver:
     """Moves the conversation's flows one turn on."""
 
     def __init__(self, tools: Collection[str]) -> None:
         self.specs = {k: s for k, s in SPECS.items() if s.tool in tools}
+        self.looks_up = "get_order" in tools
 
     def takes(self, understood: Understanding | None, flows: Flows) -> bool:
         return understood is not None and (
@@ -290,6 +295,17 @@ class FlowDriver:
             flow = flow.to(Stage.CHECK, order_id=order_id, choices=[], asked="")
         elif flow.stage == Stage.ITEMS:
             flow = flow.to(Stage.CHECK, item=text, asked="")
+        if flow.kind in AFTER_SALE_KINDS and (
+            (order := await deps.commerce.get_order(flow.order_id)) is not None
+            and order.status == OrderStatus.AFTER_SALE
+            and self.looks_up
+        ):
+            # The order already has an after-sale under way, so no new one can start; a message
+            # read as asking for one is about that one (seen on dev, refund-stride-002: "退的鞋
+            # 已经寄回去了…钱什么时候退给我？" refused with "已经在售后处理中"). The model
+            # answers from the order's record, which shows the case and its progress.
+            await hands.call("get_order", {"order_id": flow.order_id})
+            return FlowTurn(flows.put(flow.to(Stage.DONE, outcome="answered", asked="")))
         if (
             flow.kind == "refund"
             and "return" in self.specs

@@ -55,8 +55,33 @@ def order_detail(order: Order, local: Local) -> str:
     if order.shipment:
         rows.append(f"快递：{order.shipment.carrier} {order.shipment.tracking_no}")
     if after := order.extras.get("售后") or order.extras.get("after_sale"):
-        rows.append(f"售后：{after}")
+        rows.append(f"售后：{after_sale_text(after, local)}")
     return "\n".join(rows)
+
+
+_AFTER_SALE_FIELDS = (("type", "类型"), ("reason", "原因"), ("status", "进度"))
+
+
+def after_sale_text(after: Any, local: Local) -> str:
+    """An order's after-sale case in words: its kind, reason, progress, when it was applied
+    for, the parcel sent back and the money (a merchant's own text passes as written)."""
+    if not isinstance(after, dict):
+        return str(after)
+    parts = [f"{label}{after[key]}" for key, label in _AFTER_SALE_FIELDS if after.get(key)]
+    if isinstance(applied := after.get("applied_at"), str):
+        try:
+            parts.append(f"申请时间{when(local(datetime.fromisoformat(applied)))}")
+        except ValueError:
+            parts.append(f"申请时间{applied}")
+    if isinstance(back := after.get("return_shipment"), dict) and back.get("tracking_no"):
+        parts.append(f"退回快递{back.get('carrier', '')} {back['tracking_no']}")
+    if isinstance(refund := after.get("refund_fen"), int):
+        parts.append(f"退款金额{yuan(refund)}")
+    if isinstance(extra := after.get("compensation_fen"), int) and extra:
+        parts.append(f"另补偿{yuan(extra)}")
+    if after.get("exchange_to"):
+        parts.append(f"换成{after['exchange_to']}")
+    return "，".join(parts)
 
 
 def track_text(order: Order, shipment: Shipment, local: Local, now: datetime) -> str:

@@ -72,10 +72,20 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     order, problem = await owned_order(deps, args.order_id)
     if order is None:
         return problem
+    text = order_detail(order, deps.local)
+    after = order.extras.get("after_sale")
+    if (
+        isinstance(after, dict)
+        and "退" in str(after.get("type", ""))
+        and "寄回" in str(after.get("status", ""))
+    ):
+        returns, refund = deps.policy.returns, deps.policy.refund
+        text += (
+            f"\n退货流程（本店规则）：商品寄回、仓库签收后{returns.inspect_hours}小时内验货，"
+            "通过后原路退款" + (f"（{refund.timing}）" if refund.timing else "") + "。"
+        )
     return ToolResult(
-        True,
-        order_detail(order, deps.local),
-        {"order_id": order.id, "status": str(order.status), "pay_fen": order.pay_fen},
+        True, text, {"order_id": order.id, "status": str(order.status), "pay_fen": order.pay_fen}
     )
 
 
