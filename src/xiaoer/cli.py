@@ -61,6 +61,10 @@ inbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(inbox_app, name="inbox")
+account_app = typer.Typer(
+    help="Merchant console accounts (控制台账号): add, list.", no_args_is_help=True
+)
+app.add_typer(account_app, name="account")
 out = Console()
 err = Console(stderr=True)
 
@@ -441,6 +445,56 @@ async def bench(
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     else:
         out.print_json(json.dumps(result, ensure_ascii=False))
+
+
+def _new_password() -> str:
+    """From `XIAOER_NEW_PASSWORD`, else asked twice with hidden input on a terminal."""
+    if given := _settings().new_password:
+        return given
+    if not sys.stdin.isatty():
+        raise BadInput(
+            "no password: set XIAOER_NEW_PASSWORD or run in a terminal to be asked for one"
+        )
+    return typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+
+
+@account_app.command("add")
+@command
+async def account_add(
+    name: Annotated[str, typer.Argument(help="login name (or email)")],
+    shop: Annotated[list[str], typer.Option(help="a shop it may see; repeat for several")],
+    role: Annotated[str, typer.Option(help="owner | agent")] = "agent",
+) -> None:
+    """Add a console account. The password comes from XIAOER_NEW_PASSWORD or a hidden prompt."""
+    from xiaoer.services import accounts as accounts_service
+
+    password = _new_password()
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            account = await accounts_service.add(s, name, password, role, shop, rt.clock())
+            await s.commit()
+    finally:
+        await rt.close()
+    out.print(f"[green]✓[/green] {account.name} ({account.role}): {', '.join(account.shops)}")
+
+
+@account_app.command("list")
+@command
+async def account_list() -> None:
+    """The console accounts, their roles and shops (never their passwords)."""
+    from xiaoer.services import accounts as accounts_service
+
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            accounts = await accounts_service.all_accounts(s)
+    finally:
+        await rt.close()
+    table = Table("name", "role", "shops")
+    for a in accounts:
+        table.add_row(escape(a.name), a.role, escape(", ".join(a.shops)))
+    out.print(table if accounts else "[dim]（没有账号 / no accounts: xiaoer account add）[/dim]")
 
 
 def main() -> None:

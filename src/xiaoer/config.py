@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     """Signs shopper tokens; empty means a random key kept in `<home>/secret.key`."""
     shopper_token_ttl: int = 3600
+    new_password: str = ""
+    """The password for `xiaoer account add` (else it asks with hidden input); nothing else
+    reads it."""
     host: str = "127.0.0.1"
     port: int = 8000
 

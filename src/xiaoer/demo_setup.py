@@ -6,16 +6,38 @@ from rich.console import Console
 
 from xiaoer.demo import write_demo_bundles
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import ShopRepository
+from xiaoer.services import accounts as accounts_service
+from xiaoer.store.repositories import ConsoleAccountRepository, ShopRepository
 
 DEMO_SHOPS = ("stride", "volt", "orchard")
+DEMO_ACCOUNT = ("demo", "xiaoer-demo")
+"""The demo's console owner (name, password): a local demo only, printed on every run."""
 
 
 async def ensure_demo(rt: Runtime, console: Console, *, regenerate: bool = False) -> None:
     async with rt.sessions() as s:
         present = {shop.id for shop in await ShopRepository(s).list()}
-    if not regenerate and all(shop in present for shop in DEMO_SHOPS):
-        return
+    if regenerate or not all(shop in present for shop in DEMO_SHOPS):
+        await _import_demo(rt, console)
+    await _ensure_console_account(rt, console)
+
+
+async def _ensure_console_account(rt: Runtime, console: Console) -> None:
+    """The demo owner account for the three shops, and where to sign in with it."""
+    name, password = DEMO_ACCOUNT
+    async with rt.sessions() as s:
+        if await ConsoleAccountRepository(s).by_name(name) is None:
+            await accounts_service.add(s, name, password, "owner", list(DEMO_SHOPS), rt.clock())
+            await s.commit()
+    url = f"http://{rt.settings.host}:{rt.settings.port}/console"
+    console.print(
+        f"控制台 / console: {url}  (xiaoer serve)  登录 / login: {name} / {password}",
+        markup=False,
+        highlight=False,
+    )
+
+
+async def _import_demo(rt: Runtime, console: Console) -> None:
     anchor = rt.clock().astimezone()
     folder = rt.settings.home / "demo-bundles"
     with console.status("生成演示店铺数据 / generating the demo shops…"):

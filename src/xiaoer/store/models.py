@@ -424,3 +424,21 @@ class HandoffRow(Base):
         Index("ix_handoffs_queue", "shop_id", "status", "priority", "created_at"),
         Index("ix_handoffs_conversation", "shop_id", "conversation_id"),
     )
+
+
+class ConsoleAccountRow(Base):
+    """A person who signs in to the merchant console: an `owner` (everything) or an `agent`
+    (conversations and the queue), for one shop or several (`shops`, a list of shop ids).
+
+    No foreign key to `shops`: re-importing a bundle replaces the shop row, and the accounts
+    must survive that. `password_hash` is `scrypt$n$r$p$salt$hash` (hex), never the password.
+    """
+
+    __tablename__ = "console_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    shops: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]

@@ -36,6 +36,7 @@ from xiaoer.store.models import (
     ActionRow,
     AuditRow,
     ChatTranscriptRow,
+    ConsoleAccountRow,
     ConversationRow,
     FaqRow,
     HandoffRow,
@@ -830,3 +831,27 @@ class KnowledgeRepository:
         )
         self.session.add_all(rows)
         await self.session.flush()
+
+
+class ConsoleAccountRepository:
+    """Console sign-in accounts. Not scoped to one shop: an account lists the shops it may see,
+    and every console page then reads through the shop-filtered repositories."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_name(self, name: str) -> ConsoleAccountRow | None:
+        stmt = select(ConsoleAccountRow).where(ConsoleAccountRow.name == name)
+        return await self.session.scalar(stmt)
+
+    async def get(self, account_id: int) -> ConsoleAccountRow | None:
+        return await self.session.get(ConsoleAccountRow, account_id)
+
+    async def add(self, row: ConsoleAccountRow) -> ConsoleAccountRow:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def all(self) -> list[ConsoleAccountRow]:
+        stmt = select(ConsoleAccountRow).order_by(ConsoleAccountRow.name)
+        return list(await self.session.scalars(stmt))
