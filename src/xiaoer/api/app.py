@@ -17,6 +17,8 @@ from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.kpis import kpis_router
 from xiaoer.api.sse import open_stream
 from xiaoer.config import Settings
+from xiaoer.console import BASE as CONSOLE_BASE
+from xiaoer.console import create_console
 from xiaoer.domain.errors import NotFound, Unauthorized
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import (
@@ -230,4 +232,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(knowledge_router(rt, merchant_shop))
     app.include_router(inbox_router(rt, merchant_shop))
     app.include_router(kpis_router(rt, merchant_shop))
+    # The merchant console: its own sub-app, so its errors are HTML pages and /v1 keeps JSON.
+    app.mount(CONSOLE_BASE, create_console(rt, lambda: state["secret"]))
     return app

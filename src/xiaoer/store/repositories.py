@@ -452,6 +452,35 @@ class ConversationRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def recent(self, *, text: str | None = None, limit: int = 200) -> list[ConversationRow]:
+        """The shop's conversations, most recently active first; with `text`, those whose id,
+        shopper id or a shopper/assistant/agent message contains it (whispers are not searched)."""
+        stmt = select(ConversationRow).where(ConversationRow.shop_id == self.shop_id)
+        if text:
+            said = select(MessageRow.conversation_id).where(
+                MessageRow.shop_id == self.shop_id,
+                MessageRow.role != "whisper",
+                MessageRow.content.contains(text, autoescape=True),
+            )
+            stmt = stmt.where(
+                ConversationRow.id.in_(said)
+                | ConversationRow.id.contains(text, autoescape=True)
+                | ConversationRow.shopper_id.contains(text, autoescape=True)
+            )
+        stmt = stmt.order_by(ConversationRow.updated_at.desc(), ConversationRow.id).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+    async def messages_of(self, conversation_ids: Sequence[str]) -> list[MessageRow]:
+        """The messages of several conversations, in order."""
+        stmt = (
+            select(MessageRow)
+            .where(
+                MessageRow.shop_id == self.shop_id, MessageRow.conversation_id.in_(conversation_ids)
+            )
+            .order_by(MessageRow.id)
+        )
+        return list(await self.session.scalars(stmt))
+
 
 class HandoffRepository:
     def __init__(self, session: AsyncSession, shop_id: str) -> None:
@@ -537,6 +566,17 @@ class HandoffRepository:
             row.status, row.closed_at = "closed", now
         await self.session.flush()
         return closed
+
+    async def of_conversations(self, conversation_ids: Sequence[str]) -> list[HandoffRow]:
+        stmt = (
+            select(HandoffRow)
+            .where(
+                HandoffRow.shop_id == self.shop_id,
+                HandoffRow.conversation_id.in_(conversation_ids),
+            )
+            .order_by(HandoffRow.created_at, HandoffRow.id)
+        )
+        return list(await self.session.scalars(stmt))
 
 
 class ApiKeyRepository:
@@ -705,6 +745,16 @@ class ActionRepository:
         if status:
             stmt = stmt.where(ActionRow.status == status)
         stmt = stmt.order_by(ActionRow.created_at.desc()).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+    async def of_conversations(self, conversation_ids: Sequence[str]) -> list[ActionRow]:
+        stmt = (
+            select(ActionRow)
+            .where(
+                ActionRow.shop_id == self.shop_id, ActionRow.conversation_id.in_(conversation_ids)
+            )
+            .order_by(ActionRow.created_at, ActionRow.id)
+        )
         return list(await self.session.scalars(stmt))
 
 

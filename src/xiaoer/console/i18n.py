@@ -1,0 +1,100 @@
+"""The console's words, Chinese first (`zh`) with English (`en`), switched by `?lang=en` or the
+`xiaoer_lang` cookie. A missing key shows the key itself, so a gap is visible, not an error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("zh", "en")
+
+WORDS: dict[str, tuple[str, str]] = {
+    "title": ("店小二 商家后台", "xiaoer merchant console"),
+    "login": ("登录", "Sign in"),
+    "logout": ("退出", "Sign out"),
+    "name": ("账号", "Account"),
+    "password": ("密码", "Password"),
+    "bad_login": ("账号或密码错误", "Wrong account name or password"),
+    "throttled": (
+        "登录失败次数过多，请一分钟后再试",
+        "Too many failed sign-ins; try again in a minute",
+    ),
+    "dashboard": ("数据看板", "Dashboard"),
+    "conversations": ("会话", "Conversations"),
+    "queue": ("人工队列", "Handoff queue"),
+    "settings": ("设置", "Settings"),
+    "since": ("开始日期", "From"),
+    "until": ("结束日期", "To"),
+    "apply": ("查询", "Apply"),
+    "figure": ("指标", "Figure"),
+    "value": ("数值", "Value"),
+    "counted": ("统计口径", "Counted from"),
+    "charts_later": (
+        "趋势图稍后提供；下表为每日数据。",
+        "Charts come later; the daily figures are below.",
+    ),
+    "daily": ("每日数据", "Daily"),
+    "day": ("日期", "Day"),
+    "reasons": ("转人工原因", "Handoff reasons"),
+    "none": ("无", "none"),
+    "search": ("搜索", "Search"),
+    "search_hint": ("消息内容、会话或顾客编号", "message text, conversation or shopper id"),
+    "handoff": ("转人工", "Handoff"),
+    "any": ("全部", "any"),
+    "yes": ("有", "yes"),
+    "no": ("无", "no"),
+    "outcome": ("结果", "Outcome"),
+    "shopper": ("顾客", "Shopper"),
+    "channel": ("渠道", "Channel"),
+    "mode": ("状态", "Mode"),
+    "updated": ("最近活动", "Last active"),
+    "messages": ("消息数", "Messages"),
+    "last_message": ("最后一条", "Last message"),
+    "no_conversations": ("没有符合条件的会话", "No conversations match"),
+    "transcript": ("会话记录", "Transcript"),
+    "tool_calls": ("工具调用", "Tool calls"),
+    "guard": ("核查", "Guard"),
+    "passed": ("通过", "passed"),
+    "failed": ("未通过", "failed"),
+    "citations": ("引用", "Citations"),
+    "actions": ("操作", "Actions"),
+    "other_actions": ("其他操作", "Other actions"),
+    "handoffs": ("转人工记录", "Handoffs"),
+    "reason": ("原因", "Reason"),
+    "waiting": ("等待（分钟）", "Waiting (min)"),
+    "summary": ("AI 摘要", "AI summary"),
+    "priority": ("优先级", "Priority"),
+    "status": ("状态", "Status"),
+    "agent": ("客服", "Agent"),
+    "queue_empty": ("队列为空", "The queue is empty"),
+    "open": ("查看", "Open"),
+    "shop": ("店铺", "Shop"),
+    "timezone": ("时区", "Timezone"),
+    "working_hours": ("工作时间", "Working hours"),
+    "api_key": ("API 密钥", "API key"),
+    "accounts": ("控制台账号", "Console accounts"),
+    "role": ("角色", "Role"),
+    "read_only": ("只读；编辑功能稍后提供。", "Read-only; editing comes later."),
+    "error": ("出错了", "Something went wrong"),
+    "back": ("返回后台", "Back to the console"),
+    "role_shopper": ("顾客", "shopper"),
+    "role_assistant": ("店小二", "bot"),
+    "role_agent": ("人工客服", "human agent"),
+    "role_whisper": ("内部指示", "whisper"),
+}
+
+
+def lang_of(query: str | None, cookie: str | None) -> str:
+    for candidate in (query, cookie):
+        if candidate in LANGS:
+            return candidate
+    return "zh"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    index = 1 if lang == "en" else 0
+
+    def t(key: str) -> str:
+        words = WORDS.get(key)
+        return words[index] if words else key
+
+    return t
