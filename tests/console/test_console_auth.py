@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import csrf_of, login
+from console_fixture import csrf_of, login
 from xiaoer.console.auth import read_session, sign_session
 
 
