@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from console_fixture import csrf_of, login
+from console_fixture import PASSWORD, csrf_of, login
 from xiaoer.console.auth import read_session, sign_session
+from xiaoer.runtime import Runtime
+from xiaoer.services import accounts as accounts_service
 
 
 async def test_login_with_the_right_password_opens_the_dashboard(
@@ -17,6 +19,8 @@ async def test_login_with_the_right_password_opens_the_dashboard(
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
     page = await console.get("/console/mini/")
     assert page.status_code == 200 and "数据看板" in page.text and "boss" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
 
 
 async def test_login_with_a_wrong_password_or_unknown_name_is_refused(
@@ -103,3 +107,15 @@ async def test_english_switch_and_v1_errors_keep_their_json_shape(
     assert "Dashboard" in (await console.get("/console/mini/")).text  # the cookie remembers
     r = await console.get("/v1/kpis")
     assert r.status_code == 401 and r.json()["error"]["type"]
+
+
+async def test_an_account_with_two_shops_switches_between_them(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    async with runtime.sessions() as s:
+        await accounts_service.add(s, "two", PASSWORD, "agent", ["mini", "other"], runtime.clock())
+        await s.commit()
+    assert (await login(console, "two")).headers["location"] == "/console/mini/"
+    page = await console.get("/console/mini/")
+    assert 'href="/console/other/"' in page.text
+    assert (await console.get("/console/other/queue")).status_code == 200
