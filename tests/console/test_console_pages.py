@@ -21,6 +21,10 @@ async def test_dashboard_shows_the_kpis_of_the_period(
     assert cell(page.text, "conversations") == "3"  # not the other shop's
     assert cell(page.text, "handoff_rate") == "33.3%"
     assert "趋势图稍后提供" in page.text
+    # the form shows the period asked for (both days included), so re-applying keeps it
+    assert 'name="since" type="date" value="2026-11-20"' in page.text
+    assert 'name="until" type="date" value="2026-11-20"' in page.text
+    assert page.text.count('<tr><th scope="row">2026-11-') == 1  # one day in the series
     empty = await console.get("/console/mini/?since=2026-11-01&until=2026-11-01")
     assert cell(empty.text, "conversations") == "0"
     bad = await console.get("/console/mini/?since=yesterday")

@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +213,7 @@ def create_console(
         return render(
             request, "dashboard.html", report=report, labels=kpis_service.LABELS, **ctx,
             since=report.since.date().isoformat(),
-            until=(report.until.astimezone(report.since.tzinfo)).date().isoformat(),
+            until=(report.until - timedelta(days=1)).date().isoformat(),  # its last day
         )  # fmt: skip
 
     @app.get("/{shop_id}/conversations")
