@@ -88,3 +88,11 @@ def test_login_throttle_counts_failures_per_name_within_a_minute() -> None:
     assert t.blocked("li", 110) and t.blocked("LI", 110)
     assert not t.blocked("wang", 110)
     assert not t.blocked("li", 161)  # the first failure left the window
+
+
+def test_login_throttle_forgets_names_without_recent_failures_past_its_size() -> None:
+    t = accounts_service.LoginThrottle(limit=3, window=60, names=10)
+    for i in range(10):
+        t.failed(f"made-up-{i}", 100)
+    t.failed("li", 170)  # the others' failures left the window
+    assert len(t._failures) == 1

@@ -187,8 +187,9 @@ def create_console(
         value, _ = sign_session(secret(), account.id)
         response = RedirectResponse(f"{BASE}/{account.shops[0]}/", status_code=303)
         response.set_cookie(
-            SESSION_COOKIE, value, path=BASE, httponly=True, samesite="lax", max_age=SESSION_SECONDS
-        )
+            SESSION_COOKIE, value, path=BASE, httponly=True, samesite="lax",
+            max_age=SESSION_SECONDS, secure=request.url.scheme == "https",
+        )  # fmt: skip
         response.delete_cookie(LOGIN_CSRF_COOKIE, path=BASE)
         return response
 

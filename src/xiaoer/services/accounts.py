@@ -148,9 +148,12 @@ class LoginThrottle:
     refused until the oldest failure leaves the window. In-process (one API worker); a
     deployment with several workers shares nothing here yet."""
 
-    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
+    def __init__(self, limit: int = 5, window: float = 60.0, *, names: int = 10_000) -> None:
         self.limit = limit
         self.window = window
+        self.names = names
+        """Names remembered at most: past it, names without a recent failure are forgotten, so
+        failures under made-up names cannot grow the process without bound."""
         self._failures: dict[str, deque[float]] = {}
 
     def _recent(self, name: str, now: float) -> deque[float]:
@@ -164,6 +167,10 @@ class LoginThrottle:
 
     def failed(self, name: str, now: float) -> None:
         self._recent(name, now).append(now)
+        if len(self._failures) > self.names:
+            for key in list(self._failures):
+                if not self._recent(key, now):
+                    del self._failures[key]
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(name.strip().lower(), None)
