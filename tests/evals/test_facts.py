@@ -84,6 +84,18 @@ def test_sold_out_said_of_an_option_in_stock_is_wrong_and_true_answers_are_not()
     assert _check("沸点 7 电热水壶有货。") == []
 
 
+def test_a_stock_word_that_introduces_a_list_is_said_of_each_item() -> None:
+    """ "有货的：A、B" claims stock for A and for B, not for the options of the sentence before
+    (seen on the held-out shop: a correct code-written answer read as 有货 of the sold-out
+    option it had just named)."""
+    said = "沸点 7 电热水壶朱红：缺货，¥159。\n同款现在有货的：石墨灰。"
+    assert _check(said) == []
+    [w] = _check("沸点 7 电热水壶石墨灰：库存8。\n同款现在有货的：朱红、石墨灰。")
+    assert w.kind == "stock" and "K1-RED" in w.record
+    [w] = _check("沸点 7 电热水壶朱红：缺货。\n同款暂时缺货的：石墨灰。")
+    assert w.kind == "stock" and "stock 8" in w.record
+
+
 def test_questions_conditionals_and_other_options_are_not_claims() -> None:
     assert _check("请问您要的沸点 7 电热水壶朱红有货吗？") == []
     assert _check("沸点 7 电热水壶朱红如果有货会第一时间通知您。") == []

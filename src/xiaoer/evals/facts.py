@@ -311,11 +311,11 @@ class FactChecker:
             if any(a <= m.start() < b for a, b in taken):
                 continue
             taken.append((m.start(), m.end()))
-            events.append((start + m.start(), "stock", (False, m)))
+            events += [(start + at, "stock", (False, m)) for at in _said_of(clause, m)]
         for m in POS_STOCK.finditer(clause):
             if any(a <= m.start() < b for a, b in taken):
                 continue
-            events.append((start + m.start(), "stock", (True, m)))
+            events += [(start + at, "stock", (True, m)) for at in _said_of(clause, m)]
         for m in COUNT.finditer(clause):
             events.append((start + m.start(1), "count", int(m.group(1))))
         for m in MONEY.finditer(clause):
@@ -556,6 +556,19 @@ class FactChecker:
                     wrong.append(WrongFact("figure", original, f"{p.id} {p.title}: {name} {value}"))
                     break
         return wrong
+
+
+LIST_AFTER = re.compile(r"的?:")
+
+
+def _said_of(clause: str, m: re.Match[str]) -> list[int]:
+    """Where a stock word's claim is read: where it stands — or, when it introduces a list
+    ("同款现在有货的：A、B"), at the end of each item, so that each item's own options are
+    the subject, not the options of the sentence before."""
+    if not LIST_AFTER.match(clause, m.end()):
+        return [m.start()]
+    ends = [k for k in range(m.end(), len(clause)) if clause[k] == "、"]
+    return [*ends, len(clause)]
 
 
 def _last_order_before(norm: str, pos: int, sentence_orders: list[str]) -> int | None:
