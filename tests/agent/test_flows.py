@@ -288,21 +288,6 @@ async def test_money_back_for_delivered_goods_is_their_return(tmp_path: Path) ->
     assert [c.name for c in missing.tool_calls] == ["request_refund"]
 
 
-async def test_a_delivered_order_read_as_cancelled_is_its_return(tmp_path: Path) -> None:
-    """Goods in hand cannot be cancelled: the request runs as their return, under the return's
-    terms (here past the 7-day window), not refused as a cancel of a delivered order."""
-    script = Script([{"事": "取消订单", "办理": "是", "原因": "不想要了"}] * 2)
-    rt = await _open(tmp_path, script.llm)
-    try:
-        [r] = await _chat(rt, "U2", "SO2001 我不想要了，七天无理由退货吧")
-        [unshipped] = await _chat(rt, "U1", "SO1002 不想要了，取消")
-    finally:
-        await rt.close()
-    assert [c.name for c in r.tool_calls] == ["request_return"]
-    assert "无理由退货期限" in r.reply and "取消" not in r.reply
-    assert [c.name for c in unshipped.tool_calls] == ["cancel_order"]  # not yet shipped
-
-
 async def test_a_request_on_an_order_already_in_after_sale_is_answered_from_its_record(
     tmp_path: Path,
 ) -> None:

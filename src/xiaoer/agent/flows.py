@@ -307,15 +307,13 @@ class FlowDriver:
             await hands.call("get_order", {"order_id": flow.order_id})
             return FlowTurn(flows.put(flow.to(Stage.DONE, outcome="answered", asked="")))
         if (
-            flow.kind in ("refund", "cancel")
+            flow.kind == "refund"
             and "return" in self.specs
             and refund_is_return(await deps.commerce.get_order(flow.order_id), flow.reason_kind)
         ):
             # Money back for goods the shopper has is their return (seen on dev: "能七天无理由
             # 退吗" and "只退手表可以吗" read as 退款, and refused as 仅退款 of a shipped order);
-            # money back without sending anything is for what did not arrive right. A delivered
-            # order cannot be cancelled either: "不想要了" of goods in hand is their return (seen
-            # held out: "…我不想要了，七天无理由退货吧" read as 取消, refused as a cancel).
+            # money back without sending anything is for what did not arrive right.
             flow = flow.model_copy(update={"kind": "return"})
             spec = self.specs["return"]
         if spec.model_reads(text):
