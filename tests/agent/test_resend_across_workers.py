@@ -42,6 +42,12 @@ async def test_a_live_worker_on_this_machine_keeps_its_message(
         with pytest.raises(Conflict, match="still being answered"):
             await runtime.assistant().turn("mini", "U1", "在吗", conversation_id=cid,
                                            client_key="k1")  # fmt: skip
+        # a live pid long after: some other process (containers that share a host name)
+        stale = await _taken(runtime, by, time.time() - ANSWERING_S - 1)
+        llm.steps = [say("您好。")]
+        r = await runtime.assistant().turn("mini", "U1", "在吗", conversation_id=stale,
+                                           client_key="k1")  # fmt: skip
+        assert r.reply == "您好。"
     finally:
         worker.kill()
         await worker.wait()

@@ -1036,20 +1036,24 @@ def routed(check: InputCheck, understood: Understanding) -> InputCheck:
 
 
 ANSWERING_S = 300.0
-"""How long (wall clock) a message taken by a worker on another machine stays "being answered".
+"""How long (wall clock) a message taken by another worker stays "being answered" at most.
 Longer than any turn's deadline."""
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """The process that accepted a message (`meta.by` of a message with a `client_key`)."""
 
 
 def _answered_elsewhere(meta: dict[str, Any]) -> bool:
-    """Whether another worker may still be answering a message it accepted (`meta.by`): on this
-    machine, while that process lives; on another, for `ANSWERING_S` after it accepted it. A
+    """Whether another worker may still be answering a message it accepted (`meta.by`): for
+    `ANSWERING_S` after it accepted it — and on this machine only while that process lives. A
     resend to the process that took it finds it answered or not running (`agent/bounded.py`
-    makes an in-flight resend wait), and a message from before workers were named is re-run."""
+    makes an in-flight resend wait), and a message from before workers were named is re-run.
+    (The time bound also covers a pid that names some other process: containers that share a
+    host name have pid namespaces of their own.)"""
     by = str(meta.get("by", ""))
     host, _, pid = by.rpartition(":")
     if not by or by == WORKER or not pid.isdigit():
+        return False
+    if time.time() - float(meta.get("accepted", 0) or 0) >= ANSWERING_S:
         return False
     if host == socket.gethostname():
         try:
@@ -1058,8 +1062,7 @@ def _answered_elsewhere(meta: dict[str, Any]) -> bool:
             return False  # it died mid-turn (kill -9, a crash): answer the message here
         except PermissionError:
             return True
-        return True
-    return time.time() - float(meta.get("accepted", 0) or 0) < ANSWERING_S
+    return True
 
 
 PRODUCT_QUESTIONS = frozenset({"stock", "product"})
