@@ -10,6 +10,7 @@ Cross-field checks are field validators, so a problem is reported at the field i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -161,12 +162,18 @@ class Programme(_Model):
         return self.record or self.id
 
 
-def _unique(programmes: list[Programme]) -> list[Programme]:
-    """Ids name a programme in the order records, so they must not repeat."""
-    ids = [p.id for p in programmes]
-    if len(set(ids)) != len(ids):
-        raise ValueError("two programmes with the same id")
-    return programmes
+def unique_ids(what: str) -> Callable[[list[Any]], list[Any]]:
+    """A list validator: the entries' `id`s name them in records, so they must not repeat."""
+
+    def check(entries: list[Any]) -> list[Any]:
+        ids = [e.id for e in entries]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"two {what} with the same id")
+        return entries
+
+    return check
 
 
-Programmes = Annotated[list[Programme], Field(max_length=20), AfterValidator(_unique)]
+Programmes = Annotated[
+    list[Programme], Field(max_length=20), AfterValidator(unique_ids("programmes"))
+]

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from xiaoer.domain.money import yuan
 from xiaoer.policy.amounts import Money
+from xiaoer.policy.programmes import unique_ids
 
 if TYPE_CHECKING:
     from xiaoer.policy.schema import Coupon
@@ -128,14 +129,9 @@ def _dates(start: date | None, end: date | None) -> str:
     return f"{_day(start)}起" if start else ""
 
 
-def _unique(promotions: list[Promotion]) -> list[Promotion]:
-    ids = [p.id for p in promotions]
-    if len(set(ids)) != len(ids):
-        raise ValueError("two promotions with the same id")
-    return promotions
-
-
-Promotions = Annotated[list[Promotion], Field(max_length=20), AfterValidator(_unique)]
+Promotions = Annotated[
+    list[Promotion], Field(max_length=20), AfterValidator(unique_ids("promotions"))
+]
 
 
 @dataclass(frozen=True, slots=True)
