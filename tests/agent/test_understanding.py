@@ -269,6 +269,24 @@ async def test_a_shop_question_gets_snippets_sharing_its_words_below_the_thresho
     assert r.tool_calls == []  # the reading could not place it: the threshold still gates
 
 
+async def test_a_question_read_onto_an_order_topic_still_gets_the_shops_answer(
+    shop_dir: Path,
+) -> None:
+    """Read as 物流 but as a question (办理 否) naming no order of theirs: the shop's knowledge
+    is looked up first; read as a request, or about their own order, it is not."""
+    question = "支持七天无理由吗？"
+    asked = reading_llm(form(事="物流", 办理="否"), [say("支持，定制款除外。")])
+    _, r = await _turn(shop_dir / "a", asked, question)
+    assert [c.name for c in r.tool_calls] == ["search_knowledge"]
+    assert "定制款除外" in asked.calls[1][0][-1].content
+    request = reading_llm(form(事="物流", 办理="是"), [say("好的。")])
+    _, r = await _turn(shop_dir / "b", request, question)
+    assert r.tool_calls == []
+    own = reading_llm(form(事="物流", 办理="否"), [say("好的。")])
+    _, r = await _turn(shop_dir / "c", own, "我的订单号SO1001支持七天无理由吗？")
+    assert "search_knowledge" not in [c.name for c in r.tool_calls]
+
+
 async def test_a_stock_question_about_a_named_product_is_answered_from_its_record(
     shop_dir: Path,
 ) -> None:

@@ -1086,9 +1086,19 @@ SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "sh
 def _about_the_shop(question: str, understood: Understanding | None = None) -> bool:
     """A question the shop's knowledge may answer: not about the shopper's own order, not a
     change request, not a yes or no to a proposal — as the message was read, or, when the
-    reading could not say what it wants, by the keyword checks."""
+    reading could not say what it wants, by the keyword checks.
+
+    Read as about orders or an after-sale, but as a question (`acts` false) that names no order
+    of theirs, it is a question for the shop as well: the reading puts a question about the
+    shop's rules on the nearest order topic (seen on both tuned shops and the held-out one: a
+    pick-up or free-shipping question read as 物流, answered with the shopper's order list or a
+    made-up threshold). The knowledge is then shown only if it clears the relevance threshold."""
     if understood is not None and understood.want != "other":
-        return understood.want in SHOP_QUESTIONS and understood.answer == "none"
+        if understood.answer != "none":
+            return False
+        if understood.want in SHOP_QUESTIONS:
+            return True
+        return not understood.acts and not about_own_order(question)
     return not (
         about_own_order(question)
         or CHANGE_REQUEST.search(question)
