@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     new_password: str = ""
     """The password for `xiaoer account add` (else it asks with hidden input); nothing else
     reads it."""
+    metrics_token: str = ""
+    """When set, `GET /metrics` needs `Authorization: Bearer <token>`; empty: open (the server
+    listens on loopback unless `XIAOER_HOST` says otherwise)."""
     host: str = "127.0.0.1"
     port: int = 8000
 

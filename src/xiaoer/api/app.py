@@ -1,17 +1,18 @@
 """The ASGI app factory. Tests pass `runtime` (with a scripted LLM); production builds it."""
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from xiaoer.agent.actions import ActionView
 from xiaoer.agent.events import Emit
 from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
-from xiaoer.api.errors import ApiModel, RequestLimits, install_error_handlers
+from xiaoer.api.errors import ApiModel, RequestLimits, error_body, install_error_handlers
 from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.kpis import kpis_router
@@ -20,6 +21,8 @@ from xiaoer.config import Settings
 from xiaoer.console import BASE as CONSOLE_BASE
 from xiaoer.console import create_console
 from xiaoer.domain.errors import NotFound, Unauthorized
+from xiaoer.observability import ready
+from xiaoer.observability.metrics import CONTENT_TYPE, HttpMetrics, Metrics
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import (
     ActionRepository,
@@ -81,6 +84,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     install_error_handlers(app)
     app.add_middleware(RequestLimits)
+    metrics = Metrics()  # this app's own registry: apps in one process never collide
+    app.state.metrics = metrics
+    app.add_middleware(HttpMetrics, metrics=metrics)
 
     def rt() -> Runtime:
         return state["rt"]
@@ -97,6 +103,27 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", response_model=None)
+    async def readyz() -> JSONResponse | dict[str, Any]:
+        """200 when the database answers (and Redis, when `XIAOER_REDIS_URL` is set); else 503
+        in the error shape, with each check's state."""
+        checks = await ready.check(rt().engine, settings.redis_url)
+        if all(state == "ok" for state in checks.values()):
+            return {"status": "ok", "checks": checks}
+        failed = ", ".join(name for name, state in checks.items() if state != "ok")
+        body = error_body("Unavailable", f"not ready: {failed}", checks=checks)
+        return JSONResponse(body, 503)
+
+    @app.get("/metrics", response_model=None, include_in_schema=False)
+    async def metrics_endpoint(authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Prometheus text exposition (`observability/metrics.py`); behind a bearer token when
+        `XIAOER_METRICS_TOKEN` is set."""
+        if settings.metrics_token:
+            given = _bearer(authorization).encode()
+            if not hmac.compare_digest(given, settings.metrics_token.encode()):
+                raise Unauthorized("wrong metrics token")
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post("/v1/shopper-tokens", response_model=TokenResponse)
     async def create_token(body: TokenRequest, shop_id: Merchant) -> TokenResponse:
@@ -131,7 +158,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         turns = rt().turns()
 
         async def run(emit: Emit) -> Any:
-            return await turns.turn(
+            turn = turns.turn(
                 claims.shop_id,
                 claims.shopper_id,
                 body.text,
@@ -139,6 +166,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 client_key=body.client_key,
                 emit=emit,
             )
+            return await metrics.timed(turn)
 
         if stream or "text/event-stream" in request.headers.get("accept", ""):
             frames = await open_stream(run)  # a refusal before the first event is a 4xx here

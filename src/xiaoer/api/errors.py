@@ -12,6 +12,8 @@
 | 413    | `TooLarge`          | a request body over `MAX_BODY_BYTES`                            |
 | 429    | `TooManyRequests`   | a shopper over the shop's rate limit                            |
 | 500    | `InternalError`     | a bug; the message never carries internal detail                |
+| 503    | `Unavailable`       | busy: send it again; `/readyz` when the database (or Redis)     |
+|        |                     | does not answer (`checks` gives each one's state)              |
 
 The `XiaoerError` subclasses (domain/errors.py) carry their own status; FastAPI's and
 Starlette's own errors (validation, unknown route, wrong method) are rewritten into the same

@@ -1,0 +1,1 @@
+"""What operators watch: Prometheus metrics for the HTTP app (`metrics.py`)."""
