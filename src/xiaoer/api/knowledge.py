@@ -17,6 +17,7 @@ from xiaoer.api.errors import ApiModel
 from xiaoer.domain.errors import BadInput, TooLarge
 from xiaoer.knowledge import cite
 from xiaoer.runtime import Runtime
+from xiaoer.services.knowledge import ANSWER_CHARS, QUESTION_CHARS
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -43,8 +44,10 @@ class DocumentIn(ApiModel):
 
 
 class ApproveIn(ApiModel):
-    answer: str | None = Field(default=None, max_length=2000, description="an edited answer")
-    question: str | None = Field(default=None, max_length=500)
+    answer: str | None = Field(
+        default=None, max_length=ANSWER_CHARS, description="an edited answer"
+    )
+    question: str | None = Field(default=None, max_length=QUESTION_CHARS)
 
 
 class RejectIn(ApiModel):

@@ -7,7 +7,10 @@ Pages (all server-rendered, Chinese first, `?lang=en` for English):
 - `/console/{shop}/` dashboard: the KPI figures for a date range (`services.kpis`)
 - `/console/{shop}/conversations` search and filter; `/console/{shop}/conversations/{id}` the
   transcript with tool calls, guard verdicts, citations and actions inline
-- `/console/{shop}/queue` the handoff queue (read-only)
+- `/console/{shop}/queue` the handoff queue
+- the human workbench on the transcript (take over, reply, whisper, release, approve or reject
+  an action) and `/console/{shop}/knowledge` (candidates to review, the merchant's facts):
+  `workbench.py`, forms that post and redirect back with a flash message (`?done=`)
 - `/console/{shop}/settings` owner only (read-only for now)
 
 A shop the account may not see is a 404, as if it did not exist; an owner-only page for an
@@ -42,6 +45,7 @@ from xiaoer.console.auth import (
     sign_session,
 )
 from xiaoer.console.i18n import WORDS, lang_of, translator
+from xiaoer.console.workbench import add_knowledge_pages, add_workbench
 from xiaoer.domain.errors import Forbidden, NotFound, TooManyRequests, XiaoerError
 from xiaoer.runtime import Runtime
 from xiaoer.services import accounts as accounts_service
@@ -100,9 +104,11 @@ def create_console(
 
     def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = lang_of(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+        done = "done_" + request.query_params.get("done", "")[:32]
         html = _templates.get_template(template).render(
-            t=translator(lang), lang=lang, base=BASE, words=WORDS, path=request.url.path, **ctx
-        )
+            t=translator(lang), lang=lang, base=BASE, words=WORDS, path=request.url.path,
+            flash=done if done in WORDS else "", **ctx,
+        )  # fmt: skip
         response = HTMLResponse(html, status_code=status, headers=_HEADERS)
         if request.query_params.get("lang") == lang:
             response.set_cookie(LANG_COOKIE, lang, path=BASE, samesite="lax", httponly=True)
@@ -129,6 +135,16 @@ def create_console(
         if shop_id not in shop_names:
             raise NotFound(f"shop {shop_id!r} not found")
         return {"account": account, "csrf": session.csrf, "shop": shop_id, "shops": shop_names}
+
+    async def posted(
+        request: Request, shop_id: str, *, owner: bool = False
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A form posted to a shop's page: its context (404/403 as the page) and its fields,
+        refused (403) without the session's CSRF token."""
+        fields = await form(request)
+        ctx = await page_ctx(request, shop_id, owner=owner)
+        check_csrf(fields.get("csrf"), ctx["csrf"])
+        return ctx, fields
 
     @app.exception_handler(_LoginNeeded)
     async def _to_login(_request: Request, _exc: _LoginNeeded) -> Response:
@@ -264,6 +280,8 @@ def create_console(
             overview = await shops_service.overview(s, shop_id)
         return render(request, "settings.html", overview=overview, **ctx)
 
+    add_workbench(app, rt, BASE, posted)
+    add_knowledge_pages(app, rt, BASE, page_ctx, posted, render)
     return app
 
 

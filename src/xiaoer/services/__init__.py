@@ -11,4 +11,6 @@ below `api`, `cli` and `runtime`, and above `inbox`, `agent` and everything they
 - `conversations`: the console's conversation list (search, handoff and outcome filters), a
   transcript with tool calls, guard verdicts, citations and actions, and the handoff queue.
 - `shops`: shop names and the read-only settings overview.
+- `knowledge`: the chat-mined candidates waiting for review (with their source chat) and the
+  merchant's facts with their expiry, as the console's knowledge page shows them.
 """

@@ -869,6 +869,15 @@ class KnowledgeRepository:
     async def candidate(self, candidate_id: str) -> KnowledgeCandidateRow | None:
         return await self.session.get(KnowledgeCandidateRow, (self.shop_id, candidate_id))
 
+    async def transcripts(self, chat_ids: Sequence[str]) -> list[ChatTranscriptRow]:
+        """The kept chat transcripts (imported or ingested) that candidates were mined from."""
+        if not chat_ids:
+            return []
+        stmt = select(ChatTranscriptRow).where(
+            ChatTranscriptRow.shop_id == self.shop_id, ChatTranscriptRow.id.in_(list(chat_ids))
+        )
+        return list(await self.session.scalars(stmt))
+
     async def replace_pending(self, source_id: str, rows: Sequence[KnowledgeCandidateRow]) -> None:
         """Mined candidates of a chat source replace its earlier *pending* ones; reviewed ones
         (approved, edited, rejected) stay as the merchant left them."""
