@@ -20,7 +20,7 @@ from xiaoer.runtime import Runtime
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
-pytest_plugins = ["pg_fixture", "redis_fixture", "console_fixture"]
+pytest_plugins = ["pg_fixture", "redis_fixture", "console_fixture", "browser_fixture"]
 
 
 @pytest.fixture(autouse=True)

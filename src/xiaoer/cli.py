@@ -324,16 +324,29 @@ async def demo(
     ] = "stride",
     shopper: Annotated[str, typer.Option(help="shopper id to chat as")] = "U00001",
     regenerate: Annotated[bool, typer.Option(help="rebuild the demo data")] = False,
+    web: Annotated[
+        bool, typer.Option(help="also serve the console and a demo product page with the widget")
+    ] = True,
 ) -> None:
-    """Load the demo shops (first run) and open a chat with one of them."""
+    """Load the demo shops (first run) and open a chat with one of them — and, while it runs,
+    the merchant console and a product page with the shopper widget, in the same process."""
+    from xiaoer.api.app import create_app
+    from xiaoer.api.serving import served
     from xiaoer.chat_repl import repl
-    from xiaoer.demo_setup import ensure_demo
+    from xiaoer.demo_setup import ensure_demo, print_web
 
-    settings = _settings()
+    settings = _settings().model_copy(update={"demo_pages": True})
     rt = await Runtime.open(settings)
     try:
         await ensure_demo(rt, out, regenerate=regenerate)
-        await repl(rt, out, shop, shopper, None, load_llm)
+        if not web:
+            await repl(rt, out, shop, shopper, None, load_llm)
+            return
+        load_llm(rt)  # with its progress bar, before the server's startup asks for it
+        app = create_app(settings, runtime=rt)
+        async with served(app, settings.host, settings.port) as failed:
+            print_web(out, f"http://{settings.host}:{settings.port}", shop, shopper, failed)
+            await repl(rt, out, shop, shopper, None, load_llm)
     finally:
         await rt.close()
 

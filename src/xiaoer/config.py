@@ -39,11 +39,11 @@ class Settings(BaseSettings):
     embeddings: bool = True
     """Dense retrieval with the packaged e5-small model; False = BM25 only."""
     guard: bool = True
+    """Check every model-written reply before it is sent (`XIAOER_GUARD=0` turns it off)."""
     understand: Literal["cascade", "model", "keywords"] = "cascade"
     """How each shopper message is read before the turn is routed (`xiaoer eval understand`
     compares them): `cascade` the model with the keyword checks as a pre-filter, `model` the
     model alone, `keywords` the keyword checks alone (no extra LLM call)."""
-    """Check every model-written reply before it is sent (`XIAOER_GUARD=0` turns it off)."""
     redis_url: str = ""
     """Redis for what API workers must share (the per-shopper rate limit); empty = in-process."""
     now: datetime | None = None
@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     listens on loopback unless `XIAOER_HOST` says otherwise)."""
     host: str = "127.0.0.1"
     port: int = 8000
+    widget_origins: str = ""
+    """Origins (comma-separated, or `*`) whose pages may call the shopper API from a browser:
+    the pages the widget is embedded on (CORS). Empty: only pages served by xiaoer itself."""
+    demo_pages: bool = False
+    """Serve `/demo/{shop_id}`, a product page with the widget signed in as one of the shop's
+    shoppers. A local demo only (`xiaoer demo` turns it on): anyone who opens it chats as them."""
 
     @field_validator("now")
     @classmethod

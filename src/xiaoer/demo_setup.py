@@ -19,22 +19,35 @@ async def ensure_demo(rt: Runtime, console: Console, *, regenerate: bool = False
         present = {shop.id for shop in await ShopRepository(s).list()}
     if regenerate or not all(shop in present for shop in DEMO_SHOPS):
         await _import_demo(rt, console)
-    await _ensure_console_account(rt, console)
+    await _ensure_console_account(rt)
 
 
-async def _ensure_console_account(rt: Runtime, console: Console) -> None:
-    """The demo owner account for the three shops, and where to sign in with it."""
+async def _ensure_console_account(rt: Runtime) -> None:
+    """The demo owner account for the three shops."""
     name, password = DEMO_ACCOUNT
     async with rt.sessions() as s:
         if await ConsoleAccountRepository(s).by_name(name) is None:
             await accounts_service.add(s, name, password, "owner", list(DEMO_SHOPS), rt.clock())
             await s.commit()
-    url = f"http://{rt.settings.host}:{rt.settings.port}/console"
-    console.print(
-        f"控制台 / console: {url}  (xiaoer serve)  登录 / login: {name} / {password}",
-        markup=False,
-        highlight=False,
+
+
+def print_web(console: Console, base: str, shop: str, shopper: str, failed: str | None) -> None:
+    """Where the demo's web pages are, and the console login — or why they are not served."""
+    name, password = DEMO_ACCOUNT
+    if failed is not None:
+        console.print(
+            f"网页没有启动 / web pages not served: {base} — {failed}"
+            "（换个端口 / another port: XIAOER_PORT=8001）",
+            markup=False,
+            highlight=False,
+        )
+        return
+    lines = (
+        f"控制台 / console:        {base}/console   登录 / login: {name} / {password}",
+        f"商品页+聊天窗 / widget:  {base}/demo/{shop}?shopper={shopper}",
     )
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
 
 async def _import_demo(rt: Runtime, console: Console) -> None:

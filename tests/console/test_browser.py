@@ -1,29 +1,19 @@
 """The merchant console in a real browser: headless Chromium driven by Selenium against the app
-served by uvicorn on a loopback port, on a temporary SQLite workspace seeded here.
-
-Needs Debian `chromium` and `chromium-driver` (`scripts/bootstrap.sh test` installs them). Without
-them the tests skip, except under `CI=true`, where they fail. A PNG of every page visited goes to
-`$XIAOER_SCREENSHOTS` (default: a pytest tmp folder); the folder is printed at the end.
+served by uvicorn on a loopback port, on a temporary SQLite workspace seeded here. The browser,
+the screenshots folder and the serving thread are tests/browser_fixture.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
+from fastapi import FastAPI
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -31,6 +21,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser_fixture import WAIT, Served, assert_fields_are_labelled
 from console_fixture import NOW, PASSWORD, SH
 from minishop import write_bundle
 from xiaoer.api.app import create_app
@@ -39,10 +30,6 @@ from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
 from xiaoer.services import accounts as accounts_service
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT = 15  # seconds a page or the server may take to appear; a limit, never a measurement
 
 
 @dataclass(frozen=True)
@@ -101,93 +88,28 @@ async def _seed(runtime: Runtime) -> None:
         await s.commit()
 
 
-async def _serve(root: Path, sock: socket.socket, box: dict[str, object]) -> None:
-    settings = Settings(
-        home=root / "home", now=NOW, secret_key="browser-secret", guard=False, understand="keywords"
-    )
-    runtime = await Runtime.open(settings, llm=ScriptedLLM())
-    try:
-        await runtime.import_shop(write_bundle(root / "bundle"))
-        await _seed(runtime)
-        app = create_app(settings, runtime=runtime)
-        config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on")
-        server = uvicorn.Server(config)
-        box["server"] = server
-        await server.serve(sockets=[sock])
-    finally:
-        await runtime.close()
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The served app (`create_app`, as `xiaoer serve` builds it) in a thread of its own."""
     root = tmp_path_factory.mktemp("browser")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    box: dict[str, object] = {}
+    box: dict[str, Runtime] = {}
 
-    def run() -> None:
-        try:
-            asyncio.run(_serve(root, sock, box))
-        except BaseException as exc:  # shown to the test instead of dying silently
-            box["error"] = exc
+    async def make() -> FastAPI:
+        settings = Settings(
+            home=root / "home", now=NOW, secret_key="browser-secret", guard=False,
+            understand="keywords",
+        )  # fmt: skip
+        runtime = box["rt"] = await Runtime.open(settings, llm=ScriptedLLM())
+        await runtime.import_shop(write_bundle(root / "bundle"))
+        await _seed(runtime)
+        return create_app(settings, runtime=runtime)
 
-    thread = threading.Thread(target=run, name="console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT
-    while not getattr(box.get("server"), "started", False):
-        assert "error" not in box, box["error"]
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/console"
-    server = box["server"]
-    assert isinstance(server, uvicorn.Server)
-    server.should_exit = True
-    thread.join(WAIT)
-    sock.close()
-    assert "error" not in box, box["error"]
+    async def cleanup() -> None:
+        if "rt" in box:
+            await box["rt"].close()
 
-
-def _missing_browser() -> str:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
-    if not missing:
-        return ""
-    reason = f"no {' or '.join(missing)}: `scripts/bootstrap.sh test` installs them"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {reason}", pytrace=False)
-    return reason
-
-
-@pytest.fixture(scope="module")
-def shots(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Path]:
-    folder = Path(os.environ.get("XIAOER_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    yield folder
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():  # shown with -q too, not only on failure
-        print(f"\nconsole screenshots: {folder} ({len(list(folder.glob('*.png')))} PNG)")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    if reason := _missing_browser():
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
-    yield driver
-    driver.quit()
+    with Served(make, cleanup) as served:
+        yield served.url + "/console"
 
 
 @dataclass
@@ -222,15 +144,6 @@ class Console:
         self.field("账号").send_keys(name)
         self.field("密码").send_keys(password)
         self.driver.find_element(By.XPATH, "//button[normalize-space()='登录']").click()
-
-
-def assert_fields_are_labelled(driver: WebDriver) -> None:
-    fields = driver.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select, textarea")
-    for field in fields:
-        labels = driver.execute_script("return arguments[0].labels.length", field)
-        what = field.get_attribute("outerHTML")
-        assert labels > 0, f"no <label> for {what} on {driver.current_url}"
-        assert field.accessible_name.strip(), f"no accessible name for {what}"
 
 
 @pytest.fixture

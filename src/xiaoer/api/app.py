@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -17,6 +18,7 @@ from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.kpis import kpis_router
 from xiaoer.api.sse import open_stream
+from xiaoer.api.widget import widget_router
 from xiaoer.config import Settings
 from xiaoer.console import BASE as CONSOLE_BASE
 from xiaoer.console import create_console
@@ -180,7 +182,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @app.get("/v1/conversations/{conversation_id}")
     async def read_conversation(conversation_id: str, claims: Shopper) -> dict[str, Any]:
-        """Shopper: the conversation's messages (and the tools each reply used)."""
+        """Shopper: the conversation's messages (and the tools each reply used; a message's
+        `client_key`, so that a client resending it after a reload knows it arrived)."""
         async with rt().sessions() as s:
             repo = ConversationRepository(s, claims.shop_id)
             conv = await repo.get(conversation_id)
@@ -204,6 +207,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                     "text": m.content,
                     "created_at": m.created_at.isoformat(),
                     "tool_calls": by_message.get(m.id, []),
+                    "client_key": m.client_key if m.role == "shopper" else None,
                 }
                 for m in messages
                 if m.role != "whisper"  # the merchant's instructions to the AI
@@ -260,6 +264,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(knowledge_router(rt, merchant_shop))
     app.include_router(inbox_router(rt, merchant_shop))
     app.include_router(kpis_router(rt, merchant_shop))
+    app.include_router(widget_router(rt, settings, shopper, lambda: state["secret"]))
+    if origins := [o.strip() for o in settings.widget_origins.split(",") if o.strip()]:
+        # Bearer tokens, no cookies: a page on one of these origins may call the shopper API.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
     # The merchant console: its own sub-app, so its errors are HTML pages and /v1 keeps JSON.
     app.mount(CONSOLE_BASE, create_console(rt, lambda: state["secret"]))
     return app

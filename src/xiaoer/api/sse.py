@@ -19,7 +19,8 @@ of a message (same `client_key`) that is answered, or still being answered, gets
 `done` (`replayed: true`) with that one answer. When the model times out or fails the reply is
 an apology and a handoff (`done` with `fallback: true` and `handoff`), never an `error`. An
 `error` after `accepted` names a `XiaoerError` with its message, or `InternalError` with a
-generic one (the detail stays in the log).
+generic one (the detail stays in the log). While nothing happens for 15 s the stream sends a
+`: ping` comment (keepalive).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 INTERNAL = "内部错误，请稍后再试 / internal error, please try again later"
 """The `error` event's message for a failure that is not the shopper's doing: internal detail
 (a database's or library's message) stays in the log."""
+
+
+KEEPALIVE_S = 15.0
+PING = ": ping\n\n"
+"""A comment frame sent while a turn is quiet (the model thinking, a tool waiting), so that
+proxies and browsers do not close an idle stream; clients ignore comment lines."""
 
 
 def frame(event: str, data: dict[str, Any]) -> str:
@@ -83,7 +90,10 @@ async def _frames(
         item = first
         while item is not None:
             yield item
-            item = await queue.get()
+            try:
+                item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                item = PING
     finally:
         await asyncio.wait([task])
         if not task.cancelled():

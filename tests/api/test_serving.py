@@ -1,0 +1,49 @@
+"""`xiaoer demo` serves the web pages in its own process (`api/serving.py`): it listens while
+the terminal chat runs, and a taken port is a message, not a crash."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+from fastapi import FastAPI
+
+from xiaoer.api.serving import served
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_the_app_is_served_while_the_block_runs_and_stops_after() -> None:
+    port = _free_port()
+    async with served(_app(), "127.0.0.1", port) as failed:
+        assert failed is None
+        async with httpx.AsyncClient() as c:
+            r = await c.get(f"http://127.0.0.1:{port}/healthz")
+        assert r.json() == {"status": "ok"}
+    with socket.socket() as s:  # the port is free again
+        s.bind(("127.0.0.1", port))
+
+
+async def test_a_taken_port_is_told_and_the_block_still_runs() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = False
+        async with served(_app(), "127.0.0.1", port) as failed:
+            ran = True
+        assert ran and failed is not None and "in use" in failed.lower()

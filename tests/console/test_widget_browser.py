@@ -1,0 +1,155 @@
+"""The shopper widget in a real browser: on the demo product page a shopper asks for a return,
+confirms it with the widget's button, reloads the page and finds the conversation as it was;
+the merchant then sees the return in the console. The turn's model is scripted (unit tests
+only); everything else — the served app, SSE, the database, the browser — is real."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.shadowroot import ShadowRoot
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from browser_fixture import WAIT, Served, assert_fields_are_labelled
+from console_fixture import NOW, PASSWORD
+from minishop import ORDERS, write_bundle
+from xiaoer.api.app import create_app
+from xiaoer.api.auth import issue_api_key
+from xiaoer.config import Settings
+from xiaoer.llm.scripted import ScriptedLLM, call
+from xiaoer.runtime import Runtime
+from xiaoer.services import accounts as accounts_service
+
+ASK = "SO2001 我要退货，不想要了"
+
+
+@dataclass
+class Shop:
+    url: str
+    key: str  # the shop's API key
+    llm: ScriptedLLM
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    root = tmp_path_factory.mktemp("widget")
+    llm = ScriptedLLM()
+    box: dict[str, Runtime] = {}
+    keys: list[str] = []
+
+    async def make() -> FastAPI:
+        settings = Settings(
+            home=root / "home", now=NOW, secret_key="widget-secret", guard=False,
+            understand="keywords", demo_pages=True,
+        )  # fmt: skip
+        runtime = box["rt"] = await Runtime.open(settings, llm=llm)
+        delivered = ORDERS[2] | {"delivered_at": (NOW - timedelta(days=2)).isoformat()}
+        await runtime.import_shop(write_bundle(root / "bundle", orders=[*ORDERS[:2], delivered]))
+        async with runtime.sessions() as s:
+            await accounts_service.add(s, "boss", PASSWORD, "owner", ["mini"], runtime.clock())
+            await s.commit()
+        keys.append(await issue_api_key(runtime.sessions, "mini"))
+        return create_app(settings, runtime=runtime)
+
+    async def cleanup() -> None:
+        if "rt" in box:
+            await box["rt"].close()
+
+    with Served(make, cleanup) as served:
+        yield Shop(served.url, keys[0], llm)
+
+
+def _widget(driver: WebDriver) -> ShadowRoot:
+    host = WebDriverWait(driver, WAIT).until(
+        EC.presence_of_element_located((By.ID, "xiaoer-widget"))
+    )
+    return host.shadow_root
+
+
+def _said(root: ShadowRoot) -> list[tuple[str, str]]:
+    return [
+        (m.get_attribute("class").split()[-1], m.find_element(By.CSS_SELECTOR, "span").text)
+        for m in root.find_elements(By.CSS_SELECTOR, ".msg")
+    ]
+
+
+def _until(driver: WebDriver, check: Callable[[], object], what: str) -> None:
+    WebDriverWait(driver, WAIT).until(lambda _d: check(), message=f"waited for {what}")
+
+
+def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
+    browser: WebDriver, shop: Shop, shots: Path
+) -> None:
+    driver = browser
+    driver.get(f"{shop.url}/demo/mini?shopper=U2&product=P2")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "云跃 Pro 碳板竞速跑鞋"
+    root = _widget(driver)
+    bubble = root.find_element(By.CSS_SELECTOR, ".bubble")
+    assert bubble.accessible_name == "联系客服" and bubble.get_attribute("aria-expanded") == "false"
+    driver.save_screenshot(str(shots / "widget-1-product-page.png"))
+
+    bubble.click()
+    box = root.find_element(By.CSS_SELECTOR, "textarea")
+    assert box.accessible_name == "输入消息"
+    assert driver.execute_script("return arguments[0].labels.length", box) == 1
+    assert root.find_element(By.CSS_SELECTOR, "[role=dialog]").is_displayed()
+
+    shop.llm.steps = [call("request_return", order_id="SO2001", reason="不想要了")]
+    box.send_keys(ASK, Keys.ENTER)
+    _until(driver, lambda: root.find_elements(By.CSS_SELECTOR, ".actions button.yes"), "buttons")
+    said = _said(root)
+    assert said[0] == ("shopper", ASK)
+    assert said[1][0] == "assistant" and "申请退货退款" in said[1][1] and "¥899" in said[1][1]
+    driver.save_screenshot(str(shots / "widget-2-proposal.png"))
+
+    root.find_element(By.CSS_SELECTOR, ".actions button.yes").click()
+    _until(driver, lambda: len(_said(root)) == 4, "the confirmation's reply")
+    assert "已提交" in root.find_element(By.CSS_SELECTOR, ".actions").text
+    assert _said(root)[2] == ("shopper", "确认")  # the press, as the server keeps it
+    assert _said(root)[3][0] == "assistant" and "退货申请已提交" in _said(root)[3][1]
+    driver.save_screenshot(str(shots / "widget-3-confirmed.png"))
+
+    # A reload reads the conversation back from the server: nothing lost, nothing twice.
+    before = _said(root)
+    driver.refresh()
+    root = _widget(driver)
+    root.find_element(By.CSS_SELECTOR, ".bubble").click()
+    _until(driver, lambda: len(_said(root)) >= len(before), "the history after a reload")
+    assert _said(root) == before
+    assert not root.find_elements(By.CSS_SELECTOR, ".actions button")  # settled: no buttons
+    driver.save_screenshot(str(shots / "widget-4-after-reload.png"))
+
+    # The merchant sees it in the console: the conversation, the action executed.
+    driver.get(f"{shop.url}/console/login")
+    for label, value in (("账号", "boss"), ("密码", PASSWORD)):
+        found = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']")
+        driver.find_element(By.ID, found.get_attribute("for") or "").send_keys(value)
+    driver.find_element(By.XPATH, "//button[normalize-space()='登录']").click()
+    WebDriverWait(driver, WAIT).until(EC.url_to_be(f"{shop.url}/console/mini/"))
+    driver.get(f"{shop.url}/console/mini/conversations")
+    row = driver.find_element(By.CSS_SELECTOR, "#conversations tbody tr")
+    assert "U2" in row.text
+    row.find_element(By.TAG_NAME, "a").click()
+    WebDriverWait(driver, WAIT).until(EC.url_matches(r"/console/mini/conversations/.+"))
+    assert_fields_are_labelled(driver)
+    page = driver.find_element(By.TAG_NAME, "main").text
+    assert ASK in page and "退货申请已提交" in page
+    assert re.search(r"request_return", page) and "executed" in page
+    driver.save_screenshot(str(shots / "widget-5-console-transcript.png"))
+
+    # The store holds one executed return, whatever the page did (a reload, a double click).
+    listed = httpx.get(f"{shop.url}/v1/actions", headers={"Authorization": f"Bearer {shop.key}"})
+    assert [(a["tool"], a["status"]) for a in listed.json()["actions"]] == [
+        ("request_return", "executed")
+    ]
