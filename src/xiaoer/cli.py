@@ -1078,6 +1078,63 @@ async def policy_replay(
     _print_lines(render(items, shop, name))
 
 
+@policy_app.command("publish")
+@command
+async def policy_publish(
+    path: Annotated[Path, typer.Argument(help="the new policy.yaml")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+) -> None:
+    """Make a policy file the shop's policy, as a new version (validated first: nothing changes
+    when it has a problem). Check it with `policy diff` and `policy replay` before."""
+    from xiaoer.services import policies
+
+    checked = _policy_file(path)
+    if checked is None:
+        raise BadInput(f"no such file: {path}")
+    if checked[0] is None:
+        raise typer.Exit(1)
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            version, new = await policies.publish(
+                s, shop, path.read_text(encoding="utf-8", errors="replace"), rt.clock(),
+                f"cli {path.name}",
+            )  # fmt: skip
+            await s.commit()
+    finally:
+        await rt.close()
+    if new:
+        out.print(f"已发布 / published: {version.ref}")
+    else:
+        out.print(f"与当前版本相同，未新增版本 / unchanged: {version.ref} is in force")
+
+
+@policy_app.command("rollback")
+@command
+async def policy_rollback(
+    ref: Annotated[str, typer.Argument(help="SHOP@VERSION to go back to (policy versions)")],
+) -> None:
+    """Publish an earlier version again, as it was written (a new version that says so)."""
+    from xiaoer.policy.versions import bad_ref, parse_ref
+    from xiaoer.services import policies
+
+    parsed = parse_ref(ref)
+    if parsed is None or parsed[1] is None:
+        raise bad_ref(ref)
+    shop, number = parsed
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            version, new = await policies.rollback(s, shop, number, rt.clock(), "cli")
+            await s.commit()
+    finally:
+        await rt.close()
+    if new:
+        out.print(f"已回滚 / rolled back: {version.ref} = {shop}@{number}")
+    else:
+        out.print(f"与当前版本相同，未新增版本 / unchanged: {version.ref} is in force")
+
+
 def _print_lines(lines: Sequence[str]) -> None:
     out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 

@@ -150,3 +150,32 @@ def test_replay_of_an_invalid_policy_names_the_field(env: dict[str, str], tmp_pa
     bad = write(tmp_path, "bad.yaml", "refund:\n  auto_limit: -5\n")
     result = invoke(env, "policy", "replay", str(bad), "--shop", "mini")
     assert result.exit_code == 1 and f"{bad}:2: refund.auto_limit:" in result.output
+
+
+def test_publish_then_roll_back_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert invoke(env, "shop", "import", str(write_bundle(tmp_path / "a"))).exit_code == 0
+    bad = write(tmp_path, "bad.yaml", "refund:\n  auto_limit: lots\n")
+    refused = invoke(env, "policy", "publish", str(bad), "--shop", "mini")
+    assert refused.exit_code == 1 and f"{bad}:2: refund.auto_limit:" in refused.output
+    strict = write(tmp_path, "strict.yaml", STRICT)
+    published = invoke(env, "policy", "publish", str(strict), "--shop", "mini")
+    assert published.exit_code == 0 and "published: mini@2" in published.output
+    again = invoke(env, "policy", "publish", str(strict), "--shop", "mini")
+    assert "unchanged: mini@2" in again.output
+    shown = invoke(env, "policy", "show", "--shop", "mini")
+    assert "auto_limit: '100'" in shown.stdout
+    back = invoke(env, "policy", "rollback", "mini@1")
+    assert back.exit_code == 0 and "rolled back: mini@3 = mini@1" in back.output
+    assert "auto_limit: '500'" in invoke(env, "policy", "show", "--shop", "mini").stdout
+    rows = json.loads(invoke(env, "policy", "versions", "mini", "--json").stdout)
+    assert [r["source"] for r in rows[1:]] == ["cli strict.yaml", "rollback to v1 by cli"]
+    for args in (
+        ("rollback", "mini@9"),
+        ("rollback", "mini"),
+        ("publish", "/no/file.yaml", "--shop", "mini"),
+    ):
+        result = invoke(env, "policy", *args)
+        assert result.exit_code == 1, args
+    assert "no such file" in invoke(env, "policy", "publish", "/no/x.yaml", "--shop", "mini").output
+    unknown = invoke(env, "policy", "publish", str(strict), "--shop", "nowhere")
+    assert unknown.exit_code == 1 and "not found" in unknown.output

@@ -121,6 +121,43 @@ WORDS: dict[str, tuple[str, str]] = {
     "expired": ("已过期", "expired"),
     "never": ("长期有效", "never"),
     "add_fact": ("添加", "Add"),
+    "policy": ("店铺策略", "Policy"),
+    "policy_intro": (
+        "这里是 AI 办理取消、退款、退换货等操作时遵守的规则（YAML，金额单位为元，字段说明见 docs/policy.md）。"
+        "先“检查”看改动和试运行结果，再“发布”；每次发布都是一个新版本，可随时回滚。",
+        "The rules the AI follows when it cancels, refunds, returns or exchanges (YAML, amounts "
+        "in yuan; fields in docs/policy.md). Check first to see the changes and the dry run, "
+        "then publish; every publish is a new version, and any version can be rolled back to.",
+    ),
+    "policy_text": ("策略内容（YAML）", "Policy (YAML)"),
+    "check": ("检查", "Check"),
+    "with_replay": (
+        "同时试运行：用新策略重新判定已记录的操作",
+        "Also dry-run: re-decide the recorded actions under the draft",
+    ),
+    "publish": ("发布", "Publish"),
+    "problems": ("问题", "Problems"),
+    "line": ("行", "line"),
+    "changes": ("改动", "Changes"),
+    "no_changes": ("与当前策略相同", "Same as the policy in force"),
+    "dry_run": ("试运行", "Dry run"),
+    "versions": ("版本", "Versions"),
+    "version": ("版本", "Version"),
+    "created": ("时间 (UTC)", "Created (UTC)"),
+    "source": ("来源", "Source"),
+    "in_force": ("当前生效", "in force"),
+    "view": ("查看", "View"),
+    "rollback": ("回滚到此版本", "Roll back to this version"),
+    "back_to_policy": ("返回策略编辑", "Back to the policy"),
+    "done_policy_published": ("已发布新版本", "Published as a new version"),
+    "done_policy_unchanged": (
+        "内容与当前版本相同，未新增版本",
+        "Same as the version in force; no new version",
+    ),
+    "done_policy_rolled_back": (
+        "已回滚（作为新版本发布）",
+        "Rolled back (published as a new version)",
+    ),
     "owner_reviews": (
         "知识会影响 AI 对所有顾客的回答，因此只有店主可以批准、拒绝或添加；客服账号只读。",
         "Knowledge changes what the AI tells every shopper, so only the owner approves, rejects "

@@ -11,6 +11,8 @@ Pages (all server-rendered, Chinese first, `?lang=en` for English):
 - the human workbench on the transcript (take over, reply, whisper, release, approve or reject
   an action) and `/console/{shop}/knowledge` (candidates to review, the merchant's facts):
   `workbench.py`, forms that post and redirect back with a flash message (`?done=`)
+- `/console/{shop}/policy` owner only: edit, check with a diff and a dry run, publish as a new
+  version, read and roll back to earlier ones (`policy_pages.py`)
 - `/console/{shop}/settings` owner only (read-only for now)
 
 A shop the account may not see is a 404, as if it did not exist; an owner-only page for an
@@ -45,6 +47,7 @@ from xiaoer.console.auth import (
     sign_session,
 )
 from xiaoer.console.i18n import WORDS, lang_of, translator
+from xiaoer.console.policy_pages import add_policy_pages
 from xiaoer.console.workbench import add_knowledge_pages, add_workbench
 from xiaoer.domain.errors import Forbidden, NotFound, TooManyRequests, XiaoerError
 from xiaoer.runtime import Runtime
@@ -282,6 +285,7 @@ def create_console(
 
     add_workbench(app, rt, BASE, posted)
     add_knowledge_pages(app, rt, BASE, page_ctx, posted, render)
+    add_policy_pages(app, rt, BASE, page_ctx, posted, render)
     return app
 
 
