@@ -20,7 +20,7 @@ async def test_dashboard_shows_the_kpis_of_the_period(
     assert cell(page.text, "taobao_3min_response_rate") == "33.3%"
     assert cell(page.text, "conversations") == "3"  # not the other shop's
     assert cell(page.text, "handoff_rate") == "33.3%"
-    assert "趋势图稍后提供" in page.text
+    assert "选择两天以上可看趋势图" in page.text  # one day: the table, no charts
     # the form shows the period asked for (both days included), so re-applying keeps it
     assert 'name="since" type="date" value="2026-11-20"' in page.text
     assert 'name="until" type="date" value="2026-11-20"' in page.text

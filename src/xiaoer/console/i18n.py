@@ -28,10 +28,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "figure": ("指标", "Figure"),
     "value": ("数值", "Value"),
     "counted": ("统计口径", "Counted from"),
-    "charts_later": (
-        "趋势图稍后提供；下表为每日数据。",
-        "Charts come later; the daily figures are below.",
-    ),
+    "one_day": ("选择两天以上可看趋势图", "Pick two days or more to see the charts"),
     "daily": ("每日数据", "Daily"),
     "day": ("日期", "Day"),
     "reasons": ("转人工原因", "Handoff reasons"),

@@ -4,7 +4,8 @@ its errors are HTML pages while `/v1` keeps the `{"error": …}` JSON shape).
 Pages (all server-rendered, Chinese first, `?lang=en` for English):
 
 - `/console/login` (GET, POST), `/console/logout` (POST)
-- `/console/{shop}/` dashboard: the KPI figures for a date range (`services.kpis`)
+- `/console/{shop}/` dashboard: the KPI figures for a date range (`services.kpis`), with charts
+  of the daily series (`charts.py`)
 - `/console/{shop}/conversations` search and filter; `/console/{shop}/conversations/{id}` the
   transcript with tool calls, guard verdicts, citations and actions inline
 - `/console/{shop}/queue` the handoff queue
@@ -46,6 +47,7 @@ from xiaoer.console.auth import (
     read_session,
     sign_session,
 )
+from xiaoer.console.charts import daily_charts
 from xiaoer.console.i18n import WORDS, lang_of, translator
 from xiaoer.console.policy_pages import add_policy_pages
 from xiaoer.console.workbench import add_knowledge_pages, add_workbench
@@ -230,9 +232,11 @@ def create_console(
         runtime = rt()
         async with runtime.sessions() as s:
             report = await kpis_service.compute_for_dates(s, shop_id, since, until, runtime.clock())
+        lang = lang_of(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+        charts = daily_charts(report.daily, kpis_service.LABELS, lang)
         return render(
             request, "dashboard.html", report=report, labels=kpis_service.LABELS, **ctx,
-            since=report.since.date().isoformat(),
+            charts=charts, since=report.since.date().isoformat(),
             until=(report.until - timedelta(days=1)).date().isoformat(),  # its last day
         )  # fmt: skip
 
