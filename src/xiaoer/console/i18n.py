@@ -155,6 +155,24 @@ WORDS: dict[str, tuple[str, str]] = {
         "已回滚（作为新版本发布）",
         "Rolled back (published as a new version)",
     ),
+    "inspection": ("质检", "Quality inspection"),
+    "inspection_intro": (
+        "每个会话（AI 和人工）都按消极服务的几种表现检查，附上原话；店主可以确认或排除每一条，排除的不计入比率。",
+        "Every conversation, AI or human, is read for the patterns of negative service, each "
+        "with its evidence line; the owner confirms or dismisses each finding, and dismissed "
+        "ones leave the rates.",
+    ),
+    "pattern": ("类型", "Pattern"),
+    "all_patterns": ("全部类型", "All patterns"),
+    "rate": ("会话占比", "Share of conversations"),
+    "findings": ("条数", "Findings"),
+    "conversations_read": ("个会话已检查", "conversations read"),
+    "review_queue": ("质检记录（待复核在前）", "Findings (review queue)"),
+    "no_findings": ("这段时间没有发现问题", "No findings in this period"),
+    "verdict_confirmed": ("确认属实", "Confirm"),
+    "verdict_dismissed": ("排除", "Dismiss"),
+    "role_action": ("操作", "action"),
+    "done_qc_reviewed": ("已记录复核结果", "Verdict recorded"),
     "owner_reviews": (
         "知识会影响 AI 对所有顾客的回答，因此只有店主可以批准、拒绝或添加；客服账号只读。",
         "Knowledge changes what the AI tells every shopper, so only the owner approves, rejects "

@@ -14,6 +14,8 @@ Pages (all server-rendered, Chinese first, `?lang=en` for English):
   `workbench.py`, forms that post and redirect back with a flash message (`?done=`)
 - `/console/{shop}/policy` owner only: edit, check with a diff and a dry run, publish as a new
   version, read and roll back to earlier ones (`policy_pages.py`)
+- `/console/{shop}/inspection` owner only: 质检, the findings of negative service with their
+  evidence, their rates, and the owner's verdicts (`inspection_pages.py`)
 - `/console/{shop}/settings` owner only (read-only for now)
 
 A shop the account may not see is a 404, as if it did not exist; an owner-only page for an
@@ -49,6 +51,7 @@ from xiaoer.console.auth import (
 )
 from xiaoer.console.charts import daily_charts
 from xiaoer.console.i18n import WORDS, lang_of, translator
+from xiaoer.console.inspection_pages import add_inspection_pages
 from xiaoer.console.policy_pages import add_policy_pages
 from xiaoer.console.workbench import add_knowledge_pages, add_workbench
 from xiaoer.domain.errors import Forbidden, NotFound, TooManyRequests, XiaoerError
@@ -290,6 +293,7 @@ def create_console(
     add_workbench(app, rt, BASE, posted)
     add_knowledge_pages(app, rt, BASE, page_ctx, posted, render)
     add_policy_pages(app, rt, BASE, page_ctx, posted, render)
+    add_inspection_pages(app, rt, BASE, page_ctx, posted, render)
     return app
 
 

@@ -152,7 +152,7 @@ async def compute(
         raise NotFound(f"shop {shop_id!r} not found; `xiaoer shops` lists the shops")
     tz = ZoneInfo(shop.timezone or "Asia/Shanghai")
     hours = shop_hours(shop.working_hours)
-    conversations = await _load(session, shop_id, since, until)
+    conversations = await load_conversations(session, shop_id, since, until)
     main, reasons = figures(conversations, Period(since, until, tz, hours))
     daily = [
         Day(day, figures(conversations, Period(max(since, start), min(until, end), tz, hours))[0])
@@ -205,7 +205,7 @@ async def compute_for_dates(
     return await compute(session, shop_id, start, end)
 
 
-async def _load(
+async def load_conversations(
     session: AsyncSession, shop_id: str, since: datetime, until: datetime
 ) -> list[Conversation]:
     """The conversations with a message or a handoff in the period, with all their messages,

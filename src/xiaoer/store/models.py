@@ -442,3 +442,18 @@ class ConsoleAccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     shops: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
+
+
+class InspectionReviewRow(Base):
+    """A merchant's verdict on one 质检 finding (`services/inspection.py`): `confirmed` (it was
+    negative service) or `dismissed` (it was not). Findings themselves are computed from the
+    conversation each time; `finding` is their stable key: `conversation:message:pattern`."""
+
+    __tablename__ = "inspection_reviews"
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    finding: Mapped[str] = mapped_column(String(200), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reviewer: Mapped[str] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime]

@@ -40,6 +40,7 @@ from xiaoer.store.models import (
     ConversationRow,
     FaqRow,
     HandoffRow,
+    InspectionReviewRow,
     KnowledgeCandidateRow,
     KnowledgeChunkRow,
     KnowledgeSourceRow,
@@ -914,3 +915,27 @@ class ConsoleAccountRepository:
     async def all(self) -> list[ConsoleAccountRow]:
         stmt = select(ConsoleAccountRow).order_by(ConsoleAccountRow.name)
         return list(await self.session.scalars(stmt))
+
+
+class InspectionReviewRepository:
+    """The merchant's verdicts on 质检 findings, by finding key, for one shop."""
+
+    def __init__(self, session: AsyncSession, shop_id: str) -> None:
+        self.session = session
+        self.shop_id = shop_id
+
+    async def all(self) -> dict[str, InspectionReviewRow]:
+        stmt = select(InspectionReviewRow).where(InspectionReviewRow.shop_id == self.shop_id)
+        return {r.finding: r for r in await self.session.scalars(stmt)}
+
+    async def set(
+        self, finding: str, verdict: str, note: str, reviewer: str, now: datetime
+    ) -> InspectionReviewRow:
+        """Record (or change) the verdict on a finding."""
+        row = await self.session.get(InspectionReviewRow, (self.shop_id, finding))
+        if row is None:
+            row = InspectionReviewRow(shop_id=self.shop_id, finding=finding)
+            self.session.add(row)
+        row.verdict, row.note, row.reviewer, row.reviewed_at = verdict, note, reviewer, now
+        await self.session.flush()
+        return row
