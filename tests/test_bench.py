@@ -4,7 +4,7 @@ from xiaoer.bench import run_bench
 
 
 async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
-    result = await run_bench(None, concurrency=(1, 4), retrieval_sizes=(1000,))
+    result = await run_bench(None, concurrency=(1, 4), retrieval_sizes=(1000,), console=(4, 2))
     overhead = result["turn_overhead"]
     for n in (1, 4):
         assert overhead[f"xiaoer_turn_minus_llm_c{n}"]["p50_ms"] > 0
@@ -16,3 +16,11 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
     assert knowledge["demo_shop_hybrid"]["chunks"] > 100
     assert knowledge["demo_shop_hybrid"]["p95_ms"] >= knowledge["demo_shop_hybrid"]["p50_ms"] > 0
     assert knowledge["synthetic"]["sizes"]["1000"]["hybrid"]["p50_ms"] > 0
+    pages = result["console_render"]
+    assert pages["conversations"] == 4
+    for page in (
+        "/console/stride/",
+        "/console/stride/conversations/<id>",
+        "/console/stride/inspection",
+    ):
+        assert pages[page]["p95_ms"] >= pages[page]["p50_ms"] > 0

@@ -6,7 +6,8 @@ thresholds.
    conversations; the same load against a bare FastAPI echo endpoint, and the ratio.
 2. Tool latency: `search_products`, `track_logistics` and `search_knowledge` p50/p95 on the
    demo shop; knowledge retrieval p50/p95 on synthetic catalogs of 1k, 10k and 100k chunks.
-3. The embedded model: load time, time to first token and generation tokens/s on a fixed
+3. Console pages: server render time p50/p95 of each page on the demo shop.
+4. The embedded model: load time, time to first token and generation tokens/s on a fixed
    prompt, and LLM calls / prompt tokens per turn on three demo questions.
 """
 
@@ -143,6 +144,60 @@ async def turn_overhead(
     return out
 
 
+CONSOLE_PAGES = (
+    "/console/login", "/console/stride/", "/console/stride/conversations",
+    "/console/stride/conversations/{cid}", "/console/stride/queue",
+    "/console/stride/knowledge", "/console/stride/policy", "/console/stride/inspection",
+    "/console/stride/settings",
+)  # fmt: skip
+
+
+async def console_render(ws: Workspace, conversations: int = 60, n: int = 30) -> dict[str, Any]:
+    """Server render time of each console page (in-process ASGI, no network), p50/p95 over `n`
+    requests, on the demo shop after `conversations` two-turn conversations."""
+    from xiaoer.services import accounts as accounts_service
+
+    db = ws.trial_db()
+    settings = Settings(
+        home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR, secret_key="b"
+    )
+    rt = await Runtime.open(settings, llm=SleepyLLM(0))
+    app = create_app(settings, runtime=rt)
+    out: dict[str, Any] = {"conversations": conversations, "requests_per_page": n}
+    async with app.router.lifespan_context(app):
+        assistant = rt.assistant()
+        cid = ""
+        for i in range(conversations):
+            shopper = f"U{i % 50 + 1:05d}"
+            first = await assistant.turn("stride", shopper, f"我的订单 {ORDER} 到哪了？")
+            cid = first.conversation_id
+            await assistant.turn("stride", shopper, "好的谢谢", conversation_id=cid)
+        async with rt.sessions() as s:
+            await accounts_service.add(s, "bench", "bench-password", "owner", ["stride"],
+                                       rt.clock())  # fmt: skip
+            await s.commit()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as c:
+            login = await c.get("/console/login")
+            token = login.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            signed = await c.post("/console/login", data={"name": "bench", "password":
+                                  "bench-password", "csrf": token})  # fmt: skip
+            if signed.status_code != 303:
+                raise RuntimeError(f"console sign-in failed: {signed.status_code}")
+            for page in CONSOLE_PAGES:
+                url = page.format(cid=cid)
+                times: list[float] = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    r = await c.get(url)
+                    times.append(time.perf_counter() - t0)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{url}: HTTP {r.status_code}")
+                out[page.replace("{cid}", "<id>")] = _stats(times)
+    await rt.close()
+    return out
+
+
 async def tool_latency(ws: Workspace, n: int = 200) -> dict[str, Any]:
     db = ws.trial_db()
     settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR)
@@ -248,6 +303,7 @@ async def run_bench(
     *,
     concurrency: Sequence[int] = (1, 100),
     retrieval_sizes: tuple[int, ...] = (1000, 10000, 100000),
+    console: tuple[int, int] = (60, 30),
 ) -> dict[str, Any]:
     """All figures in one run. `llm_factory` None skips the embedded-model section."""
     ws = Workspace()
@@ -255,6 +311,7 @@ async def run_bench(
         await ws.prepare(SleepyLLM(0))
         result: dict[str, Any] = {
             "turn_overhead": await turn_overhead(ws, 0.05, concurrency),
+            "console_render": await console_render(ws, *console),
             "tool_latency": await tool_latency(ws),
             "knowledge_retrieval": await knowledge_latency(ws, retrieval_sizes),
         }
