@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from console_fixture import NOW, chats, csrf_of, login
+from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
 from xiaoer.store.models import ActionRow
 from xiaoer.store.repositories import ActionRepository, ConversationRepository, HandoffRepository
@@ -172,3 +173,27 @@ async def test_an_action_awaiting_approval_is_approved_or_rejected_from_the_tran
     shown = (await console.get(f"{c0}?done=approved")).text
     assert "已批准，结果已发给顾客" in shown and "商家未通过：缺凭证" in shown
     assert f'action="{c0}/actions/act_a/approve"' not in shown
+
+
+async def test_agent_assist_fills_the_reply_box_with_a_draft_and_its_sources(
+    console: httpx.AsyncClient, runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    await chats(runtime)
+    await login(console, "li")
+    c0 = "/console/mini/conversations/c0"  # U1's: a shopper of the shop, with an order
+    token = await _csrf(console, c0)
+    await console.post(f"{c0}/takeover", data={"csrf": token})
+    before = await _state(runtime, "c0")
+    llm.steps = [say("您好，我是店铺客服，请问需要帮您转接哪方面的问题？")]
+    page = await console.post(f"{c0}/suggest", data={"csrf": token})
+    assert page.status_code == 200, page.text[-600:]
+    box = page.text.split('<textarea id="reply-text"', 1)[1].split("</textarea>", 1)[0]
+    assert box.endswith("您好，我是店铺客服，请问需要帮您转接哪方面的问题？")
+    assert "这条建议没有查到的依据" in page.text  # no lookup, no knowledge behind it
+    assert await _state(runtime, "c0") == before  # nothing sent, nothing stored
+    llm.steps = [call("get_order", order_id="SO1001"), say("您的订单 SO1001 已发货。")]
+    sourced = (await console.post(f"{c0}/suggest", data={"csrf": token})).text
+    assert "<li>get_order: <code>" in sourced and "SO1001" in sourced
+    assert "这条建议没有查到的依据" not in sourced
+    refused = await console.post(f"{c0}/suggest", data={})
+    assert refused.status_code in (400, 403)

@@ -173,6 +173,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "verdict_dismissed": ("排除", "Dismiss"),
     "role_action": ("操作", "action"),
     "done_qc_reviewed": ("已记录复核结果", "Verdict recorded"),
+    "suggest": ("AI 建议回复", "Suggest a reply"),
+    "suggestion": ("AI 建议", "AI suggestion"),
+    "suggestion_note": (
+        "AI 的建议已填入下方回复框：可直接发送，也可以先修改。依据如下：",
+        "The AI's draft is in the reply box below: send it as is or edit it first. It rests on:",
+    ),
+    "suggestion_unsourced": (
+        "这条建议没有查到的依据，请核实后再发送。",
+        "This draft rests on no lookup or knowledge: check it before you send it.",
+    ),
     "owner_reviews": (
         "知识会影响 AI 对所有顾客的回答，因此只有店主可以批准、拒绝或添加；客服账号只读。",
         "Knowledge changes what the AI tells every shopper, so only the owner approves, rejects "

@@ -263,17 +263,30 @@ def create_console(
             outcome=outcome or "", outcomes=conversations_service.OUTCOMES, **ctx,
         )  # fmt: skip
 
-    @app.get("/{shop_id}/conversations/{conversation_id}")
-    async def transcript(request: Request, shop_id: str, conversation_id: str) -> Response:
-        ctx = await page_ctx(request, shop_id)
+    async def transcript_page(
+        request: Request, ctx: dict[str, Any], conversation_id: str, **more: Any
+    ) -> Response:
         runtime = rt()
         async with runtime.sessions() as s:
             record = await conversations_service.transcript(
-                s, shop_id, conversation_id, runtime.clock()
+                s, ctx["shop"], conversation_id, runtime.clock()
             )
-        return render(
-            request, "transcript.html", c=record, outcomes=conversations_service.OUTCOMES, **ctx
-        )
+        return render(request, "transcript.html", c=record,
+                      outcomes=conversations_service.OUTCOMES, **more, **ctx)  # fmt: skip
+
+    @app.get("/{shop_id}/conversations/{conversation_id}")
+    async def transcript(request: Request, shop_id: str, conversation_id: str) -> Response:
+        ctx = await page_ctx(request, shop_id)
+        return await transcript_page(request, ctx, conversation_id)
+
+    @app.post("/{shop_id}/conversations/{conversation_id}/suggest")
+    async def suggest(request: Request, shop_id: str, conversation_id: str) -> Response:
+        """Agent assist: a draft reply to the shopper's last message, with the facts and
+        knowledge it rests on, put in the reply box for the human to edit and send (nothing
+        is sent or stored)."""
+        ctx, _ = await posted(request, shop_id)
+        suggestion = await rt().inbox().suggest(shop_id, conversation_id)
+        return await transcript_page(request, ctx, conversation_id, suggestion=suggestion)
 
     @app.get("/{shop_id}/queue")
     async def queue(request: Request, shop_id: str) -> Response:
