@@ -27,7 +27,7 @@ from minishop import ORDERS, write_bundle
 from xiaoer.api.app import create_app
 from xiaoer.api.auth import issue_api_key
 from xiaoer.config import Settings
-from xiaoer.llm.scripted import ScriptedLLM, call
+from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
 from xiaoer.services import accounts as accounts_service
 
@@ -147,6 +147,22 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     assert ASK in page and "退货申请已提交" in page
     assert re.search(r"request_return", page) and "executed" in page
     driver.save_screenshot(str(shots / "widget-5-console-transcript.png"))
+
+    # Live: the shopper writes again while the merchant looks at the transcript; the page
+    # redraws itself from the console's event stream, with no click.
+    minted = httpx.post(f"{shop.url}/v1/shopper-tokens", json={"shopper_id": "U2"},
+                        headers={"Authorization": f"Bearer {shop.key}"})  # fmt: skip
+    shopper = {"Authorization": f"Bearer {minted.json()['token']}"}
+    conversation = driver.current_url.rsplit("/", 1)[1]
+    shop.llm.steps = [say("好的，这就为您转接人工客服。")]
+    sent = httpx.post(f"{shop.url}/v1/conversations/{conversation}/messages",
+                      json={"text": "我要转人工"}, headers=shopper, timeout=WAIT)  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    WebDriverWait(driver, WAIT).until(
+        lambda d: "我要转人工" in d.find_element(By.TAG_NAME, "main").text,
+        message="the transcript did not redraw from the event stream",
+    )
+    driver.save_screenshot(str(shots / "widget-6-console-live.png"))
 
     # The store holds one executed return, whatever the page did (a reload, a double click).
     listed = httpx.get(f"{shop.url}/v1/actions", headers={"Authorization": f"Bearer {shop.key}"})

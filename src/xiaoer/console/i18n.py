@@ -183,6 +183,8 @@ WORDS: dict[str, tuple[str, str]] = {
         "这条建议没有查到的依据，请核实后再发送。",
         "This draft rests on no lookup or knowledge: check it before you send it.",
     ),
+    "live_changed": ("有新消息或队列有变化。", "New messages or queue changes."),
+    "refresh": ("刷新", "Refresh"),
     "owner_reviews": (
         "知识会影响 AI 对所有顾客的回答，因此只有店主可以批准、拒绝或添加；客服账号只读。",
         "Knowledge changes what the AI tells every shopper, so only the owner approves, rejects "

@@ -52,6 +52,7 @@ from xiaoer.console.auth import (
 from xiaoer.console.charts import daily_charts
 from xiaoer.console.i18n import WORDS, lang_of, translator
 from xiaoer.console.inspection_pages import add_inspection_pages
+from xiaoer.console.live import add_live
 from xiaoer.console.policy_pages import add_policy_pages
 from xiaoer.console.workbench import add_knowledge_pages, add_workbench
 from xiaoer.domain.errors import Forbidden, NotFound, TooManyRequests, XiaoerError
@@ -68,8 +69,8 @@ BASE = "/console"
 LANG_COOKIE = "xiaoer_lang"
 _log = logging.getLogger(__name__)
 _HEADERS = {
-    # No script on these pages yet; styles are inline in base.html.
-    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'unsafe-inline'; "
+    # One script, served from here (static/live.js); styles are inline in base.html.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -307,6 +308,7 @@ def create_console(
     add_knowledge_pages(app, rt, BASE, page_ctx, posted, render)
     add_policy_pages(app, rt, BASE, page_ctx, posted, render)
     add_inspection_pages(app, rt, BASE, page_ctx, posted, render)
+    add_live(app, rt, page_ctx)
     return app
 
 
