@@ -3,9 +3,11 @@ tool calls and guard verdicts, and the handoff queue, all from conversations mad
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
-from console_fixture import cell, chats, login
+from console_fixture import cell, chats, csrf_of, login
 from xiaoer.runtime import Runtime
 
 
@@ -80,3 +82,25 @@ async def test_queue_lists_the_handoff_with_reason_waiting_time_and_summary(
     assert "<td>180</td>" in row  # 11:00 → the tests' clock 14:00
     assert 'href="/console/mini/conversations/c2"' in row
     assert (await console.get("/console/mini/conversations/c2")).status_code == 200
+
+
+async def test_the_owner_rotates_the_api_key_and_sees_it_once(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await login(console, "boss")
+    page = await console.get("/console/mini/settings")
+    assert 'id="widget-snippet"' in page.text and "/widget.js" in page.text
+    r = await console.post("/console/mini/settings/api-key", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 200
+    key = re.search(r'<section id="new-key" role="alert">.*?<pre>([^<]+)</pre>', r.text, re.S)
+    assert key is not None and key.group(1).startswith("xk_mini_")
+    minted = await console.post(
+        "/v1/shopper-tokens", json={"shopper_id": "U1"},
+        headers={"Authorization": f"Bearer {key.group(1)}"},
+    )  # fmt: skip
+    assert minted.status_code == 200  # the new key works
+    again = await console.get("/console/mini/settings")
+    assert key.group(1) not in again.text and 'id="new-key"' not in again.text  # shown once
+    assert key.group(1)[-4:] in again.text  # its hint
+    await login(console, "li")
+    assert (await console.post("/console/mini/settings/api-key", data={})).status_code in (400, 403)

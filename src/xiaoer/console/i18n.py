@@ -70,7 +70,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "api_key": ("API 密钥", "API key"),
     "accounts": ("控制台账号", "Console accounts"),
     "role": ("角色", "Role"),
-    "read_only": ("只读；编辑功能稍后提供。", "Read-only; editing comes later."),
+    "read_only": (
+        "店铺资料来自导入的店铺包（xiaoer shop import）；策略在“店铺策略”页编辑。",
+        "The shop's details come from its imported bundle (xiaoer shop import); the policy is edited on the Policy page.",
+    ),
     "error": ("出错了", "Something went wrong"),
     "back": ("返回后台", "Back to the console"),
     "role_shopper": ("顾客", "shopper"),
@@ -185,6 +188,23 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "live_changed": ("有新消息或队列有变化。", "New messages or queue changes."),
     "refresh": ("刷新", "Refresh"),
+    "rotate_key": (
+        "生成新的 API 密钥（旧密钥立即失效）",
+        "New API key (the old one stops working at once)",
+    ),
+    "new_key": (
+        "新的 API 密钥，只显示这一次，请立即保存：",
+        "The new API key, shown this once only; keep it now:",
+    ),
+    "widget": ("顾客聊天窗", "Shopper widget"),
+    "widget_note": (
+        "把下面这一行放到店铺的任何页面上。顾客令牌由您的服务器在顾客登录后签发（POST /v1/shopper-tokens，用上面的 API 密钥）；"
+        "页面与本服务不同源时，把页面的域名加入 XIAOER_WIDGET_ORIGINS。详见 docs/widget.md。",
+        "Put this line on any page of the shop. Your server mints the shopper token once the "
+        "shopper signed in (POST /v1/shopper-tokens, with the API key above); a page on another "
+        "origin needs it in XIAOER_WIDGET_ORIGINS. See docs/widget.md.",
+    ),
+    "widget_token": ("顾客令牌", "shopper token"),
     "owner_reviews": (
         "知识会影响 AI 对所有顾客的回答，因此只有店主可以批准、拒绝或添加；客服账号只读。",
         "Knowledge changes what the AI tells every shopper, so only the owner approves, rejects "

@@ -16,7 +16,8 @@ Pages (all server-rendered, Chinese first, `?lang=en` for English):
   version, read and roll back to earlier ones (`policy_pages.py`)
 - `/console/{shop}/inspection` owner only: 质检, the findings of negative service with their
   evidence, their rates, and the owner's verdicts (`inspection_pages.py`)
-- `/console/{shop}/settings` owner only (read-only for now)
+- `/console/{shop}/settings` owner only: the shop, its accounts, the API key (rotated here, the
+  new one shown once) and the widget snippet
 
 A shop the account may not see is a 404, as if it did not exist; an owner-only page for an
 agent is a 403. Every page reads through a service (`xiaoer.services`), never a repository.
@@ -58,6 +59,7 @@ from xiaoer.console.workbench import add_knowledge_pages, add_workbench
 from xiaoer.domain.errors import Forbidden, NotFound, TooManyRequests, XiaoerError
 from xiaoer.runtime import Runtime
 from xiaoer.services import accounts as accounts_service
+from xiaoer.services import apikeys as apikeys_service
 from xiaoer.services import conversations as conversations_service
 from xiaoer.services import kpis as kpis_service
 from xiaoer.services import shops as shops_service
@@ -300,9 +302,22 @@ def create_console(
     @app.get("/{shop_id}/settings")
     async def settings(request: Request, shop_id: str) -> Response:
         ctx = await page_ctx(request, shop_id, owner=True)
+        return await settings_page(request, ctx)
+
+    async def settings_page(request: Request, ctx: dict[str, Any], **more: Any) -> Response:
         async with rt().sessions() as s:
-            overview = await shops_service.overview(s, shop_id)
-        return render(request, "settings.html", overview=overview, **ctx)
+            overview = await shops_service.overview(s, ctx["shop"])
+        origin = str(request.base_url).rstrip("/").removesuffix(BASE)
+        return render(request, "settings.html", overview=overview, origin=origin, **more, **ctx)
+
+    @app.post("/{shop_id}/settings/api-key")
+    async def rotate_key(request: Request, shop_id: str) -> Response:
+        """A new API key for the shop, shown on this page once (never in a URL, never
+        stored); the old key stops working at once."""
+        ctx, _ = await posted(request, shop_id, owner=True)
+        runtime = rt()
+        key = await apikeys_service.issue_api_key(runtime.sessions, shop_id, runtime.clock())
+        return await settings_page(request, ctx, new_key=key)
 
     add_workbench(app, rt, BASE, posted)
     add_knowledge_pages(app, rt, BASE, page_ctx, posted, render)
