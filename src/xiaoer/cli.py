@@ -355,16 +355,47 @@ async def demo(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="API processes (with XIAOER_QUEUE=redis they only relay turns)"
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs)."""
+    """Run the HTTP API (OpenAPI docs at /docs; the console at /console)."""
     import uvicorn
 
     from xiaoer.api.app import create_app
 
     settings = _settings()
-    uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, workers=1
+    where = {"host": host or settings.host, "port": port or settings.port}
+    if workers == 1:
+        uvicorn.run(create_app(settings), workers=1, **where)
+        return
+    if settings.queue != "redis" and not settings.llm_base_url:
+        err.print(
+            "[yellow]注意 / note:[/yellow] each API worker would load its own embedded model; "
+            "use XIAOER_QUEUE=redis with `xiaoer worker`, or an LLM endpoint (XIAOER_LLM_BASE_URL)"
+        )
+    # Workers are separate processes: each builds the app from the same environment.
+    uvicorn.run("xiaoer.api.app:app_from_env", factory=True, workers=workers, **where)
+
+
+@app.command()
+@command
+async def worker(
+    jobs: Annotated[int | None, typer.Option(min=1, max=256, help="turns at a time")] = None,
+) -> None:
+    """Run shopper turns from the Redis queue (XIAOER_QUEUE=redis, XIAOER_REDIS_URL); as many
+    workers as the machine's model capacity allows, on any machine that reaches Redis and the
+    database."""
+    from xiaoer.workers.turns import run_worker
+
+    settings = _settings()
+    err.print(
+        f"turn worker: {settings.redis_url or '(no XIAOER_REDIS_URL)'} · jobs {jobs or settings.worker_jobs}"
     )
+    await run_worker(settings, jobs=jobs or settings.worker_jobs)
 
 
 @eval_app.command("run")

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     model alone, `keywords` the keyword checks alone (no extra LLM call)."""
     redis_url: str = ""
     """Redis for what API workers must share (the per-shopper rate limit); empty = in-process."""
+    queue: Literal["inline", "redis"] = "inline"
+    """Where shopper turns run: `inline` in the API process (the embedded default), or `redis`:
+    queued on `XIAOER_REDIS_URL` and run by `xiaoer worker` processes (`workers/turns.py`)."""
+    worker_jobs: int = 4
+    """Turns one `xiaoer worker` runs at a time."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
     secret_key: str = ""

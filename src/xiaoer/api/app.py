@@ -22,7 +22,7 @@ from xiaoer.api.widget import widget_router
 from xiaoer.config import Settings
 from xiaoer.console import BASE as CONSOLE_BASE
 from xiaoer.console import create_console
-from xiaoer.domain.errors import NotFound, Unauthorized
+from xiaoer.domain.errors import BadInput, NotFound, Unauthorized
 from xiaoer.observability import ready
 from xiaoer.observability.metrics import CONTENT_TYPE, HttpMetrics, Metrics
 from xiaoer.runtime import Runtime
@@ -31,6 +31,7 @@ from xiaoer.store.repositories import (
     ConversationRepository,
     ShopperRepository,
 )
+from xiaoer.workers.turns import QueuedTurns
 
 
 class TokenRequest(ApiModel):
@@ -67,13 +68,22 @@ def _bearer(authorization: str | None) -> str:
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
     state: dict[str, Any] = {}
 
+    if settings.queue == "redis" and not settings.redis_url:
+        raise BadInput("XIAOER_QUEUE=redis needs XIAOER_REDIS_URL")
+    queued = (
+        QueuedTurns(settings.redis_url, settings.deadline_s) if settings.queue == "redis" else None
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or await Runtime.open(settings)
-        rt.llm()  # load the model before the first shopper waits for it
+        if queued is None:
+            rt.llm()  # load the model before the first shopper waits for it
         state["rt"] = rt
         state["secret"] = settings.signing_key()
         yield
+        if queued is not None:
+            await queued.close()
         if runtime is None:
             await rt.close()
 
@@ -157,7 +167,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         A resend with the same `client_key` is answered once: while the first copy is still
         being answered the resend waits for that answer (`replayed: true`). A model that times
         out or fails gives an apology and a human (`agent/bounded.py`)."""
-        turns = rt().turns()
+        turns = queued or rt().turns()  # on a turn worker (XIAOER_QUEUE=redis), or here
 
         async def run(emit: Emit) -> Any:
             turn = turns.turn(
@@ -277,3 +287,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     # The merchant console: its own sub-app, so its errors are HTML pages and /v1 keeps JSON.
     app.mount(CONSOLE_BASE, create_console(rt, lambda: state["secret"]))
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app from the environment's settings: what each `xiaoer serve --workers N` process
+    builds (uvicorn imports it by name in every worker)."""
+    return create_app(Settings())

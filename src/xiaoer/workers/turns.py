@@ -1,0 +1,229 @@
+"""Shopper turns on a Redis queue: the API enqueues, `xiaoer worker` runs, events come back.
+
+With `XIAOER_QUEUE=redis` (and `XIAOER_REDIS_URL`) an API worker does not run turns itself.
+`QueuedTurns.turn` — the same call the API makes on `BoundedTurns` in one process — puts the
+turn on an **arq** queue and relays its events back from a Redis pub/sub channel of its own:
+`accepted`, `tool_call`, `tool_result`, `delta`, then `done` with the result, or `error` with
+the refusal (a `XiaoerError` by name, with its message; the API answers it with the same 4xx
+as in one process). The API's latency then no longer depends on how many turns are in flight,
+and any number of API workers share the turn workers.
+
+arq, because it is asyncio-native like the rest of xiaoer, small (one dependency: redis-py,
+already ours), and keeps a job in its queue until a worker finished it: a worker killed
+mid-turn leaves the job to be run again by another once its in-progress mark expires
+(`JOB_TIMEOUT_S`), and a job id is taken once (a resend does not enqueue a second copy).
+A turn run again after a crash is answered once all the same: every queued turn carries a
+`client_key` (the shopper's, or the job's own), and `Assistant.turn` stores one message and
+one reply per key.
+
+`xiaoer worker` (`run_worker`) opens the runtime (the model, when embedded, loads once per
+worker) and runs up to `XIAOER_WORKER_JOBS` turns at a time, each under the turn deadline
+(`BoundedTurns`). The embedded mode stays one process with no Redis: `XIAOER_QUEUE=inline`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker
+
+from xiaoer.agent.events import (
+    Accepted,
+    Emit,
+    Event,
+    TextDelta,
+    ToolCallRecord,
+    ToolFinished,
+    ToolStarted,
+    TurnResult,
+    ignore,
+)
+from xiaoer.config import Settings
+from xiaoer.domain import errors
+from xiaoer.domain.errors import Unavailable, XiaoerError
+from xiaoer.runtime import Runtime
+
+__all__ = ["QueuedTurns", "close_worker", "run_turn", "run_worker", "worker_settings"]
+
+log = logging.getLogger(__name__)
+
+QUEUE = "xiaoer:turns"
+CHANNEL = "xiaoer:turn:{job}"
+JOB_TIMEOUT_S = 300
+"""The longest a turn may hold a worker (well above any turn deadline); past it, and after a
+worker died, the job is run again by another."""
+RELAY_MARGIN_S = 30.0
+"""How much longer than the turn deadline the API waits for a queued turn's answer."""
+_EVENTS: dict[str, type[Any]] = {
+    "accepted": Accepted,
+    "tool_call": ToolStarted,
+    "tool_result": ToolFinished,
+    "delta": TextDelta,
+}
+
+
+def _result(data: dict[str, Any]) -> TurnResult:
+    calls = [ToolCallRecord(**c) for c in data.get("tool_calls", [])]
+    return TurnResult(**(data | {"tool_calls": calls}))
+
+
+def _refusal(data: dict[str, Any]) -> XiaoerError:
+    kind = getattr(errors, str(data.get("type", "")), None)
+    message = str(data.get("message", ""))
+    if isinstance(kind, type) and issubclass(kind, XiaoerError):
+        return kind(message)
+    return XiaoerError("内部错误，请稍后再试 / internal error, please try again later")
+
+
+class QueuedTurns:
+    """The API's side: `turn` with the signature of `BoundedTurns.turn`, run by a worker."""
+
+    def __init__(self, redis_url: str, deadline_s: float | None) -> None:
+        self.redis_url = redis_url
+        self.wait_s = (deadline_s or 180.0) + RELAY_MARGIN_S
+        self._pool: ArqRedis | None = None
+
+    async def pool(self) -> ArqRedis:
+        if self._pool is None:
+            self._pool = await create_pool(
+                RedisSettings.from_dsn(self.redis_url), default_queue_name=QUEUE
+            )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+    async def turn(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        text: str,
+        *,
+        conversation_id: str,
+        client_key: str | None = None,
+        emit: Emit = ignore,
+    ) -> TurnResult:
+        pool = await self.pool()
+        job = uuid.uuid4().hex
+        channel = pool.pubsub()
+        await channel.subscribe(CHANNEL.format(job=job))  # before the job can publish
+        try:
+            payload = {
+                "shop_id": shop_id, "shopper_id": shopper_id, "text": text,
+                "conversation_id": conversation_id, "client_key": client_key or f"job:{job}",
+                "job": job,
+            }  # fmt: skip
+            if await pool.enqueue_job("run_turn", payload, _job_id=job) is None:
+                raise Unavailable("the turn could not be queued; send it again")
+            async with asyncio.timeout(self.wait_s):
+                async for message in channel.listen():
+                    if message.get("type") != "message":
+                        continue
+                    event = json.loads(message["data"])
+                    kind, data = event["type"], event["data"]
+                    if kind == "done":
+                        result = _result(data)
+                        await emit(result)  # the stream's `done`, as in one process
+                        return result
+                    if kind == "error":
+                        raise _refusal(data)
+                    if (cls := _EVENTS.get(kind)) is not None:
+                        await emit(cls(**data))
+        except TimeoutError:
+            raise Unavailable("no turn worker answered in time; send it again") from None
+        finally:
+            await channel.unsubscribe()
+            await channel.aclose()
+        raise Unavailable("the turn's event stream ended early; send it again")
+
+
+async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    """A worker's job: the turn, its events published as they happen."""
+    rt: Runtime = ctx["rt"]
+    redis: ArqRedis = ctx["redis"]
+    channel = CHANNEL.format(job=payload["job"])
+
+    async def publish(kind: str, data: dict[str, Any]) -> None:
+        await redis.publish(channel, json.dumps({"type": kind, "data": data}, ensure_ascii=False))
+
+    async def emit(event: Event) -> None:
+        if isinstance(event, TurnResult):
+            return  # `done` carries it, with the shop's own fields
+        data = asdict(event)
+        kind = data.pop("type")
+        await publish(kind, data)
+
+    try:
+        result = await rt.turns().turn(
+            payload["shop_id"], payload["shopper_id"], payload["text"],
+            conversation_id=payload["conversation_id"], client_key=payload["client_key"],
+            emit=emit,
+        )  # fmt: skip
+    except XiaoerError as exc:
+        await publish("error", {"type": type(exc).__name__, "message": exc.message})
+        return
+    except Exception as exc:  # the API must hear of it, never wait out its deadline
+        log.error("turn job failed", exc_info=exc)
+        await publish("error", {"type": "InternalError", "message": ""})
+        return
+    await publish("done", result.full())
+
+
+def worker_settings(
+    settings: Settings, runtime: Callable[[], Any] | None = None, *, jobs: int = 4
+) -> dict[str, Any]:
+    """arq's worker settings: the runtime opened at start-up (or `runtime()` in tests)."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["rt"] = runtime() if runtime is not None else await Runtime.open(settings)
+        ctx["owned"] = runtime is None
+        if ctx["owned"]:
+            ctx["rt"].llm()  # load the model before the first job waits for it
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if ctx.get("owned"):
+            await ctx["rt"].close()
+
+    return {
+        "functions": [run_turn],
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": QUEUE,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": jobs,
+        "job_timeout": JOB_TIMEOUT_S,
+        "max_tries": 3,
+        "keep_result": 60,
+        "poll_delay": 0.05,
+        "handle_signals": False,
+    }
+
+
+async def run_worker(settings: Settings, *, jobs: int = 4) -> None:
+    """`xiaoer worker`: consume turns until stopped (Ctrl-C / SIGTERM)."""
+    if not settings.redis_url:
+        raise errors.BadInput("xiaoer worker needs XIAOER_REDIS_URL (the queue is on Redis)")
+    worker = Worker(**(worker_settings(settings, jobs=jobs) | {"handle_signals": True}))
+    try:
+        await worker.async_run()
+    finally:
+        await close_worker(worker)
+
+
+async def close_worker(worker: Worker) -> None:
+    """Stop a worker: its running turns end, then `on_shutdown` (arq's own `close` calls a
+    redis-py method deprecated since 5.0.1; the warning says nothing about xiaoer)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        await worker.close()

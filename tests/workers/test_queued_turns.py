@@ -1,0 +1,107 @@
+"""Shopper turns on the Redis queue (`XIAOER_QUEUE=redis`): the API enqueues and relays, an arq
+worker runs the turn — the same answers, events and refusals as in one process, and a resend
+answered once. Real Redis (`redis_url`), real arq worker; the model is scripted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from arq.worker import Worker
+
+from minishop import write_bundle
+from xiaoer.api.app import create_app
+from xiaoer.api.auth import issue_api_key
+from xiaoer.config import Settings
+from xiaoer.domain.errors import BadInput
+from xiaoer.llm.scripted import ScriptedLLM, call, say
+from xiaoer.runtime import Runtime
+from xiaoer.workers.turns import QUEUE, close_worker, worker_settings
+
+
+@pytest.fixture
+async def queued(
+    tmp_path: Path, redis_url: str, llm: ScriptedLLM
+) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    from conftest import NOW
+
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="q", guard=False,
+                        redis_url=redis_url, queue="redis", understand="keywords")  # fmt: skip
+    rt = await Runtime.open(settings, llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "bundle"))
+    worker = Worker(**worker_settings(settings, lambda: rt, jobs=2))
+    running = asyncio.create_task(worker.main())
+    app = create_app(settings, runtime=rt)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://q") as c:
+                key = await issue_api_key(rt.sessions, "mini")
+                token = await c.post("/v1/shopper-tokens", json={"shopper_id": "U1"},
+                                     headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+                c.headers["Authorization"] = f"Bearer {token.json()['token']}"
+                yield c, rt
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await close_worker(worker)
+        await rt.close()
+
+
+async def test_a_queued_turn_answers_as_one_process_would(
+    queued: tuple[httpx.AsyncClient, Runtime], llm: ScriptedLLM
+) -> None:
+    c, rt = queued
+    cid = (await c.post("/v1/conversations")).json()["conversation_id"]
+    llm.steps = [call("track_logistics", order_id="SO1001"), say("到杭州了。")]
+    r = await c.post(f"/v1/conversations/{cid}/messages", json={"text": "SO1001 到哪了"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["reply"] == "到杭州了。" and body["tool_calls"][0]["name"] == "track_logistics"
+    read = (await c.get(f"/v1/conversations/{cid}")).json()
+    assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
+    assert read["messages"][0]["client_key"].startswith("job:")  # a key even when none was sent
+
+
+async def test_the_stream_relays_the_workers_events(
+    queued: tuple[httpx.AsyncClient, Runtime], llm: ScriptedLLM
+) -> None:
+    c, _ = queued
+    cid = (await c.post("/v1/conversations")).json()["conversation_id"]
+    llm.steps = [call("track_logistics", order_id="SO1001"), say("到杭州了。")]
+    async with c.stream(
+        "POST", f"/v1/conversations/{cid}/messages", json={"text": "SO1001 到哪了"},
+        headers={"Accept": "text/event-stream"},
+    ) as r:  # fmt: skip
+        text = "".join([chunk async for chunk in r.aiter_text()])
+    kinds = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("event: ")]
+    assert kinds[0] == "accepted" and kinds[-1] == "done"
+    assert "tool_call" in kinds and "tool_result" in kinds and "delta" in kinds
+
+
+async def test_refusals_and_resends_come_back_as_in_one_process(
+    queued: tuple[httpx.AsyncClient, Runtime], llm: ScriptedLLM
+) -> None:
+    c, rt = queued
+    missing = await c.post("/v1/conversations/nope/messages", json={"text": "你好"})
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "NotFound"
+    cid = (await c.post("/v1/conversations")).json()["conversation_id"]
+    llm.steps = [say("在的，您说。")]
+    sent = {"text": "在吗", "client_key": "same-key"}
+    first, again = await asyncio.gather(
+        c.post(f"/v1/conversations/{cid}/messages", json=sent),
+        c.post(f"/v1/conversations/{cid}/messages", json=sent),
+    )
+    assert first.status_code == again.status_code == 200
+    assert first.json()["reply"] == again.json()["reply"] == "在的，您说。"
+    read = (await c.get(f"/v1/conversations/{cid}")).json()
+    assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]  # once
+
+
+def test_the_queue_needs_redis(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="XIAOER_REDIS_URL"):
+        create_app(Settings(home=tmp_path, queue="redis"))
+    assert QUEUE == "xiaoer:turns"
