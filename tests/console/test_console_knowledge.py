@@ -145,3 +145,15 @@ async def test_knowledge_csrf_roles_and_shops(console: httpx.AsyncClient, runtim
     assert (await _candidate(runtime, "k1")).status == "pending"
     async with runtime.sessions() as s:
         assert not [c for c in await KnowledgeRepository(s, "mini").chunks() if c.kind == "fact"]
+
+
+async def test_the_test_box_shows_what_the_bot_would_find(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await login(console, "li")  # agents may ask too
+    page = await console.get(KB, params={"ask": "支持七天无理由吗"})
+    assert page.status_code == 200
+    found = page.text.split('<section id="found"', 1)[1].split("</section>", 1)[0]
+    assert "支持，定制款除外。" in found  # the bundle's FAQ entry
+    empty = await console.get(KB, params={"ask": "   "})
+    assert 'id="found"' not in empty.text

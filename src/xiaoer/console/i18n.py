@@ -205,6 +205,14 @@ WORDS: dict[str, tuple[str, str]] = {
         "origin needs it in XIAOER_WIDGET_ORIGINS. See docs/widget.md.",
     ),
     "widget_token": ("顾客令牌", "shopper token"),
+    "ask_box": ("试问：顾客会怎么问？", "Try a question a shopper would ask"),
+    "ask": ("查找", "Look up"),
+    "found": ("知识库找到的内容", "What the knowledge search finds"),
+    "found_note": (
+        "AI 回答这个问题时会看到下面这些内容（按相关度排序）；没有合适的就补充一条商家知识。",
+        "The AI is shown these when it answers that question (best first); if none fits, add a fact.",
+    ),
+    "found_nothing": ("没有找到相关内容", "Nothing found"),
     "owner_reviews": (
         "知识会影响 AI 对所有顾客的回答，因此只有店主可以批准、拒绝或添加；客服账号只读。",
         "Knowledge changes what the AI tells every shopper, so only the owner approves, rejects "

@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xiaoer.domain.errors import BadInput
+from xiaoer.knowledge import cite
 from xiaoer.runtime import Runtime
 from xiaoer.services import knowledge as knowledge_service
 
@@ -38,6 +39,7 @@ type PageCtx = Callable[..., Awaitable[dict[str, Any]]]
 type Render = Callable[..., HTMLResponse]
 
 NOTE_CHARS = 500
+ASK_CHARS = 200
 DECISIONS = ("approve", "reject")
 
 
@@ -111,13 +113,20 @@ def add_knowledge_pages(
     """The knowledge review page and its owner-only forms."""
 
     @app.get("/{shop_id}/knowledge")
-    async def knowledge(request: Request, shop_id: str) -> Response:
+    async def knowledge(request: Request, shop_id: str, ask: str = "") -> Response:
+        """The review page; `?ask=` is its test box: what the bot's knowledge search finds for
+        a shopper's question (the snippets the model is shown), best first."""
         ctx = await page_ctx(request, shop_id)
         runtime = rt()
         async with runtime.sessions() as s:
             candidates = await knowledge_service.pending(s, shop_id)
             facts = await knowledge_service.facts(s, shop_id, runtime.clock())
-        return render(request, "knowledge.html", candidates=candidates, facts=facts, **ctx)
+        ask = ask.strip()[:ASK_CHARS]
+        found = (
+            [cite(h) for h in await runtime.knowledge().search(shop_id, ask, k=5)] if ask else []
+        )
+        return render(request, "knowledge.html", candidates=candidates, facts=facts, ask=ask,
+                      found=found, **ctx)  # fmt: skip
 
     @app.post("/{shop_id}/knowledge/candidates/{candidate_id}/{decision}")
     async def review(request: Request, shop_id: str, candidate_id: str, decision: str) -> Response:
