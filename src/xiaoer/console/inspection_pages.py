@@ -8,32 +8,23 @@ queue) — each confirmed or dismissed by the owner (`services.inspection`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
-from xiaoer.runtime import Runtime
+from xiaoer.console.pages import Pages
 from xiaoer.services import inspection as inspection_service
 
 __all__ = ["add_inspection_pages"]
 
-type PageCtx = Callable[..., Awaitable[dict[str, Any]]]
-type Posted = Callable[..., Awaitable[tuple[dict[str, Any], dict[str, str]]]]
-type Render = Callable[..., HTMLResponse]
 
+def add_inspection_pages(app: FastAPI, pages: Pages) -> None:
+    rt, base, page_ctx, posted, render = (
+        pages.rt, pages.base, pages.page_ctx, pages.posted, pages.render
+    )  # fmt: skip
 
-def add_inspection_pages(
-    app: FastAPI,
-    rt: Callable[[], Runtime],
-    base: str,
-    page_ctx: PageCtx,
-    posted: Posted,
-    render: Render,
-) -> None:
     @app.get("/{shop_id}/inspection")
     async def inspection(
         request: Request,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from xiaoer.runtime import Runtime
+from xiaoer.console.pages import Pages
 from xiaoer.services import live as live_service
 
 __all__ = ["add_live"]
@@ -27,14 +27,13 @@ POLL_S = 2.0
 KEEPALIVE_S = 15.0
 LIFETIME_S = 30 * 60.0
 
-type PageCtx = Callable[..., Awaitable[dict[str, Any]]]
-
 
 def _frame(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def add_live(app: FastAPI, rt: Callable[[], Runtime], page_ctx: PageCtx) -> None:
+def add_live(app: FastAPI, pages: Pages) -> None:
+    rt, page_ctx = pages.rt, pages.page_ctx
     script = resources.files("xiaoer.console").joinpath("static", "live.js").read_text("utf-8")
 
     @app.get("/static/live.js")

@@ -12,34 +12,26 @@ every earlier version can be read and rolled back to (as a new version that says
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from xiaoer.agent.replay_report import counts
 from xiaoer.agent.replay_report import render as render_replay
+from xiaoer.console.pages import Pages
 from xiaoer.domain.errors import BadInput
 from xiaoer.policy.diff import render as render_diff
-from xiaoer.runtime import Runtime
 from xiaoer.services import policies as policies_service
 
 __all__ = ["add_policy_pages"]
 
-type PageCtx = Callable[..., Awaitable[dict[str, Any]]]
-type Posted = Callable[..., Awaitable[tuple[dict[str, Any], dict[str, str]]]]
-type Render = Callable[..., HTMLResponse]
 
+def add_policy_pages(app: FastAPI, pages: Pages) -> None:
+    rt, base, page_ctx, posted, render = (
+        pages.rt, pages.base, pages.page_ctx, pages.posted, pages.render
+    )  # fmt: skip
 
-def add_policy_pages(
-    app: FastAPI,
-    rt: Callable[[], Runtime],
-    base: str,
-    page_ctx: PageCtx,
-    posted: Posted,
-    render: Render,
-) -> None:
     def url(shop_id: str) -> str:
         return f"{base}/{shop_id}/policy"
 

@@ -54,6 +54,7 @@ from xiaoer.console.charts import daily_charts
 from xiaoer.console.i18n import WORDS, lang_of, translator
 from xiaoer.console.inspection_pages import add_inspection_pages
 from xiaoer.console.live import add_live
+from xiaoer.console.pages import Pages
 from xiaoer.console.policy_pages import add_policy_pages
 from xiaoer.console.workbench import add_knowledge_pages, add_workbench
 from xiaoer.domain.errors import Forbidden, NotFound, TooManyRequests, XiaoerError
@@ -319,11 +320,12 @@ def create_console(
         key = await apikeys_service.issue_api_key(runtime.sessions, shop_id, runtime.clock())
         return await settings_page(request, ctx, new_key=key)
 
-    add_workbench(app, rt, BASE, posted)
-    add_knowledge_pages(app, rt, BASE, page_ctx, posted, render)
-    add_policy_pages(app, rt, BASE, page_ctx, posted, render)
-    add_inspection_pages(app, rt, BASE, page_ctx, posted, render)
-    add_live(app, rt, page_ctx)
+    pages = Pages(rt, BASE, page_ctx, posted, render)
+    add_workbench(app, pages)
+    add_knowledge_pages(app, pages)
+    add_policy_pages(app, pages)
+    add_inspection_pages(app, pages)
+    add_live(app, pages)
     return app
 
 

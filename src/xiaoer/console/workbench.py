@@ -20,23 +20,15 @@ the owner approves, rejects or adds; an agent sees the page read-only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
+from xiaoer.console.pages import Pages
 from xiaoer.domain.errors import BadInput
 from xiaoer.knowledge import cite
-from xiaoer.runtime import Runtime
 from xiaoer.services import knowledge as knowledge_service
 
 __all__ = ["add_knowledge_pages", "add_workbench"]
-
-type Posted = Callable[..., Awaitable[tuple[dict[str, Any], dict[str, str]]]]
-"""`posted(request, shop_id, owner=False)`: the page context and the form, CSRF checked."""
-type PageCtx = Callable[..., Awaitable[dict[str, Any]]]
-type Render = Callable[..., HTMLResponse]
 
 NOTE_CHARS = 500
 ASK_CHARS = 200
@@ -60,8 +52,9 @@ def _note(fields: dict[str, str]) -> str:
     return note
 
 
-def add_workbench(app: FastAPI, rt: Callable[[], Runtime], base: str, posted: Posted) -> None:
+def add_workbench(app: FastAPI, pages: Pages) -> None:
     """The transcript page's forms: take over, reply, whisper, release, review an action."""
+    rt, base, posted = pages.rt, pages.base, pages.posted
 
     def url(shop_id: str, conversation_id: str) -> str:
         return f"{base}/{shop_id}/conversations/{conversation_id}"
@@ -102,15 +95,11 @@ def add_workbench(app: FastAPI, rt: Callable[[], Runtime], base: str, posted: Po
         return _back(url(shop_id, conversation_id), "approved" if approve else "rejected")
 
 
-def add_knowledge_pages(
-    app: FastAPI,
-    rt: Callable[[], Runtime],
-    base: str,
-    page_ctx: PageCtx,
-    posted: Posted,
-    render: Render,
-) -> None:
+def add_knowledge_pages(app: FastAPI, pages: Pages) -> None:
     """The knowledge review page and its owner-only forms."""
+    rt, base, page_ctx, posted, render = (
+        pages.rt, pages.base, pages.page_ctx, pages.posted, pages.render
+    )  # fmt: skip
 
     @app.get("/{shop_id}/knowledge")
     async def knowledge(request: Request, shop_id: str, ask: str = "") -> Response:
