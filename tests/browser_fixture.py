@@ -81,6 +81,19 @@ def assert_fields_are_labelled(driver: WebDriver) -> None:
         assert field.accessible_name.strip(), f"no accessible name for {what}"
 
 
+def sign_in(driver: WebDriver, root: str, name: str, password: str, shop: str = "mini") -> None:
+    """Sign in to the console at `root` through its labelled form, and land on the shop."""
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{root}/console/login")
+    for label, value in (("账号", name), ("密码", password)):
+        found = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']")
+        driver.find_element(By.ID, found.get_attribute("for") or "").send_keys(value)
+    driver.find_element(By.XPATH, "//button[normalize-space()='登录']").click()
+    WebDriverWait(driver, WAIT).until(EC.url_to_be(f"{root}/console/{shop}/"))
+
+
 class Served:
     """`make()` builds the app inside the server's own event loop (with its runtime and data);
     `cleanup()` runs there after the server stopped. Use as a context manager: `url` is the

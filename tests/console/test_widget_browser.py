@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser_fixture import WAIT, Served, assert_fields_are_labelled
+from browser_fixture import WAIT, Served, assert_fields_are_labelled, sign_in
 from console_fixture import NOW, PASSWORD
 from minishop import ORDERS, write_bundle
 from xiaoer.api.app import create_app
@@ -131,12 +131,7 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     driver.save_screenshot(str(shots / "widget-4-after-reload.png"))
 
     # The merchant sees it in the console: the conversation, the action executed.
-    driver.get(f"{shop.url}/console/login")
-    for label, value in (("账号", "boss"), ("密码", PASSWORD)):
-        found = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']")
-        driver.find_element(By.ID, found.get_attribute("for") or "").send_keys(value)
-    driver.find_element(By.XPATH, "//button[normalize-space()='登录']").click()
-    WebDriverWait(driver, WAIT).until(EC.url_to_be(f"{shop.url}/console/mini/"))
+    sign_in(driver, shop.url, "boss", PASSWORD)
     driver.get(f"{shop.url}/console/mini/conversations")
     row = driver.find_element(By.CSS_SELECTOR, "#conversations tbody tr")
     assert "U2" in row.text

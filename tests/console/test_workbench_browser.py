@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser_fixture import WAIT, Served, assert_fields_are_labelled
+from browser_fixture import WAIT, Served, assert_fields_are_labelled, sign_in
 from console_fixture import NOW, PASSWORD
 from minishop import write_bundle
 from xiaoer.api.app import create_app
@@ -83,15 +83,6 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         yield Shop(served.url, keys[0], llm)
 
 
-def _sign_in(driver: WebDriver, url: str) -> None:
-    driver.get(f"{url}/console/login")
-    for label, value in (("账号", "boss"), ("密码", PASSWORD)):
-        found = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']")
-        driver.find_element(By.ID, found.get_attribute("for") or "").send_keys(value)
-    driver.find_element(By.XPATH, "//button[normalize-space()='登录']").click()
-    WebDriverWait(driver, WAIT).until(EC.url_to_be(f"{url}/console/mini/"))
-
-
 def _press(driver: WebDriver, label: str) -> None:
     driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
 
@@ -105,7 +96,7 @@ def test_an_agent_takes_over_whispers_and_gives_it_back(
     shop.say(auth, cid, "我要转人工")
 
     driver = browser
-    _sign_in(driver, shop.url)
+    sign_in(driver, shop.url, "boss", PASSWORD)
     driver.get(f"{shop.url}/console/mini/queue")
     assert "我要转人工" in driver.find_element(By.ID, "queue").text
     driver.save_screenshot(str(shots / "workbench-1-queue.png"))
@@ -143,7 +134,7 @@ def test_the_owner_approves_a_mined_faq_and_the_bot_looks_it_up(
 ) -> None:
     driver = browser
     driver.delete_all_cookies()
-    _sign_in(driver, shop.url)
+    sign_in(driver, shop.url, "boss", PASSWORD)
     driver.get(f"{shop.url}/console/mini/knowledge")
     card = driver.find_element(By.CSS_SELECTOR, 'article[data-id="kw"]')
     assert QUESTION in card.text and ANSWER in card.text
