@@ -254,7 +254,8 @@
     });
     if (res.status === 401) { say(t("expired")); return "stop"; }
     if (res.status === 404) { conversation = null; save("conversation", null); return "again"; }
-    if (res.status === 429 || res.status >= 500) return "again";
+    // 409: the same message is still being answered by another server; 429/5xx: busy
+    if (res.status === 409 || res.status === 429 || res.status >= 500) return "again";
     if (!res.ok) { say(await problem(res)); return "stop"; }
     var body = null;
     var reader = res.body.getReader();
