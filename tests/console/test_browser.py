@@ -65,6 +65,8 @@ EXPECTED_TAOBAO_3MIN = _rate(
     sum(c.answer is not None and c.after <= timedelta(seconds=180) for c in CHATS), len(CHATS)
 )
 EXPECTED_HANDOFF_RATE = _rate(sum(c.id == HANDED for c in CHATS), len(CHATS))
+# 质检: a chat never answered, older than 3 minutes at NOW (14:00), is unanswered
+EXPECTED_UNANSWERED_RATE = _rate(sum(c.answer is None for c in CHATS), len(CHATS))
 
 
 async def _seed(runtime: Runtime) -> None:
@@ -211,6 +213,13 @@ def test_pages_show_the_shops_conversations_queue_and_settings(console: Console)
     assert console.text("h1") == "设置"
     main = console.text("main")
     assert "迷你运动店" in main and "boss" in main and "li" in main
+    assert "/widget.js" in console.text("#widget-snippet")
+
+    console.visit("/mini/policy", "policy")
+    assert console.text("h1") == "店铺策略" and console.text("#versions tbody tr").startswith("v1")
+    console.visit("/mini/inspection?since=2026-11-20&until=2026-11-20", "inspection")
+    assert console.text("h1") == "质检"
+    assert console.text('#rates tr[data-key="unanswered"] td') == EXPECTED_UNANSWERED_RATE
 
 
 def test_the_english_switch_turns_the_pages_to_english(console: Console) -> None:
