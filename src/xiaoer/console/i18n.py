@@ -90,7 +90,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "release": ("交还AI", "Release to the AI"),
     "approve": ("批准", "Approve"),
     "reject": ("拒绝", "Reject"),
-    "note": ("备注", "Note"),
+    "note": ("备注", "Remark"),
     "awaiting": ("待商家审批", "Awaiting your approval"),
     "held_by": ("当前处理人", "Held by"),
     "done_taken": ("已接手，AI 暂停回复", "Taken over; the AI stays silent"),
