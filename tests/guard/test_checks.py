@@ -341,3 +341,24 @@ def test_the_rewrite_is_told_the_order_is_theirs() -> None:
 
     why = reason([Verdict("rules", False, ["denied: SO2611190048", "amount: 99 元"])])
     assert "查询结果里有订单 SO2611190048，是顾客的订单" in why and "99 元" in why
+
+
+def test_a_price_must_be_a_sum_of_money_on_record_not_any_number() -> None:
+    record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/36 ¥46 库存3\n- 白色/38 ¥46 库存5"
+    assert kinds("这款价格是¥46。", record) == []
+    # 36 is on record, but as a size: a second price of ¥36 is made up
+    assert kinds("价格分别是¥46和¥36。", record) == ["amount"]
+    assert kinds("满99元包邮，运费10元。", "满99包邮；偏远地区运费：10") == []
+
+
+def test_sold_out_needs_a_record_that_says_so() -> None:
+    record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
+    assert kinds("白色 38 码已经售罄。", record) == []
+    assert kinds("粉色 38 码已经售罄。", record) == ["sold_out"]  # the record says in stock
+    assert kinds("这款5-6斤装的已经售罄了。", "本店支持七天无理由退货") == ["sold_out"]
+    assert kinds("目前没有库存信息，我帮您查一下。", "本店支持七天无理由退货") == []
+    assert kinds("粉色 38 码不缺货，放心下单。", record) == []
+    verdict = asyncio.run(
+        OutputGuard().check("这款已经卖完了。", Evidence(merchant=["本店支持七天无理由退货"]))
+    )
+    assert "没查过库存就不能说没货" in reason(verdict)

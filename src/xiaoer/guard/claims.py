@@ -21,7 +21,8 @@ class Claim:
     kind: str
     """id, amount, percent, date, phone, address, status, promise, warranty, window, denied (an
     order on record said not to be theirs or not found), stock (a SKU the record says is sold
-    out said to be in stock: the claim's text is its options) — or, from
+    out said to be in stock: the claim's text is its options), sold_out (something said to be sold
+    out when the records show nothing sold out, or options they show in stock) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -116,6 +117,17 @@ SKU_ROW = re.compile(
 """A SKU row of a product's record (`tools.format.sku_text`): its options, price and stock
 state (缺货, 已下架, 预售 or 库存N, then maybe a restock or shipping date)."""
 NOT_IN_STOCK = ("缺货", "已下架")
+OUT_OF_STOCK = re.compile(
+    r"售罄|(?<![不没有])缺货|没货|无货|断货|卖完|卖光|已下架|(?:没有|暂无)(?:现货|库存)(?!信息|数据|记录)"
+    r"|库存不足"
+)
+"""A sentence saying something is sold out: the shop's records must say something is (seen: a
+size nobody asked about said to be sold out, with no lookup), and not of the options named."""
+PRICED = re.compile(
+    r"(?:满|减|价|费|付|退|补|券|省|低至|仅|只要|立减|优惠)\s?[:：]?\s?[¥￥]?\s?(\d[\d,]*(?:\.\d+)?)"
+    r"|(\d[\d,]*(?:\.\d+)?)\s?(?:包邮|起)"
+)
+"""A figure written as money without a currency sign: 满99, 运费：10, 199包邮."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
@@ -136,6 +148,30 @@ def _sold_out(evidence: str) -> list[str]:
     return list(
         dict.fromkeys(opts for opts, state in rows if state in NOT_IN_STOCK and opts not in stocked)
     )
+
+
+def _stocked(evidence: str) -> list[str]:
+    """The options of SKUs the records show in stock (or on presale), and of no SKU shown sold
+    out."""
+    rows = SKU_ROW.findall(evidence)
+    gone = {opts for opts, state in rows if state in NOT_IN_STOCK}
+    return list(
+        dict.fromkeys(
+            opts for opts, state in rows if state not in NOT_IN_STOCK and opts not in gone
+        )
+    )
+
+
+def _names(options: str, flat: str) -> bool:
+    return all(v.lower() in flat for v in options.split("/"))
+
+
+def money(text: str) -> set[Decimal]:
+    """Every figure a text gives as a sum of money (¥299, 299元, 满99, 运费：10): a price in a reply
+    must be one of these, not any number (seen: a second price that was a shoe size)."""
+    found = [a or b for a, b in AMOUNT.findall(text)] + [a or b for a, b in PRICED.findall(text)]
+    out = {_number(f) for f in found}
+    return {n for n in out if n is not None}
 
 
 def _number(text: str) -> Decimal | None:
@@ -191,8 +227,9 @@ def unsupported_claims(
     `merchant` is the part of the evidence that is the shop's own word (default: all of it)."""
     shop_says = evidence if merchant is None else merchant
     figures = numbers(evidence)
+    prices = money(evidence)
+    shop_prices = money(shop_says)
     measured = specs(evidence)
-    shop_figures = numbers(shop_says)
     shop_flat = re.sub(r"\s", "", shop_says).lower()
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     mine = set(own)
@@ -215,14 +252,25 @@ def unsupported_claims(
         if _DIVISION.sub("", street) not in evidence_flat:
             out.append(Claim("address", street))
     sold_out = _sold_out(evidence)
+    stocked = _stocked(shop_says)
+    says_gone = bool(OUT_OF_STOCK.search(shop_says)) or any(
+        state in NOT_IN_STOCK for _, state in SKU_ROW.findall(shop_says)
+    )
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
         if sold_out and IN_STOCK.search(sentence) and not NEGATION.search(sentence):
             flat = re.sub(r"\s", "", sentence).lower()
             for options in sold_out:
-                if all(v.lower() in flat for v in options.split("/")):
+                if _names(options, flat):
                     out.append(Claim("stock", options))
-        pool = shop_figures if COMMIT.search(sentence) else figures
+        if OUT_OF_STOCK.search(sentence):
+            flat = re.sub(r"\s", "", sentence).lower()
+            if not says_gone:
+                out.append(Claim("sold_out", OUT_OF_STOCK.search(sentence).group(0)))
+            for options in stocked:
+                if _names(options, flat):
+                    out.append(Claim("sold_out", options))
+        pool = shop_prices if COMMIT.search(sentence) else prices
         for m in AMOUNT.finditer(plain):
             need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2), pool)
         if AFFIRM.search(sentence) and not NEGATION.search(sentence):

@@ -283,8 +283,13 @@ def reason(verdicts: list[Verdict]) -> str:
         sold = [c.removeprefix("stock: ") for c in v.claims if c.startswith("stock: ")]
         if v.layer == "rules" and sold:
             parts.append(f"查询结果里 {'、'.join(sold)} 是缺货，不能说有货")
-        told = ("denied: ", "stock: ")
-        if v.layer == "rules" and len(denied) + len(sold) == len(v.claims):
+        gone = [c.removeprefix("sold_out: ") for c in v.claims if c.startswith("sold_out: ")]
+        if v.layer == "rules" and gone:
+            parts.append(
+                f"查询结果没有说{'、'.join(gone)}缺货或售罄；没查过库存就不能说没货，要先查商品"
+            )
+        told = ("denied: ", "stock: ", "sold_out: ")
+        if v.layer == "rules" and len(denied) + len(sold) + len(gone) == len(v.claims):
             continue
         what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
         parts.append(
