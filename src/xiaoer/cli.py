@@ -491,6 +491,80 @@ async def bench(
         out.print_json(json.dumps(result, ensure_ascii=False))
 
 
+@app.command()
+@command
+async def loadtest(
+    conversations: Annotated[
+        int, typer.Option(min=1, max=5000, help="concurrent conversations")
+    ] = 1000,
+    store: Annotated[
+        str, typer.Option(help="both (side by side) | sqlite | postgres (+ Redis queue)")
+    ] = "both",
+    fault: Annotated[
+        str,
+        typer.Option(
+            help="none | kill-worker | restart-postgres | restart-redis | llm-hang | llm-error "
+            "| llm-garbage | all (each fault in turn, on postgres+redis)"
+        ),
+    ] = "none",
+    latency: Annotated[float, typer.Option(min=0, max=10, help="LLM stub seconds per call")] = 0.3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Concurrent conversations against real serve/worker processes on loopback with an LLM
+    stub: throughput, latency and xiaoer's overhead, errors, lost and doubled messages and
+    actions, memory; with --fault, what a fault costs and how long recovery takes. Needs
+    postgresql-15 and redis-server for the postgres setup (`scripts/bootstrap.sh test`)."""
+    from dataclasses import replace
+
+    from xiaoer.bench.load import FAULTS, SIDE_BY_SIDE, run_setup
+    from xiaoer.bench.servers import ServerMissing
+
+    if store not in ("both", "sqlite", "postgres"):
+        raise BadInput(f"--store must be both, sqlite or postgres, not {store!r}")
+    if fault not in (*FAULTS, "all"):
+        raise BadInput(f"--fault must be one of {', '.join(FAULTS)} or all, not {fault!r}")
+    setups = [s for s in SIDE_BY_SIDE if store in ("both", s.store)]
+    if fault == "all":
+        faults = [f for f in FAULTS if f != "none"]
+        base = SIDE_BY_SIDE[1] if store != "sqlite" else SIDE_BY_SIDE[0]
+        setups = [replace(base, fault=f, deadline=10.0) for f in faults]
+    elif fault != "none":
+        setups = [replace(s, fault=fault, deadline=10.0) for s in setups]
+    setups = [replace(s, conversations=conversations, stub_latency=latency) for s in setups]
+    results = []
+    for setup in setups:
+        try:
+            results.append(await run_setup(setup, progress=lambda m: err.print(f"· {m}")))
+        except ServerMissing as exc:
+            raise BadInput(str(exc)) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="xiaoer loadtest（LLM 桩 / stub，回环 / loopback）")
+    table.add_column("")
+    for r in results:
+        table.add_column(f"{r['setup']}\n{r['fault']}")
+    rows = [
+        ("conversations", lambda r: r["conversations"]),
+        ("messages (resends)", lambda r: f"{r['messages_sent']} ({r['resends']})"),
+        ("msgs/s", lambda r: r["throughput_msgs_per_s"]),
+        ("latency p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["latency_ms"].values())),
+        ("overhead p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["overhead_ms"].values())),
+        ("statuses", lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))),
+        ("apologies", lambda r: r["apologies"]),
+        ("lost / answered twice", lambda r: f"{r['lost']} / {r['answered_twice']}"),
+        (
+            "actions executed (twice)",
+            lambda r: f"{r['actions_executed']} ({r['actions_executed_twice']})",
+        ),
+        ("RSS peak MB", lambda r: r["rss_peak_mb"]),
+        ("recovery s", lambda r: r["recovery_s"] if r["recovery_s"] is not None else "–"),
+    ]
+    for name, cell in rows:
+        table.add_row(name, *(str(cell(r)) for r in results))
+    out.print(table)
+
+
 def _new_password() -> str:
     """From `XIAOER_NEW_PASSWORD`, else asked twice with hidden input on a terminal."""
     if given := _settings().new_password:

@@ -362,3 +362,11 @@ def test_sold_out_needs_a_record_that_says_so() -> None:
         OutputGuard().check("这款已经卖完了。", Evidence(merchant=["本店支持七天无理由退货"]))
     )
     assert "没查过库存就不能说没货" in reason(verdict)
+
+
+def test_a_stock_count_is_the_count_of_the_options_named() -> None:
+    record = "- 黑色/39 ¥239 库存7\n- 黑色/42 ¥239 缺货\n- 白蓝/42 ¥239 缺货"
+    # seen: "42 码有，黑色白蓝，价格239，库存7" — 7 is the count of 黑色/39
+    assert "stock" in kinds("42 码有，黑色白蓝，价格¥239，库存7。", record)
+    assert kinds("黑色 39 码有，库存7。", record) == []
+    assert kinds("黑色 39 码库存5。", record) == ["stock"]

@@ -110,7 +110,8 @@ DENIED = re.compile(
     re.IGNORECASE,
 )
 """A sentence saying an order is not the shopper's or does not exist."""
-IN_STOCK = re.compile(r"有货|现货|有库存|库存充足|还有库存")
+IN_STOCK = re.compile(r"有货|现货|有库存|库存充足|还有库存|库存\s?[1-9]\d*")
+COUNT = re.compile(r"库存\s?(\d+)")
 SKU_ROW = re.compile(
     r"^- (.+?) [¥￥]\d[\d,]*(?:\.\d+)? (缺货|已下架|预售|库存\d+)(?:，.*)?$", re.MULTILINE
 )
@@ -263,6 +264,13 @@ def unsupported_claims(
             for options in sold_out:
                 if _names(options, flat):
                     out.append(Claim("stock", options))
+        counts = {int(n) for n in COUNT.findall(sentence)}
+        if counts:
+            flat = re.sub(r"\s", "", sentence).lower()
+            named = [(o, st) for o, st in SKU_ROW.findall(evidence) if _names(o, flat)]
+            have = {int(st[2:]) for _, st in named if st.startswith("库存")}
+            for n in sorted(counts - have) if named else ():
+                out.append(Claim("stock", f"库存{n}"))
         if OUT_OF_STOCK.search(sentence):
             flat = re.sub(r"\s", "", sentence).lower()
             if not says_gone:

@@ -1,0 +1,521 @@
+"""`xiaoer loadtest`: many concurrent shopper conversations against real `xiaoer serve` (and
+`xiaoer worker`) processes on loopback, with an LLM stub of fixed latency (`stub_llm.py`), so
+that what the figures show is xiaoer's own cost — and what a fault costs.
+
+A setup is a store and a process layout:
+- `sqlite`: one `xiaoer serve`, turns run in it;
+- `postgres`: a private PostgreSQL and Redis, `xiaoer serve --workers N` relaying turns to M
+  `xiaoer worker` processes over the Redis queue.
+
+Each conversation is one shopper's: a pre-sales question ("有没有…"), a parcel question, or a
+cancellation and its "确认", then a thank-you. Every message carries a `client_key`; a client
+retries a failed send (connection error, 409, 429, 5xx) with the same key, as the widget does,
+and a share of messages is resent on purpose while the first copy is being answered.
+
+Afterwards the database is read directly: every message the clients sent must be stored once
+with exactly one reply (else lost or doubled), every executed action executed once. Faults
+(`--fault`) are applied a few seconds into the load: kill -9 a turn worker (or the API process
+with SQLite, then start it again), restart PostgreSQL or Redis, or make the LLM hang, fail or
+answer garbage for a while; the recovery time is how long after the fault ends a new
+conversation gets a normal answer again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from xiaoer.bench.servers import LocalPostgres, LocalRedis, free_port, wait_for_port
+from xiaoer.config import Settings
+from xiaoer.demo import write_demo_bundles
+from xiaoer.evals.scenario import ANCHOR
+
+FAULTS = (
+    "none", "kill-worker", "restart-postgres", "restart-redis", "llm-hang", "llm-error",
+    "llm-garbage",
+)  # fmt: skip
+RETRY_STATUS = {409, 429, 500, 502, 503, 504}
+GOODS = {"stride": ("跑鞋", "袜子", "运动鞋"), "volt": ("耳机", "充电宝", "手机")}
+"""What the demo shops' shoppers ask for in the pre-sales conversations (the load test's data,
+not the product's)."""
+
+
+@dataclass
+class Setup:
+    store: str = "sqlite"
+    """sqlite | postgres (PostgreSQL + Redis queue)"""
+    api_workers: int = 1
+    turn_workers: int = 0
+    conversations: int = 100
+    stub_latency: float = 0.3
+    resend_share: float = 0.1
+    fault: str = "none"
+    fault_at: float = 3.0
+    fault_for: float = 5.0
+    deadline: float = 30.0
+
+    @property
+    def label(self) -> str:
+        if self.store == "sqlite":
+            return f"sqlite · {self.api_workers} API worker"
+        return f"postgres+redis · {self.api_workers} API + {self.turn_workers} turn workers"
+
+
+@dataclass
+class Sent:
+    conversation: str
+    key: str
+    text: str
+    status: int = 0
+    seconds: float = 0.0
+    llm_calls: int = 0
+    fallback: bool = False
+    attempts: int = 0
+    resend: bool = False
+
+
+@dataclass
+class Run:
+    setup: Setup
+    sent: list[Sent] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    rss_peak_mb: float = 0.0
+    wall_s: float = 0.0
+    recovery_s: float | None = None
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes and their children, in MB (from /proc)."""
+    seen, total = set(), 0
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        todo.extend(int(c) for c in children)
+    return total / 1024
+
+
+class Cluster:
+    """The processes of one setup: the LLM stub, the database and Redis, the API and the turn
+    workers."""
+
+    def __init__(self, setup: Setup, root: Path) -> None:
+        self.setup = setup
+        self.root = root
+        self.pg: LocalPostgres | None = None
+        self.redis: LocalRedis | None = None
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.stub_port = free_port()
+        self.api_port = free_port()
+        self.database_url = f"sqlite:///{root / 'load.db'}"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            XIAOER_HOME=str(self.root / "home"),
+            XIAOER_DATABASE_URL=self.database_url,
+            XIAOER_LLM_BASE_URL=f"http://127.0.0.1:{self.stub_port}/v1",
+            XIAOER_LLM_MODEL="stub",
+            XIAOER_LLM_TIMEOUT=str(self.setup.deadline),
+            XIAOER_TURN_DEADLINE=str(self.setup.deadline),
+            XIAOER_NOW=ANCHOR.isoformat(),
+            XIAOER_SECRET_KEY="loadtest-secret",
+            XIAOER_QUEUE="redis" if self.redis else "inline",
+            XIAOER_REDIS_URL=self.redis.url if self.redis else "",
+        )
+        return env
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = (self.root / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, *args], env=self.env(), stdout=log, stderr=log, cwd=self.root
+        )
+
+    async def start_databases(self) -> None:
+        if self.setup.store == "postgres":
+            self.pg, self.redis = LocalPostgres(), LocalRedis()
+            await asyncio.to_thread(self.pg.start, 300)
+            await asyncio.to_thread(self.redis.start)
+            self.database_url = self.pg.url
+
+    def start_stub(self) -> None:
+        self._spawn("stub", ["-m", "xiaoer.bench.stub_llm", "--port", str(self.stub_port),
+                             "--latency", str(self.setup.stub_latency)])  # fmt: skip
+
+    def start_api(self) -> None:
+        self._spawn("api", ["-m", "xiaoer", "serve", "--port", str(self.api_port),
+                            "--workers", str(self.setup.api_workers)])  # fmt: skip
+
+    def start_turn_worker(self, n: int) -> None:
+        self._spawn(f"worker{n}", ["-m", "xiaoer", "worker"])
+
+    async def ready(self, wait_s: float = 180.0) -> None:
+        await asyncio.to_thread(wait_for_port, self.stub_port, timeout=wait_s)
+        deadline = time.monotonic() + wait_s
+        async with httpx.AsyncClient() as c:
+            while True:
+                try:
+                    if (await c.get(f"{self.api}/readyz", timeout=2)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                api = self.procs["api"]
+                if api.poll() is not None or time.monotonic() > deadline:
+                    log = (self.root / "api.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"the API did not become ready:\n{log}")
+                await asyncio.sleep(0.3)
+
+    def pids(self) -> list[int]:
+        return [p.pid for name, p in self.procs.items() if name != "stub" and p.poll() is None]
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if self.redis:
+            self.redis.close()
+        if self.pg:
+            self.pg.close()
+
+
+async def _prepare(cluster: Cluster) -> dict[str, Any]:
+    """The demo shops in the store, a merchant key per shop, a per-shopper rate limit a big
+    sale allows, and the shoppers with their orders (cancellable ones apart)."""
+    from sqlalchemy import select
+
+    from xiaoer.bench import SleepyLLM
+    from xiaoer.runtime import Runtime
+    from xiaoer.services.apikeys import issue_api_key
+    from xiaoer.store.models import OrderRow
+    from xiaoer.store.repositories import ShopRepository
+
+    settings = Settings(home=cluster.root / "home", database_url=cluster.database_url, now=ANCHOR)
+    rt = await Runtime.open(settings, llm=SleepyLLM(0))
+    try:
+        shops: dict[str, Any] = {}
+        for path in write_demo_bundles(cluster.root / "bundles", anchor=ANCHOR):
+            shop_id, _ = await rt.import_shop(path)
+            shops[shop_id] = {"key": await issue_api_key(rt.sessions, shop_id, rt.clock())}
+        async with rt.sessions() as s:
+            for shop_id, facts in shops.items():
+                repo = ShopRepository(s)
+                policy = dict(await repo.policy_data(shop_id) or {})
+                policy["guard"] = {**policy.get("guard", {}), "rate_per_minute": 600}
+                await repo.set_policy(shop_id, policy)
+                rows = (
+                    await s.execute(select(OrderRow).where(OrderRow.shop_id == shop_id))
+                ).scalars()
+                facts["orders"] = [(o.shopper_id, o.id, o.status) for o in rows]
+            await s.commit()
+    finally:
+        await rt.close()
+    return shops
+
+
+def _plans(shops: dict[str, Any], n: int, rng: random.Random) -> list[tuple[str, str, list[str]]]:
+    """(shop, shopper, messages) for each conversation: half pre-sales, the rest parcels and
+    cancellations (each cancellable order used once)."""
+    cancellable = {
+        s: [o for o in f["orders"] if o[2] in ("待付款", "待发货")] for s, f in shops.items()
+    }
+    shipped = {s: [o for o in f["orders"] if o[2] == "已发货"] for s, f in shops.items()}
+    anyone = {s: list(f["orders"]) for s, f in shops.items()}
+    names = sorted(shops)
+    plans = []
+    for i in range(n):
+        shop = names[i % len(names)]
+        kind = rng.random()
+        if kind < 0.2 and cancellable[shop]:
+            shopper, oid, _ = cancellable[shop].pop()
+            plans.append((shop, shopper, [f"帮我取消订单 {oid}", "确认", "好的谢谢"]))
+        elif kind < 0.5 and shipped[shop]:
+            shopper, oid, _ = rng.choice(shipped[shop])
+            plans.append((shop, shopper, [f"我的订单 {oid} 到哪了？", "好的谢谢"]))
+        else:
+            shopper = rng.choice(anyone[shop])[0]
+            plans.append((shop, shopper, [f"有没有{rng.choice(GOODS.get(shop, ('商品',)))}？",
+                                          "好的谢谢"]))  # fmt: skip
+    return plans
+
+
+async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sent,
+                give_up: float) -> None:  # fmt: skip
+    """Post one message, retrying with the same key until an answer or `give_up` (monotonic)."""
+    started = time.monotonic()
+    body = {"text": sent.text, "client_key": sent.key}
+    while True:
+        sent.attempts += 1
+        try:
+            r = await c.post(f"{base}/v1/conversations/{sent.conversation}/messages", json=body,
+                             headers=auth)  # fmt: skip
+            status = r.status_code
+        except httpx.HTTPError:
+            status = 0
+        if status == 200:
+            data = r.json()
+            sent.llm_calls, sent.fallback = data.get("llm_calls", 0), data.get("fallback", False)
+        if status not in RETRY_STATUS and status != 0 or time.monotonic() > give_up:
+            sent.status = status
+            sent.seconds = time.monotonic() - started
+            return
+        await asyncio.sleep(0.5 + random.random())
+
+
+async def _conversation(
+    c: httpx.AsyncClient, run: Run, base: str, token: str, plan: list[str], rng: random.Random,
+    give_up: float,
+) -> None:  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+    for _ in range(20):
+        try:
+            r = await c.post(f"{base}/v1/conversations", headers=auth)
+            if r.status_code == 201:
+                break
+            run.statuses[f"open {r.status_code}"] += 1
+        except httpx.HTTPError:
+            run.statuses["open connection error"] += 1
+        await asyncio.sleep(1)
+    else:
+        return
+    cid = r.json()["conversation_id"]
+    for text in plan:
+        sent = Sent(cid, uuid.uuid4().hex, text)
+        run.sent.append(sent)
+        jobs = [_send(c, base, auth, sent, give_up)]
+        if rng.random() < run.setup.resend_share:
+            again = Sent(cid, sent.key, text, resend=True)
+            run.sent.append(again)
+
+            async def later(again: Sent = again) -> None:
+                await asyncio.sleep(0.3)
+                await _send(c, base, auth, again, give_up)
+
+            jobs.append(later())
+        await asyncio.gather(*jobs)
+
+
+async def _fault(cluster: Cluster, run: Run) -> float:
+    """Apply the setup's fault `fault_at` s into the load; returns when it ended (monotonic)."""
+    setup = cluster.setup
+    await asyncio.sleep(setup.fault_at)
+    stub = f"http://127.0.0.1:{cluster.stub_port}/fault"
+    if setup.fault.startswith("llm-"):
+        async with httpx.AsyncClient() as c:
+            await c.post(stub, json={"mode": setup.fault.removeprefix("llm-")})
+            await asyncio.sleep(setup.fault_for)
+            await c.post(stub, json={"mode": "none"})
+    elif setup.fault == "kill-worker":
+        name = "worker0" if "worker0" in cluster.procs else "api"
+        os.kill(cluster.procs[name].pid, signal.SIGKILL)
+        cluster.procs[name].wait()
+        await asyncio.sleep(1)
+        if name == "api":
+            cluster.start_api()
+            await cluster.ready()
+        else:
+            cluster.start_turn_worker(0)
+    elif setup.fault == "restart-postgres" and cluster.pg:
+        await asyncio.to_thread(cluster.pg.stop, "fast")
+        await asyncio.sleep(2)
+        await asyncio.to_thread(cluster.pg.start, 300)
+    elif setup.fault == "restart-redis" and cluster.redis:
+        await asyncio.to_thread(cluster.redis.stop)
+        await asyncio.sleep(2)
+        await asyncio.to_thread(cluster.redis.start)
+    return time.monotonic()
+
+
+async def _recovered(c: httpx.AsyncClient, base: str, token: str, since: float) -> float:
+    """Seconds from `since` until a new conversation gets a normal (non-fallback) answer."""
+    auth = {"Authorization": f"Bearer {token}"}
+    while time.monotonic() - since < 300:
+        try:
+            r = await c.post(f"{base}/v1/conversations", headers=auth)
+            if r.status_code == 201:
+                cid = r.json()["conversation_id"]
+                m = await c.post(f"{base}/v1/conversations/{cid}/messages", headers=auth,
+                                 json={"text": "你好", "client_key": uuid.uuid4().hex})  # fmt: skip
+                if m.status_code == 200 and not m.json().get("fallback"):
+                    return time.monotonic() - since
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.5)
+    return float("inf")
+
+
+async def _audit(database_url: str, root: Path, sent: list[Sent]) -> dict[str, Any]:
+    """What the store says: each sent message stored once with one reply; actions once."""
+    from sqlalchemy import func, select
+
+    from xiaoer.bench import SleepyLLM
+    from xiaoer.runtime import Runtime
+    from xiaoer.store.models import AuditRow, MessageRow, ServiceRecordRow
+
+    rt = await Runtime.open(Settings(home=root / "home", database_url=database_url, now=ANCHOR),
+                            llm=SleepyLLM(0))  # fmt: skip
+    try:
+        async with rt.sessions() as s:
+            rows = (await s.execute(select(MessageRow.id, MessageRow.conversation_id,
+                                           MessageRow.client_key, MessageRow.role,
+                                           MessageRow.reply_to))).all()  # fmt: skip
+            executed = (await s.execute(
+                select(AuditRow.action_id, func.count()).where(AuditRow.event == "executed")
+                .group_by(AuditRow.action_id))).all()  # fmt: skip
+            records = (await s.execute(
+                select(ServiceRecordRow.order_id, ServiceRecordRow.kind, func.count())
+                .group_by(ServiceRecordRow.order_id, ServiceRecordRow.kind))).all()  # fmt: skip
+    finally:
+        await rt.close()
+    stored = Counter((r.conversation_id, r.client_key) for r in rows if r.role == "shopper")
+    ids = {(r.conversation_id, r.client_key): r.id for r in rows if r.role == "shopper"}
+    replies = Counter(r.reply_to for r in rows if r.role == "assistant" and r.reply_to)
+    wanted = {(m.conversation, m.key) for m in sent}
+    return {
+        "messages": len(wanted),
+        "lost": sum(1 for k in wanted if k not in ids or replies[ids[k]] == 0),
+        "stored_twice": sum(1 for k in wanted if stored[k] > 1),
+        "answered_twice": sum(1 for k in wanted if k in ids and replies[ids[k]] > 1),
+        "actions_executed": len(executed),
+        "actions_executed_twice": sum(1 for _, n in executed if n > 1),
+        "orders_changed_twice": sum(1 for o, _, n in records if o and n > 1),
+    }
+
+
+async def run_setup(
+    setup: Setup, progress: Callable[[str], None] = lambda _m: None
+) -> dict[str, Any]:
+    rng = random.Random(7)
+    root = Path(tempfile.mkdtemp(prefix="xiaoer-load-"))
+    cluster = Cluster(setup, root)
+    run = Run(setup)
+    try:
+        progress(f"{setup.label}: starting")
+        await cluster.start_databases()
+        shops = await _prepare(cluster)
+        cluster.start_stub()
+        cluster.start_api()
+        for n in range(setup.turn_workers):
+            cluster.start_turn_worker(n)
+        await cluster.ready()
+        plans = _plans(shops, setup.conversations, rng)
+        limits = httpx.Limits(max_connections=setup.conversations * 2 + 20)
+        timeout = httpx.Timeout(setup.deadline * 2 + 30)
+        async with httpx.AsyncClient(limits=limits, timeout=timeout) as c:
+            tokens: dict[tuple[str, str], str] = {}
+            for shop, shopper, _ in plans:
+                if (shop, shopper) not in tokens:
+                    r = await c.post(f"{cluster.api}/v1/shopper-tokens",
+                                     json={"shopper_id": shopper},
+                                     headers={"Authorization": f"Bearer {shops[shop]['key']}"})  # fmt: skip
+                    r.raise_for_status()
+                    tokens[(shop, shopper)] = r.json()["token"]
+            progress(f"{setup.label}: {setup.conversations} conversations")
+            started = time.monotonic()
+            give_up = started + 600
+            sampler_done = asyncio.Event()
+
+            async def sample() -> None:
+                while not sampler_done.is_set():
+                    run.rss_peak_mb = max(run.rss_peak_mb, _rss_mb(cluster.pids()))
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample())
+            fault = asyncio.create_task(_fault(cluster, run)) if setup.fault != "none" else None
+            await asyncio.gather(*(
+                _conversation(c, run, cluster.api, tokens[(shop, shopper)], msgs, rng, give_up)
+                for shop, shopper, msgs in plans
+            ))  # fmt: skip
+            run.wall_s = time.monotonic() - started
+            if fault is not None:
+                ended = await fault
+                probe = tokens[(plans[0][0], plans[0][1])]
+                run.recovery_s = await _recovered(c, cluster.api, probe, ended)
+            sampler_done.set()
+            await sampler
+        audit = await _audit(cluster.database_url, root, run.sent)
+        return _report(run, audit)
+    finally:
+        cluster.close()
+        if os.environ.get("XIAOER_LOADTEST_KEEP"):
+            progress(f"kept {root}")
+        else:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
+    setup = run.setup
+    answered = [m for m in run.sent if m.status == 200]
+    seconds = [m.seconds for m in answered]
+    overhead = [m.seconds - m.llm_calls * setup.stub_latency for m in answered]
+    statuses = Counter(str(m.status or "connection error") for m in run.sent) + run.statuses
+    ms = lambda v: round(v * 1000)  # noqa: E731
+    return {
+        "setup": setup.label,
+        "fault": setup.fault,
+        "conversations": setup.conversations,
+        "messages_sent": len(run.sent),
+        "resends": sum(m.resend for m in run.sent),
+        "stub_latency_ms": ms(setup.stub_latency),
+        "wall_s": round(run.wall_s, 1),
+        "throughput_msgs_per_s": round(len(answered) / max(run.wall_s, 1e-6), 1),
+        "latency_ms": {
+            q: ms(_pct(seconds, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        },
+        "overhead_ms": {
+            q: ms(_pct(overhead, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        },
+        "statuses": dict(statuses),
+        "retried_sends": sum(m.attempts > 1 for m in run.sent),
+        "apologies": sum(m.fallback for m in answered),
+        "rss_peak_mb": round(run.rss_peak_mb),
+        "recovery_s": None if run.recovery_s is None else round(run.recovery_s, 1),
+        **audit,
+    }
+
+
+SIDE_BY_SIDE = (
+    Setup(store="sqlite", api_workers=1),
+    Setup(store="postgres", api_workers=2, turn_workers=2),
+)
