@@ -496,6 +496,7 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "fault": setup.fault,
         "conversations": setup.conversations,
         "messages_sent": len(run.sent),
+        "cancellations": sum(m.text.startswith("帮我取消订单") for m in run.sent if not m.resend),
         "resends": sum(m.resend for m in run.sent),
         "stub_latency_ms": ms(setup.stub_latency),
         "wall_s": round(run.wall_s, 1),

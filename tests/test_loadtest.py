@@ -1,0 +1,81 @@
+"""`xiaoer loadtest`: the LLM stub speaks the protocol the real client reads, and a small load
+against real serve/worker processes loses, doubles and repeats nothing — with a worker killed
+mid-load on PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from xiaoer.bench.load import Setup, run_setup
+from xiaoer.bench.stub_llm import create_stub, decide
+from xiaoer.domain.errors import UpstreamError
+from xiaoer.llm.base import ChatMessage, ToolSpec
+from xiaoer.llm.openai_compat import OpenAICompatLLM
+
+TOOLS = [{"type": "function", "function": {"name": n}} for n in
+         ("cancel_order", "track_logistics", "search_products")]  # fmt: skip
+
+
+def _user(text: str) -> dict[str, object]:
+    return {"messages": [{"role": "user", "content": text}], "tools": TOOLS}
+
+
+def test_the_stub_calls_the_plain_tool_for_each_kind_of_message() -> None:
+    assert decide(_user("帮我取消订单 SO2611190048")) == {
+        "call": "cancel_order", "arguments": {"order_id": "SO2611190048", "reason": "不想要了"}
+    }  # fmt: skip
+    assert decide(_user("我的订单 SO2611190048 到哪了？"))["call"] == "track_logistics"
+    assert decide(_user("有没有耳机？")) == {
+        "call": "search_products",
+        "arguments": {"keyword": "耳机"},
+    }
+    after = {"messages": [{"role": "tool", "content": "…"}], "tools": TOOLS}
+    assert "text" in decide(after)
+    forced = {"messages": [{"role": "user", "content": "你好"}], "tool_choice": "required",
+              "tools": [{"type": "function", "function": {"name": "read_message"}}]}  # fmt: skip
+    assert decide(forced) == {"call": "read_message", "arguments": {}}
+
+
+async def test_the_real_client_reads_the_stubs_stream_and_its_faults() -> None:
+    from openai import AsyncOpenAI
+
+    app = create_stub(latency=0)
+    transport = httpx.ASGITransport(app=app)
+    http = httpx.AsyncClient(transport=transport, base_url="http://stub")
+    client = AsyncOpenAI(base_url="http://stub/v1", api_key="x", http_client=http, max_retries=0)
+    llm = OpenAICompatLLM(base_url="http://stub/v1", model="stub", client=client)
+    spec = ToolSpec("track_logistics", "查物流", {"type": "object", "properties": {}})
+    done = await llm.complete([ChatMessage("user", "订单 SO2611190048 到哪了")], [spec])
+    assert [(c.name, c.arguments) for c in done.tool_calls] == [
+        ("track_logistics", {"order_id": "SO2611190048"})
+    ]
+    assert done.tokens_in == 100
+    for mode in ("error", "garbage"):  # a 500, and a stream that is not JSON
+        assert (await http.post("/fault", json={"mode": mode})).status_code == 200
+        with pytest.raises(UpstreamError):
+            await llm.complete([ChatMessage("user", "你好")], [spec])
+    assert (await http.post("/fault", json={"mode": "sideways"})).status_code == 400
+    await http.aclose()
+
+
+async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
+    result = await run_setup(Setup(store="sqlite", conversations=6, stub_latency=0.05))
+    assert result["messages_sent"] >= 12
+    assert result["statuses"] == {"200": result["messages_sent"]}
+    assert (result["lost"], result["answered_twice"], result["stored_twice"]) == (0, 0, 0)
+    assert result["actions_executed"] == result["cancellations"]
+    assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0
+    assert result["latency_ms"]["p99"] >= result["latency_ms"]["p50"] > 0
+    assert result["rss_peak_mb"] > 0
+
+
+@pytest.mark.postgres
+async def test_a_turn_worker_killed_mid_load_loses_and_doubles_nothing() -> None:
+    setup = Setup(store="postgres", api_workers=1, turn_workers=2, conversations=8,
+                  stub_latency=0.2, fault="kill-worker", fault_at=1.0, deadline=10.0)  # fmt: skip
+    result = await run_setup(setup)
+    assert (result["lost"], result["answered_twice"], result["stored_twice"]) == (0, 0, 0)
+    assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0
+    assert set(result["statuses"]) == {"200"}
+    assert result["recovery_s"] is not None and result["recovery_s"] < 60
