@@ -25,10 +25,10 @@ import yaml
 from xiaoer.demo.generate import KITS
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "xiaoer"
-NOT_PRODUCT = ("demo", "evals", "bench.py", "knowledge/bench.py")
-"""Not product code: the generator, the eval harness, and `xiaoer bench`, whose questions and
-synthetic catalogue are measurement inputs on the demo shop (like the evals' scenarios), not
-words the agent decides with."""
+NOT_PRODUCT = ("demo", "evals", "bench", "knowledge/bench.py")
+"""Not product code: the generator, the eval harness, and `xiaoer bench` / `xiaoer loadtest`,
+whose questions, shopper messages and synthetic catalogue are measurement inputs on the demo
+shop (like the evals' scenarios), not words the agent decides with."""
 
 ALLOWED_PHRASES = (
     # 手机号 is the shopper's phone number (PII, contact details), not the 手机 category.
