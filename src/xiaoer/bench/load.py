@@ -402,8 +402,10 @@ async def _audit(database_url: str, root: Path, sent: list[Sent]) -> dict[str, A
                 select(AuditRow.action_id, func.count()).where(AuditRow.event == "executed")
                 .group_by(AuditRow.action_id))).all()  # fmt: skip
             records = (await s.execute(
+                # per shop: the demo shops share order numbers (SO… ids are per shop)
                 select(ServiceRecordRow.order_id, ServiceRecordRow.kind, func.count())
-                .group_by(ServiceRecordRow.order_id, ServiceRecordRow.kind))).all()  # fmt: skip
+                .group_by(ServiceRecordRow.shop_id, ServiceRecordRow.order_id,
+                          ServiceRecordRow.kind))).all()  # fmt: skip
     finally:
         await rt.close()
     stored = Counter((r.conversation_id, r.client_key) for r in rows if r.role == "shopper")
