@@ -141,24 +141,14 @@ def _on_record(oid: str, evidence: str) -> bool:
     return any(oid in line and not DENIED.search(line) for line in evidence.splitlines())
 
 
-def _sold_out(evidence: str) -> list[str]:
-    """The options of SKUs the records show sold out, and of no SKU shown in stock (two
-    products with the same options, one in stock, cannot tell which one a reply means)."""
-    rows = SKU_ROW.findall(evidence)
-    stocked = {opts for opts, state in rows if state not in NOT_IN_STOCK}
-    return list(
-        dict.fromkeys(opts for opts, state in rows if state in NOT_IN_STOCK and opts not in stocked)
-    )
-
-
-def _stocked(evidence: str) -> list[str]:
-    """The options of SKUs the records show in stock (or on presale), and of no SKU shown sold
-    out."""
-    rows = SKU_ROW.findall(evidence)
-    gone = {opts for opts, state in rows if state in NOT_IN_STOCK}
+def _options(rows: list[tuple[str, str]], *, gone: bool) -> list[str]:
+    """The options of SKU rows (`SKU_ROW.findall`) shown sold out (`gone`) or in stock (or on
+    presale), and of no row shown the other way (two products with the same options, one in
+    stock, cannot tell which one a reply means)."""
+    other = {opts for opts, state in rows if (state in NOT_IN_STOCK) != gone}
     return list(
         dict.fromkeys(
-            opts for opts, state in rows if state not in NOT_IN_STOCK and opts not in gone
+            opts for opts, state in rows if (state in NOT_IN_STOCK) == gone and opts not in other
         )
     )
 
@@ -252,29 +242,28 @@ def unsupported_claims(
         # the street part must be on record: 北京市海淀区中关村大街1号 → 中关村大街1号
         if _DIVISION.sub("", street) not in evidence_flat:
             out.append(Claim("address", street))
-    sold_out = _sold_out(evidence)
-    stocked = _stocked(shop_says)
+    rows = SKU_ROW.findall(evidence)
+    shop_rows = SKU_ROW.findall(shop_says)
+    sold_out = _options(rows, gone=True)
+    stocked = _options(shop_rows, gone=False)
     says_gone = bool(OUT_OF_STOCK.search(shop_says)) or any(
-        state in NOT_IN_STOCK for _, state in SKU_ROW.findall(shop_says)
+        state in NOT_IN_STOCK for _, state in shop_rows
     )
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
+        flat = re.sub(r"\s", "", sentence).lower()
         if sold_out and IN_STOCK.search(sentence) and not NEGATION.search(sentence):
-            flat = re.sub(r"\s", "", sentence).lower()
             for options in sold_out:
                 if _names(options, flat):
                     out.append(Claim("stock", options))
-        counts = {int(n) for n in COUNT.findall(sentence)}
-        if counts:
-            flat = re.sub(r"\s", "", sentence).lower()
-            named = [(o, st) for o, st in SKU_ROW.findall(evidence) if _names(o, flat)]
-            have = {int(st[2:]) for _, st in named if st.startswith("库存")}
+        if counts := {int(n) for n in COUNT.findall(sentence)}:
+            named = [state for opts, state in rows if _names(opts, flat)]
+            have = {int(state[2:]) for state in named if state.startswith("库存")}
             for n in sorted(counts - have) if named else ():
                 out.append(Claim("stock", f"库存{n}"))
-        if OUT_OF_STOCK.search(sentence):
-            flat = re.sub(r"\s", "", sentence).lower()
+        if gone := OUT_OF_STOCK.search(sentence):
             if not says_gone:
-                out.append(Claim("sold_out", OUT_OF_STOCK.search(sentence).group(0)))
+                out.append(Claim("sold_out", gone.group(0)))
             for options in stocked:
                 if _names(options, flat):
                     out.append(Claim("sold_out", options))
