@@ -218,19 +218,25 @@ class Cluster:
             self.pg.close()
 
 
+async def _store(root: Path, database_url: str) -> Any:
+    """A runtime on the setup's store (no model: the harness only reads and writes records)."""
+    from xiaoer.bench import SleepyLLM
+    from xiaoer.runtime import Runtime
+
+    settings = Settings(home=root / "home", database_url=database_url, now=ANCHOR)
+    return await Runtime.open(settings, llm=SleepyLLM(0))
+
+
 async def _prepare(cluster: Cluster) -> dict[str, Any]:
     """The demo shops in the store, a merchant key per shop, a per-shopper rate limit a big
     sale allows, and the shoppers with their orders (cancellable ones apart)."""
     from sqlalchemy import select
 
-    from xiaoer.bench import SleepyLLM
-    from xiaoer.runtime import Runtime
     from xiaoer.services.apikeys import issue_api_key
     from xiaoer.store.models import OrderRow
     from xiaoer.store.repositories import ShopRepository
 
-    settings = Settings(home=cluster.root / "home", database_url=cluster.database_url, now=ANCHOR)
-    rt = await Runtime.open(settings, llm=SleepyLLM(0))
+    rt = await _store(cluster.root, cluster.database_url)
     try:
         shops: dict[str, Any] = {}
         for path in write_demo_bundles(cluster.root / "bundles", anchor=ANCHOR):
@@ -334,7 +340,7 @@ async def _conversation(
         await asyncio.gather(*jobs)
 
 
-async def _fault(cluster: Cluster, run: Run) -> float:
+async def _fault(cluster: Cluster) -> float:
     """Apply the setup's fault `fault_at` s into the load; returns when it ended (monotonic)."""
     setup = cluster.setup
     await asyncio.sleep(setup.fault_at)
@@ -387,12 +393,9 @@ async def _audit(database_url: str, root: Path, sent: list[Sent]) -> dict[str, A
     """What the store says: each sent message stored once with one reply; actions once."""
     from sqlalchemy import func, select
 
-    from xiaoer.bench import SleepyLLM
-    from xiaoer.runtime import Runtime
     from xiaoer.store.models import AuditRow, MessageRow, ServiceRecordRow
 
-    rt = await Runtime.open(Settings(home=root / "home", database_url=database_url, now=ANCHOR),
-                            llm=SleepyLLM(0))  # fmt: skip
+    rt = await _store(root, database_url)
     try:
         async with rt.sessions() as s:
             rows = (await s.execute(select(MessageRow.id, MessageRow.conversation_id,
@@ -462,7 +465,7 @@ async def run_setup(
                     await asyncio.sleep(0.5)
 
             sampler = asyncio.create_task(sample())
-            fault = asyncio.create_task(_fault(cluster, run)) if setup.fault != "none" else None
+            fault = asyncio.create_task(_fault(cluster)) if setup.fault != "none" else None
             await asyncio.gather(*(
                 _conversation(c, run, cluster.api, tokens[(shop, shopper)], msgs, rng, give_up)
                 for shop, shopper, msgs in plans
