@@ -393,9 +393,9 @@ async def worker(
 
     settings = _settings()
     err.print(
-        f"turn worker: {settings.redis_url or '(no XIAOER_REDIS_URL)'} · jobs {jobs or settings.worker_jobs}"
+        f"turn worker: {settings.redis_url or '(no XIAOER_REDIS_URL)'} · jobs {jobs or settings.jobs}"
     )
-    await run_worker(settings, jobs=jobs or settings.worker_jobs)
+    await run_worker(settings, jobs=jobs or settings.jobs)
 
 
 @eval_app.command("run")

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     (`agent/bounded.py`). Default: 30 on an endpoint; 180 with the embedded model, where a turn
     takes 6–16 s alone on 2 cores (README) but waits its turn behind the other conversations'
     model calls. 0 turns the deadline off."""
+    llm_slots: int = 0
+    """Model calls one process makes at a time; the others wait in line and their shoppers are
+    told their place in it (`llm/gate.py`). 0: the model's own figure, 1 for the embedded model
+    (it serves one call at a time) and 32 for an endpoint (set it to what the endpoint serves at
+    once, divided by the processes that call it)."""
+    hold_after: float = 3.0
+    """Seconds a JSON request waits in line for the model before it is answered with the
+    holding reply and its place in line (202); the turn goes on and a resend with the same
+    `client_key` gets its answer. SSE streams stay open and are told the place in line."""
     llm_threads: int = 2
     llm_ctx: int = 4096
     embeddings: bool = True
@@ -49,8 +58,10 @@ class Settings(BaseSettings):
     queue: Literal["inline", "redis"] = "inline"
     """Where shopper turns run: `inline` in the API process (the embedded default), or `redis`:
     queued on `XIAOER_REDIS_URL` and run by `xiaoer worker` processes (`workers/turns.py`)."""
-    worker_jobs: int = 4
-    """Turns one `xiaoer worker` runs at a time."""
+    worker_jobs: int = 0
+    """Turns one `xiaoer worker` runs at a time. 0: 64 on an endpoint (a turn mostly waits for
+    it, and the model slots, `XIAOER_LLM_SLOTS`, keep the calls beyond them in line, where the
+    shopper is told their place), 4 with the embedded model."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
     secret_key: str = ""
@@ -84,6 +95,11 @@ class Settings(BaseSettings):
         if self.turn_deadline is None:
             return 30.0 if self.llm_base_url else 180.0
         return self.turn_deadline or None
+
+    @property
+    def jobs(self) -> int:
+        """`worker_jobs` with its default filled in."""
+        return self.worker_jobs or (64 if self.llm_base_url else 4)
 
     @property
     def db_url(self) -> str:

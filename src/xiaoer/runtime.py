@@ -31,6 +31,7 @@ from xiaoer.knowledge import KnowledgeBase
 from xiaoer.knowledge.embed import E5Embedder, available
 from xiaoer.knowledge.readers import DOC_SUFFIXES
 from xiaoer.llm.base import LLM, ChatMessage
+from xiaoer.llm.gate import SLOTS, GatedLLM, LLMGate
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
 from xiaoer.store.db import make_engine, migrate, sessionmaker
@@ -73,6 +74,7 @@ class Runtime:
     _assistant: Assistant | None = None
     _knowledge: KnowledgeBase | None = None
     _turns: BoundedTurns | None = None
+    _gated: GatedLLM | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -87,6 +89,15 @@ class Runtime:
             self._llm = build_llm(self.settings, progress)
             self.timings["llm_load_s"] = time.perf_counter() - started
         return self._llm
+
+    def gated(self) -> GatedLLM:
+        """The model as shopper turns use it: at most `XIAOER_LLM_SLOTS` calls at a time in this
+        process, the others waiting in line (`llm/gate.py`)."""
+        if self._gated is None:
+            llm = self.llm()
+            slots = self.settings.llm_slots or getattr(llm, "serves_at_once", SLOTS)
+            self._gated = GatedLLM(llm, LLMGate(slots))
+        return self._gated
 
     def knowledge(self) -> KnowledgeBase:
         if self._knowledge is None:
@@ -103,7 +114,7 @@ class Runtime:
     async def judge(self, system: str, prompt: str) -> str:
         """The output guard's judge: a few tokens ("有依据" / "没依据")."""
         messages = [ChatMessage("system", system), ChatMessage("user", prompt)]
-        completion = await self.llm().complete(messages, [], mode="text", max_tokens=8)
+        completion = await self.gated().complete(messages, [], mode="text", max_tokens=8)
         return completion.content
 
     def _dense(self) -> bool:
@@ -148,14 +159,14 @@ class Runtime:
         """How shopper messages are read (`XIAOER_UNDERSTAND`); None: the keyword checks."""
         if self.settings.understand == "keywords":
             return None
-        model = ModelReader(self.llm())
+        model = ModelReader(self.gated())
         return model if self.settings.understand == "model" else CascadeReader(model)
 
     def assistant(self) -> Assistant:
         if self._assistant is None:
             self._assistant = Assistant(
                 self.sessions,
-                self.llm(),
+                self.gated(),
                 self.commerce,
                 self.clock,
                 policy_for=self.policy,

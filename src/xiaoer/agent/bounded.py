@@ -17,6 +17,12 @@
   ordinary assistant reply to that message (`meta.fallback`, `meta.unavailable`). A resend
   then gets that reply. Before the message was stored the caller gets 503 `Unavailable`, and
   resending with the same `client_key` is safe.
+- **Backpressure.** When the model is busy with other conversations (`llm/gate.py`), a turn
+  waits in line for it: the shopper is told their place in line (a `Queued` event with the
+  holding reply, told again every `REFRESH_S` as the line moves, and to a resend of the same
+  message too), and the time spent in line does not count against the deadline, which bounds
+  the turn's own work. The API answers a JSON request that has waited in line for a while
+  with the holding reply (202) while the turn goes on (`api/app.py`).
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from xiaoer.agent.events import Accepted, Emit, Event, TextDelta, TurnResult, ignore
+from xiaoer.agent.events import Accepted, Emit, Event, Queued, TextDelta, TurnResult, ignore
 from xiaoer.agent.handoff import as_view, notice, summarize
 from xiaoer.agent.instructions import english
 from xiaoer.domain.errors import NotFound, Unavailable, UpstreamError
 from xiaoer.guard.input import check_input
+from xiaoer.llm.gate import Ticket, waiting_hook
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository, ShopRepository
 
 if TYPE_CHECKING:
@@ -44,6 +51,15 @@ UNAVAILABLE_EN = "I'm very sorry, our system couldn't answer you in time. "
 """What the shopper hears before the handoff notice when the model timed out or failed."""
 REASON = "unavailable"
 """The handoff reason (`agent/handoff.py: REASONS`)."""
+HOLDING = "现在咨询的人比较多，您前面还有 {ahead} 位，请稍候，马上为您回复。"
+HOLDING_NEXT = "现在咨询的人比较多，马上就轮到您了，请稍候。"
+HOLDING_EN = (
+    "We're busy right now: {ahead} shoppers are ahead of you. Please hold on, we'll answer shortly."
+)
+HOLDING_NEXT_EN = "We're busy right now, and you're next. Please hold on."
+"""The holding reply while a turn waits in line for the model."""
+REFRESH_S = 5.0
+"""How often a waiting shopper is told their place in line again (when it moved)."""
 
 type _Key = tuple[str, str, str, str]
 
@@ -56,6 +72,7 @@ class BoundedTurns:
     assistant: Assistant
     deadline_s: float | None = None
     _running: dict[_Key, asyncio.Task[TurnResult]] = field(default_factory=dict)
+    _lines: dict[_Key, _Line] = field(default_factory=dict)
 
     async def turn(
         self,
@@ -68,14 +85,25 @@ class BoundedTurns:
         emit: Emit = ignore,
     ) -> TurnResult:
         if not client_key:
-            result = await self._bounded(shop_id, shopper_id, text, conversation_id, None, emit)
+            line = _Line(emit, english(text))
+            result = await self._bounded(
+                shop_id, shopper_id, text, conversation_id, None, emit, line
+            )
             return await _told(result, emit) if result.replayed else result
         key = (shop_id, shopper_id, conversation_id, client_key)
         first = self._running.get(key)
         if first is not None:  # the same message, still being answered: wait for its answer
-            return await _told(replace(await asyncio.shield(first), replayed=True), emit)
+            line = self._lines.get(key)
+            if line is not None:
+                await line.listen(emit)  # it may be waiting for the model: say where it stands
+            try:
+                return await _told(replace(await asyncio.shield(first), replayed=True), emit)
+            finally:
+                if line is not None:
+                    line.listeners.remove(emit)
+        line = self._lines[key] = _Line(emit, english(text))
         task = asyncio.create_task(
-            self._bounded(shop_id, shopper_id, text, conversation_id, client_key, emit)
+            self._bounded(shop_id, shopper_id, text, conversation_id, client_key, emit, line)
         )
         self._running[key] = task
         task.add_done_callback(lambda done: self._finished(key, done))
@@ -85,6 +113,7 @@ class BoundedTurns:
 
     def _finished(self, key: _Key, task: asyncio.Task[TurnResult]) -> None:
         self._running.pop(key, None)
+        self._lines.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved: the callers that still wait are told it themselves
 
@@ -96,6 +125,7 @@ class BoundedTurns:
         conversation_id: str,
         client_key: str | None,
         emit: Emit,
+        line: _Line,
     ) -> TurnResult:
         started = time.perf_counter()
         accepted: Accepted | None = None
@@ -103,11 +133,12 @@ class BoundedTurns:
         async def watch(event: Event) -> None:
             nonlocal accepted
             if isinstance(event, Accepted):
-                accepted = event
+                accepted = line.accepted = event
             await emit(event)
 
+        hook = waiting_hook.set(line)
         try:
-            async with asyncio.timeout(self.deadline_s):
+            async with asyncio.timeout(self.deadline_s) as line.deadline:
                 return await self.assistant.turn(
                     shop_id, shopper_id, text,
                     conversation_id=conversation_id, client_key=client_key, emit=watch,
@@ -121,6 +152,9 @@ class BoundedTurns:
                     "(with the same client_key)"
                 ) from exc
             return await self._apologise(shop_id, shopper_id, text, accepted, what, started, emit)
+        finally:
+            waiting_hook.reset(hook)
+            line.close()
 
     async def _apologise(
         self,
@@ -174,6 +208,66 @@ class BoundedTurns:
         await emit(TextDelta(reply))
         await emit(result)
         return result
+
+
+class _Line:
+    """One turn's waits in line for the model (`llm/gate.Waiter`): each told to the turn's
+    stream and to any resend's (`listeners`) as a `Queued` event. The deadline stops while the
+    turn waits: it bounds the turn's own work, not the other conversations' before it."""
+
+    def __init__(self, emit: Emit, en: bool) -> None:
+        self.listeners: list[Emit] = [emit]
+        self.en = en
+        self.deadline: asyncio.Timeout | None = None
+        self.accepted: Accepted | None = None
+        self.last: Queued | None = None
+        self._left: float | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    def said(self, ahead: int) -> Queued:
+        if self.en:
+            text = HOLDING_EN.format(ahead=ahead) if ahead else HOLDING_NEXT_EN
+        else:
+            text = HOLDING.format(ahead=ahead) if ahead else HOLDING_NEXT
+        return Queued(ahead, text)
+
+    async def queued(self, ticket: Ticket) -> None:
+        if self.deadline is not None and (when := self.deadline.when()) is not None:
+            self._left = when - asyncio.get_running_loop().time()
+            self.deadline.reschedule(None)
+        await self._tell(self.said(ticket.ahead))
+        self._refresher = asyncio.create_task(self._refresh(ticket))
+
+    async def admitted(self, _waited_s: float) -> None:
+        self.close()
+        if self.deadline is not None and self._left is not None:
+            self.deadline.reschedule(asyncio.get_running_loop().time() + self._left)
+            self._left = None
+        if self.last is not None:
+            await self._tell(replace(self.last, waiting=False))
+
+    async def listen(self, emit: Emit) -> None:
+        """A resend of the message: told where the turn stands, if it waits in line."""
+        self.listeners.append(emit)
+        if self.last is not None and self.last.waiting and self.accepted is not None:
+            await emit(self.accepted)
+            await emit(self.last)
+
+    def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            self._refresher = None
+
+    async def _refresh(self, ticket: Ticket) -> None:
+        while ticket.waiting:
+            await asyncio.sleep(REFRESH_S)
+            if ticket.waiting and self.last is not None and ticket.ahead != self.last.ahead:
+                await self._tell(self.said(ticket.ahead))
+
+    async def _tell(self, event: Queued) -> None:
+        self.last = event
+        for emit in list(self.listeners):
+            await emit(event)
 
 
 def _what_failed(exc: Exception, deadline_s: float | None) -> str:

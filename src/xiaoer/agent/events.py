@@ -38,6 +38,18 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """The model is busy with other conversations and this turn waits in line for it: `ahead`
+    turns before it, `text` the holding reply for the shopper. Told again as the line moves,
+    and with `waiting=False` when the turn's call goes ahead (`llm/gate.py`)."""
+
+    ahead: int
+    text: str
+    waiting: bool = True
+    type: str = "queued"
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallRecord:
     name: str
     arguments: dict[str, Any]
@@ -89,7 +101,7 @@ class TurnResult:
         return data
 
 
-type Event = Accepted | ToolStarted | ToolFinished | TextDelta | TurnResult
+type Event = Accepted | Queued | ToolStarted | ToolFinished | TextDelta | TurnResult
 type Emit = Callable[[Event], Awaitable[None]]
 
 

@@ -1,5 +1,6 @@
 """The ASGI app factory. Tests pass `runtime` (with a scripted LLM); production builds it."""
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from xiaoer.agent.actions import ActionView
-from xiaoer.agent.events import Emit
+from xiaoer.agent.events import Accepted, Emit, Event, Queued
 from xiaoer.api.auth import ShopperClaims, shop_for_key, sign_shopper_token, verify_shopper_token
 from xiaoer.api.errors import ApiModel, RequestLimits, error_body, install_error_handlers
 from xiaoer.api.inbox import inbox_router
@@ -32,6 +33,51 @@ from xiaoer.store.repositories import (
     ShopperRepository,
 )
 from xiaoer.workers.turns import QueuedTurns
+
+
+class _InLine:
+    """A JSON turn's view of its wait in line for the model (`Queued` events)."""
+
+    def __init__(self) -> None:
+        self.accepted: Accepted | None = None
+        self.last: Queued | None = None
+        self._waiting = asyncio.Event()
+
+    async def watch(self, event: Event) -> None:
+        if isinstance(event, Accepted):
+            self.accepted = event
+        elif isinstance(event, Queued):
+            self.last = event
+            if event.waiting:
+                self._waiting.set()
+            else:
+                self._waiting.clear()
+
+    async def held(self, after_s: float) -> None:
+        """Returns once the stored message has waited in line `after_s` seconds on end."""
+        while True:
+            await self._waiting.wait()
+            await asyncio.sleep(after_s)
+            if self._waiting.is_set() and self.accepted is not None:
+                return
+
+    def body(self, conversation_id: str, client_key: str | None) -> dict[str, Any]:
+        assert self.last is not None and self.accepted is not None
+        return {
+            "held": True,
+            "reply": self.last.text,
+            "ahead": self.last.ahead,
+            "conversation_id": conversation_id,
+            "message_id": self.accepted.message_id,
+            "client_key": client_key,
+        }
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A held turn finished after its request was answered: its outcome is stored (and its
+    failure logged where it happened), so it is only marked as seen."""
+    if not task.cancelled():
+        task.exception()
 
 
 class TokenRequest(ApiModel):
@@ -135,6 +181,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             given = _bearer(authorization).encode()
             if not hmac.compare_digest(given, settings.metrics_token.encode()):
                 raise Unauthorized("wrong metrics token")
+        if queued is not None:
+            metrics.turn_queue.set(await queued.depth())
+        else:
+            gate = rt().gated().gate
+            metrics.llm_waiting.set(gate.waiting)
+            metrics.llm_busy.set(gate.busy)
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post("/v1/shopper-tokens", response_model=TokenResponse)
@@ -166,7 +218,14 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
         A resend with the same `client_key` is answered once: while the first copy is still
         being answered the resend waits for that answer (`replayed: true`). A model that times
-        out or fails gives an apology and a human (`agent/bounded.py`)."""
+        out or fails gives an apology and a human (`agent/bounded.py`).
+
+        When the model is busy with other conversations and the message has waited in line for
+        it `XIAOER_HOLD_AFTER` seconds, the JSON answer is **202** with the holding reply:
+        `{held: true, reply, ahead, conversation_id, message_id, client_key}` (`ahead`: turns
+        before it). The message is stored and its turn goes on; resend it with the same
+        `client_key` for the answer (202 again while it still waits), or read the conversation.
+        An SSE stream stays open and gets `queued` events instead."""
         turns = queued or rt().turns()  # on a turn worker (XIAOER_QUEUE=redis), or here
 
         async def run(emit: Emit) -> Any:
@@ -184,11 +243,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             frames = await open_stream(run)  # a refusal before the first event is a 4xx here
             return StreamingResponse(frames, media_type="text/event-stream")
 
-        async def no_events(_event: object) -> None:
-            return None
-
-        result = await run(no_events)
-        return result.public()
+        line = _InLine()
+        task = asyncio.ensure_future(run(line.watch))
+        held = asyncio.ensure_future(line.held(settings.hold_after))
+        try:
+            await asyncio.wait({task, held}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            held.cancel()
+        if not task.done():  # in line for the model: the holding reply now, the answer later
+            task.add_done_callback(_retrieved)
+            metrics.held.inc()
+            return JSONResponse(line.body(conversation_id, body.client_key), 202)
+        return task.result().public()
 
     @app.get("/v1/conversations/{conversation_id}")
     async def read_conversation(conversation_id: str, claims: Shopper) -> dict[str, Any]:

@@ -6,6 +6,9 @@ answers with these events, in this order:
 | event         | data (JSON)                                                              |
 |---------------|--------------------------------------------------------------------------|
 | `accepted`    | `{conversation_id, message_id}` — the shopper's message is stored        |
+| `queued`      | `{ahead, text, waiting}` — the model is busy with other conversations:   |
+|               | `ahead` turns wait before this one, `text` is the holding reply; told     |
+|               | again as the line moves, and with `waiting: false` when it goes ahead    |
 | `tool_call`   | `{name, arguments}` — the assistant started a tool (0..n)                |
 | `tool_result` | `{name, ok, latency_ms}` — that tool finished                            |
 | `delta`       | `{text}` — the next piece of the reply (1..n)                            |

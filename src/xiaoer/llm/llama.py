@@ -37,6 +37,9 @@ _OPENERS = ("{", "`", "<", "[")
 class LlamaLLM:
     """`LLM` over llama-cpp-python. Build with `LlamaLLM.load(path)`."""
 
+    serves_at_once = 1
+    """One call at a time (`llm/gate.py` keeps the rest in line)."""
+
     def __init__(self, llama: Any, *, name: str = "qwen2.5-coder-1.5b-instruct-q4_k_m") -> None:
         self.llama = llama
         self.name = name

@@ -11,6 +11,10 @@ or collide). The API records them; `GET /metrics` renders them in the text expos
 | `xiaoer_guard_verdicts_total`            | counter   | `layer, verdict`  |
 | `xiaoer_handoffs_total`                  | counter   | `reason`          |
 | `xiaoer_http_requests_total`             | counter   | `method, route, status` |
+| `xiaoer_llm_calls_waiting`               | gauge     |                   |
+| `xiaoer_llm_calls_running`               | gauge     |                   |
+| `xiaoer_turn_queue_depth`                | gauge     |                   |
+| `xiaoer_turns_held_total`                | counter   |                   |
 
 A turn's `outcome` is `answered`, `handed_over` (its result carries a handoff: one was opened,
 or the conversation's open one was told again), `refused` (a 4xx before or during the turn:
@@ -18,6 +22,12 @@ the rate limit, another shopper's conversation) or `error` (anything else that r
 resend answered from the stored reply (`replayed`) is not a turn and is not counted. `route`
 is the route's template (`/v1/conversations/{conversation_id}/messages`), never the raw path,
 and `unmatched` when no route served it; `status` is the class (`2xx` … `5xx`).
+
+The queue depth, read when `/metrics` is scraped: in one process, the model calls waiting in
+line for a slot and those running (`llm/gate.py`); with turn workers, the turns queued on Redis
+that no worker has taken yet (the workers' own lines are theirs). A held turn (a JSON request
+answered with the holding reply, 202) is counted in `xiaoer_turns_held_total` when it is held
+and by outcome when it ends.
 """
 
 from __future__ import annotations
@@ -74,6 +84,16 @@ class Metrics:
             "xiaoer_http_requests", "HTTP requests by route template and status class",
             ["method", "route", "status"], registry=r,
         )  # fmt: skip
+        self.llm_waiting = Gauge(
+            "xiaoer_llm_calls_waiting", "Model calls waiting in line for a slot", registry=r
+        )
+        self.llm_busy = Gauge("xiaoer_llm_calls_running", "Model calls running", registry=r)
+        self.turn_queue = Gauge(
+            "xiaoer_turn_queue_depth", "Turns queued for a turn worker, not yet taken", registry=r
+        )
+        self.held = Counter(
+            "xiaoer_turns_held", "JSON turns answered with the holding reply first", registry=r
+        )
         for outcome in ("answered", "handed_over", "refused", "error"):
             self.turns.labels(outcome)  # shown at 0 before the first turn
 

@@ -3,10 +3,11 @@
 With `XIAOER_QUEUE=redis` (and `XIAOER_REDIS_URL`) an API worker does not run turns itself.
 `QueuedTurns.turn` — the same call the API makes on `BoundedTurns` in one process — puts the
 turn on an **arq** queue and relays its events back from a Redis pub/sub channel of its own:
-`accepted`, `tool_call`, `tool_result`, `delta`, then `done` with the result, or `error` with
-the refusal (a `XiaoerError` by name, with its message; the API answers it with the same 4xx
-as in one process). The API's latency then no longer depends on how many turns are in flight,
-and any number of API workers share the turn workers.
+`accepted`, `queued` (in line for the worker's model slots), `tool_call`, `tool_result`,
+`delta`, then `done` with the result, or `error` with the refusal (a `XiaoerError` by name,
+with its message; the API answers it with the same 4xx as in one process). The API's
+latency then no longer depends on how many turns are in flight, and any number of API workers
+share the turn workers.
 
 arq, because it is asyncio-native like the rest of xiaoer, small (one dependency: redis-py,
 already ours), and keeps a job in its queue until a worker finished it: a worker killed
@@ -40,6 +41,7 @@ from xiaoer.agent.events import (
     Accepted,
     Emit,
     Event,
+    Queued,
     TextDelta,
     ToolCallRecord,
     ToolFinished,
@@ -65,6 +67,7 @@ RELAY_MARGIN_S = 30.0
 """How much longer than the turn deadline the API waits for a queued turn's answer."""
 _EVENTS: dict[str, type[Any]] = {
     "accepted": Accepted,
+    "queued": Queued,
     "tool_call": ToolStarted,
     "tool_result": ToolFinished,
     "delta": TextDelta,
@@ -98,6 +101,10 @@ class QueuedTurns:
                 RedisSettings.from_dsn(self.redis_url), default_queue_name=QUEUE
             )
         return self._pool
+
+    async def depth(self) -> int:
+        """Turns queued for a worker and not yet taken (the `/metrics` queue depth)."""
+        return int(await (await self.pool()).zcard(QUEUE))
 
     async def close(self) -> None:
         if self._pool is not None:

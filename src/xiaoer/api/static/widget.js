@@ -277,6 +277,7 @@
         if (!data) continue;                // a `: ping` keepalive
         var payload = JSON.parse(data);
         if (event === "accepted") { shown[payload.message_id] = true; say(t("thinking")); }
+        else if (event === "queued") say(payload.waiting ? payload.text : t("thinking"));
         else if (event === "delta") {
           if (!body) body = addMessage("assistant", "");
           if (body) { body.textContent += payload.text; scroll(); }

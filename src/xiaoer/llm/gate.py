@@ -1,0 +1,145 @@
+"""Backpressure: at most `slots` model calls at a time in one process; the others wait in line,
+first come first served, and the turn that waits can tell its shopper where they stand.
+
+An endpoint has a capacity (its replicas, its rate limit), and the embedded model serves one
+call at a time. Past that, more calls at once do not finish sooner: they all get slower, every
+turn runs into its deadline, and every shopper gets an apology. With a gate in front of the
+model the calls beyond `slots` wait their turn instead, the turns that hold a slot finish in
+their usual time, and a waiting turn hears of it (`waiting_hook`): `agent/bounded.py` sends the
+shopper a holding reply with their place in line and does not count the wait against the turn's
+deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolSpec
+
+__all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "waiting_hook"]
+
+SLOTS = 32
+"""Calls at a time for a model that does not say how many it serves (`serves_at_once`): an
+endpoint's. The embedded model says 1."""
+
+
+class Waiter(Protocol):
+    """Told by the gate about the current task's calls that have to wait."""
+
+    async def queued(self, ticket: Ticket) -> None: ...
+
+    async def admitted(self, waited_s: float) -> None: ...
+
+
+waiting_hook: ContextVar[Waiter | None] = ContextVar("xiaoer_llm_waiting_hook", default=None)
+"""Set by a turn (`agent/bounded.py`) for the model calls it makes; None: wait silently."""
+
+
+class Ticket:
+    """A call's place in line."""
+
+    __slots__ = ("_gate", "_ready", "since")
+
+    def __init__(self, gate: LLMGate) -> None:
+        self._gate = gate
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.since = time.monotonic()
+
+    @property
+    def ahead(self) -> int:
+        """Calls before this one in line (0: it is next); 0 once it holds its slot."""
+        try:
+            return self._gate._line.index(self)
+        except ValueError:
+            return 0
+
+    @property
+    def waiting(self) -> bool:
+        return not self._ready.done()
+
+
+class LLMGate:
+    """`slots` model calls at a time; the rest wait in line (`waiting` of them)."""
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError("an LLM gate needs at least one slot")
+        self.slots = slots
+        self.busy = 0
+        self._line: deque[Ticket] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._line)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.busy < self.slots and not self._line:
+            self.busy += 1
+        else:
+            await self._wait()
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _wait(self) -> None:
+        ticket = Ticket(self)
+        self._line.append(ticket)
+        hook = waiting_hook.get()
+        try:
+            if hook is not None:
+                await hook.queued(ticket)
+            await ticket._ready  # a releasing call hands its slot over: `busy` stays as it is
+        except asyncio.CancelledError:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            elif ticket._ready.done() and not ticket._ready.cancelled():
+                self._release()  # the slot was handed over just as this call was cancelled
+            raise
+        if hook is not None:
+            try:
+                await hook.admitted(time.monotonic() - ticket.since)
+            except BaseException:
+                self._release()  # the slot is this call's, and it will not be used
+                raise
+
+    def _release(self) -> None:
+        while self._line:
+            ticket = self._line.popleft()
+            if not ticket._ready.done():
+                ticket._ready.set_result(None)
+                return
+        self.busy -= 1
+
+
+class GatedLLM:
+    """An LLM whose calls pass through a gate; everything else is the wrapped model's."""
+
+    def __init__(self, llm: LLM, gate: LLMGate) -> None:
+        self.inner = llm
+        self.gate = gate
+        self.name = llm.name
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        *,
+        mode: Mode = "auto",
+        max_tokens: int = 384,
+        on_text: OnText | None = None,
+    ) -> Completion:
+        async with self.gate.slot():
+            return await self.inner.complete(
+                messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

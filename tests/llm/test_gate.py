@@ -1,0 +1,87 @@
+"""The LLM gate: at most `slots` calls at a time, the rest in line first come first served; a
+waiting call's turn hears where it stands and when it goes ahead; a call cancelled in line
+leaves it, and a slot handed to a call cancelled at that moment is not lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from xiaoer.llm.gate import GatedLLM, LLMGate, Ticket, waiting_hook
+from xiaoer.llm.scripted import ScriptedLLM, say
+
+
+class Told:
+    def __init__(self) -> None:
+        self.queued: list[int] = []
+        self.admitted: list[float] = []
+        self.ticket: Ticket | None = None
+
+    async def queued_(self, ticket: Ticket) -> None:
+        self.ticket = ticket
+        self.queued.append(ticket.ahead)
+
+    async def admitted_(self, waited_s: float) -> None:
+        self.admitted.append(waited_s)
+
+
+class Hook:
+    def __init__(self, told: Told) -> None:
+        self.queued, self.admitted = told.queued_, told.admitted_
+
+
+async def _hold(gate: LLMGate, release: asyncio.Event, order: list[str], name: str,
+                told: Told | None = None) -> None:  # fmt: skip
+    if told is not None:
+        waiting_hook.set(Hook(told))  # this task's own context
+    async with gate.slot():
+        order.append(name)
+        await release.wait()
+
+
+async def test_calls_beyond_the_slots_wait_in_line_first_come_first_served() -> None:
+    gate, release, order = LLMGate(2), asyncio.Event(), []
+    told = {n: Told() for n in "cde"}
+    tasks = [asyncio.create_task(_hold(gate, release, order, n, told.get(n))) for n in "abcde"]
+    await asyncio.sleep(0.05)
+    assert order == ["a", "b"] and (gate.busy, gate.waiting) == (2, 3)
+    assert [told[n].queued for n in "cde"] == [[0], [1], [2]]  # calls ahead of each
+    assert told["e"].ticket is not None and told["e"].ticket.ahead == 2
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["a", "b", "c", "d", "e"] and (gate.busy, gate.waiting) == (0, 0)
+    assert all(len(told[n].admitted) == 1 and told[n].admitted[0] >= 0.04 for n in "cde")
+
+
+async def test_a_call_cancelled_in_line_leaves_it_and_one_handed_a_slot_gives_it_back() -> None:
+    gate, release, order = LLMGate(1), asyncio.Event(), []
+    release.set()
+    async with gate.slot():  # this test holds the one slot
+        gone = asyncio.create_task(_hold(gate, release, order, "b"))
+        last = asyncio.create_task(_hold(gate, release, order, "c"))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        await asyncio.sleep(0.01)
+        assert gate.waiting == 1  # only "c" is still in line
+    # leaving the slot handed it to "c"; "c" is cancelled before it ran: the slot is not lost
+    last.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await last
+    assert order == [] and (gate.busy, gate.waiting) == (0, 0)
+    async with asyncio.timeout(1):
+        await _hold(gate, release, order, "d")
+    assert order == ["d"]
+
+
+async def test_the_gated_model_answers_as_the_model_and_keeps_its_name() -> None:
+    inner = ScriptedLLM(steps=[say("好的。")])
+    llm = GatedLLM(inner, LLMGate(1))
+    assert llm.name == inner.name and llm.calls is inner.calls  # the rest is the model's
+    assert (await llm.complete([], [])).content == "好的。"
+    assert llm.gate.busy == 0
+
+
+def test_a_gate_needs_a_slot() -> None:
+    with pytest.raises(ValueError):
+        LLMGate(0)
