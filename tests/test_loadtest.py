@@ -60,9 +60,10 @@ async def test_the_real_client_reads_the_stubs_stream_and_its_faults() -> None:
 
 
 async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
-    result = await run_setup(Setup(store="sqlite", conversations=6, stub_latency=0.05))
+    result = await run_setup(Setup(store="sqlite", conversations=6, stub_latency=0.05, think=1))
     assert result["messages_sent"] >= 12
     assert result["statuses"] == {"200": result["messages_sent"]}
+    assert result["held"] == 0
     assert (result["lost"], result["answered_twice"], result["stored_twice"]) == (0, 0, 0)
     assert result["actions_executed"] == result["cancellations"]
     assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0
@@ -70,10 +71,21 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     assert result["rss_peak_mb"] > 0
 
 
+async def test_with_one_model_slot_shoppers_are_held_then_answered_once() -> None:
+    setup = Setup(store="sqlite", conversations=8, stub_latency=0.4, think=0, slots=1,
+                  hold_after=0.2)  # fmt: skip
+    result = await run_setup(setup)
+    assert result["held"] > 0 and result["apologies"] == 0
+    assert result["statuses"] == {"200": result["messages_sent"]}
+    assert (result["lost"], result["answered_twice"], result["stored_twice"]) == (0, 0, 0)
+    assert result["actions_executed"] == result["cancellations"]
+    assert result["first_answer_ms"]["p50"] < result["latency_ms"]["p99"]
+
+
 @pytest.mark.postgres
 async def test_a_turn_worker_killed_mid_load_loses_and_doubles_nothing() -> None:
     setup = Setup(store="postgres", api_workers=1, turn_workers=2, conversations=8,
-                  stub_latency=0.2, fault="kill-worker", fault_at=1.0, deadline=10.0)  # fmt: skip
+                  stub_latency=0.2, fault="kill-worker", fault_at=1.0, deadline=10.0, think=1)  # fmt: skip
     result = await run_setup(setup)
     assert (result["lost"], result["answered_twice"], result["stored_twice"]) == (0, 0, 0)
     assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0

@@ -508,6 +508,14 @@ async def loadtest(
         ),
     ] = "none",
     latency: Annotated[float, typer.Option(min=0, max=10, help="LLM stub seconds per call")] = 0.3,
+    think: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=600,
+            help="seconds a shopper reads and types between messages (±50%); 0: all at once",
+        ),
+    ] = 15.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Concurrent conversations against real serve/worker processes on loopback with an LLM
@@ -530,7 +538,9 @@ async def loadtest(
         setups = [replace(base, fault=f, deadline=10.0) for f in faults]
     elif fault != "none":
         setups = [replace(s, fault=fault, deadline=10.0) for s in setups]
-    setups = [replace(s, conversations=conversations, stub_latency=latency) for s in setups]
+    setups = [
+        replace(s, conversations=conversations, stub_latency=latency, think=think) for s in setups
+    ]
     results = []
     for setup in setups:
         try:
@@ -545,11 +555,16 @@ async def loadtest(
     for r in results:
         table.add_column(f"{r['setup']}\n{r['fault']}")
     rows = [
-        ("conversations", lambda r: r["conversations"]),
+        ("conversations (think s)", lambda r: f"{r['conversations']} ({r['think_s']:g})"),
         ("messages (resends)", lambda r: f"{r['messages_sent']} ({r['resends']})"),
         ("msgs/s", lambda r: r["throughput_msgs_per_s"]),
         ("latency p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["latency_ms"].values())),
         ("overhead p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["overhead_ms"].values())),
+        (
+            "first answer p50/p95/p99 ms",
+            lambda r: "/".join(str(v) for v in r["first_answer_ms"].values()),
+        ),
+        ("held (202)", lambda r: r["held"]),
         ("statuses", lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))),
         ("apologies", lambda r: r["apologies"]),
         ("lost / answered twice", lambda r: f"{r['lost']} / {r['answered_twice']}"),

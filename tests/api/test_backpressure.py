@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,10 @@ class Slow:
         return say(f"好的，这是第 {self.calls} 个回答。")
 
 
-async def _client(tmp_path: Path, llm: Slow, **settings: object) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def _client(
+    tmp_path: Path, llm: Slow, **settings: object
+) -> AsyncIterator[httpx.AsyncClient]:
     config = Settings(
         home=tmp_path / "home", now=NOW, secret_key="s", guard=False, embeddings=False,
         understand="keywords", llm_slots=1, **settings,
@@ -79,14 +83,17 @@ def _gauge(text: str, name: str) -> float:
 
 async def test_a_message_in_line_gets_the_holding_reply_then_its_answer(tmp_path: Path) -> None:
     llm = Slow()
-    async for c in _client(tmp_path, llm, hold_after=0.1):
+    async with _client(tmp_path, llm, hold_after=0.1) as c:
         people = [await _shopper(c, s) for s in ("U1", "U2", "U1")]
 
         def send(i: int, **headers: str) -> asyncio.Task[httpx.Response]:
             auth, cid = people[i]
             return asyncio.create_task(
-                c.post(f"/v1/conversations/{cid}/messages", headers=auth | headers,
-                       json={"text": "在吗", "client_key": f"k{i}"})  # fmt: skip
+                c.post(
+                    f"/v1/conversations/{cid}/messages",
+                    headers=auth | headers,
+                    json={"text": "在吗", "client_key": f"k{i}"},
+                )  # fmt: skip
             )
 
         first = send(0)
@@ -126,7 +133,7 @@ async def test_a_message_in_line_gets_the_holding_reply_then_its_answer(tmp_path
 
 async def test_time_in_line_does_not_count_against_the_deadline(tmp_path: Path) -> None:
     llm = Slow(delay_s=0.4)  # each turn's own work: one call of 0.4 s, within the 0.7 s deadline
-    async for c in _client(tmp_path, llm, turn_deadline=0.7, hold_after=30):
+    async with _client(tmp_path, llm, turn_deadline=0.7, hold_after=30) as c:
         people = [await _shopper(c, s) for s in ("U1", "U2", "U1")]
         replies = await asyncio.gather(*(
             c.post(f"/v1/conversations/{cid}/messages", headers=auth, json={"text": "在吗"})

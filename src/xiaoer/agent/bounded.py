@@ -210,6 +210,13 @@ class BoundedTurns:
         return result
 
 
+def holding(ahead: int, *, en: bool) -> Queued:
+    """The holding reply for a turn with `ahead` turns before it in line for the model."""
+    if en:
+        return Queued(ahead, HOLDING_EN.format(ahead=ahead) if ahead else HOLDING_NEXT_EN)
+    return Queued(ahead, HOLDING.format(ahead=ahead) if ahead else HOLDING_NEXT)
+
+
 class _Line:
     """One turn's waits in line for the model (`llm/gate.Waiter`): each told to the turn's
     stream and to any resend's (`listeners`) as a `Queued` event. The deadline stops while the
@@ -224,18 +231,11 @@ class _Line:
         self._left: float | None = None
         self._refresher: asyncio.Task[None] | None = None
 
-    def said(self, ahead: int) -> Queued:
-        if self.en:
-            text = HOLDING_EN.format(ahead=ahead) if ahead else HOLDING_NEXT_EN
-        else:
-            text = HOLDING.format(ahead=ahead) if ahead else HOLDING_NEXT
-        return Queued(ahead, text)
-
     async def queued(self, ticket: Ticket) -> None:
         if self.deadline is not None and (when := self.deadline.when()) is not None:
             self._left = when - asyncio.get_running_loop().time()
             self.deadline.reschedule(None)
-        await self._tell(self.said(ticket.ahead))
+        await self._tell(holding(ticket.ahead, en=self.en))
         self._refresher = asyncio.create_task(self._refresh(ticket))
 
     async def admitted(self, _waited_s: float) -> None:
@@ -262,7 +262,7 @@ class _Line:
         while ticket.waiting:
             await asyncio.sleep(REFRESH_S)
             if ticket.waiting and self.last is not None and ticket.ahead != self.last.ahead:
-                await self._tell(self.said(ticket.ahead))
+                await self._tell(holding(ticket.ahead, en=self.en))
 
     async def _tell(self, event: Queued) -> None:
         self.last = event

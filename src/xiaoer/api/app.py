@@ -54,21 +54,21 @@ class _InLine:
                 self._waiting.clear()
 
     async def held(self, after_s: float) -> None:
-        """Returns once the stored message has waited in line `after_s` seconds on end."""
+        """Returns once the message has waited in line `after_s` seconds on end."""
         while True:
             await self._waiting.wait()
             await asyncio.sleep(after_s)
-            if self._waiting.is_set() and self.accepted is not None:
+            if self._waiting.is_set():
                 return
 
     def body(self, conversation_id: str, client_key: str | None) -> dict[str, Any]:
-        assert self.last is not None and self.accepted is not None
+        assert self.last is not None
         return {
             "held": True,
             "reply": self.last.text,
             "ahead": self.last.ahead,
             "conversation_id": conversation_id,
-            "message_id": self.accepted.message_id,
+            "message_id": self.accepted.message_id if self.accepted else None,
             "client_key": client_key,
         }
 
@@ -117,7 +117,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     if settings.queue == "redis" and not settings.redis_url:
         raise BadInput("XIAOER_QUEUE=redis needs XIAOER_REDIS_URL")
     queued = (
-        QueuedTurns(settings.redis_url, settings.deadline_s) if settings.queue == "redis" else None
+        QueuedTurns(settings.redis_url, settings.deadline_s, settings.hold_after)
+        if settings.queue == "redis"
+        else None
     )
 
     @asynccontextmanager
@@ -223,9 +225,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         When the model is busy with other conversations and the message has waited in line for
         it `XIAOER_HOLD_AFTER` seconds, the JSON answer is **202** with the holding reply:
         `{held: true, reply, ahead, conversation_id, message_id, client_key}` (`ahead`: turns
-        before it). The message is stored and its turn goes on; resend it with the same
-        `client_key` for the answer (202 again while it still waits), or read the conversation.
-        An SSE stream stays open and gets `queued` events instead."""
+        before it). Its turn goes on: in one process the message is stored (`message_id`); with
+        turn workers it may still wait on the Redis queue (`message_id` null). Resend it with
+        the same `client_key` for the answer (202 again while it still waits). An SSE stream
+        stays open and gets `queued` events instead."""
         turns = queued or rt().turns()  # on a turn worker (XIAOER_QUEUE=redis), or here
 
         async def run(emit: Emit) -> Any:

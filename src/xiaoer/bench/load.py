@@ -63,10 +63,16 @@ class Setup:
     conversations: int = 100
     stub_latency: float = 0.3
     resend_share: float = 0.1
+    think: float = 15.0
+    """Seconds a shopper takes to read a reply and type the next message (±50%); the
+    conversations also start spread over this long. 0: every message at once (a burst)."""
     fault: str = "none"
     fault_at: float = 3.0
     fault_for: float = 5.0
     deadline: float = 30.0
+    slots: int = 0
+    """`XIAOER_LLM_SLOTS` for the serving processes (0: their default, 32 on an endpoint)."""
+    hold_after: float = 3.0
 
     @property
     def label(self) -> str:
@@ -86,6 +92,9 @@ class Sent:
     fallback: bool = False
     attempts: int = 0
     resend: bool = False
+    first_s: float = 0.0
+    """Seconds to the first answer: the reply, or the holding reply (202) while in line."""
+    held: bool = False
 
 
 @dataclass
@@ -157,6 +166,8 @@ class Cluster:
             XIAOER_SECRET_KEY="loadtest-secret",
             XIAOER_QUEUE="redis" if self.redis else "inline",
             XIAOER_REDIS_URL=self.redis.url if self.redis else "",
+            XIAOER_LLM_SLOTS=str(self.setup.slots),
+            XIAOER_HOLD_AFTER=str(self.setup.hold_after),
         )
         return env
 
@@ -286,7 +297,9 @@ def _plans(shops: dict[str, Any], n: int, rng: random.Random) -> list[tuple[str,
 
 async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sent,
                 give_up: float) -> None:  # fmt: skip
-    """Post one message, retrying with the same key until an answer or `give_up` (monotonic)."""
+    """Post one message until it is answered or `give_up` (monotonic): a failed send is
+    retried with the same key, and a held one (202: the holding reply, the message in line for
+    the model) is asked for again with the same key, as the widget reads the conversation."""
     started = time.monotonic()
     body = {"text": sent.text, "client_key": sent.key}
     while True:
@@ -297,10 +310,15 @@ async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sen
             status = r.status_code
         except httpx.HTTPError:
             status = 0
+        if status in (200, 202) and not sent.first_s:
+            sent.first_s = time.monotonic() - started
+        if status == 202:
+            sent.held = True
         if status == 200:
             data = r.json()
             sent.llm_calls, sent.fallback = data.get("llm_calls", 0), data.get("fallback", False)
-        if status not in RETRY_STATUS and status != 0 or time.monotonic() > give_up:
+        done = status not in RETRY_STATUS and status not in (0, 202)
+        if done or time.monotonic() > give_up:
             sent.status = status
             sent.seconds = time.monotonic() - started
             return
@@ -312,6 +330,8 @@ async def _conversation(
     give_up: float,
 ) -> None:  # fmt: skip
     auth = {"Authorization": f"Bearer {token}"}
+    think = run.setup.think
+    await asyncio.sleep(rng.random() * think)  # shoppers arrive over the first `think` s
     for _ in range(20):
         try:
             r = await c.post(f"{base}/v1/conversations", headers=auth)
@@ -324,7 +344,9 @@ async def _conversation(
     else:
         return
     cid = r.json()["conversation_id"]
-    for text in plan:
+    for n, text in enumerate(plan):
+        if n and think:
+            await asyncio.sleep(think * (0.5 + rng.random()))  # reading, then typing
         sent = Sent(cid, uuid.uuid4().hex, text)
         run.sent.append(sent)
         jobs = [_send(c, base, auth, sent, give_up)]
@@ -493,7 +515,11 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
     setup = run.setup
     answered = [m for m in run.sent if m.status == 200]
     seconds = [m.seconds for m in answered]
-    overhead = [m.seconds - m.llm_calls * setup.stub_latency for m in answered]
+    # a held message's answer is asked for again every 0.5–1.5 s: the last poll's wait is the
+    # client's, not the server's, so its overhead counts from its first answer (the holding
+    # reply) only when it was not held
+    overhead = [m.seconds - m.llm_calls * setup.stub_latency for m in answered if not m.held]
+    first = [m.first_s for m in run.sent if m.first_s]
     statuses = Counter(str(m.status or "connection error") for m in run.sent) + run.statuses
     ms = lambda v: round(v * 1000)  # noqa: E731
     return {
@@ -512,6 +538,11 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "overhead_ms": {
             q: ms(_pct(overhead, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
+        "first_answer_ms": {
+            q: ms(_pct(first, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        },
+        "held": sum(m.held for m in run.sent),
+        "think_s": setup.think,
         "statuses": dict(statuses),
         "retried_sends": sum(m.attempts > 1 for m in run.sent),
         "apologies": sum(m.fallback for m in answered),

@@ -24,8 +24,8 @@ is the route's template (`/v1/conversations/{conversation_id}/messages`), never 
 and `unmatched` when no route served it; `status` is the class (`2xx` … `5xx`).
 
 The queue depth, read when `/metrics` is scraped: in one process, the model calls waiting in
-line for a slot and those running (`llm/gate.py`); with turn workers, the turns queued on Redis
-that no worker has taken yet (the workers' own lines are theirs). A held turn (a JSON request
+line for a slot and those running (`llm/gate.py`); with turn workers, the turns on the Redis
+queue, waiting for a worker or running (the workers' own lines for the model are theirs). A held turn (a JSON request
 answered with the holding reply, 202) is counted in `xiaoer_turns_held_total` when it is held
 and by outcome when it ends.
 """
@@ -89,7 +89,7 @@ class Metrics:
         )
         self.llm_busy = Gauge("xiaoer_llm_calls_running", "Model calls running", registry=r)
         self.turn_queue = Gauge(
-            "xiaoer_turn_queue_depth", "Turns queued for a turn worker, not yet taken", registry=r
+            "xiaoer_turn_queue_depth", "Turns on the Redis queue, waiting or running", registry=r
         )
         self.held = Counter(
             "xiaoer_turns_held", "JSON turns answered with the holding reply first", registry=r

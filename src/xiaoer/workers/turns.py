@@ -25,18 +25,22 @@ worker) and runs up to `XIAOER_WORKER_JOBS` turns at a time, each under the turn
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
+from arq.jobs import Job, JobStatus
 from arq.worker import Worker
 
+from xiaoer.agent.bounded import holding
 from xiaoer.agent.events import (
     Accepted,
     Emit,
@@ -49,6 +53,7 @@ from xiaoer.agent.events import (
     TurnResult,
     ignore,
 )
+from xiaoer.agent.instructions import english
 from xiaoer.config import Settings
 from xiaoer.domain import errors
 from xiaoer.domain.errors import Unavailable, XiaoerError
@@ -63,6 +68,8 @@ CHANNEL = "xiaoer:turn:{job}"
 JOB_TIMEOUT_S = 300
 """The longest a turn may hold a worker (well above any turn deadline); past it, and after a
 worker died, the job is run again by another."""
+AHEAD_LIMIT = 2000
+"""At most this many jobs before one are looked at to count its place in the queue."""
 RELAY_MARGIN_S = 30.0
 """How much longer than the turn deadline the API waits for a queued turn's answer."""
 _EVENTS: dict[str, type[Any]] = {
@@ -87,12 +94,24 @@ def _refusal(data: dict[str, Any]) -> XiaoerError:
     return XiaoerError("内部错误，请稍后再试 / internal error, please try again later")
 
 
-class QueuedTurns:
-    """The API's side: `turn` with the signature of `BoundedTurns.turn`, run by a worker."""
+def _job_id(shop_id: str, conversation_id: str, client_key: str) -> str:
+    """One job per message: a resend of it finds the job it is already in."""
+    return hashlib.sha256(f"{shop_id}\n{conversation_id}\n{client_key}".encode()).hexdigest()[:32]
 
-    def __init__(self, redis_url: str, deadline_s: float | None) -> None:
+
+class QueuedTurns:
+    """The API's side: `turn` with the signature of `BoundedTurns.turn`, run by a worker.
+
+    A message's job id is derived from its `client_key`, so a resend while the job waits or
+    runs joins it (its answer is `replayed`) instead of queueing a second copy; a resend after
+    it finished gets a fresh job, which answers from the stored reply. A job that no worker has
+    taken `hold_after` seconds after it was queued is told its place in the queue (`Queued`,
+    the holding reply), as a turn waiting for the model in one process is."""
+
+    def __init__(self, redis_url: str, deadline_s: float | None, hold_after: float = 3.0) -> None:
         self.redis_url = redis_url
         self.wait_s = (deadline_s or 180.0) + RELAY_MARGIN_S
+        self.hold_after = hold_after
         self._pool: ArqRedis | None = None
 
     async def pool(self) -> ArqRedis:
@@ -103,7 +122,7 @@ class QueuedTurns:
         return self._pool
 
     async def depth(self) -> int:
-        """Turns queued for a worker and not yet taken (the `/metrics` queue depth)."""
+        """Turns on the queue, waiting for a worker or running (the `/metrics` queue depth)."""
         return int(await (await self.pool()).zcard(QUEUE))
 
     async def close(self) -> None:
@@ -122,37 +141,74 @@ class QueuedTurns:
         emit: Emit = ignore,
     ) -> TurnResult:
         pool = await self.pool()
-        job = uuid.uuid4().hex
+        key = client_key or f"job:{uuid.uuid4().hex}"
+        job = _job_id(shop_id, conversation_id, key)
+        payload = {
+            "shop_id": shop_id, "shopper_id": shopper_id, "text": text,
+            "conversation_id": conversation_id, "client_key": key, "job": job,
+        }  # fmt: skip
         channel = pool.pubsub()
         await channel.subscribe(CHANNEL.format(job=job))  # before the job can publish
         try:
-            payload = {
-                "shop_id": shop_id, "shopper_id": shopper_id, "text": text,
-                "conversation_id": conversation_id, "client_key": client_key or f"job:{job}",
-                "job": job,
-            }  # fmt: skip
+            joined = False
             if await pool.enqueue_job("run_turn", payload, _job_id=job) is None:
-                raise Unavailable("the turn could not be queued; send it again")
-            async with asyncio.timeout(self.wait_s):
-                async for message in channel.listen():
-                    if message.get("type") != "message":
-                        continue
-                    event = json.loads(message["data"])
-                    kind, data = event["type"], event["data"]
-                    if kind == "done":
-                        result = _result(data)
-                        await emit(result)  # the stream's `done`, as in one process
-                        return result
-                    if kind == "error":
-                        raise _refusal(data)
-                    if (cls := _EVENTS.get(kind)) is not None:
-                        await emit(cls(**data))
-        except TimeoutError:
-            raise Unavailable("no turn worker answered in time; send it again") from None
+                status = await Job(job, pool, _queue_name=QUEUE).status()
+                if status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
+                    joined = True  # the same message, waiting or being answered: its answer
+                else:  # answered a moment ago (its result kept): a fresh job replays it
+                    await channel.unsubscribe()
+                    job = payload["job"] = f"{job}:{uuid.uuid4().hex[:8]}"
+                    await channel.subscribe(CHANNEL.format(job=job))
+                    if await pool.enqueue_job("run_turn", payload, _job_id=job) is None:
+                        raise Unavailable("the turn could not be queued; send it again")
+            result = await self._relay(pool, channel, job, english(text), emit)
         finally:
             await channel.unsubscribe()
             await channel.aclose()
-        raise Unavailable("the turn's event stream ended early; send it again")
+        return replace(result, replayed=True) if joined else result
+
+    async def _relay(
+        self, pool: ArqRedis, channel: Any, job: str, en: bool, emit: Emit
+    ) -> TurnResult:
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        give_up = since + self.wait_s
+        heard = told = False
+        while (left := give_up - loop.time()) > 0:
+            wait = (
+                left if heard or told else min(left, max(since + self.hold_after - loop.time(), 0))
+            )
+            message = await channel.get_message(ignore_subscribe_messages=True, timeout=wait)
+            if message is None:
+                if not heard and not told and loop.time() - since >= self.hold_after:
+                    await emit(holding(await self._ahead(pool, job), en=en))
+                    told = True
+                continue
+            heard = True
+            event = json.loads(message["data"])
+            kind, data = event["type"], event["data"]
+            if kind == "done":
+                result = _result(data)
+                await emit(result)  # the stream's `done`, as in one process
+                return result
+            if kind == "error":
+                raise _refusal(data)
+            if (cls := _EVENTS.get(kind)) is not None:
+                await emit(cls(**data))
+        raise Unavailable("no turn worker answered in time; send it again")
+
+    @staticmethod
+    async def _ahead(pool: ArqRedis, job: str) -> int:
+        """Jobs queued before this one that no worker has taken yet."""
+        rank = await pool.zrank(QUEUE, job)
+        if not rank:
+            return 0
+        before = await pool.zrange(QUEUE, 0, min(rank, AHEAD_LIMIT) - 1)
+        async with pool.pipeline(transaction=False) as pipe:
+            for other in before:
+                pipe.exists(in_progress_key_prefix + other.decode())
+            taken = sum(await pipe.execute())
+        return rank - taken
 
 
 async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
