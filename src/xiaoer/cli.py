@@ -1441,6 +1441,51 @@ async def kpi(
     _print_kpis(report)
 
 
+@app.command()
+@command
+async def usage(
+    shop: Annotated[str, typer.Option(help="shop id")],
+    since: Annotated[
+        str | None, typer.Option(help="first day, YYYY-MM-DD in the shop's timezone")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="last day (included); default today, 30 days in all")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Metering 用量: unique shoppers per day (日 UV), the busiest day, and the plan it needs
+    (free up to XIAOER_FREE_DAILY_UV a day; plans from XIAOER_PLANS)."""
+    from xiaoer.services.usage import usage_for_dates
+
+    settings = _settings()
+    rt = await Runtime.open(settings)
+    try:
+        async with rt.sessions() as s:
+            report = await usage_for_dates(
+                s, shop, since, until, rt.clock(),
+                free_daily_uv=settings.free_daily_uv, plans=settings.plans,
+            )  # fmt: skip
+    finally:
+        await rt.close()
+    data = report.as_dict()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"{shop} 日 UV / daily unique shoppers · {data['since']} – {data['until']}")
+    table.add_column("day")
+    table.add_column("UV", justify="right")
+    for d in data["days"]:
+        over = d["uv"] > data["free_daily_uv"]
+        table.add_row(d["day"], f"[bold red]{d['uv']}[/]" if over else str(d["uv"]))
+    out.print(table)
+    needed = data["plan_needed"] or "none large enough: ask the operator / 请联系服务商"
+    out.print(
+        f"busiest day {data['peak_day'] or '–'}: {data['peak_uv']} · free up to "
+        f"{data['free_daily_uv']} a day · days over: {data['days_over_free']} · plan: {needed}",
+        markup=False,
+    )
+
+
 def _print_kpis(report: Any) -> None:
     """The `services.kpis.KpiReport` as three tables: figures, handoff reasons, per day."""
     from datetime import timedelta

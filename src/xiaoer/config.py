@@ -6,12 +6,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_home() -> Path:
     return Path.home() / ".xiaoer"
+
+
+class Plan(BaseModel):
+    """A paid plan above the free tier (`services/usage.py`): the busiest day it covers."""
+
+    name: str = Field(min_length=1, max_length=40)
+    max_daily_uv: int = Field(gt=0)
+    yuan_per_month: float | None = Field(default=None, ge=0)
+
+
+DEFAULT_PLANS = [Plan(name="标准版", max_daily_uv=10_000), Plan(name="专业版", max_daily_uv=50_000)]
+"""Without `XIAOER_PLANS`: two tiers and no prices (the operator sets theirs)."""
 
 
 class Settings(BaseSettings):
@@ -62,6 +74,11 @@ class Settings(BaseSettings):
     """Turns one `xiaoer worker` runs at a time. 0: 64 on an endpoint (a turn mostly waits for
     it, and the model slots, `XIAOER_LLM_SLOTS`, keep the calls beyond them in line, where the
     shopper is told their place), 4 with the embedded model."""
+    free_daily_uv: int = Field(default=2000, ge=0)
+    """A shop is free while its busiest day has at most this many unique shoppers."""
+    plans: list[Plan] = DEFAULT_PLANS
+    """The plans above the free tier, JSON: `[{"name": "标准版", "max_daily_uv": 10000,
+    "yuan_per_month": 299}, …]`."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""
     secret_key: str = ""

@@ -19,6 +19,7 @@ from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.kpis import kpis_router
 from xiaoer.api.sse import open_stream
+from xiaoer.api.usage import usage_router
 from xiaoer.api.widget import widget_router
 from xiaoer.config import Settings
 from xiaoer.console import BASE as CONSOLE_BASE
@@ -343,6 +344,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(knowledge_router(rt, merchant_shop))
     app.include_router(inbox_router(rt, merchant_shop))
     app.include_router(kpis_router(rt, merchant_shop))
+    app.include_router(usage_router(rt, merchant_shop, settings))
     app.include_router(widget_router(rt, settings, shopper, lambda: state["secret"]))
     if origins := [o.strip() for o in settings.widget_origins.split(",") if o.strip()]:
         # Bearer tokens, no cookies: a page on one of these origins may call the shopper API.
