@@ -74,6 +74,10 @@ async def test_the_plan_needed_is_free_under_the_free_tier_and_none_above_every_
         beyond = await usage_for_dates(s, "mini", "2026-11-19", "2026-11-19", talked.clock(),
                                        free_daily_uv=0, plans=[Plan(name="小", max_daily_uv=1)])  # fmt: skip
     assert free.plan_needed() == "free" and free.as_dict()["days_over_free"] == 0
+    async with talked.sessions() as s:
+        quiet = await usage_for_dates(s, "mini", "2026-11-01", "2026-11-02", talked.clock(),
+                                      free_daily_uv=2, plans=PLANS)  # fmt: skip
+    assert (quiet.as_dict()["peak_day"], quiet.as_dict()["peak_uv"]) == (None, 0)
     assert beyond.plan_needed() is None
 
 
