@@ -77,6 +77,8 @@ async def test_an_owner_sees_settings_with_the_key_hint_only(console: httpx.Asyn
     await login(console, "boss")
     r = await console.get("/console/mini/settings")
     assert r.status_code == 200 and "迷你运动店" in r.text and "li" in r.text
+    usage = r.text[r.text.index('id="usage"') :]
+    assert "免费版" in usage and "2000" in usage  # the shop's daily UV, far under the free tier
 
 
 async def test_a_shop_the_account_may_not_see_is_not_found(console: httpx.AsyncClient) -> None:

@@ -69,6 +69,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "working_hours": ("工作时间", "Working hours"),
     "api_key": ("API 密钥", "API key"),
     "accounts": ("控制台账号", "Console accounts"),
+    "usage": ("用量（近 30 天）", "Usage (last 30 days)"),
+    "usage_note": (
+        "每位顾客在店铺时区的一天里发过消息，当天计 1 个 UV。每天不超过免费额度时免费；套餐按最忙一天的 UV 选。",
+        "A shopper who wrote on a day of the shop's calendar counts once that day (UV). Free while "
+        "every day stays within the free tier; the plan follows the busiest day.",
+    ),
+    "peak_uv": ("最高日 UV", "Busiest day's UV"),
+    "free_tier": ("免费额度（日 UV）", "Free tier (daily UV)"),
+    "days_over": ("超出免费额度的天数", "Days over the free tier"),
+    "plan_needed": ("所需套餐", "Plan needed"),
+    "plan_free": ("免费版", "Free"),
+    "plan_none": ("超出所有套餐，请联系服务商", "Above every plan: ask the operator"),
     "role": ("角色", "Role"),
     "read_only": (
         "店铺资料来自导入的店铺包（xiaoer shop import）；策略在“店铺策略”页编辑。",

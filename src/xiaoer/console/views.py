@@ -16,7 +16,8 @@ Pages (all server-rendered, Chinese first, `?lang=en` for English):
   version, read and roll back to earlier ones (`policy_pages.py`)
 - `/console/{shop}/inspection` owner only: 质检, the findings of negative service with their
   evidence, their rates, and the owner's verdicts (`inspection_pages.py`)
-- `/console/{shop}/settings` owner only: the shop, its accounts, the API key (rotated here, the
+- `/console/{shop}/settings` owner only: the shop, its accounts, its usage (daily UV, the plan
+  it needs), the API key (rotated here, the
   new one shown once) and the widget snippet
 
 A shop the account may not see is a 404, as if it did not exist; an owner-only page for an
@@ -65,6 +66,7 @@ from xiaoer.services import conversations as conversations_service
 from xiaoer.services import kpis as kpis_service
 from xiaoer.services import shops as shops_service
 from xiaoer.services.accounts import Account, LoginThrottle
+from xiaoer.services.usage import usage_for_dates
 
 __all__ = ["BASE", "create_console"]
 
@@ -306,10 +308,16 @@ def create_console(
         return await settings_page(request, ctx)
 
     async def settings_page(request: Request, ctx: dict[str, Any], **more: Any) -> Response:
-        async with rt().sessions() as s:
+        runtime = rt()
+        async with runtime.sessions() as s:
             overview = await shops_service.overview(s, ctx["shop"])
+            usage = await usage_for_dates(
+                s, ctx["shop"], None, None, runtime.clock(),
+                free_daily_uv=runtime.settings.free_daily_uv, plans=runtime.settings.plans,
+            )  # fmt: skip
         origin = str(request.base_url).rstrip("/").removesuffix(BASE)
-        return render(request, "settings.html", overview=overview, origin=origin, **more, **ctx)
+        return render(request, "settings.html", overview=overview, origin=origin,
+                      usage=usage.as_dict(), **more, **ctx)  # fmt: skip
 
     @app.post("/{shop_id}/settings/api-key")
     async def rotate_key(request: Request, shop_id: str) -> Response:
