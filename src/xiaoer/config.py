@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     new_password: str = ""
     """The password for `xiaoer account add` (else it asks with hidden input); nothing else
     reads it."""
+    otel_endpoint: str = ""
+    """OTLP/HTTP traces endpoint (e.g. `http://collector:4318/v1/traces`): a span per turn with
+    its model calls, tools and guard checks (`observability/tracing.py`). Empty: off."""
+    otel_service: str = "xiaoer"
+    """The `service.name` of the exported spans."""
     metrics_token: str = ""
     """When set, `GET /metrics` needs `Authorization: Bearer <token>`; empty: open (the server
     listens on loopback unless `XIAOER_HOST` says otherwise)."""

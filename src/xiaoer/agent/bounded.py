@@ -37,6 +37,7 @@ from xiaoer.agent.events import Accepted, Emit, Event, Queued, TextDelta, TurnRe
 from xiaoer.agent.handoff import as_view, notice, summarize
 from xiaoer.agent.instructions import english
 from xiaoer.domain.errors import NotFound, Unavailable, UpstreamError
+from xiaoer.domain.tracing import span
 from xiaoer.guard.input import check_input
 from xiaoer.llm.gate import Ticket, waiting_hook
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository, ShopRepository
@@ -137,12 +138,19 @@ class BoundedTurns:
             await emit(event)
 
         hook = waiting_hook.set(line)
+        traced = span("xiaoer.turn", **{"shop.id": shop_id, "conversation.id": conversation_id})
         try:
-            async with asyncio.timeout(self.deadline_s) as line.deadline:
-                return await self.assistant.turn(
-                    shop_id, shopper_id, text,
-                    conversation_id=conversation_id, client_key=client_key, emit=watch,
-                )  # fmt: skip
+            with traced as turn_span:
+                async with asyncio.timeout(self.deadline_s) as line.deadline:
+                    result = await self.assistant.turn(
+                        shop_id, shopper_id, text,
+                        conversation_id=conversation_id, client_key=client_key, emit=watch,
+                    )  # fmt: skip
+                turn_span.set_attribute("turn.llm_calls", result.llm_calls)
+                turn_span.set_attribute("turn.replayed", result.replayed)
+                if result.handoff:
+                    turn_span.set_attribute("turn.handoff", str(result.handoff.get("reason", "")))
+                return result
         except (TimeoutError, UpstreamError) as exc:
             what = _what_failed(exc, self.deadline_s)
             log.warning("turn in %s/%s: %s (%s)", shop_id, conversation_id, what, exc)

@@ -27,6 +27,7 @@ from xiaoer.console import create_console
 from xiaoer.domain.errors import BadInput, NotFound, Unauthorized
 from xiaoer.observability import ready
 from xiaoer.observability.metrics import CONTENT_TYPE, HttpMetrics, Metrics
+from xiaoer.observability.tracing import setup_tracing
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import (
     ActionRepository,
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tracing = setup_tracing(settings)
         rt = runtime or await Runtime.open(settings)
         if queued is None:
             rt.llm()  # load the model before the first shopper waits for it
@@ -135,6 +137,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             await queued.close()
         if runtime is None:
             await rt.close()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.force_flush, 5000)
 
     app = FastAPI(
         title="xiaoer 店小二 API",

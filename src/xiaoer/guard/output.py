@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from xiaoer.domain.tracing import span
 from xiaoer.guard.claims import statements, unsupported_claims
 from xiaoer.guard.compliance import banned_claims
 from xiaoer.knowledge.text import cjk_bigrams, words
@@ -215,6 +216,15 @@ class OutputGuard:
         self.judge = judge
 
     async def check(self, reply: str, evidence: Evidence, *, judge: bool = True) -> list[Verdict]:
+        with span("xiaoer.guard", **{"guard.judge": judge}) as traced:
+            verdicts = await self._check(reply, evidence, judge=judge)
+            failed = [v.layer for v in verdicts if not v.passed]
+            traced.set_attribute("guard.passed", not failed)
+            if failed:
+                traced.set_attribute("guard.failed_layers", failed)
+            return verdicts
+
+    async def _check(self, reply: str, evidence: Evidence, *, judge: bool) -> list[Verdict]:
         merchant = evidence.merchant_text
         claims = unsupported_claims(
             reply,

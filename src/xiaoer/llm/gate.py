@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from xiaoer.domain.tracing import span
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolSpec
 
 __all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "waiting_hook"]
@@ -136,10 +137,17 @@ class GatedLLM:
         max_tokens: int = 384,
         on_text: OnText | None = None,
     ) -> Completion:
-        async with self.gate.slot():
-            return await self.inner.complete(
-                messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
-            )
+        with span("xiaoer.llm", **{"llm.model": self.name, "llm.mode": mode}) as traced:
+            asked = time.monotonic()
+            async with self.gate.slot():
+                traced.set_attribute("llm.wait_ms", int((time.monotonic() - asked) * 1000))
+                result = await self.inner.complete(
+                    messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
+                )
+            traced.set_attribute("llm.tokens_in", result.tokens_in)
+            traced.set_attribute("llm.tokens_out", result.tokens_out)
+            traced.set_attribute("llm.tool_calls", len(result.tool_calls))
+            return result
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

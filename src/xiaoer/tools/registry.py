@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+from xiaoer.domain.tracing import span
 from xiaoer.tools.aftersales import AFTERSALES_TOOLS
 from xiaoer.tools.base import Tool, ToolResult
 from xiaoer.tools.catalog import CATALOG_TOOLS
@@ -60,6 +61,15 @@ async def run_tool(
     """Run one tool the model called, safely: unknown names, values copied from the schema, bad
     arguments (a typed tool's retry hint) and crashes become results the model can act on.
     Arguments only code sets (a typed tool's hidden fields) are dropped from the call."""
+    with span("xiaoer.tool", **{"tool.name": name}) as traced:
+        result, ms = await _run_tool(tools, name, args, deps)
+        traced.set_attribute("tool.ok", result.ok)
+        return result, ms
+
+
+async def _run_tool(
+    tools: dict[str, Tool], name: str, args: dict[str, Any], deps: TurnDeps
+) -> tuple[ToolResult, int]:
     started = time.perf_counter()
     tool = tools.get(name)
     if tool is not None and tool.args is not None:

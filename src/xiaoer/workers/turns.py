@@ -57,6 +57,7 @@ from xiaoer.agent.instructions import english
 from xiaoer.config import Settings
 from xiaoer.domain import errors
 from xiaoer.domain.errors import Unavailable, XiaoerError
+from xiaoer.observability.tracing import setup_tracing
 from xiaoer.runtime import Runtime
 
 __all__ = ["QueuedTurns", "close_worker", "run_turn", "run_worker", "worker_settings"]
@@ -249,6 +250,7 @@ def worker_settings(
     """arq's worker settings: the runtime opened at start-up (or `runtime()` in tests)."""
 
     async def startup(ctx: dict[str, Any]) -> None:
+        ctx["tracing"] = setup_tracing(settings)
         ctx["rt"] = runtime() if runtime is not None else await Runtime.open(settings)
         ctx["owned"] = runtime is None
         if ctx["owned"]:
@@ -257,6 +259,8 @@ def worker_settings(
     async def shutdown(ctx: dict[str, Any]) -> None:
         if ctx.get("owned"):
             await ctx["rt"].close()
+        if ctx.get("tracing") is not None:
+            await asyncio.to_thread(ctx["tracing"].force_flush, 5000)
 
     return {
         "functions": [run_turn],
