@@ -1413,16 +1413,18 @@ async def inbox_suggest(
         out.print(f"· {f['tool']} {args}", style="dim", markup=False)
 
 
+Since = Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD in the shop's timezone")]
+Until = Annotated[
+    str | None, typer.Option(help="last day (included); default today, 30 days in all")
+]
+
+
 @app.command()
 @command
 async def kpi(
     shop: Annotated[str, typer.Option(help="shop id")],
-    since: Annotated[
-        str | None, typer.Option(help="first day, YYYY-MM-DD in the shop's timezone")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="last day (included); default today, 30 days in all")
-    ] = None,
+    since: Since = None,
+    until: Until = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Service KPIs (客服考核指标): 淘宝/京东/抖店 response rates by each platform's rule,
@@ -1445,12 +1447,8 @@ async def kpi(
 @command
 async def usage(
     shop: Annotated[str, typer.Option(help="shop id")],
-    since: Annotated[
-        str | None, typer.Option(help="first day, YYYY-MM-DD in the shop's timezone")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="last day (included); default today, 30 days in all")
-    ] = None,
+    since: Since = None,
+    until: Until = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Metering 用量: unique shoppers per day (日 UV), the busiest day, and the plan it needs

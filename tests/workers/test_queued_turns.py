@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +24,18 @@ from xiaoer.runtime import Runtime
 from xiaoer.workers.turns import QUEUE, close_worker, worker_settings
 
 
-@pytest.fixture
-async def queued(
-    tmp_path: Path, redis_url: str, llm: ScriptedLLM
+@asynccontextmanager
+async def _served(
+    tmp_path: Path, redis_url: str, llm: ScriptedLLM, *, jobs: int = 2, **more: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    """The API relaying to one arq worker (`jobs` turns at a time), signed in as shopper U1."""
     from conftest import NOW
 
     settings = Settings(home=tmp_path / "home", now=NOW, secret_key="q", guard=False,
-                        redis_url=redis_url, queue="redis", understand="keywords")  # fmt: skip
+                        redis_url=redis_url, queue="redis", understand="keywords", **more)  # fmt: skip
     rt = await Runtime.open(settings, llm=llm)
     await rt.import_shop(write_bundle(tmp_path / "bundle"))
-    worker = Worker(**worker_settings(settings, lambda: rt, jobs=2))
+    worker = Worker(**worker_settings(settings, lambda: rt, jobs=jobs))
     running = asyncio.create_task(worker.main())
     app = create_app(settings, runtime=rt)
     try:
@@ -50,6 +52,14 @@ async def queued(
         await asyncio.gather(running, return_exceptions=True)
         await close_worker(worker)
         await rt.close()
+
+
+@pytest.fixture
+async def queued(
+    tmp_path: Path, redis_url: str, llm: ScriptedLLM
+) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    async with _served(tmp_path, redis_url, llm) as served:
+        yield served
 
 
 async def test_a_queued_turn_answers_as_one_process_would(
@@ -124,60 +134,37 @@ class Blocked(ScriptedLLM):
 async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_resends(
     tmp_path: Path, redis_url: str
 ) -> None:
-    from conftest import NOW
-
     llm = Blocked()
     llm.steps = [say("第一个回答。"), say("第二个回答。")]
-    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="q", guard=False,
-                        redis_url=redis_url, queue="redis", understand="keywords",
-                        hold_after=0.5)  # fmt: skip
-    rt = await Runtime.open(settings, llm=llm)
-    await rt.import_shop(write_bundle(tmp_path / "bundle"))
-    worker = Worker(**worker_settings(settings, lambda: rt, jobs=1))  # one turn at a time
-    running = asyncio.create_task(worker.main())
-    app = create_app(settings, runtime=rt)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://q") as c:
-                key = await issue_api_key(rt.sessions, "mini")
-                token = await c.post("/v1/shopper-tokens", json={"shopper_id": "U1"},
-                                     headers={"Authorization": f"Bearer {key}"})  # fmt: skip
-                c.headers["Authorization"] = f"Bearer {token.json()['token']}"
-                cids = [(await c.post("/v1/conversations")).json()["conversation_id"]
-                        for _ in range(2)]  # fmt: skip
+    async with _served(tmp_path, redis_url, llm, jobs=1, hold_after=0.5) as (c, rt):
+        cids = [(await c.post("/v1/conversations")).json()["conversation_id"] for _ in range(2)]
 
-                def send(i: int) -> Any:
-                    return c.post(f"/v1/conversations/{cids[i]}/messages",
-                                  json={"text": "在吗", "client_key": f"k{i}"})  # fmt: skip
+        def send(i: int) -> Any:
+            return c.post(f"/v1/conversations/{cids[i]}/messages",
+                          json={"text": "在吗", "client_key": f"k{i}"})  # fmt: skip
 
-                first = asyncio.create_task(send(0))
-                await asyncio.wait_for(llm.entered.wait(), 30)  # the one job runs the first
-                held = await send(1)
-                assert held.status_code == 202, held.text
-                body = held.json()
-                assert body["held"] and body["ahead"] == 0 and body["message_id"] is None
-                assert "稍候" in body["reply"]
-                again = await send(1)  # a resend joins the queued job: no second copy
-                assert again.status_code == 202
-                assert await rt_queue_length(settings) == 2
-                metrics = (await c.get("/metrics")).text
-                assert "xiaoer_turn_queue_depth 2.0" in metrics
-                llm.gate.set()
-                assert (await first).status_code == 200
-                for _ in range(100):
-                    last = await send(1)
-                    if last.status_code == 200:
-                        break
-                    await asyncio.sleep(0.1)
-                assert last.status_code == 200 and last.json()["reply"] == "第二个回答。"
-                read = (await c.get(f"/v1/conversations/{cids[1]}")).json()
-                assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await close_worker(worker)
-        await rt.close()
+        first = asyncio.create_task(send(0))
+        await asyncio.wait_for(llm.entered.wait(), 30)  # the one job runs the first
+        held = await send(1)
+        assert held.status_code == 202, held.text
+        body = held.json()
+        assert body["held"] and body["ahead"] == 0 and body["message_id"] is None
+        assert "稍候" in body["reply"]
+        again = await send(1)  # a resend joins the queued job: no second copy
+        assert again.status_code == 202
+        assert await rt_queue_length(rt.settings) == 2
+        metrics = (await c.get("/metrics")).text
+        assert "xiaoer_turn_queue_depth 2.0" in metrics
+        llm.gate.set()
+        assert (await first).status_code == 200
+        for _ in range(100):
+            last = await send(1)
+            if last.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert last.status_code == 200 and last.json()["reply"] == "第二个回答。"
+        read = (await c.get(f"/v1/conversations/{cids[1]}")).json()
+        assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
 
 
 async def rt_queue_length(settings: Settings) -> int:
