@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     told their place in it (`llm/gate.py`). 0: the model's own figure, 1 for the embedded model
     (it serves one call at a time) and 32 for an endpoint (set it to what the endpoint serves at
     once, divided by the processes that call it)."""
+    turn_slots: int = Field(default=16, ge=1)
+    """Turns one process works on at once, each from when its message is stored; the others
+    wait in line, told their place, with the deadline stopped (`agent/bounded.py`). Past what
+    the CPU serves, more at once only make every turn slower."""
     hold_after: float = 3.0
     """Seconds a JSON request waits in line for the model before it is answered with the
     holding reply and its place in line (202); the turn goes on and a resend with the same

@@ -182,7 +182,9 @@ class Runtime:
         """Shopper turns as the API runs them: once per `client_key`, within the deadline
         (`XIAOER_TURN_DEADLINE`), an apology and a human when the model cannot answer."""
         if self._turns is None:
-            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s)
+            self._turns = BoundedTurns(
+                self.assistant(), self.settings.deadline_s, LLMGate(self.settings.turn_slots)
+            )
         return self._turns
 
     def inbox(self) -> Inbox:

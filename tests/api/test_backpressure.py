@@ -59,7 +59,7 @@ async def _client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     config = Settings(
         home=tmp_path / "home", now=NOW, secret_key="s", guard=False, embeddings=False,
-        understand="keywords", llm_slots=1, **settings,
+        understand="keywords", **({"llm_slots": 1} | settings),
     )  # fmt: skip
     rt = await Runtime.open(config, llm=llm)
     await rt.import_shop(write_bundle(tmp_path / "bundle"))
@@ -146,3 +146,28 @@ async def test_time_in_line_does_not_count_against_the_deadline(tmp_path: Path) 
         # the last waited 3 s in line, past the deadline, and is answered all the same
         assert [r.status_code for r in replies] == [200] * 4
         assert [r.json()["fallback"] for r in replies] == [False] * 4
+
+
+async def test_turns_beyond_the_turn_slots_wait_in_line_after_their_message_is_stored(
+    tmp_path: Path,
+) -> None:
+    llm = Slow()  # many model slots, one turn slot: the line is for the turn
+    async with _client(tmp_path, llm, hold_after=0.1, turn_slots=1, llm_slots=8) as c:
+        (auth, first_cid), (auth2, cid) = [await _shopper(c, s) for s in ("U1", "U2")]
+        first = asyncio.create_task(c.post(f"/v1/conversations/{first_cid}/messages",
+                                           headers=auth, json={"text": "在吗"}))  # fmt: skip
+        await asyncio.wait_for(llm.entered.wait(), 30)
+        held = await c.post(f"/v1/conversations/{cid}/messages", headers=auth2,
+                            json={"text": "在吗", "client_key": "k"})  # fmt: skip
+        assert held.status_code == 202 and held.json()["reply"] == HOLDING_NEXT
+        assert held.json()["message_id"] > 0  # stored before it waited
+        assert llm.calls == 1  # its turn has not started
+        llm.gate.set()
+        assert (await first).status_code == 200
+        for _ in range(50):
+            last = await c.post(f"/v1/conversations/{cid}/messages", headers=auth2,
+                                json={"text": "在吗", "client_key": "k"})  # fmt: skip
+            if last.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert last.status_code == 200 and not last.json()["fallback"] and llm.calls == 2

@@ -8,6 +8,10 @@ model the calls beyond `slots` wait their turn instead, the turns that hold a sl
 their usual time, and a waiting turn hears of it (`waiting_hook`): `agent/bounded.py` sends the
 shopper a holding reply with their place in line and does not count the wait against the turn's
 deadline.
+
+The same gate bounds the turns a process works on at once (`agent/bounded.py`, after each
+message is stored): past what the CPU can do, more turns at once only make every turn slower,
+until all of them miss their deadline.
 """
 
 from __future__ import annotations
@@ -81,14 +85,21 @@ class LLMGate:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting in line for one if none is free; `release` gives it back."""
         if self.busy < self.slots and not self._line:
             self.busy += 1
         else:
             await self._wait()
-        try:
-            yield
-        finally:
-            self._release()
+
+    def release(self) -> None:
+        self._release()
 
     async def _wait(self) -> None:
         ticket = Ticket(self)
