@@ -22,7 +22,10 @@ class Plan(BaseModel):
     yuan_per_month: float | None = Field(default=None, ge=0)
 
 
-DEFAULT_PLANS = [Plan(name="标准版", max_daily_uv=10_000), Plan(name="专业版", max_daily_uv=50_000)]
+DEFAULT_PLANS = [
+    Plan(name="基础套餐", max_daily_uv=10_000),
+    Plan(name="专业套餐", max_daily_uv=50_000),
+]
 """Without `XIAOER_PLANS`: two tiers and no prices (the operator sets theirs)."""
 
 
@@ -81,7 +84,7 @@ class Settings(BaseSettings):
     free_daily_uv: int = Field(default=2000, ge=0)
     """A shop is free while its busiest day has at most this many unique shoppers."""
     plans: list[Plan] = DEFAULT_PLANS
-    """The plans above the free tier, JSON: `[{"name": "标准版", "max_daily_uv": 10000,
+    """The plans above the free tier, JSON: `[{"name": "基础套餐", "max_daily_uv": 10000,
     "yuan_per_month": 299}, …]`."""
     now: datetime | None = None
     """Freeze the clock (ISO 8601 with offset), e.g. for evals and tests."""

@@ -93,8 +93,8 @@ class Runtime:
     def gated(self) -> GatedLLM:
         """The model as shopper turns use it: at most `XIAOER_LLM_SLOTS` calls at a time in this
         process, the others waiting in line (`llm/gate.py`)."""
-        if self._gated is None:
-            llm = self.llm()
+        llm = self.llm()
+        if self._gated is None or self._gated.inner is not llm:
             slots = self.settings.llm_slots or getattr(llm, "serves_at_once", SLOTS)
             self._gated = GatedLLM(llm, LLMGate(slots))
         return self._gated

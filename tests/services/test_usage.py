@@ -89,7 +89,7 @@ async def test_usage_over_http_is_the_merchants_own_shop(
     body = r.json()
     assert body["shop_id"] == "mini" and body["days"] == [{"day": "2026-11-19", "uv": 2}]
     assert body["free_daily_uv"] == 2000 and body["plan_needed"] == "free"
-    assert [p["name"] for p in body["plans"]] == ["标准版", "专业版"]
+    assert [p["name"] for p in body["plans"]] == ["基础套餐", "专业套餐"]
     other = {"Authorization": f"Bearer {await issue_api_key(talked.sessions, 'other')}"}
     r = await merchant.get("/v1/usage", params={"since": "2026-11-19", "until": "2026-11-19"},
                            headers=other)  # fmt: skip
