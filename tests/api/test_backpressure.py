@@ -17,7 +17,7 @@ import httpx
 from conftest import NOW
 from minishop import write_bundle
 from xiaoer.agent.bounded import HOLDING, HOLDING_NEXT
-from xiaoer.api.app import create_app
+from xiaoer.api.app import RETRY_S, create_app
 from xiaoer.api.auth import issue_api_key
 from xiaoer.config import Settings
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
@@ -106,6 +106,8 @@ async def test_a_message_in_line_gets_the_holding_reply_then_its_answer(tmp_path
         held = second.json()
         assert held["held"] is True and held["ahead"] == 0 and held["reply"] == HOLDING_NEXT
         assert held["client_key"] == "k1" and held["message_id"] > 0
+        # the line has not moved yet: ask again in the default interval
+        assert second.headers["Retry-After"] == str(held["retry_after"]) == str(RETRY_S)
         assert third.json()["ahead"] == 1 and third.json()["reply"] == HOLDING.format(ahead=1)
         metrics = (await c.get("/metrics")).text
         assert _gauge(metrics, "xiaoer_llm_calls_waiting") == 2

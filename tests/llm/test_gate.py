@@ -85,3 +85,34 @@ async def test_the_gated_model_answers_as_the_model_and_keeps_its_name() -> None
 def test_a_gate_needs_a_slot() -> None:
     with pytest.raises(ValueError):
         LLMGate(0)
+
+
+async def test_a_waiting_call_is_told_about_when_its_turn_comes_from_the_lines_pace() -> None:
+    gate = LLMGate(1)
+    told = {n: Told() for n in "bcd"}
+    releases = {n: asyncio.Event() for n in "abcd"}
+    order: list[str] = []
+    tasks = {
+        n: asyncio.create_task(_hold(gate, releases[n], order, n, told.get(n))) for n in "abcd"
+    }
+    await asyncio.sleep(0.01)
+    ticket = told["d"].ticket
+    assert ticket is not None and ticket.eta_s is None  # the line has not moved yet
+    for n in "ab":  # two hand-overs 0.1 s apart: the line moves one call per ~0.1 s
+        await asyncio.sleep(0.1)
+        releases[n].set()
+        await tasks[n]
+    assert gate.pace_s is not None and 0.05 < gate.pace_s < 0.5
+    assert ticket.ahead == 0 and ticket.eta_s == pytest.approx(gate.pace_s)
+    releases["c"].set()
+    releases["d"].set()
+    await asyncio.gather(*tasks.values())
+    assert ticket.eta_s is None  # it holds its slot: nothing left to wait for
+
+
+def test_a_gate_that_emptied_forgets_the_last_hand_over() -> None:
+    gate = LLMGate(1)
+    gate.busy = 1
+    gate._handed = 5.0
+    gate.release()  # nobody waits: the gap to the next hand-over says nothing about the pace
+    assert gate._handed is None and gate.busy == 0

@@ -21,7 +21,7 @@ from xiaoer.config import Settings
 from xiaoer.domain.errors import BadInput
 from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
-from xiaoer.workers.turns import QUEUE, close_worker, worker_settings
+from xiaoer.workers.turns import LEASE_S, QUEUE, close_worker, worker_settings
 
 
 @asynccontextmanager
@@ -150,6 +150,9 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
         body = held.json()
         assert body["held"] and body["ahead"] == 0 and body["message_id"] is None
         assert "稍候" in body["reply"]
+        assert held.headers["Retry-After"] == str(body["retry_after"]) and body["retry_after"] >= 1
+        # the running job's in-progress mark is a short lease (arq's own: the job timeout)
+        assert 0 < await in_progress_ms(rt.settings) <= LEASE_S * 1000
         again = await send(1)  # a resend joins the queued job: no second copy
         assert again.status_code == 202
         assert await rt_queue_length(rt.settings) == 2
@@ -165,6 +168,20 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
         assert last.status_code == 200 and last.json()["reply"] == "第二个回答。"
         read = (await c.get(f"/v1/conversations/{cids[1]}")).json()
         assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
+
+
+async def in_progress_ms(settings: Settings) -> int:
+    """Milliseconds left on the one running job's in-progress mark."""
+    from arq.constants import in_progress_key_prefix
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        keys = await redis.keys(in_progress_key_prefix + "*")
+        assert len(keys) == 1
+        return int(await redis.pttl(keys[0]))
+    finally:
+        await redis.aclose()
 
 
 async def rt_queue_length(settings: Settings) -> int:

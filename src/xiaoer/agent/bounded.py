@@ -229,11 +229,14 @@ class BoundedTurns:
         return result
 
 
-def holding(ahead: int, *, en: bool) -> Queued:
+def holding(ahead: int, *, en: bool, eta_s: float | None = None) -> Queued:
     """The holding reply for a turn with `ahead` turns before it in line for the model."""
+    eta_s = None if eta_s is None else round(eta_s, 1)
     if en:
-        return Queued(ahead, HOLDING_EN.format(ahead=ahead) if ahead else HOLDING_NEXT_EN)
-    return Queued(ahead, HOLDING.format(ahead=ahead) if ahead else HOLDING_NEXT)
+        text = HOLDING_EN.format(ahead=ahead) if ahead else HOLDING_NEXT_EN
+    else:
+        text = HOLDING.format(ahead=ahead) if ahead else HOLDING_NEXT
+    return Queued(ahead, text, eta_s=eta_s)
 
 
 class _Line:
@@ -254,7 +257,7 @@ class _Line:
         if self.deadline is not None and (when := self.deadline.when()) is not None:
             self._left = when - asyncio.get_running_loop().time()
             self.deadline.reschedule(None)
-        await self._tell(holding(ticket.ahead, en=self.en))
+        await self._tell(holding(ticket.ahead, en=self.en, eta_s=ticket.eta_s))
         self._refresher = asyncio.create_task(self._refresh(ticket))
 
     async def admitted(self, _waited_s: float) -> None:
@@ -281,7 +284,7 @@ class _Line:
         while ticket.waiting:
             await asyncio.sleep(REFRESH_S)
             if ticket.waiting and self.last is not None and ticket.ahead != self.last.ahead:
-                await self._tell(holding(ticket.ahead, en=self.en))
+                await self._tell(holding(ticket.ahead, en=self.en, eta_s=ticket.eta_s))
 
     async def _tell(self, event: Queued) -> None:
         self.last = event

@@ -46,6 +46,8 @@ class Queued:
     ahead: int
     text: str
     waiting: bool = True
+    eta_s: float | None = None
+    """About how long until the turn's call goes ahead, from the line's pace (None: unknown)."""
     type: str = "queued"
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import hmac
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -36,6 +37,9 @@ from xiaoer.store.repositories import (
 )
 from xiaoer.workers.turns import QueuedTurns
 
+RETRY_S = 2
+"""`Retry-After` of a held answer when the line's pace is not known yet."""
+
 
 class _InLine:
     """A JSON turn's view of its wait in line for the model (`Queued` events)."""
@@ -63,16 +67,26 @@ class _InLine:
             if self._waiting.is_set():
                 return
 
-    def body(self, conversation_id: str, client_key: str | None) -> dict[str, Any]:
+    def retry_after(self) -> int:
+        """Whole seconds (1–30) a client should wait before asking again: about when the turn
+        gets its turn, from how fast the line moves; `RETRY_S` when that is not known yet."""
         assert self.last is not None
-        return {
+        eta = self.last.eta_s
+        return RETRY_S if eta is None else max(1, min(30, math.ceil(eta)))
+
+    def response(self, conversation_id: str, client_key: str | None) -> JSONResponse:
+        assert self.last is not None
+        retry = self.retry_after()
+        body = {
             "held": True,
             "reply": self.last.text,
             "ahead": self.last.ahead,
+            "retry_after": retry,
             "conversation_id": conversation_id,
             "message_id": self.accepted.message_id if self.accepted else None,
             "client_key": client_key,
         }
+        return JSONResponse(body, 202, headers={"Retry-After": str(retry)})
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
@@ -229,8 +243,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
         When the model is busy with other conversations and the message has waited in line for
         it `XIAOER_HOLD_AFTER` seconds, the JSON answer is **202** with the holding reply:
-        `{held: true, reply, ahead, conversation_id, message_id, client_key}` (`ahead`: turns
-        before it). Its turn goes on: in one process the message is stored (`message_id`); with
+        `{held: true, reply, ahead, retry_after, conversation_id, message_id, client_key}`
+        (`ahead`: turns before it; `retry_after`, also the `Retry-After` header: seconds until
+        it is about its turn). Its turn goes on: in one process the message is stored (`message_id`); with
         turn workers it may still wait on the Redis queue (`message_id` null). Resend it with
         the same `client_key` for the answer (202 again while it still waits). An SSE stream
         stays open and gets `queued` events instead."""
@@ -261,7 +276,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         if not task.done():  # in line for the model: the holding reply now, the answer later
             task.add_done_callback(_retrieved)
             metrics.held.inc()
-            return JSONResponse(line.body(conversation_id, body.client_key), 202)
+            return line.response(conversation_id, body.client_key)
         return task.result().public()
 
     @app.get("/v1/conversations/{conversation_id}")

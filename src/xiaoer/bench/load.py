@@ -299,7 +299,7 @@ async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sen
                 give_up: float) -> None:  # fmt: skip
     """Post one message until it is answered or `give_up` (monotonic): a failed send is
     retried with the same key, and a held one (202: the holding reply, the message in line for
-    the model) is asked for again with the same key, as the widget reads the conversation."""
+    the model) is asked for again with the same key after its `Retry-After`."""
     started = time.monotonic()
     body = {"text": sent.text, "client_key": sent.key}
     while True:
@@ -322,7 +322,14 @@ async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sen
             sent.status = status
             sent.seconds = time.monotonic() - started
             return
-        await asyncio.sleep(0.5 + random.random())
+        await asyncio.sleep(_retry_after(r if status else None))
+
+
+def _retry_after(r: httpx.Response | None) -> float:
+    """As a client should: the server's `Retry-After` (a held message's estimate of when its
+    turn comes), else 0.5–1.5 s."""
+    given = r.headers.get("Retry-After", "") if r is not None else ""
+    return float(given) if given.isdigit() else 0.5 + random.random()
 
 
 async def _conversation(

@@ -68,6 +68,13 @@ class Ticket:
     def waiting(self) -> bool:
         return not self._ready.done()
 
+    @property
+    def eta_s(self) -> float | None:
+        """About how many seconds until this call gets its slot, from how fast the line has
+        been moving (None: it has not moved yet)."""
+        pace = self._gate.pace_s
+        return None if pace is None or not self.waiting else (self.ahead + 1) * pace
+
 
 class LLMGate:
     """`slots` model calls at a time; the rest wait in line (`waiting` of them)."""
@@ -78,6 +85,10 @@ class LLMGate:
         self.slots = slots
         self.busy = 0
         self._line: deque[Ticket] = deque()
+        self.pace_s: float | None = None
+        """Seconds between slots handed over while calls wait (a moving average): how fast
+        the line moves."""
+        self._handed: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -109,7 +120,7 @@ class LLMGate:
             if hook is not None:
                 await hook.queued(ticket)
             await ticket._ready  # a releasing call hands its slot over: `busy` stays as it is
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or the hook failed: the place in line is given up
             if ticket in self._line:
                 self._line.remove(ticket)
             elif ticket._ready.done() and not ticket._ready.cancelled():
@@ -127,8 +138,17 @@ class LLMGate:
             ticket = self._line.popleft()
             if not ticket._ready.done():
                 ticket._ready.set_result(None)
+                self._moved()
                 return
         self.busy -= 1
+        self._handed = None  # nobody waits: the next gap says nothing about the line's pace
+
+    def _moved(self) -> None:
+        now = time.monotonic()
+        if self._handed is not None:
+            gap = now - self._handed
+            self.pace_s = gap if self.pace_s is None else 0.8 * self.pace_s + 0.2 * gap
+        self._handed = now
 
 
 class GatedLLM:

@@ -11,8 +11,11 @@ share the turn workers.
 
 arq, because it is asyncio-native like the rest of xiaoer, small (one dependency: redis-py,
 already ours), and keeps a job in its queue until a worker finished it: a worker killed
-mid-turn leaves the job to be run again by another once its in-progress mark expires
-(`JOB_TIMEOUT_S`), and a job id is taken once (a resend does not enqueue a second copy).
+mid-turn leaves the job to be run again by another once its in-progress mark expires, and a
+job id is taken once (a resend does not enqueue a second copy). arq sets that mark for the
+job's whole timeout (`JOB_TIMEOUT_S`, minutes); a running turn keeps it to a short lease
+instead (`LEASE_S`, renewed while it runs), so a killed worker's turn is taken by another
+within seconds.
 A turn run again after a crash is answered once all the same: every queued turn carries a
 `client_key` (the shopper's, or the job's own), and `Assistant.turn` stores one message and
 one reply per key.
@@ -71,6 +74,9 @@ JOB_TIMEOUT_S = 300
 worker died, the job is run again by another."""
 AHEAD_LIMIT = 2000
 """At most this many jobs before one are looked at to count its place in the queue."""
+LEASE_S = 20.0
+"""A running turn's in-progress mark lasts this long unless renewed (every `LEASE_S / 5` s):
+after a worker died, its turn is run again by another this many seconds later at most."""
 RELAY_MARGIN_S = 30.0
 """How much longer than the turn deadline the API waits for a queued turn's answer."""
 _EVENTS: dict[str, type[Any]] = {
@@ -228,6 +234,7 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         kind = data.pop("type")
         await publish(kind, data)
 
+    lease = asyncio.create_task(_keep_lease(redis, ctx.get("job_id")))
     try:
         result = await rt.turns().turn(
             payload["shop_id"], payload["shopper_id"], payload["text"],
@@ -241,7 +248,23 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         log.error("turn job failed", exc_info=exc)
         await publish("error", {"type": "InternalError", "message": ""})
         return
+    finally:
+        lease.cancel()
     await publish("done", result.full())
+
+
+async def _keep_lease(redis: ArqRedis, job_id: str | None) -> None:
+    """Hold the job's in-progress mark to `LEASE_S` from now, renewed while the turn runs: a
+    worker that dies stops renewing it, and another worker runs the turn once it lapses."""
+    if job_id is None:
+        return
+    key, ms = in_progress_key_prefix + job_id, int(LEASE_S * 1000)
+    while True:
+        try:
+            await redis.pexpire(key, ms)
+        except Exception as exc:  # Redis away for a moment: arq's own (longer) mark still holds
+            log.warning("could not renew the lease of turn job %s: %s", job_id, exc)
+        await asyncio.sleep(LEASE_S / 5)
 
 
 def worker_settings(
