@@ -1255,6 +1255,33 @@ async def policy_rollback(
         out.print(f"与当前版本相同，未新增版本 / unchanged: {version.ref} is in force")
 
 
+@policy_app.command("assist")
+@command
+async def policy_assist(
+    state: Annotated[str, typer.Argument(help="on | off")],
+    shop: Annotated[str, typer.Option(help="shop id")],
+) -> None:
+    """智能辅助 on or off: every conversation goes to a human agent and the AI only drafts
+    (`xiaoer inbox suggest`, the console's workbench). A new policy version with
+    `handoff.assist` changed; the rest of the policy stays as written."""
+    from xiaoer.services import policies
+
+    if state not in ("on", "off"):
+        raise BadInput(f"say on or off, not {state!r}")
+    rt = await Runtime.open(_settings())
+    try:
+        async with rt.sessions() as s:
+            version, new = await policies.set_assist(s, shop, state == "on", rt.clock(), "cli")
+            await s.commit()
+    finally:
+        await rt.close()
+    said = "开启 / on" if state == "on" else "关闭 / off"
+    if new:
+        out.print(f"智能辅助已{said}: {version.ref}")
+    else:
+        out.print(f"智能辅助本来就是{said}，未新增版本 / unchanged: {version.ref} is in force")
+
+
 def _print_lines(lines: Sequence[str]) -> None:
     out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 

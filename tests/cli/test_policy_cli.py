@@ -179,3 +179,20 @@ def test_publish_then_roll_back_from_the_command_line(env: dict[str, str], tmp_p
     assert "no such file" in invoke(env, "policy", "publish", "/no/x.yaml", "--shop", "mini").output
     unknown = invoke(env, "policy", "publish", str(strict), "--shop", "nowhere")
     assert unknown.exit_code == 1 and "not found" in unknown.output
+
+
+def test_assist_mode_is_switched_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert invoke(env, "shop", "import", str(write_bundle(tmp_path / "a"))).exit_code == 0
+    on = invoke(env, "policy", "assist", "on", "--shop", "mini")
+    assert on.exit_code == 0 and "智能辅助已开启 / on: mini@2" in on.output
+    assert "assist: true" in invoke(env, "policy", "show", "--shop", "mini").stdout
+    again = invoke(env, "policy", "assist", "on", "--shop", "mini")
+    assert again.exit_code == 0 and "unchanged: mini@2" in again.output
+    off = invoke(env, "policy", "assist", "off", "--shop", "mini")
+    assert off.exit_code == 0 and "mini@3" in off.output
+    rows = json.loads(invoke(env, "policy", "versions", "mini", "--json").stdout)
+    assert [r["source"] for r in rows[1:]] == ["智能辅助开启 by cli", "智能辅助关闭 by cli"]
+    bad = invoke(env, "policy", "assist", "maybe", "--shop", "mini")
+    assert bad.exit_code == 1 and "on or off" in bad.output
+    unknown = invoke(env, "policy", "assist", "on", "--shop", "nowhere")
+    assert unknown.exit_code == 1 and "not found" in unknown.output

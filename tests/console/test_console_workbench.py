@@ -197,3 +197,53 @@ async def test_agent_assist_fills_the_reply_box_with_a_draft_and_its_sources(
     assert "这条建议没有查到的依据" not in sourced
     refused = await console.post(f"{c0}/suggest", data={})
     assert refused.status_code in (400, 403)
+
+
+async def test_assist_mode_sends_every_message_to_an_agent_who_sends_the_ais_draft(
+    console: httpx.AsyncClient, runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """智能辅助: the owner switches it on in settings (a new policy version); a shopper's message
+    then goes to the queue with no model call and no AI reply, the agent gets the AI's draft
+    and sends it; switched off, the AI answers again."""
+    await login(console, "boss")
+    settings = "/console/mini/settings"
+    page = (await console.get(settings)).text
+    assert "当前：关闭，AI 直接回复顾客" in page
+    r = await console.post(f"{settings}/assist", data={"csrf": csrf_of(page), "assist": "on"})
+    assert r.status_code == 303 and r.headers["location"] == f"{settings}?done=assist_on"
+    shown = (await console.get(r.headers["location"])).text
+    assert "智能辅助已开启" in shown and "当前：已开启，AI 只起草" in shown
+    assert (await runtime.policy("mini")).handoff.assist
+    history = (await console.get("/console/mini/policy")).text
+    assert "智能辅助开启 by boss" in history
+
+    assistant = runtime.assistant()
+    cid = await assistant.start("mini", "U1")
+    result = await assistant.turn("mini", "U1", "这双鞋有 42 码吗", conversation_id=cid)
+    assert llm.calls == [] and result.handoff is not None  # no model call, no AI answer
+    assert result.handoff["reason"] == "assist" and "人工" in result.reply
+    mode, said = await _state(runtime, cid)
+    assert mode == "queued" and [role for role, _, _ in said] == ["shopper", "assistant"]
+
+    await login(console, "li")
+    here = f"/console/mini/conversations/{cid}"
+    page = (await console.get(here)).text
+    assert 'id="assist-hint"' in page
+    llm.steps = [say("有的，42 码有货。")]
+    drafted = (await console.post(f"{here}/suggest", data={"csrf": csrf_of(page)})).text
+    box = drafted.split('<textarea id="reply-text"', 1)[1].split("</textarea>", 1)[0]
+    assert box.endswith("有的，42 码有货。")
+    r = await console.post(
+        f"{here}/reply", data={"csrf": csrf_of(page), "text": "有的，42 码有货。"}
+    )
+    assert r.headers["location"] == f"{here}?done=replied"
+    assert (await _state(runtime, cid))[1][-1][:2] == ("agent", "有的，42 码有货。")
+
+    await login(console, "boss")
+    page = (await console.get(settings)).text
+    r = await console.post(f"{settings}/assist", data={"csrf": csrf_of(page), "assist": "off"})
+    assert r.headers["location"] == f"{settings}?done=assist_off"
+    assert not (await runtime.policy("mini")).handoff.assist
+    other = await assistant.start("mini", "U1")
+    llm.steps = [say("您好！")]
+    assert (await assistant.turn("mini", "U1", "在吗", conversation_id=other)).reply == "您好！"

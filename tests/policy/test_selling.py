@@ -241,3 +241,8 @@ def test_a_policy_without_the_new_sections_keeps_its_version_hash() -> None:
         "3e0e845189963afc9777079631706837b2a9bef941e3e31dd1ca79486fe2a412"
     )
     assert policy_hash(load_policy("stockout: {alternatives: 1}")) != policy_hash(ShopPolicy())
+
+
+def test_assist_mode_changes_the_hash_only_when_on() -> None:
+    assert policy_hash(load_policy("handoff: {assist: false}")) == policy_hash(ShopPolicy())
+    assert policy_hash(load_policy("handoff: {assist: true}")) != policy_hash(ShopPolicy())

@@ -17,7 +17,7 @@ from xiaoer.agent.loop import Loop
 from xiaoer.domain.models import Shop
 from xiaoer.guard.input import InputCheck, check_input
 from xiaoer.policy.schema import Handoff
-from xiaoer.store.models import HandoffRow, MessageRow, ToolCallRow
+from xiaoer.store.models import ConversationRow, HandoffRow, MessageRow, ToolCallRow
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository
 from xiaoer.tools.deps import TurnDeps
 
@@ -31,6 +31,7 @@ REASONS = {
     "model": "客服判断需要人工处理",
     "takeover": "人工主动接管",
     "unavailable": "模型超时或出错，AI 没能答复",
+    "assist": "智能辅助：人工回复，AI 起草",
 }
 PRIORITY = {"anger": 1, "over_limit": 1, "rule": 1}
 """1 urgent; everything else 2 (normal)."""
@@ -263,3 +264,23 @@ def as_view(row: HandoffRow, now: datetime | None = None) -> dict[str, Any]:
     if now is not None:
         out["waiting_minutes"] = max(0, int((now - row.created_at).total_seconds() // 60))
     return out
+
+
+async def assisted(
+    session: AsyncSession,
+    shop_id: str,
+    conversation: ConversationRow,
+    history: Sequence[MessageRow],
+    text: str,
+    now: datetime,
+) -> None:
+    """智能辅助 (`handoff.assist`): the conversation goes to the human agents' queue with the
+    shopper's message, and the AI answers nothing itself (it drafts in the workbench). In the
+    caller's transaction."""
+    handoffs = HandoffRepository(session, shop_id)
+    if await handoffs.open_for(conversation.id) is None:
+        await handoffs.open(
+            conversation.id, conversation.shopper_id, "assist", detail=REASONS["assist"],
+            priority=2, summary=summarize(history, text, [], [], check_input(text)), now=now,
+        )  # fmt: skip
+    conversation.mode = "queued"

@@ -66,7 +66,7 @@ from xiaoer.agent.events import (
 )
 from xiaoer.agent.flows import FlowDriver, FlowTurn, Hands, refund_is_return, synced
 from xiaoer.agent.grounding import cited
-from xiaoer.agent.handoff import as_view, decide, hand_over, merchant_rule, notice
+from xiaoer.agent.handoff import as_view, assisted, decide, hand_over, merchant_rule, notice
 from xiaoer.agent.instructions import (
     ANSWER_NOTE,
     CHANGE_REQUEST,
@@ -196,6 +196,8 @@ class Assistant:
                     "wait a moment and send again"
                 )
             message, replay = await self._accept(repo, conversation_id, text, client_key)
+            if replay is None and conversation.mode == "ai" and policy.handoff.assist:
+                await assisted(s, shop_id, conversation, earlier, text, self.clock())
             await s.commit()
             if replay is not None:
                 return await self._replayed(repo, conversation_id, replay)

@@ -112,6 +112,28 @@ WORDS: dict[str, tuple[str, str]] = {
         "Whisper noted; the AI follows it from its next turn",
     ),
     "done_released": ("已交还 AI", "Released to the AI"),
+    "done_assist_on": ("智能辅助已开启（策略新版本）", "Assist mode is on (a new policy version)"),
+    "done_assist_off": (
+        "智能辅助已关闭（策略新版本）",
+        "Assist mode is off (a new policy version)",
+    ),
+    "assist_mode": ("智能辅助", "Assist mode"),
+    "assist_note": (
+        "开启后，每个会话都进入人工队列，AI 不直接回复顾客，只在工作台起草回复，由客服核对后发送。"
+        "切换会发布一个新的策略版本（handoff.assist），可在策略页回滚。",
+        "When on, every conversation goes to the human queue: the AI answers no shopper itself "
+        "and only drafts replies in the workbench for an agent to check and send. Switching "
+        "publishes a new policy version (handoff.assist), which the policy page can roll back.",
+    ),
+    "assist_is_on": ("当前：已开启，AI 只起草", "Now: on, the AI only drafts"),
+    "assist_is_off": ("当前：关闭，AI 直接回复顾客", "Now: off, the AI answers shoppers"),
+    "assist_turn_on": ("开启智能辅助", "Turn assist mode on"),
+    "assist_turn_off": ("关闭智能辅助", "Turn assist mode off"),
+    "assist_hint": (
+        "智能辅助：AI 不直接回复。点「AI 建议回复」起草，核对、修改后发送。",
+        "Assist mode: the AI does not answer. Press 'Suggest a reply' for a draft, check it, "
+        "edit it and send it.",
+    ),
     "done_approved": ("已批准，结果已发给顾客", "Approved; the outcome went to the shopper"),
     "done_rejected": ("已拒绝", "Rejected"),
     "done_kn_approved": ("已批准，答案已可检索", "Approved; the answer is searchable now"),

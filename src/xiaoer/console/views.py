@@ -64,6 +64,7 @@ from xiaoer.services import accounts as accounts_service
 from xiaoer.services import apikeys as apikeys_service
 from xiaoer.services import conversations as conversations_service
 from xiaoer.services import kpis as kpis_service
+from xiaoer.services import policies as policies_service
 from xiaoer.services import shops as shops_service
 from xiaoer.services.accounts import Account, LoginThrottle
 from xiaoer.services.usage import usage_for_dates
@@ -316,8 +317,21 @@ def create_console(
                 free_daily_uv=runtime.settings.free_daily_uv, plans=runtime.settings.plans,
             )  # fmt: skip
         origin = str(request.base_url).rstrip("/").removesuffix(BASE)
+        policy = await runtime.assistant().policy_for(ctx["shop"])
         return render(request, "settings.html", overview=overview, origin=origin,
-                      usage=usage.as_dict(), **more, **ctx)  # fmt: skip
+                      usage=usage.as_dict(), assist=policy.handoff.assist, **more, **ctx)  # fmt: skip
+
+    @app.post("/{shop_id}/settings/assist")
+    async def switch_assist(request: Request, shop_id: str) -> Response:
+        """智能辅助 on or off (`handoff.assist`): a new version of the shop's policy with that
+        one setting changed, in its history like any other."""
+        ctx, fields = await posted(request, shop_id, owner=True)
+        on, runtime = fields.get("assist") == "on", rt()
+        async with runtime.sessions() as s:
+            await policies_service.set_assist(s, shop_id, on, runtime.clock(), ctx["account"].name)
+            await s.commit()
+        done = "assist_on" if on else "assist_off"
+        return RedirectResponse(f"{BASE}/{shop_id}/settings?done={done}", status_code=303)
 
     @app.post("/{shop_id}/settings/api-key")
     async def rotate_key(request: Request, shop_id: str) -> Response:

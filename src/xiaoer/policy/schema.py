@@ -249,6 +249,9 @@ class Handoff(_Section):
     """Upset messages in a row; one clearly angry message (投诉, 12315, …) is enough."""
     minutes_each: Annotated[int, Field(ge=1, le=120)] = 3
     """Rough minutes a human needs per conversation ahead in the queue (the wait estimate)."""
+    assist: bool = False
+    """智能辅助: every conversation goes to a human agent, and the AI only drafts replies in
+    the workbench for the agent to send or edit; it answers no shopper itself."""
 
 
 class Guard(_Section):

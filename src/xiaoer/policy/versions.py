@@ -36,6 +36,9 @@ defaults, so a policy that does not use them keeps the hash (and the version) it
 LATER_RULE_FIELDS = ("unless",)
 """The same for fields of a rule: left out while not written."""
 
+LATER_FIELDS = {"handoff": ("assist",)}
+"""The same for fields added to a section: left out while at their defaults."""
+
 
 def policy_hash(policy: ShopPolicy) -> str:
     """SHA-256 of the validated policy as canonical JSON (keys sorted, amounts in 元)."""
@@ -44,6 +47,10 @@ def policy_hash(policy: ShopPolicy) -> str:
     for key in LATER_SECTIONS:
         if data[key] == blank[key]:
             del data[key]
+    for section, keys in LATER_FIELDS.items():
+        for key in keys:
+            if data[section].get(key) == blank[section][key]:
+                data[section].pop(key, None)
     for rule in data["rules"]:
         for key in LATER_RULE_FIELDS:
             if rule.get(key) is None:

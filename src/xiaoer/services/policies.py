@@ -20,10 +20,10 @@ from xiaoer.domain.errors import BadInput, NotFound
 from xiaoer.policy.diff import FieldChange, diff_policies
 from xiaoer.policy.load import PolicyProblem, check_policy, parse_policy
 from xiaoer.policy.schema import ShopPolicy
-from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
+from xiaoer.policy.versions import PolicyVersion, policy_yaml, record_version, version, versions
 from xiaoer.store.repositories import ShopRepository
 
-__all__ = ["Draft", "check", "draft_text", "history", "publish", "rollback"]
+__all__ = ["Draft", "check", "draft_text", "history", "publish", "rollback", "set_assist"]
 
 DRAFT_CHARS = 200_000
 """A policy file is a few KB; a draft this long is a paste gone wrong."""
@@ -100,3 +100,45 @@ async def rollback(
     """Publish version `number` again, as it was written (a new version that says so)."""
     earlier = await version(session, shop_id, number)
     return await publish(session, shop_id, earlier.text, now, f"rollback to v{number} by {by}")
+
+
+async def set_assist(
+    session: AsyncSession, shop_id: str, on: bool, now: datetime, by: str
+) -> tuple[PolicyVersion, bool]:
+    """Switch 智能辅助 (`handoff.assist`) on or off: the policy in force with that one line
+    changed, published as a new version (the rest of the text, comments too, as it was)."""
+    text = await draft_text(session, shop_id) or policy_yaml(await _shop_policy(session, shop_id))
+    changed = _with_flag(text, "handoff", "assist", on)
+    policy, problems = check_policy(changed) if changed is not None else (None, [])
+    if changed is None or policy is None or problems or policy.handoff.assist != on:
+        data = yaml.safe_load(text) or {}  # rewritten whole: comments are lost, values kept
+        data.setdefault("handoff", {})["assist"] = on
+        changed = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    state = "开启" if on else "关闭"
+    return await publish(session, shop_id, changed, now, f"智能辅助{state} by {by}")
+
+
+def _with_flag(text: str, section: str, key: str, value: bool) -> str | None:
+    """`text` with `section.key` set to `value`, changing or adding one line of a block-style
+    YAML mapping (what the merchant wrote around it is kept); None where it cannot."""
+    lines = text.split("\n")
+    word = "true" if value else "false"
+    head = next((i for i, line in enumerate(lines) if line.rstrip() == f"{section}:"), None)
+    if head is None:
+        if any(line.startswith(f"{section}:") for line in lines):
+            return None  # flow style (`handoff: {…}`): left to the caller
+        return text.rstrip("\n") + f"\n{section}:\n  {key}: {word}\n"
+    end = head + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][:1] in (" ", "#")):
+        end += 1
+    body = [i for i in range(head + 1, end) if lines[i].strip() and lines[i][:1] == " "]
+    indent = (len(lines[body[0]]) - len(lines[body[0]].lstrip())) if body else 2
+    for i in body:
+        if (
+            lines[i].strip().startswith(f"{key}:")
+            and len(lines[i]) - len(lines[i].lstrip()) == indent
+        ):
+            lines[i] = f"{' ' * indent}{key}: {word}"
+            return "\n".join(lines)
+    lines.insert(head + 1, f"{' ' * indent}{key}: {word}")
+    return "\n".join(lines)
