@@ -83,9 +83,14 @@ async def test_with_one_model_slot_shoppers_are_held_then_answered_once() -> Non
 
 
 @pytest.mark.postgres
-async def test_a_turn_worker_killed_mid_load_loses_and_doubles_nothing() -> None:
+@pytest.mark.parametrize("fault", ["kill-worker", "restart-redis"])
+async def test_a_worker_killed_or_redis_restarted_mid_load_loses_and_doubles_nothing(
+    fault: str,
+) -> None:
+    """kill -9 of a turn worker: its running turn is run again by another within its lease.
+    Redis restarted (its queue lost): the workers connect again and resends are answered."""
     setup = Setup(store="postgres", api_workers=1, turn_workers=2, conversations=8,
-                  stub_latency=0.2, fault="kill-worker", fault_at=1.0, deadline=10.0, think=1)  # fmt: skip
+                  stub_latency=0.2, fault=fault, fault_at=1.0, deadline=10.0, think=1)  # fmt: skip
     result = await run_setup(setup)
     assert (result["lost"], result["answered_twice"], result["stored_twice"]) == (0, 0, 0)
     assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0

@@ -12,8 +12,9 @@
 | 413    | `TooLarge`          | a request body over `MAX_BODY_BYTES`                            |
 | 429    | `TooManyRequests`   | a shopper over the shop's rate limit                            |
 | 500    | `InternalError`     | a bug; the message never carries internal detail                |
-| 503    | `Unavailable`       | busy: send it again; `/readyz` when the database (or Redis)     |
-|        |                     | does not answer (`checks` gives each one's state)              |
+| 503    | `Unavailable`       | busy, or the database or Redis is unreachable for a moment (a   |
+|        |                     | restart, a failover): send it again, after `Retry-After`;      |
+|        |                     | `/readyz` gives each one's state (`checks`)                    |
 
 The `XiaoerError` subclasses (domain/errors.py) carry their own status; FastAPI's and
 Starlette's own errors (validation, unknown route, wrong method) are rewritten into the same
@@ -34,7 +35,7 @@ from pydantic import BaseModel, field_validator
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xiaoer.domain.errors import XiaoerError
+from xiaoer.domain.errors import Unavailable, XiaoerError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ class ApiModel(BaseModel):
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XiaoerError)
     async def _xiaoer_error(_req: Request, exc: XiaoerError) -> JSONResponse:
-        return JSONResponse(error_body(type(exc).__name__, exc.message), exc.status_code)
+        retry = {"Retry-After": OUTAGE_RETRY} if exc.status_code == 503 else None
+        return JSONResponse(error_body(type(exc).__name__, exc.message), exc.status_code,
+                            headers=retry)  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -79,11 +82,61 @@ def install_error_handlers(app: FastAPI) -> None:
         kind = _HTTP_TYPES.get(exc.status_code, "HTTPError")
         return JSONResponse(error_body(kind, str(exc.detail)), exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
     async def _internal(_req: Request, exc: Exception) -> JSONResponse:
+        if (outage := outage_of(exc)) is not None:
+            log.warning("a request met an outage: %s", exc)
+            body = error_body("Unavailable", outage.message)
+            return JSONResponse(body, outage.status_code, headers={"Retry-After": OUTAGE_RETRY})
         log.error("unhandled error in a request", exc_info=exc)
         message = "内部错误，请稍后再试 / internal error, please try again later"
         return JSONResponse(error_body("InternalError", message), 500)
+
+    # the store's and the network's errors are answered here, before Starlette's last-resort
+    # handler (which answers, then raises the error again for the server to log): an outage
+    # is an ordinary 503, not a crash
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    for kind in (DBAPIError, PoolTimeout, RedisError, ConnectionError):
+        app.add_exception_handler(kind, _internal)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal)  # type: ignore[arg-type]
+
+
+OUTAGE_RETRY = "2"
+"""`Retry-After` (seconds) of a 503: busy, or an outage of the database or Redis."""
+
+_OUTAGE_CLASSES = {"PostgresConnectionError", "OperatorInterventionError"}
+"""asyncpg's errors for a server that is gone, shutting down or starting up (by name, so this
+module does not need asyncpg)."""
+
+
+def outage_of(exc: BaseException) -> Unavailable | None:
+    """An `Unavailable` when `exc` (or what caused it) says the database or Redis could not be
+    reached or dropped the connection — a restart or failover the client should wait out and
+    retry — rather than a bug; else None."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        names = {k.__name__ for k in type(seen).__mro__}
+        if (
+            isinstance(
+                seen, ConnectionError | PoolTimeout | RedisConnectionError | RedisTimeoutError
+            )
+            or (isinstance(seen, DBAPIError) and seen.connection_invalidated)
+            or names & _OUTAGE_CLASSES
+            or "database is locked" in str(seen)
+        ):
+            return Unavailable("the database or queue is unreachable for a moment; send it again")
+        orig = getattr(seen, "orig", None)
+        seen = orig if isinstance(orig, BaseException) else (seen.__cause__ or seen.__context__)
+    return None
 
 
 class RequestLimits:

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from xiaoer.agent.events import Event, event_payload
+from xiaoer.api.errors import outage_of
 from xiaoer.domain.errors import XiaoerError
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ async def open_stream(
             await queue.put(frame("error", {"type": type(exc).__name__, "message": exc.message}))
             raise
         except Exception as exc:  # the stream must end with an event, never a dropped socket
+            if (outage := outage_of(exc)) is not None:
+                await queue.put(frame("error", {"type": "Unavailable", "message": outage.message}))
+                raise outage from exc
             log.error("turn failed while streaming", exc_info=exc)
             await queue.put(frame("error", {"type": "InternalError", "message": INTERNAL}))
         finally:

@@ -400,16 +400,26 @@ async def _fault(cluster: Cluster) -> float:
     return time.monotonic()
 
 
+async def _recovery(cluster: Cluster, c: httpx.AsyncClient, token: str) -> float:
+    """The fault, then the seconds from its end until a new conversation is answered."""
+    ended = await _fault(cluster)
+    return await _recovered(c, cluster.api, token, ended)
+
+
 async def _recovered(c: httpx.AsyncClient, base: str, token: str, since: float) -> float:
-    """Seconds from `since` until a new conversation gets a normal (non-fallback) answer."""
+    """Seconds from `since` until a new conversation gets a normal (non-fallback) answer; a
+    held answer (202) is asked for again with its key, after its `Retry-After`."""
     auth = {"Authorization": f"Bearer {token}"}
     while time.monotonic() - since < 300:
         try:
             r = await c.post(f"{base}/v1/conversations", headers=auth)
             if r.status_code == 201:
-                cid = r.json()["conversation_id"]
-                m = await c.post(f"{base}/v1/conversations/{cid}/messages", headers=auth,
-                                 json={"text": "你好", "client_key": uuid.uuid4().hex})  # fmt: skip
+                url = f"{base}/v1/conversations/{r.json()['conversation_id']}/messages"
+                body = {"text": "你好", "client_key": uuid.uuid4().hex}
+                m = await c.post(url, headers=auth, json=body)
+                while m.status_code == 202 and time.monotonic() - since < 300:
+                    await asyncio.sleep(_retry_after(m))
+                    m = await c.post(url, headers=auth, json=body)
                 if m.status_code == 200 and not m.json().get("fallback"):
                     return time.monotonic() - since
         except httpx.HTTPError:
@@ -494,16 +504,17 @@ async def run_setup(
                     await asyncio.sleep(0.5)
 
             sampler = asyncio.create_task(sample())
-            fault = asyncio.create_task(_fault(cluster)) if setup.fault != "none" else None
+            recovery = None
+            if setup.fault != "none":  # probed from the moment the fault ends, beside the load
+                probe = tokens[(plans[0][0], plans[0][1])]
+                recovery = asyncio.create_task(_recovery(cluster, c, probe))
             await asyncio.gather(*(
                 _conversation(c, run, cluster.api, tokens[(shop, shopper)], msgs, rng, give_up)
                 for shop, shopper, msgs in plans
             ))  # fmt: skip
             run.wall_s = time.monotonic() - started
-            if fault is not None:
-                ended = await fault
-                probe = tokens[(plans[0][0], plans[0][1])]
-                run.recovery_s = await _recovered(c, cluster.api, probe, ended)
+            if recovery is not None:
+                run.recovery_s = await recovery
             sampler_done.set()
             await sampler
         audit = await _audit(cluster.database_url, root, run.sent)

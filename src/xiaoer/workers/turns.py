@@ -31,6 +31,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.jobs import Job, JobStatus
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
 from xiaoer.agent.bounded import holding
 from xiaoer.agent.events import (
@@ -77,6 +79,8 @@ AHEAD_LIMIT = 2000
 LEASE_S = 20.0
 """A running turn's in-progress mark lasts this long unless renewed (every `LEASE_S / 5` s):
 after a worker died, its turn is run again by another this many seconds later at most."""
+RECONNECT_S = (1.0, 10.0)
+"""A worker that lost Redis tries again after the first, doubling up to the second."""
 RELAY_MARGIN_S = 30.0
 """How much longer than the turn deadline the API waits for a queued turn's answer."""
 _EVENTS: dict[str, type[Any]] = {
@@ -301,19 +305,42 @@ def worker_settings(
 
 
 async def run_worker(settings: Settings, *, jobs: int = 4) -> None:
-    """`xiaoer worker`: consume turns until stopped (Ctrl-C / SIGTERM)."""
+    """`xiaoer worker`: consume turns until stopped (Ctrl-C / SIGTERM). Redis going away (a
+    restart, a failover) does not stop it: it connects again, waiting 1 s, then up to 10 s
+    between tries, and goes on with the queue as Redis has it. The runtime (and the model,
+    when embedded) is opened once and kept across reconnections."""
     if not settings.redis_url:
         raise errors.BadInput("xiaoer worker needs XIAOER_REDIS_URL (the queue is on Redis)")
-    worker = Worker(**(worker_settings(settings, jobs=jobs) | {"handle_signals": True}))
+    rt = await Runtime.open(settings)
+    rt.llm()  # load the model before the first job waits for it
+    pause = RECONNECT_S[0]
     try:
-        await worker.async_run()
+        while True:
+            worker = Worker(**(worker_settings(settings, lambda: rt, jobs=jobs)
+                               | {"handle_signals": True}))  # fmt: skip
+            began = time.monotonic()
+            try:
+                await worker.async_run()
+                return
+            except (RedisError, OSError) as exc:
+                if time.monotonic() - began > RECONNECT_S[1]:
+                    pause = RECONNECT_S[0]  # it had been up a while: a fresh outage
+                log.warning("lost Redis (%s); connecting again in %.0f s", exc, pause)
+            finally:
+                await close_worker(worker)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECONNECT_S[1])
     finally:
-        await close_worker(worker)
+        await rt.close()
 
 
 async def close_worker(worker: Worker) -> None:
     """Stop a worker: its running turns end, then `on_shutdown` (arq's own `close` calls a
-    redis-py method deprecated since 5.0.1; the warning says nothing about xiaoer)."""
+    redis-py method deprecated since 5.0.1; the warning says nothing about xiaoer). With Redis
+    gone, a turn that cannot record its end is left to its lease (another worker runs it)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        await worker.close()
+        try:
+            await worker.close()
+        except (RedisError, OSError) as exc:
+            log.warning("closing the turn worker without Redis: %s", exc)
