@@ -192,3 +192,27 @@ async def rt_queue_length(settings: Settings) -> int:
         return await queue.depth()
     finally:
         await queue.close()
+
+
+async def test_a_turn_whose_events_cannot_be_relayed_still_stores_its_reply(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """Redis gone mid-turn: the events are dropped (logged), the turn goes on and stores its
+    reply, which the shopper's resend gets."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from xiaoer.store.repositories import ConversationRepository
+    from xiaoer.workers.turns import run_turn
+
+    class Gone:
+        async def publish(self, *_args: object) -> None:
+            raise RedisConnectionError("Error 111 connecting")
+
+    llm.steps = [say("您好！")]
+    cid = await runtime.assistant().start("mini", "U1")
+    payload = {"job": "j1", "shop_id": "mini", "shopper_id": "U1", "text": "在吗",
+               "conversation_id": cid, "client_key": "k1"}  # fmt: skip
+    await run_turn({"rt": runtime, "redis": Gone()}, payload)
+    async with runtime.sessions() as s:
+        rows = await ConversationRepository(s, "mini").messages(cid)
+    assert [(r.role, r.content) for r in rows] == [("shopper", "在吗"), ("assistant", "您好！")]

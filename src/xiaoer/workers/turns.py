@@ -229,7 +229,13 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     channel = CHANNEL.format(job=payload["job"])
 
     async def publish(kind: str, data: dict[str, Any]) -> None:
-        await redis.publish(channel, json.dumps({"type": kind, "data": data}, ensure_ascii=False))
+        try:
+            await redis.publish(
+                channel, json.dumps({"type": kind, "data": data}, ensure_ascii=False)
+            )
+        except (RedisError, OSError) as exc:  # Redis away for a moment: the turn goes on and
+            # stores its reply, which the shopper's resend with the same key gets
+            log.warning("turn job %s: event %s not relayed: %s", payload["job"], kind, exc)
 
     async def emit(event: Event) -> None:
         if isinstance(event, TurnResult):
@@ -344,3 +350,9 @@ async def close_worker(worker: Worker) -> None:
             await worker.close()
         except (RedisError, OSError) as exc:
             log.warning("closing the turn worker without Redis: %s", exc)
+        except asyncio.CancelledError:
+            if (me := asyncio.current_task()) is not None and me.cancelling():
+                raise  # this task is being cancelled: let it
+            # a job stopped with the worker's main loop as it was recording its end: its
+            # outcome is stored (or its lease lapses and another worker runs it)
+            log.info("a turn job was cancelled while its worker closed")
