@@ -32,6 +32,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, field_validator
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -94,10 +99,6 @@ def install_error_handlers(app: FastAPI) -> None:
     # the store's and the network's errors are answered here, before Starlette's last-resort
     # handler (which answers, then raises the error again for the server to log): an outage
     # is an ordinary 503, not a crash
-    from redis.exceptions import RedisError
-    from sqlalchemy.exc import DBAPIError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
     for kind in (DBAPIError, PoolTimeout, RedisError, ConnectionError):
         app.add_exception_handler(kind, _internal)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)  # type: ignore[arg-type]
@@ -115,11 +116,6 @@ def outage_of(exc: BaseException) -> Unavailable | None:
     """An `Unavailable` when `exc` (or what caused it) says the database or Redis could not be
     reached or dropped the connection — a restart or failover the client should wait out and
     retry — rather than a bug; else None."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
     seen: BaseException | None = exc
     for _ in range(8):
         if seen is None:
