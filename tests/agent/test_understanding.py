@@ -348,3 +348,39 @@ async def test_options_named_right_after_a_stock_answer_ask_for_their_stock(
         await rt.close()
     assert follow.reply == "疾风 3 男子缓震跑鞋 黑/42：库存5，¥299。" and follow.llm_calls == 1
     assert after_facts.reply == "您是说哪一款？"
+
+
+async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_size_tool(
+    shop_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as 选规格 for a product whose record has a size chart: code runs the size tool with
+    the one chart size the message names as the usual size, and the model words the advice;
+    with nothing to go on, the tool's question is the reply; with no chart, the record."""
+    import copy
+
+    import minishop
+
+    products = copy.deepcopy(minishop.PRODUCTS)
+    chart = {"41": {"脚长": "25.5cm"}, "42": {"脚长": "26.0cm"}, "43": {"脚长": "26.5cm"}}
+    products[0]["attributes"]["尺码表"] = chart
+    monkeypatch.setattr(minishop, "PRODUCTS", products)
+    llm = readings_llm([form(事="选规格")] * 3, [say("建议拍 43。"), say("这款是工程网布。")])
+    rt = await _shop(shop_dir, llm)
+    try:
+        a = rt.assistant()
+        r = await a.turn("mini", "U1", "我平时穿 42，疾风 3 男子缓震跑鞋拍多大")
+        vague = await a.turn("mini", "U1", "疾风 3 男子缓震跑鞋拍几码合适")
+        no_chart = await a.turn("mini", "U1", "城市休闲帆布鞋拍几码")
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls][-1] == "recommend_size" and r.llm_calls == 2
+    assert r.tool_calls[-1].arguments == {"product": "P1", "usual_size": "42"}
+    advice = llm.calls[1][0]
+    assert any("偏小半码，建议拍大一码：43" in m.content for m in advice)
+    assert r.reply == "建议拍 43。"
+    # no size and no measure: the tool asks, and that is the reply (the reading only)
+    assert [c.name for c in vague.tool_calls][-1] == "recommend_size" and vague.llm_calls == 1
+    assert "平时穿什么尺码" in vague.reply
+    # no chart: the product's record, for the model to answer from
+    assert [c.name for c in no_chart.tool_calls][-1] == "get_product"
+    assert no_chart.reply == "这款是工程网布。"

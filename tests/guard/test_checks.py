@@ -351,6 +351,31 @@ def test_a_price_must_be_a_sum_of_money_on_record_not_any_number() -> None:
     assert kinds("满99元包邮，运费10元。", "满99包邮；偏远地区运费：10") == []
 
 
+def test_a_price_on_record_must_be_the_one_of_the_product_or_option_named() -> None:
+    record = (
+        "山楂条（编号P7）\n类目：果干\n规格（价格/库存）：\n"
+        "- 小袋/原味 ¥46 库存7\n- 小袋/无糖 ¥36 库存26\n- 大袋/原味 ¥76 库存12\n- 大袋/无糖 ¥66 缺货\n"
+        "1. 话梅（编号P8）¥19–¥29 库存40件"
+    )
+    # seen: one SKU named, then "分别" two prices: ¥36 is the other option's
+    claims = unsupported_claims("规格是小袋/原味，价格分别是¥46和¥36。", record)
+    assert [(c.kind, c.text) for c in claims] == [("price", "小袋/原味 ¥46，不是 ¥36")]
+    assert kinds("大袋是¥36。", record) == ["price"]  # both 大袋 are ¥66 or ¥76
+    assert kinds("话梅¥46一袋。", record) == ["price"]  # another product's price
+    # each clause is held to what it names; naming nothing, to the sentence
+    assert kinds("小袋原味¥46，小袋无糖¥36。", record) == []
+    assert kinds("小袋¥36起，大袋¥66起。", record) == []
+    assert kinds("小袋/原味 ¥46，大袋 ¥66。", record) == []
+    assert kinds("山楂条¥36–¥76，话梅¥19起。", record) == []
+    # a price not on record is the amount check's; a refund is what was paid
+    assert kinds("小袋/原味 ¥40。", record) == ["amount"]
+    assert kinds("小袋/原味退您¥36。", record + "\n实付 ¥36") == []
+    # an option value inside another figure names nothing ("2" in "¥29")
+    assert kinds("这款¥29。", "- 2/红 ¥19 库存3\n" + record) == []
+    verdict = asyncio.run(OutputGuard().check("大袋是¥36。", Evidence(merchant=[record])))
+    assert "价格和规格对不上" in reason(verdict) and "找不到" not in reason(verdict)
+
+
 def test_sold_out_needs_a_record_that_says_so() -> None:
     record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
     assert kinds("白色 38 码已经售罄。", record) == []

@@ -84,6 +84,7 @@ from xiaoer.agent.instructions import (
 from xiaoer.agent.loop import Loop
 from xiaoer.agent.understanding import KeywordReader, Reader, offered
 from xiaoer.commerce.base import CommerceBackend
+from xiaoer.commerce.search import named_value
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.flows import Flows
 from xiaoer.domain.models import Shop, Shopper
@@ -108,6 +109,7 @@ from xiaoer.tools.catalog import asked_skus
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
+from xiaoer.tools.services import SIZE_CHART
 
 MAX_MESSAGE_CHARS = 2000
 FOLLOW_UP_CHARS = 12
@@ -815,6 +817,8 @@ class Assistant:
 
         Seen on dev (stock-stride-001): asked whether a sold-out colour was in stock, the model
         answered "还有货" and a price from another product, with no lookup."""
+        if await self._advise_size(loop, deps, question, product_id, emit):
+            return True
         args = {"product_id": product_id}
         result = await self._code_call(loop, deps, "product_0", "get_product", args, emit)
         if not result.ok:
@@ -825,6 +829,34 @@ class Assistant:
             loop.stock_of = product_id
             return True
         _ask_for_answer(loop, deps, question, self.tools["get_product"].answer_hint)
+        return True
+
+    async def _advise_size(
+        self, loop: Loop, deps: TurnDeps, question: str, product_id: str, emit: Emit
+    ) -> bool:
+        """Read as asking which size to pick, of a product with a size chart: code runs the size
+        tool (the chart, the product's fit and the figures the shopper gave decide) and the
+        model words its advice; with too little to go on, the tool's question is the reply.
+        The usual size is the one chart size the message names, if it names exactly one.
+
+        Seen on dev (size-advice-stride-001): asked which size to buy, with a usual size and a
+        body measure, the model read the record's price and stock back and never advised."""
+        u = loop.understood
+        if u is None or u.want != "size" or "recommend_size" not in self.tools:
+            return False
+        product = await deps.commerce.get_product(product_id)
+        chart = product.attributes.get(SIZE_CHART) if product is not None else None
+        if not isinstance(chart, dict) or not chart:
+            return False
+        named = [str(k) for k in chart if named_value(question, [str(k)]) == str(k)]
+        args = {"product": product_id, "usual_size": named[0] if len(named) == 1 else ""}
+        result = await self._code_call(loop, deps, "size_0", "recommend_size", args, emit)
+        if not result.ok:
+            return False
+        if result.reply:
+            loop.canned = result.reply
+            return True
+        _ask_for_answer(loop, deps, question, self.tools["recommend_size"].answer_hint)
         return True
 
     async def _code_call(
@@ -1067,7 +1099,7 @@ def _answered_elsewhere(meta: dict[str, Any]) -> bool:
     return True
 
 
-PRODUCT_QUESTIONS = frozenset({"stock", "product"})
+PRODUCT_QUESTIONS = frozenset({"stock", "product", "size"})
 FOLLOW_UP_WANTS = frozenset({"other", "size", "product"})
 """What a short follow-up after a stock answer may be read as and still ask for stock."""
 

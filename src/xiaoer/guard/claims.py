@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -130,6 +130,104 @@ PRICED = re.compile(
 )
 """A figure written as money without a currency sign: 满99, 运费：10, 199包邮."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+PRODUCT_HEAD = re.compile(r"^(?:\d+\.\s*)?(\S.*?)（编号[A-Za-z0-9_-]+）(.*)$", re.MULTILINE)
+"""A product's first line in a tool result (`tools.format.product_detail`, `product_line`):
+its title, then (in a search list) its price or price range."""
+CLAUSE = re.compile(r"[^，,、]+")
+ROW_PRICE = re.compile(r"[¥￥](\d[\d,]*(?:\.\d+)?)")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """One SKU's price on record, with its product's title and its option values."""
+
+    title: str
+    options: tuple[str, ...]
+    price: Decimal
+
+
+@dataclass(slots=True)
+class PriceBook:
+    """The prices the record gives, product by product and SKU by SKU: what a reply may say a
+    product or an option of it costs."""
+
+    rows: list[PriceRow] = field(default_factory=list)
+    ranges: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """A product's price range from a search list (no SKU rows): 36–76."""
+
+    @property
+    def prices(self) -> set[Decimal]:
+        return {r.price for r in self.rows} | {p for lo_hi in self.ranges.values() for p in lo_hi}
+
+
+def price_book(evidence: str) -> PriceBook:
+    """The SKU rows of each product block of the evidence (a SKU row belongs to the product
+    whose first line came last) and the price ranges of search-list lines."""
+    book = PriceBook()
+    title = ""
+    for line in evidence.splitlines():
+        if head := PRODUCT_HEAD.match(line.strip()):
+            title = head.group(1).strip()
+            found = (_number(a or b) for a, b in AMOUNT.findall(head.group(2)))
+            listed = [n for n in found if n is not None]
+            if listed:
+                book.ranges[title] = (min(listed), max(listed))
+            continue
+        if title and (row := SKU_ROW.match(line.strip())):
+            price = ROW_PRICE.search(line.strip(), len(row.group(1)) + 2)
+            if price and (value := _number(price.group(1))) is not None:
+                book.rows.append(PriceRow(title, tuple(row.group(1).split("/")), value))
+    return book
+
+
+def _said(value: str, flat: str) -> bool:
+    """The value is written in the text as a word of its own: "42" not inside "¥429"."""
+    v = re.escape(value.lower())
+    return re.search(rf"(?<![0-9a-z.]){v}(?![0-9a-z])", flat) is not None
+
+
+def _priced(scope: str, book: PriceBook) -> tuple[list[PriceRow], list[str]] | None:
+    """The SKU rows and ranged products a piece of text is about: the products whose titles it
+    names, narrowed to the rows whose every option it names, or else any (None: it names
+    nothing priced)."""
+    flat = re.sub(r"\s", "", scope).lower()
+    titles = {t for t in {r.title for r in book.rows} | set(book.ranges) if t.lower() in flat}
+    rows = [r for r in book.rows if r.title in titles] if titles else book.rows
+    whole = [r for r in rows if all(_said(v, flat) for v in r.options)]
+    part = whole or [r for r in rows if any(_said(v, flat) for v in r.options)]
+    if part:
+        return part, []
+    ranged = sorted(titles & set(book.ranges))
+    if rows and titles or ranged:
+        return (rows if titles else []), ranged
+    return None
+
+
+def misattributed(sentence: str, book: PriceBook) -> list[Claim]:
+    """Prices in a sentence that are on record, but for another product or option than the one
+    it names (seen: one SKU's options, then "价格分别是¥46和¥36" — ¥36 is a sibling SKU's): each
+    clause is held to what it names, or, naming nothing, to what the sentence names."""
+    known = book.prices
+    out: list[Claim] = []
+    for clause in CLAUSE.findall(sentence.replace(",", "")):
+        for m in AMOUNT.finditer(clause):
+            value = _number(m.group(1) or m.group(2))
+            if value is None or value not in known:
+                continue
+            about = _priced(clause, book) or _priced(sentence, book)
+            if about is None:
+                continue
+            rows, ranged = about
+            if value in {r.price for r in rows} or any(
+                book.ranges[t][0] <= value <= book.ranges[t][1] for t in ranged
+            ):
+                continue
+            named = "、".join(dict.fromkeys("/".join(r.options) or r.title for r in rows[:3]))
+            have = "、".join(sorted({f"¥{r.price:f}" for r in rows}))
+            out.append(Claim("price", f"{named or '/'.join(ranged)} {have}，不是 {m.group(0)}"))
+    return out
+
+
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
 """Sentences that suppose or ask rather than state."""
@@ -243,6 +341,7 @@ def unsupported_claims(
         if _DIVISION.sub("", street) not in evidence_flat:
             out.append(Claim("address", street))
     rows = SKU_ROW.findall(evidence)
+    book = price_book(shop_says)
     shop_rows = SKU_ROW.findall(shop_says)
     sold_out = _options(rows, gone=True)
     stocked = _options(shop_rows, gone=False)
@@ -268,6 +367,8 @@ def unsupported_claims(
                 if _names(options, flat):
                     out.append(Claim("sold_out", options))
         pool = shop_prices if COMMIT.search(sentence) else prices
+        if not COMMIT.search(sentence):  # a refund is what was paid, not today's price
+            out += misattributed(sentence, book)
         for m in AMOUNT.finditer(plain):
             need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2), pool)
         if AFFIRM.search(sentence) and not NEGATION.search(sentence):

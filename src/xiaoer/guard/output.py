@@ -298,8 +298,11 @@ def reason(verdicts: list[Verdict]) -> str:
             parts.append(
                 f"查询结果没有说{'、'.join(gone)}缺货或售罄；没查过库存就不能说没货，要先查商品"
             )
-        told = ("denied: ", "stock: ", "sold_out: ")
-        if v.layer == "rules" and len(denied) + len(sold) + len(gone) == len(v.claims):
+        mixed = [c.removeprefix("price: ") for c in v.claims if c.startswith("price: ")]
+        if v.layer == "rules" and mixed:
+            parts.append(f"价格和规格对不上：查询结果里 {'；'.join(mixed)}，每个价格要说对应的规格")
+        told = ("denied: ", "stock: ", "sold_out: ", "price: ")
+        if v.layer == "rules" and len(denied) + len(sold) + len(gone) + len(mixed) == len(v.claims):
             continue
         what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
         parts.append(

@@ -171,6 +171,6 @@ CATALOG_TOOLS = (
         "get_product",
         "查看一个商品的详情：参数、尺码表、每个规格的价格和库存。",
         get_product,
-        answer_hint="，说出顾客问的规格、价格和库存",
+        answer_hint="，直接回答顾客问的那一点；说价格或库存时带上对应的规格",
     ),
 )

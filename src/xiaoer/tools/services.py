@@ -41,6 +41,10 @@ class CouponArgs(ToolArgs):
     coupon: str = Field(description="券的编号或名称")
 
 
+SIZE_CHART = "尺码表"
+"""The product attribute holding its size chart: {size: {column: value}} (docs/catalog.md)."""
+
+
 class SizeArgs(ToolArgs):
     product: str = Field(description=PRODUCT)
     usual_size: str = Field("", description="顾客平时穿的尺码；没说就不填")
@@ -276,7 +280,7 @@ def size_advice(product: Product, given: dict[str, float], usual: str) -> str | 
     """The size to order from the product's size chart (`尺码表`) and its `尺码偏差`, or None.
     Exact measures (one figure per size) come first, then the size the shopper usually wears,
     then measures the chart gives as bands."""
-    chart = product.attributes.get("尺码表")
+    chart = product.attributes.get(SIZE_CHART)
     if not isinstance(chart, dict) or not chart:
         return None
     sizes = list(chart)
@@ -307,7 +311,7 @@ async def recommend_size(deps: TurnDeps, args: SizeArgs) -> ToolResult:
     product = await resolve_product(deps, ref)
     if product is None:
         return ToolResult(False, f"没有找到商品“{ref}”。先用 search_products 找到商品。")
-    chart = product.attributes.get("尺码表")
+    chart = product.attributes.get(SIZE_CHART)
     if not isinstance(chart, dict) or not chart:
         text = (
             f"{product.title} 没有尺码表，不能按尺码表推荐；如实告诉顾客，可以参考商品详情的规格。"
