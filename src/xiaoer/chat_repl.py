@@ -85,6 +85,8 @@ async def repl(
             if isinstance(event, ToolStarted):
                 console.print(f"[dim]  ↳ {event.name}({_args(event.arguments)})[/dim]")
             elif isinstance(event, TextDelta):
+                if event.reset:  # the checked reply replaces what was streamed
+                    console.print("\n[dim]（更正 / corrected）[/dim]\n小二 > ", end="")
                 console.print(event.text, end="", soft_wrap=True, highlight=False, markup=False)
 
         console.print("小二 > ", end="")

@@ -23,6 +23,7 @@ from xiaoer.agent.instructions import (
 )
 from xiaoer.agent.loop import Loop
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
+from xiaoer.guard.markup import strip_markup
 from xiaoer.guard.output import Evidence, OutputGuard, passed, reason, uncovered
 from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
 from xiaoer.llm.parse import looks_like_call
@@ -87,6 +88,21 @@ class ReplyCheck:
             return give_up(question, list(dict.fromkeys(unknown))[:3]), True
         finally:
             loop.guard_ms += int((time.perf_counter() - started) * 1000)
+
+    async def passes_alone(
+        self, loop: Loop, deps: TurnDeps, sentence: str, hosts: tuple[str, ...]
+    ) -> bool:
+        """Whether one sentence of an answer being written may be sent before the rest: it
+        passes every check that needs no model call, no statement in it would go to the judge,
+        and it carries no markup. The whole reply is still checked by `run`. (Not counted in
+        `guard_ms`: it runs while the model is still writing.)"""
+        evidence = self.evidence(loop, deps)
+        verdicts = await self.guard.check(sentence, evidence, judge=False)
+        return (
+            passed(verdicts)
+            and not uncovered(sentence, evidence.merchant_text)
+            and not strip_markup(sentence, hosts)[1]
+        )
 
     def evidence(self, loop: Loop, deps: TurnDeps) -> Evidence:
         shop = deps.shop

@@ -34,6 +34,9 @@ class ToolFinished:
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
+    reset: bool = False
+    """This text replaces every delta before it (the reply streamed under the guard was not
+    the one sent in the end: `agent/streaming.py`)."""
     type: str = "delta"
 
 

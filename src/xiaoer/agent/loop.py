@@ -23,6 +23,8 @@ class Loop:
     cached: int = 0
     ttft_ms: int | None = None
     streamed: bool = False
+    gated: Any = None
+    """The reply streamed sentence by sentence under the guard (`agent/streaming.py`), if any."""
     note: str = ""
     """The answer note that followed the last tool results (history must replay it)."""
     guidance: str = ""

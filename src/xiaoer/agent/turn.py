@@ -82,6 +82,7 @@ from xiaoer.agent.instructions import (
     presale_guidance,
 )
 from xiaoer.agent.loop import Loop
+from xiaoer.agent.streaming import GuardedStream
 from xiaoer.agent.understanding import KeywordReader, Reader, offered
 from xiaoer.commerce.base import CommerceBackend
 from xiaoer.commerce.search import named_value
@@ -93,7 +94,7 @@ from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
 from xiaoer.guard.output import OutputGuard
 from xiaoer.knowledge import KnowledgeBase
-from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, ToolCall, ToolSpec
+from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.store.models import ActionRow, MessageRow, ToolCallRow
@@ -264,7 +265,9 @@ class Assistant:
             loop.guard.append(
                 {"layer": "markup", "passed": False, "claims": removed, "fixed": True}
             )
-        if not loop.streamed:
+        if loop.gated is not None:
+            await loop.gated.finish(reply)
+        elif not loop.streamed:
             await emit(TextDelta(reply))
         result = TurnResult(
             reply=reply,
@@ -477,6 +480,18 @@ class Assistant:
             "llm_calls": loop.llm_calls,
         }
 
+    def _gated(self, loop: Loop, deps: TurnDeps, emit: Emit) -> OnText:
+        """The guarded stream of this turn's answer, afresh for this model call."""
+        if loop.gated is None:
+            checker = self._checker()
+
+            async def check(sentence: str) -> bool:
+                return await checker.passes_alone(loop, deps, sentence, _hosts(deps))
+
+            loop.gated = GuardedStream(check, emit)
+        loop.gated.restart()
+        return loop.gated.feed
+
     def _checker(self) -> ReplyCheck:
         assert self.guard is not None
         specs = [t.spec for t in self.tools.values()]
@@ -645,8 +660,11 @@ class Assistant:
             # Stream only answers written after a lookup: a first-step reply may turn out to be a
             # stall or an unbacked "not found" that is replaced, and streamed text cannot be unsaid.
             looked_up = len(loop.records) > loop.prefetched
-            # Under the output guard nothing streams: a reply is sent only once it passed.
-            stream = on_text if (looked_up or mode == "text") and self.guard is None else None
+            # Under the output guard a reply streams sentence by sentence, each only once it
+            # passed the checks that need no model call (`agent/streaming.py`).
+            stream = None
+            if looked_up or mode == "text":
+                stream = on_text if self.guard is None else self._gated(loop, deps, emit)
             completion = await self.llm.complete(loop.messages, specs, mode=mode, on_text=stream)
             loop.count(completion)
             if loop.ttft_ms is None and completion.ttft_ms is not None:

@@ -11,7 +11,10 @@ answers with these events, in this order:
 |               | again as the line moves, and with `waiting: false` when it goes ahead    |
 | `tool_call`   | `{name, arguments}` — the assistant started a tool (0..n)                |
 | `tool_result` | `{name, ok, latency_ms}` — that tool finished                            |
-| `delta`       | `{text}` — the next piece of the reply (1..n)                            |
+| `delta`       | `{text, reset}` — the next piece of the reply (1..n); with the output    |
+|               | guard on, whole sentences, each sent once it passed the guard's checks;   |
+|               | `reset: true` means this text replaces every delta before it (the whole   |
+|               | reply failed a check a sentence alone passed, and was rewritten)          |
 | `done`        | the full turn result: `{reply, conversation_id, message_id, tool_calls,   |
 |               | llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, fallback, …}`     |
 | `error`       | `{type, message}` — the turn failed; the shopper's message stays stored  |

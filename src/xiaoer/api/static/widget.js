@@ -280,7 +280,8 @@
         else if (event === "queued") say(payload.waiting ? payload.text : t("thinking"));
         else if (event === "delta") {
           if (!body) body = addMessage("assistant", "");
-          if (body) { body.textContent += payload.text; scroll(); }
+          // reset: the checked reply replaces the sentences streamed before it
+          if (body) { body.textContent = (payload.reset ? "" : body.textContent) + payload.text; scroll(); }
         } else if (event === "done") {
           say("");
           if (payload.message_id && shown[payload.message_id]) {
