@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from xiaoer.agent.events import Event, TextDelta
 from xiaoer.api.app import create_app
 from xiaoer.api.auth import issue_api_key
 from xiaoer.config import Settings
@@ -285,16 +286,30 @@ async def demo_turns(ws: Workspace, llm: LLM) -> dict[str, Any]:
     rows = []
     for q in questions:
         t0 = time.perf_counter()
-        r = await rt.assistant().turn("stride", "U00001", q)
+        shown: list[float] = []
+
+        async def seen(event: Event, shown: list[float] = shown) -> None:
+            if isinstance(event, TextDelta) and not shown:  # what the widget shows first
+                shown.append(time.perf_counter())
+
+        r = await rt.assistant().turn("stride", "U00001", q, emit=seen)
+        first = round((shown[0] - t0) * 1000) if shown else None
         rows.append({"question": q, "llm_calls": r.llm_calls, "prompt_tokens": r.tokens_in,
                      "cached_tokens": r.cached_tokens, "tokens_out": r.tokens_out,
-                     "ttft_ms": r.ttft_ms, "turn_s": round(time.perf_counter() - t0, 2)})  # fmt: skip
+                     "ttft_ms": r.ttft_ms, "first_text_ms": first,
+                     "guard": settings.guard,
+                     "turn_s": round(time.perf_counter() - t0, 2)})  # fmt: skip
     await rt.close()
     return {
         "turns": rows,
         "median_llm_calls": statistics.median(x["llm_calls"] for x in rows),
         "median_prompt_tokens": statistics.median(x["prompt_tokens"] for x in rows),
         "median_turn_s": statistics.median(x["turn_s"] for x in rows),
+        # from the message to the first text the shopper sees (with the guard on: the first
+        # sentence that passed it), against the whole turn
+        "median_first_text_s": statistics.median(
+            (x["first_text_ms"] or x["turn_s"] * 1000) / 1000 for x in rows
+        ),
     }
 
 
