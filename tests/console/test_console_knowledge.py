@@ -157,3 +157,54 @@ async def test_the_test_box_shows_what_the_bot_would_find(
     assert "支持，定制款除外。" in found  # the bundle's FAQ entry
     empty = await console.get(KB, params={"ask": "   "})
     assert 'id="found"' not in empty.text
+
+
+async def test_the_owner_imports_a_document_and_watches_its_progress(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await login(console, "boss")
+    page = (await console.get(KB)).text
+    assert 'enctype="multipart/form-data"' in page and '<label for="import-file">' in page
+    token = csrf_of(page)
+    doc = "# 保养指南\n\n鞋面用软毛刷蘸清水轻刷，阴干，不要暴晒，不要机洗。\n"
+    r = await console.post(
+        f"{KB}/documents", data={"csrf": token}, files={"file": ("保养指南.md", doc.encode())}
+    )
+    assert r.status_code == 200 and r.headers["content-security-policy"].startswith("default-src")
+    assert "<progress" in r.text and 'id="import-done"' in r.text
+    assert "保养指南.md：1 段（新增）" in r.text and r.text.rstrip().endswith("</html>")
+    # the bot's knowledge search finds it; sent again unchanged, nothing changes
+    found = (await console.get(KB, params={"ask": "鞋子怎么保养"})).text
+    assert "不要机洗" in found
+    again = await console.post(
+        f"{KB}/documents", data={"csrf": token}, files={"file": ("保养指南.md", doc.encode())}
+    )
+    assert "内容没有变化" in again.text
+
+
+async def test_a_bad_import_is_a_clear_message_not_a_traceback(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await login(console, "boss")
+    token = csrf_of((await console.get(KB)).text)
+    upload = {"file": ("notes.exe", b"MZ")}
+    r = await console.post(f"{KB}/documents", data={"csrf": token}, files=upload)
+    assert r.status_code == 400 and ".md" in r.text
+    r = await console.post(f"{KB}/documents", data={"csrf": "forged"},
+                           files={"file": ("a.md", b"# a\n\ntext\n")})  # fmt: skip
+    assert r.status_code == 403
+    r = await console.post(f"{KB}/documents", data={"csrf": token})  # no file
+    assert r.status_code == 400
+    r = await console.post(f"{KB}/documents", data={"csrf": token},
+                           files={"file": ("broken.pdf", b"not a pdf at all")})  # fmt: skip
+    assert r.status_code == 200 and 'id="import-failed"' in r.text and "Traceback" not in r.text
+    r = await console.post(f"{KB}/documents", data={"csrf": token},
+                           files={"file": ("empty.md", b"   \n")})  # fmt: skip
+    assert 'id="import-failed"' in r.text
+    # an agent may not import
+    await console.post("/console/logout", data={"csrf": token})
+    await login(console, "li")
+    token = csrf_of((await console.get(KB)).text)
+    r = await console.post(f"{KB}/documents", data={"csrf": token},
+                           files={"file": ("a.md", b"# a\n\ntext\n")})  # fmt: skip
+    assert r.status_code == 403

@@ -53,6 +53,7 @@ from xiaoer.console.auth import (
 )
 from xiaoer.console.charts import daily_charts
 from xiaoer.console.i18n import WORDS, lang_of, translator
+from xiaoer.console.imports import add_import_page
 from xiaoer.console.inspection_pages import add_inspection_pages
 from xiaoer.console.live import add_live
 from xiaoer.console.pages import Pages
@@ -345,6 +346,7 @@ def create_console(
     pages = Pages(rt, BASE, page_ctx, posted, render)
     add_workbench(app, pages)
     add_knowledge_pages(app, pages)
+    add_import_page(app, pages)
     add_policy_pages(app, pages)
     add_inspection_pages(app, pages)
     add_live(app, pages)
