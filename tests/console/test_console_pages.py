@@ -104,3 +104,23 @@ async def test_the_owner_rotates_the_api_key_and_sees_it_once(
     assert key.group(1)[-4:] in again.text  # its hint
     await login(console, "li")
     assert (await console.post("/console/mini/settings/api-key", data={})).status_code in (400, 403)
+
+
+async def test_settings_show_the_model_backend_and_the_handoff_rules_never_a_key(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from xiaoer.console.views import _llm_backend
+
+    await login(console, "boss")
+    page = (await console.get("/console/mini/settings")).text
+    backend = page[page.index('id="llm-backend"') : page.index('id="handoff-rules"')]
+    assert "本机内置模型" in backend and "每轮时限" in backend
+    rules = page[page.index('id="handoff-rules"') :]
+    assert "连续答不上几轮后转：2" in rules and 'href="/console/mini/policy"' in rules
+    endpoint = runtime.settings.model_copy(
+        update={"llm_base_url": "https://llm.example.cn/v1", "llm_model": "qwen-plus",
+                "llm_api_key": "sk-secret"}
+    )  # fmt: skip
+    shown = _llm_backend(endpoint)
+    assert shown == {"host": "llm.example.cn", "model": "qwen-plus", "deadline_s": 30.0}
+    assert "sk-secret" not in repr(shown)

@@ -67,6 +67,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "shop": ("店铺", "Shop"),
     "timezone": ("时区", "Timezone"),
     "working_hours": ("工作时间", "Working hours"),
+    "llm_backend": ("大模型", "LLM backend"),
+    "llm_endpoint": ("OpenAI 兼容接口", "OpenAI-compatible endpoint"),
+    "llm_model": ("模型", "model"),
+    "llm_embedded": ("本机内置模型（无需联网）", "the embedded local model (no network)"),
+    "turn_deadline": ("每轮时限", "turn deadline"),
+    "llm_note": (
+        "部署时用环境变量设置（XIAOER_LLM_BASE_URL、XIAOER_LLM_MODEL、XIAOER_TURN_DEADLINE），对所有店铺生效。",
+        "Set per deployment with environment variables (XIAOER_LLM_BASE_URL, XIAOER_LLM_MODEL, "
+        "XIAOER_TURN_DEADLINE), for every shop.",
+    ),
+    "handoff_rules": ("转人工规则", "Handoff rules"),
+    "handoff_asks": ("顾客要求人工时立即转", "at once when the shopper asks for a person"),
+    "handoff_failures": (
+        "连续答不上几轮后转",
+        "after this many turns in a row the bot could not answer",
+    ),
+    "handoff_upset": (
+        "连续几条不满后转（明显愤怒一条即转）",
+        "after this many upset messages in a row (one clearly angry one is enough)",
+    ),
+    "handoff_order_above": (
+        "订单金额超过此数的改动转人工",
+        "changes to orders above this total go to a person",
+    ),
+    "handoff_levels": (
+        "这些会员等级的改动转人工",
+        "changes for these shopper levels go to a person",
+    ),
+    "handoff_minutes": ("排队时每位预计分钟数", "minutes each conversation ahead in the queue"),
+    "edit_in_policy": ("在“店铺策略”页修改", "Edit on the Policy page"),
     "api_key": ("API 密钥", "API key"),
     "accounts": ("控制台账号", "Console accounts"),
     "usage": ("用量（近 30 天）", "Usage (last 30 days)"),

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +42,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
+from xiaoer.config import Settings
 from xiaoer.console.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -71,6 +73,15 @@ from xiaoer.services.accounts import Account, LoginThrottle
 from xiaoer.services.usage import usage_for_dates
 
 __all__ = ["BASE", "create_console"]
+
+
+def _llm_backend(settings: Settings) -> dict[str, Any]:
+    """What the settings page says of the model: the endpoint's host and model, or the
+    embedded one, and the turn deadline — never the endpoint's key. Set per deployment
+    (XIAOER_LLM_BASE_URL, XIAOER_LLM_MODEL, XIAOER_TURN_DEADLINE), not per shop."""
+    host = urlsplit(settings.llm_base_url).netloc if settings.llm_base_url else ""
+    return {"host": host, "model": settings.llm_model, "deadline_s": settings.deadline_s}
+
 
 BASE = "/console"
 LANG_COOKIE = "xiaoer_lang"
@@ -320,7 +331,9 @@ def create_console(
         origin = str(request.base_url).rstrip("/").removesuffix(BASE)
         policy = await runtime.assistant().policy_for(ctx["shop"])
         return render(request, "settings.html", overview=overview, origin=origin,
-                      usage=usage.as_dict(), assist=policy.handoff.assist, **more, **ctx)  # fmt: skip
+                      usage=usage.as_dict(), assist=policy.handoff.assist,
+                      handoff=policy.handoff, llm=_llm_backend(runtime.settings),
+                      **more, **ctx)  # fmt: skip
 
     @app.post("/{shop_id}/settings/assist")
     async def switch_assist(request: Request, shop_id: str) -> Response:
