@@ -267,3 +267,30 @@ def test_tab_from_the_top_of_the_login_page_reaches_name_password_then_submit(
         "submit",
         "登录",
     )
+
+
+def test_the_owner_imports_a_document_and_sees_its_progress_then_the_result(
+    console: Console, tmp_path: Path
+) -> None:
+    doc = tmp_path / "保养指南.md"
+    doc.write_text("# 保养指南\n\n鞋面用软毛刷蘸清水轻刷，阴干，不要机洗。\n", encoding="utf-8")
+    console.sign_in("boss", PASSWORD)
+    WebDriverWait(console.driver, WAIT).until(EC.url_to_be(console.base + "/mini/"))
+    console.visit("/mini/knowledge", "knowledge")
+    console.field("文件（Markdown、HTML、TXT、DOCX 或 PDF，最大 5 MB）").send_keys(str(doc))
+    console.driver.find_element(By.XPATH, "//form[@enctype]//button").click()
+    WebDriverWait(console.driver, WAIT).until(
+        EC.presence_of_element_located((By.ID, "import-done"))
+    )
+    console.settled("knowledge-import")
+    assert console.text("#import-done") == "导入完成：保养指南.md：1 段（新增）"
+    # only the latest step shows: the progress lines before it are hidden
+    steps = console.driver.find_elements(By.CSS_SELECTOR, ".steps .step")
+    assert len(steps) >= 2 and [s.is_displayed() for s in steps][-1]
+    assert not any(s.is_displayed() for s in steps[:-1])
+    console.driver.find_element(By.LINK_TEXT, "返回知识库").click()
+    console.field("试问：顾客会怎么问？").send_keys("鞋子怎么保养")
+    console.driver.find_element(By.XPATH, "//button[normalize-space()='查找']").click()
+    WebDriverWait(console.driver, WAIT).until(EC.url_contains("ask="))
+    console.settled("knowledge-import-found")
+    assert "不要机洗" in console.text("#found")
