@@ -124,3 +124,50 @@ async def test_settings_show_the_model_backend_and_the_handoff_rules_never_a_key
     shown = _llm_backend(endpoint)
     assert shown == {"host": "llm.example.cn", "model": "qwen-plus", "deadline_s": 30.0}
     assert "sk-secret" not in repr(shown)
+
+
+async def test_the_owner_adds_and_removes_agent_accounts(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from xiaoer.services import accounts as accounts_service
+
+    await login(console, "boss")
+    token = csrf_of((await console.get("/console/mini/settings")).text)
+    new = {"csrf": token, "name": "wang", "password": "wang-pass-1"}
+    r = await console.post("/console/mini/settings/accounts", data=new)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=agent_added")
+    page = (await console.get(r.headers["location"])).text
+    assert "已添加客服账号" in page and 'data-name="wang"' in page
+    assert (await console.post("/console/mini/settings/accounts", data=new)).status_code == 409
+    short = new | {"name": "zhao", "password": "short"}
+    assert (await console.post("/console/mini/settings/accounts", data=short)).status_code == 400
+
+    async with runtime.sessions() as s:
+        by_name = {a.name: a for a in await accounts_service.all_accounts(s)}
+    wang, boss = by_name["wang"], by_name["boss"]
+    assert (wang.role, wang.shops) == ("agent", ("mini",))
+    # an owner is not removed from here
+    r = await console.post(
+        f"/console/mini/settings/accounts/{boss.id}/remove", data={"csrf": token}
+    )
+    assert r.status_code == 403
+
+    agent = httpx.AsyncClient(transport=console._transport, base_url=str(console.base_url))
+    async with agent:
+        await login(agent, "wang", "wang-pass-1")
+        assert (await agent.get("/console/mini/queue")).status_code == 200
+        assert (await agent.get("/console/mini/settings")).status_code == 403  # owner-only
+        r = await console.post(
+            f"/console/mini/settings/accounts/{wang.id}/remove", data={"csrf": token}
+        )
+        assert r.headers["location"].endswith("done=agent_removed")
+        gone = await agent.get("/console/mini/queue")  # at once: its only shop, so deleted
+        assert gone.status_code == 303 and gone.headers["location"] == "/console/login"
+    async with runtime.sessions() as s:
+        assert "wang" not in {a.name for a in await accounts_service.all_accounts(s)}
+    # another shop's owner cannot touch this shop's agents
+    li = next(a for a in by_name.values() if a.name == "li")
+    await login(console, "far")
+    token = csrf_of((await console.get("/console/other/settings")).text)
+    r = await console.post(f"/console/other/settings/accounts/{li.id}/remove", data={"csrf": token})
+    assert r.status_code == 404

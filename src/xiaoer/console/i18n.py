@@ -78,6 +78,21 @@ WORDS: dict[str, tuple[str, str]] = {
         "XIAOER_TURN_DEADLINE), for every shop.",
     ),
     "handoff_rules": ("转人工规则", "Handoff rules"),
+    "account_actions": ("操作", "Actions"),
+    "add_agent": ("添加客服账号", "Add an agent account"),
+    "add_agent_note": (
+        "客服账号可以接待转人工的会话、回复和审批，不能改知识库、策略和设置；把账号名和初始密码告诉客服本人。",
+        "An agent takes handed-over conversations, replies and reviews actions, but cannot "
+        "change knowledge, policy or settings; give the name and first password to the agent.",
+    ),
+    "agent_name": (
+        "账号名（字母、数字或 . _ @ + -）",
+        "Account name (letters, digits or . _ @ + -)",
+    ),
+    "agent_password": ("初始密码（至少 8 位）", "First password (at least 8 characters)"),
+    "remove_agent": ("移除", "Remove"),
+    "done_agent_added": ("已添加客服账号", "Agent account added"),
+    "done_agent_removed": ("已移除该客服账号", "Agent account removed"),
     "handoff_asks": ("顾客要求人工时立即转", "at once when the shopper asks for a person"),
     "handoff_failures": (
         "连续答不上几轮后转",

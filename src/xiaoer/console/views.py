@@ -347,6 +347,26 @@ def create_console(
         done = "assist_on" if on else "assist_off"
         return RedirectResponse(f"{BASE}/{shop_id}/settings?done={done}", status_code=303)
 
+    @app.post("/{shop_id}/settings/accounts")
+    async def add_agent(request: Request, shop_id: str) -> Response:
+        """The owner adds an agent account (客服账号) for this shop with its first password."""
+        ctx, fields = await posted(request, shop_id, owner=True)
+        runtime = rt()
+        async with runtime.sessions() as s:
+            await accounts_service.add_agent(s, shop_id, fields.get("name", ""),
+                                             fields.get("password", ""), runtime.clock())  # fmt: skip
+            await s.commit()
+        return RedirectResponse(f"{BASE}/{shop_id}/settings?done=agent_added", status_code=303)
+
+    @app.post("/{shop_id}/settings/accounts/{account_id}/remove")
+    async def remove_agent(request: Request, shop_id: str, account_id: int) -> Response:
+        """The owner takes this shop away from an agent account (deleted if it has no other)."""
+        await posted(request, shop_id, owner=True)
+        async with rt().sessions() as s:
+            await accounts_service.remove_from_shop(s, shop_id, account_id)
+            await s.commit()
+        return RedirectResponse(f"{BASE}/{shop_id}/settings?done=agent_removed", status_code=303)
+
     @app.post("/{shop_id}/settings/api-key")
     async def rotate_key(request: Request, shop_id: str) -> Response:
         """A new API key for the shop, shown on this page once (never in a URL, never

@@ -23,7 +23,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.domain.errors import BadInput, Conflict
+from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound
 from xiaoer.store.models import ConsoleAccountRow
 from xiaoer.store.repositories import ConsoleAccountRepository, ShopRepository
 
@@ -123,6 +123,29 @@ async def add(
         created_at=now,
     )
     return _account(await repo.add(row))
+
+
+async def add_agent(
+    session: AsyncSession, shop_id: str, name: str, password: str, now: datetime
+) -> Account:
+    """An agent account for this shop, added by its owner on the settings page. Only a new
+    name: an existing account (maybe another merchant's) is never given this shop from here."""
+    return await add(session, name, password, "agent", [shop_id], now)
+
+
+async def remove_from_shop(session: AsyncSession, shop_id: str, account_id: int) -> str:
+    """The agent account no longer sees this shop (it is signed out of it at its next page:
+    every page reads the account afresh); one left with no shop is deleted. Owners are not
+    removed from here. Returns the account's name."""
+    repo = ConsoleAccountRepository(session)
+    row = await repo.get(account_id)
+    if row is None or shop_id not in row.shops:
+        raise NotFound(f"account {account_id} not found in shop {shop_id!r}")
+    if row.role != "agent":
+        raise Forbidden("an owner account is managed with `xiaoer account`, not from the console")
+    name, left = row.name, [s for s in row.shops if s != shop_id]
+    await repo.set_shops(row, left) if left else await repo.remove(row)
+    return name
 
 
 async def authenticate(session: AsyncSession, name: str, password: str) -> Account | None:

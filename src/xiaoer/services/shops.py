@@ -22,8 +22,8 @@ class ShopOverview:
     working_hours: str
     api_key_hint: str | None
     api_key_issued_at: datetime | None
-    accounts: list[tuple[str, str]]
-    """(name, role) of the console accounts that may see this shop."""
+    accounts: list[tuple[str, str, int]]
+    """(name, role, id) of the console accounts that may see this shop."""
 
 
 async def names(session: AsyncSession, shop_ids: tuple[str, ...]) -> dict[str, str]:
@@ -43,7 +43,7 @@ async def overview(session: AsyncSession, shop_id: str) -> ShopOverview:
     key = await ApiKeyRepository(session).current(shop_id)
     _, hint, issued = key or (None, None, None)
     accounts = [
-        (a.name, a.role)
+        (a.name, a.role, a.id)
         for a in await ConsoleAccountRepository(session).all()
         if shop_id in a.shops
     ]

@@ -916,6 +916,14 @@ class ConsoleAccountRepository:
         stmt = select(ConsoleAccountRow).order_by(ConsoleAccountRow.name)
         return list(await self.session.scalars(stmt))
 
+    async def set_shops(self, row: ConsoleAccountRow, shops: list[str]) -> None:
+        row.shops = list(shops)
+        await self.session.flush()
+
+    async def remove(self, row: ConsoleAccountRow) -> None:
+        await self.session.delete(row)
+        await self.session.flush()
+
 
 class InspectionReviewRepository:
     """The merchant's verdicts on 质检 findings, by finding key, for one shop."""
