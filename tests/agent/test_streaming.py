@@ -50,6 +50,24 @@ async def test_sentences_are_sent_once_complete_and_checked_and_none_after_a_fai
     assert sent[-1] == TextDelta("您好，我帮您转人工。", reset=True)
 
 
+async def test_a_check_that_fails_stops_the_stream_not_the_turn() -> None:
+    sent: list[str] = []
+
+    async def emit(event: Event) -> None:
+        sent.append(event.text)  # type: ignore[union-attr]
+
+    async def check(sentence: str) -> bool:
+        if "坏" in sentence:
+            raise RuntimeError("boom")
+        return True
+
+    stream = GuardedStream(check, emit)
+    await stream.feed("好的一句。坏的一句。后面一句。")
+    assert sent == ["好的一句。"] and stream.stopped
+    await stream.finish("好的一句。坏的一句。后面一句。")
+    assert sent[-1] == "坏的一句。后面一句。"
+
+
 async def test_a_second_answer_is_not_streamed_after_a_first_one_was_shown() -> None:
     sent: list[str] = []
 

@@ -14,10 +14,13 @@ rewritten, or it was handed over), a delta with `reset` replaces what is on scre
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
 from xiaoer.agent.events import Emit, TextDelta
+
+_log = logging.getLogger(__name__)
 
 SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?=\s)")
 """Where a sentence ends: Chinese and Latin stops, a line break (not the point of ¥49.90)."""
@@ -53,7 +56,12 @@ class GuardedStream:
             self.buffer = self.buffer[end.end() :]
             if not sentence.strip():
                 continue
-            if not await self.check(sentence):
+            try:
+                passed = await self.check(sentence)
+            except Exception:  # never fail the model's call over a check: just stop streaming
+                _log.exception("checking a streamed sentence failed")
+                passed = False
+            if not passed:
                 self.stopped = True
                 return
             self.sent += sentence
