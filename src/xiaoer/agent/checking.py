@@ -97,7 +97,7 @@ class ReplyCheck:
         and it carries no markup. The whole reply is still checked by `run`. (Not counted in
         `guard_ms`: it runs while the model is still writing.)"""
         evidence = self.evidence(loop, deps)
-        verdicts = await self.guard.check(sentence, evidence, judge=False)
+        verdicts = await self.guard.precheck(sentence, evidence)
         return (
             passed(verdicts)
             and not uncovered(sentence, evidence.merchant_text)

@@ -224,6 +224,11 @@ class OutputGuard:
                 traced.set_attribute("guard.failed_layers", failed)
             return verdicts
 
+    async def precheck(self, text: str, evidence: Evidence) -> list[Verdict]:
+        """The checks that need no model call, untraced: a sentence streamed while the model
+        is still writing (its reply is then checked whole by `check`, under its own span)."""
+        return await self._check(text, evidence, judge=False)
+
     async def _check(self, reply: str, evidence: Evidence, *, judge: bool) -> list[Verdict]:
         merchant = evidence.merchant_text
         claims = unsupported_claims(
