@@ -131,13 +131,8 @@ MISREAD = [
     ("烟雾报警器怎么安装", "", lambda u: u.mood == "calm"),
     ("垃圾桶多大容量", "", lambda u: u.mood == "calm"),
     ("这个多少钱！！", "", lambda u: u.mood != "angry"),
-    pytest.param(
-        "退破晓 1",
-        "",
-        lambda u: not u.quality,
-        id="退破晓 1",
-        marks=pytest.mark.xfail(strict=True, reason="the 1.5B model reads 破 as a fault"),
-    ),
+    # read as a fault (破) until the legend told product questions from size choice (64c677a)
+    ("退破晓 1", "", lambda u: not u.quality),
     pytest.param(
         "质量挺好，就是颜色不喜欢",
         "亲，请问退货原因是什么呢？",
