@@ -39,7 +39,8 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MARK = "<!--progress-->"
 """Where the rendered page is cut: its head is sent at once, the progress goes here."""
 _running: set[asyncio.Task[Any]] = set()
-"""Imports whose page was closed: kept until they finish."""
+"""Every running import's task, held until it finishes (so one whose page was closed is not
+dropped with its response)."""
 
 
 async def _upload(request: Request) -> tuple[dict[str, str], UploadFile]:
