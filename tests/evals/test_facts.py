@@ -157,6 +157,24 @@ def test_an_attribute_figure_must_match_its_value() -> None:
     assert _check("沸点 7 电热水壶保修期内 7 天无理由。") == []
 
 
+def test_a_material_given_as_a_share_said_to_be_pure_is_a_wrong_fact() -> None:
+    scarf = Product(
+        id="S1", title="暮雪 羊毛围巾", category="配饰", brand="", description="",
+        attributes={"成分": "羊毛80% 锦纶20%"}, skus=(Sku("S1-G", "S1", {"颜色": "烟灰"}, 12900, 4),),
+    )  # fmt: skip
+    checker = FactChecker((*CATALOG, scarf))
+
+    def check(reply: str) -> list[WrongFact]:
+        seed = checker.subject_of("暮雪 羊毛围巾是纯羊毛的吗", ORDERS)
+        return checker.check(reply, before=ORDERS, after=ORDERS, seed=seed)
+
+    [w] = check("是的，这条围巾是纯羊毛的。")
+    assert w.kind == "material" and "羊毛80%" in w.record
+    assert [w.kind for w in check("这条是100%羊毛，很暖和。")] == ["material"]
+    assert check("不是纯羊毛的，成分是羊毛80%、锦纶20%。") == []
+    assert check("羊毛含量80%，很暖和。") == []
+
+
 def test_an_order_status_is_checked_before_and_after_the_turn() -> None:
     [w] = _check("您的订单 A1002 已发货，请留意物流。")
     assert w.kind == "status" and "A1002: status 待发货" in w.record

@@ -376,6 +376,20 @@ def test_a_price_on_record_must_be_the_one_of_the_product_or_option_named() -> N
     assert "价格和规格对不上" in reason(verdict) and "找不到" not in reason(verdict)
 
 
+def test_a_material_the_record_gives_as_a_share_is_not_pure() -> None:
+    record = "羊毛围巾（编号P9）\n成分：羊毛80% 锦纶20%\n- 灰色 ¥129 库存4"
+    # seen: "是的，…卫衣男款是纯棉的。" for 成分：棉65% 聚酯纤维35%
+    assert kinds("是的，这条围巾是纯羊毛的。", record) == ["pure"]
+    assert kinds("这条是100%羊毛。", record) == ["pure", "percent"]
+    assert kinds("羊毛100%，很暖和。", record) == ["pure", "percent"]
+    assert kinds("不是纯羊毛的，羊毛80%、锦纶20%。", record) == []
+    assert kinds("含羊毛80%，纯色款。", record) == []  # 纯色 is no material on record
+    assert kinds("是纯羊毛的。", "羊绒衫（编号P1）\n成分：羊毛100%") == []
+    assert kinds("这款是纯棉的。", record) == []  # nothing on record about 棉: the judge's
+    verdict = asyncio.run(OutputGuard().check("这条是纯羊毛的。", Evidence(merchant=[record])))
+    assert "材质说错了" in reason(verdict) and "80%" in reason(verdict)
+
+
 def test_sold_out_needs_a_record_that_says_so() -> None:
     record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
     assert kinds("白色 38 码已经售罄。", record) == []

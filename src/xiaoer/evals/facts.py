@@ -76,6 +76,22 @@ from xiaoer.evals.reading import (
     sentences,
 )
 
+SHARE = re.compile(r"([\u4e00-\u9fff]{1,8})\s?(\d{1,3})\s?%")
+"""A material's share in an attribute's value: 棉65%."""
+NOT_SO = re.compile(r"不|非|没|无")
+
+
+def _called_whole(clause: str, material: str) -> bool:
+    """The clause says the material is all of it (纯棉, 100%棉, 棉100%) and does not deny it."""
+    if NOT_SO.search(clause):
+        return False
+    for n in range(len(material)):
+        m = re.escape(material[n:])
+        if re.search(rf"纯{m}|100\s?%\s?{m}|{m}\s?100\s?%", clause):
+            return True
+    return False
+
+
 NOT_FOUND = re.compile(r"(?:没有|没|未)(?:找到|查到)[^。！？\n]*$")
 """A stock word after "没有找到…" in the same sentence describes the search, not a product."""
 
@@ -83,7 +99,7 @@ NOT_FOUND = re.compile(r"(?:没有|没|未)(?:找到|查到)[^。！？\n]*$")
 @dataclass(frozen=True)
 class WrongFact:
     kind: str
-    """stock | stock_count | price | figure | status | date | amount"""
+    """stock | stock_count | price | figure | material | status | date | amount"""
     claim: str
     """The reply's words (the clause the claim was read from)."""
     record: str
@@ -554,6 +570,12 @@ class FactChecker:
                     continue
                 if said not in on_record[unit]:
                     wrong.append(WrongFact("figure", original, f"{p.id} {p.title}: {name} {value}"))
+                    break
+        for name, value in flat_attributes(p.attributes):
+            for material, share in SHARE.findall(fold(value)):
+                if int(share) < 100 and _called_whole(clause, material):
+                    record = f"{p.id} {p.title}: {name} {value}"
+                    wrong.append(WrongFact("material", original, record))
                     break
         return wrong
 

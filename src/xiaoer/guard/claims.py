@@ -22,7 +22,9 @@ class Claim:
     """id, amount, percent, date, phone, address, status, promise, warranty, window, denied (an
     order on record said not to be theirs or not found), stock (a SKU the record says is sold
     out said to be in stock: the claim's text is its options), sold_out (something said to be sold
-    out when the records show nothing sold out, or options they show in stock) — or, from
+    out when the records show nothing sold out, or options they show in stock), price (a price on
+    record given for another product or option), pure (a material said to be pure that the record
+    gives as a share: "纯棉" for 棉65%) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -228,6 +230,40 @@ def misattributed(sentence: str, book: PriceBook) -> list[Claim]:
     return out
 
 
+PURE = re.compile(r"(?:纯|100\s?%\s?)([\u4e00-\u9fff]{1,4})")
+PURE_AFTER = re.compile(r"([\u4e00-\u9fff]{1,4})\s?100\s?%")
+"""A material said to be the whole of something: 纯羊毛, 100%棉 (`PURE`), 棉100% (`PURE_AFTER`)."""
+
+
+def _share(words: Iterable[str], flat: str) -> int | None:
+    """The percentage the text gives for the first of `words` it gives one for, written either
+    way round (棉65%, 65%棉)."""
+    for word in words:
+        w = re.escape(word)
+        if m := re.search(rf"{w}\s?(\d{{1,3}})\s?%|(?<![\d.])(\d{{1,3}})\s?%\s?{w}", flat):
+            return int(m.group(1) or m.group(2))
+    return None
+
+
+def impure(sentence: str, shop_says: str) -> list[Claim]:
+    """Materials a sentence calls pure which the record gives as a share below the whole (seen:
+    "是的，…是纯棉的" for 成分：棉65% 聚酯纤维35%). A negated clause ("不是纯棉") is left be."""
+    out: list[Claim] = []
+    for clause in CLAUSE.findall(sentence):
+        if NEGATION.search(clause):
+            continue
+        # the material starts the words after 纯 / 100%, or ends those before 100%
+        found = [(m, [m.group(1)[:n] for n in range(len(m.group(1)), 0, -1)])
+                 for m in PURE.finditer(clause)]  # fmt: skip
+        found += [(m, [m.group(1)[n:] for n in range(len(m.group(1)))])
+                  for m in PURE_AFTER.finditer(clause)]  # fmt: skip
+        for m, words in found:
+            share = _share(words, shop_says)
+            if share is not None and share < 100:
+                out.append(Claim("pure", f"{m.group(0)}（查询结果里是 {share}%）"))
+    return out
+
+
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
 """Sentences that suppose or ask rather than state."""
@@ -369,6 +405,7 @@ def unsupported_claims(
         pool = shop_prices if COMMIT.search(sentence) else prices
         if not COMMIT.search(sentence):  # a refund is what was paid, not today's price
             out += misattributed(sentence, book)
+        out += impure(sentence, shop_says)
         for m in AMOUNT.finditer(plain):
             need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2), pool)
         if AFFIRM.search(sentence) and not NEGATION.search(sentence):

@@ -306,8 +306,12 @@ def reason(verdicts: list[Verdict]) -> str:
         mixed = [c.removeprefix("price: ") for c in v.claims if c.startswith("price: ")]
         if v.layer == "rules" and mixed:
             parts.append(f"价格和规格对不上：查询结果里 {'；'.join(mixed)}，每个价格要说对应的规格")
-        told = ("denied: ", "stock: ", "sold_out: ", "price: ")
-        if v.layer == "rules" and len(denied) + len(sold) + len(gone) + len(mixed) == len(v.claims):
+        whole = [c.removeprefix("pure: ") for c in v.claims if c.startswith("pure: ")]
+        if v.layer == "rules" and whole:
+            parts.append(f"材质说错了：{'；'.join(whole)}，要照查询结果说成分和比例")
+        told = ("denied: ", "stock: ", "sold_out: ", "price: ", "pure: ")
+        said = len(denied) + len(sold) + len(gone) + len(mixed) + len(whole)
+        if v.layer == "rules" and said == len(v.claims):
             continue
         what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
         parts.append(
