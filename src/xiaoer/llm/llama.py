@@ -22,6 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from xiaoer.llm.parse import calls_in_text
 from xiaoer.llm.snapshots import Snapshots
 
 _OPENERS = ("{", "`", "<", "[")
+MIN_RESULT_CHARS = 200
+"""A tool result is not cut below this many characters to make a prompt fit."""
 
 
 class LlamaLLM:
@@ -101,14 +104,47 @@ class LlamaLLM:
         max_tokens: int = 384,
         on_text: OnText | None = None,
     ) -> Completion:
-        prompt = render(messages, tools)
-        tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
-        if len(tokens) + max_tokens > self.llama.n_ctx():
-            raise UpstreamError(
-                f"prompt of {len(tokens)} tokens does not fit the {self.llama.n_ctx()}-token context"
-            )
+        _, tokens = self._fit(messages, tools, self.llama.n_ctx() - max_tokens)
         async with self._lock:
             return await self._generate(tokens, tools, mode, max_tokens, on_text)
+
+    def _tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> list[int]:
+        prompt = render(messages, tools)
+        return self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+
+    def _fit(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], room: int
+    ) -> tuple[list[ChatMessage], list[int]]:
+        """The prompt and its tokens, made to fit `room` when they do not (seen: 4,327 tokens after a
+        turn's third lookup, and the turn failed): first the oldest exchanges before the
+        shopper's latest message go, then the longest tool results are cut by half in turn
+        down to `MIN_RESULT_CHARS`. What still does not fit is an error."""
+        kept = list(messages)
+        tokens = self._tokens(kept, tools)
+        if len(tokens) <= room:
+            return kept, tokens
+        head = next((i for i, m in enumerate(kept) if m.role != "system"), len(kept))
+        last_user = max((i for i, m in enumerate(kept) if m.role == "user"), default=head)
+        while len(tokens) > room and last_user > head:
+            # one exchange: from its shopper message to the next one
+            end = next(
+                (i for i in range(head + 1, last_user + 1) if kept[i].role == "user"), last_user
+            )
+            del kept[head:end]
+            last_user -= end - head
+            tokens = self._tokens(kept, tools)
+        while len(tokens) > room:
+            results = [i for i, m in enumerate(kept) if m.role == "tool"]
+            longest = max(results, key=lambda i: len(kept[i].content), default=None)
+            if longest is None or len(kept[longest].content) <= MIN_RESULT_CHARS:
+                raise UpstreamError(
+                    f"prompt of {len(tokens)} tokens does not fit the {room}-token room"
+                )
+            text = kept[longest].content
+            cut = text[: max(MIN_RESULT_CHARS, len(text) // 2)] + "…（后面省略）"
+            kept[longest] = replace(kept[longest], content=cut)
+            tokens = self._tokens(kept, tools)
+        return kept, tokens
 
     async def _generate(
         self,
