@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     """SQLAlchemy URL; empty means `sqlite:///<home>/xiaoer.db`. PostgreSQL: `postgresql://…`."""
     model_cache: Path = Path.home() / ".cache" / "xiaoer" / "models"
+    embedding_cache: Path | None = Path.home() / ".cache" / "xiaoer" / "embeddings.sqlite"
+    """Passage vectors already computed on this machine (a shop imported again is not embedded
+    again); empty turns it off."""
     llm_base_url: str = ""
     """Set to use an OpenAI-compatible endpoint instead of the embedded model."""
     llm_model: str = ""
@@ -110,6 +113,11 @@ class Settings(BaseSettings):
     demo_pages: bool = False
     """Serve `/demo/{shop_id}`, a product page with the widget signed in as one of the shop's
     shoppers. A local demo only (`xiaoer demo` turns it on): anyone who opens it chats as them."""
+
+    @field_validator("embedding_cache", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return None if value in ("", None) else value
 
     @field_validator("now")
     @classmethod

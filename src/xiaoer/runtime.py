@@ -101,7 +101,11 @@ class Runtime:
 
     def knowledge(self) -> KnowledgeBase:
         if self._knowledge is None:
-            embedder = E5Embedder(self.settings.llm_threads) if self._dense() else None
+            embedder = (
+                E5Embedder(self.settings.llm_threads, self.settings.embedding_cache)
+                if self._dense()
+                else None
+            )
             self._knowledge = KnowledgeBase(self.sessions, embedder, self.clock)
         return self._knowledge
 

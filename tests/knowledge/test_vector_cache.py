@@ -1,0 +1,48 @@
+"""Passage vectors computed once on a machine are read back from the cache file, bit for bit;
+a cache that cannot be used only costs the time to compute them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xiaoer.knowledge.embed import E5Embedder
+
+TEXTS = ["退货要在签收后七天内申请", "周末也发货吗", "退货要在签收后七天内申请"]
+
+
+def test_a_second_embedder_reads_the_vectors_back(tmp_path: Path) -> None:
+    cache = tmp_path / "vectors.sqlite"
+    first = E5Embedder(cache=cache).passages(TEXTS)
+    assert np.array_equal(first, E5Embedder().passages(TEXTS))  # the same as uncached
+
+    again = E5Embedder(cache=cache)
+
+    def no_model(_texts: object) -> np.ndarray:
+        raise AssertionError("embedded again")
+
+    again._passages = no_model  # type: ignore[method-assign]
+    assert np.array_equal(again.passages(TEXTS), first)
+    # a new text among known ones: only it is computed
+    seen: list[list[str]] = []
+    mixed = E5Embedder(cache=cache)
+    real = mixed._passages
+
+    def counted(texts: list[str]) -> np.ndarray:
+        seen.append(list(texts))
+        return real(texts)
+
+    mixed._passages = counted  # type: ignore[method-assign]
+    out = mixed.passages(["周末也发货吗", "发票怎么开"])
+    assert seen == [["发票怎么开"]] and np.array_equal(out[0], first[1])
+
+
+def test_an_unusable_cache_file_is_logged_and_the_vectors_computed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "not-a-db.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    out = E5Embedder(cache=bad).passages(TEXTS[:2])
+    assert out.shape == (2, 384) and "embedding cache" in caplog.text
