@@ -61,7 +61,12 @@ def build_llm(settings: Settings, progress: Callable[[int, int], None] | None = 
     from xiaoer.llm.model_files import ensure_gguf
 
     path = ensure_gguf(settings.model_cache, progress=progress)
-    return LlamaLLM.load(path, n_ctx=settings.llm_ctx, threads=settings.llm_threads)
+    return LlamaLLM.load(
+        path,
+        n_ctx=settings.llm_ctx,
+        threads=settings.llm_threads,
+        snapshots=settings.llm_snapshots,
+    )
 
 
 @dataclass

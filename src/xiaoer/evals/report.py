@@ -43,6 +43,7 @@ def summarize(trials: list[Trial], n_trials: int, wall_s: float) -> dict[str, An
         "llm_calls_per_turn": round(sum(x.llm_calls for x in turns) / n_turns, 3),
         "tokens_in_per_turn": round(sum(x.tokens_in for x in turns) / n_turns, 1),
         "tokens_out_per_turn": round(sum(x.tokens_out for x in turns) / n_turns, 1),
+        "cached_tokens_per_turn": round(sum(x.cached_tokens for x in turns) / n_turns, 1),
         "turns": len(turns),
         "fallback_turns": sum(x.fallback for x in turns),
         "latency_ms": {
@@ -173,6 +174,9 @@ def trial_record(t: Trial) -> dict[str, Any]:
                 "tool_calls": x.tool_calls,
                 "actions": x.actions,
                 "llm_calls": x.llm_calls,
+                "tokens_in": x.tokens_in,
+                "cached_tokens": x.cached_tokens,
+                "tokens_out": x.tokens_out,
                 "latency_ms": x.latency_ms,
                 "fallback": x.fallback,
                 "guard": x.guard,

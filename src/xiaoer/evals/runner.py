@@ -201,6 +201,7 @@ async def _converse(rt: Runtime, scenario: Scenario, shopper: Shopper, trial: Tr
                 actions=r.actions,
                 guard=r.guard,
                 guard_ms=r.guard_ms,
+                cached_tokens=r.cached_tokens,
                 handoff=r.handoff,
             )
         )

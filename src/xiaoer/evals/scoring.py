@@ -33,6 +33,8 @@ class Turn:
     """Actions this turn touched (tool, arguments, status, policy_verdict)."""
     guard: list[dict[str, Any]] = field(default_factory=list)
     guard_ms: int = 0
+    cached_tokens: int = 0
+    """Of `tokens_in`, those the model's cache already held (not read again)."""
     handoff: dict[str, Any] | None = None
     orders: dict[str, Order] | None = None
     """The orders the conversation touches, as they stood after this turn (None: unchanged

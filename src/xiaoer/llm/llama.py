@@ -43,7 +43,13 @@ class LlamaLLM:
     serves_at_once = 1
     """One call at a time (`llm/gate.py` keeps the rest in line)."""
 
-    def __init__(self, llama: Any, *, name: str = "qwen2.5-coder-1.5b-instruct-q4_k_m") -> None:
+    def __init__(
+        self,
+        llama: Any,
+        *,
+        name: str = "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        snapshots: int = 4,
+    ) -> None:
         self.llama = llama
         self.name = name
         self._lock = asyncio.Lock()
@@ -54,10 +60,12 @@ class LlamaLLM:
             *llama.tokenize(b"<|endoftext|>", add_bos=False, special=True),
         }
         self.load_seconds = 0.0
-        self.snapshots = Snapshots(llama)
+        self.snapshots = Snapshots(llama, snapshots)
 
     @classmethod
-    def load(cls, path: Path, *, n_ctx: int = 4096, threads: int = 2) -> LlamaLLM:
+    def load(
+        cls, path: Path, *, n_ctx: int = 4096, threads: int = 2, snapshots: int = 4
+    ) -> LlamaLLM:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -74,7 +82,7 @@ class LlamaLLM:
             n_batch=512,
             verbose=False,
         )
-        llm = cls(llama)
+        llm = cls(llama, snapshots=snapshots)
         llm.load_seconds = time.perf_counter() - started
         return llm
 

@@ -78,7 +78,7 @@ class Snapshots:
     def save(self) -> None:
         """Keep the live state; states it extends are dropped (it covers them)."""
         ids = self._live()
-        if not ids:
+        if not ids or self.size <= 0:
             return
         import llama_cpp
 
