@@ -184,8 +184,13 @@ def price_book(evidence: str) -> PriceBook:
 
 def _said(value: str, flat: str) -> bool:
     """The value is written in the text as a word of its own: "42" not inside "¥429"."""
-    v = re.escape(value.lower())
-    return re.search(rf"(?<![0-9a-z.]){v}(?![0-9a-z])", flat) is not None
+    low = value.lower()
+    if not low:
+        return False
+    # only an edge that is a letter or digit can run into a longer word: 白色 in 白色38码
+    left = r"(?<![0-9a-z.])" if low[0].isascii() and low[0].isalnum() else ""
+    right = r"(?![0-9a-z])" if low[-1].isascii() and low[-1].isalnum() else ""
+    return re.search(left + re.escape(low) + right, flat) is not None
 
 
 def _priced(scope: str, book: PriceBook) -> tuple[list[PriceRow], list[str]] | None:
@@ -288,7 +293,8 @@ def _options(rows: list[tuple[str, str]], *, gone: bool) -> list[str]:
 
 
 def _names(options: str, flat: str) -> bool:
-    return all(v.lower() in flat for v in options.split("/"))
+    """Every option value of a SKU row (`白色/42`) is said, each as a word of its own."""
+    return all(_said(v, flat) for v in options.split("/"))
 
 
 def money(text: str) -> set[Decimal]:
