@@ -48,7 +48,7 @@ class LlamaLLM:
         llama: Any,
         *,
         name: str = "qwen2.5-coder-1.5b-instruct-q4_k_m",
-        snapshots: int = 4,
+        snapshots: int = 8,
     ) -> None:
         self.llama = llama
         self.name = name
@@ -64,7 +64,7 @@ class LlamaLLM:
 
     @classmethod
     def load(
-        cls, path: Path, *, n_ctx: int = 4096, threads: int = 2, snapshots: int = 4
+        cls, path: Path, *, n_ctx: int = 4096, threads: int = 2, snapshots: int = 8
     ) -> LlamaLLM:
         try:
             from llama_cpp import Llama

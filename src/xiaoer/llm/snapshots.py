@@ -36,8 +36,9 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 
 class Snapshots:
-    """At most `size` saved states, least recently used dropped first. Not thread-safe: the
-    caller serializes calls (one model instance serves one call at a time)."""
+    """At most `size` saved states; a new one first replaces the least recently used of its
+    own prompt family (`_victim`). Not thread-safe: the caller serializes calls (one model
+    instance serves one call at a time)."""
 
     def __init__(self, llama: Any, size: int = 4) -> None:
         self.llama = llama
@@ -80,17 +81,33 @@ class Snapshots:
         ids = self._live()
         if not ids or self.size <= 0:
             return
+        blob = self._state()
+        if blob is None:
+            return
+        self.saved = [s for s in self.saved if common_prefix(s.ids, ids) < len(s.ids)]
+        self.saved.append(Snapshot(ids, blob))
+        while len(self.saved) > self.size:
+            self.saved.remove(self._victim(ids))
+
+    def _state(self) -> bytes | None:
+        """The live sequence's KV cells, copied out of llama.cpp."""
         import llama_cpp
 
         ctx = self.llama._ctx.ctx
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buf = (ctypes.c_uint8 * size)()
         n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
-        if not n:
-            return
-        self.saved = [s for s in self.saved if common_prefix(s.ids, ids) < len(s.ids)]
-        self.saved.append(Snapshot(ids, bytes(buf)[:n]))
-        del self.saved[: -self.size]
+        return bytes(buf)[:n] if n else None
+
+    def _victim(self, ids: list[int]) -> Snapshot:
+        """The state to drop: the least recently used one of the prompt family just saved (one
+        that shares at least `MIN_GAIN` tokens with it) — seen: a turn of three agent calls
+        pushed the understanding step's state out of four, and the next turn read its 744
+        tokens again (8 s) — or, with no other of that family kept, the least recently used."""
+        for snap in self.saved[:-1]:
+            if common_prefix(snap.ids, ids) >= MIN_GAIN:
+                return snap
+        return self.saved[0]
 
     @staticmethod
     def _set(ctx: Any, buf: Any, size: int) -> bool:
