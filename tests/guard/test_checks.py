@@ -387,7 +387,7 @@ def test_a_material_the_record_gives_as_a_share_is_not_pure() -> None:
     assert kinds("是纯羊毛的。", "羊绒衫（编号P1）\n成分：羊毛100%") == []
     assert kinds("这款是纯棉的。", record) == []  # nothing on record about 棉: the judge's
     verdict = asyncio.run(OutputGuard().check("这条是纯羊毛的。", Evidence(merchant=[record])))
-    assert "材质说错了" in reason(verdict) and "80%" in reason(verdict)
+    assert "材质说错了" in reason(verdict) and "成分：羊毛80% 锦纶20%" in reason(verdict)
 
 
 def test_sold_out_needs_a_record_that_says_so() -> None:

@@ -240,19 +240,23 @@ PURE_AFTER = re.compile(r"([\u4e00-\u9fff]{1,4})\s?100\s?%")
 """A material said to be the whole of something: 纯羊毛, 100%棉 (`PURE`), 棉100% (`PURE_AFTER`)."""
 
 
-def _share(words: Iterable[str], flat: str) -> int | None:
+def _share(words: Iterable[str], text: str) -> tuple[int, str] | None:
     """The percentage the text gives for the first of `words` it gives one for, written either
-    way round (棉65%, 65%棉)."""
+    way round (棉65%, 65%棉), with the line that gives it."""
     for word in words:
         w = re.escape(word)
-        if m := re.search(rf"{w}\s?(\d{{1,3}})\s?%|(?<![\d.])(\d{{1,3}})\s?%\s?{w}", flat):
-            return int(m.group(1) or m.group(2))
+        if m := re.search(rf"{w}\s?(\d{{1,3}})\s?%|(?<![\d.])(\d{{1,3}})\s?%\s?{w}", text):
+            start = text.rfind("\n", 0, m.start()) + 1
+            end = text.find("\n", m.end())
+            line = text[start : end if end >= 0 else len(text)].strip()
+            return int(m.group(1) or m.group(2)), line[:60]
     return None
 
 
 def impure(sentence: str, shop_says: str) -> list[Claim]:
     """Materials a sentence calls pure which the record gives as a share below the whole (seen:
-    "是的，…是纯棉的" for 成分：棉65% 聚酯纤维35%). A negated clause ("不是纯棉") is left be."""
+    "是的，…是纯棉的" for 成分：棉65% 聚酯纤维35%). A negated clause ("不是纯棉") is left be.
+    The claim carries the record's line, for the rewrite to say instead."""
     out: list[Claim] = []
     for clause in CLAUSE.findall(sentence):
         if NEGATION.search(clause):
@@ -263,9 +267,8 @@ def impure(sentence: str, shop_says: str) -> list[Claim]:
         found += [(m, [m.group(1)[n:] for n in range(len(m.group(1)))])
                   for m in PURE_AFTER.finditer(clause)]  # fmt: skip
         for m, words in found:
-            share = _share(words, shop_says)
-            if share is not None and share < 100:
-                out.append(Claim("pure", f"{m.group(0)}（查询结果里是 {share}%）"))
+            if (share := _share(words, shop_says)) and share[0] < 100:
+                out.append(Claim("pure", f"{m.group(0)}，查询结果是「{share[1]}」"))
     return out
 
 

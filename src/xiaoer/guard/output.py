@@ -308,7 +308,9 @@ def reason(verdicts: list[Verdict]) -> str:
             parts.append(f"价格和规格对不上：查询结果里 {'；'.join(mixed)}，每个价格要说对应的规格")
         whole = [c.removeprefix("pure: ") for c in v.claims if c.startswith("pure: ")]
         if v.layer == "rules" and whole:
-            parts.append(f"材质说错了：{'；'.join(whole)}，要照查询结果说成分和比例")
+            parts.append(
+                f"材质说错了：说了{'；'.join(whole)}。不是纯的：直接告诉顾客查询结果里的成分和比例"
+            )
         told = ("denied: ", "stock: ", "sold_out: ", "price: ", "pure: ")
         said = len(denied) + len(sold) + len(gone) + len(mixed) + len(whole)
         if v.layer == "rules" and said == len(v.claims):
