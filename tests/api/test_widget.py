@@ -4,6 +4,7 @@ on), CORS for the pages it is embedded on, what a reload needs, and SSE keepaliv
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -121,3 +122,45 @@ async def test_a_quiet_stream_sends_keepalive_pings(monkeypatch: pytest.MonkeyPa
     assert frames[0].startswith("event: delta") and frames[-1].startswith("event: delta")
     assert sse.PING in frames[1:-1]
     assert all(f == sse.PING for f in frames[1:-1])
+
+
+async def test_a_human_agents_reply_reaches_the_shopper_on_the_live_stream(
+    merchant: httpx.AsyncClient, runtime: Runtime, llm: ScriptedLLM,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import xiaoer.api.widget as widget
+
+    monkeypatch.setattr(widget, "POLL_S", 0.05)
+    monkeypatch.setattr(widget, "KEEPALIVE_S", 0.3)
+    monkeypatch.setattr(widget, "LIFETIME_S", 1.0)
+    llm.steps = [say("您好，在的。")]
+    auth = await _shopper(merchant)
+    cid = (await merchant.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    sent = {"text": "在吗", "client_key": "k-1"}
+    answer = await merchant.post(f"/v1/conversations/{cid}/messages", json=sent, headers=auth)
+    after = answer.json()["message_id"]
+    inbox = runtime.inbox()
+    await inbox.takeover("mini", cid, "小王")
+    await inbox.whisper("mini", cid, "先安抚一下")  # for the AI: never on the shopper's screen
+
+    url = f"/v1/conversations/{cid}/events?after={after}"
+    listening = asyncio.create_task(merchant.get(url, headers=auth))
+    await asyncio.sleep(0.2)
+    await inbox.reply("mini", cid, "我是客服小王，这就帮您看。", "小王")
+    r = await listening
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = re.findall(r"event: (\w+)\ndata: (.*)\n\n", r.text)
+    assert [(e, json.loads(d)["role"], json.loads(d)["text"]) for e, d in events] == [
+        ("message", "agent", "我是客服小王，这就帮您看。")
+    ]
+    assert ": ping" in r.text  # nothing new for a while: keepalive
+    # from the start: the whole conversation the shopper sees, in order
+    r = await merchant.get(f"/v1/conversations/{cid}/events", headers=auth)
+    roles = [json.loads(d)["role"] for _, d in re.findall(r"event: (\w+)\ndata: (.*)\n\n", r.text)]
+    assert roles == ["shopper", "assistant", "agent"]
+    # another shopper's conversation, no token, a bad `after`: the API's own 4xx answers
+    other = await _shopper(merchant, "U2")
+    assert (await merchant.get(url, headers=other)).status_code == 404
+    assert (await merchant.get(url)).status_code == 401
+    bad = await merchant.get(f"/v1/conversations/{cid}/events?after=-1", headers=auth)
+    assert bad.status_code == 400 and "error" in bad.json()

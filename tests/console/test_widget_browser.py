@@ -164,3 +164,36 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     assert [(a["tool"], a["status"]) for a in listed.json()["actions"]] == [
         ("request_return", "executed")
     ]
+
+
+def test_a_human_agents_reply_appears_in_the_widget_while_handed_over(
+    browser: WebDriver, shop: Shop, shots: Path
+) -> None:
+    """Handed over, the widget listens on the conversation's live stream: the agent's reply
+    shows up with no reload and no click."""
+    driver = browser
+    driver.get(f"{shop.url}/demo/mini?shopper=U1&product=P2")
+    root = _widget(driver)
+    root.find_element(By.CSS_SELECTOR, ".bubble").click()
+    driver.execute_script(  # what the widget asks the server for from here on
+        "window.asked = []; const f = window.fetch;"
+        "window.fetch = (u, o) => { window.asked.push(String(u)); return f(u, o); };"
+    )
+    shop.llm.steps = [say("好的，这就为您转接人工客服。")]
+    root.find_element(By.CSS_SELECTOR, "textarea").send_keys("我要转人工", Keys.ENTER)
+    status = root.find_element(By.CSS_SELECTOR, ".status")
+    _until(driver, lambda: "人工" in status.text, "the handed-over status")
+
+    merchant = {"Authorization": f"Bearer {shop.key}"}
+    queue = httpx.get(f"{shop.url}/v1/inbox", headers=merchant).json()["handoffs"]
+    [conversation] = [h["conversation_id"] for h in queue if h["shopper_id"] == "U1"]
+    reply = httpx.post(f"{shop.url}/v1/inbox/{conversation}/reply", headers=merchant,
+                       json={"text": "您好，我是客服小王，这就帮您处理。", "agent": "小王"})  # fmt: skip
+    assert reply.status_code == 201, reply.text
+    _until(driver, lambda: ("agent", "您好，我是客服小王，这就帮您处理。") in _said(root),
+           "the agent's reply on the live stream")  # fmt: skip
+    assert [role for role, _ in _said(root)].count("agent") == 1
+    asked = driver.execute_script("return window.asked")
+    assert any(f"/v1/conversations/{conversation}/events?after=" in u for u in asked), asked
+    assert not any(u.endswith(f"/v1/conversations/{conversation}") for u in asked), asked  # no poll
+    driver.save_screenshot(str(shots / "widget-7-agent-reply-live.png"))

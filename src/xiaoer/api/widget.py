@@ -12,21 +12,35 @@ page of the shop with the widget on it, signed in as one of the shop's shoppers:
 never for a public server (anyone who opens it chats as that shopper).
 """
 
+import asyncio
 import html
-from collections.abc import Awaitable, Callable
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from string import Template
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from xiaoer.api.auth import ShopperClaims, sign_shopper_token
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound
 from xiaoer.domain.models import Product
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import CatalogRepository, ShopperRepository, ShopRepository
+from xiaoer.store.repositories import (
+    CatalogRepository,
+    ConversationRepository,
+    ShopperRepository,
+    ShopRepository,
+)
+
+POLL_S = 2.0
+KEEPALIVE_S = 15.0
+LIFETIME_S = 30 * 60.0
+SHOWN_ROLES = ("shopper", "assistant", "agent")
+"""What the shopper's window shows: never the merchant's whispers to the AI."""
 
 DEMO_TOKEN_TTL = 12 * 3600
 
@@ -96,6 +110,46 @@ def widget_router(
         if found is None:
             raise NotFound(f"product {product_id!r} not found")
         return product_card(found)
+
+    @router.get("/v1/conversations/{conversation_id}/events")
+    async def conversation_events(
+        request: Request,
+        conversation_id: str,
+        claims: Shopper,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    ) -> Response:
+        """Shopper: an SSE stream of the conversation's new messages (after message `after`):
+        a human agent's reply reaches the window while it is handed over, without a poll.
+        `event: message` frames, a `: ping` every 15 s; it ends after 30 minutes or when the
+        client goes away (the widget reconnects from the last message it has)."""
+        async with rt().sessions() as s:
+            conv = await ConversationRepository(s, claims.shop_id).get(conversation_id)
+        if conv is None or conv.shopper_id != claims.shopper_id:
+            raise NotFound(f"conversation {conversation_id!r} not found")
+
+        async def frames() -> AsyncIterator[str]:
+            seen, quiet, began = after, time.monotonic(), time.monotonic()
+            yield ": connected\n\n"
+            while time.monotonic() - began < LIFETIME_S:
+                async with rt().sessions() as s:
+                    repo = ConversationRepository(s, claims.shop_id)
+                    rows = await repo.messages_after(conversation_id, seen)
+                for m in rows:
+                    seen = m.id
+                    if m.role in SHOWN_ROLES:
+                        data = {"id": m.id, "role": m.role, "text": m.content,
+                                "created_at": m.created_at.isoformat()}  # fmt: skip
+                        yield f"event: message\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                        quiet = time.monotonic()
+                if time.monotonic() - quiet >= KEEPALIVE_S:
+                    yield ": ping\n\n"
+                    quiet = time.monotonic()
+                await asyncio.sleep(POLL_S)
+                if await request.is_disconnected():
+                    return
+
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
 
     if not settings.demo_pages:
         return router

@@ -378,6 +378,19 @@ class ConversationRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def messages_after(self, conversation_id: str, after_id: int) -> Sequence[MessageRow]:
+        """The conversation's messages newer than `after_id`, in order (a live stream's poll)."""
+        stmt = (
+            select(MessageRow)
+            .where(
+                MessageRow.shop_id == self.shop_id,
+                MessageRow.conversation_id == conversation_id,
+                MessageRow.id > after_id,
+            )
+            .order_by(MessageRow.id)
+        )
+        return list(await self.session.scalars(stmt))
+
     async def shopper_messages_since(self, shopper_id: str, since: datetime) -> int:
         """How many messages the shopper sent in this shop since `since` (the rate limit)."""
         stmt = (

@@ -364,8 +364,43 @@
     (data.actions || []).forEach(showButtons);
   }
 
-  function watch() {
+  /* While handed over, a human's replies arrive on a live stream of the conversation (SSE
+     read with fetch, for the token header); it reconnects from the newest message on screen,
+     and falls back to asking for the history every 4 s when the stream cannot be had. */
+  function newest() {
+    return Object.keys(shown).reduce(function (a, k) { return Math.max(a, +k || 0); }, 0);
+  }
+  async function listen() {
+    var res = await api("/v1/conversations/" + conversation + "/events?after=" + newest(),
+                        { headers: { Accept: "text/event-stream" } });
+    if (!res.ok || !res.body) throw new Error(res.statusText);
+    var reader = res.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    for (;;) {
+      var chunk = await reader.read();
+      if (chunk.done) return;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      var cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        var frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        var data = frame.split("\n").filter(function (l) { return l.indexOf("data: ") === 0; })
+          .map(function (l) { return l.slice(6); }).join("");
+        if (!data) continue;                // `: connected`, `: ping`
+        var m = JSON.parse(data);
+        if (m.role === "shopper" && !shown[m.id]) { shown[m.id] = true; continue; }  // on screen
+        addMessage(m.role, m.text, m.id);
+      }
+    }
+  }
+  async function watch() {
     if (polling) return;
+    polling = true;
+    for (var failures = 0; failures < 3 && conversation;) {
+      try { await listen(); failures = 0; } catch (e) { failures++; }
+      await sleep(1000 * (failures + 1));
+    }
     polling = setInterval(function () { if (!panel.hidden && !busy) history(); }, 4000);
   }
 
