@@ -170,7 +170,7 @@ def test_a_human_agents_reply_appears_in_the_widget_while_handed_over(
     browser: WebDriver, shop: Shop, shots: Path
 ) -> None:
     """Handed over, the widget listens on the conversation's live stream: the agent's reply
-    shows up with no reload and no click."""
+    shows up with no reload and no click — and after a reload, too."""
     driver = browser
     driver.get(f"{shop.url}/demo/mini?shopper=U1&product=P2")
     root = _widget(driver)
@@ -197,3 +197,15 @@ def test_a_human_agents_reply_appears_in_the_widget_while_handed_over(
     assert any(f"/v1/conversations/{conversation}/events?after=" in u for u in asked), asked
     assert not any(u.endswith(f"/v1/conversations/{conversation}") for u in asked), asked  # no poll
     driver.save_screenshot(str(shots / "widget-7-agent-reply-live.png"))
+
+    # After a reload the widget reads that a person has the conversation, and listens again.
+    driver.refresh()
+    root = _widget(driver)
+    root.find_element(By.CSS_SELECTOR, ".bubble").click()
+    _until(driver, lambda: "人工" in root.find_element(By.CSS_SELECTOR, ".status").text,
+           "the handed-over status after a reload")  # fmt: skip
+    again = httpx.post(f"{shop.url}/v1/inbox/{conversation}/reply", headers=merchant,
+                       json={"text": "退款已经为您登记好了。", "agent": "小王"})  # fmt: skip
+    assert again.status_code == 201, again.text
+    _until(driver, lambda: ("agent", "退款已经为您登记好了。") in _said(root),
+           "the agent's second reply, after the reload")  # fmt: skip

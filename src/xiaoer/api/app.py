@@ -282,7 +282,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     @app.get("/v1/conversations/{conversation_id}")
     async def read_conversation(conversation_id: str, claims: Shopper) -> dict[str, Any]:
         """Shopper: the conversation's messages (and the tools each reply used; a message's
-        `client_key`, so that a client resending it after a reload knows it arrived)."""
+        `client_key`, so that a client resending it after a reload knows it arrived), and
+        whether it is handed over to a person (`handed_over`)."""
         async with rt().sessions() as s:
             repo = ConversationRepository(s, claims.shop_id)
             conv = await repo.get(conversation_id)
@@ -298,6 +299,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         views = await rt().assistant().action_views(claims.shop_id, conversation_id)
         return {
             "conversation_id": conversation_id,
+            "handed_over": conv.mode != "ai",  # a person has it, or it waits for one
             "actions": [v.as_dict() for v in views],
             "messages": [
                 {

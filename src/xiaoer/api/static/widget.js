@@ -362,6 +362,7 @@
       if (m.role === "shopper" || m.role === "assistant" || m.role === "agent") addMessage(m.role, m.text, m.id);
     });
     (data.actions || []).forEach(showButtons);
+    if (data.handed_over && !handedOver) { handedOver = true; say(t("handed")); watch(); }
   }
 
   /* While handed over, a human's replies arrive on a live stream of the conversation (SSE
