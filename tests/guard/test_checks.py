@@ -403,6 +403,13 @@ def test_sold_out_needs_a_record_that_says_so() -> None:
     assert "没查过库存就不能说没货" in reason(verdict)
 
 
+def test_an_option_value_is_said_only_as_a_word_of_its_own() -> None:
+    record = "- 黑色/L ¥99 库存3\n- 黑色/XL ¥99 缺货"
+    assert kinds("黑色XL已经售罄。", record) == []  # L is not said by XL
+    assert kinds("黑色 XL 有货。", record) == ["stock"]
+    assert kinds("黑色L码已经售罄。", record) == ["sold_out"]  # 黑色 and L said, in 黑色L码
+
+
 def test_a_stock_count_is_the_count_of_the_options_named() -> None:
     record = "- 黑色/39 ¥239 库存7\n- 黑色/42 ¥239 缺货\n- 白蓝/42 ¥239 缺货"
     # seen: "42 码有，黑色白蓝，价格239，库存7" — 7 is the count of 黑色/39
