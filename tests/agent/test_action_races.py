@@ -103,6 +103,19 @@ async def test_confirm_and_decline_pressed_together_settle_one(
     assert "now" in lost[0].message
 
 
+async def test_a_press_after_the_other_one_settled_is_told_what_it_became(
+    rt: Runtime, llm: ScriptedLLM
+) -> None:
+    # seen under load: one press ran to its end before the other started, and its 409 read
+    # differently from the race's ("is executed, not pending")
+    cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
+    await rt.assistant().press("mini", "U1", cid, action_id, accept=True)
+    with pytest.raises(Conflict) as late:
+        await rt.assistant().press("mini", "U1", cid, action_id, accept=False)
+    assert "executed now" in late.value.message
+    assert await _events(rt, action_id) == ["proposed", "confirmed", "executed"]
+
+
 async def test_two_confirms_execute_and_answer_once(rt: Runtime, llm: ScriptedLLM) -> None:
     cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
     first, second = await _press_together(rt, cid, action_id, True, True)

@@ -420,7 +420,9 @@ class Assistant:
             key = f"button:{action_id}:{'yes' if accept else 'no'}"
             pressed = await repo.message_by_client_key(conversation_id, key)
             if pressed is None and action.status != "pending":
-                raise Conflict(f"action {action_id} is {action.status}, not pending")
+                # the same words as a press that loses the race later on (`desk._settle`): a
+                # press that comes after the other one settled is told what it became, too
+                raise Conflict(f"action {action_id} is {action.status} now, not pending")
             message, replay = await self._accept(repo, conversation_id, text, key)
             await s.commit()
             if replay is not None:
