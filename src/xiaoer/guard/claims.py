@@ -187,7 +187,7 @@ def _said(value: str, flat: str) -> bool:
     low = value.lower()
     if not low:
         return False
-    # only an edge that is a letter or digit can run into a longer word: 白色 in 白色38码
+    # only an edge that is a letter or digit can run into a longer word: 朱红 in 朱红38码
     left = r"(?<![0-9a-z.])" if low[0].isascii() and low[0].isalnum() else ""
     right = r"(?![0-9a-z])" if low[-1].isascii() and low[-1].isalnum() else ""
     return re.search(left + re.escape(low) + right, flat) is not None
@@ -296,7 +296,7 @@ def _options(rows: list[tuple[str, str]], *, gone: bool) -> list[str]:
 
 
 def _names(options: str, flat: str) -> bool:
-    """Every option value of a SKU row (`白色/42`) is said, each as a word of its own."""
+    """Every option value of a SKU row (`朱红/42`) is said, each as a word of its own."""
     return all(_said(v, flat) for v in options.split("/"))
 
 
