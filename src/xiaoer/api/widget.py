@@ -14,7 +14,6 @@ never for a public server (anyone who opens it chats as that shopper).
 
 import asyncio
 import html
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
@@ -25,6 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from xiaoer.api.auth import ShopperClaims, sign_shopper_token
+from xiaoer.api.sse import PING, frame
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound
 from xiaoer.domain.models import Product
@@ -137,12 +137,11 @@ def widget_router(
                 for m in rows:
                     seen = m.id
                     if m.role in SHOWN_ROLES:
-                        data = {"id": m.id, "role": m.role, "text": m.content,
-                                "created_at": m.created_at.isoformat()}  # fmt: skip
-                        yield f"event: message\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                        yield frame("message", {"id": m.id, "role": m.role, "text": m.content,
+                                                "created_at": m.created_at.isoformat()})  # fmt: skip
                         quiet = time.monotonic()
                 if time.monotonic() - quiet >= KEEPALIVE_S:
-                    yield ": ping\n\n"
+                    yield PING
                     quiet = time.monotonic()
                 await asyncio.sleep(POLL_S)
                 if await request.is_disconnected():

@@ -30,7 +30,7 @@ from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
 from xiaoer.llm.chatml import render
 from xiaoer.llm.parse import calls_in_text
-from xiaoer.llm.snapshots import Snapshots
+from xiaoer.llm.snapshots import SIZE, Snapshots
 
 _OPENERS = ("{", "`", "<", "[")
 MIN_RESULT_CHARS = 200
@@ -48,7 +48,7 @@ class LlamaLLM:
         llama: Any,
         *,
         name: str = "qwen2.5-coder-1.5b-instruct-q4_k_m",
-        snapshots: int = 8,
+        snapshots: int = SIZE,
     ) -> None:
         self.llama = llama
         self.name = name
@@ -64,7 +64,7 @@ class LlamaLLM:
 
     @classmethod
     def load(
-        cls, path: Path, *, n_ctx: int = 4096, threads: int = 2, snapshots: int = 8
+        cls, path: Path, *, n_ctx: int = 4096, threads: int = 2, snapshots: int = SIZE
     ) -> LlamaLLM:
         try:
             from llama_cpp import Llama

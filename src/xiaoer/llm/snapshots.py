@@ -18,6 +18,8 @@ from typing import Any
 
 # a restore costs a copy of the state; below this many extra tokens, re-reading is as cheap
 MIN_GAIN = 128
+SIZE = 8
+"""States kept by default (`XIAOER_LLM_SNAPSHOTS`): ≈60 MB each at 2,000 tokens."""
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Snapshots:
     own prompt family (`_victim`). Not thread-safe: the caller serializes calls (one model
     instance serves one call at a time)."""
 
-    def __init__(self, llama: Any, size: int = 4) -> None:
+    def __init__(self, llama: Any, size: int = SIZE) -> None:
         self.llama = llama
         self.size = size
         self.saved: list[Snapshot] = []  # most recently used last
