@@ -384,3 +384,27 @@ async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_s
     # no chart: the product's record, for the model to answer from
     assert [c.name for c in no_chart.tool_calls][-1] == "get_product"
     assert no_chart.reply == "这款是工程网布。"
+
+
+async def test_a_rewrite_is_offered_the_tools_the_reply_was_written_with(tmp_path: Path) -> None:
+    """Its prompt then starts like the reply's, and the model's cache covers it."""
+    offers: list[tuple[str, ...]] = []
+    answers = [say("您的包裹已签收，退款 350 元明天到账。"), say("您的包裹在杭州转运中心。")]
+
+    def script(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode):
+        if tools and tools[0].name == "understand":
+            return call("understand", **form(事="物流"))
+        offers.append(tuple(t.name for t in tools))
+        return answers.pop(0)
+
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=True,
+                        understand="cascade")  # fmt: skip
+    rt = await Runtime.open(settings, llm=ScriptedLLM(script=script))
+    try:
+        await rt.import_shop(write_bundle(tmp_path / "bundle"))
+        r = await rt.assistant().turn("mini", "U1", "SO1001 到哪了")
+    finally:
+        await rt.close()
+    assert r.reply == "您的包裹在杭州转运中心。"
+    reply, rewrite = offers
+    assert rewrite == reply and "track_logistics" in reply and "cancel_order" not in reply

@@ -64,7 +64,8 @@ class ReplyCheck:
                 return reply, False
             loop.messages.append(ChatMessage("assistant", reply))
             loop.messages.append(ChatMessage("user", GUARD_RETRY.format(reason=reason(verdicts))))
-            completion = await self.llm.complete(loop.messages, self.specs, mode="text")
+            specs = self.specs if loop.offered is None else loop.offered
+            completion = await self.llm.complete(loop.messages, specs, mode="text")
             loop.count(completion)
             second = completion.content.strip()
             if second and not looks_like_call(second):

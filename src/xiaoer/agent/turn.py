@@ -637,6 +637,7 @@ class Assistant:
             list(self.tools), loop.understood
         )
         specs = [self.tools[n].spec for n in names]
+        loop.offered = specs
         seen: set[str] = set()
 
         async def on_text(piece: str) -> None:
