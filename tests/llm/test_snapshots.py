@@ -57,3 +57,18 @@ def test_a_state_the_new_one_extends_is_dropped_and_size_zero_keeps_none() -> No
     none = Kept(live, size=0)
     _save(none, live, _prompt(3, 0))
     assert none.saved == []
+
+
+def test_a_new_state_replaces_the_one_of_its_family_sharing_most_with_it() -> None:
+    """One shop's states with two tool sets: a new conversation with the first set replaces
+    the older conversation with that set, not the (older still) state with the other set."""
+    live = Live()
+    snaps = Kept(live, size=3)
+    shop = [9] * MIN_GAIN
+    first, other = [1] * 50, [2] * 50
+    _save(snaps, live, shop + other + [101])  # tool set 2, conversation B
+    _save(snaps, live, shop + first + [100])  # tool set 1, conversation A
+    _save(snaps, live, [7] * (MIN_GAIN + 5))  # the understanding step
+    _save(snaps, live, shop + first + [102])  # tool set 1, conversation C
+    kept = sorted(s.ids[-1] for s in snaps.saved)
+    assert kept == [7, 101, 102]

@@ -102,14 +102,18 @@ class Snapshots:
         return bytes(buf)[:n] if n else None
 
     def _victim(self, ids: list[int]) -> Snapshot:
-        """The state to drop: the least recently used one of the prompt family just saved (one
-        that shares at least `MIN_GAIN` tokens with it) — seen: a turn of three agent calls
-        pushed the understanding step's state out of four, and the next turn read its 744
-        tokens again (8 s) — or, with no other of that family kept, the least recently used."""
-        for snap in self.saved[:-1]:
-            if common_prefix(snap.ids, ids) >= MIN_GAIN:
-                return snap
-        return self.saved[0]
+        """The state to drop: of the prompt family just saved (states sharing at least
+        `MIN_GAIN` tokens with it), the one sharing the most with it — what it holds beyond
+        that is least likely to be asked for again, and the new state covers the rest — the
+        least recently used on a tie; with no other of that family kept, the least recently
+        used of all.
+
+        Seen: a turn of three agent calls pushed the understanding step's state out of four,
+        and the next turn read its 744 tokens again (8 s); and one shop's states with one tool
+        set pushed out its state with another, whose next turn re-read 300–1,000 tokens."""
+        family = [(common_prefix(s.ids, ids), -i, s) for i, s in enumerate(self.saved[:-1])]
+        family = [f for f in family if f[0] >= MIN_GAIN]
+        return max(family)[2] if family else self.saved[0]
 
     @staticmethod
     def _set(ctx: Any, buf: Any, size: int) -> bool:
