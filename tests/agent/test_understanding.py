@@ -408,3 +408,16 @@ async def test_a_rewrite_is_offered_the_tools_the_reply_was_written_with(tmp_pat
     assert r.reply == "您的包裹在杭州转运中心。"
     reply, rewrite = offers
     assert rewrite == reply and "track_logistics" in reply and "cancel_order" not in reply
+
+
+async def test_the_model_reads_a_product_fact_once_not_as_a_snippet_and_in_the_record(
+    shop_dir: Path,
+) -> None:
+    llm = reading_llm(form(事="商品咨询"), [say("鞋面是工程网布。")])
+    _, r = await _turn(shop_dir, llm, "疾风 3 男子缓震跑鞋的鞋面是什么材质")
+    assert [c.name for c in r.tool_calls] == ["search_knowledge", "get_product"]
+    assert "鞋面材质：工程网布" in r.tool_calls[0].result  # the guard still has both
+    answer_messages, mode = llm.calls[-1]
+    seen = "\n".join(m.content for m in answer_messages)
+    assert mode == "text" and seen.count("工程网布") == 1
+    assert r.reply == "鞋面是工程网布。"

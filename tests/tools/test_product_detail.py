@@ -121,3 +121,25 @@ def test_the_description_gets_the_room_the_rest_leaves() -> None:
     assert len(crowded.split("介绍：")[1].split("\n")[0]) == low  # never less than before
     short = product_detail(_product(description="  轻便可折叠。 "))
     assert "介绍：轻便可折叠。\n" in short
+
+
+def test_a_description_does_not_repeat_what_the_attributes_say() -> None:
+    product = _product(
+        attributes={"配送": "顺丰快递，付款后 48 小时内发货", "退换说明": "定制款不退换"},
+        description="晴空 折叠收纳箱：可折叠，放衣物被褥。顺丰快递，付款后48小时内发货。定制款不退换",
+    )
+    text = product_detail(product)
+    assert "介绍：晴空 折叠收纳箱：可折叠，放衣物被褥。\n" in text
+    assert text.count("定制款不退换") == 1 and text.count("48") == 1
+    told = _product(attributes={"退换说明": "定制款不退换"}, description="定制款不退换。")
+    assert "介绍" not in product_detail(told)  # nothing new: no line
+
+
+def test_snippets_another_result_already_says_leave_what_the_model_reads() -> None:
+    from xiaoer.tools.knowledge import HEADER, unknown_to
+
+    shown = "\n".join([HEADER, "[1] 收纳箱：材质：PP 塑料", "[2] 退换：定制款不退换，其余 7 天无理由"])
+    record = "晴空 折叠收纳箱\n材质：PP塑料\n规格：…"
+    assert unknown_to(shown, record) == "\n".join([HEADER, "[2] 退换：定制款不退换，其余 7 天无理由"])
+    assert unknown_to(shown, record + "\n退换：定制款不退换，其余7天无理由") == ""
+    assert unknown_to("没有找到", record) == "没有找到"  # not a list of snippets: left alone

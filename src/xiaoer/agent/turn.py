@@ -109,6 +109,7 @@ from xiaoer.tools.base import Proposal, Tool, ToolResult
 from xiaoer.tools.catalog import asked_skus
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
+from xiaoer.tools.knowledge import unknown_to
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
 from xiaoer.tools.services import SIZE_CHART
 
@@ -116,6 +117,8 @@ MAX_MESSAGE_CHARS = 2000
 FOLLOW_UP_CHARS = 12
 ORDER_LOOKUPS = frozenset({"get_order", "list_my_orders", "track_logistics"})
 TOOL_RESULT_CHARS = 900
+PREFETCH_ID = "kb_0"
+"""The call id of the knowledge code looks up before the model's first step."""
 
 
 class Assistant:
@@ -774,7 +777,8 @@ class Assistant:
         relevant = result.data.get("relevant") or (asked and result.data.get("shares_words"))
         if not result.ok or not relevant:
             return
-        _looked_up(loop, deps, ToolCall("kb_0", "search_knowledge", args), result, ms, result.text)
+        call = ToolCall(PREFETCH_ID, "search_knowledge", args)
+        _looked_up(loop, deps, call, result, ms, result.text)
         await emit(ToolStarted("search_knowledge", args))
         await emit(ToolFinished("search_knowledge", True, ms))
 
@@ -844,6 +848,7 @@ class Assistant:
         result = await self._code_call(loop, deps, "product_0", "get_product", args, emit)
         if not result.ok:
             return False
+        _drop_known_snippets(loop, result.text[: self.result_chars])
         said = result.data.get("stock_answer")
         if _stock_asked(loop) and said:
             loop.canned = str(said)  # the options they named: the record answers, not the model
@@ -1070,6 +1075,18 @@ def _looked_up(
     loop.citations.extend(result.data.get("citations") or [])
     loop.prefetched = len(loop.records)
     deps.seen.append(result.text)
+
+
+def _drop_known_snippets(loop: Loop, known: str) -> None:
+    """Of the knowledge prefetched this turn, the snippets a later lookup's result already says
+    word for word leave what the model reads (the guard still has them, in `loop.records`)."""
+    for i, m in enumerate(loop.messages):
+        if m.role == "tool" and m.tool_call_id == PREFETCH_ID:
+            if rest := unknown_to(m.content, known):
+                loop.messages[i] = replace(m, content=rest)
+            else:
+                del loop.messages[i - 1 : i + 1]  # the call with its result
+            return
 
 
 def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> None:

@@ -6,6 +6,7 @@ from xiaoer.knowledge import Hit, cite
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.format import squeezed
 
 SNIPPETS = 4
 SNIPPET_CHARS = 220
@@ -66,6 +67,18 @@ def render(hits: list[Hit]) -> str:
         title = p.title.split(" > ")[-1] if p.title else p.kind
         lines.append(f"[{i}] {title}：{text}")
     return "\n".join(lines)
+
+
+def unknown_to(shown: str, known: str) -> str:
+    """A rendered result without the snippets `known` (another lookup's result the model also
+    reads) already says word for word; "" when none is left. Seen: a product question got the
+    product's attributes twice, as mined snippets and in its record."""
+    lines = shown.split("\n")
+    if lines[0] != HEADER:
+        return shown  # not a list of snippets
+    have = squeezed(known)
+    snippets = [x for x in lines[1:] if squeezed(x.split("：", 1)[-1]) not in have]
+    return "\n".join([HEADER, *snippets]) if snippets else ""
 
 
 class KnowledgeArgs(ToolArgs):
