@@ -10,8 +10,10 @@ back from `snapshots.py` instead of re-reading them.
 Special tokens are decoded by us (`detokenize(special=True)`): llama-cpp-python's own text
 output drops `<tool_call>`. Text streams to `on_text` only once the opening shows it is not a
 tool call; a call is parsed tolerantly at the end (`parse.py`). `mode="call"` constrains the
-output with a JSON-schema grammar over the offered tools; `mode="text"` parses no call (a
-text grammar halved generation speed, 13 → 8 tok/s, so the caller handles call-shaped text).
+output with a JSON-schema grammar over the offered tools — except a call whose every field is
+a fixed choice (the understanding step's form), which `form.py` fills in with one model step
+per decision instead of one per token; `mode="text"` parses no call (a text grammar halved
+generation speed, 13 → 8 tok/s, so the caller handles call-shaped text).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from typing import Any
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
 from xiaoer.llm.chatml import render
+from xiaoer.llm.form import Fields, choice_fields, fill
 from xiaoer.llm.parse import calls_in_text
-from xiaoer.llm.snapshots import SIZE, Snapshots
+from xiaoer.llm.snapshots import SIZE, Snapshots, common_prefix
 
 _OPENERS = ("{", "`", "<", "[")
 MIN_RESULT_CHARS = 200
@@ -113,7 +116,10 @@ class LlamaLLM:
         on_text: OnText | None = None,
     ) -> Completion:
         _, tokens = self._fit(messages, tools, self.llama.n_ctx() - max_tokens)
+        form = choice_fields(tools[0].parameters) if mode == "call" and len(tools) == 1 else None
         async with self._lock:
+            if form is not None:
+                return await self._fill(tokens, tools[0], form)
             return await self._generate(tokens, tools, mode, max_tokens, on_text)
 
     def _tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> list[int]:
@@ -214,6 +220,35 @@ class LlamaLLM:
             cancel.set()
         return self._finish(text, tools, mode, len(tokens), len(out_ids), cached, ttft)
 
+    async def _fill(self, tokens: list[int], tool: ToolSpec, fields: Fields) -> Completion:
+        """A call whose every field is a fixed choice (`form.py`): only the decisions decode."""
+        cancel = threading.Event()
+        llama = self.llama
+        cached = 0
+
+        def work() -> Completion:
+            nonlocal cached
+            cached = self.snapshots.restore(tokens)
+            # the cached prefix stays; at least the prompt's last token is read again, for logits
+            keep = min(common_prefix(list(llama._input_ids), tokens), len(tokens) - 1)
+            llama.n_tokens = keep
+            model = _FormModel(llama, tokens[keep:])
+            filled = fill(model, tool.name, fields, stop=cancel.is_set)
+            self.snapshots.save()
+            return self._finish(
+                filled.text, [tool], "call", len(tokens), filled.tokens, cached, None
+            )
+
+        worker = asyncio.create_task(asyncio.to_thread(work))
+        try:
+            return await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            cancel.set()  # as in _generate: the thread stops before the lock is let go
+            await asyncio.wait([worker])
+            raise
+        except Exception as exc:
+            raise UpstreamError(f"the embedded model failed: {exc}") from exc
+
     async def _pump(
         self, queue: asyncio.Queue[str | None], on_text: OnText | None, started: float, mode: Mode
     ) -> tuple[str, int | None]:
@@ -255,3 +290,23 @@ class LlamaLLM:
             ttft_ms=ttft,
             raw=text,
         )
+
+
+class _FormModel:
+    """`form.Model` over a llama-cpp-python context: the prompt's unread tail goes in with the
+    first batch."""
+
+    def __init__(self, llama: Any, unread: list[int]) -> None:
+        self.llama = llama
+        self.unread = list(unread)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode(), add_bos=False, special=False)
+
+    def append(self, tokens: Sequence[int]) -> None:
+        self.llama.eval([*self.unread, *tokens])
+        self.unread = []
+
+    def best(self, candidates: Sequence[int]) -> int:
+        logits = self.llama._ctx.get_logits_ith(-1)  # the last token's row, as a float pointer
+        return max(candidates, key=lambda t: logits[t])
