@@ -138,8 +138,12 @@ def test_a_description_does_not_repeat_what_the_attributes_say() -> None:
 def test_snippets_another_result_already_says_leave_what_the_model_reads() -> None:
     from xiaoer.tools.knowledge import HEADER, unknown_to
 
-    shown = "\n".join([HEADER, "[1] 收纳箱：材质：PP 塑料", "[2] 退换：定制款不退换，其余 7 天无理由"])
+    shown = "\n".join(
+        [HEADER, "[1] 收纳箱：材质：PP 塑料", "[2] 退换：定制款不退换，其余 7 天无理由"]
+    )
     record = "晴空 折叠收纳箱\n材质：PP塑料\n规格：…"
-    assert unknown_to(shown, record) == "\n".join([HEADER, "[2] 退换：定制款不退换，其余 7 天无理由"])
+    assert unknown_to(shown, record) == "\n".join(
+        [HEADER, "[2] 退换：定制款不退换，其余 7 天无理由"]
+    )
     assert unknown_to(shown, record + "\n退换：定制款不退换，其余7天无理由") == ""
     assert unknown_to("没有找到", record) == "没有找到"  # not a list of snippets: left alone
