@@ -2,12 +2,13 @@
 
 A JSON-schema grammar makes the embedded model write every token of a call itself: the braces,
 the key names, and the rest of a value once its first token has settled it. Each is one
-decoding step (≈75 ms on 2 cores), and the understanding step's form is ≈40 tokens, of which
-only about one in six is a decision. When every field of a call is a choice among fixed strings,
-everything that is not a decision is known in advance: it is appended to the context as one
-batch (prompt speed, ≈90 tokens/s), and the model is asked only where the choices part ways,
-as the argmax of its logits over the tokens that continue some choice. That is what greedy
-decoding under the grammar picks as well, and the text written is the same JSON.
+decoding step (≈40 ms on 2 cores), and the understanding step's form is ≈41 tokens, of which
+about one in eight is a decision. When every field of a call is a choice among fixed strings,
+everything that is not a decision is known in advance: it is appended to the context in the
+batch that precedes the next decision (prompt speed), and the model is asked only where the
+choices part ways, as the argmax of its logits over the tokens that continue some choice —
+what greedy decoding under the grammar picks among the same tokenisations. The text written
+is the same JSON. Measured on 60 labelled messages: p50 2.93 s → 1.28 s a reading.
 """
 
 from __future__ import annotations

@@ -245,6 +245,8 @@ class LlamaLLM:
         except asyncio.CancelledError:
             cancel.set()  # as in _generate: the thread stops before the lock is let go
             await asyncio.wait([worker])
+            if not worker.cancelled():
+                worker.exception()  # retrieved: a stopped fill ends in InterruptedError
             raise
         except Exception as exc:
             raise UpstreamError(f"the embedded model failed: {exc}") from exc
