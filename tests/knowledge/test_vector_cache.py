@@ -46,3 +46,15 @@ def test_an_unusable_cache_file_is_logged_and_the_vectors_computed(
     bad.write_bytes(b"this is not a database" * 100)
     out = E5Embedder(cache=bad).passages(TEXTS[:2])
     assert out.shape == (2, 384) and "embedding cache" in caplog.text
+
+
+def test_the_cache_keeps_the_vectors_written_last(tmp_path: Path) -> None:
+    from xiaoer.knowledge.embed import VectorCache
+
+    cache = VectorCache(tmp_path / "vectors.sqlite", "m", 2, limit=3)
+    texts = ["一", "二", "三", "四", "五"]
+    for i, text in enumerate(texts):
+        cache.put([text], np.array([[i, i]], np.float32))
+    kept = cache.get(texts)
+    assert sorted(kept) == [2, 3, 4]  # the two written first went
+    assert np.array_equal(kept[4], np.array([4, 4], np.float32))

