@@ -164,3 +164,11 @@ async def test_a_human_agents_reply_reaches_the_shopper_on_the_live_stream(
     assert (await merchant.get(url)).status_code == 401
     bad = await merchant.get(f"/v1/conversations/{cid}/events?after=-1", headers=auth)
     assert bad.status_code == 400 and "error" in bad.json()
+    # back with the AI: the stream says so and ends, long before its lifetime
+    monkeypatch.setattr(widget, "LIFETIME_S", 30.0)
+    listening = asyncio.create_task(merchant.get(url, headers=auth))
+    await asyncio.sleep(0.2)
+    await inbox.release("mini", cid)
+    r = await asyncio.wait_for(listening, 5)
+    events = re.findall(r"event: (\w+)\ndata: (.*)\n\n", r.text)
+    assert events[-1] == ("released", '{"mode": "ai"}') and events[0][0] == "message"

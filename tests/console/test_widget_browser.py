@@ -6,6 +6,7 @@ only); everything else — the served app, SSE, the database, the browser — is
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -209,3 +210,16 @@ def test_a_human_agents_reply_appears_in_the_widget_while_handed_over(
     assert again.status_code == 201, again.text
     _until(driver, lambda: ("agent", "退款已经为您登记好了。") in _said(root),
            "the agent's second reply, after the reload")  # fmt: skip
+
+    # The agent gives it back: the stream ends, the widget says so and stops listening.
+    back = httpx.post(f"{shop.url}/v1/inbox/{conversation}/release", headers=merchant)
+    assert back.status_code == 200, back.text
+    _until(driver, lambda: "智能客服" in root.find_element(By.CSS_SELECTOR, ".status").text,
+           "the back-with-the-AI status")  # fmt: skip
+    driver.execute_script(
+        "window.asked = []; const f = window.fetch;"
+        "window.fetch = (u, o) => { window.asked.push(String(u)); return f(u, o); };"
+    )
+    time.sleep(2.5)  # longer than a reconnect's wait: nothing asks for the stream again
+    asked = driver.execute_script("return window.asked") or []
+    assert not any("/events" in u for u in asked), asked

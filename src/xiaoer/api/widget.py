@@ -120,8 +120,10 @@ def widget_router(
     ) -> Response:
         """Shopper: an SSE stream of the conversation's new messages (after message `after`):
         a human agent's reply reaches the window while it is handed over, without a poll.
-        `event: message` frames, a `: ping` every 15 s; it ends after 30 minutes or when the
-        client goes away (the widget reconnects from the last message it has)."""
+        `event: message` frames, a `: ping` every 15 s; once the conversation is back with
+        the AI, `event: released` and the end (the replies come with the shopper's messages
+        again). It also ends after 30 minutes or when the client goes away (the widget
+        reconnects from the last message it has)."""
         async with rt().sessions() as s:
             conv = await ConversationRepository(s, claims.shop_id).get(conversation_id)
         if conv is None or conv.shopper_id != claims.shopper_id:
@@ -134,12 +136,16 @@ def widget_router(
                 async with rt().sessions() as s:
                     repo = ConversationRepository(s, claims.shop_id)
                     rows = await repo.messages_after(conversation_id, seen)
+                    now = await repo.get(conversation_id)
                 for m in rows:
                     seen = m.id
                     if m.role in SHOWN_ROLES:
                         yield frame("message", {"id": m.id, "role": m.role, "text": m.content,
                                                 "created_at": m.created_at.isoformat()})  # fmt: skip
                         quiet = time.monotonic()
+                if now is None or now.mode == "ai":
+                    yield frame("released", {"mode": "ai"})
+                    return
                 if time.monotonic() - quiet >= KEEPALIVE_S:
                     yield PING
                     quiet = time.monotonic()

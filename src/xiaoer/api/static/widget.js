@@ -34,6 +34,7 @@
     retry: ["重试", "Retry"],
     expired: ["登录已过期，请刷新页面", "Your session expired: please reload the page"],
     handed: ["已转接人工客服，请稍候", "You are with a human agent now"],
+    back: ["人工客服已结束接待，接下来由智能客服为您服务", "The human agent has finished: the AI assistant takes it from here"],
     thinking: ["正在输入…", "Typing…"],
     confirmed: ["已提交", "Sent"],
     from: ["起", "from"],
@@ -363,11 +364,19 @@
     });
     (data.actions || []).forEach(showButtons);
     if (data.handed_over && !handedOver) { handedOver = true; say(t("handed")); watch(); }
+    if (!data.handed_over && handedOver) released();
+  }
+  function released() {
+    handedOver = false;
+    if (typeof polling === "number") clearInterval(polling);
+    polling = false;
+    say(t("back"));
   }
 
   /* While handed over, a human's replies arrive on a live stream of the conversation (SSE
      read with fetch, for the token header); it reconnects from the newest message on screen,
-     and falls back to asking for the history every 4 s when the stream cannot be had. */
+     and falls back to asking for the history every 4 s when the stream cannot be had. The
+     stream ends with `released` once the AI has the conversation again. */
   function newest() {
     return Object.keys(shown).reduce(function (a, k) { return Math.max(a, +k || 0); }, 0);
   }
@@ -386,9 +395,11 @@
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
         var frame = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
-        var data = frame.split("\n").filter(function (l) { return l.indexOf("data: ") === 0; })
+        var lines = frame.split("\n");
+        var data = lines.filter(function (l) { return l.indexOf("data: ") === 0; })
           .map(function (l) { return l.slice(6); }).join("");
         if (!data) continue;                // `: connected`, `: ping`
+        if (lines.indexOf("event: released") >= 0) { released(); return; }
         var m = JSON.parse(data);
         if (m.role === "shopper" && !shown[m.id]) { shown[m.id] = true; continue; }  // on screen
         addMessage(m.role, m.text, m.id);
@@ -398,10 +409,11 @@
   async function watch() {
     if (polling) return;
     polling = true;
-    for (var failures = 0; failures < 3 && conversation;) {
+    for (var failures = 0; failures < 3 && conversation && handedOver;) {
       try { await listen(); failures = 0; } catch (e) { failures++; }
-      await sleep(1000 * (failures + 1));
+      if (handedOver) await sleep(1000 * (failures + 1));
     }
+    if (!handedOver) return;
     polling = setInterval(function () { if (!panel.hidden && !busy) history(); }, 4000);
   }
 
