@@ -87,27 +87,25 @@ def fill(
 ) -> Filled:
     """Fill in `fields` greedily. The context must end where the call begins."""
     dump = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
-    heads = [
-        ("{" + f'"name": {dump(name)}, "arguments": {{' if i == 0 else '", ') + f'{dump(key)}: "'
+    # the fixed text before each field's value, and after the last one
+    fixed = [
+        model.tokenize(("{" + f'"name": {dump(name)}, "arguments": {{' if i == 0 else '", ')
+                       + f'{dump(key)}: "')
         for i, (key, _) in enumerate(fields)
-    ]
-    tail = '"}}'
+    ] + [model.tokenize('"}}')]  # fmt: skip
     pending: list[int] = []
     written = decisions = 0
     arguments: dict[str, str] = {}
     for i, (key, options) in enumerate(fields):
-        head = model.tokenize(heads[i])
-        pending += head
-        written += len(head)
-        after = model.tokenize(heads[i + 1] if i + 1 < len(fields) else tail)
+        pending += fixed[i]
+        written += len(fixed[i])
+        after = fixed[i + 1]
         token_lists = [model.tokenize(v) for v in options]
         node, chosen = _trie(token_lists), []
-        while True:
+        while node.children:
             candidates = list(node.children)
-            if node.ends and after:
+            if node.ends:
                 candidates.append(after[0])  # the option may end here
-            if not node.children:
-                break
             if len(candidates) == 1:
                 pick = candidates[0]
             else:
@@ -124,6 +122,6 @@ def fill(
             node = node.children[pick]
         written += len(chosen)
         arguments[key] = options[token_lists.index(chosen)]
-    written += len(model.tokenize(tail))
+    written += len(fixed[-1])
     text = dump({"name": name, "arguments": arguments})
     return Filled(arguments, text, written, decisions)

@@ -33,7 +33,7 @@ from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
 from xiaoer.llm.chatml import render
 from xiaoer.llm.form import Fields, choice_fields, fill
 from xiaoer.llm.parse import calls_in_text
-from xiaoer.llm.snapshots import SIZE, Snapshots, common_prefix
+from xiaoer.llm.snapshots import SIZE, Snapshots
 
 _OPENERS = ("{", "`", "<", "[")
 MIN_RESULT_CHARS = 200
@@ -223,16 +223,13 @@ class LlamaLLM:
     async def _fill(self, tokens: list[int], tool: ToolSpec, fields: Fields) -> Completion:
         """A call whose every field is a fixed choice (`form.py`): only the decisions decode."""
         cancel = threading.Event()
-        llama = self.llama
-        cached = 0
 
         def work() -> Completion:
-            nonlocal cached
-            cached = self.snapshots.restore(tokens)
-            # the cached prefix stays; at least the prompt's last token is read again, for logits
-            keep = min(common_prefix(list(llama._input_ids), tokens), len(tokens) - 1)
-            llama.n_tokens = keep
-            model = _FormModel(llama, tokens[keep:])
+            cached = self.snapshots.restore(tokens)  # the prompt tokens the live cache covers
+            # they stay; at least the prompt's last token is read again, for its logits
+            keep = min(cached, len(tokens) - 1)
+            self.llama.n_tokens = keep
+            model = _FormModel(self.llama, tokens[keep:])
             filled = fill(model, tool.name, fields, stop=cancel.is_set)
             self.snapshots.save()
             return self._finish(
