@@ -287,6 +287,26 @@ async def test_a_question_read_onto_an_order_topic_still_gets_the_shops_answer(
     assert "search_knowledge" not in [c.name for c in r.tool_calls]
 
 
+async def test_their_own_orders_named_by_none_are_looked_up_in_code(shop_dir: Path) -> None:
+    """Read as about their orders, naming none ("我最近买了什么？"): code lists them — asked where
+    a parcel is, it tracks the one on its way — and the model answers from the result, in one
+    call after the reading. A question for the shop on the same topic gets the knowledge."""
+    listed = reading_llm(form(事="订单状态", 办理="否"), [say("您最近买了疾风 3 男子缓震跑鞋。")])
+    _, r = await _turn(shop_dir / "a", listed, "我最近买了什么？")
+    assert [c.name for c in r.tool_calls] == ["list_my_orders"] and r.llm_calls == 2
+    answer_messages, mode = listed.calls[-1]
+    assert mode == "text" and "SO1002" in answer_messages[-2].content
+    tracked = reading_llm(form(事="物流", 办理="否"), [say("在杭州转运中心。")])
+    _, r = await _turn(shop_dir / "b", tracked, "我的快递到哪了")
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [
+        ("track_logistics", {"order_id": "SO1001"})
+    ]
+    assert r.reply == "在杭州转运中心。" and r.llm_calls == 2
+    rules = reading_llm(form(事="物流", 办理="否"), [say("支持，定制款除外。")])
+    _, r = await _turn(shop_dir / "c", rules, "支持七天无理由吗？")
+    assert [c.name for c in r.tool_calls] == ["search_knowledge"]
+
+
 async def test_a_stock_question_about_a_named_product_is_answered_from_its_record(
     shop_dir: Path,
 ) -> None:

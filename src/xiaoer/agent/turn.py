@@ -88,7 +88,7 @@ from xiaoer.commerce.base import CommerceBackend
 from xiaoer.commerce.search import named_value
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.flows import Flows
-from xiaoer.domain.models import Shop, Shopper
+from xiaoer.domain.models import Order, OrderStatus, Shop, Shopper
 from xiaoer.domain.understanding import Understanding
 from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
@@ -790,13 +790,47 @@ class Assistant:
         tool = {"logistics": "track_logistics", "order_status": "get_order"}.get(
             u.want if u is not None else ""
         )
-        found = ORDER_ID.findall(question)
-        if tool is None or tool not in self.tools or len(set(found)) != 1:
+        found = set(ORDER_ID.findall(question))
+        if tool is None or tool not in self.tools or len(found) > 1:
             return False
-        result = await self._code_call(loop, deps, "lookup_0", tool, {"order_id": found[0]}, emit)
+        if not found:
+            return await self._list_orders(loop, deps, question, tool, emit)
+        args = {"order_id": found.pop()}
+        result = await self._code_call(loop, deps, "lookup_0", tool, args, emit)
         if not result.ok:  # not theirs, or no such order: the model takes it from here
             return False
         _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
+        return True
+
+    async def _list_orders(
+        self, loop: Loop, deps: TurnDeps, question: str, tool: str, emit: Emit
+    ) -> bool:
+        """Read as asking about their own orders without naming one ("我最近买了什么？", "我的快递
+        到哪了"): code lists the shopper's recent orders — or, asked where a parcel is, tracks
+        the one or two of theirs on the way — and the model answers from the result.
+
+        Seen on the embedded model without it: "帮我看看我的订单" answered "请告诉我你的订单号"
+        (the shopper is known; their orders are one lookup away), and "我最近买了什么？" answered
+        with a product from the knowledge prefetched for it, as if they had bought it. With the
+        list alone, "我的快递到哪了" was answered with a delivered order, not the one on its way."""
+        if "list_my_orders" not in self.tools or not about_own_order(question):
+            return False
+        moving: list[Order] = []
+        if tool == "track_logistics":
+            shipped = OrderStatus.SHIPPED.value
+            moving = await deps.commerce.orders_for(deps.shopper.id, limit=3, status=shipped)
+        calls = [(tool, {"order_id": o.id}) for o in moving] if len(moving) in (1, 2) else []
+        deps.seen.extend(o.id for o in moving if calls)  # code took them from their own orders
+        results = [
+            await self._code_call(loop, deps, f"lookup_{i}", name, args, emit)
+            for i, (name, args) in enumerate(calls or [("list_my_orders", {})])
+        ]
+        if not any(r.ok for r in results):
+            return False
+        hint = self.tools[calls[0][0] if calls else "list_my_orders"].answer_hint
+        if len(calls) > 1:
+            hint = f"，{len(calls)}个订单分别说出订单号{hint.removeprefix('，说出')}"
+        _ask_for_answer(loop, deps, question, hint)
         return True
 
     async def _product_asked(self, loop: Loop, deps: TurnDeps) -> str | None:
