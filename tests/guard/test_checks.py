@@ -390,6 +390,29 @@ def test_a_material_the_record_gives_as_a_share_is_not_pure() -> None:
     assert "材质说错了" in reason(verdict) and "成分：羊毛80% 锦纶20%" in reason(verdict)
 
 
+def test_a_figure_given_to_the_wrong_field_of_the_record_is_a_claim() -> None:
+    record = (
+        "[1] 保温杯：容量：大号约500ml\n[2] 保温杯：保温时长：12小时\n"
+        "保温杯（编号P7）\n容量：大号约500ml；小号约350ml\n保温时长：12小时\n- 白色 ¥89 库存3"
+    )
+    # seen, on another product: "充绒量为650+g", 650+ being the record's 蓬松度
+    assert kinds("保温杯的容量为12小时。", record) == ["field"]
+    assert kinds("容量是大号约500ml，保温时长12小时。", record) == []
+    assert kinds("保温时长是12小时，容量350ml。", record) == []
+    assert kinds("价格89元，容量500ml。", record) == []  # prices have their own check
+    assert kinds("实付金额为1,299元。", "订单 SO2611190048\n实付：¥1,299.00") == []
+    verdict = asyncio.run(OutputGuard().check("容量为12。", Evidence(merchant=[record])))
+    assert "数字和项目对不上" in reason(verdict) and "容量是 350、500" in reason(verdict)
+
+
+def test_what_the_shopper_bought_needs_their_orders_looked_up() -> None:
+    shop = "[1] 厚底休闲鞋：颜色：米白"
+    # seen: "我最近买了什么？" answered "你最近买了厚底…" from the knowledge alone
+    assert kinds("你最近买了厚底休闲鞋，颜色是米白。", shop) == ["purchase"]
+    assert kinds("您最近买了疾风 3，订单 SO2611190048 已发货。", RECORD) == []
+    assert kinds("如果您买了这款，七天内可以退。", shop) == []
+
+
 def test_sold_out_needs_a_record_that_says_so() -> None:
     record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
     assert kinds("白色 38 码已经售罄。", record) == []

@@ -24,7 +24,9 @@ class Claim:
     out said to be in stock: the claim's text is its options), sold_out (something said to be sold
     out when the records show nothing sold out, or options they show in stock), price (a price on
     record given for another product or option), pure (a material said to be pure that the record
-    gives as a share: "纯棉" for 棉65%) — or, from
+    gives as a share: "纯棉" for 棉65%), field (a figure given to a field of the record that
+    holds other figures: "厚度为650+" for 厚度：约22mm), purchase (what the shopper
+    bought, said with no order of theirs looked up) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -272,6 +274,51 @@ def impure(sentence: str, shop_says: str) -> list[Claim]:
     return out
 
 
+FIELD = re.compile(r"^(?:\[\d+\][^：\n]*：)?([\u4e00-\u9fff]{2,6})[：:]\s*(.+)$", re.MULTILINE)
+"""A record's "name：value" line (充绒量：L码约220g) — in a product or order record, or a knowledge
+snippet's ("[2] 某商品：厚度：约22mm"). Only a line's first pair: "Title：Title（…） …：…" in a
+snippet of a product's description is prose, and its names are not fields."""
+PRICED_FIELD = re.compile(r"价|库存")
+"""Fields the price and stock checks read already, with their own rules (a coupon's price)."""
+MEASURE_MAX = Decimal(1_000_000)
+"""Figures from here up are codes (a tracking number, an order id), which the id checks read."""
+FIELD_GAP = "[^\\d，。；！？,;!?\\n]{0,6}?"
+"""Between a field's name and the figure the reply gives it: "为", "是中号约"."""
+
+
+def fields(shop_says: str) -> dict[str, set[Decimal]]:
+    """The figures each named field of the record gives (over every product that has it)."""
+    out: dict[str, set[Decimal]] = {}
+    for m in FIELD.finditer(shop_says):
+        name, value = m.group(1), m.group(2)
+        figures = {n for n in numbers(value) if n < MEASURE_MAX}
+        if figures and not PRICED_FIELD.search(name):
+            out.setdefault(name, set()).update(figures)
+    return out
+
+
+def misbound(sentence: str, by_field: dict[str, set[Decimal]]) -> list[Claim]:
+    """Figures a sentence gives a field of the record that the field's value does not hold
+    (seen, in the words of another product: "厚度为650+" where the record says 厚度：约22mm
+    and 密度：650+ — a figure on record, bound to the wrong field, which the figure checks
+    alone let through)."""
+    out: list[Claim] = []
+    for name, figures in by_field.items():
+        for m in re.finditer(
+            re.escape(name) + FIELD_GAP + f"(?<![A-Za-z\\d])({NUMBER.pattern})", sentence
+        ):
+            n = _number(m.group(1))
+            if n is not None and n < MEASURE_MAX and n not in figures:
+                shown = "、".join(f"{f:f}" for f in sorted(figures)[:4])
+                out.append(Claim("field", f"{m.group(0)}，查询结果里{name}是 {shown}"))
+    return out
+
+
+PURCHASED = re.compile(r"[你您](?:最近|之前|上次|刚才|刚刚|已经|刚)?(?:购买|买|下单|拍|订购)了")
+"""A statement of what the shopper bought ("您最近买了…"): only their orders can say so (seen:
+"我最近买了什么？" answered with a product from the shop's knowledge, no order looked up)."""
+
+
 SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?\n；;]?")
 CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能否|可否|吗|请问")
 """Sentences that suppose or ask rather than state."""
@@ -366,6 +413,8 @@ def unsupported_claims(
     measured = specs(evidence)
     shop_flat = re.sub(r"\s", "", shop_says).lower()
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
+    by_field = fields(shop_says)
+    ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     mine = set(own)
     out: list[Claim] = []
 
@@ -415,6 +464,9 @@ def unsupported_claims(
         if not COMMIT.search(sentence):  # a refund is what was paid, not today's price
             out += misattributed(sentence, book)
         out += impure(sentence, shop_says)
+        out += misbound(sentence, by_field)
+        if (bought := PURCHASED.search(sentence)) and not ordered:
+            out.append(Claim("purchase", bought.group(0)))
         for m in AMOUNT.finditer(plain):
             need_figure("amount", m.group(0).strip(), m.group(1) or m.group(2), pool)
         if AFFIRM.search(sentence) and not NEGATION.search(sentence):

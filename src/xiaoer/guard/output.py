@@ -284,37 +284,34 @@ def passed(verdicts: list[Verdict]) -> bool:
     return all(v.passed for v in verdicts)
 
 
+TOLD = (
+    ("denied", "查询结果里有订单 {}，是顾客的订单，不能说找不到或不是顾客的", "、"),
+    ("stock", "查询结果里 {} 是缺货，不能说有货", "、"),
+    ("sold_out", "查询结果没有说{}缺货或售罄；没查过库存就不能说没货，要先查商品", "、"),
+    ("price", "价格和规格对不上：查询结果里 {}，每个价格要说对应的规格", "；"),
+    ("pure", "材质说错了：说了{}。不是纯的：直接告诉顾客查询结果里的成分和比例", "；"),
+    ("field", "数字和项目对不上：说了{}。每个数字只能说给查询结果里写着它的那一项", "；"),
+    ("purchase", "没查过顾客的订单，不能说顾客买了什么（{}）：要先查顾客的订单", "、"),
+)
+"""Rule claims whose reason says what to say instead (kind, reason, joiner), in this order."""
+
+
 def reason(verdicts: list[Verdict]) -> str:
     """What was wrong, in words the model can act on."""
     parts = []
     for v in verdicts:
         if v.passed:
             continue
-        denied = [c.removeprefix("denied: ") for c in v.claims if c.startswith("denied: ")]
-        if v.layer == "rules" and denied:
-            parts.append(
-                f"查询结果里有订单 {'、'.join(denied)}，是顾客的订单，不能说找不到或不是顾客的"
-            )
-        sold = [c.removeprefix("stock: ") for c in v.claims if c.startswith("stock: ")]
-        if v.layer == "rules" and sold:
-            parts.append(f"查询结果里 {'、'.join(sold)} 是缺货，不能说有货")
-        gone = [c.removeprefix("sold_out: ") for c in v.claims if c.startswith("sold_out: ")]
-        if v.layer == "rules" and gone:
-            parts.append(
-                f"查询结果没有说{'、'.join(gone)}缺货或售罄；没查过库存就不能说没货，要先查商品"
-            )
-        mixed = [c.removeprefix("price: ") for c in v.claims if c.startswith("price: ")]
-        if v.layer == "rules" and mixed:
-            parts.append(f"价格和规格对不上：查询结果里 {'；'.join(mixed)}，每个价格要说对应的规格")
-        whole = [c.removeprefix("pure: ") for c in v.claims if c.startswith("pure: ")]
-        if v.layer == "rules" and whole:
-            parts.append(
-                f"材质说错了：说了{'；'.join(whole)}。不是纯的：直接告诉顾客查询结果里的成分和比例"
-            )
-        told = ("denied: ", "stock: ", "sold_out: ", "price: ", "pure: ")
-        said = len(denied) + len(sold) + len(gone) + len(mixed) + len(whole)
-        if v.layer == "rules" and said == len(v.claims):
-            continue
+        said = 0
+        if v.layer == "rules":
+            for kind, words, joiner in TOLD:
+                found = [c.removeprefix(f"{kind}: ") for c in v.claims if c.startswith(f"{kind}: ")]
+                if found:
+                    parts.append(words.format(joiner.join(found)))
+                    said += len(found)
+            if said == len(v.claims):
+                continue
+        told = tuple(f"{kind}: " for kind, _, _ in TOLD)
         what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
         parts.append(
             {
