@@ -275,7 +275,7 @@ def impure(sentence: str, shop_says: str) -> list[Claim]:
 
 
 FIELD = re.compile(r"^(?:\[\d+\][^：\n]*：)?([\u4e00-\u9fff]{2,6})[：:]\s*(.+)$", re.MULTILINE)
-"""A record's "name：value" line (充绒量：L码约220g) — in a product or order record, or a knowledge
+"""A record's "name：value" line (厚度：中号约22mm) — in a product or order record, or a knowledge
 snippet's ("[2] 某商品：厚度：约22mm"). Only a line's first pair: "Title：Title（…） …：…" in a
 snippet of a product's description is prose, and its names are not fields."""
 PRICED_FIELD = re.compile(r"价|库存")
