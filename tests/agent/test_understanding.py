@@ -307,6 +307,22 @@ async def test_their_own_orders_named_by_none_are_looked_up_in_code(shop_dir: Pa
     assert [c.name for c in r.tool_calls] == ["search_knowledge"]
 
 
+async def test_a_catalogue_question_is_not_denied_on_the_knowledge_alone(shop_dir: Path) -> None:
+    """Read as a product question, the knowledge shown: "无法提供" without a catalogue lookup is
+    a stall, and the lookup is made under the call grammar; for a question about the shop's
+    rules the knowledge shown backs it."""
+    steps = [say("抱歉，无法提供。"), call("search_products", keyword="帆布鞋", max_price=200),
+             say("有的，城市休闲帆布鞋 ¥159。")]  # fmt: skip
+    llm = reading_llm(form(事="商品咨询"), steps)
+    _, r = await _turn(shop_dir / "a", llm, "有没有帆布鞋，200元以内")
+    assert [c.name for c in r.tool_calls] == ["search_knowledge", "search_products"]
+    assert r.reply == "有的，城市休闲帆布鞋 ¥159。" and llm.calls[2][1] == "call"
+    rules = reading_llm(form(事="店铺规则"), [say("抱歉，资料里暂无这个信息。")])
+    _, r = await _turn(shop_dir / "b", rules, "定制款支持七天无理由吗？")
+    assert [c.name for c in r.tool_calls] == ["search_knowledge"]
+    assert r.reply == "抱歉，资料里暂无这个信息。"
+
+
 async def test_a_stock_question_about_a_named_product_is_answered_from_its_record(
     shop_dir: Path,
 ) -> None:

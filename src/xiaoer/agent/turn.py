@@ -682,7 +682,7 @@ class Assistant:
             if mode == "auto" and not completion.tool_calls:
                 reply = completion.content
                 stalled = not looked_up and (
-                    is_stalling(reply, searched=loop.prefetched > 0)
+                    is_stalling(reply, searched=_searched(loop))
                     or asks_again(reply, deps.said)
                     or (claims_done(reply) and not changed_before(deps))
                     or (ORDER_ID.search(question) is not None and not _asks(reply))
@@ -1187,6 +1187,18 @@ def _stock_before(history: Sequence[MessageRow]) -> str:
 
 
 SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "shop_policy"})
+
+
+CATALOGUE_WANTS = frozenset({"product", "stock"})
+
+
+def _searched(loop: Loop) -> bool:
+    """Whether what was looked up before the model's first step backs a "not found": the shop's
+    knowledge does, except for a question for the catalogue — which products, options, prices
+    there are — which only a catalogue lookup answers (seen in the demo: "有没有大号的，
+    300 元以内" answered "无法提供" with the knowledge shown and no product searched)."""
+    wants = loop.understood.want if loop.understood is not None else ""
+    return loop.prefetched > 0 and wants not in CATALOGUE_WANTS
 
 
 def _about_the_shop(question: str, understood: Understanding | None = None) -> bool:
