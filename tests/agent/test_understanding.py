@@ -305,6 +305,14 @@ async def test_their_own_orders_named_by_none_are_looked_up_in_code(shop_dir: Pa
     rules = reading_llm(form(事="物流", 办理="否"), [say("支持，定制款除外。")])
     _, r = await _turn(shop_dir / "c", rules, "支持七天无理由吗？")
     assert [c.name for c in r.tool_calls] == ["search_knowledge"]
+    # the item named picks the order; with no tracking yet, its details are shown as well
+    named = reading_llm(form(事="物流", 办理="否"), [say("还没发货。")])
+    _, r = await _turn(shop_dir / "d", named, "我买的帆布鞋到哪了")
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [
+        ("track_logistics", {"order_id": "SO1002"}),
+        ("get_order", {"order_id": "SO1002"}),
+    ]
+    assert r.llm_calls == 2
 
 
 async def test_a_catalogue_question_is_not_denied_on_the_knowledge_alone(shop_dir: Path) -> None:

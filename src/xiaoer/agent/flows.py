@@ -225,7 +225,7 @@ def _row(order: Order) -> str:
     return f"- {order.id}（{order.status.value}，{order.lines[0].title}{more}）"
 
 
-def _named(orders: Sequence[Order], text: str) -> Order | None:
+def named_order(orders: Sequence[Order], text: str) -> Order | None:
     """The one order whose items share the most words with the message (None: no single one)."""
     grams = cjk_bigrams(text)
     if not grams:
@@ -375,7 +375,7 @@ class FlowDriver:
         if here:
             fit = [o for o in fit if o.id in here] or fit
         pool = fit or orders  # none fits: the one they name still gets the policy's reason
-        named = _named(pool, text)
+        named = named_order(pool, text)
         if named is not None:
             return named.id, "", []
         if len(pool) == 1:

@@ -64,7 +64,7 @@ from xiaoer.agent.events import (
     TurnResult,
     ignore,
 )
-from xiaoer.agent.flows import FlowDriver, FlowTurn, Hands, refund_is_return, synced
+from xiaoer.agent.flows import FlowDriver, FlowTurn, Hands, named_order, refund_is_return, synced
 from xiaoer.agent.grounding import cited
 from xiaoer.agent.handoff import as_view, assisted, decide, hand_over, merchant_rule, notice
 from xiaoer.agent.instructions import (
@@ -88,7 +88,7 @@ from xiaoer.commerce.base import CommerceBackend
 from xiaoer.commerce.search import named_value
 from xiaoer.domain.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from xiaoer.domain.flows import Flows
-from xiaoer.domain.models import Order, OrderStatus, Shop, Shopper
+from xiaoer.domain.models import OrderStatus, Shop, Shopper
 from xiaoer.domain.understanding import Understanding
 from xiaoer.guard.input import InputCheck, Limiter, RateLimiter, check_input
 from xiaoer.guard.markup import URL, strip_markup
@@ -791,43 +791,56 @@ class Assistant:
             u.want if u is not None else ""
         )
         found = set(ORDER_ID.findall(question))
-        if tool is None or tool not in self.tools or len(found) > 1:
+        if not tool or tool not in self.tools or len(found) > 1:
             return False
         if not found:
             return await self._list_orders(loop, deps, question, tool, emit)
-        args = {"order_id": found.pop()}
-        result = await self._code_call(loop, deps, "lookup_0", tool, args, emit)
-        if not result.ok:  # not theirs, or no such order: the model takes it from here
-            return False
-        _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
-        return True
+        return await self._look_up(loop, deps, question, tool, [found.pop()], emit)
 
     async def _list_orders(
         self, loop: Loop, deps: TurnDeps, question: str, tool: str, emit: Emit
     ) -> bool:
-        """Read as asking about their own orders without naming one ("我最近买了什么？", "我的快递
-        到哪了"): code lists the shopper's recent orders — or, asked where a parcel is, tracks
-        the one or two of theirs on the way — and the model answers from the result.
+        """Read as asking about their own orders without naming one ("我最近买了什么？", "我买的
+        那件外套到哪了"): code finds the order whose items they name, or — asked where a parcel
+        is — the one or two of theirs on the way, and looks it up; otherwise it lists their
+        recent orders. The model answers from the result.
 
         Seen on the embedded model without it: "帮我看看我的订单" answered "请告诉我你的订单号"
-        (the shopper is known; their orders are one lookup away), and "我最近买了什么？" answered
-        with a product from the knowledge prefetched for it, as if they had bought it. With the
-        list alone, "我的快递到哪了" was answered with a delivered order, not the one on its way."""
+        (the shopper is known; their orders are one lookup away); "我最近买了什么？" answered
+        with a product from the knowledge prefetched for it, as if they had bought it; asked
+        where the thing they bought is, the model made up an order number and then asked which
+        order. With the list alone, "我的快递到哪了" was answered with a delivered order."""
         if "list_my_orders" not in self.tools or not about_own_order(question):
             return False
-        moving: list[Order] = []
-        if tool == "track_logistics":
-            shipped = OrderStatus.SHIPPED.value
-            moving = await deps.commerce.orders_for(deps.shopper.id, limit=3, status=shipped)
-        calls = [(tool, {"order_id": o.id}) for o in moving] if len(moving) in (1, 2) else []
-        deps.seen.extend(o.id for o in moving if calls)  # code took them from their own orders
-        results = [
-            await self._code_call(loop, deps, f"lookup_{i}", name, args, emit)
-            for i, (name, args) in enumerate(calls or [("list_my_orders", {})])
-        ]
-        if not any(r.ok for r in results):
+        orders = await deps.commerce.orders_for(deps.shopper.id, limit=NAMED_AMONG)
+        named = named_order(orders, question)
+        picked = [named] if named is not None else []
+        if not picked and tool == "track_logistics":
+            picked = [o for o in orders if o.status is OrderStatus.SHIPPED][:3]
+        if not 0 < len(picked) <= 2:
+            return await self._look_up(loop, deps, question, "list_my_orders", [], emit)
+        deps.seen.extend(o.id for o in picked)  # code took them from the shopper's own orders
+        return await self._look_up(loop, deps, question, tool, [o.id for o in picked], emit)
+
+    async def _look_up(
+        self, loop: Loop, deps: TurnDeps, question: str, tool: str, ids: list[str], emit: Emit
+    ) -> bool:
+        """Look these orders up with `tool` (or, with no ids, list the shopper's orders) and ask
+        the model for the answer. A parcel with no tracking yet (not shipped, or in after-sales)
+        is answered from the order's details as well (seen: "我申请退款的那个订单…处理到哪一步了"
+        answered "暂时没有物流信息" with the refund's progress unsaid)."""
+        calls = [(tool, {"order_id": oid}) for oid in ids] or [(tool, {})]
+        results = []
+        for i, (name, args) in enumerate(calls):
+            result = await self._code_call(loop, deps, f"lookup_{i}", name, args, emit)
+            results.append(result)
+            untracked = name == "track_logistics" and result.ok and "carrier" not in result.data
+            if untracked and "get_order" in self.tools:
+                tool = "get_order"
+                await self._code_call(loop, deps, f"detail_{i}", tool, args, emit)
+        if not any(r.ok for r in results):  # not theirs, or no such order: the model takes it
             return False
-        hint = self.tools[calls[0][0] if calls else "list_my_orders"].answer_hint
+        hint = self.tools[tool].answer_hint
         if len(calls) > 1:
             hint = f"，{len(calls)}个订单分别说出订单号{hint.removeprefix('，说出')}"
         _ask_for_answer(loop, deps, question, hint)
@@ -1190,6 +1203,8 @@ SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "sh
 
 
 CATALOGUE_WANTS = frozenset({"product", "stock"})
+NAMED_AMONG = 10
+"""How many of the shopper's latest orders a message naming an item is matched against."""
 
 
 def _searched(loop: Loop) -> bool:
