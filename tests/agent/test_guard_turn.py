@@ -53,6 +53,20 @@ async def test_an_unbacked_reply_is_rewritten_once_with_the_reason(
     assert rows[-1].meta["guard"] == r.guard
 
 
+async def test_a_claim_only_a_lookup_settles_has_the_lookup_made_before_the_rewrite(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen: "…现在299元，没有券可以用。" with the shop's coupons never looked up. Code looks
+    them up, and the rewrite answers from what they are."""
+    llm.steps = [say("没有券可以用。"), say("本店目前没有可领的优惠券。")]
+    r = await guarded.assistant().turn("mini", "U1", "你好，请问一下")
+    assert r.reply == "本店目前没有可领的优惠券。" and r.handoff is None
+    assert [c.name for c in r.tool_calls][-1:] == ["list_coupons"]
+    rewrite = llm.calls[1][0]
+    assert rewrite[-2].role == "tool" and "没有可领的优惠券" in rewrite[-2].content
+    assert "要以查到的本店优惠券为准" in rewrite[-1].content
+
+
 async def test_then_the_shops_own_answer_then_a_human(guarded: Runtime, llm: ScriptedLLM) -> None:
     def script(messages: list[ChatMessage], tools: list[ToolSpec], mode: Mode) -> Completion:
         if messages[0].content == JUDGE_SYSTEM:

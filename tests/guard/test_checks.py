@@ -413,6 +413,17 @@ def test_what_the_shopper_bought_needs_their_orders_looked_up() -> None:
     assert kinds("如果您买了这款，七天内可以退。", shop) == []
 
 
+def test_no_coupon_needs_a_record_that_says_so() -> None:
+    record = "疾风 3 男子缓震跑鞋（编号P1）\n- 黑色/42 ¥299 库存5"
+    # seen: "…现在299元，没有券可以用。" with the shop's coupons never looked up
+    assert kinds("这款现在299元，没有券可以用。", record) == ["coupon"]
+    assert kinds("这款暂无优惠券。", record) == ["coupon"]
+    assert kinds("这款没有券可以用。", "本店目前没有可领的优惠券。") == []
+    assert kinds("满299减30的券可以用。", "本店优惠券：满299减30") == []
+    verdict = asyncio.run(OutputGuard().check("没有券可以用。", Evidence(merchant=[record])))
+    assert "要以查到的本店优惠券为准" in reason(verdict)
+
+
 def test_sold_out_needs_a_record_that_says_so() -> None:
     record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
     assert kinds("白色 38 码已经售罄。", record) == []

@@ -5,7 +5,7 @@ knowledge base, then an honest "let me get a colleague" (the caller hands over).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from xiaoer.agent.instructions import (
 from xiaoer.agent.loop import Loop
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.markup import strip_markup
-from xiaoer.guard.output import Evidence, OutputGuard, passed, reason, uncovered
+from xiaoer.guard.output import Evidence, OutputGuard, Verdict, passed, reason, uncovered
 from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.tools.args import RETRY as ARGUMENT_RETRY
@@ -32,6 +32,13 @@ from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
 from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import SCHEMA_ECHO_HINT
+
+LOOKUPS = {"coupon": "list_coupons", "purchase": "list_my_orders"}
+"""Claims that only a lookup can settle, and the lookup (it takes no arguments): code makes it
+before the rewrite, so that the rewrite can say what is true instead of only what is unsure."""
+
+type LookUp = Callable[[Loop, TurnDeps, str], Awaitable[bool]]
+"""Makes a lookup (by its tool name) part of the turn; whether it answered."""
 
 
 class ReplyCheck:
@@ -44,12 +51,14 @@ class ReplyCheck:
         voice: Voice,
         clock: Callable[[], datetime],
         specs: list[ToolSpec],
+        look_up: LookUp | None = None,
     ) -> None:
         self.guard = guard
         self.llm = llm
         self.voice = voice
         self.clock = clock
         self.specs = specs
+        self.look_up = look_up
 
     async def run(self, loop: Loop, deps: TurnDeps, question: str, reply: str) -> tuple[str, bool]:
         """The reply to send, and whether the guard ran out of options (the caller then hands
@@ -63,6 +72,8 @@ class ReplyCheck:
             if passed(verdicts):
                 return reply, False
             loop.messages.append(ChatMessage("assistant", reply))
+            if await self._looked_up(loop, deps, verdicts):
+                evidence = self.evidence(loop, deps)
             loop.messages.append(ChatMessage("user", GUARD_RETRY.format(reason=reason(verdicts))))
             specs = self.specs if loop.offered is None else loop.offered
             completion = await self.llm.complete(loop.messages, specs, mode="text")
@@ -89,6 +100,14 @@ class ReplyCheck:
             return give_up(question, list(dict.fromkeys(unknown))[:3]), True
         finally:
             loop.guard_ms += int((time.perf_counter() - started) * 1000)
+
+    async def _looked_up(self, loop: Loop, deps: TurnDeps, verdicts: list[Verdict]) -> bool:
+        """Make the lookups the failed claims call for (`LOOKUPS`); whether any answered."""
+        kinds = [c.split(": ", 1)[0] for v in verdicts if not v.passed for c in v.claims]
+        names = dict.fromkeys(LOOKUPS[k] for k in kinds if k in LOOKUPS)
+        if self.look_up is None:
+            return False
+        return any([await self.look_up(loop, deps, name) for name in names])
 
     async def passes_alone(
         self, loop: Loop, deps: TurnDeps, sentence: str, hosts: tuple[str, ...]

@@ -500,7 +500,18 @@ class Assistant:
     def _checker(self) -> ReplyCheck:
         assert self.guard is not None
         specs = [t.spec for t in self.tools.values()]
-        return ReplyCheck(self.guard, self.llm, self.voice, self.clock, specs)
+        return ReplyCheck(self.guard, self.llm, self.voice, self.clock, specs, self._look_up_for)
+
+    async def _look_up_for(self, loop: Loop, deps: TurnDeps, name: str) -> bool:
+        """A lookup the output guard found a reply needed (`checking.LOOKUPS`), entered in the
+        turn as if the model had called it; whether it answered."""
+        if name not in self.tools:
+            return False
+        result, ms = await run_tool(self.tools, name, {}, deps)
+        if result.ok:
+            call = ToolCall(f"check_{name}", name, {})
+            _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
+        return result.ok
 
     def _drafter(self) -> Assistant:
         """This assistant with only its read-only tools (suggestions change nothing)."""

@@ -26,7 +26,8 @@ class Claim:
     record given for another product or option), pure (a material said to be pure that the record
     gives as a share: "纯棉" for 棉65%), field (a figure given to a field of the record that
     holds other figures: "厚度为650+" for 厚度：约22mm), purchase (what the shopper
-    bought, said with no order of theirs looked up) — or, from
+    bought, said with no order of theirs looked up), coupon (no coupon to use, said with no
+    record saying so) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -314,6 +315,12 @@ def misbound(sentence: str, by_field: dict[str, set[Decimal]]) -> list[Claim]:
     return out
 
 
+NO_COUPON = re.compile(
+    r"(?:没有|无|暂无|没)[^，,。；]{0,6}券|券[^，,。；]{0,4}(?:不能|不可|无法)(?:用|使用)"
+)
+"""A statement that there is no coupon to use ("没有券可以用"): backed only by a record that says
+so itself (seen: said of a product with its record and the knowledge shown, the shop's coupons
+never looked up — they had one that applied)."""
 PURCHASED = re.compile(r"[你您](?:最近|之前|上次|刚才|刚刚|已经|刚)?(?:购买|买|下单|拍|订购)了")
 """A statement of what the shopper bought ("您最近买了…"): only their orders can say so (seen:
 "我最近买了什么？" answered with a product from the shop's knowledge, no order looked up)."""
@@ -415,6 +422,7 @@ def unsupported_claims(
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     by_field = fields(shop_says)
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
+    couponless = NO_COUPON.search(shop_says) is not None
     mine = set(own)
     out: list[Claim] = []
 
@@ -465,6 +473,8 @@ def unsupported_claims(
             out += misattributed(sentence, book)
         out += impure(sentence, shop_says)
         out += misbound(sentence, by_field)
+        if (none := NO_COUPON.search(sentence)) and not couponless:
+            out.append(Claim("coupon", none.group(0)))
         if (bought := PURCHASED.search(sentence)) and not ordered:
             out.append(Claim("purchase", bought.group(0)))
         for m in AMOUNT.finditer(plain):
