@@ -214,6 +214,11 @@ def test_a_sold_out_option_said_to_be_in_stock_is_a_stock_claim() -> None:
     assert kinds("白色 38 码有货，可以下单。", record) == ["stock"]
     assert kinds("粉色 38 码有货。", record) == []
     assert kinds("白色 38 码暂时没有货，粉色 38 码有货。", record) == []  # negated sentence
+    # seen: "…42 码有，黑色和白蓝。" of a sold-out option
+    assert kinds("这款 38 码有，白色和粉色。", record) == ["stock"]
+    assert kinds("38 码白色粉色都有。", record) == ["stock"]
+    assert kinds("粉色 38 码有的。", record) == []
+    assert kinds("白色 38 码有两种鞋底可选", record) == []  # 有 not ending a clause
     # the same options in stock for another product: which one is meant cannot be told
     both = record + "\n城市跑鞋（编号P9）\n- 白色/38 ¥199 库存2"
     assert kinds("白色 38 码有货。", both) == []
