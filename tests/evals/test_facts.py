@@ -80,6 +80,10 @@ def test_sold_out_said_of_an_option_in_stock_is_wrong_and_true_answers_are_not()
     [w] = _check("沸点 7 电热水壶石墨灰已经售罄了。")
     assert w.kind == "stock" and "stock 8" in w.record
     assert _check("沸点 7 电热水壶朱红暂时缺货，石墨灰有现货。") == []
+    # "有" ending a clause is 有货 (seen: "…42 码有，黑色和白蓝。" with both sold out)
+    [w] = _check("沸点 7 电热水壶朱红的有，今天下单。")
+    assert w.kind == "stock" and "K1-RED" in w.record
+    assert _check("沸点 7 电热水壶石墨灰有的。") == []
     # the product as a whole has stock (one colour), so 有货 of the product is not wrong
     assert _check("沸点 7 电热水壶有货。") == []
 
@@ -155,6 +159,9 @@ def test_an_attribute_figure_must_match_its_value() -> None:
     assert _check("沸点 7 电热水壶容量 1.7L，功率 1800W，保修整机 2 年。") == []
     # a number in another unit than the value's is not read as that attribute
     assert _check("沸点 7 电热水壶保修期内 7 天无理由。") == []
+    # "1800+W" reads as 1800 W (seen: "充绒量为650+g" of a 220 g fill, 650+ being another field)
+    [w] = _check("沸点 7 电热水壶功率为2200+W。")
+    assert w.kind == "figure" and "功率 1800W" in w.record
 
 
 def test_a_material_given_as_a_share_said_to_be_pure_is_a_wrong_fact() -> None:

@@ -68,7 +68,8 @@ def bounded(text: str, start: int, end: int) -> bool:
 # ---------- the catalog index ----------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-UNIT = re.compile(r"(\d+(?:\.\d+)?)\s?([a-z]+\d?|%|°c?|[\u4e00-\u9fff]{1,2})")
+UNIT = re.compile(r"(\d+(?:\.\d+)?)\+?\s?([a-z]+\d?|%|°c?|[\u4e00-\u9fff]{1,2})")
+"""A number and its unit (5000mah, 220g; "650+g" reads as 650 g)."""
 
 
 def tokens(title: str) -> list[str]:
@@ -195,7 +196,10 @@ NEG_STOCK = re.compile(
 ASK_STOCK = re.compile(
     r"有没有(?:现)?货|是否有(?:现)?货|有无(?:现)?货|有货没有?|有没有库存|是否有库存"
 )
-POS_STOCK = re.compile(r"有现货|有货|现货|有库存|库存充足|in stock")
+POS_STOCK = re.compile(
+    r"有现货|有货|现货|有库存|库存充足|in stock|都有|(?<!没)有[的哦呢呀啊]?(?=[,，。.!！;；\s]*$)"
+)
+"""In stock — also "有" ending a clause ("42码有，…")."""
 STOCK_SKIP_BEFORE = re.compile(r"(?:如果|如|若|是否|等|待|一旦|有没|看看|查询|确认|咨询)$")
 STOCK_SKIP_AFTER = re.compile(r"^(?:吗|么|嘛|后|时|了再|的话|会通知|提醒|通知)")
 OTHER = re.compile(r"其他|其它|别的|另外的|部分|个别|some|other")
