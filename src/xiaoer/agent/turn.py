@@ -312,8 +312,9 @@ class Assistant:
             loop.tokens_in += reading.tokens_in
             loop.tokens_out += reading.tokens_out
             loop.cached += reading.cached_tokens
-        deps.readings.append(reading.understood)
-        return reading.understood
+        understood = _as_request(reading.understood, text)
+        deps.readings.append(understood)
+        return understood
 
     async def _paused(
         self, shop: Shop, conversation_id: str, message_id: int, mode: str, started: float,
@@ -1216,6 +1217,16 @@ SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "sh
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 NAMED_AMONG = 10
 """How many of the shopper's latest orders a message naming an item is matched against."""
+
+
+def _as_request(understood: Understanding, text: str) -> Understanding:
+    """A reading as a size or product question that asks to act on an order it names, because
+    the goods do not fit, is an exchange request (seen on the tuned suite: "SO… 的鞋小了，想换成
+    大一号" read as 选规格, acts 是, reason 不合适 — answered with a product search, no exchange)."""
+    acting = understood.acts and understood.reason_kind == "not_fit"
+    if acting and understood.want in PRODUCT_QUESTIONS and ORDER_ID.search(text):
+        return understood.model_copy(update={"want": "exchange"})
+    return understood
 
 
 def _searched(loop: Loop) -> bool:
