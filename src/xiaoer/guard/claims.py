@@ -118,8 +118,8 @@ DENIED = re.compile(
 IN_STOCK = re.compile(
     r"有货|现货|有库存|库存充足|还有库存|库存\s?[1-9]\d*|都有|(?<![没])有[的哦呢呀啊]?(?=[，,。！!；;\s]|$)"
 )
-"""A sentence saying something is in stock — "有货", or "有" ending a clause (seen: "…42 码有，
-黑色和白蓝。" of a sold-out 黑色/42)."""
+"""A sentence saying something is in stock — "有货", or "有" ending a clause (seen, in other
+words: "…大号有，红的和绿的。" of a sold-out option)."""
 COUNT = re.compile(r"库存\s?(\d+)")
 SKU_ROW = re.compile(
     r"^- (.+?) [¥￥]\d[\d,]*(?:\.\d+)? (缺货|已下架|预售|库存\d+)(?:，.*)?$", re.MULTILINE
