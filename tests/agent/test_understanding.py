@@ -465,3 +465,25 @@ async def test_the_model_reads_a_product_fact_once_not_as_a_snippet_and_in_the_r
     seen = "\n".join(m.content for m in answer_messages)
     assert mode == "text" and seen.count("工程网布") == 1
     assert r.reply == "鞋面是工程网布。"
+
+
+async def test_pre_sales_guidance_is_left_out_of_an_answer_about_an_order(tmp_path: Path) -> None:
+    """Seen: a parcel stuck for days answered with the merchant's "建议搭配…", the message having
+    named the product kind the guidance is for."""
+    policy = "presales:\n  - {when: [跑鞋], say: 推荐搭配运动袜}\n"
+    llm = readings_llm([form(事="物流", 办理="否"), form(事="商品咨询")],
+                       [say("在杭州转运中心。"), say("299 元。")])  # fmt: skip
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=False,
+                        understand="cascade")  # fmt: skip
+    rt = await Runtime.open(settings, llm=llm)
+    try:
+        await rt.import_shop(write_bundle(tmp_path / "bundle", policy=policy))
+        a = rt.assistant()
+        await a.turn("mini", "U1", "我买的跑鞋到哪了")  # tracked in code: SO1001
+        order_note = llm.calls[-1][0][-1].content
+        await a.turn("mini", "U1", "疾风 3 男子缓震跑鞋多少钱")
+        product_note = llm.calls[-1][0][-1].content
+    finally:
+        await rt.close()
+    assert "推荐搭配运动袜" not in order_note and "杭州转运中心" in llm.calls[1][0][-2].content
+    assert "推荐搭配运动袜" in product_note

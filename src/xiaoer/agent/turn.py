@@ -1150,7 +1150,11 @@ def _drop_known_snippets(loop: Loop, known: str) -> None:
 
 def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> None:
     """The note that turns the next step into an answer from what was looked up."""
-    loop.guidance = presale_guidance(deps.policy, question)
+    # Pre-sales guidance is for pre-sales questions (seen: a parcel stuck for days answered
+    # with the merchant's "建议搭配…" because the message named the product kind).
+    u = loop.understood
+    presale = u is None or u.want in PRESALE_WANTS
+    loop.guidance = presale_guidance(deps.policy, question) if presale else ""
     loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
     loop.messages.append(ChatMessage("user", loop.note))
 
@@ -1215,6 +1219,8 @@ SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "sh
 
 
 CATALOGUE_WANTS = frozenset({"product", "stock"})
+PRESALE_WANTS = frozenset({"product", "stock", "size", "coupon", "subsidy", "other"})
+"""What a shopper asks before buying: the merchant's pre-sales guidance applies to these."""
 NAMED_AMONG = 10
 """How many of the shopper's latest orders a message naming an item is matched against."""
 
