@@ -327,13 +327,16 @@ async def test_a_request_on_an_order_already_in_after_sale_is_answered_from_its_
 async def test_a_size_reading_that_acts_on_a_named_order_is_its_exchange(tmp_path: Path) -> None:
     """Seen on the tuned suite: "SO… 的鞋小了，想换成 42 码" read as 选规格, 办理 是, 原因 不合适,
     and answered with a product search. It is a request to exchange that order's goods."""
-    script = Script([{"事": "选规格", "办理": "是", "原因": "不合适"}, {"事": "选规格"}])
+    script = Script([{"事": "选规格", "办理": "是", "原因": "不合适"}, {"事": "库存", "办理": "是"},
+                     {"事": "选规格"}])  # fmt: skip
     rt = await _open(tmp_path, script.llm)
     try:
         [r] = await _chat(rt, "U2", "SO2001 的鞋小了，想换成 43 码")
+        [same] = await _chat(rt, "U2", "SO2001 的鞋想换成 43 码，还是白色")
         [asked] = await _chat(rt, "U2", "云跃 Pro 碳板竞速跑鞋我该拍几码")
     finally:
         await rt.close()
-    assert "request_exchange" in [c.name for c in r.tool_calls]
-    assert "search_products" not in [c.name for c in r.tool_calls]
+    for turn in (r, same):
+        assert "request_exchange" in [c.name for c in turn.tool_calls]
+        assert "search_products" not in [c.name for c in turn.tool_calls]
     assert "request_exchange" not in [c.name for c in asked.tool_calls]  # a question, no order

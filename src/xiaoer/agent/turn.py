@@ -1226,10 +1226,11 @@ NAMED_AMONG = 10
 
 
 def _as_request(understood: Understanding, text: str) -> Understanding:
-    """A reading as a size or product question that asks to act on an order it names, because
-    the goods do not fit, is an exchange request (seen on the tuned suite: "SO… 的鞋小了，想换成
-    大一号" read as 选规格, acts 是, reason 不合适 — answered with a product search, no exchange)."""
-    acting = understood.acts and understood.reason_kind == "not_fit"
+    """A reading as a size or product question that asks to act on an order the message names
+    (for no reason, or because the goods do not fit) is that order's exchange request (seen on
+    the tuned suite: "SO… 的鞋小了，想换成大一号" and "SO… 的鞋想换成大一号，还是这个颜色", read
+    as 选规格 or 库存 with 办理 是 — answered with a product search, no exchange)."""
+    acting = understood.acts and understood.reason_kind in ("none", "not_fit")
     if acting and understood.want in PRODUCT_QUESTIONS and ORDER_ID.search(text):
         return understood.model_copy(update={"want": "exchange"})
     return understood
