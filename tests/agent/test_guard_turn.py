@@ -64,7 +64,9 @@ async def test_a_claim_only_a_lookup_settles_has_the_lookup_made_before_the_rewr
     assert [c.name for c in r.tool_calls][-1:] == ["list_coupons"]
     rewrite = llm.calls[1][0]
     assert rewrite[-2].role == "tool" and "没有可领的优惠券" in rewrite[-2].content
-    assert "要以查到的本店优惠券为准" in rewrite[-1].content
+    # answered anew from the result: the rejected reply is not in the prompt
+    assert rewrite[-1].content.startswith("顾客的问题：你好，请问一下")
+    assert all(m.content != "没有券可以用。" for m in rewrite)
 
 
 async def test_then_the_shops_own_answer_then_a_human(guarded: Runtime, llm: ScriptedLLM) -> None:

@@ -34,11 +34,14 @@ from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import SCHEMA_ECHO_HINT
 
 LOOKUPS = {"coupon": "list_coupons", "purchase": "list_my_orders"}
-"""Claims that only a lookup can settle, and the lookup (it takes no arguments): code makes it
-before the rewrite, so that the rewrite can say what is true instead of only what is unsure."""
+"""Claims that only a lookup can settle, and the lookup (it takes no arguments): code makes it,
+and the reply is written anew from its result, so that it says what is true instead of only
+what is unsure (measured: asked to rewrite "上面这条回复不能发给顾客…" with the coupons shown,
+the model said "抱歉，我无法提供您想要的回复")."""
 
-type LookUp = Callable[[Loop, TurnDeps, str], Awaitable[bool]]
-"""Makes a lookup (by its tool name) part of the turn; whether it answered."""
+type LookUp = Callable[[Loop, TurnDeps, str], Awaitable[str | None]]
+"""Makes a lookup (by its tool name) part of the turn: its answer hint, or None if it did not
+answer."""
 
 
 class ReplyCheck:
@@ -71,10 +74,14 @@ class ReplyCheck:
             loop.guard += [v.as_dict() | {"attempt": 1} for v in verdicts]
             if passed(verdicts):
                 return reply, False
-            loop.messages.append(ChatMessage("assistant", reply))
-            if await self._looked_up(loop, deps, verdicts):
+            hint = await self._looked_up(loop, deps, verdicts)
+            if hint is not None:  # answered anew from what was missing, the reply dropped
                 evidence = self.evidence(loop, deps)
-            loop.messages.append(ChatMessage("user", GUARD_RETRY.format(reason=reason(verdicts))))
+                note = ANSWER_NOTE.format(question=question, hint=hint)
+            else:
+                loop.messages.append(ChatMessage("assistant", reply))
+                note = GUARD_RETRY.format(reason=reason(verdicts))
+            loop.messages.append(ChatMessage("user", note))
             specs = self.specs if loop.offered is None else loop.offered
             completion = await self.llm.complete(loop.messages, specs, mode="text")
             loop.count(completion)
@@ -101,13 +108,16 @@ class ReplyCheck:
         finally:
             loop.guard_ms += int((time.perf_counter() - started) * 1000)
 
-    async def _looked_up(self, loop: Loop, deps: TurnDeps, verdicts: list[Verdict]) -> bool:
-        """Make the lookups the failed claims call for (`LOOKUPS`); whether any answered."""
+    async def _looked_up(self, loop: Loop, deps: TurnDeps, verdicts: list[Verdict]) -> str | None:
+        """Make the lookups the failed claims call for (`LOOKUPS`): the answer hint of the last
+        that answered, or None when none did (or none was called for)."""
         kinds = [c.split(": ", 1)[0] for v in verdicts if not v.passed for c in v.claims]
         names = dict.fromkeys(LOOKUPS[k] for k in kinds if k in LOOKUPS)
-        if self.look_up is None:
-            return False
-        return any([await self.look_up(loop, deps, name) for name in names])
+        hint = None
+        for name in names:
+            if self.look_up is not None:
+                hint = await self.look_up(loop, deps, name) or hint
+        return hint
 
     async def passes_alone(
         self, loop: Loop, deps: TurnDeps, sentence: str, hosts: tuple[str, ...]

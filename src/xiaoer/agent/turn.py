@@ -503,16 +503,17 @@ class Assistant:
         specs = [t.spec for t in self.tools.values()]
         return ReplyCheck(self.guard, self.llm, self.voice, self.clock, specs, self._look_up_for)
 
-    async def _look_up_for(self, loop: Loop, deps: TurnDeps, name: str) -> bool:
+    async def _look_up_for(self, loop: Loop, deps: TurnDeps, name: str) -> str | None:
         """A lookup the output guard found a reply needed (`checking.LOOKUPS`), entered in the
-        turn as if the model had called it; whether it answered."""
+        turn as if the model had called it: its answer hint, or None if it did not answer."""
         if name not in self.tools:
-            return False
+            return None
         result, ms = await run_tool(self.tools, name, {}, deps)
-        if result.ok:
-            call = ToolCall(f"check_{name}", name, {})
-            _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
-        return result.ok
+        if not result.ok:
+            return None
+        call = ToolCall(f"check_{name}", name, {})
+        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
+        return self.tools[name].answer_hint
 
     def _drafter(self) -> Assistant:
         """This assistant with only its read-only tools (suggestions change nothing)."""
