@@ -429,6 +429,17 @@ def test_no_coupon_needs_a_record_that_says_so() -> None:
     assert "要以查到的本店优惠券为准" in reason(verdict)
 
 
+def test_a_price_after_a_coupon_must_be_a_price_less_a_coupon_it_reaches() -> None:
+    record = "沸点 7 电热水壶（编号K1）\n- 石墨灰 ¥299 库存8\n本店优惠券：\n- 满299减30（店铺券）"
+    # seen: "用券之后到手299元" — the price itself
+    assert kinds("用券之后到手299元。", record) == ["after_coupon"]
+    assert kinds("用券之后到手269元。", record) == []
+    assert kinds("现在299元，用满299减30的券，到手269元。", record) == []
+    assert kinds("到手299元。", "沸点 7 电热水壶（编号K1）\n- 石墨灰 ¥299 库存8") == []  # no coupon
+    verdict = asyncio.run(OutputGuard().check("券后299元。", Evidence(merchant=[record])))
+    assert "券后价算错了" in reason(verdict) and "269" in reason(verdict)
+
+
 def test_sold_out_needs_a_record_that_says_so() -> None:
     record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
     assert kinds("白色 38 码已经售罄。", record) == []

@@ -27,7 +27,8 @@ class Claim:
     gives as a share: "纯棉" for 棉65%), field (a figure given to a field of the record that
     holds other figures: "厚度为650+" for 厚度：约22mm), purchase (what the shopper
     bought, said with no order of theirs looked up), coupon (no coupon to use, said with no
-    record saying so) — or, from
+    record saying so), after_coupon (a price after a coupon that no price on record less a
+    coupon it reaches comes to) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -325,6 +326,37 @@ NO_COUPON = re.compile(
 """A statement that there is no coupon to use ("没有券可以用"): backed only by a record that says
 so itself (seen: said of a product with its record and the knowledge shown, the shop's coupons
 never looked up — they had one that applied)."""
+AFTER_COUPON = re.compile(r"(?:券后|用券后?|用了券|到手)[^，,。；\d]{0,6}?(\d[\d,]*(?:\.\d+)?)")
+"""A price after a coupon ("用券之后到手269元"): the figure that follows the cue."""
+COUPON_RULE = re.compile(r"满\s?(\d+(?:\.\d+)?)\s?元?\s?减\s?(\d+(?:\.\d+)?)")
+"""A coupon's terms as the record writes them: 满299减30."""
+
+
+def coupon_prices(shop_says: str) -> dict[Decimal, Decimal]:
+    """Each price on record less each coupon on record it reaches, to what that price comes to
+    with the best coupon it reaches (the one checkout picks)."""
+    rules = [(_number(a), _number(b)) for a, b in COUPON_RULE.findall(shop_says)]
+    out: dict[Decimal, Decimal] = {}
+    for price in money(shop_says):
+        offs = [off for least, off in rules if least is not None and off and price >= least]
+        out |= {price - off: price - max(offs) for off in offs}
+    return out
+
+
+def after_coupon(sentence: str, can: dict[Decimal, Decimal]) -> list[Claim]:
+    """A price after a coupon that is no price on record less a coupon it reaches (`can`) —
+    seen: "用券之后到手299元" of a ¥299 product with a 满299减30 coupon on record, the price
+    itself. The claim shows the best-coupon prices nearest the figure said."""
+    out: list[Claim] = []
+    for m in AFTER_COUPON.finditer(sentence) if can else ():
+        n = _number(m.group(1))
+        if n is not None and n not in can:
+            best = sorted(set(can.values()), key=lambda c: abs(c - n))[:2]
+            shown = "、".join(f"{c:f}" for c in best)
+            out.append(Claim("after_coupon", f"{m.group(0)}，按查询结果用券后是 {shown}"))
+    return out
+
+
 PURCHASED = re.compile(r"[你您](?:最近|之前|上次|刚才|刚刚|已经|刚)?(?:购买|买|下单|拍|订购)了")
 """A statement of what the shopper bought ("您最近买了…"): only their orders can say so (seen:
 "我最近买了什么？" answered with a product from the shop's knowledge, no order looked up)."""
@@ -427,6 +459,7 @@ def unsupported_claims(
     by_field = fields(shop_says)
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
+    discounted = coupon_prices(shop_says)
     mine = set(own)
     out: list[Claim] = []
 
@@ -477,6 +510,9 @@ def unsupported_claims(
             out += misattributed(sentence, book)
         out += impure(sentence, shop_says)
         out += misbound(sentence, by_field)
+        out += after_coupon(plain, discounted)
+        if discounted and AFTER_COUPON.search(plain):
+            pool = pool | set(discounted)  # a price less a coupon is on record as both
         if (none := NO_COUPON.search(sentence)) and not couponless:
             out.append(Claim("coupon", none.group(0)))
         if (bought := PURCHASED.search(sentence)) and not ordered:
