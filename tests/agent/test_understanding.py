@@ -487,3 +487,22 @@ async def test_pre_sales_guidance_is_left_out_of_an_answer_about_an_order(tmp_pa
         await rt.close()
     assert "推荐搭配运动袜" not in order_note and "杭州转运中心" in llm.calls[1][0][-2].content
     assert "推荐搭配运动袜" in product_note
+
+
+async def test_stock_misstated_for_the_options_named_is_answered_from_the_record(
+    tmp_path: Path,
+) -> None:
+    """Read as a product question naming options: the model answers, and when it says a
+    sold-out option is in stock the record's own lines are sent instead, with no second try."""
+    llm = reading_llm(form(事="商品咨询"), [say("黑 43 码有，放心拍。")])
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=True,
+                        understand="cascade")  # fmt: skip
+    rt = await Runtime.open(settings, llm=llm)
+    try:
+        await rt.import_shop(write_bundle(tmp_path / "bundle"))
+        r = await rt.assistant().turn("mini", "U1", "疾风 3 男子缓震跑鞋黑色 43 码有吗，什么材质")
+    finally:
+        await rt.close()
+    assert r.reply == "疾风 3 男子缓震跑鞋 黑/43：缺货，¥299。\n同款现在有货的：黑/42。"
+    assert r.llm_calls == 2 and r.handoff is None  # the reading and the one reply
+    assert [g["layer"] for g in r.guard if not g.get("passed", True)] == ["rules"]

@@ -74,6 +74,12 @@ class ReplyCheck:
             loop.guard += [v.as_dict() | {"attempt": 1} for v in verdicts]
             if passed(verdicts):
                 return reply, False
+            # Stock misstated for options the shopper named: the record's own lines say it, with
+            # no second try (seen: "…大号有" of two sold-out options, twice, then handed over).
+            if loop.record_answer and _only(verdicts, STOCK_KINDS):
+                loop.guard.append({"layer": "record", "passed": True, "claims": [],
+                                   "attempt": 2})  # fmt: skip
+                return loop.record_answer, False
             hint = await self._looked_up(loop, deps, verdicts)
             if hint is not None:  # answered anew from what was missing, the reply dropped
                 evidence = self.evidence(loop, deps)
@@ -154,6 +160,17 @@ class ReplyCheck:
             ),
             changed=changed_before(deps),
         )
+
+
+STOCK_KINDS = frozenset({"stock", "sold_out"})
+
+
+def _only(verdicts: list[Verdict], kinds: frozenset[str]) -> bool:
+    """Whether every failed verdict is the rules layer's, with claims of these kinds only."""
+    failed = [v for v in verdicts if not v.passed]
+    return bool(failed) and all(
+        v.layer == "rules" and all(c.split(": ", 1)[0] in kinds for c in v.claims) for v in failed
+    )
 
 
 def give_up(question: str, unknown: list[str]) -> str:

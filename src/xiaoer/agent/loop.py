@@ -56,6 +56,9 @@ class Loop:
     every tool re-read 1,643 prompt tokens, ≈20 s)."""
     canned: str = ""
     """A reply code wrote from what it looked up (the model is not asked to write one)."""
+    record_answer: str = ""
+    """What the record says of the options the shopper named (stock and price), written by code:
+    sent instead of a reply that twice misstated their stock."""
     answering: bool = False
     """Code already looked up what the reply needs: the model answers in text at once."""
     stock_of: str = ""

@@ -910,6 +910,7 @@ class Assistant:
             return False
         _drop_known_snippets(loop, result.text[: self.result_chars])
         said = result.data.get("stock_answer")
+        loop.record_answer = str(said or "")
         if _stock_asked(loop) and said:
             loop.canned = str(said)  # the options they named: the record answers, not the model
             loop.stock_of = product_id
