@@ -506,3 +506,23 @@ async def test_stock_misstated_for_the_options_named_is_answered_from_the_record
     assert r.reply == "疾风 3 男子缓震跑鞋 黑/43：缺货，¥299。\n同款现在有货的：黑/42。"
     assert r.llm_calls == 2 and r.handoff is None  # the reading and the one reply
     assert [g["layer"] for g in r.guard if not g.get("passed", True)] == ["rules"]
+
+
+async def test_a_parcel_that_stopped_moving_brings_the_shops_word_on_it(tmp_path: Path) -> None:
+    """Tracked in code and found idle for days: the shop's knowledge on stalled parcels is shown
+    with the tracking, and the model asked to say both."""
+    faq = [{"id": "F1", "question": "物流好几天没更新怎么办？",
+            "answer": "超过3天没更新的，客服提交催查工单，24小时内答复。"}]  # fmt: skip
+    llm = reading_llm(form(事="物流", 办理="否"), [say("物流已 8 天没更新，我们会提交催查工单。")])
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=False,
+                        understand="cascade")  # fmt: skip
+    rt = await Runtime.open(settings, llm=llm)
+    try:
+        await rt.import_shop(write_bundle(tmp_path / "bundle", faq=faq))
+        r = await rt.assistant().turn("mini", "U1", "SO1001 物流好几天都不动了")
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["track_logistics", "search_knowledge"]
+    messages, mode = llm.calls[-1]
+    assert mode == "text" and "催查工单" in messages[-2].content
+    assert "8 天没有更新" in messages[-4].content and "处理办法" in messages[-1].content

@@ -856,7 +856,26 @@ class Assistant:
         hint = self.tools[tool].answer_hint
         if len(calls) > 1:
             hint = f"，{len(calls)}个订单分别说出订单号{hint.removeprefix('，说出')}"
+        if any(r.data.get("idle_days") for r in results) and await self._shop_word(
+            loop, deps, STALLED_QUERY, emit
+        ):
+            hint += STALLED_HINT
         _ask_for_answer(loop, deps, question, hint)
+        return True
+
+    async def _shop_word(self, loop: Loop, deps: TurnDeps, query: str, emit: Emit) -> bool:
+        """The shop's knowledge on a matter code ran into (a parcel that stopped moving), looked
+        up and shown to the model when it has a relevant entry; whether it had one."""
+        if deps.knowledge is None or "search_knowledge" not in self.tools:
+            return False
+        args = {"query": query}
+        result, ms = await run_tool(self.tools, "search_knowledge", args, deps)
+        if not (result.ok and result.data.get("relevant")):
+            return False
+        await emit(ToolStarted("search_knowledge", args))
+        await emit(ToolFinished("search_knowledge", True, ms))
+        call = ToolCall("kb_rule", "search_knowledge", args)
+        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
         return True
 
     async def _product_asked(self, loop: Loop, deps: TurnDeps) -> str | None:
@@ -1221,6 +1240,11 @@ SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "sh
 
 
 CATALOGUE_WANTS = frozenset({"product", "stock"})
+STALLED_QUERY = "物流好几天没有更新怎么办"
+STALLED_HINT = "；物流多天没有更新的，说出几天没有更新，以及店铺资料里说的处理办法"
+"""A parcel whose tracking stopped moving: what the shop's own material says it does about
+that is looked up and said (seen on the tuned suite: "物流好几天都不动了" answered with the
+latest scan only — neither the days without news nor the shop's 催查工单 were said)."""
 PRESALE_WANTS = frozenset({"product", "stock", "size", "coupon", "subsidy", "other"})
 """What a shopper asks before buying: the merchant's pre-sales guidance applies to these."""
 NAMED_AMONG = 10

@@ -85,6 +85,15 @@ def after_sale_text(after: Any, local: Local) -> str:
     return "，".join(parts)
 
 
+def idle_days(order: Order, shipment: Shipment, now: datetime) -> int:
+    """Days a shipped parcel's tracking has not moved, when that is `STALE_DAYS` or more; else 0."""
+    latest = max((e.time for e in shipment.events), default=None)
+    if order.status != "已发货" or latest is None:
+        return 0
+    idle = (now - latest).days
+    return idle if idle >= STALE_DAYS else 0
+
+
 def track_text(order: Order, shipment: Shipment, local: Local, now: datetime) -> str:
     events = sorted(shipment.events, key=lambda e: e.time, reverse=True)
     rows = [f"订单 {order.id}：{order.status}", f"快递：{shipment.carrier} {shipment.tracking_no}"]
@@ -93,10 +102,8 @@ def track_text(order: Order, shipment: Shipment, local: Local, now: datetime) ->
         return "\n".join(rows)
     latest = events[0]
     rows.append(f"最新：{when(local(latest.time))} {latest.status} {latest.detail}")
-    if order.status == "已发货":
-        idle = (now - latest.time).days
-        if idle >= STALE_DAYS:
-            rows.append(f"注意：物流已 {idle} 天没有更新。")
+    if idle := idle_days(order, shipment, now):
+        rows.append(f"注意：物流已 {idle} 天没有更新。")
     rows.append("轨迹（新→旧）：")
     rows += [f"- {when(local(e.time))} {e.status} {e.detail}" for e in events[:5]]
     if len(events) > 5:

@@ -12,7 +12,7 @@ from xiaoer.tools import ruled
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.format import order_detail, order_summary, track_text
+from xiaoer.tools.format import idle_days, order_detail, order_summary, track_text
 
 REFUSAL = "抱歉，没有查到订单 {id}，或者这个订单不在您的账号下。麻烦您核对一下订单号，也可以问我“我的订单”查看您的订单。"
 """The canned reply for an unknown or foreign order: the same words for both, no details."""
@@ -125,6 +125,7 @@ async def track_logistics(deps: TurnDeps, args: OrderArgs) -> ToolResult:
             "carrier": order.shipment.carrier,
             "tracking_no": order.shipment.tracking_no,
             "latest": latest.detail if latest else None,
+            "idle_days": idle_days(order, order.shipment, deps.now),
         },
     )
     return await _ruled(deps, order, result)
