@@ -425,6 +425,9 @@ def test_no_coupon_needs_a_record_that_says_so() -> None:
     assert kinds("这款暂无优惠券。", record) == ["coupon"]
     assert kinds("这款没有券可以用。", "本店目前没有可领的优惠券。") == []
     assert kinds("满299减30的券可以用。", "本店优惠券：满299减30") == []
+    # seen: "…最低价格是¥1299，有店铺券。" with no coupon looked up
+    assert kinds("这款有店铺券。", record) == ["coupon"]
+    assert kinds("这款有店铺券，满299减30。", "本店优惠券：\n- 满299减30（店铺券）") == []
     verdict = asyncio.run(OutputGuard().check("没有券可以用。", Evidence(merchant=[record])))
     assert "要以查到的本店优惠券为准" in reason(verdict)
 

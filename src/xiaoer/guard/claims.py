@@ -26,8 +26,8 @@ class Claim:
     record given for another product or option), pure (a material said to be pure that the record
     gives as a share: "纯棉" for 棉65%), field (a figure given to a field of the record that
     holds other figures: "厚度为650+" for 厚度：约22mm), purchase (what the shopper
-    bought, said with no order of theirs looked up), coupon (no coupon to use, said with no
-    record saying so), after_coupon (a price after a coupon that no price on record less a
+    bought, said with no order of theirs looked up), coupon (a coupon to use, or none, said
+    with no record saying so), after_coupon (a price after a coupon that no price on record less a
     coupon it reaches comes to) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
@@ -326,6 +326,8 @@ NO_COUPON = re.compile(
 """A statement that there is no coupon to use ("没有券可以用"): backed only by a record that says
 so itself (seen: said of a product with its record and the knowledge shown, the shop's coupons
 never looked up — they had one that applied)."""
+HAS_COUPON = re.compile(r"有(?:店铺|可用的?|可以用的?|优惠)?券|券可以用|可以用券|能用券")
+"""A statement that there is a coupon to use ("有店铺券"): backed by a coupon on record."""
 AFTER_COUPON = re.compile(r"(?:券后|用券后?|用了券|到手)[^，,。；\d]{0,6}?(\d[\d,]*(?:\.\d+)?)")
 """A price after a coupon ("用券之后到手269元"): the figure that follows the cue."""
 COUPON_RULE = re.compile(r"满\s?(\d+(?:\.\d+)?)\s?元?\s?减\s?(\d+(?:\.\d+)?)")
@@ -515,6 +517,12 @@ def unsupported_claims(
             pool = pool | set(discounted)  # a price less a coupon is on record as both
         if (none := NO_COUPON.search(sentence)) and not couponless:
             out.append(Claim("coupon", none.group(0)))
+        elif (
+            (some := HAS_COUPON.search(sentence))
+            and not NEGATION.search(sentence)
+            and not (COUPON_RULE.search(shop_says))
+        ):
+            out.append(Claim("coupon", some.group(0)))
         if (bought := PURCHASED.search(sentence)) and not ordered:
             out.append(Claim("purchase", bought.group(0)))
         for m in AMOUNT.finditer(plain):
