@@ -526,3 +526,17 @@ async def test_a_parcel_that_stopped_moving_brings_the_shops_word_on_it(tmp_path
     messages, mode = llm.calls[-1]
     assert mode == "text" and "催查工单" in messages[-2].content
     assert "8 天没有更新" in messages[-4].content and "处理办法" in messages[-1].content
+
+
+async def test_a_coupon_question_naming_an_order_is_answered_from_the_order(
+    shop_dir: Path,
+) -> None:
+    """Seen: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 优惠券, the order never looked
+    up, handed over. Naming no order, a coupon question does not look one up."""
+    llm = reading_llm(form(事="优惠券"), [say("优惠了10元，实付308元。")])
+    _, r = await _turn(shop_dir / "a", llm, "我订单 SO1002 用券了吗？优惠了多少，实付多少？")
+    assert [c.name for c in r.tool_calls][-1:] == ["get_order"] and r.llm_calls == 2
+    assert "实付" in llm.calls[-1][0][-1].content
+    general = reading_llm(form(事="优惠券"), [say("有满200减20的券。")])
+    _, r = await _turn(shop_dir / "b", general, "有什么优惠券吗")
+    assert "get_order" not in [c.name for c in r.tool_calls]

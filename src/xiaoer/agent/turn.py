@@ -796,19 +796,19 @@ class Assistant:
         await emit(ToolFinished("search_knowledge", True, ms))
 
     async def _look_up_order(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> bool:
-        """Read as asking where an order is or how it stands, with the order's number in the
-        message: code looks it up and the model's one call answers from the result (two calls
-        with the reading, instead of the model first choosing the lookup)."""
-        u = loop.understood
-        tool = {"logistics": "track_logistics", "order_status": "get_order"}.get(
-            u.want if u is not None else ""
-        )
+        """Read as asking where an order is or how it stands — or what it cost, with its
+        discounts, naming it — code looks the order up and the model's one call answers from
+        the result (two calls with the reading, instead of the model first choosing the
+        lookup)."""
+        want = loop.understood.want if loop.understood is not None else ""
         found = set(ORDER_ID.findall(question))
+        tool = ORDER_LOOKUP.get(want) or (NAMED_ORDER_LOOKUP.get(want) if found else None)
         if not tool or tool not in self.tools or len(found) > 1:
             return False
         if not found:
             return await self._list_orders(loop, deps, question, tool, emit)
-        return await self._look_up(loop, deps, question, tool, [found.pop()], emit)
+        hint = MONEY_HINT if want in NAMED_ORDER_LOOKUP else None
+        return await self._look_up(loop, deps, question, tool, [found.pop()], emit, hint=hint)
 
     async def _list_orders(
         self, loop: Loop, deps: TurnDeps, question: str, tool: str, emit: Emit
@@ -836,8 +836,9 @@ class Assistant:
         return await self._look_up(loop, deps, question, tool, [o.id for o in picked], emit)
 
     async def _look_up(
-        self, loop: Loop, deps: TurnDeps, question: str, tool: str, ids: list[str], emit: Emit
-    ) -> bool:
+        self, loop: Loop, deps: TurnDeps, question: str, tool: str, ids: list[str], emit: Emit,
+        *, hint: str | None = None,
+    ) -> bool:  # fmt: skip
         """Look these orders up with `tool` (or, with no ids, list the shopper's orders) and ask
         the model for the answer. A parcel with no tracking yet (not shipped, or in after-sales)
         is answered from the order's details as well (seen: "我申请退款的那个订单…处理到哪一步了"
@@ -853,7 +854,7 @@ class Assistant:
                 await self._code_call(loop, deps, f"detail_{i}", tool, args, emit)
         if not any(r.ok for r in results):  # not theirs, or no such order: the model takes it
             return False
-        hint = self.tools[tool].answer_hint
+        hint = hint or self.tools[tool].answer_hint
         if len(calls) > 1:
             hint = f"，{len(calls)}个订单分别说出订单号{hint.removeprefix('，说出')}"
         if any(r.data.get("idle_days") for r in results) and await self._shop_word(
@@ -1239,6 +1240,13 @@ def _stock_before(history: Sequence[MessageRow]) -> str:
 SHOP_QUESTIONS = frozenset({"product", "stock", "size", "subsidy", "coupon", "shop_policy"})
 
 
+ORDER_LOOKUP = {"logistics": "track_logistics", "order_status": "get_order"}
+"""Wants code answers by looking up the shopper's order (named, or found among theirs)."""
+NAMED_ORDER_LOOKUP = {"coupon": "get_order", "subsidy": "get_order"}
+"""Wants code answers from the order the message names, when it names one (seen on the tuned
+suite: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 优惠券, the order never looked up,
+handed over)."""
+MONEY_HINT = "，按订单详情说出顾客问的金额（优惠、实付）"
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 STALLED_QUERY = "物流好几天没有更新怎么办"
 STALLED_HINT = "；物流多天没有更新的，说出几天没有更新，以及店铺资料里说的处理办法"
