@@ -540,3 +540,16 @@ async def test_a_coupon_question_naming_an_order_is_answered_from_the_order(
     general = reading_llm(form(事="优惠券"), [say("有满200减20的券。")])
     _, r = await _turn(shop_dir / "b", general, "有什么优惠券吗")
     assert "get_order" not in [c.name for c in r.tool_calls]
+
+
+async def test_a_schema_sent_as_arguments_is_answered_from_the_snippets_shown(
+    shop_dir: Path,
+) -> None:
+    """Seen: a tool's parameter schema sent as its arguments, twice, then "您提供的商品名称或
+    编号不正确" — with the answer in the knowledge shown."""
+    schema = {"type": "object", "properties": {"product": {"type": "string"}}}
+    llm = reading_llm(form(事="店铺规则"), [call("check_subsidy", **schema),
+                                            say("支持，定制款除外。")])  # fmt: skip
+    _, r = await _turn(shop_dir, llm, "支持七天无理由吗？")
+    assert [c.name for c in r.tool_calls] == ["search_knowledge"]
+    assert r.reply == "支持，定制款除外。" and llm.calls[-1][1] == "text"

@@ -719,13 +719,14 @@ class Assistant:
             calls = completion.tool_calls[:2]
             if (
                 step == 0
-                and _invented_order(calls, deps)
+                and (_invented_order(calls, deps) or _schema_copied(calls))
                 and _about_the_shop(question, loop.understood)
             ):
                 # Seen: asked when a pick-up point closes, with the answer in the snippets shown,
-                # the model looked up an order number nobody gave ("1234567890"). Answer from
-                # the snippets instead, as after any lookup; with none shown, search for them
-                # (seen: "Where is your Shanghai store?" answered with the shopper's orders).
+                # the model looked up an order number nobody gave ("1234567890"), or sent a tool's
+                # parameter schema as its arguments. Answer from the snippets instead, as after
+                # any lookup; with none shown, search for them (seen: "Where is your Shanghai
+                # store?" answered with the shopper's orders).
                 if loop.prefetched:
                     mode = "text"
                     hint = self.tools["search_knowledge"].answer_hint
@@ -1310,6 +1311,13 @@ def _invented_order(calls: Sequence[ToolCall], deps: TurnDeps) -> bool:
         isinstance(oid := c.arguments.get("order_id"), str) and oid.strip().upper() not in known
         for c in calls
     )
+
+
+def _schema_copied(calls: Sequence[ToolCall]) -> bool:
+    """A call whose arguments are a parameter schema rather than values (seen on the tuned suite:
+    {"type": "object", "properties": {…}, "required": [...]} sent to two tools, then "您提供的商品
+    名称或编号不正确" with the answer in the snippets shown)."""
+    return any(isinstance(c.arguments.get("properties"), dict) for c in calls)
 
 
 async def _default_policy(shop_id: str) -> ShopPolicy:
