@@ -553,3 +553,16 @@ async def test_a_schema_sent_as_arguments_is_answered_from_the_snippets_shown(
     _, r = await _turn(shop_dir, llm, "支持七天无理由吗？")
     assert [c.name for c in r.tool_calls] == ["search_knowledge"]
     assert r.reply == "支持，定制款除外。" and llm.calls[-1][1] == "text"
+
+
+async def test_a_subsidy_question_naming_a_product_has_the_subsidy_checked_in_code(
+    shop_dir: Path,
+) -> None:
+    """Seen: "…那个 6499 的能用国补吗？" read as 国补; the model looked the product up instead
+    and said "能用国补" of a price the programme excludes."""
+    llm = reading_llm(form(事="国补"), [say("本店商品不参与国补。")])
+    _, r = await _turn(shop_dir, llm, "疾风 3 男子缓震跑鞋能用国补吗")
+    assert [(c.name, c.arguments) for c in r.tool_calls][-1:] == [
+        ("check_subsidy", {"product": "P1"})
+    ]
+    assert r.llm_calls == 2 and llm.calls[-1][1] == "text"

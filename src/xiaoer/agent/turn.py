@@ -671,6 +671,8 @@ class Assistant:
                 mode = "text"
             elif await self._look_up_order(loop, deps, question, emit):
                 mode = "text"
+            elif await self._look_up_subsidy(loop, deps, question, emit):
+                mode = "text"
             if loop.canned:
                 return loop.canned, False
         for step in range(self.max_steps):
@@ -863,6 +865,27 @@ class Assistant:
         ):
             hint += STALLED_HINT
         _ask_for_answer(loop, deps, question, hint)
+        return True
+
+    async def _look_up_subsidy(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> bool:
+        """Read as a subsidy question naming a product (and no order): code checks the subsidy
+        for it and the model answers from the result (seen on the tuned suite: "…那个 6499 的
+        能用国补吗？能减多少？" read as 国补, the model looked the product up instead and said
+        "能用国补" of a price the programme excludes)."""
+        u = loop.understood
+        tool = "check_subsidy"
+        if u is None or u.want != "subsidy" or tool not in self.tools or deps.knowledge is None:
+            return False
+        if ORDER_ID.search(question):
+            return False
+        product_id = await deps.knowledge.product_named(deps.shop.id, question)
+        if not product_id:
+            return False
+        args = {"product": product_id}
+        result = await self._code_call(loop, deps, "subsidy_0", tool, args, emit)
+        if not result.ok:
+            return False
+        _ask_for_answer(loop, deps, question, self.tools[tool].answer_hint)
         return True
 
     async def _shop_word(self, loop: Loop, deps: TurnDeps, query: str, emit: Emit) -> bool:
@@ -1247,7 +1270,7 @@ NAMED_ORDER_LOOKUP = {"coupon": "get_order", "subsidy": "get_order"}
 """Wants code answers from the order the message names, when it names one (seen on the tuned
 suite: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 优惠券, the order never looked up,
 handed over)."""
-MONEY_HINT = "，按订单详情说出顾客问的金额（优惠、实付）"
+MONEY_HINT = "，说出订单里的优惠和实付金额"
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 STALLED_QUERY = "物流好几天没有更新怎么办"
 STALLED_HINT = "；物流多天没有更新的，说出几天没有更新，以及店铺资料里说的处理办法"
