@@ -82,7 +82,10 @@ def deps(
         ("P1", "脚长 255 毫米", {}, "建议拍大一码：42"),
         ("P2", "平时穿41，脚瘦", {"usual_size": "41码"}, "建议拍 41，想穿合身可以拍 40"),
         ("P3", "身高172体重68", {}, "建议拍 L"),
-        ("P3", "我1.72米，136斤", {}, "需要顾客平时穿的尺码"),  # no measure named: it asks
+        # no measure named: each figure goes to the one column its unit and size fit
+        ("P3", "我1.72米，136斤", {}, "建议拍 L"),
+        ("P3", "我 172 厘米、68 公斤，穿什么码", {}, "建议拍 L"),
+        ("P3", "我 40 公斤", {}, "需要顾客平时穿的尺码"),  # fits no size's range: it asks
         ("P3", "身高1.72米，体重136斤", {}, "建议拍 L"),
     ],
 )

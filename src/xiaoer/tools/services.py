@@ -229,10 +229,41 @@ def _columns(chart: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(c for row in chart.values() if isinstance(row, dict) for c in row))
 
 
+_UNNAMED = re.compile(
+    r"(?<![\d.])(\d+(?:\.\d+)?)\s*(厘米|公分|cm|毫米|mm|米|公斤|千克|kg|斤)", re.IGNORECASE
+)
+"""A body measure written with its unit but no name ("我 172 厘米、68 公斤")."""
+
+
 def measures(chart: dict[str, Any], said: list[str]) -> dict[str, float]:
     """The figures the shopper gave for the chart's columns, in the column's unit: the column's
     name (or its first character, for a two-character Chinese name) then a number, with a unit
-    when they gave one. Later messages override earlier ones."""
+    when they gave one. Later messages override earlier ones. A figure with a unit and no name
+    goes to the one column it fits — that unit, within that column's range on the chart."""
+    out = _named_measures(chart, said)
+    spans = {}
+    for column in _columns(chart):
+        cells = [str(row.get(column, "")) for row in chart.values() if isinstance(row, dict)]
+        nums = [n for c in cells for n in _numbers(c)]
+        if nums and (unit := next((u for c in cells if (u := _unit(c))), "")):
+            spans[column] = (unit, min(nums) * 0.9, max(nums) * 1.1)
+    for text in said:
+        for m in _UNNAMED.finditer(text):
+            given = _UNIT_NAME.get(m.group(2), m.group(2).lower())
+            fits = [
+                (column, value)
+                for column, (unit, low, high) in spans.items()
+                if column not in out
+                and (value := float(m.group(1)) * _SCALE.get((given, unit), 1.0)) >= low
+                and value <= high
+                and (given == unit or (given, unit) in _SCALE)
+            ]
+            if len(fits) == 1:
+                out[fits[0][0]] = fits[0][1]
+    return out
+
+
+def _named_measures(chart: dict[str, Any], said: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for column in _columns(chart):
         cells = [str(row.get(column, "")) for row in chart.values() if isinstance(row, dict)]
