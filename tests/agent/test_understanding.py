@@ -131,11 +131,14 @@ async def test_keyword_reader_is_todays_checks() -> None:
 # --- a turn routed by what was understood ----------------------------------------------------
 
 
-async def _shop(tmp_path: Path, llm: ScriptedLLM) -> Runtime:
-    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=False,
+async def _shop(
+    tmp_path: Path, llm: ScriptedLLM, *, guard: bool = False, policy: str | None = None,
+    **bundle: list[dict[str, Any]],
+) -> Runtime:  # fmt: skip
+    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=guard,
                         understand="cascade")  # fmt: skip
     rt = await Runtime.open(settings, llm=llm)
-    await rt.import_shop(write_bundle(tmp_path / "bundle"))
+    await rt.import_shop(write_bundle(tmp_path / "bundle", policy=policy, **bundle))
     return rt
 
 
@@ -473,11 +476,8 @@ async def test_pre_sales_guidance_is_left_out_of_an_answer_about_an_order(tmp_pa
     policy = "presales:\n  - {when: [跑鞋], say: 推荐搭配运动袜}\n"
     llm = readings_llm([form(事="物流", 办理="否"), form(事="商品咨询")],
                        [say("在杭州转运中心。"), say("299 元。")])  # fmt: skip
-    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=False,
-                        understand="cascade")  # fmt: skip
-    rt = await Runtime.open(settings, llm=llm)
+    rt = await _shop(tmp_path, llm, policy=policy)
     try:
-        await rt.import_shop(write_bundle(tmp_path / "bundle", policy=policy))
         a = rt.assistant()
         await a.turn("mini", "U1", "我买的跑鞋到哪了")  # tracked in code: SO1001
         order_note = llm.calls[-1][0][-1].content
@@ -495,11 +495,8 @@ async def test_stock_misstated_for_the_options_named_is_answered_from_the_record
     """Read as a product question naming options: the model answers, and when it says a
     sold-out option is in stock the record's own lines are sent instead, with no second try."""
     llm = reading_llm(form(事="商品咨询"), [say("黑 43 码有，放心拍。")])
-    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=True,
-                        understand="cascade")  # fmt: skip
-    rt = await Runtime.open(settings, llm=llm)
+    rt = await _shop(tmp_path, llm, guard=True)
     try:
-        await rt.import_shop(write_bundle(tmp_path / "bundle"))
         r = await rt.assistant().turn("mini", "U1", "疾风 3 男子缓震跑鞋黑色 43 码有吗，什么材质")
     finally:
         await rt.close()
@@ -514,11 +511,8 @@ async def test_a_parcel_that_stopped_moving_brings_the_shops_word_on_it(tmp_path
     faq = [{"id": "F1", "question": "物流好几天没更新怎么办？",
             "answer": "超过3天没更新的，客服提交催查工单，24小时内答复。"}]  # fmt: skip
     llm = reading_llm(form(事="物流", 办理="否"), [say("物流已 8 天没更新，我们会提交催查工单。")])
-    settings = Settings(home=tmp_path / "home", now=NOW, secret_key="k", guard=False,
-                        understand="cascade")  # fmt: skip
-    rt = await Runtime.open(settings, llm=llm)
+    rt = await _shop(tmp_path, llm, faq=faq)
     try:
-        await rt.import_shop(write_bundle(tmp_path / "bundle", faq=faq))
         r = await rt.assistant().turn("mini", "U1", "SO1001 物流好几天都不动了")
     finally:
         await rt.close()
