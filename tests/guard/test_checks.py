@@ -443,6 +443,16 @@ def test_a_price_after_a_coupon_must_be_a_price_less_a_coupon_it_reaches() -> No
     assert "券后价算错了" in reason(verdict) and "269" in reason(verdict)
 
 
+def test_the_subsidy_said_to_apply_where_its_check_refused_it_is_a_claim() -> None:
+    refused = "某空调（空调，三级），按收货地区 某省：\n不能申请国补：本地补贴暂停领取。"
+    # seen: "能补贴，补贴金额为…" right after the check said 不能申请国补
+    assert kinds("能补贴，以当地政策为准。", refused) == ["subsidy"]
+    assert kinds("这款不能用国补，本地补贴暂停领取。", refused) == []
+    granted = "某空调（空调，一级）：\n可以申请国补：按成交价¥2999补贴20%，约¥599.80。"
+    assert kinds("可以用国补，以当地政策为准。", granted) == []
+    assert kinds("能用国补。", "本店支持七天无理由退货") == []  # not checked: the judge's
+
+
 def test_sold_out_needs_a_record_that_says_so() -> None:
     record = "疾风 3 女子缓震跑鞋（编号P2）\n- 白色/38 ¥299 缺货\n- 粉色/38 ¥299 库存18"
     assert kinds("白色 38 码已经售罄。", record) == []

@@ -28,7 +28,8 @@ class Claim:
     holds other figures: "厚度为650+" for 厚度：约22mm), purchase (what the shopper
     bought, said with no order of theirs looked up), coupon (a coupon to use, or none, said
     with no record saying so), after_coupon (a price after a coupon that no price on record less a
-    coupon it reaches comes to) — or, from
+    coupon it reaches comes to), subsidy (the subsidy said to apply where its check refused
+    it) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -359,6 +360,10 @@ def after_coupon(sentence: str, can: dict[Decimal, Decimal]) -> list[Claim]:
     return out
 
 
+SUBSIDY_YES = re.compile(r"(?<![不没])(?:能|可以|可)(?:用|申请|享受|参加|参与)?(?:国补|补贴)")
+"""A statement that the subsidy applies ("能用国补", "能补贴", "可以申请国补")."""
+SUBSIDY_VERDICT = re.compile(r"(不能|可以)申请国补")
+"""The subsidy check's verdict line (`policy/subsidy.py`): 可以申请国补：… / 不能申请国补：…."""
 PURCHASED = re.compile(r"[你您](?:最近|之前|上次|刚才|刚刚|已经|刚)?(?:购买|买|下单|拍|订购)了")
 """A statement of what the shopper bought ("您最近买了…"): only their orders can say so (seen:
 "我最近买了什么？" answered with a product from the shop's knowledge, no order looked up)."""
@@ -462,6 +467,8 @@ def unsupported_claims(
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
     discounted = coupon_prices(shop_says)
+    verdicts = {m.group(1) for m in SUBSIDY_VERDICT.finditer(shop_says)}
+    refused = verdicts == {"不能"}  # the subsidy was checked and applies to none of it
     mine = set(own)
     out: list[Claim] = []
 
@@ -523,6 +530,8 @@ def unsupported_claims(
             and not (COUPON_RULE.search(shop_says))
         ):
             out.append(Claim("coupon", some.group(0)))
+        if (yes := SUBSIDY_YES.search(sentence)) and refused and not NEGATION.search(sentence):
+            out.append(Claim("subsidy", yes.group(0)))
         if (bought := PURCHASED.search(sentence)) and not ordered:
             out.append(Claim("purchase", bought.group(0)))
         for m in AMOUNT.finditer(plain):

@@ -294,6 +294,7 @@ TOLD = (
     ("purchase", "顾客买了什么，要以查到的顾客订单为准（说了{}）：只按查询结果里的订单说", "、"),
     ("coupon", "有没有券，要以查到的本店优惠券为准（说了{}）：只按查询结果说，没查到就说不确定", "、"),
     ("after_coupon", "券后价算错了：{}。要用查询结果里的价格减去够得上的券", "；"),
+    ("subsidy", "查询结果是不能申请国补，不能说{}：照查询结果说不能申请和原因", "、"),
 )  # fmt: skip
 """Rule claims whose reason says what to say instead (kind, reason, joiner), in this order."""
 
