@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import NOW
-from minishop import write_bundle
+from minishop import ORDERS, write_bundle
 from xiaoer.agent.understanding import (
     ALWAYS,
     CAPABILITIES,
@@ -560,3 +560,19 @@ async def test_a_subsidy_question_naming_a_product_has_the_subsidy_checked_in_co
         ("check_subsidy", {"product": "P1"})
     ]
     assert r.llm_calls == 2 and llm.calls[-1][1] == "text"
+
+
+async def test_an_order_in_after_sales_is_answered_with_its_progress(shop_dir: Path) -> None:
+    """Asked how an order stands: for one in after-sales the model is asked for the progress
+    and the refund too — only then (asked of every order, it told a shipped one "在售后中")."""
+    orders = [ORDERS[0] | {"status": "售后中"}, ORDERS[1]]
+    after = reading_llm(form(事="订单状态"), [say("退款处理中。")])
+    rt = await _shop(shop_dir / "a", after, orders=orders)
+    try:
+        await rt.assistant().turn("mini", "U1", "SO1001 现在处理到哪一步了")
+    finally:
+        await rt.close()
+    assert "售后进度和退款金额" in after.calls[-1][0][-1].content
+    plain = reading_llm(form(事="订单状态"), [say("待发货。")])
+    await _turn(shop_dir / "b", plain, "SO1002 现在什么状态")
+    assert "售后进度" not in plain.calls[-1][0][-1].content

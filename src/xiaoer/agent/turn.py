@@ -858,6 +858,8 @@ class Assistant:
         if not any(r.ok for r in results):  # not theirs, or no such order: the model takes it
             return False
         hint = hint or self.tools[tool].answer_hint
+        if any(r.data.get("status") == OrderStatus.AFTER_SALE for r in results):
+            hint += AFTER_SALE_HINT
         if len(calls) > 1:
             hint = f"，{len(calls)}个订单分别说出订单号{hint.removeprefix('，说出')}"
         if any(r.data.get("idle_days") for r in results) and await self._shop_word(
@@ -1270,6 +1272,9 @@ NAMED_ORDER_LOOKUP = {"coupon": "get_order", "subsidy": "get_order"}
 """Wants code answers from the order the message names, when it names one (seen on the tuned
 suite: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 优惠券, the order never looked up,
 handed over)."""
+AFTER_SALE_HINT = "，并说出售后进度和退款金额"
+"""For an order in after-sales (seen on the tuned suite: "钱什么时候退给我" answered "订单状态：
+售后中"). Only then: asked of every order, the model told a shipped one "在售后中，退款金额为¥0"."""
 MONEY_HINT = "，说出订单里的优惠和实付金额"
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 STALLED_QUERY = "物流好几天没有更新怎么办"

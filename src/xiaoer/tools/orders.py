@@ -151,7 +151,7 @@ ORDER_TOOLS = (
         "get_order",
         "查询当前顾客的一个订单的详情：状态、商品、金额、收货地址、快递单号。",
         get_order,
-        answer_hint="，说出订单状态；在售后中的，说出售后进度、退款金额和接下来的流程",
+        answer_hint="，说出订单状态",
     ),
     typed(
         "list_my_orders",
