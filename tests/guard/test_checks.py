@@ -27,6 +27,11 @@ def kinds(reply: str, evidence: str = RECORD, **kw: object) -> list[str]:
     return [c.kind for c in unsupported_claims(reply, evidence, **kw)]  # type: ignore[arg-type]
 
 
+def told(reply: str, record: str) -> str:
+    """The reason the output guard gives the rewrite of `reply`, with `record` as the shop's word."""
+    return reason(asyncio.run(OutputGuard().check(reply, Evidence(merchant=[record]))))
+
+
 def test_claims_backed_by_the_record_pass() -> None:
     reply = (
         "您的订单 SO2611190048 已发货（顺丰 SF1234567890），实付 1299 元，11月19日发出，"
@@ -377,8 +382,8 @@ def test_a_price_on_record_must_be_the_one_of_the_product_or_option_named() -> N
     assert kinds("小袋/原味退您¥36。", record + "\n实付 ¥36") == []
     # an option value inside another figure names nothing ("2" in "¥29")
     assert kinds("这款¥29。", "- 2/红 ¥19 库存3\n" + record) == []
-    verdict = asyncio.run(OutputGuard().check("大袋是¥36。", Evidence(merchant=[record])))
-    assert "价格和规格对不上" in reason(verdict) and "找不到" not in reason(verdict)
+    said = told("大袋是¥36。", record)
+    assert "价格和规格对不上" in said and "找不到" not in said
 
 
 def test_a_material_the_record_gives_as_a_share_is_not_pure() -> None:
@@ -391,8 +396,8 @@ def test_a_material_the_record_gives_as_a_share_is_not_pure() -> None:
     assert kinds("含羊毛80%，纯色款。", record) == []  # 纯色 is no material on record
     assert kinds("是纯羊毛的。", "羊绒衫（编号P1）\n成分：羊毛100%") == []
     assert kinds("这款是纯棉的。", record) == []  # nothing on record about 棉: the judge's
-    verdict = asyncio.run(OutputGuard().check("这条是纯羊毛的。", Evidence(merchant=[record])))
-    assert "材质说错了" in reason(verdict) and "成分：羊毛80% 锦纶20%" in reason(verdict)
+    said = told("这条是纯羊毛的。", record)
+    assert "材质说错了" in said and "成分：羊毛80% 锦纶20%" in said
 
 
 def test_a_figure_given_to_the_wrong_field_of_the_record_is_a_claim() -> None:
@@ -406,8 +411,8 @@ def test_a_figure_given_to_the_wrong_field_of_the_record_is_a_claim() -> None:
     assert kinds("保温时长是12小时，容量350ml。", record) == []
     assert kinds("价格89元，容量500ml。", record) == []  # prices have their own check
     assert kinds("实付金额为1,299元。", "订单 SO2611190048\n实付：¥1,299.00") == []
-    verdict = asyncio.run(OutputGuard().check("容量为12。", Evidence(merchant=[record])))
-    assert "数字和项目对不上" in reason(verdict) and "容量是 350、500" in reason(verdict)
+    said = told("容量为12。", record)
+    assert "数字和项目对不上" in said and "容量是 350、500" in said
 
 
 def test_what_the_shopper_bought_needs_their_orders_looked_up() -> None:
@@ -428,8 +433,8 @@ def test_no_coupon_needs_a_record_that_says_so() -> None:
     # seen: "…最低价格是¥1299，有店铺券。" with no coupon looked up
     assert kinds("这款有店铺券。", record) == ["coupon"]
     assert kinds("这款有店铺券，满299减30。", "本店优惠券：\n- 满299减30（店铺券）") == []
-    verdict = asyncio.run(OutputGuard().check("没有券可以用。", Evidence(merchant=[record])))
-    assert "要以查到的本店优惠券为准" in reason(verdict)
+    said = told("没有券可以用。", record)
+    assert "要以查到的本店优惠券为准" in said
 
 
 def test_a_price_after_a_coupon_must_be_a_price_less_a_coupon_it_reaches() -> None:
@@ -439,8 +444,8 @@ def test_a_price_after_a_coupon_must_be_a_price_less_a_coupon_it_reaches() -> No
     assert kinds("用券之后到手269元。", record) == []
     assert kinds("现在299元，用满299减30的券，到手269元。", record) == []
     assert kinds("到手299元。", "沸点 7 电热水壶（编号K1）\n- 石墨灰 ¥299 库存8") == []  # no coupon
-    verdict = asyncio.run(OutputGuard().check("券后299元。", Evidence(merchant=[record])))
-    assert "券后价算错了" in reason(verdict) and "269" in reason(verdict)
+    said = told("券后299元。", record)
+    assert "券后价算错了" in said and "269" in said
 
 
 def test_the_subsidy_said_to_apply_where_its_check_refused_it_is_a_claim() -> None:
@@ -460,10 +465,7 @@ def test_sold_out_needs_a_record_that_says_so() -> None:
     assert kinds("这款5-6斤装的已经售罄了。", "本店支持七天无理由退货") == ["sold_out"]
     assert kinds("目前没有库存信息，我帮您查一下。", "本店支持七天无理由退货") == []
     assert kinds("粉色 38 码不缺货，放心下单。", record) == []
-    verdict = asyncio.run(
-        OutputGuard().check("这款已经卖完了。", Evidence(merchant=["本店支持七天无理由退货"]))
-    )
-    assert "没查过库存就不能说没货" in reason(verdict)
+    assert "没查过库存就不能说没货" in told("这款已经卖完了。", "本店支持七天无理由退货")
 
 
 def test_an_option_value_is_said_only_as_a_word_of_its_own() -> None:

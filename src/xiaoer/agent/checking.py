@@ -117,12 +117,12 @@ class ReplyCheck:
     async def _looked_up(self, loop: Loop, deps: TurnDeps, verdicts: list[Verdict]) -> str | None:
         """Make the lookups the failed claims call for (`LOOKUPS`): the answer hint of the last
         that answered, or None when none did (or none was called for)."""
-        kinds = [c.split(": ", 1)[0] for v in verdicts if not v.passed for c in v.claims]
-        names = dict.fromkeys(LOOKUPS[k] for k in kinds if k in LOOKUPS)
+        if self.look_up is None:
+            return None
+        kinds = [_kind(c) for v in verdicts if not v.passed for c in v.claims]
         hint = None
-        for name in names:
-            if self.look_up is not None:
-                hint = await self.look_up(loop, deps, name) or hint
+        for name in dict.fromkeys(LOOKUPS[k] for k in kinds if k in LOOKUPS):
+            hint = await self.look_up(loop, deps, name) or hint
         return hint
 
     async def passes_alone(
@@ -165,11 +165,16 @@ class ReplyCheck:
 STOCK_KINDS = frozenset({"stock", "sold_out"})
 
 
+def _kind(claim: str) -> str:
+    """The kind of a verdict's claim, written "kind: text" (`guard.claims.Claim.__str__`)."""
+    return claim.split(": ", 1)[0]
+
+
 def _only(verdicts: list[Verdict], kinds: frozenset[str]) -> bool:
     """Whether every failed verdict is the rules layer's, with claims of these kinds only."""
     failed = [v for v in verdicts if not v.passed]
     return bool(failed) and all(
-        v.layer == "rules" and all(c.split(": ", 1)[0] in kinds for c in v.claims) for v in failed
+        v.layer == "rules" and all(_kind(c) in kinds for c in v.claims) for v in failed
     )
 
 

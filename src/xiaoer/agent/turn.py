@@ -508,12 +508,8 @@ class Assistant:
         turn as if the model had called it: its answer hint, or None if it did not answer."""
         if name not in self.tools:
             return None
-        result, ms = await run_tool(self.tools, name, {}, deps)
-        if not result.ok:
-            return None
-        call = ToolCall(f"check_{name}", name, {})
-        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
-        return self.tools[name].answer_hint
+        result = await self._code_call(loop, deps, f"check_{name}", name, {}, ignore)
+        return self.tools[name].answer_hint if result.ok else None
 
     def _drafter(self) -> Assistant:
         """This assistant with only its read-only tools (suggestions change nothing)."""
@@ -793,10 +789,7 @@ class Assistant:
         relevant = result.data.get("relevant") or (asked and result.data.get("shares_words"))
         if not result.ok or not relevant:
             return
-        call = ToolCall(PREFETCH_ID, "search_knowledge", args)
-        _looked_up(loop, deps, call, result, ms, result.text)
-        await emit(ToolStarted("search_knowledge", args))
-        await emit(ToolFinished("search_knowledge", True, ms))
+        await _show_found(loop, deps, PREFETCH_ID, args, result, ms, emit, result.text)
 
     async def _look_up_order(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> bool:
         """Read as asking where an order is or how it stands — or what it cost, with its
@@ -899,10 +892,8 @@ class Assistant:
         result, ms = await run_tool(self.tools, "search_knowledge", args, deps)
         if not (result.ok and result.data.get("relevant")):
             return False
-        await emit(ToolStarted("search_knowledge", args))
-        await emit(ToolFinished("search_knowledge", True, ms))
-        call = ToolCall("kb_rule", "search_knowledge", args)
-        _looked_up(loop, deps, call, result, ms, result.text[: self.result_chars])
+        shown = result.text[: self.result_chars]
+        await _show_found(loop, deps, "kb_rule", args, result, ms, emit, shown)
         return True
 
     async def _product_asked(self, loop: Loop, deps: TurnDeps) -> str | None:
@@ -1182,6 +1173,17 @@ def _looked_up(
     loop.citations.extend(result.data.get("citations") or [])
     loop.prefetched = len(loop.records)
     deps.seen.append(result.text)
+
+
+async def _show_found(
+    loop: Loop, deps: TurnDeps, call_id: str, args: dict[str, Any], result: ToolResult, ms: int,
+    emit: Emit, shown: str,
+) -> None:  # fmt: skip
+    """Knowledge code searched and found relevant, announced to the client and entered in the
+    turn as if the model had searched it."""
+    await emit(ToolStarted("search_knowledge", args))
+    await emit(ToolFinished("search_knowledge", True, ms))
+    _looked_up(loop, deps, ToolCall(call_id, "search_knowledge", args), result, ms, shown)
 
 
 def _drop_known_snippets(loop: Loop, known: str) -> None:

@@ -467,8 +467,9 @@ def unsupported_claims(
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
     discounted = coupon_prices(shop_says)
-    verdicts = {m.group(1) for m in SUBSIDY_VERDICT.finditer(shop_says)}
-    refused = verdicts == {"不能"}  # the subsidy was checked and applies to none of it
+    couponed = COUPON_RULE.search(shop_says) is not None
+    # the subsidy was checked and applies to none of it
+    refused = {m.group(1) for m in SUBSIDY_VERDICT.finditer(shop_says)} == {"不能"}
     mine = set(own)
     out: list[Claim] = []
 
@@ -525,9 +526,7 @@ def unsupported_claims(
         if (none := NO_COUPON.search(sentence)) and not couponless:
             out.append(Claim("coupon", none.group(0)))
         elif (
-            (some := HAS_COUPON.search(sentence))
-            and not NEGATION.search(sentence)
-            and not (COUPON_RULE.search(shop_says))
+            (some := HAS_COUPON.search(sentence)) and not couponed and not NEGATION.search(sentence)
         ):
             out.append(Claim("coupon", some.group(0)))
         if (yes := SUBSIDY_YES.search(sentence)) and refused and not NEGATION.search(sentence):

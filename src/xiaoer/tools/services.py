@@ -243,9 +243,9 @@ def measures(chart: dict[str, Any], said: list[str]) -> dict[str, float]:
     out = _named_measures(chart, said)
     spans = {}
     for column in _columns(chart):
-        cells = [str(row.get(column, "")) for row in chart.values() if isinstance(row, dict)]
+        cells, unit = _column(chart, column)
         nums = [n for c in cells for n in _numbers(c)]
-        if nums and (unit := next((u for c in cells if (u := _unit(c))), "")):
+        if nums and unit:
             spans[column] = (unit, min(nums) * 0.9, max(nums) * 1.1)
     for text in said:
         for m in _UNNAMED.finditer(text):
@@ -263,11 +263,16 @@ def measures(chart: dict[str, Any], said: list[str]) -> dict[str, float]:
     return out
 
 
+def _column(chart: dict[str, Any], column: str) -> tuple[list[str], str]:
+    """A chart column's cells, and the unit they are written in ("" if none)."""
+    cells = [str(row.get(column, "")) for row in chart.values() if isinstance(row, dict)]
+    return cells, next((u for c in cells if (u := _unit(c))), "")
+
+
 def _named_measures(chart: dict[str, Any], said: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for column in _columns(chart):
-        cells = [str(row.get(column, "")) for row in chart.values() if isinstance(row, dict)]
-        unit = next((u for c in cells if (u := _unit(c))), "")
+        cells, unit = _column(chart, column)
         top = max((n for c in cells for n in _numbers(c)), default=0.0)
         names = [column] + ([column[0]] if len(column) == 2 and CJK.match(column) else [])
         for text in said:
