@@ -519,7 +519,27 @@ async def test_a_parcel_that_stopped_moving_brings_the_shops_word_on_it(tmp_path
     assert [c.name for c in r.tool_calls] == ["track_logistics", "search_knowledge"]
     messages, mode = llm.calls[-1]
     assert mode == "text" and "催查工单" in messages[-2].content
-    assert "8 天没有更新" in messages[-4].content and "处理办法" in messages[-1].content
+    assert "8 天没有更新" in messages[-4].content
+    assert "说出几天没有更新，以及店铺资料里说的处理办法" in messages[-1].content
+
+
+async def test_a_stalled_parcel_is_not_answered_with_the_rule_for_orders_not_yet_shipped(
+    tmp_path: Path,
+) -> None:
+    """The shop's only entry near a stalled parcel is about orders not yet shipped: it is not
+    shown, and the model is asked to say how long the parcel has sat and to offer a person."""
+    faq = [{"id": "F1", "question": "订单一直没发货怎么办？",
+            "answer": "付款后超过3天还没发货的，可以申请取消订单并全额退款。"}]  # fmt: skip
+    llm = reading_llm(form(事="物流", 办理="否"), [say("物流已经8天没有更新了。")])
+    rt = await _shop(tmp_path, llm, faq=faq)
+    try:
+        r = await rt.assistant().turn("mini", "U1", "SO1001 物流好几天都不动了")
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["track_logistics"]
+    messages, _ = llm.calls[-1]
+    assert "全额退款" not in "\n".join(m.content for m in messages)
+    assert "说出物流已经8天没有更新，可以帮顾客转人工向快递核实" in messages[-1].content
 
 
 async def test_a_coupon_question_naming_an_order_is_answered_from_the_order(

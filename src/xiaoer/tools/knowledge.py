@@ -96,8 +96,30 @@ async def search_knowledge(deps: TurnDeps, args: KnowledgeArgs) -> ToolResult:
     hits = await deps.knowledge.search(deps.shop.id, query, k=SNIPPETS, product_id=product)
     if not hits:
         return ToolResult(True, NOTHING, {"citations": []})
+    return _found(shown(hits), max(h.cosine for h in hits))
+
+
+async def on_matter(deps: TurnDeps, query: str, unlike: str) -> ToolResult | None:
+    """The shop's knowledge on a matter code ran into, worded as `query`: the relevant snippets
+    closer in meaning to it than to `unlike`, the neighbouring matter a shop's nearest entry may
+    be about instead; None when none is left. Seen on a shop's own data: the nearest entry to a
+    parcel that stopped moving was the rule for orders not yet shipped, quoted for a parcel on
+    its way."""
+    if deps.knowledge is None:
+        return None
+    hits = await deps.knowledge.search(deps.shop.id, query, k=SNIPPETS)
+    if not hits:
+        return None
     top = max(h.cosine for h in hits)
-    hits = shown(hits)
+    other = await deps.knowledge.search(deps.shop.id, unlike, k=SNIPPETS)
+    near = {h.passage.id: h.cosine for h in other}
+    hits = [h for h in shown(hits) if h.cosine > near.get(h.passage.id, -1.0)]
+    if not hits or not is_relevant(hits):
+        return None
+    return _found(hits, top)
+
+
+def _found(hits: list[Hit], top: float) -> ToolResult:
     return ToolResult(
         True,
         render(hits),
