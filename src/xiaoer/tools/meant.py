@@ -19,7 +19,7 @@ from xiaoer.tools.orders import OrderArgs
 
 REASON_CHARS = 100
 type Reason = Annotated[str, AfterValidator(lambda text: text[:REASON_CHARS])]
-REASON = "顾客说的原因（照顾客原话）"
+REASON = "顾客说的原因"
 ITEM = "多件商品时，顾客要办理的那件商品名称，可不填"
 
 

@@ -60,7 +60,7 @@ async def _which_order(deps: TurnDeps, problem: str) -> ToolResult:
 
 
 class OrderArgs(ToolArgs):
-    order_id: str = asked("订单号，照顾客给出的原样填写")
+    order_id: str = asked("顾客给的订单号")
     """Normalised by `owned_order` (spaces, a leading '#', lower case are all fine)."""
 
 
