@@ -433,6 +433,32 @@ async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_s
     assert no_chart.reply == "这款是工程网布。"
 
 
+async def test_a_product_question_giving_a_measure_the_chart_takes_is_sized_by_the_tool(
+    shop_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as 商品咨询, a message with a figure in a chart column's unit and range is sized by
+    code; one with no such figure is answered from the record."""
+    import copy
+
+    import minishop
+
+    products = copy.deepcopy(minishop.PRODUCTS)
+    chart = {"41": {"脚长": "25.5cm"}, "42": {"脚长": "26.0cm"}, "43": {"脚长": "26.5cm"}}
+    products[0]["attributes"]["尺码表"] = chart
+    monkeypatch.setattr(minishop, "PRODUCTS", products)
+    llm = readings_llm([form(事="商品咨询")] * 2, [say("建议拍 43。"), say("是工程网布。")])
+    rt = await _shop(shop_dir, llm)
+    try:
+        a = rt.assistant()
+        sized = await a.turn("mini", "U1", "孩子 26 厘米，疾风 3 男子缓震跑鞋要哪个")
+        plain = await a.turn("mini", "U1", "疾风 3 男子缓震跑鞋的鞋面是什么")
+    finally:
+        await rt.close()
+    assert [c.name for c in sized.tool_calls][-1] == "recommend_size"
+    assert sized.reply == "建议拍 43。"
+    assert [c.name for c in plain.tool_calls][-1] == "get_product"
+
+
 async def test_a_rewrite_is_offered_the_tools_the_reply_was_written_with(tmp_path: Path) -> None:
     """Its prompt then starts like the reply's, and the model's cache covers it."""
     offers: list[tuple[str, ...]] = []

@@ -111,7 +111,7 @@ from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.knowledge import on_matter, unknown_to
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
-from xiaoer.tools.services import SIZE_CHART
+from xiaoer.tools.services import SIZE_CHART, measures
 
 MAX_MESSAGE_CHARS = 2000
 FOLLOW_UP_CHARS = 12
@@ -967,13 +967,20 @@ class Assistant:
         The usual size is the one chart size the message names, if it names exactly one.
 
         Seen on dev (size-advice-stride-001): asked which size to buy, with a usual size and a
-        body measure, the model read the record's price and stock back and never advised."""
+        body measure, the model read the record's price and stock back and never advised.
+
+        Read as a product question, a message that gives figures the chart's own columns take
+        (a measure with its unit, in the column's range) asks for a size too (seen on the tuned
+        suite: a child's foot length read as 商品咨询, and the model picked a size off the chart
+        by itself, two sizes too small)."""
         u = loop.understood
-        if u is None or u.want != "size" or "recommend_size" not in self.tools:
+        if u is None or u.want not in SIZED_WANTS or "recommend_size" not in self.tools:
             return False
         product = await deps.commerce.get_product(product_id)
         chart = product.attributes.get(SIZE_CHART) if product is not None else None
         if not isinstance(chart, dict) or not chart:
+            return False
+        if u.want != "size" and not measures(chart, [question]):
             return False
         named = [str(k) for k in chart if named_value(question, [str(k)]) == str(k)]
         args = {"product": product_id, "usual_size": named[0] if len(named) == 1 else ""}
@@ -1255,6 +1262,9 @@ def _answered_elsewhere(meta: dict[str, Any]) -> bool:
 
 PRODUCT_QUESTIONS = frozenset({"stock", "product", "size"})
 FOLLOW_UP_WANTS = frozenset({"other", "size", "product"})
+SIZED_WANTS = frozenset({"size", "product"})
+"""Read as these, a question about a product with a size chart may be sized by code (see
+`_advise_size`)."""
 """What a short follow-up after a stock answer may be read as and still ask for stock."""
 
 
