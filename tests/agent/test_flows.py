@@ -293,7 +293,8 @@ async def test_a_request_on_an_order_already_in_after_sale_is_answered_from_its_
 ) -> None:
     """An order has one after-sale case at a time: a message read as asking for another (a
     refund, here) is about the case under way, and the model answers from the order's record —
-    its progress and the shop's next step — instead of a refusal."""
+    its progress and the shop's next step — instead of a refusal. The record's own answer is the
+    reply (seen: the model wrote "订单状态：售后中" from it and stopped)."""
     returned = ORDERS[2] | {
         "status": "售后中",
         "extras": {
@@ -321,7 +322,11 @@ async def test_a_request_on_an_order_already_in_after_sale_is_answered_from_its_
     assert "售后：类型退货退款，原因尺码不合适，进度买家已寄回，待商家收货" in record
     assert "退回快递中通快递 7300009，退款金额¥899" in record
     assert "仓库签收后48小时内验货，通过后原路退款" in record  # the shop's policy, not the model's
-    assert r.reply == "鞋子已寄回，仓库签收后 48 小时内验货，通过后退款 ¥899。"
+    assert r.reply == (
+        "您的订单 SO2001 的退货退款：买家已寄回，待商家收货，退款金额¥899。"
+        "商品寄回、仓库签收后48小时内验货，通过后原路退款（支付宝、微信即时到账，信用卡 1-3 个工作日）。"
+    )
+    assert r.llm_calls == 1  # the reading: the record answers
 
 
 async def test_a_size_reading_that_acts_on_a_named_order_is_its_exchange(tmp_path: Path) -> None:

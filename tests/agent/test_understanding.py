@@ -622,3 +622,26 @@ async def test_an_order_in_after_sales_is_answered_with_its_progress(shop_dir: P
     plain = reading_llm(form(事="订单状态"), [say("待发货。")])
     await _turn(shop_dir / "b", plain, "SO1002 现在什么状态")
     assert "售后进度" not in plain.calls[-1][0][-1].content
+
+
+async def test_a_refund_asked_about_not_for_is_answered_from_the_order_in_after_sales(
+    shop_dir: Path,
+) -> None:
+    """Read as 退款 and asked nothing of (办理 否), naming an order in after-sales: code looks it
+    up and its record's progress and refund are the reply. Naming an order not in after-sales,
+    nothing is looked up and the model goes on with the after-sales tools."""
+    case = {"type": "仅退款", "status": "商家审核中", "refund_fen": 29900}
+    orders = [ORDERS[0] | {"status": "售后中", "extras": {"after_sale": case}}, ORDERS[1]]
+    llm = readings_llm([form(事="退款", 办理="否")] * 2, [say("可以退款。")])
+    rt = await _shop(shop_dir, llm, orders=orders)
+    try:
+        a = rt.assistant()
+        under_way = await a.turn("mini", "U1", "我申请退款的那个订单 SO1001 处理到哪一步了")
+        other = await a.turn("mini", "U1", "SO1002 能退款吗")
+    finally:
+        await rt.close()
+    assert [c.name for c in under_way.tool_calls] == ["get_order"]
+    assert under_way.reply == "您的订单 SO1001 的仅退款：商家审核中，退款金额¥299。"
+    assert under_way.llm_calls == 1  # the reading: the record answers
+    assert "get_order" not in [c.name for c in other.tool_calls]
+    assert llm.calls[2][1] == "auto"  # the model goes on with the tools, in its own steps

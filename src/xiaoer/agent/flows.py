@@ -303,9 +303,13 @@ class FlowDriver:
             # The order already has an after-sale under way, so no new one can start; a message
             # read as asking for one is about that one (seen on dev, refund-stride-002: "退的鞋
             # 已经寄回去了…钱什么时候退给我？" refused with "已经在售后处理中"). The model
-            # answers from the order's record, which shows the case and its progress.
-            await hands.call("get_order", {"order_id": flow.order_id})
-            return FlowTurn(flows.put(flow.to(Stage.DONE, outcome="answered", asked="")))
+            # answers from the order's record, which shows the case and its progress — or the
+            # record's own answer is the reply (`after_sale_answer`; seen on the tuned suite:
+            # the model wrote "订单状态：售后中" from it and stopped).
+            found = await hands.call("get_order", {"order_id": flow.order_id})
+            told = found.data.get("after_sale_answer") or None
+            done = flows.put(flow.to(Stage.DONE, outcome="answered", asked=""))
+            return FlowTurn(done, str(told) if told else None)
         if (
             flow.kind == "refund"
             and "return" in self.specs

@@ -798,6 +798,8 @@ class Assistant:
         lookup)."""
         want = loop.understood.want if loop.understood is not None else ""
         found = set(ORDER_ID.findall(question))
+        if len(found) == 1 and await self._after_sale_asked(loop, deps, found, emit):
+            return True
         tool = ORDER_LOOKUP.get(want) or (NAMED_ORDER_LOOKUP.get(want) if found else None)
         if not tool or tool not in self.tools or len(found) > 1:
             return False
@@ -805,6 +807,31 @@ class Assistant:
             return await self._list_orders(loop, deps, question, tool, emit)
         hint = MONEY_HINT if want in NAMED_ORDER_LOOKUP else None
         return await self._look_up(loop, deps, question, tool, [found.pop()], emit, hint=hint)
+
+    async def _after_sale_asked(
+        self, loop: Loop, deps: TurnDeps, found: set[str], emit: Emit
+    ) -> bool:
+        """Read as an after-sales matter asked about, not asked for (退款, 办理=否), naming one
+        order: code looks the order up, and when it is in after-sales its record's progress,
+        refund and the shop's steps from there are the reply. For any other order the turn goes
+        on as if nothing was looked up.
+
+        Seen on the tuned suite: "我申请退款的那个订单 SO…，现在处理到哪一步了？" read as 退款,
+        asked nothing; the model tracked the parcel and sent "暂时没有物流信息" back."""
+        u = loop.understood
+        tool = "get_order"
+        if u is None or u.acts or u.want not in AFTER_SALES_WANTS or tool not in self.tools:
+            return False
+        args = {"order_id": next(iter(found))}
+        result, ms = await run_tool(self.tools, tool, args, deps)
+        if not (result.ok and result.data.get("after_sale_answer")):
+            return False
+        await emit(ToolStarted(tool, args))
+        await emit(ToolFinished(tool, True, ms))
+        shown = result.text[: self.result_chars]
+        _looked_up(loop, deps, ToolCall("order_0", tool, args), result, ms, shown)
+        loop.canned = str(result.data["after_sale_answer"])
+        return True
 
     async def _list_orders(
         self, loop: Loop, deps: TurnDeps, question: str, tool: str, emit: Emit
@@ -840,16 +867,21 @@ class Assistant:
         is answered from the order's details as well (seen: "我申请退款的那个订单…处理到哪一步了"
         answered "暂时没有物流信息" with the refund's progress unsaid)."""
         calls = [(tool, {"order_id": oid}) for oid in ids] or [(tool, {})]
-        results = []
+        results, details = [], []
         for i, (name, args) in enumerate(calls):
             result = await self._code_call(loop, deps, f"lookup_{i}", name, args, emit)
             results.append(result)
             untracked = name == "track_logistics" and result.ok and "carrier" not in result.data
             if untracked and "get_order" in self.tools:
                 tool = "get_order"
-                await self._code_call(loop, deps, f"detail_{i}", tool, args, emit)
+                details.append(await self._code_call(loop, deps, f"detail_{i}", tool, args, emit))
         if not any(r.ok for r in results):  # not theirs, or no such order: the model takes it
             return False
+        told = [str(r.data["after_sale_answer"]) for r in results + details
+                if r.data.get("after_sale_answer")]  # fmt: skip
+        if len(calls) == 1 and told:  # its record says how it stands (see `after_sale_answer`)
+            loop.canned = told[0]
+            return True
         hint = hint or self.tools[tool].answer_hint
         if any(r.data.get("status") == OrderStatus.AFTER_SALE for r in results):
             hint += AFTER_SALE_HINT
@@ -1288,8 +1320,11 @@ NAMED_ORDER_LOOKUP = {"coupon": "get_order", "subsidy": "get_order"}
 suite: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 优惠券, the order never looked up,
 handed over)."""
 AFTER_SALE_HINT = "，并说出售后进度和退款金额"
-"""For an order in after-sales (seen on the tuned suite: "钱什么时候退给我" answered "订单状态：
-售后中"). Only then: asked of every order, the model told a shipped one "在售后中，退款金额为¥0"."""
+"""For orders in after-sales, when more than one was looked up (one alone is answered from its
+record: seen on the tuned suite, "钱什么时候退给我" answered "订单状态：售后中" under this hint).
+Only then: asked of every order, the model told a shipped one "在售后中，退款金额为¥0"."""
+AFTER_SALES_WANTS = frozenset({"refund", "return", "exchange", "price_protection", "complaint"})
+"""Wants whose question about a named order may be about an after-sale already under way."""
 MONEY_HINT = "，说出订单里的优惠和实付金额"
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 STALLED_QUERY = "物流好几天没有更新怎么办"

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from xiaoer.domain.models import Order, OrderStatus
+from xiaoer.domain.money import yuan
 from xiaoer.tools import ruled
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
@@ -73,20 +74,39 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     if order is None:
         return problem
     text = order_detail(order, deps.local)
-    after = order.extras.get("after_sale")
+    data: dict[str, Any] = {"order_id": order.id, "status": str(order.status),
+                            "pay_fen": order.pay_fen}  # fmt: skip
+    after = order.extras.get("售后") or order.extras.get("after_sale")
+    flow = ""
     if (
         isinstance(after, dict)
         and "退" in str(after.get("type", ""))
         and "寄回" in str(after.get("status", ""))
     ):
         returns, refund = deps.policy.returns, deps.policy.refund
-        text += (
-            f"\n退货流程（本店规则）：商品寄回、仓库签收后{returns.inspect_hours}小时内验货，"
+        flow = (
+            f"商品寄回、仓库签收后{returns.inspect_hours}小时内验货，"
             "通过后原路退款" + (f"（{refund.timing}）" if refund.timing else "") + "。"
         )
-    return ToolResult(
-        True, text, {"order_id": order.id, "status": str(order.status), "pay_fen": order.pay_fen}
-    )
+        text += f"\n退货流程（本店规则）：{flow}"
+    if after and order.status == OrderStatus.AFTER_SALE:
+        data["after_sale_answer"] = after_sale_answer(order.id, after, flow)
+    return ToolResult(True, text, data)
+
+
+def after_sale_answer(order_id: str, after: Any, flow: str) -> str:
+    """An order's after-sale case told to the shopper, from the record alone: its progress and
+    the refund, then the shop's own steps from here."""
+    if not isinstance(after, dict):
+        return f"订单 {order_id} 的售后：{after}。{flow}"
+    kind = str(after.get("type") or "售后")
+    said = [str(after["status"])] if after.get("status") else []
+    if isinstance(refund := after.get("refund_fen"), int):
+        said.append(f"退款金额{yuan(refund)}")
+    if after.get("exchange_to"):
+        said.append(f"换成{after['exchange_to']}")
+    progress = "，".join(said) or "处理中"
+    return f"您的订单 {order_id} 的{kind}：{progress}。{flow}"
 
 
 async def list_my_orders(deps: TurnDeps, args: ListOrdersArgs) -> ToolResult:
