@@ -62,6 +62,14 @@ def test_each_kind_of_claim_needs_its_figure_on_record(reply: str, kind: str) ->
     assert kind in kinds(reply)
 
 
+def test_an_arrival_estimate_needs_an_estimate_on_record() -> None:
+    """Seen: "预计在2026年11月20日10:19到达上海" from a parcel whose only scan was its pick-up."""
+    scanned = "订单 SO2611190027：已发货\n最新：2026-11-20 10:19 已揽收 京东快递 已揽收快件"
+    assert kinds("预计在2026年11月20日10:19到达上海。", scanned) == ["promise"]
+    assert kinds("已揽收，暂时没有预计送达时间。", scanned) == []  # says none is known
+    assert kinds("预计2天内送达。") == []  # the record gives an estimate
+
+
 def test_a_product_figure_needs_its_unit_on_record_too() -> None:
     shoe = "逐风 Pro 碳板竞速跑鞋（白蓝/36）¥899；重量：约 235g；电池容量：5600mAh"
     assert kinds("它的 heel-to-toe drop 是 36mm。", shoe) == ["spec"]

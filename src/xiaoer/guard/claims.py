@@ -57,6 +57,10 @@ PROMISE = re.compile(
     r"(今天|明天|后天|\d+\s?(?:个)?(?:工作日|天|日|小时))\s?(?:之?内)?\s?(?:就|即可|可以|能|会){0,2}"
     r"\s?(送达|到货|送到|到达|发货|发出|寄出|到账|退回|上门)"
 )
+ARRIVAL = re.compile(r"(?:预计|预估|估计)[^。！？，,；]{0,24}?(?:送达|到货|送到|到达|能到)")
+"""An arrival estimated: the record must give one itself (seen on the tuned suite: "预计在2026年11
+月20日10:19到达上海" from a parcel whose only scan was its pick-up at 10:19)."""
+ESTIMATE = re.compile(r"预计|预估")
 CN_DIGITS = {"一": "1", "两": "2", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7",
              "八": "8", "九": "9", "十": "10", "半": "0.5"}  # fmt: skip
 """Small Chinese numerals as figures: 保修两年 is 保修 2 年."""
@@ -374,6 +378,14 @@ CONDITIONAL = re.compile(r"如果|若|假如|一旦|万一|是否|有没有|能�
 """Sentences that suppose or ask rather than state."""
 
 
+UNKNOWN = re.compile(r"没有|暂无|无法|不能|不确定|不清楚")
+
+
+def _unknown(text: str, at: int) -> bool:
+    """Whether what starts at `at` is said not to be known ("暂时没有预计送达时间")."""
+    return UNKNOWN.search(text[max(0, at - 6) : at]) is not None
+
+
 def _on_record(oid: str, evidence: str) -> bool:
     """The order is on the shop's record: a line of the evidence names it without denying it
     (a lookup that found it, not one that said it was not found)."""
@@ -558,6 +570,9 @@ def unsupported_claims(
             backed = (_number(figure.group(0)) in figures) if figure else when in evidence
             if not backed:
                 out.append(Claim("promise", m.group(0)))
+        arrival = ARRIVAL.search(plain)
+        if arrival and not ESTIMATE.search(evidence) and not _unknown(plain, arrival.start()):
+            out.append(Claim("promise", arrival.group(0)))
         for md in days(plain):
             if md not in known_days:
                 out.append(Claim("date", f"{md[0]}月{md[1]}日"))

@@ -171,7 +171,7 @@ ORDER_TOOLS = (
         "get_order",
         "查询当前顾客的一个订单的详情：状态、商品、金额、收货地址、快递单号。",
         get_order,
-        answer_hint="，说出订单状态",
+        answer_hint="，说出订单现在的状态；顾客问到的金额、商品也照查询结果说出来",
     ),
     typed(
         "list_my_orders",
