@@ -68,6 +68,8 @@ def test_an_arrival_estimate_needs_an_estimate_on_record() -> None:
     assert kinds("预计在2026年11月20日10:19到达上海。", scanned) == ["promise"]
     assert kinds("已揽收，暂时没有预计送达时间。", scanned) == []  # says none is known
     assert kinds("预计2天内送达。") == []  # the record gives an estimate
+    said = told("预计在2026年11月20日10:19到达上海。", scanned)
+    assert "说了预计在2026年11月20日10:19到达" in said and "暂时没有预计时间" in said
 
 
 def test_a_product_figure_needs_its_unit_on_record_too() -> None:
