@@ -789,7 +789,8 @@ class Assistant:
         relevant = result.data.get("relevant") or (asked and result.data.get("shares_words"))
         if not result.ok or not relevant:
             return
-        await _show_found(loop, deps, PREFETCH_ID, args, result, ms, emit, result.text)
+        call = ToolCall(PREFETCH_ID, "search_knowledge", args)
+        await _show_found(loop, deps, call, result, ms, emit, result.text)
 
     async def _look_up_order(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> bool:
         """Read as asking where an order is or how it stands — or what it cost, with its
@@ -826,10 +827,8 @@ class Assistant:
         result, ms = await run_tool(self.tools, tool, args, deps)
         if not (result.ok and result.data.get("after_sale_answer")):
             return False
-        await emit(ToolStarted(tool, args))
-        await emit(ToolFinished(tool, True, ms))
-        shown = result.text[: self.result_chars]
-        _looked_up(loop, deps, ToolCall("order_0", tool, args), result, ms, shown)
+        call = ToolCall("order_0", tool, args)
+        await _show_found(loop, deps, call, result, ms, emit, result.text[: self.result_chars])
         loop.canned = str(result.data["after_sale_answer"])
         return True
 
@@ -928,7 +927,8 @@ class Assistant:
             return False
         ms = int((time.perf_counter() - started) * 1000)
         shown = result.text[: self.result_chars]
-        await _show_found(loop, deps, "kb_rule", {"query": query}, result, ms, emit, shown)
+        call = ToolCall("kb_rule", "search_knowledge", {"query": query})
+        await _show_found(loop, deps, call, result, ms, emit, shown)
         return True
 
     async def _product_asked(self, loop: Loop, deps: TurnDeps) -> str | None:
@@ -1218,14 +1218,14 @@ def _looked_up(
 
 
 async def _show_found(
-    loop: Loop, deps: TurnDeps, call_id: str, args: dict[str, Any], result: ToolResult, ms: int,
-    emit: Emit, shown: str,
+    loop: Loop, deps: TurnDeps, call: ToolCall, result: ToolResult, ms: int, emit: Emit,
+    shown: str,
 ) -> None:  # fmt: skip
-    """Knowledge code searched and found relevant, announced to the client and entered in the
-    turn as if the model had searched it."""
-    await emit(ToolStarted("search_knowledge", args))
-    await emit(ToolFinished("search_knowledge", True, ms))
-    _looked_up(loop, deps, ToolCall(call_id, "search_knowledge", args), result, ms, shown)
+    """A lookup code made and kept (knowledge found relevant, an order found in after-sales),
+    announced to the client and entered in the turn as if the model had made it."""
+    await emit(ToolStarted(call.name, call.arguments))
+    await emit(ToolFinished(call.name, True, ms))
+    _looked_up(loop, deps, call, result, ms, shown)
 
 
 def _drop_known_snippets(loop: Loop, known: str) -> None:
@@ -1294,10 +1294,10 @@ def _answered_elsewhere(meta: dict[str, Any]) -> bool:
 
 PRODUCT_QUESTIONS = frozenset({"stock", "product", "size"})
 FOLLOW_UP_WANTS = frozenset({"other", "size", "product"})
+"""What a short follow-up after a stock answer may be read as and still ask for stock."""
 SIZED_WANTS = frozenset({"size", "product"})
 """Read as these, a question about a product with a size chart may be sized by code (see
 `_advise_size`)."""
-"""What a short follow-up after a stock answer may be read as and still ask for stock."""
 
 
 def _stock_asked(loop: Loop) -> bool:

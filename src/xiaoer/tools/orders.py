@@ -105,8 +105,9 @@ def after_sale_answer(order_id: str, after: Any, flow: str) -> str:
         said.append(f"退款金额{yuan(refund)}")
     if after.get("exchange_to"):
         said.append(f"换成{after['exchange_to']}")
-    progress = "，".join(said) or "处理中"
-    return f"您的订单 {order_id} 的{kind}：{progress}。{flow}"
+    if not said:  # the record names the case and nothing of how it stands
+        return f"您的订单 {order_id} 正在{kind}。{flow}"
+    return f"您的订单 {order_id} 的{kind}：{'，'.join(said)}。{flow}"
 
 
 async def list_my_orders(deps: TurnDeps, args: ListOrdersArgs) -> ToolResult:
