@@ -397,12 +397,9 @@ async def test_options_named_right_after_a_stock_answer_ask_for_their_stock(
     assert after_facts.reply == "您是说哪一款？"
 
 
-async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_size_tool(
-    shop_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Read as 选规格 for a product whose record has a size chart: code runs the size tool with
-    the one chart size the message names as the usual size, and the model words the advice;
-    with nothing to go on, the tool's question is the reply; with no chart, the record."""
+@pytest.fixture
+def charted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mini shop's first product with a size chart (脚长 by size)."""
     import copy
 
     import minishop
@@ -411,6 +408,15 @@ async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_s
     chart = {"41": {"脚长": "25.5cm"}, "42": {"脚长": "26.0cm"}, "43": {"脚长": "26.5cm"}}
     products[0]["attributes"]["尺码表"] = chart
     monkeypatch.setattr(minishop, "PRODUCTS", products)
+
+
+@pytest.mark.usefixtures("charted")
+async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_size_tool(
+    shop_dir: Path,
+) -> None:
+    """Read as 选规格 for a product whose record has a size chart: code runs the size tool with
+    the one chart size the message names as the usual size, and the model words the advice;
+    with nothing to go on, the tool's question is the reply; with no chart, the record."""
     llm = readings_llm([form(事="选规格")] * 3, [say("建议拍 43。"), say("这款是工程网布。")])
     rt = await _shop(shop_dir, llm)
     try:
@@ -433,19 +439,12 @@ async def test_a_size_question_about_a_product_with_a_chart_is_answered_by_the_s
     assert no_chart.reply == "这款是工程网布。"
 
 
+@pytest.mark.usefixtures("charted")
 async def test_a_product_question_giving_a_measure_the_chart_takes_is_sized_by_the_tool(
-    shop_dir: Path, monkeypatch: pytest.MonkeyPatch
+    shop_dir: Path,
 ) -> None:
     """Read as 商品咨询, a message with a figure in a chart column's unit and range is sized by
     code; one with no such figure is answered from the record."""
-    import copy
-
-    import minishop
-
-    products = copy.deepcopy(minishop.PRODUCTS)
-    chart = {"41": {"脚长": "25.5cm"}, "42": {"脚长": "26.0cm"}, "43": {"脚长": "26.5cm"}}
-    products[0]["attributes"]["尺码表"] = chart
-    monkeypatch.setattr(minishop, "PRODUCTS", products)
     llm = readings_llm([form(事="商品咨询")] * 2, [say("建议拍 43。"), say("是工程网布。")])
     rt = await _shop(shop_dir, llm)
     try:
@@ -531,19 +530,26 @@ async def test_stock_misstated_for_the_options_named_is_answered_from_the_record
     assert [g["layer"] for g in r.guard if not g.get("passed", True)] == ["rules"]
 
 
-async def test_a_parcel_that_stopped_moving_brings_the_shops_word_on_it(tmp_path: Path) -> None:
-    """Tracked in code and found idle for days: the shop's knowledge on stalled parcels is shown
-    with the tracking, and the model asked to say both."""
-    faq = [{"id": "F1", "question": "物流好几天没更新怎么办？",
-            "answer": "超过3天没更新的，客服提交催查工单，24小时内答复。"}]  # fmt: skip
-    llm = reading_llm(form(事="物流", 办理="否"), [say("物流已 8 天没更新，我们会提交催查工单。")])
+async def _stalled(tmp_path: Path, question: str, answer: str) -> tuple[Any, Any]:
+    """A turn on SO1001, idle for 8 days, in a shop whose one FAQ entry is `question`: the
+    turn's result and the last model call (its messages, its mode)."""
+    faq = [{"id": "F1", "question": question, "answer": answer}]
+    llm = reading_llm(form(事="物流", 办理="否"), [say("物流已经8天没有更新了。")])
     rt = await _shop(tmp_path, llm, faq=faq)
     try:
         r = await rt.assistant().turn("mini", "U1", "SO1001 物流好几天都不动了")
     finally:
         await rt.close()
+    return r, llm.calls[-1]
+
+
+async def test_a_parcel_that_stopped_moving_brings_the_shops_word_on_it(tmp_path: Path) -> None:
+    """Tracked in code and found idle for days: the shop's knowledge on stalled parcels is shown
+    with the tracking, and the model asked to say both."""
+    r, (messages, mode) = await _stalled(
+        tmp_path, "物流好几天没更新怎么办？", "超过3天没更新的，客服提交催查工单，24小时内答复。"
+    )
     assert [c.name for c in r.tool_calls] == ["track_logistics", "search_knowledge"]
-    messages, mode = llm.calls[-1]
     assert mode == "text" and "催查工单" in messages[-2].content
     assert "8 天没有更新" in messages[-4].content
     assert "说出几天没有更新，以及店铺资料里说的处理办法" in messages[-1].content
@@ -554,16 +560,10 @@ async def test_a_stalled_parcel_is_not_answered_with_the_rule_for_orders_not_yet
 ) -> None:
     """The shop's only entry near a stalled parcel is about orders not yet shipped: it is not
     shown, and the model is asked to say how long the parcel has sat and to offer a person."""
-    faq = [{"id": "F1", "question": "订单一直没发货怎么办？",
-            "answer": "付款后超过3天还没发货的，可以申请取消订单并全额退款。"}]  # fmt: skip
-    llm = reading_llm(form(事="物流", 办理="否"), [say("物流已经8天没有更新了。")])
-    rt = await _shop(tmp_path, llm, faq=faq)
-    try:
-        r = await rt.assistant().turn("mini", "U1", "SO1001 物流好几天都不动了")
-    finally:
-        await rt.close()
+    r, (messages, _) = await _stalled(
+        tmp_path, "订单一直没发货怎么办？", "付款后超过3天还没发货的，可以申请取消订单并全额退款。"
+    )
     assert [c.name for c in r.tool_calls] == ["track_logistics"]
-    messages, _ = llm.calls[-1]
     assert "全额退款" not in "\n".join(m.content for m in messages)
     assert "说出物流已经8天没有更新，可以帮顾客转人工向快递核实" in messages[-1].content
 
