@@ -267,6 +267,15 @@ def test_a_done_claim_needs_a_change_on_record() -> None:
     assert kinds("商家审核通过后立即退款。", RECORD + "；审核通过后立即退款") == []
 
 
+def test_an_orders_own_status_is_no_change_claimed_done() -> None:
+    """Seen in the demo: a listed order's status "已取消" read as a cancellation claimed done."""
+    listed = (
+        "SO2612030005 已取消 下单2026-12-03 厚底老爹鞋 ×1 ¥339\nSO2612030030 已发货 下单2026-12-03"
+    )
+    assert kinds("您最近的订单：SO2612030005 已取消，SO2612030030 已发货。", listed) == []
+    assert kinds("订单 SO2612030030 已取消。", listed) == ["done"]  # not that order's status
+
+
 def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:
     shopper = "鞋盒压坏了，赔我 200 块；声澜 FreeBuds 6 有货吗"
     shop = "声澜 FreeBuds 5 降噪耳机 ¥899 有货；运费险理赔 ¥12"

@@ -386,6 +386,21 @@ def _unknown(text: str, at: int) -> bool:
     return UNKNOWN.search(text[max(0, at - 6) : at]) is not None
 
 
+def _status_on_record(done: re.Match[str], sentence: str, evidence: str) -> bool:
+    """Whether what `done` matched ("已取消") is the status the record gives the order named
+    just before it in the sentence — or, naming none, some order's status on record (seen in
+    the demo: a listed order's "已取消" stopped as a cancellation claimed done, and "我最近买了
+    什么？" was handed over)."""
+    said = done.group(0)
+    if STATUS.fullmatch(said) is None:
+        return False
+    before = [m.group(0).lstrip("#") for m in ID.finditer(sentence[: done.start()])]
+    lines = evidence.splitlines()
+    if before:
+        return any(before[-1] in line and said in line for line in lines)
+    return any(said in line and ID.search(line) for line in lines)
+
+
 def _on_record(oid: str, evidence: str) -> bool:
     """The order is on the shop's record: a line of the evidence names it without denying it
     (a lookup that found it, not one that said it was not found)."""
@@ -581,7 +596,7 @@ def unsupported_claims(
                 if _on_record(oid.lstrip("#"), shop_says):
                     out.append(Claim("denied", oid))
         done = DONE.search(sentence)
-        if done and not changed:
+        if done and not changed and not _status_on_record(done, sentence, evidence):
             out.append(Claim("done", done.group(0)))
         for status in dict.fromkeys(STATUS.findall(sentence)):
             if status not in evidence:
