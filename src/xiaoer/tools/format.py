@@ -55,9 +55,14 @@ def order_detail(order: Order, local: Local) -> str:
             rows.append(f"{label}：{when(local(t))}")
     if order.shipment:
         rows.append(f"快递：{order.shipment.carrier} {order.shipment.tracking_no}")
-    if after := order.extras.get("售后") or order.extras.get("after_sale"):
+    if after := after_sale_of(order):
         rows.append(f"售后：{after_sale_text(after, local)}")
     return "\n".join(rows)
+
+
+def after_sale_of(order: Order) -> Any:
+    """The order's after-sale case as the shop's data gives it (`售后` or `after_sale`), if any."""
+    return order.extras.get("售后") or order.extras.get("after_sale")
 
 
 _AFTER_SALE_FIELDS = (("type", "类型"), ("reason", "原因"), ("status", "进度"))

@@ -13,7 +13,13 @@ from xiaoer.tools import ruled
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.format import idle_days, order_detail, order_summary, track_text
+from xiaoer.tools.format import (
+    after_sale_of,
+    idle_days,
+    order_detail,
+    order_summary,
+    track_text,
+)
 
 REFUSAL = "抱歉，没有查到订单 {id}，或者这个订单不在您的账号下。麻烦您核对一下订单号，也可以问我“我的订单”查看您的订单。"
 """The canned reply for an unknown or foreign order: the same words for both, no details."""
@@ -76,7 +82,7 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     text = order_detail(order, deps.local)
     data: dict[str, Any] = {"order_id": order.id, "status": str(order.status),
                             "pay_fen": order.pay_fen}  # fmt: skip
-    after = order.extras.get("售后") or order.extras.get("after_sale")
+    after = after_sale_of(order)
     flow = ""
     if (
         isinstance(after, dict)
