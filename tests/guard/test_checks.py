@@ -273,7 +273,24 @@ def test_an_orders_own_status_is_no_change_claimed_done() -> None:
         "SO2612030005 已取消 下单2026-12-03 厚底老爹鞋 ×1 ¥339\nSO2612030030 已发货 下单2026-12-03"
     )
     assert kinds("您最近的订单：SO2612030005 已取消，SO2612030030 已发货。", listed) == []
-    assert kinds("订单 SO2612030030 已取消。", listed) == ["done"]  # not that order's status
+    # not that order's status: claimed done, and said of the wrong order
+    assert kinds("订单 SO2612030030 已取消。", listed) == ["done", "status"]
+
+
+def test_a_status_is_checked_against_the_order_it_is_said_of() -> None:
+    """Seen in the demo: "SO2612030023是已发货订单" of an order 待发货 passed, because another
+    order in the evidence had shipped."""
+    listed = "SO2612030023 待发货 下单2026-12-03 跑鞋 ×1 ¥399\nSO2612030030 已发货 下单2026-12-02"
+    detail = "订单号：SO2612030023\n状态：已签收\n下单时间：2026-12-01 10:00"
+    claims = unsupported_claims("SO2612030023是已发货订单，SO2612030030待发货。", listed)
+    assert [c.text for c in claims] == ["SO2612030023 已发货", "SO2612030030 待发货"]
+    assert kinds("SO2612030023 待发货，SO2612030030 已发货。", listed) == []
+    assert kinds("SO2612030023 还不是已发货状态。", listed) == []  # denied, not given
+    both = detail + "\n" + listed.splitlines()[1]
+    assert kinds("您的订单 SO2612030023 已签收，之前已发货。", both) == []  # what 已签收 implies
+    assert kinds("您的订单 SO2612030023 待发货。", detail) == ["status"]
+    assert kinds("订单 SO2611190048 已发货。") == []  # "订单 … 状态：已发货"
+    assert kinds("订单 SO2611190048 已签收。") == ["status"]
 
 
 def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from xiaoer.domain.models import OrderStatus
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -401,6 +403,52 @@ def _status_on_record(done: re.Match[str], sentence: str, evidence: str) -> bool
     return any(said in line and ID.search(line) for line in lines)
 
 
+_ORDER_STATUS = "|".join(OrderStatus)
+_STATUS_AFTER_ID = re.compile(rf"^[：:\s]{{0,2}}(?:状态[：:]\s?)?({_ORDER_STATUS})")
+_STATUS_LINE = re.compile(rf"^\s*状态[：:]\s*({_ORDER_STATUS})")
+_IMPLIES = {
+    OrderStatus.DELIVERED: {OrderStatus.SHIPPED},
+    OrderStatus.COMPLETED: {OrderStatus.SHIPPED, OrderStatus.DELIVERED},
+    OrderStatus.AFTER_SALE: {OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED},
+}
+"""What an order's status also makes true: a delivered order has shipped."""
+
+
+def order_statuses(evidence: str) -> dict[str, set[str]]:
+    """Each order's status as the record gives it: right after its id ("SO… 待发货", "订单
+    SO…：已发货") or on the "状态：" line under it — with what that status also makes true."""
+    out: dict[str, set[str]] = {}
+    lines = evidence.splitlines()
+    for i, line in enumerate(lines):
+        for m in ID.finditer(line):
+            said = _STATUS_AFTER_ID.match(line[m.end() :])
+            if said is None and i + 1 < len(lines) and line[m.end() :].strip() == "":
+                said = _STATUS_LINE.match(lines[i + 1])
+            if said is not None:
+                status = OrderStatus(said.group(1))
+                known = out.setdefault(m.group(0).lstrip("#"), set())
+                known |= {status, *_IMPLIES.get(status, ())}
+    return out
+
+
+def misstated(sentence: str, statuses: dict[str, set[str]], evidence: str) -> list[Claim]:
+    """Order statuses said of the wrong order: each status the sentence gives an order it names
+    just before, that the record gives that order no such status (seen in the demo: "SO…是已
+    发货订单" of an order 待发货, beside another order that had shipped). A status denied
+    between the two ("SO…不是已发货") is not given; one on no record at all is claimed once, as
+    a status (`unsupported_claims`)."""
+    out = []
+    for m in re.finditer(_ORDER_STATUS, sentence):
+        named = list(ID.finditer(sentence[: m.start()]))
+        if not named or NEGATION.search(sentence[named[-1].end() : m.start()]):
+            continue
+        oid = named[-1].group(0).lstrip("#")
+        known = statuses.get(oid)
+        if known and m.group(0) not in known and m.group(0) in evidence:
+            out.append(Claim("status", f"{oid} {m.group(0)}"))
+    return out
+
+
 def _on_record(oid: str, evidence: str) -> bool:
     """The order is on the shop's record: a line of the evidence names it without denying it
     (a lookup that found it, not one that said it was not found)."""
@@ -491,6 +539,7 @@ def unsupported_claims(
     shop_flat = re.sub(r"\s", "", shop_says).lower()
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     by_field = fields(shop_says)
+    statuses = order_statuses(shop_says)
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
     discounted = coupon_prices(shop_says)
@@ -601,4 +650,6 @@ def unsupported_claims(
         for status in dict.fromkeys(STATUS.findall(sentence)):
             if status not in evidence:
                 out.append(Claim("status", status))
+        if not changed:
+            out += misstated(sentence, statuses, evidence)
     return list(dict.fromkeys(out))
