@@ -568,6 +568,21 @@ async def test_a_stalled_parcel_is_not_answered_with_the_rule_for_orders_not_yet
     assert "说出物流已经8天没有更新，可以帮顾客转人工向快递核实" in messages[-1].content
 
 
+async def test_a_stalled_parcel_is_not_answered_with_the_rule_for_damaged_goods(
+    tmp_path: Path,
+) -> None:
+    """Seen on the held-out shop: with no entry on stalled parcels, its entries on spoilt goods
+    were shown for one and copied into the reply. They are not shown; a person is offered."""
+    r, (messages, _) = await _stalled(
+        tmp_path,
+        "坏了超过24小时还能赔吗？",
+        "超过24小时不再受理；物流途中坏的，签收当天拍照联系客服赔付。",
+    )
+    assert [c.name for c in r.tool_calls] == ["track_logistics"]
+    assert "赔付" not in "\n".join(m.content for m in messages)
+    assert "可以帮顾客转人工向快递核实" in messages[-1].content
+
+
 async def test_a_coupon_question_naming_an_order_is_answered_from_the_order(
     shop_dir: Path,
 ) -> None:

@@ -887,7 +887,7 @@ class Assistant:
         if len(calls) > 1:
             hint = f"，{len(calls)}个订单分别说出订单号{hint.removeprefix('，说出')}"
         if idle := max((r.data.get("idle_days") or 0 for r in results), default=0):
-            found = await self._shop_word(loop, deps, STALLED_QUERY, NOT_SHIPPED_QUERY, emit)
+            found = await self._shop_word(loop, deps, STALLED_QUERY, STALLED_UNLIKE, emit)
             hint += STALLED_FOUND if found else STALLED_UNKNOWN.format(days=idle)
         _ask_for_answer(loop, deps, question, hint)
         return True
@@ -914,11 +914,11 @@ class Assistant:
         return True
 
     async def _shop_word(
-        self, loop: Loop, deps: TurnDeps, query: str, unlike: str, emit: Emit
+        self, loop: Loop, deps: TurnDeps, query: str, unlike: tuple[str, ...], emit: Emit
     ) -> bool:
         """The shop's knowledge on a matter code ran into (a parcel that stopped moving), looked
         up and shown to the model when it has an entry on it rather than on the matter next to
-        it (`unlike`, see `on_matter`); whether it had one."""
+        them (`unlike`, see `on_matter`); whether it had one."""
         if deps.knowledge is None or "search_knowledge" not in self.tools:
             return False
         started = time.perf_counter()
@@ -1331,8 +1331,10 @@ STALLED_QUERY = "物流好几天没有更新怎么办"
 """A parcel whose tracking stopped moving: what the shop's own material says it does about
 that is looked up and said (seen on the tuned suite: "物流好几天都不动了" answered with the
 latest scan only — neither the days without news nor the shop's 催查工单 were said)."""
-NOT_SHIPPED_QUERY = "订单还没有发货怎么办"
-"""The matter next to a stalled parcel, whose entries are not shown for one (see `on_matter`)."""
+STALLED_UNLIKE = ("订单还没有发货怎么办", "收到的商品坏了怎么办", "怎么申请退货退款")
+"""The matters next to a stalled parcel, whose entries are not shown for one (see `on_matter`):
+orders not yet shipped (seen on a tuned shop), goods that arrived damaged (seen on the held-out
+shop, which has no entry on stalled parcels), returns."""
 STALLED_FOUND = "；物流多天没有更新的，说出几天没有更新，以及店铺资料里说的处理办法"
 """Worded so on the tuned suite; "告诉顾客物流已经N天没有更新了，再照店铺资料说怎么处理" and
 "物流已经N天没有更新，还要照店铺资料告诉顾客会怎么处理" were answered with the tracking alone,

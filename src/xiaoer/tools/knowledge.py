@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from xiaoer.knowledge import Hit, cite
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
@@ -99,20 +101,23 @@ async def search_knowledge(deps: TurnDeps, args: KnowledgeArgs) -> ToolResult:
     return _found(shown(hits), max(h.cosine for h in hits))
 
 
-async def on_matter(deps: TurnDeps, query: str, unlike: str) -> ToolResult | None:
+async def on_matter(deps: TurnDeps, query: str, unlike: Sequence[str]) -> ToolResult | None:
     """The shop's knowledge on a matter code ran into, worded as `query`: the relevant snippets
-    closer in meaning to it than to `unlike`, the neighbouring matter a shop's nearest entry may
-    be about instead; None when none is left. Seen on a shop's own data: the nearest entry to a
-    parcel that stopped moving was the rule for orders not yet shipped, quoted for a parcel on
-    its way."""
+    closer in meaning to it than to each of `unlike`, the neighbouring matters a shop's nearest
+    entries may be about instead; None when none is left. Seen on shops' own data: the nearest
+    entry to a parcel that stopped moving was the rule for orders not yet shipped, quoted for a
+    parcel on its way; on a shop with no entry on it, the nearest two were on goods that arrived
+    spoilt, quoted — and copied, header and all — for a parcel not yet arrived."""
     if deps.knowledge is None:
         return None
     hits = await deps.knowledge.search(deps.shop.id, query, k=SNIPPETS)
     if not hits:
         return None
     top = max(h.cosine for h in hits)
-    other = await deps.knowledge.search(deps.shop.id, unlike, k=SNIPPETS)
-    near = {h.passage.id: h.cosine for h in other}
+    near: dict[str, float] = {}
+    for matter in unlike:
+        for h in await deps.knowledge.search(deps.shop.id, matter, k=SNIPPETS):
+            near[h.passage.id] = max(h.cosine, near.get(h.passage.id, -1.0))
     hits = [h for h in shown(hits) if h.cosine > near.get(h.passage.id, -1.0)]
     if not hits or not is_relevant(hits):
         return None
