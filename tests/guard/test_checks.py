@@ -323,6 +323,18 @@ def test_an_orders_status_line_is_no_policy_statement() -> None:
     assert [n for g in uncovered("运费险可以寄到香港。", "运费险") for n in g.nouns] == ["香港"]
 
 
+def test_a_way_to_pay_the_material_never_names_is_stopped() -> None:
+    """Seen on the held-out suite: "可以使用数字人民币付款" sent, which the shop never says."""
+    from xiaoer.guard.output import uncovered
+
+    material = "付款后48小时内发货。支持微信、支付宝付款。"
+    said = [n for g in uncovered("可以使用数字人民币付款。", material) for n in g.nouns]
+    assert said == ["数字", "人民币"]
+    assert uncovered("支持微信付款，付款后48小时内发货。", material) == []
+    assert uncovered("您的订单已付款，实付399元。", "SO1 已付款 实付 ¥399") == []
+    assert uncovered("订单现在是待付款状态，一共花费7999元。", "SO1 待付款 ¥7999") == []
+
+
 async def test_the_guard_holds_model_names_gifts_and_done_claims_to_the_shops_word() -> None:
     """Through `OutputGuard.check`, not only the extractor: the shopper naming a product, an
     amount or a change does not back the reply saying it (seen in the red-team run: "声澜

