@@ -25,6 +25,20 @@ async def test_policy_question_gets_knowledge_and_citations(
     assert [c["source_id"] for c in rows[-1].meta["citations"]] == ids
 
 
+async def test_a_search_for_what_was_shown_is_answered_with_it(
+    runtime: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the tuned suite: shown the shop's entries on the question, the model searched
+    for the same question again — a step and a second copy of the entries in the prompt."""
+    question = "你们支持七天无理由退货吗"
+    llm.steps = [call("search_knowledge", query=question), say("支持，定制款除外。")]
+    result = await runtime.assistant().turn("mini", "U1", question)
+    assert [c.name for c in result.tool_calls] == ["search_knowledge"]  # the prefetch alone
+    messages, mode = llm.calls[1]
+    assert mode == "text" and sum("定制款除外" in m.content for m in messages) == 1
+    assert result.reply == "支持，定制款除外。"
+
+
 async def test_unrelated_reply_cites_nothing(runtime: Runtime, llm: ScriptedLLM) -> None:
     llm.steps = [say("这个我不确定，帮您转人工客服。")]
     result = await runtime.assistant().turn("mini", "U1", "你们支持七天无理由退货吗")
