@@ -53,6 +53,23 @@ async def test_an_unbacked_reply_is_rewritten_once_with_the_reason(
     assert rows[-1].meta["guard"] == r.guard
 
 
+async def test_a_sentence_that_fails_twice_is_left_out_when_the_rest_says_something(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the tuned suite: a made-up arrival, stopped twice, and the shopper handed over
+    though the rest of the reply was right. The rest is sent; with nothing concrete left, the
+    turn still goes to a person."""
+    made_up = "您的订单 SO1001 已发货，快递是顺丰 SF1234567890。预计明天送达。"
+    llm.steps = [call("track_logistics", order_id="SO1001"), say(made_up), say(made_up)]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 什么时候到")
+    assert r.reply == "您的订单 SO1001 已发货，快递是顺丰 SF1234567890。"
+    assert r.guard[-1]["layer"] == "trim" and r.handoff is None
+    only = "预计明天送达，请耐心等待。"
+    llm.steps = [call("track_logistics", order_id="SO1001"), say(only), say(only)]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 什么时候到")
+    assert r.guard[-1]["layer"] == "handoff" and r.handoff is not None
+
+
 async def test_a_claim_only_a_lookup_settles_has_the_lookup_made_before_the_rewrite(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:
