@@ -56,18 +56,30 @@ async def test_an_unbacked_reply_is_rewritten_once_with_the_reason(
 async def test_a_sentence_that_fails_twice_is_left_out_when_the_rest_says_something(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:
-    """Seen on the tuned suite: a made-up arrival, stopped twice, and the shopper handed over
-    though the rest of the reply was right. The rest is sent; with nothing concrete left, the
-    turn still goes to a person."""
-    made_up = "您的订单 SO1001 已发货，快递是顺丰 SF1234567890。预计明天送达。"
+    """A made-up phone number, stopped twice, though the rest of the reply was right: the rest is
+    sent. With nothing concrete left, the turn still goes to a person."""
+    made_up = "您的订单 SO1001 已发货，快递是顺丰 SF1234567890。快递员电话 13912345678。"
     llm.steps = [call("track_logistics", order_id="SO1001"), say(made_up), say(made_up)]
-    r = await guarded.assistant().turn("mini", "U1", "SO1001 什么时候到")
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
     assert r.reply == "您的订单 SO1001 已发货，快递是顺丰 SF1234567890。"
     assert r.guard[-1]["layer"] == "trim" and r.handoff is None
-    only = "预计明天送达，请耐心等待。"
+    only = "快递员电话 13912345678，请耐心等待。"
     llm.steps = [call("track_logistics", order_id="SO1001"), say(only), say(only)]
-    r = await guarded.assistant().turn("mini", "U1", "SO1001 什么时候到")
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
     assert r.guard[-1]["layer"] == "handoff" and r.handoff is not None
+
+
+async def test_an_arrival_made_up_twice_is_answered_with_the_latest_scan(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the tuned suite: "那大概什么时候能到？" answered twice with the pick-up time as
+    the arrival, and handed over. The record's own word goes instead: no estimate, the latest
+    scan."""
+    made_up = "预计明天送达。"
+    llm.steps = [call("track_logistics", order_id="SO1001"), say(made_up), say(made_up)]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 大概什么时候能到")
+    assert r.reply.startswith("订单 SO1001 的物流暂时没有给出预计送达时间，最新进度：")
+    assert "杭州" in r.reply and r.guard[-1]["layer"] == "record" and r.handoff is None
 
 
 async def test_a_claim_only_a_lookup_settles_has_the_lookup_made_before_the_rewrite(

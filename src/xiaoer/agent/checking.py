@@ -31,6 +31,7 @@ from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.tools.args import RETRY as ARGUMENT_RETRY
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.format import latest_scans
 from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
 from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import SCHEMA_ECHO_HINT
@@ -113,6 +114,10 @@ class ReplyCheck:
                 loop.guard.append({"layer": "knowledge", "passed": True, "claims": [],
                                    "source_id": source, "attempt": 3})  # fmt: skip
                 return text, False
+            if (told := _no_estimate(question, verdicts, evidence)) is not None:
+                loop.guard.append({"layer": "record", "passed": True, "claims": [],
+                                   "attempt": 3})  # fmt: skip
+                return told, False
             for text in [] if unknown else written:
                 if (kept := await self._trimmed(text, evidence, judge)) is not None:
                     loop.guard.append({"layer": "trim", "passed": True, "claims": [],
@@ -187,6 +192,7 @@ class ReplyCheck:
 
 
 STOCK_KINDS = frozenset({"stock", "sold_out"})
+PROMISE_KINDS = frozenset({"promise"})
 
 
 def _kind(claim: str) -> str:
@@ -208,6 +214,21 @@ CONCRETE = re.compile(rf"\d|{ID.pattern}|{STATUS.pattern}")
 
 def _concrete(sentence: str) -> bool:
     return CONCRETE.search(sentence) is not None
+
+
+NO_ESTIMATE = "订单 {order} 的物流暂时没有给出预计送达时间，最新进度：{scan}。"
+
+
+def _no_estimate(question: str, verdicts: list[Verdict], evidence: Evidence) -> str | None:
+    """For a reply stopped only for a time the record does not give (an arrival, a delivery
+    promise), with one parcel tracked: that no estimate is given, and its latest scan (seen on
+    the tuned suite: "那大概什么时候能到上海？" answered twice with the pick-up time as the
+    arrival, and handed over)."""
+    scans = latest_scans(evidence.text)
+    if len(scans) != 1 or english(question) or not _only(verdicts, PROMISE_KINDS):
+        return None
+    ((order, scan),) = scans.items()
+    return NO_ESTIMATE.format(order=order, scan=scan)
 
 
 def give_up(question: str, unknown: list[str]) -> str:

@@ -99,6 +99,15 @@ def idle_days(order: Order, shipment: Shipment, now: datetime) -> int:
     return idle if idle >= STALE_DAYS else 0
 
 
+TRACKED = re.compile(r"^订单 (\S+)：\S+\n快递：.+\n最新：(.+)$", re.MULTILINE)
+"""An order's latest scan, as `track_text` writes it: (order id, the scan)."""
+
+
+def latest_scans(text: str) -> dict[str, str]:
+    """Each tracked order's latest scan in a text holding `track_text` results."""
+    return dict(TRACKED.findall(text))
+
+
 def track_text(order: Order, shipment: Shipment, local: Local, now: datetime) -> str:
     events = sorted(shipment.events, key=lambda e: e.time, reverse=True)
     rows = [f"订单 {order.id}：{order.status}", f"快递：{shipment.carrier} {shipment.tracking_no}"]
