@@ -1,6 +1,7 @@
 """Step 6 of a turn: the output guard on the model's own reply, and what is sent instead of a
 reply that fails — one rewrite with the reason, then the merchant's own answer from the
-knowledge base, then an honest "let me get a colleague" (the caller hands over)."""
+knowledge base, then the record's own word on a made-up arrival, then the reply without its
+failing sentences, then an honest "let me get a colleague" (the caller hands over)."""
 
 from __future__ import annotations
 
@@ -131,9 +132,8 @@ class ReplyCheck:
     async def _trimmed(self, reply: str, evidence: Evidence, judge: bool) -> str | None:
         """The reply without its sentences that fail the checks on their own, when what is left
         still states something from the record (an order, a status, a figure) and passes as a
-        whole; else None. Less said rather than a wrong word or a handoff (seen on the tuned
-        suite: "…已发货，最新进度已揽收。预计11月20日到达上海。" stopped twice for the made-up
-        arrival, and the shopper handed over)."""
+        whole; else None. Less said rather than a wrong word or a handoff: one made-up figure
+        in an otherwise right reply no longer costs the shopper the rest of it."""
         kept: list[str] = []
         for sentence in (s for s in SENTENCE.findall(reply) if s.strip()):
             if passed(await self.guard.precheck(sentence, evidence)):
