@@ -345,3 +345,22 @@ async def test_a_size_reading_that_acts_on_a_named_order_is_its_exchange(tmp_pat
         assert "request_exchange" in [c.name for c in turn.tool_calls]
         assert "search_products" not in [c.name for c in turn.tool_calls]
     assert "request_exchange" not in [c.name for c in asked.tool_calls]  # a question, no order
+
+
+async def test_a_message_is_no_address_and_a_phone_number_no_order(tmp_path: Path) -> None:
+    script = Script([{"事": "改地址", "办理": "是"}, {"事": "改地址", "办理": "是"}])
+    rt = await _open(tmp_path, script.llm)
+    try:
+        ask, given = await _chat(
+            rt, "U1", "SO1002 还没发货吧？帮我改寄到家里",
+            "新地址是 上海市浦东新区张杨路 1200 号 6 号楼 302，王芳，13812345678",
+        )  # fmt: skip
+    finally:
+        await rt.close()
+    # seen: the first message itself proposed as the new address, and confirmed
+    assert not ask.actions and "请把新的收货地址" in ask.reply
+    # the phone number is not read as an order: the flow's order gets the new address
+    assert [c.arguments.get("order_id") for c in given.tool_calls] == ["SO1002"]
+    assert given.actions and given.actions[0]["tool"] == "change_address"
+    summary = given.actions[0]["summary"]
+    assert "订单 SO1002 的收货地址改为：上海市浦东新区张杨路1200号6号楼302" in summary

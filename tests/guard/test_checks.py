@@ -68,6 +68,9 @@ def test_an_arrival_estimate_needs_an_estimate_on_record() -> None:
     assert kinds("预计在2026年11月20日10:19到达上海。", scanned) == ["promise"]
     assert kinds("已揽收，暂时没有预计送达时间。", scanned) == []  # says none is known
     assert kinds("预计2天内送达。") == []  # the record gives an estimate
+    # the days a parcel sat idle are no days to go (seen in the README's demo)
+    idle = scanned + "\n注意：物流已 6 天没有更新。"
+    assert kinds("快递已揽收，预计还需要6天。", idle) == ["promise"]
     said = told("预计在2026年11月20日10:19到达上海。", scanned)
     assert "说了预计在2026年11月20日10:19到达" in said and "暂时没有预计时间" in said
 

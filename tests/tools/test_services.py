@@ -194,6 +194,10 @@ async def test_installation_slots_respect_the_lead_time() -> None:
         ("改到昆明市五华区东风西路 11 号，张宇宇，手机不变",
          "", "昆明市", "五华区", "东风西路11号", "张宇宇", "13812345678"),
         ("杭州市西湖区文一西路 8 号", "浙江省", "杭州市", "西湖区", "文一西路8号", "王芳", "13812345678"),
+        ("新地址是 四川省成都市武侯区人民南路四段 27 号 5 栋 801，李娜，13900001111",
+         "四川省", "成都市", "武侯区", "人民南路四段27号5栋801", "李娜", "13900001111"),
+        ("地址改成成都市锦江区红星路 3 号", "", "成都市", "锦江区", "红星路3号", "王芳", "13812345678"),
+        ("寄到黄浦区四川中路 100 号", "浙江省", "杭州市", "黄浦区", "四川中路100号", "王芳", "13812345678"),
     ],
 )  # fmt: skip
 def test_parse_address(
@@ -207,6 +211,9 @@ def test_parse_address_needs_a_street() -> None:
     assert parse_address("杭州市", ADDR) is None
     assert parse_address("上海市 leave at door", ADDR) is None
     assert parse_address("北京我爸妈家", ADDR) is None
+    assert parse_address("帮我改寄到浦东的家里", ADDR) is None  # no door number
+    # the shopper's whole message, with a question and the order's number, is no address
+    assert parse_address("SO2611170020 还没发货吧？帮我改寄到南京路 1 号", ADDR) is None
 
 
 def test_exchange_target_and_lines() -> None:

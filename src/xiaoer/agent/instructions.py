@@ -78,7 +78,10 @@ CHANGE_REQUEST = re.compile(
 question for the knowledge base (measured: snippets about the product distracted the model)."""
 
 
-ORDER_ID = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|\d{8,})(?![0-9A-Za-z])")
+ORDER_ID = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|(?!1[3-9]\d{9}(?!\d))\d{8,})(?![0-9A-Za-z])"
+)
+"""An order number as shoppers write one; a mobile number (11 digits, 13–19…) is not one."""
 ASKS_ORDER = re.compile(r"(提供|告诉|发|给).{0,6}订单号|订单号是多少|哪(一|个)(个|笔|单)?订单")
 
 

@@ -100,7 +100,8 @@ class Address:
     detail: str
 
     def one_line(self) -> str:
-        return f"{self.province}{self.city}{self.district}{self.detail}"
+        city = "" if self.city == self.province else self.city  # 上海市, not 上海市上海市
+        return f"{self.province}{city}{self.district}{self.detail}"
 
 
 @dataclass(frozen=True, slots=True)

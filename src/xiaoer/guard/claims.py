@@ -59,7 +59,10 @@ PROMISE = re.compile(
     r"(今天|明天|后天|\d+\s?(?:个)?(?:工作日|天|日|小时))\s?(?:之?内)?\s?(?:就|即可|可以|能|会){0,2}"
     r"\s?(送达|到货|送到|到达|发货|发出|寄出|到账|退回|上门)"
 )
-ARRIVAL = re.compile(r"(?:预计|预估|估计)[^。！？，,；]{0,24}?(?:送达|到货|送到|到达|能到)")
+ARRIVAL = re.compile(
+    r"(?:预计|预估|估计)[^。！？，,；]{0,24}?(?:送达|到货|送到|到达|能到"
+    r"|还(?:需要?|要|得)\s?(?:\d+|[一两二三四五六七八九十半])\s?个?(?:工作日|天|小时))"
+)
 """An arrival estimated: the record must give one itself (seen on the tuned suite: "预计在2026年11
 月20日10:19到达上海" from a parcel whose only scan was its pick-up at 10:19)."""
 ESTIMATE = re.compile(r"预计|预估")

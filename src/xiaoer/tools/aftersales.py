@@ -114,6 +114,14 @@ _PROVINCE = re.compile(r"^(北京市|天津市|上海市|重庆市|.{2,3}?(?:省
 _CITY = re.compile(r"^(.{2,8}?(?:市|自治州|地区|盟))")
 _DISTRICT = re.compile(r"^(.{1,8}?(?:区|县|市|旗))")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+_REGIONS = re.compile(
+    "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南"
+    "|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门"
+)
+"""China's province-level regions: where a written address starts, whatever is said before it."""
+_LEAD = re.compile(r"^.*?(?:改到|改成|改为|寄到|送到|地址是|地址为|[:：])\s*")
+"""What a shopper says before an address that names no province ("改到昆明市…")."""
+_NUMBER = re.compile(r"[0-9０-９一二三四五六七八九十百]")
 
 
 STREET_WORD = re.compile(
@@ -139,6 +147,17 @@ def parse_address(text: str, old: Address) -> Address | None:
         else:
             place.append(part)
     where = re.sub(r"\s+", "", "".join(place))
+    # a question, or the order's number, is the shopper's message, not a place (seen: the whole
+    # of "SO… 还没发货吧？帮我改寄到浦东的家里" proposed as the new address, and confirmed)
+    if re.search(r"[?？]", where) or re.search(r"[A-Za-z]{1,4}\d{6,}|\d{8,}", where):
+        return None
+    m = _REGIONS.search(where)
+    if m and not re.search(
+        r"[省市区县路街道号]", where[: m.start()]
+    ):  # not "四川中路" after 黄浦区
+        where = where[m.start() :]
+    else:
+        where = _LEAD.sub("", where, count=1)
     province = city = district = ""
     if m := _PROVINCE.match(where):
         province, where = m.group(1), where[m.end() :]
@@ -149,9 +168,15 @@ def parse_address(text: str, old: Address) -> Address | None:
         city, where = m.group(1), where[m.end() :]
     if m := _DISTRICT.match(where):
         district, where = m.group(1), where[m.end() :]
-    # a street, building or village is named, in Chinese (seen taken for one: "leave at door",
-    # and "北京我爸妈家", which was then confirmed and used up the order's one change)
-    if len(where) < 3 or not CJK.search(where) or not STREET_WORD.search(where):
+    # a street, building or village is named, in Chinese, with a number for the door (seen taken
+    # for one: "leave at door", "北京我爸妈家", which was then confirmed and used up the order's
+    # one change, and "浦东的家里")
+    if (
+        len(where) < 3
+        or not CJK.search(where)
+        or not STREET_WORD.search(where)
+        or not _NUMBER.search(where)
+    ):
         return None
     if not province:
         province = old.province if (not city or city == old.city) else ""

@@ -31,6 +31,9 @@ UNSEEN = "顾客没有提供过订单号 {id}，不能查这个号。"
 WHICH = "您最近的订单有：\n{}\n请问您问的是哪一个？把订单号发给我就可以。"
 NO_ORDERS = "您的账号下还没有订单。如果是在别的账号下的单，麻烦换那个账号来咨询。"
 _ORDER_ID = re.compile(r"[^A-Za-z0-9_\-]")
+PHONE_SHAPED = re.compile(r"1[3-9]\d{9}")
+"""A mainland mobile number: what a shopper gives with an address, taken for an order number (seen:
+"…，陈晓雨，13621987754" looked up as order 13621987754 and refused)."""
 
 
 def normalize_order_id(raw: Any) -> str:
@@ -45,6 +48,9 @@ async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, ToolRe
     if not deps.on_record(order_id):
         return None, await _which_order(deps, UNSEEN.format(id=order_id))
     order = await deps.commerce.get_order(order_id)
+    mine = order is not None and order.shopper_id == deps.shopper.id
+    if not mine and PHONE_SHAPED.fullmatch(order_id):  # unknown and foreign alike
+        return None, await _which_order(deps, f"{order_id} 是手机号，不是订单号。")
     if order is None or order.shopper_id != deps.shopper.id:
         text = NOT_YOURS.format(id=order_id)
         return None, ToolResult(False, text, {"order_id": order_id}, REFUSAL.format(id=order_id))
