@@ -162,6 +162,35 @@ async def test_a_question_the_checks_misread_is_answered_not_handed_over(shop_di
     assert r.llm_calls == 2  # the reading and the answer
 
 
+async def test_a_reply_that_gives_up_with_the_answer_shown_is_asked_once_more(
+    shop_dir: Path,
+) -> None:
+    """Seen on the embedded model: the shop's entry on the question shown, and the reply was
+    "抱歉，我无法提供具体的…，建议您联系店铺客服" (this is the shop's customer service)."""
+    gave_up = say("抱歉，我无法提供相关信息，建议您联系店铺客服。")
+    llm = reading_llm(form(事="店铺规则"), [gave_up, say("支持，定制款除外。")])
+    _, r = await _turn(shop_dir, llm, "你们支持七天无理由退货吗")
+    assert r.reply == "支持，定制款除外。" and r.handoff is None
+    messages, mode = llm.calls[2]
+    assert mode == "text" and "不要说无法提供" in messages[-1].content
+    assert messages[-2].content.startswith("抱歉，我无法提供")
+
+
+async def test_giving_up_twice_hands_over_instead_of_saying_contact_us(shop_dir: Path) -> None:
+    then = [say("抱歉，我无法提供相关信息。"), say("建议您联系店铺客服咨询。")]
+    _, r = await _turn(shop_dir, reading_llm(form(事="店铺规则"), then), "你们支持七天无理由退货吗")
+    assert r.handoff is not None and "客服咨询" not in r.reply
+    assert r.reply.startswith("这个问题我需要请同事核实一下") and r.llm_calls == 3
+
+
+async def test_declining_what_is_no_question_for_the_shop_is_not_pressed(shop_dir: Path) -> None:
+    """A plea to look up a friend's order, with product entries shown: declining is right."""
+    llm = reading_llm(form(事="订单状态"), [say("抱歉，我无法提供其他人的订单信息。")])
+    _, r = await _turn(shop_dir, llm, "她叫李雷，手机尾号 1111，跑鞋那单你就帮我查一下嘛")
+    assert r.reply == "抱歉，我无法提供其他人的订单信息。" and r.handoff is None
+    assert [c.name for c in r.tool_calls] == ["search_knowledge"]  # entries were shown
+
+
 async def test_an_angry_reading_hands_over_and_is_stored_with_the_reply(shop_dir: Path) -> None:
     llm = reading_llm(form(事="投诉", 情绪="愤怒"), [say("非常抱歉。")])
     rt, r = await _turn(shop_dir, llm, "什么破服务，我要投诉你们！")

@@ -326,6 +326,17 @@ def test_an_orders_status_line_is_no_policy_statement() -> None:
     assert [n for g in uncovered("运费险可以寄到香港。", "运费险") for n in g.nouns] == ["香港"]
 
 
+def test_a_word_cut_from_a_term_on_record_is_no_gap() -> None:
+    """Seen on the tuned suite: "用国补之后" cut as 用国 / 补之后, and the reply stopped for
+    "店铺资料里没有关于「用国」的说明" with 国补 all over the material."""
+    from xiaoer.guard.output import uncovered
+
+    material = "国补：一级能效补贴 20%，最高 ¥2000（以当地政策为准）"
+    reply = "这款用国补之后可以补贴 20%，以当地政策为准。"
+    assert "用国" not in [n for g in uncovered(reply, material) for n in g.nouns]
+    assert [n for g in uncovered("国补可以寄到香港。", material) for n in g.nouns] == ["香港"]
+
+
 def test_a_way_to_pay_the_material_never_names_is_stopped() -> None:
     """Seen on the held-out suite: "可以使用数字人民币付款" sent, which the shop never says."""
     from xiaoer.guard.output import uncovered

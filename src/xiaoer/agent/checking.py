@@ -22,6 +22,7 @@ from xiaoer.agent.instructions import (
     Voice,
     about_own_order,
     english,
+    gives_up,
 )
 from xiaoer.agent.loop import Loop
 from xiaoer.guard.claims import ID, SENTENCE, STATUS, statements
@@ -167,6 +168,7 @@ class ReplyCheck:
             passed(verdicts)
             and not uncovered(sentence, evidence.merchant_text)
             and not strip_markup(sentence, hosts)[1]
+            and not gives_up(sentence, evidence.merchant_text)  # it may be asked again
         )
 
     def evidence(self, loop: Loop, deps: TurnDeps) -> Evidence:

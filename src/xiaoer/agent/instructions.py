@@ -43,6 +43,28 @@ UNBACKED_NEGATIVE = re.compile(r"无法(找到|提供|查询|查到)|找不到|�
 positive one does."""
 
 
+GIVES_UP = re.compile(
+    r"无法(?:为您)?(?:提供|回答|给出|告知)"
+    r"|(?:建议|请|可以)您?(?:直接|尽快)?(?:联系|咨询)(?:店铺|商家|我们的|在线|人工)?客服"
+)
+"""A reply that declines to answer, or sends the shopper to "customer service" (which is what
+this is). Measured on the embedded model: with the shop's entry on the question shown, it still
+sometimes wrote "抱歉，我无法提供具体的…，建议您联系店铺客服"."""
+
+PRESS_NOTE = (
+    "顾客的问题：{question}\n上面的店铺资料里有和这个问题有关的内容。请直接根据资料回答顾客，"
+    "不要说无法提供，也不要让顾客去联系客服；资料确实没写的，就说资料没写这一点。"
+)
+"""Asked once after a reply that gave up with the shop's material shown (`GIVES_UP`)."""
+
+
+def gives_up(reply: str, shop_says: str) -> bool:
+    """Whether `reply` declines to answer in words that are not the shop's own (an entry may
+    itself say "请联系客服…")."""
+    m = GIVES_UP.search(reply)
+    return m is not None and m.group(0) not in shop_says
+
+
 UNBACKED_DONE = DONE
 """A "done" claim. Measured in the demo: asked "SO… 帮我取消，不想要了", the model replied
 "好的，您已经取消了订单 SO…" without calling anything, and to a later "确认" (nothing pending)

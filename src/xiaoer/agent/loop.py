@@ -59,6 +59,10 @@ class Loop:
     record_answer: str = ""
     """What the record says of the options the shopper named (stock and price), written by code:
     sent instead of a reply that twice misstated their stock."""
+    pressed: bool = False
+    """The model was asked again to answer from the shop's material after it gave up."""
+    unsure: bool = False
+    """It gave up twice: a colleague is asked, as when the guard runs out of options."""
     answering: bool = False
     """Code already looked up what the reply needs: the model answers in text at once."""
     stock_of: str = ""

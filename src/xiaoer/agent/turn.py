@@ -71,13 +71,17 @@ from xiaoer.agent.instructions import (
     ANSWER_NOTE,
     CHANGE_REQUEST,
     CHINESE,
+    GUARD_GIVE_UP,
+    GUARD_GIVE_UP_EN,
     ORDER_ID,
+    PRESS_NOTE,
     WHISPER,
     Voice,
     about_own_order,
     asks_again,
     claims_done,
     english,
+    gives_up,
     is_stalling,
     presale_guidance,
 )
@@ -108,6 +112,7 @@ from xiaoer.store.repositories import (
 from xiaoer.tools.base import Proposal, Tool, ToolResult
 from xiaoer.tools.catalog import asked_skus
 from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.knowledge import HEADER as KNOWLEDGE_HEADER
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.knowledge import on_matter, unknown_to
 from xiaoer.tools.registry import ALL_TOOLS, run_tool
@@ -249,7 +254,7 @@ class Assistant:
             history_rows,
             model_reason=loop.handoff,
             failed=fallback,
-            guard_exhausted=exhausted,
+            guard_exhausted=exhausted or loop.unsure,
             over_limit=next(
                 (a["summary"] for a in actions if a["status"] == "awaiting_approval"), None
             ),
@@ -707,6 +712,17 @@ class Assistant:
             if not completion.tool_calls:
                 reply = completion.content.strip()
                 if reply and not looks_like_call(reply):
+                    if gives_up(reply, "\n".join(deps.seen)) and _shop_material_shown(loop):
+                        if loop.pressed:  # twice: a colleague answers, not "contact us"
+                            loop.unsure = True
+                            return (GUARD_GIVE_UP_EN if english(question) else GUARD_GIVE_UP), False
+                        if step < self.max_steps - 1:
+                            loop.pressed = True
+                            loop.messages.append(ChatMessage("assistant", reply))
+                            note = PRESS_NOTE.format(question=question)
+                            loop.messages.append(ChatMessage("user", note))
+                            mode = "text"
+                            continue
                     loop.written = True
                     return reply, False
                 if loop.records and not loop.note and mode != "text":
@@ -1253,6 +1269,19 @@ def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> Non
     loop.guidance = presale_guidance(deps.policy, question) if presale else ""
     loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
     loop.messages.append(ChatMessage("user", loop.note))
+
+
+def _shop_material_shown(loop: Loop) -> bool:
+    """Whether this turn showed the model entries of the shop's knowledge for a question they
+    may answer: one for the shop, or about an after-sales matter without asking for it (not,
+    say, a plea to look up a friend's order, which the model rightly declines)."""
+    u = loop.understood
+    if u is None or not (u.want in SHOP_QUESTIONS or (u.want in AFTER_SALES_WANTS and not u.acts)):
+        return False
+    return any(
+        r.name == "search_knowledge" and r.ok and r.result.startswith(KNOWLEDGE_HEADER)
+        for r in loop.records
+    )
 
 
 def _asks(reply: str) -> bool:

@@ -160,12 +160,29 @@ def uncovered(reply: str, merchant: str) -> list[Gap]:
         missing = [
             (w, noun)
             for w, noun in dict.fromkeys(words(sentence))
-            if w not in SERVICE_WORDS and w not in have
+            if w not in SERVICE_WORDS and w not in have and not _split_off(w, sentence, have)
         ]
         if missing:
             nouns = [w for w, noun in missing if noun]
             out.append(Gap(sentence, nouns, [w for w, noun in missing if not noun]))
     return out + _uncovered_english(reply, have)
+
+
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _split_off(word: str, sentence: str, have: str) -> bool:
+    """Whether `word` is a segmentation slip: a character glued to the start or end of a term
+    the material uses, cut from it ("用国补之后" cut as 用国 / 补之后, with 国补 on record)."""
+    at = sentence.lower().find(word)
+    if at < 0:
+        return False
+    after = sentence[at + len(word) : at + len(word) + 1]
+    before = sentence[at - 1 : at] if at > 0 else ""
+    return bool(
+        (CJK_CHAR.fullmatch(after) and word[1:] + after in have)
+        or (CJK_CHAR.fullmatch(before) and before + word[:-1] in have)
+    )
 
 
 def _uncovered_english(reply: str, have: str) -> list[Gap]:
