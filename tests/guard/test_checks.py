@@ -543,3 +543,15 @@ def test_a_stock_count_is_the_count_of_the_options_named() -> None:
     assert "stock" in kinds("42 码有，黑色白蓝，价格¥239，库存7。", record)
     assert kinds("黑色 39 码有，库存7。", record) == []
     assert kinds("黑色 39 码库存5。", record) == ["stock"]
+
+
+def test_what_the_record_only_ever_denies_cannot_be_affirmed() -> None:
+    """Seen on the dev suite: "冰箱需要安装，送货入户" from "冰箱不需要安装" and "无需安装"."""
+    record = "冰箱需要安装吗？：冰箱不需要安装，送货入户。是否含安装：否（送货入户，无需安装）"
+    assert kinds("冰箱需要安装，送货入户。", record) == ["negated"]
+    assert kinds("冰箱不需要安装，送货入户。", record) == []
+    assert kinds("冰箱无需安装。", record) == []
+    # said both ways on record (one product needs it, another not): no contradiction to find
+    both = record + "；空调需要安装，师傅上门"
+    assert kinds("空调需要安装。", both) == []
+    assert "说反了" in told("冰箱需要安装，送货入户。", record)

@@ -521,6 +521,41 @@ def statements(reply: str) -> Iterable[str]:
             yield s
 
 
+NEGATABLE = re.compile(
+    r"(?<![不无没免未别])(需要|支持|可以|能够|包含|提供|收取|允许)([\u4e00-\u9fff]{2})"
+)
+"""A statement that something is needed, offered or allowed ("需要安装", "支持退换")."""
+_NEGATORS = ("不", "无需", "不用", "无须", "没有", "未", "无法")
+
+
+def _denied_or_asked(text: str, at: int, size: int) -> bool:
+    """Whether the phrase at `at` is denied ("不需要安装") or asked ("需要安装吗？", an FAQ's
+    own question) rather than affirmed."""
+    before, after = text[max(0, at - 2) : at], text[at + size : at + size + 3]
+    return (
+        before.endswith(_NEGATORS)
+        or text[max(0, at - 2) : at] == "是否"
+        or bool(re.match(r"[^，。；,;]{0,1}(?:吗|么|？|\?)", after))
+    )
+
+
+def negated_on_record(sentence: str, shop_says: str) -> list[str]:
+    """What `sentence` affirms that the shop's word only ever denies: "X需要安装" where the
+    record says "X不需要安装" and "无需安装", and nowhere "需要安装" without a 不 before it
+    (seen on the dev suite: "…需要安装，送货入户" from exactly those two entries)."""
+    out = []
+    for m in NEGATABLE.finditer(sentence):
+        verb, what = m.group(1), m.group(2)
+        phrase = verb + what
+        denials = [n + phrase for n in _NEGATORS] + [n + what for n in ("无需", "无须", "不用")]
+        if not any(d in shop_says for d in denials):
+            continue
+        starts = [i for i in range(len(shop_says)) if shop_says.startswith(phrase, i)]
+        if all(_denied_or_asked(shop_says, i, len(phrase)) for i in starts):
+            out.append(phrase)
+    return out
+
+
 def unsupported_claims(
     reply: str,
     evidence: str,
@@ -618,6 +653,8 @@ def unsupported_claims(
             for model in dict.fromkeys(MODEL.findall(sentence)):
                 if re.sub(r"\s", "", model).lower() not in shop_flat:
                     out.append(Claim("model", model))
+        for phrase in negated_on_record(sentence, shop_says):
+            out.append(Claim("negated", phrase))
         for m in PERCENT.finditer(plain):
             need_figure("percent", m.group(0).strip(), m.group(1) or m.group(2))
         for m in WARRANTY.finditer(plain):

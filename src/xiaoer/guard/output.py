@@ -314,6 +314,7 @@ TOLD = (
     ("coupon", "有没有券，要以查到的本店优惠券为准（说了{}）：只按查询结果说，没查到就说不确定", "、"),
     ("after_coupon", "券后价算错了：{}。要用查询结果里的价格减去够得上的券", "；"),
     ("subsidy", "查询结果是不能申请国补，不能说{}：照查询结果说不能申请和原因", "、"),
+    ("negated", "资料里说的是不{}，意思说反了：照资料说", "、"),
     ("promise", "查询结果没有给出这个时间（说了{}）：没写预计到达、送达时间的，就说暂时没有预计时间，只说最新进度", "、"),
 )  # fmt: skip
 """Rule claims whose reason says what to say instead (kind, reason, joiner), in this order."""
