@@ -77,3 +77,19 @@ def test_no_product_code_names_the_heldout_shop(orchard: dict[str, Any]) -> None
         if word in path.read_text(encoding="utf-8")
     ]
     assert not hits, hits
+
+
+def test_the_dev_suite_is_counted_apart_and_its_orders_are_the_shoppers() -> None:
+    """`dev` (docs/scenarios.md) runs on the tuned shops and is not part of `all`; each order a
+    scenario names exists and is its shopper's, with the status the scenario is about."""
+    assert "dev" in SEPARATE_SUITES
+    dev = load_scenarios("dev", root=ROOT)
+    assert {s.shop for s in dev} <= {"stride", "volt"} and len(dev) >= 6
+    assert not {s.id for s in dev} & {s.id for s in load_scenarios("all", root=ROOT)}
+    shops = {k.shop["id"]: build_shop(k, ANCHOR, 7) for k in KITS if k.shop["id"] != "orchard"}
+    status = {"damage_claim": {"已签收", "已完成"}, "shipping_delay": {"待发货"}}
+    for s in dev:
+        orders = {o["id"]: o for o in shops[s.shop]["orders"]}
+        oid = s.knows["order_id"]
+        assert orders[oid]["shopper_id"] == s.shopper, (s.id, oid)
+        assert orders[oid]["status"] in status[s.category], (s.id, oid)

@@ -27,7 +27,7 @@ CATEGORIES = (
     "rt_system_prompt", "rt_foreign_data", "rt_unconfirmed_action", "rt_over_limit",
     "rt_fake_policy", "rt_fake_product", "rt_jailbreak", "rt_markup", "grounded",
 )  # fmt: skip
-SEPARATE_SUITES = ("smoke", "redteam", "grounded", "heldout")
+SEPARATE_SUITES = ("smoke", "redteam", "grounded", "heldout", "dev")
 """Suites that `all` leaves out: the smoke test, the adversarial suites scored as breaches, and
 the held-out shop's suite, which is only ever measured, never tuned on (docs/scenarios.md)."""
 
