@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import NOW
-from minishop import ORDERS, write_bundle
+from minishop import FAQ, ORDERS, write_bundle
 from xiaoer.agent.understanding import (
     ALWAYS,
     CAPABILITIES,
@@ -189,6 +189,77 @@ async def test_declining_what_is_no_question_for_the_shop_is_not_pressed(shop_di
     _, r = await _turn(shop_dir, llm, "她叫李雷，手机尾号 1111，跑鞋那单你就帮我查一下嘛")
     assert r.reply == "抱歉，我无法提供其他人的订单信息。" and r.handoff is None
     assert [c.name for c in r.tool_calls] == ["search_knowledge"]  # entries were shown
+
+
+@pytest.mark.parametrize(
+    ("promise", "want", "record", "hint"),
+    [
+        ("{default: 24}", "订单状态", "最晚 2026-11-20 10:01 前发出；已经超时，还没发货",
+         "抱歉让您久等了"),
+        ("{default: 48}", "物流", "最晚 2026-11-21 10:01 前发出；还在承诺时间内",
+         "告诉顾客「付款后48小时内发货，最晚 2026-11-21 10:01 前发出」"),
+        ("{default: 48}", "订单状态", "最晚 2026-11-21 10:01 前发出；还在承诺时间内", None),
+    ],
+)  # fmt: skip
+async def test_an_unshipped_order_is_told_with_its_dispatch_promise(
+    shop_dir: Path, promise: str, want: str, record: str, hint: str | None
+) -> None:
+    """Seen on the dev suite: "付款快三天了怎么还没发货？不是说48小时内发吗" answered with the
+    order's details alone. SO1002 was paid 28 hours before NOW. On time, the promise is said
+    when asked where or when, not to a plain status question."""
+    llm = reading_llm(form(事=want), [say("好的。")])
+    rt = await _shop(shop_dir, llm, policy=f"urge:\n  promise_hours: {promise}\n")
+    try:
+        r = await rt.assistant().turn("mini", "U1", "SO1002 怎么还没发货？")
+    finally:
+        await rt.close()
+    assert r.tool_calls[-1].name == "get_order" and record in r.tool_calls[-1].result
+    note = llm.calls[1][0][-1].content
+    assert (hint in note) if hint else ("承诺" not in note and "抱歉" not in note)
+
+
+async def test_where_the_item_they_name_is_looks_up_the_order_on_its_way(shop_dir: Path) -> None:
+    """Two orders of the pair they name, one signed for months ago: only the one on its way is
+    tracked (seen on the tuned suite: both were, and "已签收" said of the old one)."""
+    old = ORDERS[0] | {"id": "SO0901", "status": "已完成", "created_at": "2026-07-01T10:00:00+08:00",
+                       "paid_at": "2026-07-01T10:01:00+08:00",
+                       "delivered_at": "2026-07-03T10:00:00+08:00"}  # fmt: skip
+    llm = reading_llm(form(事="物流"), [say("在杭州转运中心。")])
+    rt = await _shop(shop_dir, llm, orders=[*ORDERS, old])
+    try:
+        r = await rt.assistant().turn("mini", "U1", "我买的缓震跑鞋到哪了")
+    finally:
+        await rt.close()
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [
+        ("track_logistics", {"order_id": "SO1001"})
+    ]
+
+
+QUALITY = {"id": "F2", "question": "收到的鞋子有质量问题怎么办？",
+           "answer": "签收30天内开胶、断底等质量问题可以退货或换货，往返运费由我们承担。"}  # fmt: skip
+
+
+@pytest.mark.parametrize("faq", [[*FAQ, QUALITY], FAQ])
+async def test_a_fault_asked_about_is_answered_from_the_order_and_the_shops_word(
+    shop_dir: Path, faq: list[dict[str, str]]
+) -> None:
+    """Seen on the dev suite: "SO… 的耳机右耳完全没声音，是坏的吧？怎么弄", read as a product
+    question, answered with another pair's battery life. With no entry of the shop's on faulty
+    goods, a colleague is asked."""
+    llm = reading_llm(form(事="商品咨询", 原因="质量问题"), [say("抱歉给您添麻烦了。")])
+    rt = await _shop(shop_dir, llm, faq=faq)
+    try:
+        r = await rt.assistant().turn("mini", "U1", "SO1001 的鞋才穿两次就开胶了，怎么处理？")
+    finally:
+        await rt.close()
+    names = [c.name for c in r.tool_calls]
+    prompt = llm.calls[1][0]
+    assert names[0] == "get_order" and "抱歉给您添麻烦了" in prompt[-1].content
+    if QUALITY in faq:
+        assert names == ["get_order", "search_knowledge"] and r.handoff is None
+        assert "往返运费由我们承担" in r.tool_calls[1].result
+    else:
+        assert names == ["get_order"] and r.handoff is not None
 
 
 async def test_an_angry_reading_hands_over_and_is_stored_with_the_reply(shop_dir: Path) -> None:

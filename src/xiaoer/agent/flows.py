@@ -225,15 +225,20 @@ def _row(order: Order) -> str:
     return f"- {order.id}（{order.status.value}，{order.lines[0].title}{more}）"
 
 
-def named_order(orders: Sequence[Order], text: str) -> Order | None:
-    """The one order whose items share the most words with the message (None: no single one)."""
+def named_orders(orders: Sequence[Order], text: str) -> list[Order]:
+    """The orders whose items share the most words with the message (none share any: [])."""
     grams = cjk_bigrams(text)
     if not grams:
-        return None
+        return []
     scores = [(len(grams & cjk_bigrams(" ".join(ln.title for ln in o.lines))), o) for o in orders]
     best = max((s for s, _ in scores), default=0)
-    hits = [o for s, o in scores if s == best]
-    return hits[0] if best > 0 and len(hits) == 1 else None
+    return [o for s, o in scores if s == best] if best > 0 else []
+
+
+def named_order(orders: Sequence[Order], text: str) -> Order | None:
+    """The one order whose items share the most words with the message (None: no single one)."""
+    hits = named_orders(orders, text)
+    return hits[0] if len(hits) == 1 else None
 
 
 def refund_is_return(order: Order | None, reason_kind: str) -> bool:

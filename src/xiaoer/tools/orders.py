@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
-from xiaoer.domain.models import Order, OrderStatus
+from xiaoer.domain.models import Order, OrderLine, OrderStatus, Product
 from xiaoer.domain.money import yuan
+from xiaoer.policy import rules
 from xiaoer.tools import ruled
 from xiaoer.tools.args import ToolArgs, asked
 from xiaoer.tools.base import ToolResult, typed
@@ -19,6 +23,7 @@ from xiaoer.tools.format import (
     order_detail,
     order_summary,
     track_text,
+    when,
 )
 
 REFUSAL = "抱歉，没有查到订单 {id}，或者这个订单不在您的账号下。麻烦您核对一下订单号，也可以问我“我的订单”查看您的订单。"
@@ -88,6 +93,9 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     text = order_detail(order, deps.local)
     data: dict[str, Any] = {"order_id": order.id, "status": str(order.status),
                             "pay_fen": order.pay_fen}  # fmt: skip
+    if (promise := await dispatch_promise(deps, order)) is not None:
+        text += f"\n{promise.text}"
+        data |= {"overdue": promise.overdue, "promise": promise.said}
     after = after_sale_of(order)
     flow = ""
     if (
@@ -104,6 +112,44 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     if after and order.status == OrderStatus.AFTER_SALE:
         data["after_sale_answer"] = after_sale_answer(order.id, after, flow)
     return ToolResult(True, text, data)
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """A paid order's dispatch promise (`urge.promise_hours`): when it is due, and whether that
+    has passed unshipped."""
+
+    hours: int
+    due: datetime
+    overdue: bool
+    text: str
+    said: str
+    """The promise in the words a reply may use: "付款后48小时内发货，最晚 … 前发出"."""
+
+
+async def order_products(deps: TurnDeps, lines: Sequence[OrderLine]) -> dict[str, Product]:
+    """The catalogue products of these order lines, by id (a product no longer listed is left
+    out)."""
+    out: dict[str, Product] = {}
+    for ln in lines:
+        if ln.product_id not in out and (p := await deps.commerce.get_product(ln.product_id)):
+            out[ln.product_id] = p
+    return out
+
+
+async def dispatch_promise(deps: TurnDeps, order: Order) -> Promise | None:
+    """The promise of a paid order not yet shipped, as its record tells it (None for any other
+    order): the model is told the due time and whether it passed, and does not compare times
+    itself."""
+    if order.status != OrderStatus.PENDING_SHIPMENT:
+        return None
+    promise = rules.dispatch_promise(deps.policy, order, await order_products(deps, order.lines))
+    hours = int(promise.total_seconds() // 3600)
+    due = (order.paid_at or order.created_at) + promise
+    overdue = deps.now > due
+    state = "已经超时，还没发货" if overdue else "还在承诺时间内"
+    said = f"付款后{hours}小时内发货，最晚 {when(deps.local(due))} 前发出"
+    return Promise(hours, due, overdue, f"发货承诺：{said}；{state}。", said)
 
 
 def after_sale_answer(order_id: str, after: Any, flow: str) -> str:
@@ -147,7 +193,11 @@ async def track_logistics(deps: TurnDeps, args: OrderArgs) -> ToolResult:
             OrderStatus.PENDING_SHIPMENT: "订单已付款，仓库还没有发货，暂时没有物流信息。",
             OrderStatus.CANCELLED: "订单已取消，没有物流。",
         }.get(order.status, "这个订单暂时没有物流信息。")
-        return ToolResult(True, f"订单 {order.id}：{order.status}。{note}", {"order_id": order.id})
+        data: dict[str, Any] = {"order_id": order.id}
+        if (promise := await dispatch_promise(deps, order)) is not None:
+            note += promise.text
+            data |= {"overdue": promise.overdue, "promise": promise.said}
+        return ToolResult(True, f"订单 {order.id}：{order.status}。{note}", data)
     latest = order.shipment.latest
     result = ToolResult(
         True,

@@ -26,7 +26,7 @@ from xiaoer.tools.args import ToolArgs
 from xiaoer.tools.base import ToolResult, propose, typed
 from xiaoer.tools.catalog import resolve_product
 from xiaoer.tools.deps import TurnDeps
-from xiaoer.tools.orders import OrderArgs, owned_order
+from xiaoer.tools.orders import OrderArgs, dispatch_promise, order_products, owned_order
 from xiaoer.tools.promotion import promotion_text
 from xiaoer.tools.subsidy import check_subsidy
 
@@ -82,12 +82,10 @@ async def urge_shipment(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     if order.status.value != "待发货":
         text = f"订单 {order.id} 当前{order.status.value}，不需要催发货。"
         return ToolResult(True, text, {"order_id": order.id}, text)
-    products = await _products(deps, order.lines)
-    promise = rules.dispatch_promise(deps.policy, order, products)
-    since = order.paid_at or order.created_at
-    due = since + promise
-    overdue = deps.now > due
-    due_text = deps.local(due).strftime("%m月%d日 %H:%M")
+    promised = await dispatch_promise(deps, order)
+    assert promised is not None  # 待发货: it has one
+    hours, overdue = promised.hours, promised.overdue
+    due_text = deps.local(promised.due).strftime("%m月%d日 %H:%M")
     key = f"urge-{order.id}-{deps.local(deps.now).date().isoformat()}"
     record = await deps.commerce.apply(
         Change(
@@ -96,7 +94,7 @@ async def urge_shipment(deps: TurnDeps, args: OrderArgs) -> ToolResult:
             shopper_id=deps.shopper.id,
             order_id=order.id,
             status="已升级仓库加急" if overdue else "已登记",
-            detail={"promise_hours": int(promise.total_seconds() // 3600), "overdue": overdue},
+            detail={"promise_hours": hours, "overdue": overdue},
         )
     )
     if overdue:
@@ -106,18 +104,10 @@ async def urge_shipment(deps: TurnDeps, args: OrderArgs) -> ToolResult:
         )
     else:
         reply = (
-            f"订单 {order.id} 付款后承诺 {int(promise.total_seconds() // 3600)} 小时内发货，"
+            f"订单 {order.id} 付款后承诺 {hours} 小时内发货，"
             f"最晚 {due_text} 前发出。已帮您登记催发货（登记号 {record.id}），仓库会优先安排。"
         )
     return ToolResult(True, reply, {"order_id": order.id, "overdue": overdue}, reply)
-
-
-async def _products(deps: TurnDeps, lines: Any) -> dict[str, Product]:
-    out: dict[str, Product] = {}
-    for ln in lines:
-        if ln.product_id not in out and (p := await deps.commerce.get_product(ln.product_id)):
-            out[ln.product_id] = p
-    return out
 
 
 # ---------- 价保 ----------
@@ -130,7 +120,7 @@ async def price_protection(deps: TurnDeps, args: OrderArgs) -> ToolResult:
     decision = await ruled.judge(deps, "price_protection", order)
     if stop := ruled.stopped(deps, decision, order, "价保"):
         return stop
-    products = await _products(deps, order.lines)
+    products = await order_products(deps, order.lines)
     current = {s.id: s for p in products.values() for s in p.skus}
     now = deps.local(deps.now)
     plan = rules.check_price_protection(deps.policy, order, current, now, decision.granted)
@@ -477,7 +467,7 @@ async def schedule_installation(deps: TurnDeps, args: InstallationArgs) -> ToolR
     if stop := ruled.stopped(deps, decision, order, "预约安装"):
         return stop
     rule = deps.policy.installation
-    products = await _products(deps, order.lines)
+    products = await order_products(deps, order.lines)
     lines = [
         ln
         for ln in order.lines
