@@ -147,6 +147,17 @@ def shop_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+async def _asked(
+    tmp: Path, llm: ScriptedLLM, text: str, policy: str | None = None, **bundle: Any
+) -> Any:
+    """U1's turn on `text` in the mini shop with these policy and bundle overrides."""
+    rt = await _shop(tmp, llm, policy=policy, **bundle)
+    try:
+        return await rt.assistant().turn("mini", "U1", text)
+    finally:
+        await rt.close()
+
+
 async def _turn(tmp: Path, llm: ScriptedLLM, text: str, **kw: Any) -> Any:
     rt = await _shop(tmp, llm)
     try:
@@ -197,7 +208,7 @@ async def test_declining_what_is_no_question_for_the_shop_is_not_pressed(shop_di
         ("{default: 24}", "订单状态", "最晚 2026-11-20 10:01 前发出；已经超时，还没发货",
          "抱歉让您久等了"),
         ("{default: 48}", "物流", "最晚 2026-11-21 10:01 前发出；还在承诺时间内",
-         "告诉顾客「付款后48小时内发货，最晚 2026-11-21 10:01 前发出」"),
+         "订单 SO1002 还没发货，告诉顾客它「付款后48小时内发货，最晚 2026-11-21 10:01 前发出」"),
         ("{default: 48}", "订单状态", "最晚 2026-11-21 10:01 前发出；还在承诺时间内", None),
     ],
 )  # fmt: skip
@@ -208,11 +219,7 @@ async def test_an_unshipped_order_is_told_with_its_dispatch_promise(
     order's details alone. SO1002 was paid 28 hours before NOW. On time, the promise is said
     when asked where or when, not to a plain status question."""
     llm = reading_llm(form(事=want), [say("好的。")])
-    rt = await _shop(shop_dir, llm, policy=f"urge:\n  promise_hours: {promise}\n")
-    try:
-        r = await rt.assistant().turn("mini", "U1", "SO1002 怎么还没发货？")
-    finally:
-        await rt.close()
+    r = await _asked(shop_dir, llm, "SO1002 怎么还没发货？", f"urge:\n  promise_hours: {promise}\n")
     assert r.tool_calls[-1].name == "get_order" and record in r.tool_calls[-1].result
     note = llm.calls[1][0][-1].content
     assert (hint in note) if hint else ("承诺" not in note and "抱歉" not in note)
@@ -225,11 +232,7 @@ async def test_where_the_item_they_name_is_looks_up_the_order_on_its_way(shop_di
                        "paid_at": "2026-07-01T10:01:00+08:00",
                        "delivered_at": "2026-07-03T10:00:00+08:00"}  # fmt: skip
     llm = reading_llm(form(事="物流"), [say("在杭州转运中心。")])
-    rt = await _shop(shop_dir, llm, orders=[*ORDERS, old])
-    try:
-        r = await rt.assistant().turn("mini", "U1", "我买的缓震跑鞋到哪了")
-    finally:
-        await rt.close()
+    r = await _asked(shop_dir, llm, "我买的缓震跑鞋到哪了", orders=[*ORDERS, old])
     assert [(c.name, c.arguments) for c in r.tool_calls] == [
         ("track_logistics", {"order_id": "SO1001"})
     ]
@@ -247,11 +250,7 @@ async def test_a_fault_asked_about_is_answered_from_the_order_and_the_shops_word
     question, answered with another pair's battery life. With no entry of the shop's on faulty
     goods, a colleague is asked."""
     llm = reading_llm(form(事="商品咨询", 原因="质量问题"), [say("抱歉给您添麻烦了。")])
-    rt = await _shop(shop_dir, llm, faq=faq)
-    try:
-        r = await rt.assistant().turn("mini", "U1", "SO1001 的鞋才穿两次就开胶了，怎么处理？")
-    finally:
-        await rt.close()
+    r = await _asked(shop_dir, llm, "SO1001 的鞋才穿两次就开胶了，怎么处理？", faq=faq)
     names = [c.name for c in r.tool_calls]
     prompt = llm.calls[1][0]
     assert names[0] == "get_order" and "抱歉给您添麻烦了" in prompt[-1].content
@@ -635,11 +634,7 @@ async def _stalled(tmp_path: Path, question: str, answer: str) -> tuple[Any, Any
     turn's result and the last model call (its messages, its mode)."""
     faq = [{"id": "F1", "question": question, "answer": answer}]
     llm = reading_llm(form(事="物流", 办理="否"), [say("物流已经8天没有更新了。")])
-    rt = await _shop(tmp_path, llm, faq=faq)
-    try:
-        r = await rt.assistant().turn("mini", "U1", "SO1001 物流好几天都不动了")
-    finally:
-        await rt.close()
+    r = await _asked(tmp_path, llm, "SO1001 物流好几天都不动了", faq=faq)
     return r, llm.calls[-1]
 
 

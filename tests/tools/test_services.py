@@ -140,6 +140,19 @@ async def test_price_protection_proposes_the_difference() -> None:
     assert result.proposal and result.proposal.amount_fen == 6000
 
 
+async def test_an_order_the_call_left_out_is_the_one_the_message_names() -> None:
+    """Seen on the tuned suite: price_protection called with a product and no order, for
+    "…订单 SO…，现在是不是降价了？能保价吗？", and the shopper asked which order."""
+    paid = _order("SO30001", "已签收", (replace(SHOE_LINE, unit_price_fen=35900),),
+                  delivered_at=NOW - timedelta(days=1))  # fmt: skip
+    said = deps("我的订单 SO30001 现在是不是降价了？能保价吗？", orders=(paid,))
+    result = await price_protection(said, {"product": "跑鞋"})
+    assert result.proposal and result.proposal.amount_fen == 6000
+    # the phone number they give is no order number
+    asked = await price_protection(deps("能保价吗？我电话 13912345678", orders=(paid,)), {})
+    assert asked.proposal is None and "SO30001" in (asked.reply or "")
+
+
 async def test_coupons() -> None:
     newbie = await apply_coupon(deps("领新人券"), {"coupon": "NEW10"})
     assert newbie.proposal and newbie.proposal.change.amount_fen == 1000

@@ -75,7 +75,9 @@ async def test_order_reads_are_owned(runtime: Runtime) -> None:
     assert not foreign.ok and not unknown.ok
     assert foreign.text.replace("SO1001", "X") == unknown.text.replace("SO9999", "X")
     assert not (await track_logistics(theirs, {"order_id": "SO1001"})).ok
-    assert "顾客没有说订单号" in (await get_order(mine, {})).text
+    assert (await get_order(mine, {})).data["order_id"] == "SO1001"  # the one the message names
+    unnamed = await _deps(runtime, "我的订单呢", "U1")
+    assert "顾客没有说订单号" in (await get_order(unnamed, {})).text
     invented = await get_order(mine, {"order_id": "SO1002"})  # real, theirs, but never mentioned
     assert "顾客没有提供过订单号 SO1002" in invented.text and "订单号：" not in invented.text
     mine.seen.append("顾客最近的订单：SO1002 待发货")  # …until a tool result shows it

@@ -16,6 +16,7 @@ from xiaoer.guard.claims import DONE
 from xiaoer.knowledge.text import CJK
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.tools.knowledge import UNSURE
+from xiaoer.tools.orders import ORDER_ID
 
 SYSTEM_RULES = (
     "查订单、物流、商品时必须调用函数，只根据函数结果回答；没查到就如实说，不编造。"
@@ -100,10 +101,6 @@ CHANGE_REQUEST = re.compile(
 question for the knowledge base (measured: snippets about the product distracted the model)."""
 
 
-ORDER_ID = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|(?!1[3-9]\d{9}(?!\d))\d{8,})(?![0-9A-Za-z])"
-)
-"""An order number as shoppers write one; a mobile number (11 digits, 13–19…) is not one."""
 ASKS_ORDER = re.compile(r"(提供|告诉|发|给).{0,6}订单号|订单号是多少|哪(一|个)(个|笔|单)?订单")
 
 

@@ -963,7 +963,9 @@ class Assistant:
         if any(w["overdue"] for w in waiting):
             hint += UNSHIPPED_LATE
         elif waiting and calls[0][0] == "track_logistics":
-            hint += UNSHIPPED_ON_TIME.format(promise=waiting[0]["promise"])
+            hint += UNSHIPPED_ON_TIME.format(
+                id=waiting[0]["order_id"], promise=waiting[0]["promise"]
+            )
         _ask_for_answer(loop, deps, question, hint)
         return True
 
@@ -1439,7 +1441,9 @@ UNSHIPPED_LATE = (
 says, with the words to say quoted (the model copied "先向顾客道歉…" into its reply as it stood):
 seen on the dev suite, "付款快三天了怎么还没发货？不是说48小时内发吗" was answered with the
 order's details alone — no word of the promise, the wait or an apology."""
-UNSHIPPED_ON_TIME = "；这个订单还没发货，告诉顾客「{promise}」"
+UNSHIPPED_ON_TIME = "；订单 {id} 还没发货，告诉顾客它「{promise}」"
+"""Named, so that of two orders looked up the other is not given its promise (seen on the dev
+suite: the deadline of the one not shipped said of the one on its way as well)."""
 
 
 UNDELIVERED = frozenset({OrderStatus.PENDING_SHIPMENT, OrderStatus.SHIPPED})

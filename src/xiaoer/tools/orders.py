@@ -36,6 +36,10 @@ UNSEEN = "顾客没有提供过订单号 {id}，不能查这个号。"
 WHICH = "您最近的订单有：\n{}\n请问您问的是哪一个？把订单号发给我就可以。"
 NO_ORDERS = "您的账号下还没有订单。如果是在别的账号下的单，麻烦换那个账号来咨询。"
 _ORDER_ID = re.compile(r"[^A-Za-z0-9_\-]")
+ORDER_ID = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}\d{4,}|(?!1[3-9]\d{9}(?!\d))\d{8,})(?![0-9A-Za-z])"
+)
+"""An order number as shoppers write one; a mobile number (11 digits, 13–19…) is not one."""
 PHONE_SHAPED = re.compile(r"1[3-9]\d{9}")
 """A mainland mobile number: what a shopper gives with an address, taken for an order number (seen:
 "…，陈晓雨，13621987754" looked up as order 13621987754 and refused)."""
@@ -48,6 +52,13 @@ def normalize_order_id(raw: Any) -> str:
 async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, ToolResult]:
     """The shopper's own order, or None. Unknown and foreign orders look the same."""
     order_id = normalize_order_id(raw_id)
+    if (
+        not order_id
+        and len(named := set(ORDER_ID.findall(deps.said[-1] if deps.said else ""))) == 1
+    ):
+        # the call left it out, the message names one (seen on the tuned suite: "…订单
+        # SO…，现在是不是降价了？能保价吗？" answered with "which order?" and a list of others)
+        order_id = normalize_order_id(named.pop())
     if not order_id:
         return None, await _which_order(deps, "顾客没有说订单号。")
     if not deps.on_record(order_id):
