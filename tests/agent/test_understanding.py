@@ -223,6 +223,10 @@ async def test_an_unshipped_order_is_told_with_its_dispatch_promise(
     assert r.tool_calls[-1].name == "get_order" and record in r.tool_calls[-1].result
     note = llm.calls[1][0][-1].content
     assert (hint in note) if hint else ("承诺" not in note and "抱歉" not in note)
+    # a reply that leaves the promise out gets it from the record, after it
+    due = record.split("；")[0]
+    told = f"好的。\n订单 SO1002 付款后{promise[10:12]}小时内发货，{due}。"
+    assert r.reply == (told if hint else "好的。")
 
 
 async def test_where_the_item_they_name_is_looks_up_the_order_on_its_way(shop_dir: Path) -> None:
