@@ -59,9 +59,9 @@ class Loop:
     record_answer: str = ""
     """What the record says of the options the shopper named (stock and price), written by code:
     sent instead of a reply that twice misstated their stock."""
-    tell: list[tuple[str, str]] = field(default_factory=list)
-    """Record sentences the reply must give (its figure, the sentence): code adds those it
-    leaves out."""
+    tell: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    """Record sentences the reply must give (the words that show it did, the sentence): code
+    adds those it leaves out."""
     pressed: bool = False
     """The model was asked again to answer from the shop's material after it gave up."""
     unsure: bool = False

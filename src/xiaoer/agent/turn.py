@@ -962,20 +962,21 @@ class Assistant:
         # reply apologises whatever was asked; on time, the promise is said when they asked
         # where or when (seen on the tuned suite: a plain "…现在什么状态了" answered with the
         # promise instead of the items, garbled as "您需要在…内发货")
-        waiting = [r.data for r in results + details if "overdue" in r.data]
-        late = any(w["overdue"] for w in waiting)
-        if late:
-            hint += UNSHIPPED_LATE
-        elif waiting and calls[0][0] == "track_logistics":
+        by_order = {r.data["order_id"]: r.data for r in results + details if "overdue" in r.data}
+        waiting = list(by_order.values())
+        asked_when = calls[0][0] == "track_logistics"
+        if waiting and asked_when and not any(w["overdue"] for w in waiting):
             hint += UNSHIPPED_ON_TIME.format(
                 id=waiting[0]["order_id"], promise=waiting[0]["promise"]
             )
-        if late or calls[0][0] == "track_logistics":  # said by code if the reply leaves it out
-            seen_ids = set()
-            for w in waiting:
-                if w["order_id"] not in seen_ids:
-                    seen_ids.add(w["order_id"])
-                    loop.tell.append((w["promise"], f"订单 {w['order_id']} {w['promise']}。"))
+        for w in waiting:  # said by code after the reply, when the reply leaves it out
+            if w["overdue"]:
+                told = UNSHIPPED_LATE.format(id=w["order_id"], promise=w["promise"])
+                loop.tell.append(((_hours(w["promise"]), "抱歉"), told))
+            elif asked_when:
+                loop.tell.append(
+                    ((_hours(w["promise"]),), f"订单 {w['order_id']} {w['promise']}。")
+                )
         _ask_for_answer(loop, deps, question, hint)
         return True
 
@@ -1340,12 +1341,12 @@ def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> Non
     loop.messages.append(ChatMessage("user", loop.note))
 
 
-def _untold(reply: str, tell: Sequence[tuple[str, str]]) -> str:
-    """What goes after the reply: each record sentence code must see said (`Loop.tell`) whose
-    figure the reply does not give (seen on the dev suite: "我买的…什么时候发货？" answered
-    "订单 SO…：待发货。" with the dispatch promise in the note, and the promise unsaid)."""
+def _untold(reply: str, tell: Sequence[tuple[tuple[str, ...], str]]) -> str:
+    """What goes after the reply: each record sentence code must see said (`Loop.tell`) of which
+    the reply lacks a word (seen on the dev suite: "我买的…什么时候发货？" answered "订单 SO…：
+    待发货。" with the dispatch promise in the note, and the promise unsaid)."""
     flat = "".join(reply.split())
-    missing = [s for key, s in tell if _hours(key) not in flat]
+    missing = [s for words, s in tell if not all(w in flat for w in words)]
     return "\n" + "".join(missing) if missing else ""
 
 
@@ -1458,13 +1459,14 @@ or with the note itself (logistics_delay: 1 and 2 of 4 passed, against 4 of 4)."
 STALLED_UNKNOWN = "；说出物流已经{days}天没有更新，可以帮顾客转人工向快递核实"
 """With no entry of the shop's own on it: no promise made up, a person offered."""
 UNSHIPPED_LATE = (
-    "；这个订单过了承诺的发货时间还没发货，回复以「抱歉让您久等了，订单还没发货」开头，说出承诺的最晚发货时间，"
-    "最后问「需要我帮您催一下仓库吗？」"
+    "抱歉让您久等了，订单 {id} 已经过了承诺的发货时间（{promise}）还没发货，"
+    "需要我帮您催一下仓库吗？"
 )
-"""An order paid and not shipped past the shop's promise (`urge.promise_hours`), as its record
-says, with the words to say quoted (the model copied "先向顾客道歉…" into its reply as it stood):
-seen on the dev suite, "付款快三天了怎么还没发货？不是说48小时内发吗" was answered with the
-order's details alone — no word of the promise, the wait or an apology."""
+"""Said after the reply to any question on an order paid and not shipped past the shop's promise
+(`urge.promise_hours`), as its record says (seen on the dev suite: "付款快三天了怎么还没发货？
+不是说48小时内发吗" answered with the order's details alone — no word of the promise, the wait
+or an apology). Not a note to the model: asked to open its reply with these words, it did, and
+dropped the figure asked for ("发货了吗？我实付是多少来着？" lost its ¥4999 on the tuned suite)."""
 UNSHIPPED_ON_TIME = "；订单 {id} 还没发货，告诉顾客它「{promise}」"
 """Named, so that of two orders looked up the other is not given its promise (seen on the dev
 suite: the deadline of the one not shipped said of the one on its way as well)."""
