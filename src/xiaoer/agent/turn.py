@@ -972,10 +972,10 @@ class Assistant:
         for w in waiting:  # said by code after the reply, when the reply leaves it out
             if w["overdue"]:
                 told = UNSHIPPED_LATE.format(id=w["order_id"], promise=w["promise"])
-                loop.tell.append(((_hours(w["promise"]), "抱歉"), told))
+                loop.tell.append(((f"{w['promise_hours']}小时", "抱歉"), told))
             elif asked_when:
                 loop.tell.append(
-                    ((_hours(w["promise"]),), f"订单 {w['order_id']} {w['promise']}。")
+                    ((f"{w['promise_hours']}小时",), f"订单 {w['order_id']} {w['promise']}。")
                 )
         _ask_for_answer(loop, deps, question, hint)
         return True
@@ -1348,11 +1348,6 @@ def _untold(reply: str, tell: Sequence[tuple[tuple[str, ...], str]]) -> str:
     flat = "".join(reply.split())
     missing = [s for words, s in tell if not all(w in flat for w in words)]
     return "\n" + "".join(missing) if missing else ""
-
-
-def _hours(promise: str) -> str:
-    """The figure of a dispatch promise ("付款后48小时内发货…" → "48小时")."""
-    return promise.split("后", 1)[-1].split("内", 1)[0]
 
 
 def _shop_material_shown(loop: Loop) -> bool:

@@ -534,7 +534,7 @@ def _denied_or_asked(text: str, at: int, size: int) -> bool:
     before, after = text[max(0, at - 2) : at], text[at + size : at + size + 3]
     return (
         before.endswith(_NEGATORS)
-        or text[max(0, at - 2) : at] == "是否"
+        or before == "是否"
         or bool(re.match(r"[^，。；,;]{0,1}(?:吗|么|？|\?)", after))
     )
 

@@ -36,7 +36,7 @@ from xiaoer.tools.meant import (
     texts,
     which_item,
 )
-from xiaoer.tools.orders import OrderArgs, owned_order
+from xiaoer.tools.orders import PHONE_SHAPED, OrderArgs, owned_order
 from xiaoer.tools.retention import maybe_retain, offer_retention
 
 
@@ -109,7 +109,6 @@ async def cancel_order(deps: TurnDeps, args: CancelArgs) -> ToolResult:
 
 # ---------- address ----------
 
-_PHONE = re.compile(r"1[3-9]\d{9}")
 _PROVINCE = re.compile(r"^(北京市|天津市|上海市|重庆市|.{2,3}?(?:省|自治区|特别行政区))")
 _CITY = re.compile(r"^(.{2,8}?(?:市|自治州|地区|盟))")
 _DISTRICT = re.compile(r"^(.{1,8}?(?:区|县|市|旗))")
@@ -134,8 +133,8 @@ STREET_WORD = re.compile(
 def parse_address(text: str, old: Address) -> Address | None:
     """A Chinese address in free text ("省市区 详细地址，姓名，手机号"), missing parts filled from
     the old address; None when there is no street-level detail."""
-    phone = m.group(0) if (m := _PHONE.search(text)) else old.phone
-    rest = _PHONE.sub(" ", text)
+    phone = m.group(0) if (m := PHONE_SHAPED.search(text)) else old.phone
+    rest = PHONE_SHAPED.sub(" ", text)
     name = old.name
     parts = [p.strip() for p in re.split(r"[，,；;\n]+", rest) if p.strip()]
     place = []

@@ -64,10 +64,9 @@ async def owned_order(deps: TurnDeps, raw_id: Any) -> tuple[Order | None, ToolRe
     if not deps.on_record(order_id):
         return None, await _which_order(deps, UNSEEN.format(id=order_id))
     order = await deps.commerce.get_order(order_id)
-    mine = order is not None and order.shopper_id == deps.shopper.id
-    if not mine and PHONE_SHAPED.fullmatch(order_id):  # unknown and foreign alike
-        return None, await _which_order(deps, f"{order_id} 是手机号，不是订单号。")
     if order is None or order.shopper_id != deps.shopper.id:
+        if PHONE_SHAPED.fullmatch(order_id):  # unknown and foreign alike
+            return None, await _which_order(deps, f"{order_id} 是手机号，不是订单号。")
         text = NOT_YOURS.format(id=order_id)
         return None, ToolResult(False, text, {"order_id": order_id}, REFUSAL.format(id=order_id))
     return order, ToolResult(True, "")
@@ -106,7 +105,7 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
                             "pay_fen": order.pay_fen}  # fmt: skip
     if (promise := await dispatch_promise(deps, order)) is not None:
         text += f"\n{promise.text}"
-        data |= {"overdue": promise.overdue, "promise": promise.said}
+        data |= promise.data
     after = after_sale_of(order)
     flow = ""
     if (
@@ -136,6 +135,11 @@ class Promise:
     text: str
     said: str
     """The promise in the words a reply may use: "付款后48小时内发货，最晚 … 前发出"."""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """What a tool result carries of it for the turn."""
+        return {"overdue": self.overdue, "promise": self.said, "promise_hours": self.hours}
 
 
 async def order_products(deps: TurnDeps, lines: Sequence[OrderLine]) -> dict[str, Product]:
@@ -207,7 +211,7 @@ async def track_logistics(deps: TurnDeps, args: OrderArgs) -> ToolResult:
         data: dict[str, Any] = {"order_id": order.id}
         if (promise := await dispatch_promise(deps, order)) is not None:
             note += promise.text
-            data |= {"overdue": promise.overdue, "promise": promise.said}
+            data |= promise.data
         return ToolResult(True, f"订单 {order.id}：{order.status}。{note}", data)
     latest = order.shipment.latest
     result = ToolResult(
