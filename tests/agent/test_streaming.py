@@ -124,3 +124,20 @@ async def test_a_checked_answer_streams_by_sentence_and_a_rewrite_replaces_it(
     assert deltas[-1] == TextDelta(r.reply, reset=True)
     assert "350" not in "".join(d.text for d in deltas)
     assert r.reply == "您的包裹在杭州转运中心，顺丰 SF1234567890。"
+
+
+async def test_a_sentence_said_again_is_not_streamed() -> None:
+    sent: list[str] = []
+
+    async def emit(event: Event) -> None:
+        sent.append(event.text)  # type: ignore[union-attr]
+
+    async def check(sentence: str) -> bool:
+        return True
+
+    stream = GuardedStream(check, emit)
+    await stream.feed("包裹在乙中转场。包裹在乙中转场。还有一句。")
+    assert sent == ["包裹在乙中转场。"] and stream.stopped
+    # the backend returns the reply cut at the repeat: it continues what was sent, nothing reset
+    await stream.finish("包裹在乙中转场。")
+    assert sent == ["包裹在乙中转场。"]

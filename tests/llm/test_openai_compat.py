@@ -100,3 +100,11 @@ def test_history_in_openai_shape() -> None:
         "arguments": '{"order_id": "A"}',
     }
     assert out[1] == {"role": "tool", "tool_call_id": "c1", "content": "已发货"}
+
+
+async def test_a_reply_that_loops_is_cut_at_its_first_repeat() -> None:
+    llm, _ = _llm(
+        [_chunk("已为您催促仓库。"), _chunk("预计明天发出。"), _chunk("预计明天发出。预计")]
+    )
+    done = await llm.complete([ChatMessage("user", "催一下")], [])
+    assert done.content == "已为您催促仓库。预计明天发出。"

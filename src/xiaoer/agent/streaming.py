@@ -19,6 +19,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from xiaoer.agent.events import Emit, TextDelta
+from xiaoer.llm.loops import repeat_start
 
 _log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class GuardedStream:
             self.buffer = self.buffer[end.end() :]
             if not sentence.strip():
                 continue
+            if repeat_start(self.sent + sentence) is not None:
+                self.stopped = True  # the model loops (`llm/loops.py`): the reply is cut here
+                return
             try:
                 passed = await self.check(sentence)
             except Exception:  # never fail the model's call over a check: just stop streaming

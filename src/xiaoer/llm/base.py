@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 Mode = Literal["auto", "text", "call"]
@@ -73,3 +73,19 @@ class LLM(Protocol):
     ) -> Completion:
         """One model call. Text replies stream to `on_text` as they are generated."""
         ...
+
+
+@runtime_checkable
+class Warms(Protocol):
+    """A model with a prompt cache worth filling ahead of the calls that will need it (the
+    embedded model); an endpoint keeps its own prefix cache and has nothing to warm."""
+
+    async def warm(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> int:
+        """Read this prompt into the cache; returns the tokens read (0: it was there)."""
+        ...
+
+
+async def warm(llm: LLM, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> int:
+    """`Warms.warm` where the model has a cache to fill; 0 where it has none."""
+    inner = getattr(llm, "inner", llm)  # a gated model: its cache is the wrapped one's
+    return await inner.warm(messages, tools) if isinstance(inner, Warms) else 0

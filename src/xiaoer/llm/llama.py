@@ -30,13 +30,16 @@ from typing import Any
 
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolSpec
-from xiaoer.llm.chatml import render
+from xiaoer.llm.chatml import IM_START, render
 from xiaoer.llm.form import Fields, choice_fields, fill
-from xiaoer.llm.parse import calls_in_text
+from xiaoer.llm.loops import cut_repeats, ends_sentence, repeat_start
+from xiaoer.llm.parse import calls_in_text, looks_like_call
 from xiaoer.llm.snapshots import SIZE, Snapshots
 
 _OPENERS = ("{", "`", "<", "[")
 MIN_RESULT_CHARS = 200
+WARM_SLICE = 128
+"""Prompt tokens a warm-up reads between looks for a real call waiting (≈1.5 s on two cores)."""
 """A tool result is not cut below this many characters to make a prompt fit."""
 
 
@@ -56,6 +59,8 @@ class LlamaLLM:
         self.llama = llama
         self.name = name
         self._lock = asyncio.Lock()
+        self._asking = 0
+        """Calls waiting for, or holding, the model."""
         self._stop_ids = {
             llama.token_eos(),
             *llama.tokenize(b"<|im_end|>", add_bos=False, special=True),
@@ -117,10 +122,47 @@ class LlamaLLM:
     ) -> Completion:
         _, tokens = self._fit(messages, tools, self.llama.n_ctx() - max_tokens)
         form = choice_fields(tools[0].parameters) if mode == "call" and len(tools) == 1 else None
+        self._asking += 1  # a warm-up under way gives way (`warm`)
+        try:
+            async with self._lock:
+                if form is not None:
+                    return await self._fill(tokens, tools[0], form)
+                return await self._generate(tokens, tools, mode, max_tokens, on_text)
+        finally:
+            self._asking -= 1
+
+    async def warm(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> int:
+        """Read a prompt's tokens into a saved state (`snapshots.py`) ahead of the turns that
+        start with it, so that the first of them does not read them (`Assistant.warm`).
+
+        It gives way: between slices of `WARM_SLICE` tokens it stops as soon as a real call
+        waits (what it read so far is kept), so a shopper waits for one slice at most."""
+        # up to where the next message starts: not the open assistant turn a call ends with
+        prompt = render(messages, tools).removesuffix(f"{IM_START}assistant\n")
+        tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+        tokens = tokens[: self.llama.n_ctx()]
+        stop = threading.Event()
+
+        def work() -> int:
+            cached = self.snapshots.restore(tokens)
+            self.llama.n_tokens = at = min(cached, len(tokens))
+            while at < len(tokens) and not (stop.is_set() or self._asking):
+                self.llama.eval(tokens[at : at + WARM_SLICE])
+                at = self.llama.n_tokens
+            if at > cached:
+                self.snapshots.save()
+            return at - cached
+
         async with self._lock:
-            if form is not None:
-                return await self._fill(tokens, tools[0], form)
-            return await self._generate(tokens, tools, mode, max_tokens, on_text)
+            worker = asyncio.create_task(asyncio.to_thread(work))
+            try:
+                return await asyncio.shield(worker)
+            except asyncio.CancelledError:
+                stop.set()  # the thread ends within a slice, before the lock is let go
+                await asyncio.wait([worker])
+                raise
+            except Exception as exc:
+                raise UpstreamError(f"the embedded model failed: {exc}") from exc
 
     def _tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> list[int]:
         prompt = render(messages, tools)
@@ -179,6 +221,7 @@ class LlamaLLM:
         def work() -> None:
             nonlocal cached
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            written = ""
             cached = self.snapshots.restore(tokens)
             try:
                 gen = self.llama.generate(
@@ -197,8 +240,12 @@ class LlamaLLM:
                     piece = decoder.decode(self.llama.detokenize([token], special=True))
                     if piece:
                         loop.call_soon_threadsafe(queue.put_nowait, piece)
+                        written += piece
                     if len(out_ids) >= max_tokens:
                         break
+                    if mode == "text" or not looks_like_call(written):
+                        if ends_sentence(piece) and repeat_start(written) is not None:
+                            break  # a loop (`loops.py`): what follows would say it again
                 self.snapshots.save()
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
@@ -279,7 +326,7 @@ class LlamaLLM:
         ttft: int | None,
     ) -> Completion:
         calls = [] if mode == "text" else calls_in_text(text, tools)
-        content = "" if calls else text.strip()
+        content = "" if calls else cut_repeats(text.strip())
         return Completion(
             content=content,
             tool_calls=calls,

@@ -14,6 +14,7 @@ from typing import Any
 
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
+from xiaoer.llm.loops import cut_repeats
 from xiaoer.llm.parse import calls_in_text, looks_like_call, new_call_id
 
 
@@ -125,7 +126,7 @@ class OpenAICompatLLM:
         ]
         calls = calls or calls_in_text(text, tools)
         return Completion(
-            content="" if calls else text.strip(),
+            content="" if calls else cut_repeats(text.strip()),
             tool_calls=calls,
             tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
             tokens_out=getattr(usage, "completion_tokens", 0) or 0,
