@@ -8,6 +8,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from xiaoer.agent.events import Event, TextDelta, ToolStarted, TurnResult
+from xiaoer.agent.turn import Assistant
 from xiaoer.domain.errors import NotFound, XiaoerError
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import (
@@ -66,6 +67,22 @@ async def repl(
     await _welcome(rt, console, shop_id, shopper_id)
     load_llm(rt)
     assistant = rt.assistant()
+    # the shop's prompt prefixes while the shopper types: it gives way to their first turn
+    warming = asyncio.create_task(rt.warm([shop_id]))
+    try:
+        await _chat(console, assistant, shop_id, shopper_id, conversation_id)
+    finally:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
+
+
+async def _chat(
+    console: Console,
+    assistant: Assistant,
+    shop_id: str,
+    shopper_id: str,
+    conversation_id: str | None,
+) -> None:
     while True:
         try:
             text = (await asyncio.to_thread(input, "\n你 > ")).strip()

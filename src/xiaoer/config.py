@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     `client_key` gets its answer. SSE streams stay open and are told the place in line."""
     llm_threads: int = 2
     llm_ctx: int = 4096
-    llm_snapshots: int = Field(default=8, ge=0)
+    llm_snapshots: int = Field(default=20, ge=0)
     """Saved model states (KV caches) of earlier prompts the embedded model switches back to
     (`llm/snapshots.py`): each shop's instructions with each tool set, the understanding step,
     the guard's judge. About 28 KB a token, 60 MB a state of 2,000 tokens."""

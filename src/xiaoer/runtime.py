@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from xiaoer.agent.bounded import BoundedTurns
 from xiaoer.agent.replay import replay
 from xiaoer.agent.replay_report import Replayed
 from xiaoer.agent.turn import Assistant
-from xiaoer.agent.understanding import CascadeReader, ModelReader, Reader
+from xiaoer.agent.understanding import CascadeReader, ModelReader, Reader, tool_sets
 from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.commerce.bundle import Bundle, import_bundle, load_bundle
 from xiaoer.config import Settings
@@ -248,6 +248,28 @@ class Runtime:
         # unchanged chats and mines nothing, but their candidates still wait.
         pending = await kb.candidates(shop_id, "pending")
         return {"knowledge_chunks": chunks, "faq_candidates": len(pending)}
+
+    async def warm(self, shop_ids: Sequence[str] | None = None) -> int:
+        """Fill the embedded model's cache with these shops' prompt prefixes (`Assistant.warm`;
+        all shops when None), as many shops as its saved states hold. A warm-up gives way to
+        any shopper's call, and never fails the caller: a failure is logged. Returns the
+        prompt tokens read."""
+        if self.settings.llm_base_url:
+            return 0  # an endpoint keeps its own cache
+        if shop_ids is None:
+            async with self.sessions() as s:
+                shop_ids = [shop.id for shop in await ShopRepository(s).list()]
+        per_shop = len(tool_sets(list(self.assistant().tools))) + 1
+        fit = max(1, self.settings.llm_snapshots // per_shop)
+        read = 0
+        started = time.perf_counter()
+        try:
+            for shop_id in list(shop_ids)[:fit]:
+                read += await self.assistant().warm(shop_id)
+        except Exception:
+            log.exception("warming the model's cache failed")
+        self.timings["warm_s"] = time.perf_counter() - started
+        return read
 
     async def close(self) -> None:
         if self._assistant is not None:

@@ -29,6 +29,7 @@ from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.policy.rules import Said, is_quality
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.runtime import Runtime
+from xiaoer.tools.registry import ALL_TOOLS
 
 
 def form(**fields: str) -> dict[str, str]:
@@ -770,3 +771,67 @@ async def test_a_refund_asked_about_not_for_is_answered_from_the_order_in_after_
     assert under_way.llm_calls == 1  # the reading: the record answers
     assert "get_order" not in [c.name for c in other.tool_calls]
     assert llm.calls[2][1] == "auto"  # the model goes on with the tools, in its own steps
+
+
+class WarmedLLM(ScriptedLLM):
+    """Records what it was asked to warm (a model with a prompt cache, `llm.base.Warms`)."""
+
+    warmed: list[tuple[list[ChatMessage], list[str]]]
+
+    async def warm(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> int:
+        self.warmed.append((list(messages), [t.name for t in tools]))
+        return 1
+
+
+async def test_a_warm_up_holds_the_prefix_each_turn_starts_with(shop_dir: Path) -> None:
+    """Every tool set a turn can be offered is warmed with the shop's own instructions, and
+    the understanding step's prompt too; the turns then start with one of those prefixes."""
+    offered_to: list[tuple[str, list[str]]] = []
+    inner = reading_llm(form(事="物流"), [say("在路上了。")])
+
+    def script(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode):
+        offered_to.append((messages[0].content, [t.name for t in tools]))
+        assert inner.script is not None
+        return inner.script(messages, tools, mode)
+
+    llm = WarmedLLM(script=script)
+    llm.warmed = []
+    rt = await _shop(shop_dir, llm)
+    try:
+        assert await rt.warm() == len(llm.warmed) == 8
+        await rt.assistant().turn("mini", "U1", "我的快递到哪了？")
+    finally:
+        await rt.close()
+    understanding, *agent = llm.warmed
+    assert understanding[1] == ["understand"]
+    assert [names for _, names in agent][0] == [t.spec.name for t in ALL_TOOLS]
+    systems = {messages[0].content for messages, _ in agent}
+    assert len(systems) == 1 and all(len(m) == 1 for m, _ in agent)
+    (read_with, _), (system, names) = offered_to[0], offered_to[1]
+    assert read_with == understanding[0][0].content
+    assert system in systems and names in [n for _, n in agent]
+
+
+async def test_a_follow_up_keeps_the_tool_set_that_holds_its_tools(shop_dir: Path) -> None:
+    """The prompt then starts with the conversation as the model last read it (cached); a
+    follow-up wanting tools the set lacks gets its own."""
+    forms = [form(事="物流", 原因="物流慢"), form(事="订单状态"), form(事="优惠券")]
+    offered_to: list[list[str]] = []
+
+    def script(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode):
+        if tools and tools[0].name == "understand":
+            return call("understand", **forms.pop(0))
+        offered_to.append([t.name for t in tools])
+        return say("好的，您说。")
+
+    rt = await _shop(shop_dir, ScriptedLLM(script=script))
+    try:
+        first = await rt.assistant().turn("mini", "U1", "一个礼拜了还没送到，什么情况")
+        for text in ("那订单现在什么状态", "有券吗"):
+            await rt.assistant().turn("mini", "U1", text, conversation_id=first.conversation_id)
+    finally:
+        await rt.close()
+    wide, follow, other = offered_to[0], offered_to[1], offered_to[-1]
+    assert "request_return" in wide and "urge_shipment" in wide  # a reason: after-sales too
+    assert follow == wide  # its own set (lookups + urge) is inside the turn before's
+    assert "list_coupons" in other and other != wide

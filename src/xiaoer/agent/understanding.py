@@ -341,3 +341,15 @@ def offered(available: Sequence[str], understood: Understanding | None) -> list[
     names = {t for c in CAPABILITIES if c.code in wants for t in c.tools}
     first = [n for n in ALWAYS if n in available]
     return first + [n for n in available if n in names and n not in first]
+
+
+def tool_sets(available: Sequence[str]) -> list[list[str]]:
+    """Every tool set `offered` can give, the whole set first: the prompt prefixes a shop's
+    turns start with, for the model's cache to hold before the first turn needs them."""
+    sets = [list(available)]
+    for capability in CAPABILITIES:
+        for kind in ("none", "other"):
+            names = offered(available, Understanding(want=capability.code, reason_kind=kind))
+            if names not in sets:
+                sets.append(names)
+    return sets

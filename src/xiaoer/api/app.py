@@ -142,11 +142,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tracing = setup_tracing(settings)
         rt = runtime or await Runtime.open(settings)
+        warming: asyncio.Task[int] | None = None
         if queued is None:
             rt.llm()  # load the model before the first shopper waits for it
+            # the shops' prompt prefixes, in the background: it gives way to any shopper
+            warming = asyncio.create_task(rt.warm())
         state["rt"] = rt
         state["secret"] = settings.signing_key()
         yield
+        if warming is not None:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
         if queued is not None:
             await queued.close()
         if runtime is None:

@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -42,13 +42,19 @@ class Workspace:
         """Where each trial's database is kept (`<scenario>-<trial>.db`); None: deleted."""
         self._n = 0
 
-    async def prepare(self, llm: LLM) -> None:
+    async def prepare(self, llm: LLM, shops: Sequence[str] = ()) -> float:
+        """Import the demo shops, and warm the model's cache with the prompt prefixes of the
+        shops the scenarios use, as a server does when it starts (`Runtime.warm`): the turns
+        measured are warm turns. Returns the warm-up's seconds."""
         bundles = write_demo_bundles(self.root / "bundles", anchor=ANCHOR)
         settings = Settings(home=self.root / "home", database_url=f"sqlite:///{self.template}")
         rt = await Runtime.open(settings, llm=llm)
         try:
             for path in bundles:
                 await rt.import_shop(path)
+            if shops:
+                await rt.warm(shops)
+            return rt.timings.get("warm_s", 0.0)
         finally:
             await rt.close()
 
@@ -223,7 +229,7 @@ async def run_suite(
     ws = Workspace(keep)
     started = time.perf_counter()
     try:
-        await ws.prepare(llm)
+        await ws.prepare(llm, list(dict.fromkeys(s.shop for s in scenarios)))
         out: list[Trial] = []
         for scenario in scenarios:
             for k in range(trials):

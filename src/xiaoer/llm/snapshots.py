@@ -18,8 +18,10 @@ from typing import Any
 
 # a restore costs a copy of the state; below this many extra tokens, re-reading is as cheap
 MIN_GAIN = 128
-SIZE = 8
-"""States kept by default (`XIAOER_LLM_SNAPSHOTS`): ≈60 MB each at 2,000 tokens."""
+SIZE = 20
+"""States kept by default (`XIAOER_LLM_SNAPSHOTS`): ≈60 MB each at 2,000 tokens. A shop's
+warm-up (`Assistant.warm`) keeps one per tool set a turn can be offered (7) and one for the
+understanding step: two shops' warm prefixes and their conversations fit."""
 
 
 @dataclass
