@@ -555,3 +555,23 @@ def test_what_the_record_only_ever_denies_cannot_be_affirmed() -> None:
     both = record + "；空调需要安装，师傅上门"
     assert kinds("空调需要安装。", both) == []
     assert "说反了" in told("冰箱需要安装，送货入户。", record)
+
+
+def test_a_reply_restating_the_orders_address_uses_the_records_own_words() -> None:
+    """Seen on a held-out run: "收货地址为…" stopped as a policy statement because the record
+    said only "收货：…", and the reply was handed over."""
+    from datetime import datetime
+
+    from xiaoer.domain.models import Address, Order, OrderLine, OrderStatus
+    from xiaoer.guard.output import uncovered
+    from xiaoer.tools.format import order_detail
+
+    at = datetime(2026, 11, 10, 10, 0)
+    address = Address("李雷", "13800000000", "浙江省", "杭州市", "西湖区", "文三路 1 号")
+    line = OrderLine("A-1", "A", "示例商品", {}, 9900, 1)
+    order = Order("SO1001", "U1", OrderStatus.SHIPPED, at, (line,), 9900, 9900, address)
+    record = order_detail(order, lambda t: t) + "\n发货承诺：付款后48小时内发货"
+    where = f"{order.address.name} {order.address.one_line()}"
+    reply = f"订单 {order.id} 现在状态是待发货，收货地址为{where}，发货承诺是付款后48小时内发货。"
+    assert [n for g in uncovered(reply, record) for n in g.nouns] == []
+    assert [n for g in uncovered(reply, record.replace("收货地址", "收货")) for n in g.nouns]
