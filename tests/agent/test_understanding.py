@@ -12,6 +12,7 @@ import pytest
 
 from conftest import NOW
 from minishop import FAQ, ORDERS, write_bundle
+from xiaoer.agent.instructions import SEVERAL_ORDERS
 from xiaoer.agent.understanding import (
     ALWAYS,
     CAPABILITIES,
@@ -24,7 +25,7 @@ from xiaoer.agent.understanding import (
 )
 from xiaoer.config import Settings
 from xiaoer.domain.understanding import Understanding
-from xiaoer.llm.base import ChatMessage, Completion, Mode, ToolSpec
+from xiaoer.llm.base import ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.policy.rules import Said, is_quality
 from xiaoer.policy.schema import ShopPolicy
@@ -420,6 +421,14 @@ async def test_their_own_orders_named_by_none_are_looked_up_in_code(shop_dir: Pa
         ("track_logistics", {"order_id": "SO1001"})
     ]
     assert r.reply == "在杭州转运中心。" and r.llm_calls == 2
+    assert SEVERAL_ORDERS not in tracked.calls[-1][0][-1].content
+    # two orders looked up: the answer is to say which is which
+    calls = [ToolCall(f"c{n}", "track_logistics", {"order_id": n}) for n in ("SO1001", "SO1002")]
+    steps = [Completion(content="", tool_calls=calls), say("SO1001 在杭州；SO1002 还没发货。")]
+    both = reading_llm(form(事="物流", 办理="否"), steps)
+    _, r = await _turn(shop_dir / "e", both, "SO1001 和 SO1002 到哪了")
+    assert {c.arguments["order_id"] for c in r.tool_calls} == {"SO1001", "SO1002"}
+    assert SEVERAL_ORDERS in both.calls[-1][0][-1].content
     rules = reading_llm(form(事="物流", 办理="否"), [say("支持，定制款除外。")])
     _, r = await _turn(shop_dir / "c", rules, "支持七天无理由吗？")
     assert [c.name for c in r.tool_calls] == ["search_knowledge"]

@@ -34,6 +34,10 @@ ANSWER_NOTE = "顾客的问题：{question}\n请根据查询结果，用一两�
 it the model repeated the lookup (or wrote half a sentence) instead of answering; the tool's
 `answer_hint` ("，说出商品名称和价格") made it keep the prices it otherwise dropped."""
 
+SEVERAL_ORDERS = "；查了几个订单就分开说，每个订单先说订单号"
+"""Added to the answer note when a turn looked up more than one order. Seen in the README
+demo: two parcels tracked, answered "您的快递到…营业点。您的快递到…中转场。" — which is which?"""
+
 STALLING = re.compile(r"(正在|马上|这就|稍等|请稍|稍后)|(帮您|为您|给您)(查|看|找)|查询一下|查一下")
 """A reply that only promises a lookup. Measured: the model sometimes writes "好的，我正在查询…"
 instead of calling the tool."""

@@ -82,6 +82,7 @@ from xiaoer.agent.instructions import (
     GUARD_GIVE_UP_EN,
     ORDER_ID,
     PRESS_NOTE,
+    SEVERAL_ORDERS,
     WHISPER,
     Voice,
     about_own_order,
@@ -1374,6 +1375,9 @@ def _ask_for_answer(loop: Loop, deps: TurnDeps, question: str, hint: str) -> Non
     # sole come unglued answered, then "买跑鞋可以推荐搭配…")
     presale = u is None or (u.want in PRESALE_WANTS and u.reason_kind == "none")
     loop.guidance = presale_guidance(deps.policy, question) if presale else ""
+    orders = {r.arguments.get("order_id") for r in loop.records if r.ok}
+    if len(orders - {None, ""}) > 1:
+        hint += SEVERAL_ORDERS
     loop.note = ANSWER_NOTE.format(question=question, hint=hint) + loop.guidance
     loop.messages.append(ChatMessage("user", loop.note))
 
