@@ -296,6 +296,20 @@ def test_a_status_is_checked_against_the_order_it_is_said_of() -> None:
     assert kinds("订单 SO2611190048 已签收。") == ["status"]
 
 
+def test_a_day_is_checked_against_the_order_it_is_said_of() -> None:
+    """Seen on the dev suite: one order's dispatch deadline said of the other order looked up
+    with it."""
+    record = (
+        "订单 SO2611170022：待发货\n发货承诺：付款后48小时内发货，最晚 2026-11-19 22:36 前发出\n"
+        "订单 SO2611150008：已发货\n快递：顺丰速运 SF1234567890\n最新：2026-11-16 08:00 运输中"
+    )
+    assert kinds("订单 SO2611150008 最晚 11月19日 前发出。", record) == ["date"]
+    assert kinds("订单 SO2611170022 最晚 2026-11-19 22:36 前发出。", record) == []
+    # the tracking number opens no order of its own; a day on no order's part is not this check's
+    assert kinds("订单 SO2611150008 在 11月16日 已到转运中心，最新进度运输中。", record) == []
+    assert kinds("您的订单都会在 11月19日 前处理。", record) == []
+
+
 def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:
     shopper = "鞋盒压坏了，赔我 200 块；声澜 FreeBuds 6 有货吗"
     shop = "声澜 FreeBuds 5 降噪耳机 ¥899 有货；运费险理赔 ¥12"

@@ -452,6 +452,43 @@ def misstated(sentence: str, statuses: dict[str, set[str]], evidence: str) -> li
     return out
 
 
+_BLOCK_START = re.compile(r"^\s*(?:[-•]\s*)?(?:订单号?\s*[：:]?\s*)?$")
+
+
+def order_blocks(evidence: str) -> dict[str, str]:
+    """Each order's part of the record: the lines from one that opens with its id ("订单 SO…：
+    已发货", "订单号：SO…", a list's "SO… 待发货 …") up to the next such line. A tracking
+    number further along a line opens nothing."""
+    out: dict[str, str] = {}
+    current = ""
+    for line in evidence.splitlines():
+        m = ID.search(line)
+        if m is not None and _BLOCK_START.match(line[: m.start()]):
+            current = m.group(0).lstrip("#")
+        if current:
+            out[current] = out.get(current, "") + line + "\n"
+    return out
+
+
+def misdated(sentence: str, blocks: dict[str, str]) -> list[Claim]:
+    """Days said of the wrong order: a day the sentence gives the order it names just before,
+    that the record gives another order and not this one (seen on the dev suite: "SO…（已
+    发货），最晚 11月19日 前发出" — the deadline of the other order looked up with it)."""
+    out = []
+    dated = [(m.start(), (int(m.group(1)), int(m.group(2)))) for m in MONTH_DAY.finditer(sentence)]
+    dated += [(m.start(), (int(m.group(2)), int(m.group(3)))) for m in ISO_DAY.finditer(sentence)]
+    for at, day in dated:
+        named = list(ID.finditer(sentence[:at]))
+        if not named:
+            continue
+        oid = named[-1].group(0).lstrip("#")
+        if oid not in blocks or day in days(blocks[oid]):
+            continue
+        if any(day in days(text) for other, text in blocks.items() if other != oid):
+            out.append(Claim("date", f"{oid} {day[0]}月{day[1]}日"))
+    return out
+
+
 def _on_record(oid: str, evidence: str) -> bool:
     """The order is on the shop's record: a line of the evidence names it without denying it
     (a lookup that found it, not one that said it was not found)."""
@@ -578,6 +615,7 @@ def unsupported_claims(
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     by_field = fields(shop_says)
     statuses = order_statuses(shop_says)
+    blocks = order_blocks(shop_says)
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
     discounted = coupon_prices(shop_says)
@@ -692,4 +730,6 @@ def unsupported_claims(
                 out.append(Claim("status", status))
         if not changed:
             out += misstated(sentence, statuses, evidence)
+        if len(blocks) > 1:
+            out += misdated(sentence, blocks)
     return list(dict.fromkeys(out))
