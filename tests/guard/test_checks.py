@@ -303,11 +303,20 @@ def test_a_day_is_checked_against_the_order_it_is_said_of() -> None:
         "订单 SO2611170022：待发货\n发货承诺：付款后48小时内发货，最晚 2026-11-19 22:36 前发出\n"
         "订单 SO2611150008：已发货\n快递：顺丰速运 SF1234567890\n最新：2026-11-16 08:00 运输中"
     )
-    assert kinds("订单 SO2611150008 最晚 11月19日 前发出。", record) == ["date"]
+    assert kinds("订单 SO2611150008 最晚 11月19日 前发出。", record) == ["order_date"]
     assert kinds("订单 SO2611170022 最晚 2026-11-19 22:36 前发出。", record) == []
     # the tracking number opens no order of its own; a day on no order's part is not this check's
     assert kinds("订单 SO2611150008 在 11月16日 已到转运中心，最新进度运输中。", record) == []
     assert kinds("您的订单都会在 11月19日 前处理。", record) == []
+
+
+def test_how_long_a_parcel_has_been_idle_is_the_records_count() -> None:
+    """Seen on the tuned suite: "有3天没有更新" of a parcel 7 days idle; 3 was the shop's rule."""
+    record = "订单 SO2611100017：已发货\n注意：物流已 7 天没有更新。\n[1] 超过3天没有更新的，提交催查工单"
+    assert kinds("物流多天没有更新的，有3天没有更新，会提交催查工单。", record) == ["idle"]
+    assert kinds("您的快递已经 7 天没有更新了，我们会提交催查工单。", record) == []
+    assert kinds("超过3天没有更新的，客服会提交催查工单。", record) == []
+    assert kinds("已经3天没动了。", "订单 SO2611100017：已发货") == []  # no count on record
 
 
 def test_what_the_shop_gives_and_what_it_sells_need_the_shops_own_word() -> None:
@@ -589,3 +598,8 @@ def test_a_reply_restating_the_orders_address_uses_the_records_own_words() -> No
     reply = f"订单 {order.id} 现在状态是待发货，收货地址为{where}，发货承诺是付款后48小时内发货。"
     assert [n for g in uncovered(reply, record) for n in g.nouns] == []
     assert [n for g in uncovered(reply, record.replace("收货地址", "收货")) for n in g.nouns]
+
+
+def test_a_misplaced_day_or_idle_count_is_told_what_to_say_instead() -> None:
+    record = "订单 SO2611100017：已发货\n注意：物流已 7 天没有更新。"
+    assert "查询结果是 7 天" in told("您的快递有3天没有更新了。", record)

@@ -455,6 +455,30 @@ def misstated(sentence: str, statuses: dict[str, set[str]], evidence: str) -> li
 _BLOCK_START = re.compile(r"^\s*(?:[-•]\s*)?(?:订单号?\s*[：:]?\s*)?$")
 
 
+IDLE = re.compile(r"(\d+)\s*天(?:都|了|一直)?(?:没有?|未)(?:有)?(?:更新|动静?|变化)")
+"""How long a parcel's tracking has not moved, as said ("7 天没有更新", "3天没动")."""
+
+
+def idle_misstated(sentence: str, evidence: str) -> list[Claim]:
+    """A parcel idle for a number of days the record does not give it (seen on the tuned
+    suite: "有3天没有更新" of a parcel the record says is 7 days idle — 3 was the shop's rule
+    for when to chase it). Only where the record says how long it has been idle."""
+    on_record = {m.group(1) for m in IDLE.finditer(evidence) if not _rule_said(evidence, m)}
+    if not on_record:
+        return []
+    counted = "、".join(sorted(on_record, key=int))
+    return [
+        Claim("idle", f"{m.group(0)}，查询结果是 {counted} 天")
+        for m in IDLE.finditer(sentence)
+        if m.group(1) not in on_record and not _rule_said(sentence, m)
+    ]
+
+
+def _rule_said(sentence: str, m: re.Match[str]) -> bool:
+    """The number is a rule's threshold, not the parcel's count ("超过3天没有更新的…")."""
+    return bool(re.search(r"(超过|超出|满|以上|达到)\s*$", sentence[: m.start()]))
+
+
 def order_blocks(evidence: str) -> dict[str, str]:
     """Each order's part of the record: the lines from one that opens with its id ("订单 SO…：
     已发货", "订单号：SO…", a list's "SO… 待发货 …") up to the next such line. A tracking
@@ -485,7 +509,7 @@ def misdated(sentence: str, blocks: dict[str, str]) -> list[Claim]:
         if oid not in blocks or day in days(blocks[oid]):
             continue
         if any(day in days(text) for other, text in blocks.items() if other != oid):
-            out.append(Claim("date", f"{oid} {day[0]}月{day[1]}日"))
+            out.append(Claim("order_date", f"{oid} {day[0]}月{day[1]}日"))
     return out
 
 
@@ -732,4 +756,5 @@ def unsupported_claims(
             out += misstated(sentence, statuses, evidence)
         if len(blocks) > 1:
             out += misdated(sentence, blocks)
+        out += idle_misstated(sentence, shop_says)
     return list(dict.fromkeys(out))
