@@ -38,9 +38,9 @@ from xiaoer.llm.snapshots import SIZE, Snapshots
 
 _OPENERS = ("{", "`", "<", "[")
 MIN_RESULT_CHARS = 200
+"""A tool result is not cut below this many characters to make a prompt fit."""
 WARM_SLICE = 128
 """Prompt tokens a warm-up reads between looks for a real call waiting (≈1.5 s on two cores)."""
-"""A tool result is not cut below this many characters to make a prompt fit."""
 
 
 class LlamaLLM:
