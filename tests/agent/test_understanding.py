@@ -13,6 +13,7 @@ import pytest
 from conftest import NOW
 from minishop import FAQ, ORDERS, write_bundle
 from xiaoer.agent.instructions import SEVERAL_ORDERS
+from xiaoer.agent.turn import FAULT_QUERIES
 from xiaoer.agent.understanding import (
     ALWAYS,
     CAPABILITIES,
@@ -274,6 +275,7 @@ async def test_a_fault_asked_about_is_answered_from_the_order_and_the_shops_word
     if QUALITY in faq:
         assert names == ["get_order", "search_knowledge"] and r.handoff is None
         assert "往返运费由我们承担" in r.tool_calls[1].result
+        assert r.tool_calls[1].arguments == {"query": FAULT_QUERIES["defect"]}
     else:
         assert names == ["get_order"] and r.handoff is not None
 
@@ -824,7 +826,7 @@ async def test_a_warm_up_holds_the_prefix_each_turn_starts_with(shop_dir: Path) 
 async def test_a_follow_up_keeps_the_tool_set_that_holds_its_tools(shop_dir: Path) -> None:
     """The prompt then starts with the conversation as the model last read it (cached); a
     follow-up wanting tools the set lacks gets its own."""
-    forms = [form(事="物流", 原因="物流慢"), form(事="订单状态"), form(事="优惠券")]
+    forms = [form(事="物流", 原因="物流慢"), form(事="订单状态"), form(事="优惠券"), form()]
     offered_to: list[list[str]] = []
 
     def script(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: Mode):
@@ -836,11 +838,12 @@ async def test_a_follow_up_keeps_the_tool_set_that_holds_its_tools(shop_dir: Pat
     rt = await _shop(shop_dir, ScriptedLLM(script=script))
     try:
         first = await rt.assistant().turn("mini", "U1", "一个礼拜了还没送到，什么情况")
-        for text in ("那订单现在什么状态", "有券吗"):
+        for text in ("那订单现在什么状态", "有券吗", "满多少能用"):
             await rt.assistant().turn("mini", "U1", text, conversation_id=first.conversation_id)
     finally:
         await rt.close()
-    wide, follow, other = offered_to[0], offered_to[1], offered_to[-1]
+    wide, follow, other, more = offered_to[0], offered_to[1], offered_to[2], offered_to[-1]
     assert "request_return" in wide and "urge_shipment" in wide  # a reason: after-sales too
     assert follow == wide  # its own set (lookups + urge) is inside the turn before's
     assert "list_coupons" in other and other != wide
+    assert more == other  # read as nothing in particular: the topic goes on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from xiaoer.llm.base import ChatMessage, ToolCall
 from xiaoer.store.models import MessageRow, ToolCallRow
@@ -39,6 +40,11 @@ def build_history(
         if row.role == "agent":
             out.append(ChatMessage("assistant", f"（人工客服）{row.content}"))
             continue
+        shown = row.meta.get("shown")
+        if isinstance(shown, list):  # as this turn showed it to the model (`Loop.shown`)
+            out += _replayed(row.id, shown)
+            out.append(ChatMessage("assistant", row.content))
+            continue
         for i, call in enumerate(calls_by_message.get(row.id, [])):
             call_id = f"h{row.id}_{i}"
             out.append(
@@ -51,4 +57,19 @@ def build_history(
         if isinstance(note, str) and note and out and out[-1].role == "tool":
             out.append(ChatMessage("user", note))
         out.append(ChatMessage("assistant", row.content))
+    return out
+
+
+def _replayed(row_id: int, shown: list[dict[str, Any]]) -> list[ChatMessage]:
+    """A turn's messages as they were shown to the model; each result answers its call."""
+    out: list[ChatMessage] = []
+    waiting: list[str] = []
+    for i, m in enumerate(shown):
+        calls = tuple(
+            ToolCall(f"h{row_id}_{i}_{k}", c["name"], dict(c["arguments"]))
+            for k, c in enumerate(m.get("calls") or [])
+        )
+        waiting += [c.id for c in calls]
+        answers = waiting.pop(0) if m["role"] == "tool" and waiting else None
+        out.append(ChatMessage(m["role"], m.get("content") or "", calls, tool_call_id=answers))
     return out

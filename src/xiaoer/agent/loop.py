@@ -75,6 +75,34 @@ class Loop:
     """`stock_of` of the reply just before this message."""
     stock_follow_up: bool = False
     """This message names other options of `stock_before`'s product: a stock question."""
+    opened: int = 0
+    """How many of `messages` the turn started with (instructions, history, the shopper's
+    message): the rest is what this turn showed the model."""
+
+    def shown(self) -> list[dict[str, Any]]:
+        """What this turn showed the model after the shopper's message — its lookups as it read
+        them (a result cut or trimmed of snippets stays so), code's notes — for the next turns'
+        history to replay word for word (`context.build_history`): their prompt then starts
+        with this turn's, and the model's cache holds it. A reply of the model's that was not
+        kept, and what it was told back, are left out.
+
+        Measured on the embedded model: a follow-up whose history showed a lookup's stored
+        result instead of the trimmed one the model had read re-read 1,800 tokens (28 s)."""
+        out: list[dict[str, Any]] = []
+        dropped = False
+        for m in self.messages[self.opened :]:
+            if m.role == "assistant" and not m.tool_calls:
+                dropped = True  # a reply not kept: rewritten, or asked again
+                continue
+            if dropped and m.role == "user":
+                dropped = False  # what it was told back
+                continue
+            dropped = False
+            entry: dict[str, Any] = {"role": m.role, "content": m.content}
+            if m.tool_calls:
+                entry["calls"] = [{"name": c.name, "arguments": c.arguments} for c in m.tool_calls]
+            out.append(entry)
+        return out
 
     def count(self, c: Completion) -> None:
         self.llm_calls += 1

@@ -332,6 +332,7 @@ class Assistant:
         )
         flows = synced(flows, deps.past_actions)
         await self._persist(shop_id, message.id, result, note=loop.note, exhausted=exhausted,
+                            shown=loop.shown(),
                             understood=understood, stock_of=loop.stock_of,
                             flows=None if flows.empty and before.empty else flows)  # fmt: skip
         await emit(result)
@@ -682,7 +683,7 @@ class Assistant:
             ChatMessage("user", text + (check.note if check else "")),
         ]
         earlier = [m.content for m in history if m.role in ("assistant", "agent", "whisper")]
-        return Loop(messages, earlier=earlier)
+        return Loop(messages, earlier=earlier, opened=len(messages))
 
     async def _run(self, loop: Loop, deps: TurnDeps, question: str, emit: Emit) -> tuple[str, bool]:
         names = [n for n in loop.stage_tools if n in self.tools] or self._offered(loop, deps)
@@ -805,6 +806,8 @@ class Assistant:
         before offered all of those and more, that turn's tools again: the prompt then starts
         with the whole conversation as the model last read it, and the cache holds it.
 
+        A follow-up read as `other` (no want of its own: every tool) keeps the topic's tools.
+
         Measured on the embedded model: a follow-up read as a narrower want ("那接下来怎么
         处理？" after a late parcel) re-read 900 tokens of the conversation (11 s) because
         its smaller tool set changed the prompt ahead of them."""
@@ -812,7 +815,8 @@ class Assistant:
         names = offered(available, loop.understood)
         if loop.understood is not None and len(deps.readings) >= 2:
             before = offered(available, deps.readings[-2])
-            if set(names) <= set(before):
+            # a follow-up read as nothing in particular ("平时穿 42 码") goes on with the topic
+            if set(names) <= set(before) or loop.understood.want == "other":
                 return before
         return names
 
@@ -928,7 +932,8 @@ class Assistant:
         # the shop's word on faulty goods (measured on the dev suite: searched with the shopper's
         # own words instead, the entries were other products' warranties and installation fees,
         # and the replies were built from them)
-        if await self._shop_word(loop, deps, FAULT_QUERY, FAULT_UNLIKE, emit):
+        query = FAULT_QUERIES[u.reason_kind]
+        if await self._shop_word(loop, deps, query, FAULT_UNLIKE, emit):
             _ask_for_answer(loop, deps, question, FAULT_FOUND)
         else:
             loop.unsure = True
@@ -1245,6 +1250,7 @@ class Assistant:
         understood: Understanding | None = None,
         flows: Flows | None = None,
         stock_of: str = "",
+        shown: list[dict[str, Any]] | None = None,
     ) -> None:
         async with self.sessions() as s:
             repo = ConversationRepository(s, shop_id)
@@ -1272,6 +1278,8 @@ class Assistant:
                 meta["flows"] = flows.model_dump(mode="json", exclude_defaults=True)
             if stock_of:
                 meta["stock_of"] = stock_of
+            if shown:
+                meta["shown"] = shown
             row = await repo.add_message(
                 result.conversation_id,
                 "assistant",
@@ -1514,7 +1522,12 @@ UNDELIVERED = frozenset({OrderStatus.PENDING_SHIPMENT, OrderStatus.SHIPPED})
 FAULTS = frozenset({"defect", "missing_or_wrong"})
 FAULT_READ_AS = frozenset({"product", "stock", "size", "shop_policy", "complaint"})
 """What a fault asked about is read as, besides the after-sales requests themselves."""
-FAULT_QUERY = "收到的商品有质量问题、坏了怎么办"
+FAULT_QUERIES = {
+    "defect": "收到的商品有质量问题、坏了或外观破损怎么办",
+    "missing_or_wrong": "收到的商品少件、漏发或发错了怎么办",
+}
+"""The shop's entries searched for a fault, by its kind: the after-sales categories every shop
+has (quality or damage on arrival; missing or wrong items), not the shopper's words."""
 FAULT_UNLIKE = ("物流好几天没有更新怎么办", "订单还没有发货怎么办", "七天无理由退货怎么退")
 """The matters next to goods that arrived wrong, whose entries are not shown for them."""
 FAULT_FOUND = (
