@@ -869,8 +869,12 @@ async def knowledge_remove(
 @command
 async def eval_understand(
     readers: Annotated[
-        str, typer.Option(help="model | keywords | model,keywords")
-    ] = "model,keywords",
+        str,
+        typer.Option(
+            help="keywords | model | cascade, comma-separated; the cascade (the default reader) "
+            "also reports the model's own reading from the same calls"
+        ),
+    ] = "keywords,cascade",
     split: Annotated[str, typer.Option(help="dev | heldout | all")] = "all",
     labelled: Annotated[Path | None, typer.Option(help="the labelled set (YAML)")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="N messages spread evenly")] = None,
