@@ -319,6 +319,7 @@ async def run_worker(settings: Settings, *, jobs: int = 4) -> None:
         raise errors.BadInput("xiaoer worker needs XIAOER_REDIS_URL (the queue is on Redis)")
     rt = await Runtime.open(settings)
     rt.llm()  # load the model before the first job waits for it
+    warming = asyncio.create_task(rt.warm())  # the shops' prompt prefixes; gives way to turns
     pause = RECONNECT_S[0]
     try:
         while True:
@@ -337,6 +338,8 @@ async def run_worker(settings: Settings, *, jobs: int = 4) -> None:
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECONNECT_S[1])
     finally:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
         await rt.close()
 
 
