@@ -442,28 +442,36 @@ def misstated(sentence: str, statuses: dict[str, set[str]], evidence: str) -> li
     a status (`unsupported_claims`)."""
     out = []
     for m in re.finditer(_ORDER_STATUS, sentence):
-        named = list(ID.finditer(sentence[: m.start()]))
-        if not named or NEGATION.search(sentence[named[-1].end() : m.start()]):
+        named = _named_before(sentence, m.start())
+        if named is None or NEGATION.search(sentence[named.end() : m.start()]):
             continue
-        oid = named[-1].group(0).lstrip("#")
+        oid = named.group(0).lstrip("#")
         known = statuses.get(oid)
         if known and m.group(0) not in known and m.group(0) in evidence:
             out.append(Claim("status", f"{oid} {m.group(0)}"))
     return out
 
 
-_BLOCK_START = re.compile(r"^\s*(?:[-•]\s*)?(?:订单号?\s*[：:]?\s*)?$")
+def _named_before(sentence: str, at: int) -> re.Match[str] | None:
+    """The order id the sentence names last before `at`: what is said there is said of it."""
+    named = list(ID.finditer(sentence[:at]))
+    return named[-1] if named else None
 
 
 IDLE = re.compile(r"(\d+)\s*天(?:都|了|一直)?(?:没有?|未)(?:有)?(?:更新|动静?|变化)")
 """How long a parcel's tracking has not moved, as said ("7 天没有更新", "3天没动")."""
 
 
-def idle_misstated(sentence: str, evidence: str) -> list[Claim]:
+def idle_on_record(evidence: str) -> set[str]:
+    """The counts of days the record says a parcel has been idle (not a rule's threshold)."""
+    return {m.group(1) for m in IDLE.finditer(evidence) if not _rule_said(evidence, m)}
+
+
+def idle_misstated(sentence: str, on_record: set[str]) -> list[Claim]:
     """A parcel idle for a number of days the record does not give it (seen on the tuned
     suite: "有3天没有更新" of a parcel the record says is 7 days idle — 3 was the shop's rule
-    for when to chase it). Only where the record says how long it has been idle."""
-    on_record = {m.group(1) for m in IDLE.finditer(evidence) if not _rule_said(evidence, m)}
+    for when to chase it). Only where the record says how long it has been idle
+    (`idle_on_record`)."""
     if not on_record:
         return []
     counted = "、".join(sorted(on_record, key=int))
@@ -477,6 +485,9 @@ def idle_misstated(sentence: str, evidence: str) -> list[Claim]:
 def _rule_said(sentence: str, m: re.Match[str]) -> bool:
     """The number is a rule's threshold, not the parcel's count ("超过3天没有更新的…")."""
     return bool(re.search(r"(超过|超出|满|以上|达到)\s*$", sentence[: m.start()]))
+
+
+_BLOCK_START = re.compile(r"^\s*(?:[-•]\s*)?(?:订单号?\s*[：:]?\s*)?$")
 
 
 def order_blocks(evidence: str) -> dict[str, str]:
@@ -494,21 +505,22 @@ def order_blocks(evidence: str) -> dict[str, str]:
     return out
 
 
-def misdated(sentence: str, blocks: dict[str, str]) -> list[Claim]:
+def misdated(sentence: str, dated: dict[str, set[tuple[int, int]]]) -> list[Claim]:
     """Days said of the wrong order: a day the sentence gives the order it names just before,
     that the record gives another order and not this one (seen on the dev suite: "SO…（已
-    发货），最晚 11月19日 前发出" — the deadline of the other order looked up with it)."""
+    发货），最晚 11月19日 前发出" — the deadline of the other order looked up with it).
+    `dated`: the days of each order's part of the record (`order_blocks`)."""
     out = []
-    dated = [(m.start(), (int(m.group(1)), int(m.group(2)))) for m in MONTH_DAY.finditer(sentence)]
-    dated += [(m.start(), (int(m.group(2)), int(m.group(3)))) for m in ISO_DAY.finditer(sentence)]
-    for at, day in dated:
-        named = list(ID.finditer(sentence[:at]))
-        if not named:
+    said = [(m.start(), (int(m.group(1)), int(m.group(2)))) for m in MONTH_DAY.finditer(sentence)]
+    said += [(m.start(), (int(m.group(2)), int(m.group(3)))) for m in ISO_DAY.finditer(sentence)]
+    for at, day in said:
+        named = _named_before(sentence, at)
+        if named is None:
             continue
-        oid = named[-1].group(0).lstrip("#")
-        if oid not in blocks or day in days(blocks[oid]):
+        oid = named.group(0).lstrip("#")
+        if oid not in dated or day in dated[oid]:
             continue
-        if any(day in days(text) for other, text in blocks.items() if other != oid):
+        if any(day in known for other, known in dated.items() if other != oid):
             out.append(Claim("order_date", f"{oid} {day[0]}月{day[1]}日"))
     return out
 
@@ -639,7 +651,8 @@ def unsupported_claims(
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
     by_field = fields(shop_says)
     statuses = order_statuses(shop_says)
-    blocks = order_blocks(shop_says)
+    dated = {oid: days(text) for oid, text in order_blocks(shop_says).items()}
+    idle = idle_on_record(shop_says)
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
     discounted = coupon_prices(shop_says)
@@ -754,7 +767,7 @@ def unsupported_claims(
                 out.append(Claim("status", status))
         if not changed:
             out += misstated(sentence, statuses, evidence)
-        if len(blocks) > 1:
-            out += misdated(sentence, blocks)
-        out += idle_misstated(sentence, shop_says)
+        if len(dated) > 1:
+            out += misdated(sentence, dated)
+        out += idle_misstated(sentence, idle)
     return list(dict.fromkeys(out))
