@@ -243,8 +243,8 @@ class LlamaLLM:
                         written += piece
                     if len(out_ids) >= max_tokens:
                         break
-                    if mode == "text" or not looks_like_call(written):
-                        if ends_sentence(piece) and repeat_start(written) is not None:
+                    if ends_sentence(piece) and (mode == "text" or not looks_like_call(written)):
+                        if repeat_start(written) is not None:
                             break  # a loop (`loops.py`): what follows would say it again
                 self.snapshots.save()
             finally:
