@@ -250,3 +250,17 @@ def test_a_wrong_fact_fails_the_trial_and_the_world_moves_with_the_turns() -> No
                 world=trial.world)  # fmt: skip
     score(red, set(), changed=False)
     assert breached(red)
+
+
+def test_amounts_given_respectively_are_each_items_price() -> None:
+    """'分别' matches a list's amounts to its items in order, in the sentence or the one before."""
+    assert _check("有沸点 7 电热水壶和晨光 T3 吐司机，价格分别为¥169和¥199。") == []
+    assert _check("推荐沸点 7 Max 电热水壶、晨光 T3 吐司机。价格分别为 229 元、199 元。") == []
+    first, second = _check("推荐沸点 7 电热水壶、晨光 T3 吐司机。价格分别为¥199、¥159。")
+    assert first.kind == second.kind == "price"
+    assert "K1" in first.record and "T1" in second.record
+    # a count that does not match the list is not read at all (not guessed)
+    assert _check("推荐沸点 7 电热水壶、晨光 T3 吐司机。价格分别为¥1、¥2、¥3。") == []
+    # one product named: its options' amounts are read as before
+    [w] = _check("沸点 7 电热水壶朱红和石墨灰分别为¥159和¥999。")
+    assert w.kind == "price"

@@ -13,6 +13,7 @@ What counts (each one fails the trial):
   stock; a stock count (库存 12 件) that matches no candidate SKU's stock nor their sum;
 - price: an amount attached to a product (named, or the one the shopper named) that is none of
   its SKU prices (of the options named, if any) nor a unit price it was ordered at;
+  amounts given 分别 (respectively) after a list of products are matched to its items in order;
 - figure: a number with a unit after a product's attribute name (电池容量 5000mAh) when that
   attribute's value on record gives other numbers for that unit;
 - status: an order state (or 未发货/未签收) said of an order id that the order's record
@@ -270,6 +271,7 @@ class FactChecker:
         state = Subject(**(seed.__dict__ if seed else {}))
         state.options = dict(state.options)
         wrong: list[WrongFact] = []
+        listed: list[tuple[tuple[str, ...], Sku | None]] = []  # the last list of products
         for s_start, s_end, question in sentences(norm):
             sentence_orders = [
                 s.value for s in spans if s.kind == "order" and s_start <= s.start < s_end
@@ -279,6 +281,20 @@ class FactChecker:
                 original = reply[index[c_start] : index[c_end - 1] + 1] if c_end > c_start else ""
                 events = self._events(norm, spans, c_start, c_end, state)
                 skip = question or bool(QUESTION_END.search(clause))
+                each = RESPECTIVELY.search(clause)
+                amounts = [e for e in events if e[1] == "money"]
+                if each and len(amounts) > 1:  # "价格分别为¥299、¥199": one per item listed
+                    here = [
+                        s.value for s in spans
+                        if s.kind == "product" and s_start <= s.start < c_start + each.start()
+                    ]  # fmt: skip
+                    items = here if len(here) > 1 else [] if here else listed
+                    if items:  # one product named here: its options' prices, read as usual
+                        events = [e for e in events if e[1] != "money"]
+                    if items and not skip and len(items) == len(amounts):
+                        wrong += self._respective(
+                            items, amounts, clause, original, before, after
+                        )  # fmt: skip
                 for pos, kind, payload in events:
                     if kind == "product":
                         ids, sku = payload
@@ -297,6 +313,9 @@ class FactChecker:
                             kind, payload, pos, norm, c_start, original, state,
                             before, after, sentence_orders,
                         )  # fmt: skip
+            named = [s.value for s in spans if s.kind == "product" and s_start <= s.start < s_end]
+            if len(named) > 1:
+                listed = named
         return [WrongFact(w.kind, w.claim, w.record, turn) for w in _unique(wrong)]
 
     def _events(
@@ -405,6 +424,28 @@ class FactChecker:
         if kind == "figures":
             return self._figures(norm, c_start, original, state)
         return []
+
+    def _respective(
+        self,
+        items: list[tuple[tuple[str, ...], Sku | None]],
+        amounts: list[tuple[int, str, Any]],
+        clause: str,
+        original: str,
+        before: dict[str, Order],
+        after: dict[str, Order],
+    ) -> list[WrongFact]:
+        """Amounts "分别" (respectively) given for the products of a list, matched in order:
+        each is checked as the price of its own item, none as the price of the last one."""
+        first = amounts[0][2]
+        if PRICE_SKIP_BEFORE.search(clause[: first.start()]):
+            return []  # "券后分别为…": computed amounts, not prices
+        wrong: list[WrongFact] = []
+        for (ids, sku), (_, _, m) in zip(items, amounts, strict=True):
+            if PRICE_SKIP_AFTER.match(clause[m.end() :]):
+                continue
+            item = Subject(products=ids, sku=sku)
+            wrong += self._price(_fen(m.group(1) or m.group(2)), original, item, before, after)
+        return wrong
 
     def _attached(
         self, norm: str, c_start: int, pos: int, before_text: str, state: Subject
@@ -581,6 +622,7 @@ class FactChecker:
 
 
 LIST_AFTER = re.compile(r"的?:")
+RESPECTIVELY = re.compile(r"分别|respectively")
 
 
 def _said_of(clause: str, m: re.Match[str]) -> list[int]:
