@@ -11,7 +11,8 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
         assert overhead[f"echo_c{n}"]["p50_ms"] > 0
         assert overhead[f"ratio_p50_c{n}"] > 0
     assert result["tool_latency"]["search_products"]["p95_ms"] > 0
-    assert overhead["llm_calls_per_turn"] == 3  # the understanding step, the lookup, the answer
+    # the lookup and the answer, and the understanding step unless the tests read by keywords
+    assert overhead["llm_calls_per_turn"] in (2, 3)
     assert "model" not in result
     knowledge = result["knowledge_retrieval"]
     assert knowledge["demo_shop_hybrid"]["chunks"] > 100
