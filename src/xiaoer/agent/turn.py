@@ -244,7 +244,9 @@ class Assistant:
             if replay is not None:
                 return await self._replayed(repo, conversation_id, replay)
             history_rows = [m for m in earlier if m.id < message.id]
-            tool_rows = await repo.tool_calls(conversation_id)
+            # a conversation's first message has no tool calls before it to read
+            tool_rows = await repo.tool_calls(conversation_id) if history_rows else []
+            rerun = any(m.id == message.id for m in earlier)  # its first run died unanswered
             mode = conversation.mode
         await emit(Accepted(conversation_id, message.id))
         if mode != "ai":
@@ -261,7 +263,7 @@ class Assistant:
             understood = await self._understand(loop, deps, text, history_rows, pending)
             check = routed(check, understood)
             loop.understood = understood
-        settled = await self._desk_step(loop, deps, text, understood)
+        settled = await self._desk_step(loop, deps, text, understood, rerun)
         before = flows = _flows(history_rows)
         exhausted = False
         if settled is not None:
@@ -562,14 +564,20 @@ class Assistant:
         )  # fmt: skip
 
     async def _desk_step(
-        self, loop: Loop, deps: TurnDeps, text: str, understood: Understanding | None
+        self,
+        loop: Loop,
+        deps: TurnDeps,
+        text: str,
+        understood: Understanding | None,
+        rerun: bool = True,
     ) -> str | None:
         """Settle the turn from the action desk when the message answers a pending action.
 
         Only an explicit yes (the confirmation word the question asked for) executes; a yes
         read in other words is asked again, and a no — in words or as read — declines."""
         desk = self.desk
-        resumed = await desk.resume(deps, loop.message_id)
+        # only a message run before can have confirmed an action (a new one has not yet)
+        resumed = await desk.resume(deps, loop.message_id) if rerun else None
         if resumed is not None:
             loop.actions.append(resumed.action.id)
             return resumed.reply

@@ -319,10 +319,9 @@ class ConversationRepository:
         await self.session.flush()
 
     async def get(self, conversation_id: str) -> ConversationRow | None:
-        stmt = select(ConversationRow).where(
-            ConversationRow.shop_id == self.shop_id, ConversationRow.id == conversation_id
-        )
-        return await self.session.scalar(stmt)
+        # by primary key: a row this session already holds is not read again
+        row = await self.session.get(ConversationRow, conversation_id)
+        return row if row is not None and row.shop_id == self.shop_id else None
 
     async def add_message(
         self,
