@@ -191,3 +191,34 @@ async def test_confirm_button_and_merchant_approval(
             assert read["actions"][0]["status"] == "executed"
             assert read["messages"][-1]["text"].startswith("已为您退款 ¥308")
     await rt.close()
+
+
+async def test_a_shopper_rates_their_answered_conversation(
+    client: httpx.AsyncClient, llm: ScriptedLLM
+) -> None:
+    llm.steps = [say("您好，在的。")]
+    auth = await _token(client)
+    cid = (await client.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    early = await client.post(f"/v1/conversations/{cid}/rating", json={"score": 5}, headers=auth)
+    assert early.status_code == 400 and "no answer" in early.json()["error"]["message"]
+    await client.post(f"/v1/conversations/{cid}/messages", json={"text": "在吗"}, headers=auth)
+    assert (await client.get(f"/v1/conversations/{cid}", headers=auth)).json()["rating"] is None
+    r = await client.post(
+        f"/v1/conversations/{cid}/rating", json={"score": 2, "comment": "慢"}, headers=auth
+    )
+    assert r.status_code == 200 and (r.json()["score"], r.json()["comment"]) == (2, "慢")
+    r = await client.post(f"/v1/conversations/{cid}/rating", json={"score": 4}, headers=auth)
+    assert r.status_code == 200
+    rated = (await client.get(f"/v1/conversations/{cid}", headers=auth)).json()["rating"]
+    assert (rated["score"], rated["comment"]) == (4, "")
+    bad = await client.post(f"/v1/conversations/{cid}/rating", json={"score": 9}, headers=auth)
+    assert bad.status_code == 400 and bad.json()["error"]["type"]
+    other = await _token(client, "U2")
+    r = await client.post(f"/v1/conversations/{cid}/rating", json={"score": 1}, headers=other)
+    assert r.status_code == 404
+    kpis = await client.get(
+        "/v1/kpis", headers={"Authorization": f"Bearer {client.headers['x-api-key']}"}
+    )
+    assert kpis.status_code == 200, kpis.text
+    csat = kpis.json()["figures"]["csat"]  # the merchant's figure
+    assert (csat["value"], csat["hits"], csat["total"]) == (1.0, 1, 1)

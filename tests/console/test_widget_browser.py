@@ -121,6 +121,15 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     assert _said(root)[3][0] == "assistant" and "退货申请已提交" in _said(root)[3][1]
     driver.save_screenshot(str(shots / "widget-3-confirmed.png"))
 
+    # Answered: the shopper rates the conversation with the stars (each named for readers).
+    stars = root.find_elements(By.CSS_SELECTOR, ".rate button")
+    assert [s.accessible_name for s in stars][3] == "4 分：满意"
+    stars[3].click()
+    _until(driver, lambda: "感谢您的评价" in root.find_element(By.CSS_SELECTOR, ".status").text,
+           "the rating's thanks")  # fmt: skip
+    assert [s.get_attribute("aria-pressed") for s in stars] == ["false"] * 3 + ["true", "false"]
+    driver.save_screenshot(str(shots / "widget-3b-rated.png"))
+
     # A reload reads the conversation back from the server: nothing lost, nothing twice.
     before = _said(root)
     driver.refresh()
@@ -129,10 +138,16 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     _until(driver, lambda: len(_said(root)) >= len(before), "the history after a reload")
     assert _said(root) == before
     assert not root.find_elements(By.CSS_SELECTOR, ".actions button")  # settled: no buttons
+    _until(driver, lambda: root.find_elements(By.CSS_SELECTOR, ".rate button[aria-pressed=true]"),
+           "the rating read back")  # fmt: skip
     driver.save_screenshot(str(shots / "widget-4-after-reload.png"))
 
-    # The merchant sees it in the console: the conversation, the action executed.
+    # The merchant sees it in the console: the rating in the satisfaction figure, the
+    # conversation, the action executed.
     sign_in(driver, shop.url, "boss", PASSWORD)
+    driver.get(f"{shop.url}/console/mini/")
+    csat = driver.find_element(By.CSS_SELECTOR, "#kpis tr[data-key=csat]").text
+    assert "满意率" in csat and "100" in csat and "1/1" in csat
     driver.get(f"{shop.url}/console/mini/conversations")
     row = driver.find_element(By.CSS_SELECTOR, "#conversations tbody tr")
     assert "U2" in row.text

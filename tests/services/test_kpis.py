@@ -13,7 +13,7 @@ import pytest
 from xiaoer.domain.errors import BadInput, NotFound
 from xiaoer.llm.scripted import ScriptedLLM, say
 from xiaoer.runtime import Runtime
-from xiaoer.services import kpis
+from xiaoer.services import conversations, kpis
 from xiaoer.store.models import ActionRow, ServiceRecordRow, ShopRow
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository
 
@@ -186,7 +186,7 @@ async def test_handoffs_verified_resolution_latency_and_tokens(runtime: Runtime)
     # nearest rank over 1000, 2000, 3000, 4000, 10000 ms (the notice is not a bot turn)
     assert value(r, "latency_p50_ms") == 3000 and value(r, "latency_p95_ms") == 10000
     assert value(r, "tokens_in_per_turn") == 300 and value(r, "tokens_out_per_turn") == 30
-    assert value(r, "csat") is None and "no data source" in r.figure("csat").reason
+    assert value(r, "csat") is None and "no rating" in r.figure("csat").reason
     assert value(r, "presales_conversion_rate") is None
     assert r.figure("presales_conversion_rate").reason
 
@@ -197,7 +197,7 @@ async def test_an_empty_period_has_no_rates_and_says_why(runtime: Runtime) -> No
     assert value(r, "conversations") == 0 and value(r, "rounds") == 0
     for key in ("taobao_3min_response_rate", "jd_30s_answer_rate", "jd_message_left_rate",
                 "douyin_3min_human_reply_rate", "avg_response_seconds", "handoff_rate",
-                "latency_p50_ms", "tokens_in_per_turn"):  # fmt: skip
+                "latency_p50_ms", "tokens_in_per_turn", "csat"):  # fmt: skip
         f = r.figure(key)
         assert f.value is None and f.reason.startswith("期间没有"), key
     assert r.handoff_reasons == {}
@@ -269,3 +269,48 @@ async def test_windows_and_days_are_the_shops_timezone(runtime: Runtime) -> None
     assert r.timezone == "UTC" and r.figure("taobao_3min_response_rate").total == 0
     assert r.figure("jd_message_left_rate").hits == 1  # 02:00 is outside 09:00–23:00
     assert [d.day.isoformat() for d in r.daily] == ["2026-11-19", "2026-11-20"]
+
+
+async def test_csat_counts_the_ratings_given_in_the_period_4_and_5_satisfied(
+    runtime: Runtime,
+) -> None:
+    """满意率: ratings given in the period scored 4 or 5 / ratings given; rating again replaces
+    the score; a conversation from the day before counts on the day it was rated."""
+    for cid, day in (("c1", 20), ("c2", 20), ("c3", 20), ("old", 19), ("late", 20)):
+        await chat(runtime, cid, Msg("shopper", at(10, 0, day=day)),
+                   Msg("bot", at(10, 0, 20, day=day)))  # fmt: skip
+
+    async def rate(cid: str, score: int, when: datetime) -> conversations.Rating:
+        return await conversations.rate(runtime.sessions, "mini", "U1", cid, score, " 好 ", when)
+
+    await rate("c1", 5, at(10, 5))
+    await rate("c2", 2, at(10, 5))
+    again = await rate("c2", 4, at(10, 6))  # the shopper changed their mind: 4 stands
+    assert (again.score, again.comment, again.rated_at) == (4, "好", at(10, 6))
+    await rate("c3", 1, at(10, 5))
+    await rate("old", 5, at(9, 0))  # talked on the 19th, rated on the 20th
+    await rate("late", 1, at(0, 10, day=21))  # rated the next day: not this period's
+    f = (await report(runtime)).figure("csat")
+    assert (f.value, f.hits, f.total) == (0.75, 3, 4)
+    async with runtime.sessions() as s:
+        kept = await conversations.rating(s, "mini", "c2")
+    assert kept is not None and kept.score == 4
+
+
+async def test_a_rating_is_the_shoppers_own_answered_conversation_1_to_5(
+    runtime: Runtime,
+) -> None:
+    await chat(runtime, "asked", Msg("shopper", at(10, 0)))  # nobody answered yet
+    await chat(runtime, "done", Msg("shopper", at(10, 0)), Msg("bot", at(10, 0, 5)))
+    sessions = runtime.sessions
+    with pytest.raises(BadInput, match="no answer"):
+        await conversations.rate(sessions, "mini", "U1", "asked", 5, "", at(10, 1))
+    with pytest.raises(NotFound):  # another shopper's conversation is not theirs to rate
+        await conversations.rate(sessions, "mini", "U2", "done", 5, "", at(10, 1))
+    with pytest.raises(NotFound):  # nor another shop's
+        await conversations.rate(sessions, "other", "U1", "done", 5, "", at(10, 1))
+    for score in (0, 6):
+        with pytest.raises(BadInput, match="1 to 5"):
+            await conversations.rate(sessions, "mini", "U1", "done", score, "", at(10, 1))
+    f = (await report(runtime)).figure("csat")
+    assert f.value is None and f.total == 0 and f.reason.startswith("期间没有")

@@ -30,6 +30,7 @@ from xiaoer.observability import ready
 from xiaoer.observability.metrics import CONTENT_TYPE, HttpMetrics, Metrics
 from xiaoer.observability.tracing import setup_tracing
 from xiaoer.runtime import Runtime
+from xiaoer.services import conversations
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
@@ -115,6 +116,11 @@ class MessageIn(ApiModel):
 
 class ConversationOut(BaseModel):
     conversation_id: str
+
+
+class RatingIn(ApiModel):
+    score: int = Field(ge=1, le=5, description="1 非常不满意 … 5 非常满意")
+    comment: str = Field(default="", max_length=500, description="the shopper's words, optional")
 
 
 class ReviewIn(ApiModel):
@@ -297,6 +303,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 raise NotFound(f"conversation {conversation_id!r} not found")
             messages = await repo.messages(conversation_id)
             calls = await repo.tool_calls(conversation_id)
+            rated = await conversations.rating(s, claims.shop_id, conversation_id)
         by_message: dict[int, list[dict[str, Any]]] = {}
         for c in calls:
             by_message.setdefault(c.message_id, []).append(
@@ -307,6 +314,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             "conversation_id": conversation_id,
             "handed_over": conv.mode != "ai",  # a person has it, or it waits for one
             "actions": [v.as_dict() for v in views],
+            "rating": rated.as_dict() if rated is not None else None,
             "messages": [
                 {
                     "id": m.id,
@@ -320,6 +328,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 if m.role != "whisper"  # the merchant's instructions to the AI
             ],
         }
+
+    @app.post("/v1/conversations/{conversation_id}/rating")
+    async def rate_conversation(
+        conversation_id: str, body: RatingIn, claims: Shopper
+    ) -> dict[str, Any]:
+        """Shopper: rate the conversation 1–5 (满意度评价), once it has an answer; rating it
+        again replaces the score. The merchant's CSAT (`GET /v1/kpis`) counts 4 and 5."""
+        given = await conversations.rate(
+            rt().sessions, claims.shop_id, claims.shopper_id, conversation_id,
+            body.score, body.comment, rt().clock(),
+        )  # fmt: skip
+        return given.as_dict()
 
     @app.post("/v1/conversations/{conversation_id}/actions/{action_id}/confirm")
     async def confirm_action(conversation_id: str, action_id: str, claims: Shopper) -> Any:

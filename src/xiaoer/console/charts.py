@@ -23,6 +23,7 @@ RATES = (
     "douyin_3min_human_reply_rate",
     "answered_without_handoff_rate",
     "handoff_rate",
+    "csat",
 )
 SECONDS = ("avg_response_seconds",)
 COUNTS = ("conversations",)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xiaoer.agent.handoff import REASONS
 from xiaoer.domain.errors import BadInput, NotFound
@@ -30,10 +31,13 @@ __all__ = [
     "OUTCOMES",
     "ConversationItem",
     "QueueItem",
+    "Rating",
     "Transcript",
     "TranscriptMessage",
     "listed",
     "queue",
+    "rate",
+    "rating",
     "transcript",
 ]
 
@@ -294,3 +298,60 @@ async def queue(session: AsyncSession, shop_id: str, now: datetime) -> list[Queu
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    conversation_id: str
+    score: int
+    comment: str
+    rated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id, "score": self.score,
+            "comment": self.comment, "rated_at": self.rated_at.isoformat(),
+        }  # fmt: skip
+
+
+SCORES = range(1, 6)
+"""A rating's scores: 1 非常不满意 … 5 非常满意; 4 and 5 count as satisfied (满意)."""
+
+
+async def rate(
+    sessions: async_sessionmaker[AsyncSession],
+    shop_id: str,
+    shopper_id: str,
+    conversation_id: str,
+    score: int,
+    comment: str,
+    now: datetime,
+) -> Rating:
+    """The shopper rates their own conversation (a conversation that has no answer yet cannot
+    be rated); rating again replaces the score. Two ratings at once keep the later one."""
+    if score not in SCORES:
+        raise BadInput(f"score {score}: a rating is 1 to 5")
+
+    async def once() -> Rating:
+        async with sessions() as s:
+            repo = ConversationRepository(s, shop_id)
+            conversation = await repo.get(conversation_id)
+            if conversation is None or conversation.shopper_id != shopper_id:
+                raise NotFound(f"conversation {conversation_id!r} not found")
+            if not any(m.role in ANSWERS for m in await repo.messages(conversation_id)):
+                raise BadInput("nothing to rate yet: the conversation has no answer")
+            row = await repo.rate(conversation, score, comment.strip(), now)
+            await s.commit()
+            return Rating(conversation_id, row.score, row.comment, row.rated_at)
+
+    try:
+        return await once()
+    except IntegrityError:  # the first rating raced in from another request: replace it
+        return await once()
+
+
+async def rating(session: AsyncSession, shop_id: str, conversation_id: str) -> Rating | None:
+    row = await ConversationRepository(session, shop_id).rating(conversation_id)
+    if row is None:
+        return None
+    return Rating(conversation_id, row.score, row.comment, row.rated_at)

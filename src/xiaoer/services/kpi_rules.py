@@ -85,6 +85,8 @@ class Conversation:
     handoffs: Sequence[HandoffRow] = ()
     actions: Sequence[tuple[str, bool]] = ()
     """Each action's status and whether its effect is in the after-sales ledger."""
+    rating: tuple[int, datetime] | None = None
+    """The shopper's score (1–5) and when it was given."""
     rounds: list[Wait] = field(init=False)
     human_waits: list[Wait] = field(init=False)
 
@@ -160,10 +162,8 @@ class Figure:
     """Why `value` is None (no units in the period, or no data source at all)."""
 
 
-NO_CSAT = (
-    "没有数据来源：会话不收集满意度评价 / no data source: conversations carry no rating "
-    "(xiaoer does not ask shoppers to rate yet; imported chat ratings are not its conversations)"
-)
+SATISFIED = 4
+"""A rating of 4 or 5 (满意、非常满意) counts as satisfied, as the platforms count 满意率."""
 NO_CONVERSION = (
     "没有数据来源：订单只来自导入的店铺包，聊天后的下单不会记录 / no data source: the store's "
     "orders come from the imported bundle; no order feed records an order placed after a chat"
@@ -265,6 +265,7 @@ def _own_figures(
     turns = [
         m for c in conversations for m in c.messages if is_bot_turn(m) and p.holds(m.created_at)
     ]
+    scores = [c.rating[0] for c in conversations if c.rating and p.holds(c.rating[1])]
     latencies = _recorded(turns, "latency_ms")
     no_turn = "记录了用量的机器人回复 / no bot turn with its usage recorded"
     return [
@@ -272,7 +273,8 @@ def _own_figures(
         _rate("handoff_rate", len(handed), len(firsts), "会话 / no conversation"),
         _rate("resolution_verified_rate", len(verified), len(acted),
               "提出过操作的会话 / no conversation with a proposed action"),
-        Figure("csat", None, "rate", reason=NO_CSAT),
+        _rate("csat", sum(score >= SATISFIED for score in scores), len(scores),
+              "顾客评价 / no rating given"),
         Figure("presales_conversion_rate", None, "rate", reason=NO_CONVERSION),
         _percentile("latency_p50_ms", latencies, 50),
         _percentile("latency_p95_ms", latencies, 95),

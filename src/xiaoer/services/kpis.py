@@ -37,8 +37,9 @@ conversation's first round. Clock windows are half-open: 08:00–23:00 holds 08:
   whose effect is in the after-sales ledger (`ServiceRecordRow.key` = action id) /
   conversations with a proposed action. A question-only conversation has no store state to
   verify and is not counted.
-- `csat`, `presales_conversion_rate`: None, no data source (`kpi_rules.NO_CSAT`,
-  `NO_CONVERSION`).
+- `csat` 满意率: ratings given in the period (the shopper's 1–5 score of a conversation,
+  `POST /v1/conversations/{id}/rating`; the widget asks for it) of 4 or 5 / ratings given.
+- `presales_conversion_rate`: None, no data source (`kpi_rules.NO_CONVERSION`).
 - `latency_p50_ms` / `latency_p95_ms`: nearest-rank percentiles of the bot turns' `latency_ms`;
   `tokens_in_per_turn` / `tokens_out_per_turn`: their mean tokens (turns that recorded them).
 
@@ -59,7 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.domain.errors import BadInput, NotFound
 from xiaoer.services.kpi_rules import Conversation, Figure, Hours, Period, figures, shop_hours
-from xiaoer.store.models import ActionRow, HandoffRow, MessageRow, ServiceRecordRow
+from xiaoer.store.models import ActionRow, HandoffRow, MessageRow, RatingRow, ServiceRecordRow
 from xiaoer.store.repositories import ShopRepository
 
 __all__ = ["LABELS", "MAX_DAYS", "Figure", "KpiReport", "compute", "compute_for_dates", "period"]
@@ -76,7 +77,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "answered_without_handoff_rate": ("未转人工解决率", "answered without handoff"),
     "handoff_rate": ("转人工率", "handoff rate"),
     "resolution_verified_rate": ("办结率（店铺记录）", "resolution verified by store state"),
-    "csat": ("满意度", "CSAT"),
+    "csat": ("满意率（顾客评价）", "CSAT (shopper ratings)"),
     "presales_conversion_rate": ("询单转化率", "conversion after pre-sales chats"),
     "latency_p50_ms": ("回复耗时 p50（毫秒）", "latency p50 (ms)"),
     "latency_p95_ms": ("回复耗时 p95（毫秒）", "latency p95 (ms)"),
@@ -217,9 +218,12 @@ async def load_conversations(
     handed = select(HandoffRow.conversation_id).where(
         HandoffRow.shop_id == shop_id, HandoffRow.created_at >= since, HandoffRow.created_at < until
     )
+    rated = select(RatingRow.conversation_id).where(
+        RatingRow.shop_id == shop_id, RatingRow.rated_at >= since, RatingRow.rated_at < until
+    )
 
     def ours(column: Any) -> Any:
-        return or_(column.in_(talked), column.in_(handed))
+        return or_(column.in_(talked), column.in_(handed), column.in_(rated))
 
     messages: defaultdict[str, list[MessageRow]] = defaultdict(list)
     stmt: Select[Any] = select(MessageRow).where(
@@ -249,5 +253,11 @@ async def load_conversations(
     )
     for conversation_id, action_id, status in rows:
         actions[conversation_id].append((status, action_id in kept))
+    ratings = {
+        r.conversation_id: (r.score, r.rated_at)
+        for r in await session.scalars(
+            select(RatingRow).where(RatingRow.shop_id == shop_id, ours(RatingRow.conversation_id))
+        )
+    }
     ids = sorted(set(messages) | set(handoffs))
-    return [Conversation(i, messages[i], handoffs[i], actions[i]) for i in ids]
+    return [Conversation(i, messages[i], handoffs[i], actions[i], ratings.get(i)) for i in ids]

@@ -457,3 +457,20 @@ class InspectionReviewRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     reviewer: Mapped[str] = mapped_column(String(100))
     reviewed_at: Mapped[datetime]
+
+
+class RatingRow(Base):
+    """The shopper's rating of a conversation (满意度评价): 1–5, with an optional comment. One
+    per conversation; rating it again replaces the score (`rated_at` moves)."""
+
+    __tablename__ = "conversation_ratings"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), index=True)
+    shopper_id: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime]
+    __table_args__ = (
+        ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
+    )

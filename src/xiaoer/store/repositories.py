@@ -48,6 +48,7 @@ from xiaoer.store.models import (
     OrderRow,
     PolicyVersionRow,
     ProductRow,
+    RatingRow,
     ServiceRecordRow,
     ShopperRow,
     ShopRow,
@@ -317,6 +318,26 @@ class ConversationRepository:
             )
         )
         await self.session.flush()
+
+    async def rate(
+        self, conversation: ConversationRow, score: int, comment: str, now: datetime
+    ) -> RatingRow:
+        """The shopper's rating of the conversation; a second one replaces the first."""
+        row = await self.rating(conversation.id)
+        if row is None:
+            row = RatingRow(
+                conversation_id=conversation.id, shop_id=self.shop_id,
+                shopper_id=conversation.shopper_id, score=score, comment=comment, rated_at=now,
+            )  # fmt: skip
+            self.session.add(row)
+        else:
+            row.score, row.comment, row.rated_at = score, comment, now
+        await self.session.flush()
+        return row
+
+    async def rating(self, conversation_id: str) -> RatingRow | None:
+        row = await self.session.get(RatingRow, conversation_id)
+        return row if row is not None and row.shop_id == self.shop_id else None
 
     async def get(self, conversation_id: str) -> ConversationRow | None:
         # by primary key: a row this session already holds is not read again

@@ -39,8 +39,13 @@
     confirmed: ["已提交", "Sent"],
     from: ["起", "from"],
     soldout: ["暂无库存", "sold out"],
-    instock: ["有货", "in stock"]
+    instock: ["有货", "in stock"],
+    rate: ["本次服务满意吗？", "How did we do?"],
+    rated: ["感谢您的评价！", "Thanks for rating us!"],
+    points: [" 分：", " of 5: "]
   };
+  var LEVELS = EN ? ["very poor", "poor", "OK", "good", "very good"]
+                  : ["非常不满意", "不满意", "一般", "满意", "非常满意"];
   function t(key) { return WORDS[key][EN ? 1 : 0]; }
 
   function claims() {
@@ -94,6 +99,8 @@
     ".actions{display:flex;gap:8px;margin:6px 0}" +
     ".actions button,.retry{border:1px solid #0b57d0;background:#fff;color:#0b57d0;border-radius:6px;padding:6px 12px;cursor:pointer}" +
     ".actions button.yes{background:#0b57d0;color:#fff}" +
+    ".rate{display:flex;align-items:center;gap:2px;padding:2px 14px;color:#57606a;font-size:13px}.rate[hidden]{display:none}" +
+    ".rate button{border:0;background:transparent;color:#6e7781;font-size:18px;line-height:1;padding:0 2px;cursor:pointer}.rate button.on{color:#9a5b00}" +
     ".status{min-height:20px;padding:2px 14px;color:#57606a;font-size:13px}" +
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dde3}" +
     "textarea{flex:1;resize:none;height:44px;padding:8px;border:1px solid #8c959f;border-radius:6px;color:#1f2328}" +
@@ -105,6 +112,7 @@
     "<section class='panel' id='xiaoer-panel' role='dialog' hidden>" +
     "<header><h2 id='xiaoer-title'></h2><button class='close' type='button'>×</button></header>" +
     "<div class='log' role='log' aria-live='polite'></div>" +
+    "<div class='rate' role='group' hidden><span class='ask'></span></div>" +
     "<div class='status' role='status' aria-live='polite'></div>" +
     "<form><label class='sr' for='xiaoer-input'></label>" +
     "<textarea id='xiaoer-input' maxlength='2000'></textarea>" +
@@ -122,6 +130,19 @@
   root.querySelector(".close").setAttribute("aria-label", t("close"));
   form.querySelector("label").textContent = t("label");
   sendButton.textContent = t("send");
+  var rateBar = root.querySelector(".rate");
+  rateBar.querySelector(".ask").textContent = t("rate");
+  rateBar.setAttribute("aria-label", t("rate"));
+  var stars = LEVELS.map(function (level, i) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "★";
+    b.setAttribute("aria-label", (i + 1) + t("points") + level);
+    b.setAttribute("aria-pressed", "false");
+    b.addEventListener("click", function () { rate(i + 1); });
+    rateBar.appendChild(b);
+    return b;
+  });
 
   var conversation = load("conversation", null);
   var outbox = load("outbox", []);
@@ -147,7 +168,28 @@
     el.appendChild(body);
     log.appendChild(el);
     scroll();
+    if (role !== "shopper") rateBar.hidden = false;  // an answer: the shopper may rate it
     return body;
+  }
+
+  /* ---- the shopper's rating of the conversation (1–5; again replaces it) ---- */
+  function showRating(score) {
+    stars.forEach(function (b, i) {
+      b.classList.toggle("on", i < score);
+      b.setAttribute("aria-pressed", String(i + 1 === score));
+    });
+  }
+  async function rate(score) {
+    if (!conversation) return;
+    try {
+      var res = await api("/v1/conversations/" + conversation + "/rating", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ score: score })
+      });
+      if (!res.ok) { say(await problem(res)); return; }
+      showRating(score);
+      say(t("rated"));
+    } catch (e) { say(t("failed")); }
   }
 
   function api(path, options) {
@@ -363,6 +405,7 @@
       if (m.role === "shopper" || m.role === "assistant" || m.role === "agent") addMessage(m.role, m.text, m.id);
     });
     (data.actions || []).forEach(showButtons);
+    if (data.rating) showRating(data.rating.score);
     if (data.handed_over && !handedOver) { handedOver = true; say(t("handed")); watch(); }
     if (!data.handed_over && handedOver) released();
   }
