@@ -156,6 +156,7 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     assert_fields_are_labelled(driver)
     page = driver.find_element(By.TAG_NAME, "main").text
     assert ASK in page and "退货申请已提交" in page
+    assert driver.find_element(By.ID, "rating").text == "顾客评价 4/5"
     assert re.search(r"request_return", page) and "executed" in page
     driver.save_screenshot(str(shots / "widget-5-console-transcript.png"))
 

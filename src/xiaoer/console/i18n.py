@@ -40,6 +40,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "yes": ("有", "yes"),
     "no": ("无", "no"),
     "outcome": ("结果", "Outcome"),
+    "rating": ("顾客评价", "Shopper's rating"),
     "shopper": ("顾客", "Shopper"),
     "channel": ("渠道", "Channel"),
     "mode": ("状态", "Mode"),

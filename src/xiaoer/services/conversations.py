@@ -83,6 +83,20 @@ class TranscriptMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Rating:
+    conversation_id: str
+    score: int
+    comment: str
+    rated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id, "score": self.score,
+            "comment": self.comment, "rated_at": self.rated_at.isoformat(),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     id: str
     shopper_id: str
@@ -93,6 +107,8 @@ class Transcript:
     handoffs: list[dict[str, Any]]
     other_actions: list[dict[str, Any]]
     """Actions not tied to a message of this transcript."""
+    rating: Rating | None = None
+    """The shopper's rating of the conversation, if they gave one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +279,7 @@ async def transcript(
         messages=messages,
         handoffs=[_handoff(h, now) for h in handoff_rows],
         other_actions=others,
+        rating=await rating(session, shop_id, conversation_id),
     )
 
 
@@ -298,20 +315,6 @@ async def queue(session: AsyncSession, shop_id: str, now: datetime) -> list[Queu
         )
         for r in rows
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Rating:
-    conversation_id: str
-    score: int
-    comment: str
-    rated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "conversation_id": self.conversation_id, "score": self.score,
-            "comment": self.comment, "rated_at": self.rated_at.isoformat(),
-        }  # fmt: skip
 
 
 SCORES = range(1, 6)
