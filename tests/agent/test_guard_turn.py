@@ -14,7 +14,7 @@ from xiaoer.guard.output import JUDGE_SYSTEM
 from xiaoer.llm.base import ChatMessage, Completion, Mode, ToolSpec
 from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import ConversationRepository
+from xiaoer.store.repositories import ConversationRepository, ShopRepository
 
 
 @pytest.fixture
@@ -236,3 +236,22 @@ async def test_the_shoppers_own_question_does_not_back_a_policy_claim(
     # no FAQ entry can answer about something no material names: say so, and get a human
     assert r.reply.startswith("店铺资料里没有关于「香港")
     assert r.handoff is not None and r.handoff["reason"] == "guard"
+
+
+async def test_a_reply_the_lookup_backs_stands_when_the_answer_written_anew_fails(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the tuned suite: "…最低价格是¥1299，有店铺券。" before the coupons were looked
+    up; code looked them up, the model's new answer was empty, and the turn went to a person.
+    The coupons back the first reply: it is sent."""
+    coupon = {"id": "C10", "name": "满99减10", "amount": 10, "min_spend": 99}
+    async with guarded.sessions() as s:  # the mini shop with one coupon
+        shops = ShopRepository(s)
+        await shops.set_policy("mini", dict(await shops.policy_data("mini") or {}) | {
+            "coupons": [coupon]})  # fmt: skip
+        await s.commit()
+    llm.steps = [say("有店铺券。"), say("")]
+    r = await guarded.assistant().turn("mini", "U1", "有店铺券吗")
+    assert r.reply == "有店铺券。" and r.handoff is None
+    assert [c.name for c in r.tool_calls][-1:] == ["list_coupons"]
+    assert r.guard[-1]["layer"] == "record" and r.guard[-1]["attempt"] == 3
