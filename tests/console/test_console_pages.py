@@ -9,6 +9,7 @@ import httpx
 
 from console_fixture import cell, chats, csrf_of, login
 from xiaoer.runtime import Runtime
+from xiaoer.services import conversations
 
 
 async def test_dashboard_shows_the_kpis_of_the_period(
@@ -51,6 +52,25 @@ async def test_conversations_search_and_filters(
     assert bad.status_code == 400
     none = (await console.get("/console/mini/conversations", params={"q": "秘密"})).text
     assert "没有符合条件的会话" in none
+
+
+async def test_conversations_are_filtered_by_the_shoppers_rating(
+    console: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """差评 first: a merchant reviews the conversations shoppers scored 1–2."""
+    await chats(runtime)
+    now = runtime.clock()
+    await conversations.rate(runtime.sessions, "mini", "U1", "c0", 2, "太慢", now)
+    await conversations.rate(runtime.sessions, "mini", "U2", "c1", 5, "", now)
+    await login(console, "li")
+    low = (await console.get("/console/mini/conversations?rated=low")).text
+    assert 'data-id="c0"' in low and 'data-id="c1"' not in low and "2/5" in low
+    high = (await console.get("/console/mini/conversations?rated=high")).text
+    assert 'data-id="c1"' in high and 'data-id="c0"' not in high
+    unrated = (await console.get("/console/mini/conversations?rated=none")).text
+    assert 'data-id="c2"' in unrated and 'data-id="c0"' not in unrated
+    bad = await console.get("/console/mini/conversations?rated=awful")
+    assert bad.status_code == 400
 
 
 async def test_transcript_shows_tool_calls_guard_verdicts_citations_and_actions(

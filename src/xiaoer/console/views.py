@@ -269,17 +269,19 @@ def create_console(
         q: str | None = None,
         handoff: str | None = None,
         outcome: str | None = None,
+        rated: str | None = None,
     ) -> Response:
         ctx = await page_ctx(request, shop_id)
         handed = {"yes": True, "no": False}.get(handoff or "")
-        outcome = outcome or None
+        outcome, rated = outcome or None, rated or None
         async with rt().sessions() as s:
             items = await conversations_service.listed(
-                s, shop_id, text=q, handoff=handed, outcome=outcome
+                s, shop_id, text=q, handoff=handed, outcome=outcome, rated=rated
             )
         return render(
             request, "conversations.html", items=items, q=q or "", handoff=handoff or "",
-            outcome=outcome or "", outcomes=conversations_service.OUTCOMES, **ctx,
+            outcome=outcome or "", outcomes=conversations_service.OUTCOMES, rated=rated or "",
+            ratings=conversations_service.RATED, **ctx,
         )  # fmt: skip
 
     async def transcript_page(

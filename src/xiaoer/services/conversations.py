@@ -29,6 +29,7 @@ from xiaoer.store.repositories import (
 
 __all__ = [
     "OUTCOMES",
+    "RATED",
     "ConversationItem",
     "QueueItem",
     "Rating",
@@ -48,6 +49,13 @@ OUTCOMES: dict[str, tuple[str, str]] = {
     "unanswered": ("未答复", "unanswered"),
 }
 """Each outcome's Chinese and English label."""
+RATED: dict[str, tuple[str, str, tuple[int | None, ...]]] = {
+    "low": ("差评（1–2 分）", "low (1–2)", (1, 2)),
+    "high": ("好评（4–5 分）", "high (4–5)", (4, 5)),
+    "any": ("已评价", "rated", (1, 2, 3, 4, 5)),
+    "none": ("未评价", "not rated", (None,)),
+}
+"""The list's rating filters: Chinese and English labels, and the scores each keeps."""
 SCAN = 500
 """How many of the most recent conversations a filtered list looks through."""
 ANSWERS = ("assistant", "agent")
@@ -64,6 +72,8 @@ class ConversationItem:
     last_text: str
     outcome: str
     handoff_reasons: tuple[str, ...]
+    rating: int | None = None
+    """The shopper's score, 1–5, if they rated it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +161,18 @@ async def listed(
     text: str | None = None,
     handoff: bool | None = None,
     outcome: str | None = None,
+    rated: str | None = None,
     limit: int = 50,
 ) -> list[ConversationItem]:
     """The shop's conversations, most recently active first: those with `text` in a message
-    (or the conversation or shopper id), with or without a handoff, with the outcome."""
+    (or the conversation or shopper id), with or without a handoff, with the outcome, and
+    `rated` (`RATED`: low 1–2 差评, high 4–5 好评, any score, or none given)."""
     if outcome is not None and outcome not in OUTCOMES:
         raise BadInput(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)}")
+    if rated is not None and rated not in RATED:
+        raise BadInput(f"rated {rated!r}: one of {', '.join(RATED)}")
     text = (text or "").strip()[:200] or None
-    filtered = handoff is not None or outcome is not None
+    filtered = handoff is not None or outcome is not None or rated is not None
     rows = await ConversationRepository(session, shop_id).recent(
         text=text, limit=SCAN if filtered else limit
     )
@@ -166,13 +180,16 @@ async def listed(
     messages = _group(await ConversationRepository(session, shop_id).messages_of(ids))
     handoffs = _group(await HandoffRepository(session, shop_id).of_conversations(ids))
     actions = _group(await ActionRepository(session, shop_id).of_conversations(ids))
+    scores = await ConversationRepository(session, shop_id).scores_of(ids)
     out: list[ConversationItem] = []
     for r in rows:
         ms, hs, acts = messages.get(r.id, []), handoffs.get(r.id, []), actions.get(r.id, [])
-        item = _item(r, ms, hs, acts)
+        item = _item(r, ms, hs, acts, scores.get(r.id))
         if handoff is not None and bool(hs) != handoff:
             continue
         if outcome is not None and item.outcome != outcome:
+            continue
+        if rated is not None and item.rating not in RATED[rated][2]:
             continue
         out.append(item)
         if len(out) >= limit:
@@ -185,6 +202,7 @@ def _item(
     messages: list[MessageRow],
     handoffs: list[HandoffRow],
     actions: list[ActionRow],
+    rating: int | None = None,
 ) -> ConversationItem:
     shown = [m for m in messages if m.role != "whisper"]
     return ConversationItem(
@@ -197,6 +215,7 @@ def _item(
         last_text=shown[-1].content[:80] if shown else "",
         outcome=_outcome(messages, handoffs, actions),
         handoff_reasons=tuple(dict.fromkeys(h.reason for h in handoffs)),
+        rating=rating,
     )
 
 

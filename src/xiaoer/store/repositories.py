@@ -504,6 +504,13 @@ class ConversationRepository:
         stmt = stmt.order_by(ConversationRow.updated_at.desc(), ConversationRow.id).limit(limit)
         return list(await self.session.scalars(stmt))
 
+    async def scores_of(self, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """The shopper's rating of each of these conversations that has one."""
+        stmt = select(RatingRow.conversation_id, RatingRow.score).where(
+            RatingRow.shop_id == self.shop_id, RatingRow.conversation_id.in_(conversation_ids)
+        )
+        return {str(cid): int(score) for cid, score in await self.session.execute(stmt)}
+
     async def messages_of(self, conversation_ids: Sequence[str]) -> list[MessageRow]:
         """The messages of several conversations, in order."""
         stmt = (
