@@ -16,7 +16,8 @@ from xiaoer.runtime import Runtime
 
 @pytest.fixture
 def client(merchant: httpx.AsyncClient) -> httpx.AsyncClient:
-    """The merchant's client, sending its key the other accepted way (`x-api-key`)."""
+    """The merchant's client with its key set aside in an `x-api-key` header, which no endpoint
+    reads: a request goes as the shopper unless it sends `Authorization: Bearer <key>`."""
     key = merchant.headers.pop("Authorization").removeprefix("Bearer ")
     merchant.headers["x-api-key"] = key
     return merchant
