@@ -3,7 +3,7 @@
 import asyncio
 import hmac
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -133,7 +133,11 @@ def _bearer(authorization: str | None) -> str:
     return authorization.split(" ", 1)[1].strip()
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, runtime: Runtime | None = None, warm: Sequence[str] | None = None
+) -> FastAPI:
+    """The app. At start it warms the embedded model's cache with the prompt prefixes of the
+    `warm` shops (None: as many of all shops as its saved states hold; empty: none)."""
     state: dict[str, Any] = {}
 
     if settings.queue == "redis" and not settings.redis_url:
@@ -152,7 +156,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         if queued is None:
             rt.llm()  # load the model before the first shopper waits for it
             # the shops' prompt prefixes, in the background: it gives way to any shopper
-            warming = asyncio.create_task(rt.warm())
+            if warm is None or warm:
+                warming = asyncio.create_task(rt.warm(warm))
         state["rt"] = rt
         state["secret"] = settings.signing_key()
         yield
