@@ -288,8 +288,10 @@ class FactChecker:
                         s.value for s in spans
                         if s.kind == "product" and s_start <= s.start < c_start + each.start()
                     ]  # fmt: skip
+                    # a list named here, else the last one; one product named here has its
+                    # options' amounts read as usual (items empty)
                     items = here if len(here) > 1 else [] if here else listed
-                    if items:  # one product named here: its options' prices, read as usual
+                    if items:  # the amounts go to the list's items below, not to the subject
                         events = [e for e in events if e[1] != "money"]
                     if items and not skip and len(items) == len(amounts):
                         wrong += self._respective(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from xiaoer.agent.handoff import REASONS
 from xiaoer.domain.errors import BadInput, NotFound
 from xiaoer.domain.money import yuan
-from xiaoer.store.models import ActionRow, ConversationRow, HandoffRow, MessageRow
+from xiaoer.store.models import ActionRow, ConversationRow, HandoffRow, MessageRow, RatingRow
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
@@ -98,6 +98,10 @@ class Rating:
     score: int
     comment: str
     rated_at: datetime
+
+    @classmethod
+    def of(cls, row: RatingRow) -> Rating:
+        return cls(row.conversation_id, row.score, row.comment, row.rated_at)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -364,7 +368,7 @@ async def rate(
                 raise BadInput("nothing to rate yet: the conversation has no answer")
             row = await repo.rate(conversation, score, comment.strip(), now)
             await s.commit()
-            return Rating(conversation_id, row.score, row.comment, row.rated_at)
+            return Rating.of(row)
 
     try:
         return await once()
@@ -374,6 +378,4 @@ async def rate(
 
 async def rating(session: AsyncSession, shop_id: str, conversation_id: str) -> Rating | None:
     row = await ConversationRepository(session, shop_id).rating(conversation_id)
-    if row is None:
-        return None
-    return Rating(conversation_id, row.score, row.comment, row.rated_at)
+    return None if row is None else Rating.of(row)
