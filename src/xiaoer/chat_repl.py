@@ -68,12 +68,8 @@ async def repl(
     load_llm(rt)
     assistant = rt.assistant()
     # the shop's prompt prefixes while the shopper types: it gives way to their first turn
-    warming = asyncio.create_task(rt.warm([shop_id]))
-    try:
+    async with rt.warming([shop_id]):
         await _chat(console, assistant, shop_id, shopper_id, conversation_id)
-    finally:
-        warming.cancel()
-        await asyncio.gather(warming, return_exceptions=True)
 
 
 async def _chat(

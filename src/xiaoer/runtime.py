@@ -5,9 +5,11 @@ Nothing below this module reads settings; it passes plain values down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -270,6 +272,18 @@ class Runtime:
             log.exception("warming the model's cache failed")
         self.timings["warm_s"] = time.perf_counter() - started
         return read
+
+    @asynccontextmanager
+    async def warming(self, shop_ids: Sequence[str] | None = None) -> AsyncIterator[None]:
+        """`warm` in the background while the body runs (it gives way to any shopper's call),
+        cancelled when the body ends. No shops (an empty sequence): nothing is warmed."""
+        task = asyncio.create_task(self.warm(shop_ids)) if shop_ids is None or shop_ids else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def close(self) -> None:
         if self._assistant is not None:

@@ -152,18 +152,13 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tracing = setup_tracing(settings)
         rt = runtime or await Runtime.open(settings)
-        warming: asyncio.Task[int] | None = None
         if queued is None:
             rt.llm()  # load the model before the first shopper waits for it
-            # the shops' prompt prefixes, in the background: it gives way to any shopper
-            if warm is None or warm:
-                warming = asyncio.create_task(rt.warm(warm))
-        state["rt"] = rt
-        state["secret"] = settings.signing_key()
-        yield
-        if warming is not None:
-            warming.cancel()
-            await asyncio.gather(warming, return_exceptions=True)
+        # the shops' prompt prefixes, in the background (here, unless turn workers run them)
+        async with rt.warming(warm if queued is None else ()):
+            state["rt"] = rt
+            state["secret"] = settings.signing_key()
+            yield
         if queued is not None:
             await queued.close()
         if runtime is None:

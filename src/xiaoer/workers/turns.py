@@ -319,27 +319,25 @@ async def run_worker(settings: Settings, *, jobs: int = 4) -> None:
         raise errors.BadInput("xiaoer worker needs XIAOER_REDIS_URL (the queue is on Redis)")
     rt = await Runtime.open(settings)
     rt.llm()  # load the model before the first job waits for it
-    warming = asyncio.create_task(rt.warm())  # the shops' prompt prefixes; gives way to turns
     pause = RECONNECT_S[0]
     try:
-        while True:
-            worker = Worker(**(worker_settings(settings, lambda: rt, jobs=jobs)
-                               | {"handle_signals": True}))  # fmt: skip
-            began = time.monotonic()
-            try:
-                await worker.async_run()
-                return
-            except (RedisError, OSError) as exc:
-                if time.monotonic() - began > RECONNECT_S[1]:
-                    pause = RECONNECT_S[0]  # it had been up a while: a fresh outage
-                log.warning("lost Redis (%s); connecting again in %.0f s", exc, pause)
-            finally:
-                await close_worker(worker)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, RECONNECT_S[1])
+        async with rt.warming():  # the shops' prompt prefixes; gives way to turns
+            while True:
+                worker = Worker(**(worker_settings(settings, lambda: rt, jobs=jobs)
+                                   | {"handle_signals": True}))  # fmt: skip
+                began = time.monotonic()
+                try:
+                    await worker.async_run()
+                    return
+                except (RedisError, OSError) as exc:
+                    if time.monotonic() - began > RECONNECT_S[1]:
+                        pause = RECONNECT_S[0]  # it had been up a while: a fresh outage
+                    log.warning("lost Redis (%s); connecting again in %.0f s", exc, pause)
+                finally:
+                    await close_worker(worker)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECONNECT_S[1])
     finally:
-        warming.cancel()
-        await asyncio.gather(warming, return_exceptions=True)
         await rt.close()
 
 
