@@ -569,7 +569,7 @@ class Assistant:
         deps: TurnDeps,
         text: str,
         understood: Understanding | None,
-        rerun: bool = True,
+        rerun: bool,
     ) -> str | None:
         """Settle the turn from the action desk when the message answers a pending action.
 
