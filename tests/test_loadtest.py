@@ -69,6 +69,9 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0
     assert result["latency_ms"]["p99"] >= result["latency_ms"]["p50"] > 0
     assert result["rss_peak_mb"] > 0
+    cpu = result["cpu_s"]  # by process: the API ran the turns (and the stub only answered)
+    assert set(cpu) == {"load client", "stub", "api", "turn workers"}
+    assert cpu["api"] > cpu["stub"] and cpu["turn workers"] == 0
 
 
 async def test_with_one_model_slot_shoppers_are_held_then_answered_once() -> None:
@@ -96,3 +99,4 @@ async def test_a_worker_killed_or_redis_restarted_mid_load_loses_and_doubles_not
     assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0
     assert set(result["statuses"]) == {"200"}
     assert result["recovery_s"] is not None and result["recovery_s"] < 60
+    assert {"postgres", "redis"} <= set(result["cpu_s"]) and result["cpu_s"]["turn workers"] > 0

@@ -576,6 +576,10 @@ async def loadtest(
             lambda r: f"{r['actions_executed']} ({r['actions_executed_twice']})",
         ),
         ("RSS peak MB", lambda r: r["rss_peak_mb"]),
+        (
+            "CPU ms per answer, by process",
+            lambda r: ", ".join(f"{k} {v:g}" for k, v in r["cpu_ms_per_answer"].items()),
+        ),
         ("recovery s", lambda r: r["recovery_s"] if r["recovery_s"] is not None else "–"),
     ]
     for name, cell in rows:

@@ -255,12 +255,19 @@ class Runtime:
         """Fill the embedded model's cache with these shops' prompt prefixes (`Assistant.warm`;
         all shops when None), as many shops as its saved states hold. A warm-up gives way to
         any shopper's call, and never fails the caller: a failure is logged. Returns the
-        prompt tokens read."""
-        if self.settings.llm_base_url:
-            return 0  # an endpoint keeps its own cache
+        prompt tokens read. The shops' knowledge indexes are built first (with an endpoint
+        too), so the first turns do not each wait for them."""
         if shop_ids is None:
             async with self.sessions() as s:
                 shop_ids = [shop.id for shop in await ShopRepository(s).list()]
+        started = time.perf_counter()
+        try:
+            await self.knowledge().warm(shop_ids)
+        except Exception:
+            log.exception("building the shops' knowledge indexes failed")
+        self.timings["warm_knowledge_s"] = time.perf_counter() - started
+        if self.settings.llm_base_url:
+            return 0  # an endpoint keeps its own cache
         per_shop = len(tool_sets(list(self.assistant().tools))) + 1
         fit = max(1, self.settings.llm_snapshots // per_shop)
         read = 0

@@ -193,3 +193,29 @@ async def test_a_merchant_chat_log_named_like_the_bundles_keeps_its_candidates(
     )
     assert report.source_id == "chats:chats.jsonl"
     assert len(await kb.candidates("alpha")) == 2  # one per log; neither replaced the other
+
+
+async def test_turns_arriving_together_wait_for_one_build(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's first turns for a shop all find its index missing: they share one build
+    (each used to build its own, one after another, and the last waited for all of them)."""
+    import asyncio
+
+    kb = rt.knowledge()
+    kb._indexes.clear()
+    built: list[int] = []
+    build = kb._build
+    monkeypatch.setattr(kb, "_build", lambda rows: built.append(len(rows)) or build(rows))
+    indexes = await asyncio.gather(*(kb.index("alpha") for _ in range(8)))
+    assert len(built) == 1 and all(i is indexes[0] for i in indexes)
+    doc = Path(rt.settings.home) / "w.md"
+    doc.write_text(WARRANTY, encoding="utf-8")
+    await kb.ingest_document("alpha", doc)
+    assert await kb.index("alpha") is not indexes[0] and len(built) == 2  # knowledge changed
+
+
+async def test_warm_builds_the_named_shops_indexes(rt: Runtime) -> None:
+    rt.knowledge()._indexes.clear()
+    await rt.warm(["beta"])
+    assert set(rt.knowledge()._indexes) == {"beta"} and "warm_knowledge_s" in rt.timings

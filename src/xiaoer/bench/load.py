@@ -95,6 +95,8 @@ class Sent:
     first_s: float = 0.0
     """Seconds to the first answer: the reply, or the holding reply (202) while in line."""
     held: bool = False
+    at: float = 0.0
+    """When it was first sent (monotonic)."""
 
 
 @dataclass
@@ -103,6 +105,8 @@ class Run:
     sent: list[Sent] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     rss_peak_mb: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each role used during the load (the load client, stub, API, …)."""
     wall_s: float = 0.0
     recovery_s: float | None = None
 
@@ -114,25 +118,49 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _rss_mb(pids: list[int]) -> float:
-    """Resident memory of these processes and their children, in MB (from /proc)."""
-    seen, total = set(), 0
+def _tree(pids: list[int]) -> list[int]:
+    """These processes and their descendants that are alive (from /proc)."""
+    seen: list[int] = []
     todo = list(pids)
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
-        seen.add(pid)
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        seen.append(pid)
+        todo.extend(int(c) for c in children)
+    return seen
+
+
+def _rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes and their children, in MB (from /proc)."""
+    total = 0
+    for pid in _tree(pids):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
-        todo.extend(int(c) for c in children)
     return total / 1024
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) these processes and their descendants have used, counting
+    the children they have already reaped (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 class Cluster:
@@ -213,6 +241,28 @@ class Cluster:
 
     def pids(self) -> list[int]:
         return [p.pid for name, p in self.procs.items() if name != "stub" and p.poll() is None]
+
+    def roles(self) -> dict[str, list[int]]:
+        """The processes by what they do, for the CPU breakdown (the load client is this one)."""
+        alive = {n: p.pid for n, p in self.procs.items() if p.poll() is None}
+        roles = {
+            "stub": [alive["stub"]] if "stub" in alive else [],
+            "api": [alive["api"]] if "api" in alive else [],
+            "turn workers": [pid for n, pid in alive.items() if n.startswith("worker")],
+        }
+        if self.pg:
+            try:
+                roles["postgres"] = [int((self.pg.data / "postmaster.pid").read_text().split()[0])]
+            except (OSError, ValueError, IndexError):
+                roles["postgres"] = []
+        if self.redis and self.redis.proc:
+            roles["redis"] = [self.redis.proc.pid]
+        return roles
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far, by role (a process restarted by a fault starts again at 0)."""
+        used = {role: _cpu_s(pids) for role, pids in self.roles().items()}
+        return {"load client": time.process_time(), **used}
 
     def close(self) -> None:
         for p in self.procs.values():
@@ -300,7 +350,7 @@ async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sen
     """Post one message until it is answered or `give_up` (monotonic): a failed send is
     retried with the same key, and a held one (202: the holding reply, the message in line for
     the model) is asked for again with the same key after its `Retry-After`."""
-    started = time.monotonic()
+    started = sent.at = time.monotonic()
     body = {"text": sent.text, "client_key": sent.key}
     while True:
         sent.attempts += 1
@@ -503,6 +553,7 @@ async def run_setup(
                     run.rss_peak_mb = max(run.rss_peak_mb, _rss_mb(cluster.pids()))
                     await asyncio.sleep(0.5)
 
+            cpu_before = cluster.cpu()
             sampler = asyncio.create_task(sample())
             recovery = None
             if setup.fault != "none":  # probed from the moment the fault ends, beside the load
@@ -513,6 +564,8 @@ async def run_setup(
                 for shop, shopper, msgs in plans
             ))  # fmt: skip
             run.wall_s = time.monotonic() - started
+            cpu_after = cluster.cpu()
+            run.cpu_s = {r: max(0.0, cpu_after.get(r, 0.0) - v) for r, v in cpu_before.items()}
             if recovery is not None:
                 run.recovery_s = await recovery
             sampler_done.set()
@@ -565,6 +618,10 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "retried_sends": sum(m.attempts > 1 for m in run.sent),
         "apologies": sum(m.fallback for m in answered),
         "rss_peak_mb": round(run.rss_peak_mb),
+        "cpu_s": {role: round(v, 1) for role, v in run.cpu_s.items()},
+        "cpu_ms_per_answer": {
+            role: round(1000 * v / max(len(answered), 1), 1) for role, v in run.cpu_s.items()
+        },
         "recovery_s": None if run.recovery_s is None else round(run.recovery_s, 1),
         **audit,
     }

@@ -107,17 +107,30 @@ class KnowledgeBase:
     # ---- search -----------------------------------------------------------------------
 
     async def index(self, shop_id: str) -> ShopIndex:
+        """The shop's index as its knowledge stands, built when it changed. Turns that find it
+        missing at once wait for one build, not one each."""
         async with self.sessions() as s:
             repo = KnowledgeRepository(s, shop_id)
             signature = await repo.signature()
             cached = self._indexes.get(shop_id)
             if cached is not None and cached[0] == signature:
                 return cached[1]
-            rows = await repo.chunks()
-        async with self._lock:
-            index = await asyncio.to_thread(self._build, rows)
-            self._indexes[shop_id] = (signature, index)
+            async with self._lock:
+                cached = self._indexes.get(shop_id)  # built while this turn waited
+                if cached is not None and cached[0] == signature:
+                    return cached[1]
+                rows = await repo.chunks()
+                index = await asyncio.to_thread(self._build, rows)
+                self._indexes[shop_id] = (signature, index)
         return index
+
+    async def warm(self, shop_ids: Sequence[str]) -> None:
+        """Build these shops' indexes and load the query embedder now, so that the first
+        shoppers' turns do not pay for it."""
+        for shop_id in shop_ids:
+            await self.index(shop_id)
+        if self.embedder is not None:
+            await asyncio.to_thread(self.embedder.query, "你好")
 
     def _build(self, rows: Sequence[KnowledgeChunkRow]) -> ShopIndex:
         passages = [_passage(r) for r in rows]
