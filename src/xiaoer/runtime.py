@@ -36,6 +36,7 @@ from xiaoer.llm.base import LLM, ChatMessage
 from xiaoer.llm.gate import SLOTS, GatedLLM, LLMGate
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
+from xiaoer.services.signals import Signals
 from xiaoer.store.db import make_engine, migrate, sessionmaker
 from xiaoer.store.repositories import ShopRepository
 
@@ -83,6 +84,12 @@ class Runtime:
     _turns: BoundedTurns | None = None
     _gated: GatedLLM | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    signals: Signals = field(init=False)
+    """Wake-ups of the live streams when a commit changes what they show."""
+
+    def __post_init__(self) -> None:
+        self.signals = Signals(self.settings.redis_url)
+        self.signals.watch(self.sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, llm: LLM | None = None) -> Runtime:
@@ -295,6 +302,7 @@ class Runtime:
     async def close(self) -> None:
         if self._assistant is not None:
             await self._assistant.limiter.close()
+        await self.signals.close()
         await self.engine.dispose()
 
 

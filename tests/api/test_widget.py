@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -172,3 +173,34 @@ async def test_a_human_agents_reply_reaches_the_shopper_on_the_live_stream(
     r = await asyncio.wait_for(listening, 5)
     events = re.findall(r"event: (\w+)\ndata: (.*)\n\n", r.text)
     assert events[-1] == ("released", '{"mode": "ai"}') and events[0][0] == "message"
+
+
+async def test_an_agents_reply_wakes_the_shoppers_stream_at_once(
+    merchant: httpx.AsyncClient, runtime: Runtime, llm: ScriptedLLM,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """No timed look at the database after the first (poll and keepalive 60 s): the reply and
+    the release reach the stream because their commits wake it."""
+    import xiaoer.api.widget as widget
+
+    monkeypatch.setattr(widget, "POLL_S", 60.0)
+    monkeypatch.setattr(widget, "KEEPALIVE_S", 60.0)
+    monkeypatch.setattr(widget, "LIFETIME_S", 5.0)
+    llm.steps = [say("您好，在的。")]
+    auth = await _shopper(merchant)
+    cid = (await merchant.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    sent = {"text": "在吗", "client_key": "k-1"}
+    answer = await merchant.post(f"/v1/conversations/{cid}/messages", json=sent, headers=auth)
+    inbox = runtime.inbox()
+    await inbox.takeover("mini", cid, "小王")
+    url = f"/v1/conversations/{cid}/events?after={answer.json()['message_id']}"
+    listening = asyncio.create_task(merchant.get(url, headers=auth))
+    await asyncio.sleep(0.2)
+    await inbox.reply("mini", cid, "我是客服小王。", "小王")
+    await asyncio.sleep(0.2)
+    began = time.monotonic()
+    await inbox.release("mini", cid)
+    r = await listening
+    assert time.monotonic() - began < 2.0  # ended by the release, not its 5 s lifetime
+    events = [e for e, _ in re.findall(r"event: (\w+)\ndata: (.*)\n\n", r.text)]
+    assert events == ["message", "released"]

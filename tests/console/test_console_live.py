@@ -4,7 +4,9 @@ messages and the handoffs that changed, with keepalive pings; the pages load its
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -69,3 +71,41 @@ async def test_live_pages_load_the_script_and_others_do_not(
     assert script.status_code == 200 and "EventSource" in script.text
     page = await console.get("/console/mini/queue")
     assert "script-src 'self'" in page.headers["content-security-policy"]  # no inline script
+
+
+async def test_a_commit_wakes_the_stream_at_once(
+    console: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No timed look at the database within the stream's life but at its end (poll and
+    keepalive 60 s, life 3 s): the stream looks, and names the change, right after the commit
+    because the commit woke it."""
+    monkeypatch.setattr(live, "POLL_S", 60.0)
+    monkeypatch.setattr(live, "KEEPALIVE_S", 60.0)
+    monkeypatch.setattr(live, "LIFETIME_S", 3.0)
+    looked: list[float] = []
+    mark = live.live_service.mark
+
+    async def watched(*args: Any) -> Any:
+        looked.append(time.monotonic())
+        return await mark(*args)
+
+    monkeypatch.setattr(live.live_service, "mark", watched)
+    await chats(runtime)
+    await login(console, "li")
+    committed: list[float] = []
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0.5)
+        async with runtime.sessions() as s:
+            await ConversationRepository(s, "mini").add_message(
+                "c0", "shopper", "还在吗", NOW + timedelta(minutes=1)
+            )
+            committed.append(time.monotonic())
+            await s.commit()
+
+    task = asyncio.create_task(meanwhile())
+    r = await console.get("/console/mini/events")
+    await task
+    assert any(0 < t - committed[0] < 1.0 for t in looked), (looked, committed)
+    changes = [f for f in r.text.split("\n\n") if f.startswith("event: change")]
+    assert len(changes) == 1 and '"conversations": ["c0"]' in changes[0], r.text

@@ -12,7 +12,6 @@ page of the shop with the widget on it, signed in as one of the shop's shoppers:
 never for a public server (anyone who opens it chats as that shopper).
 """
 
-import asyncio
 import html
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +28,7 @@ from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound
 from xiaoer.domain.models import Product
 from xiaoer.runtime import Runtime
+from xiaoer.services.signals import conversation_topic
 from xiaoer.store.repositories import (
     CatalogRepository,
     ConversationRepository,
@@ -37,6 +37,10 @@ from xiaoer.store.repositories import (
 )
 
 POLL_S = 2.0
+"""Without Redis the stream also reads every this many seconds (a write by another process);
+a commit in this process wakes it at once (`services.signals`)."""
+POLL_REDIS_S = 15.0
+"""With Redis every commit anywhere wakes it; this is for a signal lost on the way."""
 KEEPALIVE_S = 15.0
 LIFETIME_S = 30 * 60.0
 SHOWN_ROLES = ("shopper", "assistant", "agent")
@@ -129,10 +133,14 @@ def widget_router(
         if conv is None or conv.shopper_id != claims.shopper_id:
             raise NotFound(f"conversation {conversation_id!r} not found")
 
+        signals, topic = rt().signals, conversation_topic(conversation_id)
+        poll = POLL_REDIS_S if signals.redis_url else POLL_S
+
         async def frames() -> AsyncIterator[str]:
             seen, quiet, began = after, time.monotonic(), time.monotonic()
             yield ": connected\n\n"
             while time.monotonic() - began < LIFETIME_S:
+                signal = signals.take(topic)  # before the read: a commit after it wakes us
                 async with rt().sessions() as s:
                     repo = ConversationRepository(s, claims.shop_id)
                     rows = await repo.messages_after(conversation_id, seen)
@@ -149,7 +157,10 @@ def widget_router(
                 if time.monotonic() - quiet >= KEEPALIVE_S:
                     yield PING
                     quiet = time.monotonic()
-                await asyncio.sleep(POLL_S)
+                now = time.monotonic()  # wake for a signal, the next ping or the end
+                await signals.wait(
+                    signal, min(poll, quiet + KEEPALIVE_S - now, began + LIFETIME_S - now)
+                )
                 if await request.is_disconnected():
                     return
 

@@ -1,9 +1,14 @@
 """Live updates for the console's pages: `GET /console/{shop}/events`, an SSE stream that
 says what changed in the shop (`services.live`) — new messages (by conversation) and changes
-to the open handoffs — checked every 2 s, with a `: ping` comment every 15 s while nothing
-changes. `static/live.js` redraws the queue, the conversations list, or a transcript whose
+to the open handoffs — with a `: ping` comment every 15 s while nothing changes.
+`static/live.js` redraws the queue, the conversations list, or a transcript whose
 conversation changed. A stream ends after 30 minutes (the browser reconnects) or when the
 browser goes away.
+
+The stream reads the database when a commit in the shop wakes it (`services.signals`: in
+this process, or any process over Redis), at most every `GAP_S` seconds so that a busy shop's
+burst is one read; and every `POLL_S` seconds anyway — 2 s without Redis (a write from
+another process is seen then), 15 s with it (a lost signal).
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from fastapi.responses import Response, StreamingResponse
 
 from xiaoer.console.pages import Pages
 from xiaoer.services import live as live_service
+from xiaoer.services.signals import shop_topic
 
 __all__ = ["add_live"]
 
 POLL_S = 2.0
+POLL_REDIS_S = 15.0
+GAP_S = 0.25
 KEEPALIVE_S = 15.0
 LIFETIME_S = 30 * 60.0
 
@@ -47,13 +55,23 @@ def add_live(app: FastAPI, pages: Pages) -> None:
         async with rt().sessions() as s:
             start = await live_service.mark(s, shop_id)
 
+        signals, topic = rt().signals, shop_topic(shop_id)
+        poll = POLL_REDIS_S if signals.redis_url else POLL_S
+        signal = signals.take(topic)  # taken before the mark: a commit after it wakes us
+
         async def frames() -> AsyncIterator[str]:
+            nonlocal signal
             seen, quiet, began = start, time.monotonic(), time.monotonic()
             yield ": connected\n\n"
             while time.monotonic() - began < LIFETIME_S:
-                await asyncio.sleep(POLL_S)
+                await asyncio.sleep(GAP_S)
+                now = time.monotonic()  # wake for a signal, the next ping or the end
+                await signals.wait(
+                    signal, min(poll, quiet + KEEPALIVE_S - now, began + LIFETIME_S - now)
+                )
                 if await request.is_disconnected():
                     return
+                signal = signals.take(topic)
                 async with rt().sessions() as s:
                     now = await live_service.mark(s, shop_id)
                     if now != seen:
