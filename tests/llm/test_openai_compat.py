@@ -108,3 +108,15 @@ async def test_a_reply_that_loops_is_cut_at_its_first_repeat() -> None:
     )
     done = await llm.complete([ChatMessage("user", "催一下")], [])
     assert done.content == "已为您催促仓库。预计明天发出。"
+
+
+def test_broken_native_arguments_are_repaired_but_a_cut_value_is_not_guessed() -> None:
+    from xiaoer.llm.openai_compat import _args
+
+    assert _args('{"order_id": "SO1", "reason": "不想要了"') == {
+        "order_id": "SO1",
+        "reason": "不想要了",
+    }
+    assert _args("{order_id: 'SO1',}") == {"order_id": "SO1"}
+    assert _args('{"order_id": "SO26111') == {}  # the id itself cut off
+    assert _args("") == {} and _args("[1, 2]") == {}

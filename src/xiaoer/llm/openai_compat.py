@@ -15,7 +15,7 @@ from typing import Any
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.llm.loops import cut_repeats
-from xiaoer.llm.parse import calls_in_text, looks_like_call, new_call_id
+from xiaoer.llm.parse import calls_in_text, lenient_json, looks_like_call, new_call_id
 
 
 def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
@@ -136,8 +136,6 @@ class OpenAICompatLLM:
 
 
 def _args(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError:
-        return {}
+    """A native tool call's arguments; broken JSON read as `parse.lenient_json` reads it."""
+    value = lenient_json(raw) if raw.strip() else {}
     return value if isinstance(value, dict) else {}

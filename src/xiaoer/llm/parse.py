@@ -15,12 +15,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import json_repair
+
 from xiaoer.llm.base import ToolCall, ToolSpec
 
 _TAGGED = re.compile(r"<(tool_call|tools|function_call)>\s*(.*?)\s*(?:</\1>|$)", re.S)
 _FENCED = re.compile(r"```(?:json|tool_call)?\s*(.*?)\s*(?:```|$)", re.S)
 _NAME_KEYS = ("name", "function", "tool", "tool_name")
 _ARG_KEYS = ("arguments", "parameters", "args", "params", "input")
+_ARG_KEY = "|".join(_ARG_KEYS)
+_QUOTED_OBJECT = re.compile(rf'("(?:{_ARG_KEY})"\s*:\s*)"(\{{.*\}})"', re.S)
 
 
 def looks_like_call(text: str) -> bool:
@@ -31,22 +35,40 @@ def looks_like_call(text: str) -> bool:
     return head.startswith(("{", "```", "<tool_call>", "<tools>", "<function_call>", "[{"))
 
 
-def _load(blob: str) -> Any:
+def lenient_json(blob: str) -> Any:
+    """The JSON value a model meant: as written, the object inside prose, Python quoting, or
+    else repaired (json-repair: braces left open, keys unquoted, a comma missing, an object
+    given as a string with its quotes unescaped). None when there is none to be had, or when
+    a string was cut off: a value cut mid-way (SO26111 for SO2611190048) may be a wrong one."""
     blob = blob.strip()
     try:
         return json.loads(blob)
     except json.JSONDecodeError:
         pass
     start, end = blob.find("{"), blob.rfind("}")
-    if start < 0 or end <= start:
+    if start < 0:
         return None
-    inner = blob[start : end + 1]
-    for loader in (json.loads, ast.literal_eval):
-        try:
-            return loader(inner)
-        except (ValueError, SyntaxError, json.JSONDecodeError, RecursionError, MemoryError):
-            continue
-    return None
+    if end > start:
+        inner = blob[start : end + 1]
+        for loader in (json.loads, ast.literal_eval):
+            try:
+                return loader(inner)
+            except (ValueError, SyntaxError, json.JSONDecodeError, RecursionError, MemoryError):
+                continue
+    return _repaired(blob[start:])
+
+
+def _repaired(text: str) -> Any:
+    quotes = len(re.findall(r'(?<!\\)"', text))
+    if quotes % 2 or (not quotes and text.count("'") % 2):
+        return None  # a string left open: cut off
+    # arguments given as a string whose own quotes are not escaped: the object, unquoted
+    text = _QUOTED_OBJECT.sub(r"\1\2", text)
+    try:
+        value = json_repair.loads(text)
+    except Exception:  # its own failure on input it cannot read: no call
+        return None
+    return value if isinstance(value, dict | list) and value else None
 
 
 def _as_call(obj: Any, tool_names: set[str]) -> tuple[str, dict[str, Any]] | None:
@@ -59,7 +81,7 @@ def _as_call(obj: Any, tool_names: set[str]) -> tuple[str, dict[str, Any]] | Non
         return None
     args: Any = next((obj[k] for k in _ARG_KEYS if k in obj), {})
     if isinstance(args, str):
-        args = _load(args) if args.strip() else {}
+        args = lenient_json(args) if args.strip() else {}
     if not isinstance(args, dict):
         return None
     return name, args
@@ -70,7 +92,7 @@ def parse_tool_calls(text: str, tool_names: set[str]) -> list[tuple[str, dict[st
     candidates = [body for _, body in _TAGGED.findall(text)] or _FENCED.findall(text) or [text]
     calls: list[tuple[str, dict[str, Any]]] = []
     for blob in candidates:
-        obj = _load(blob)
+        obj = lenient_json(blob)
         items = obj if isinstance(obj, list) else [obj]
         for item in items:
             call = _as_call(item, tool_names)
