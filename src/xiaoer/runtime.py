@@ -72,6 +72,11 @@ def build_llm(settings: Settings, progress: Callable[[int, int], None] | None = 
     )
 
 
+WARM_KNOWLEDGE_SHOPS = 50
+"""At start, at most this many shops' knowledge indexes are built (0.1–1 s each); a shop
+beyond them builds its own on its first turn."""
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -263,13 +268,13 @@ class Runtime:
         all shops when None), as many shops as its saved states hold. A warm-up gives way to
         any shopper's call, and never fails the caller: a failure is logged. Returns the
         prompt tokens read. The shops' knowledge indexes are built first (with an endpoint
-        too), so the first turns do not each wait for them."""
+        too; at most `WARM_KNOWLEDGE_SHOPS`), so that the first turns do not wait for them."""
         if shop_ids is None:
             async with self.sessions() as s:
                 shop_ids = [shop.id for shop in await ShopRepository(s).list()]
         started = time.perf_counter()
-        try:
-            await self.knowledge().warm(shop_ids)
+        try:  # a platform's thousands of shops: the first ones now, the others on first use
+            await self.knowledge().warm(list(shop_ids)[:WARM_KNOWLEDGE_SHOPS])
         except Exception:
             log.exception("building the shops' knowledge indexes failed")
         self.timings["warm_knowledge_s"] = time.perf_counter() - started
