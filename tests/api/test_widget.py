@@ -125,6 +125,20 @@ async def test_a_quiet_stream_sends_keepalive_pings(monkeypatch: pytest.MonkeyPa
     assert all(f == sse.PING for f in frames[1:-1])
 
 
+async def _taken_over(
+    merchant: httpx.AsyncClient, runtime: Runtime, llm: ScriptedLLM
+) -> tuple[dict[str, str], str, int]:
+    """A shopper's conversation answered once by the AI, then taken over by 小王: the
+    shopper's auth, the conversation, and the answer's message id."""
+    llm.steps = [say("您好，在的。")]
+    auth = await _shopper(merchant)
+    cid = (await merchant.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    sent = {"text": "在吗", "client_key": "k-1"}
+    answer = await merchant.post(f"/v1/conversations/{cid}/messages", json=sent, headers=auth)
+    await runtime.inbox().takeover("mini", cid, "小王")
+    return auth, cid, answer.json()["message_id"]
+
+
 async def test_a_human_agents_reply_reaches_the_shopper_on_the_live_stream(
     merchant: httpx.AsyncClient, runtime: Runtime, llm: ScriptedLLM,
     monkeypatch: pytest.MonkeyPatch,
@@ -134,14 +148,8 @@ async def test_a_human_agents_reply_reaches_the_shopper_on_the_live_stream(
     monkeypatch.setattr(widget, "POLL_S", 0.05)
     monkeypatch.setattr(widget, "KEEPALIVE_S", 0.3)
     monkeypatch.setattr(widget, "LIFETIME_S", 1.0)
-    llm.steps = [say("您好，在的。")]
-    auth = await _shopper(merchant)
-    cid = (await merchant.post("/v1/conversations", headers=auth)).json()["conversation_id"]
-    sent = {"text": "在吗", "client_key": "k-1"}
-    answer = await merchant.post(f"/v1/conversations/{cid}/messages", json=sent, headers=auth)
-    after = answer.json()["message_id"]
+    auth, cid, after = await _taken_over(merchant, runtime, llm)
     inbox = runtime.inbox()
-    await inbox.takeover("mini", cid, "小王")
     await inbox.whisper("mini", cid, "先安抚一下")  # for the AI: never on the shopper's screen
 
     url = f"/v1/conversations/{cid}/events?after={after}"
@@ -186,14 +194,9 @@ async def test_an_agents_reply_wakes_the_shoppers_stream_at_once(
     monkeypatch.setattr(widget, "POLL_S", 60.0)
     monkeypatch.setattr(widget, "KEEPALIVE_S", 60.0)
     monkeypatch.setattr(widget, "LIFETIME_S", 5.0)
-    llm.steps = [say("您好，在的。")]
-    auth = await _shopper(merchant)
-    cid = (await merchant.post("/v1/conversations", headers=auth)).json()["conversation_id"]
-    sent = {"text": "在吗", "client_key": "k-1"}
-    answer = await merchant.post(f"/v1/conversations/{cid}/messages", json=sent, headers=auth)
+    auth, cid, after = await _taken_over(merchant, runtime, llm)
     inbox = runtime.inbox()
-    await inbox.takeover("mini", cid, "小王")
-    url = f"/v1/conversations/{cid}/events?after={answer.json()['message_id']}"
+    url = f"/v1/conversations/{cid}/events?after={after}"
     listening = asyncio.create_task(merchant.get(url, headers=auth))
     await asyncio.sleep(0.2)
     await inbox.reply("mini", cid, "我是客服小王。", "小王")
