@@ -21,7 +21,7 @@ from xiaoer.config import Settings
 from xiaoer.domain.errors import BadInput
 from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
-from xiaoer.workers.turns import LEASE_S, QUEUE, close_worker, worker_settings
+from xiaoer.workers.turns import FINISHED, LEASE_S, QUEUE, Pace, close_worker, worker_settings
 
 
 @asynccontextmanager
@@ -158,8 +158,10 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
         assert await rt_queue_length(rt.settings) == 2
         metrics = (await c.get("/metrics")).text
         assert "xiaoer_turn_queue_depth 2.0" in metrics
+        before = await finished_count(rt.settings)
         llm.gate.set()
         assert (await first).status_code == 200
+        assert await finished_count(rt.settings) == before + 1  # the line's pace counts it
         for _ in range(100):
             last = await send(1)
             if last.status_code == 200:
@@ -168,6 +170,28 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
         assert last.status_code == 200 and last.json()["reply"] == "第二个回答。"
         read = (await c.get(f"/v1/conversations/{cids[1]}")).json()
         assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
+
+
+async def finished_count(settings: Settings) -> int:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return int(await redis.get(FINISHED) or 0)
+    finally:
+        await redis.aclose()
+
+
+def test_the_lines_pace_is_measured_over_seconds_not_one_reading() -> None:
+    """Turns finished per second, from the workers' count read now and then: none from one
+    reading or from under 3 s; the readings of the last minute, one a second at most."""
+    pace = Pace()
+    assert pace.observe(100.0, 40) is None  # one reading
+    assert pace.observe(101.5, 55) is None  # 1.5 s: too short to say
+    assert pace.observe(104.0, 80) == 10.0  # 40 turns in 4 s
+    assert pace.observe(104.2, 90) == pytest.approx(50 / 4.2)  # not kept: < 1 s after the last
+    assert pace.observe(161.0, 700) == pytest.approx(645 / 59.5)  # from 101.5 s: 100 s is too old
+    assert Pace().observe(0.0, 5) is None and pace.observe(200.0, 700) is None  # nothing new
 
 
 async def in_progress_ms(settings: Settings) -> int:
@@ -207,6 +231,8 @@ async def test_a_turn_whose_events_cannot_be_relayed_still_stores_its_reply(
     class Gone:
         async def publish(self, *_args: object) -> None:
             raise RedisConnectionError("Error 111 connecting")
+
+        incr = publish  # the line's pace misses the turn, and nothing else does
 
     llm.steps = [say("您好！")]
     cid = await runtime.assistant().start("mini", "U1")

@@ -28,12 +28,14 @@ worker) and runs up to `XIAOER_WORKER_JOBS` turns at a time, each under the turn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
 import uuid
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
@@ -83,6 +85,11 @@ RECONNECT_S = (1.0, 10.0)
 """A worker that lost Redis tries again after the first, doubling up to the second."""
 RELAY_MARGIN_S = 30.0
 """How much longer than the turn deadline the API waits for a queued turn's answer."""
+FINISHED = "xiaoer:turns:finished"
+"""How many turns the workers have finished, ever: the line's pace comes from it."""
+PACE_WINDOW_S = (3.0, 60.0)
+"""The pace is measured over the oldest count at least the first and at most the second
+this many seconds old."""
 _EVENTS: dict[str, type[Any]] = {
     "accepted": Accepted,
     "queued": Queued,
@@ -110,6 +117,27 @@ def _job_id(shop_id: str, conversation_id: str, client_key: str) -> str:
     return hashlib.sha256(f"{shop_id}\n{conversation_id}\n{client_key}".encode()).hexdigest()[:32]
 
 
+class Pace:
+    """Turns finished per second across the workers, from the `FINISHED` count as this API
+    worker reads it now and then: the estimate a held shopper is told (`Retry-After`)."""
+
+    def __init__(self) -> None:
+        self._seen: deque[tuple[float, int]] = deque()
+
+    def observe(self, now: float, finished: int) -> float | None:
+        """Record the count read at `now`; the pace since the oldest reading in the window,
+        or None before there is one (or when nothing finished: no estimate to give)."""
+        low, high = PACE_WINDOW_S
+        while self._seen and now - self._seen[0][0] > high:
+            self._seen.popleft()
+        if not self._seen or now - self._seen[-1][0] >= 1.0:
+            self._seen.append((now, finished))
+        then, before = self._seen[0]
+        if now - then < low or finished <= before:
+            return None
+        return (finished - before) / (now - then)
+
+
 class QueuedTurns:
     """The API's side: `turn` with the signature of `BoundedTurns.turn`, run by a worker.
 
@@ -123,6 +151,7 @@ class QueuedTurns:
         self.redis_url = redis_url
         self.wait_s = (deadline_s or 180.0) + RELAY_MARGIN_S
         self.hold_after = hold_after
+        self.pace = Pace()
         self._pool: ArqRedis | None = None
 
     async def pool(self) -> ArqRedis:
@@ -192,7 +221,8 @@ class QueuedTurns:
             message = await channel.get_message(ignore_subscribe_messages=True, timeout=wait)
             if message is None:
                 if not heard and not told and loop.time() - since >= self.hold_after:
-                    await emit(holding(await self._ahead(pool, job), en=en))
+                    ahead = await self._ahead(pool, job)
+                    await emit(holding(ahead, en=en, eta_s=await self._eta(pool, ahead)))
                     told = True
                 continue
             heard = True
@@ -207,6 +237,12 @@ class QueuedTurns:
             if (cls := _EVENTS.get(kind)) is not None:
                 await emit(cls(**data))
         raise Unavailable("no turn worker answered in time; send it again")
+
+    async def _eta(self, pool: ArqRedis, ahead: int) -> float | None:
+        """Seconds until a turn with `ahead` turns before it is taken, at the line's pace."""
+        finished = int(await pool.get(FINISHED) or 0)
+        pace = self.pace.observe(asyncio.get_running_loop().time(), finished)
+        return None if pace is None else (ahead + 1) / pace
 
     @staticmethod
     async def _ahead(pool: ArqRedis, job: str) -> int:
@@ -252,15 +288,24 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             emit=emit,
         )  # fmt: skip
     except XiaoerError as exc:
+        await _finished(redis)
         await publish("error", {"type": type(exc).__name__, "message": exc.message})
         return
     except Exception as exc:  # the API must hear of it, never wait out its deadline
         log.error("turn job failed", exc_info=exc)
+        await _finished(redis)
         await publish("error", {"type": "InternalError", "message": ""})
         return
     finally:
         lease.cancel()
+    await _finished(redis)
     await publish("done", result.full())
+
+
+async def _finished(redis: ArqRedis) -> None:
+    """One more turn finished (the line's pace, `QueuedTurns._eta`)."""
+    with contextlib.suppress(RedisError, OSError):  # Redis away: the pace misses one turn
+        await redis.incr(FINISHED)
 
 
 async def _keep_lease(redis: ArqRedis, job_id: str | None) -> None:
