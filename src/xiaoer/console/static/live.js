@@ -10,6 +10,12 @@
   var conversation = me.getAttribute("data-conversation") || "";
   var notice = document.getElementById("live");
   var stream = new EventSource(me.getAttribute("data-events"));
+  // Once the page is being left (a form sent, a link followed) a change is not redrawn: the
+  // change may be the agent's own action, and a reload now would cancel where it leads.
+  var leaving = false;
+  function leave() { leaving = true; stream.close(); }
+  document.addEventListener("submit", leave, true);
+  window.addEventListener("beforeunload", leave);
 
   function typing() {
     var fields = document.querySelectorAll("textarea, input:not([type=hidden]):not([type=checkbox])");
@@ -21,6 +27,7 @@
   }
 
   stream.addEventListener("change", function (e) {
+    if (leaving) return;
     var data = JSON.parse(e.data);
     var mine = page === "queue" || page === "conversations" ||
       (page === "transcript" && (data.conversations.indexOf(conversation) >= 0 ||
