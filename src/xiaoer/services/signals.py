@@ -52,9 +52,7 @@ def _topics(session: Session) -> set[str]:
     """What the session's pending flush changes, as topics."""
     topics: set[str] = set()
     for obj in (*session.new, *session.dirty):
-        if isinstance(obj, MessageRow):
-            topics |= {shop_topic(obj.shop_id), conversation_topic(obj.conversation_id)}
-        elif isinstance(obj, HandoffRow):
+        if isinstance(obj, MessageRow | HandoffRow):
             topics |= {shop_topic(obj.shop_id), conversation_topic(obj.conversation_id)}
         elif isinstance(obj, ConversationRow) and obj in session.dirty:
             topics.add(conversation_topic(obj.id))
