@@ -18,6 +18,9 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
     assert knowledge["demo_shop_hybrid"]["chunks"] > 100
     assert knowledge["demo_shop_hybrid"]["p95_ms"] >= knowledge["demo_shop_hybrid"]["p50_ms"] > 0
     assert knowledge["synthetic"]["sizes"]["1000"]["hybrid"]["p50_ms"] > 0
+    assert knowledge["synthetic"]["sizes"]["1000"]["bm25_load_s"] >= 0
+    assert knowledge["demo_shop_hybrid"]["index_built_ms"] > 0
+    assert knowledge["demo_shop_hybrid"]["index_loaded_ms"] > 0
     pages = result["console_render"]
     assert pages["conversations"] == 4
     for page in (

@@ -31,6 +31,7 @@ from xiaoer.guard.output import OutputGuard
 from xiaoer.inbox import Inbox
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.knowledge.embed import E5Embedder, available
+from xiaoer.knowledge.index import SavedIndexes
 from xiaoer.knowledge.readers import DOC_SUFFIXES
 from xiaoer.llm.base import LLM, ChatMessage
 from xiaoer.llm.gate import SLOTS, GatedLLM, LLMGate
@@ -125,7 +126,12 @@ class Runtime:
                 if self._dense()
                 else None
             )
-            self._knowledge = KnowledgeBase(self.sessions, embedder, self.clock)
+            saved = (
+                SavedIndexes(self.settings.home / "indexes")
+                if self.settings.saved_indexes
+                else None
+            )
+            self._knowledge = KnowledgeBase(self.sessions, embedder, self.clock, saved)
         return self._knowledge
 
     async def ask_llm(self, system: str, prompt: str) -> str:

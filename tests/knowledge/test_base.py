@@ -206,7 +206,9 @@ async def test_turns_arriving_together_wait_for_one_build(
     kb._indexes.clear()
     built: list[int] = []
     build = kb._build
-    monkeypatch.setattr(kb, "_build", lambda rows: built.append(len(rows)) or build(rows))
+    monkeypatch.setattr(
+        kb, "_build", lambda shop, rows: built.append(len(rows)) or build(shop, rows)
+    )
     indexes = await asyncio.gather(*(kb.index("alpha") for _ in range(8)))
     assert len(built) == 1 and all(i is indexes[0] for i in indexes)
     doc = Path(rt.settings.home) / "w.md"
@@ -219,3 +221,62 @@ async def test_warm_builds_the_named_shops_indexes(rt: Runtime) -> None:
     rt.knowledge()._indexes.clear()
     await rt.warm(["beta"])
     assert set(rt.knowledge()._indexes) == {"beta"} and "warm_knowledge_s" in rt.timings
+
+
+async def test_a_new_process_loads_the_saved_index_instead_of_tokenizing(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The BM25 leg is saved under <home>/indexes: another process (a second knowledge base on
+    the same store and folder) loads it, tokenizes nothing, and ranks exactly as the builder."""
+    from xiaoer.knowledge import index as index_module
+
+    kb = rt.knowledge()
+    built = await kb.index("alpha")
+    folders = list((rt.settings.home / "indexes").glob("alpha-*/*"))
+    assert len(folders) == 1 and (folders[0] / "vocab.index.json").is_file()
+
+    tokenized: list[str] = []
+    tokens = index_module.tokens
+    monkeypatch.setattr(index_module, "tokens", lambda t: tokenized.append(t) or tokens(t))
+    other = KnowledgeBase(kb.sessions, kb.embedder, kb.clock, kb.saved)
+    loaded = await other.index("alpha")
+    assert loaded is not built and tokenized == []
+    for query in ("鞋面材质", "退货运费谁出", "保修多久"):
+        tokenized.clear()
+        a = [(h.passage.id, round(h.bm25, 4)) for h in await kb.search("alpha", query)]
+        b = [(h.passage.id, round(h.bm25, 4)) for h in await other.search("alpha", query)]
+        assert a == b and a and len(tokenized) == 2  # the query alone, once per search
+
+    doc = Path(rt.settings.home) / "w.md"
+    doc.write_text(WARRANTY, encoding="utf-8")
+    await kb.ingest_document("alpha", doc)
+    tokenized.clear()
+    rebuilt = await other.index("alpha")  # changed passages: built again, in their own folder
+    assert len(tokenized) == len(rebuilt.passages) > len(loaded.passages)
+    (fresh,) = list((rt.settings.home / "indexes").glob("alpha-*/*"))
+    assert fresh != folders[0]  # the stale index was removed
+    hits = await other.search("alpha", "延保 两年多少钱", method="bm25")
+    assert "299" in hits[0].passage.text
+
+
+async def test_an_unreadable_saved_index_is_built_again(rt: Runtime) -> None:
+    kb = rt.knowledge()
+    before = [h.passage.id for h in await kb.search("alpha", "鞋面材质", method="bm25")]
+    (folder,) = list((rt.settings.home / "indexes").glob("alpha-*/*"))
+    (folder / "data.csc.index.npy").write_bytes(b"not numpy")
+    kb._indexes.clear()
+    assert [h.passage.id for h in await kb.search("alpha", "鞋面材质", method="bm25")] == before
+    (folder / "indptr.csc.index.npy").unlink()
+    kb._indexes.clear()
+    assert [h.passage.id for h in await kb.search("alpha", "鞋面材质", method="bm25")] == before
+
+
+async def test_saved_indexes_can_be_turned_off(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "h", now=NOW, embeddings=False, saved_indexes=False)
+    runtime = await Runtime.open(settings, llm=ScriptedLLM())
+    try:
+        await runtime.import_shop(write_bundle(tmp_path / "a"))
+        assert (await runtime.knowledge().search("mini", "鞋面材质"))[0].passage.product_id == "P1"
+        assert not (tmp_path / "h" / "indexes").exists()
+    finally:
+        await runtime.close()

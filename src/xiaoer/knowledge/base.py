@@ -2,7 +2,8 @@
 
 Every source is stored with a content hash: ingesting an unchanged source does nothing; a
 changed one replaces its old chunks. Each shop's index is built in memory from its stored
-chunks (embeddings included) and rebuilt when the shop's sources change.
+chunks (embeddings included) and rebuilt when the shop's sources change; its BM25 leg is loaded
+from disk when this machine indexed the same passages before.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from xiaoer.domain.models import FaqEntry, Product
 from xiaoer.knowledge.catalog import product_passages
 from xiaoer.knowledge.embed import Embedder, pack, unpack
 from xiaoer.knowledge.facts import Ask, FactMining, mine_product_facts
-from xiaoer.knowledge.index import Hit, Passage, ShopIndex
+from xiaoer.knowledge.index import Hit, Passage, SavedIndexes, ShopIndex
 from xiaoer.knowledge.mining import MiningReport, mentioned_product, mine
 from xiaoer.knowledge.readers import read_document
 from xiaoer.knowledge.text import Section, chunks, markdown_sections
@@ -93,10 +94,13 @@ class KnowledgeBase:
         sessions: async_sessionmaker[AsyncSession],
         embedder: Embedder | None,
         clock: Callable[[], datetime],
+        saved: SavedIndexes | None = None,
     ) -> None:
         self.sessions = sessions
         self.embedder = embedder
         self.clock = clock
+        self.saved = saved
+        """Where BM25 legs are kept between processes; None: built in each process."""
         self._indexes: dict[str, tuple[str, ShopIndex]] = {}
         self._lock = asyncio.Lock()
 
@@ -120,7 +124,7 @@ class KnowledgeBase:
                 if cached is not None and cached[0] == signature:
                     return cached[1]
                 rows = await repo.chunks()
-                index = await asyncio.to_thread(self._build, rows)
+                index = await asyncio.to_thread(self._build, shop_id, rows)
                 self._indexes[shop_id] = (signature, index)
         return index
 
@@ -132,7 +136,7 @@ class KnowledgeBase:
         if self.embedder is not None:
             await asyncio.to_thread(self.embedder.query, "你好")
 
-    def _build(self, rows: Sequence[KnowledgeChunkRow]) -> ShopIndex:
+    def _build(self, shop_id: str, rows: Sequence[KnowledgeChunkRow]) -> ShopIndex:
         passages = [_passage(r) for r in rows]
         vectors: np.ndarray | None = None
         if self.embedder is not None and rows:
@@ -142,7 +146,8 @@ class KnowledgeBase:
                 vectors = np.vstack([unpack(r.embedding or b"", dim) for r in rows])
             else:  # embedded by another model (or none): embed now, in memory
                 vectors = self.embedder.passages([p.indexed_text() for p in passages])
-        return ShopIndex(passages, vectors)
+        lexical = self.saved.lexical(shop_id, passages) if self.saved is not None else None
+        return ShopIndex(passages, vectors, lexical=lexical)
 
     async def search(
         self,

@@ -1,17 +1,29 @@
 """The in-process hybrid index of one shop: BM25 over `text.tokens` + dense cosine, fused by
-reciprocal rank (RRF). Built from the stored chunks; nothing here touches the database."""
+reciprocal rank (RRF). Built from the stored chunks; nothing here touches the database. The BM25
+leg is saved to disk (`SavedIndexes`) and loaded by the next process that needs it."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
+import hashlib
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 
+import bm25s
 import numpy as np
 
 from xiaoer.knowledge.text import tokens
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60
 DEPTH = 50
@@ -51,34 +63,125 @@ class Hit:
     cosine: float
 
 
-class Bm25:
-    """Okapi BM25 with an inverted index of numpy arrays (k1 = 1.2, b = 0.75)."""
+class Lexical:
+    """Okapi BM25 (Lucene's variant, k1 = 1.2, b = 0.75) on bm25s's sparse score matrix, which
+    can be saved to a folder and loaded back without tokenizing the passages again."""
 
-    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        self.n = len(docs)
-        lengths = np.array([len(d) for d in docs], np.float32)
-        avg = float(lengths.mean()) if self.n else 1.0
-        norm = k1 * (1 - b + b * lengths / max(avg, 1e-6))
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for i, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
-                ids, tfs = postings.setdefault(term, ([], []))
-                ids.append(i)
-                tfs.append(tf)
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for term, (ids, tfs) in postings.items():
-            idx = np.array(ids, np.int32)
-            tf = np.array(tfs, np.float32)
-            idf = math.log(1 + (self.n - len(ids) + 0.5) / (len(ids) + 0.5))
-            self.postings[term] = (idx, (idf * tf * (k1 + 1) / (tf + norm[idx])).astype(np.float32))
+    K1 = 1.2
+    B = 0.75
+    FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+             "vocab.index.json", "params.index.json")  # fmt: skip
+    """What `bm25s.BM25.save` writes: a folder holding all of them is a whole index."""
+
+    def __init__(self, retriever: bm25s.BM25 | None, n: int) -> None:
+        self.retriever = retriever
+        self.n = n
+
+    @classmethod
+    def build(cls, docs: Sequence[Sequence[str]]) -> Lexical:
+        if not docs:
+            return cls(None, 0)
+        retriever = bm25s.BM25(method="lucene", k1=cls.K1, b=cls.B)
+        retriever.index([list(d) for d in docs], show_progress=False)
+        return cls(retriever, len(docs))
+
+    @classmethod
+    def load(cls, folder: Path) -> Lexical:
+        """Raises OSError or ValueError when the folder is not a whole index."""
+        if not all((folder / name).is_file() for name in cls.FILES):
+            raise FileNotFoundError(f"{folder}: not a saved index")
+        retriever = bm25s.BM25.load(folder, mmap=False)
+        return cls(retriever, int(retriever.scores["num_docs"]))
+
+    def save(self, folder: Path) -> None:
+        if self.retriever is None:
+            raise ValueError("an empty index is not saved")
+        self.retriever.save(folder, show_progress=False)
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
-        out = np.zeros(self.n, np.float32)
-        for term in set(query):
-            hit = self.postings.get(term)
-            if hit is not None:
-                out[hit[0]] += hit[1]
-        return out
+        """Each passage's score for the query's distinct terms. bm25s leaves out Lucene's
+        constant (k1 + 1); it is put back so a score reads as the classic formula's."""
+        if self.retriever is None:
+            return np.zeros(self.n, np.float32)
+        ids = self.retriever.get_tokens_ids(list(dict.fromkeys(query)))
+        out = self.retriever.get_scores_from_ids(ids)
+        return (out * (self.K1 + 1)).astype(np.float32)
+
+
+class SavedIndexes:
+    """BM25 legs kept on disk, so that a process (a restarted server, another worker on the
+    machine) loads a shop's index instead of tokenizing every passage again. A folder per shop
+    and digest of exactly what is indexed (the passages, the tokenizer's code, the libraries'
+    versions): a changed passage or tokenizer is a new folder, never a stale index. Writes are
+    atomic (a folder renamed into place), and a failed read or write only costs a build."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def lexical(self, shop_id: str, passages: Sequence[Passage]) -> Lexical:
+        folder = self.root / _folder_name(shop_id) / _digest(passages)
+        if folder.is_dir():
+            try:
+                lexical = Lexical.load(folder)
+                if lexical.n == len(passages):
+                    return lexical
+            except (OSError, ValueError) as exc:
+                log.warning("saved index %s unreadable, building it again: %s", folder, exc)
+        lexical = Lexical.build([tokens(p.indexed_text()) for p in passages])
+        if lexical.n:
+            self._save(lexical, folder)
+        return lexical
+
+    @staticmethod
+    def _save(lexical: Lexical, folder: Path) -> None:
+        tmp = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        try:
+            lexical.save(tmp)
+            try:
+                tmp.rename(folder)
+            except OSError:  # another process saved the same index first
+                return
+            for old in folder.parent.iterdir():  # the shop's earlier indexes, and crashed writes
+                if old != folder and (not old.name.startswith(".") or _older(old, STALE_S)):
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:
+            log.warning("index not saved to %s: %s", folder, exc)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+STALE_S = 600.0
+"""A half-written index folder older than this was left by a process that died writing it."""
+
+
+def _folder_name(shop_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", shop_id)[:40]
+    return f"{safe}-{hashlib.sha256(shop_id.encode()).hexdigest()[:8]}"
+
+
+def _digest(passages: Sequence[Passage]) -> str:
+    h = hashlib.sha256(_tokenizer_key())
+    for p in passages:
+        h.update(f"{p.id}\x00{p.indexed_text()}\x01".encode())
+    return h.hexdigest()[:32]
+
+
+@cache
+def _tokenizer_key() -> bytes:
+    """What else decides the saved terms and scores: the tokenizer's code and word list, the
+    BM25 library and its parameters."""
+    from xiaoer.knowledge import text
+
+    parts = [Path(text.__file__).read_bytes(), version("jieba").encode(),
+             version("bm25s").encode(), f"{Lexical.K1}/{Lexical.B}".encode()]  # fmt: skip
+    return hashlib.sha256(b"\x00".join(parts)).digest()
+
+
+def _older(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 @dataclass
@@ -88,7 +191,8 @@ class ShopIndex:
     """(n, dim) float32, L2-normalised; None = BM25 only (no embedder)."""
     tokenized: list[list[str]] | None = None
     """The passages' BM25 terms when already known (benchmarks); None = computed here."""
-    bm25: Bm25 = field(init=False)
+    lexical: Lexical | None = None
+    """The BM25 leg when already built (loaded from disk); None = built here."""
     products: np.ndarray = field(init=False)
     kinds: np.ndarray = field(init=False)
     expires: np.ndarray = field(init=False)
@@ -96,8 +200,9 @@ class ShopIndex:
     """The catalog's products (from their overview passages), to spot one a question names."""
 
     def __post_init__(self) -> None:
-        docs = self.tokenized or [tokens(p.indexed_text()) for p in self.passages]
-        self.bm25 = Bm25(docs)
+        if self.lexical is None or self.lexical.n != len(self.passages):
+            docs = self.tokenized or [tokens(p.indexed_text()) for p in self.passages]
+            self.lexical = Lexical.build(docs)
         self.tokenized = None  # not kept: the postings hold what search needs
         self.product_names = [
             ProductName(p.product_id, p.title)
@@ -130,7 +235,7 @@ class ShopIndex:
         if not self.passages:
             return []
         allowed = self._mask(product_id, now, kinds)
-        lexical = self.bm25.scores(tokens(query))
+        lexical = self.lexical.scores(tokens(query))
         dense = (
             self.vectors @ qvec
             if self.vectors is not None and qvec is not None
