@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,47 +116,42 @@ class RateLimiter:
         return None
 
 
-# One round trip, atomic: drop entries older than the window, count, add this one if under.
-# Time is the Redis server's, so workers on several machines share one clock.
-_SLIDING = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, t - window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], t, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-return 1
-"""
-
-
 class RedisRateLimiter:
-    """The same sliding minute, kept in Redis (a sorted set per key) so every API worker
-    counts the same messages. When Redis cannot be reached the message is let through and
-    the failure logged: the limit protects the service, it is not what keeps data safe."""
+    """The same moving minute, kept in Redis by `limits` (its moving-window strategy: one Lua
+    call per message, a capped list per key), so every API worker counts the same messages.
+    When Redis cannot be reached the message is let through and the failure logged: the limit
+    protects the service, it is not what keeps data safe."""
 
-    WINDOW_S = 60.0
+    WINDOW_S = 60
 
-    def __init__(self, url: str, *, prefix: str = "xiaoer:rate:") -> None:
-        from redis.asyncio import Redis
+    def __init__(self, url: str, *, prefix: str = "xiaoer:rate") -> None:
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
 
-        self.redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self.prefix = prefix
-        self.script = self.redis.register_script(_SLIDING)
+        self.storage = RedisStorage(
+            _limits_uri(url),
+            wrap_exceptions=True,
+            implementation="redispy",
+            key_prefix=prefix,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
+        self.limiter = MovingWindowRateLimiter(self.storage)
 
     async def allow(self, key: str, per_minute: int) -> bool:
-        from redis.exceptions import RedisError
+        from limits import RateLimitItemPerSecond
+        from limits.errors import StorageError
 
         try:
-            window_us = int(self.WINDOW_S * 1_000_000)
-            ok = await self.script(keys=[self.prefix + key], args=[window_us, per_minute,
-                                                                   uuid.uuid4().hex])  # fmt: skip
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit not checked, Redis unavailable: %s", exc)
+            return await self.limiter.hit(RateLimitItemPerSecond(per_minute, self.WINDOW_S), key)
+        except StorageError as exc:
+            log.warning("rate limit not checked, Redis unavailable: %s", exc.storage_error)
             return True
-        return bool(ok)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.storage.bridge.storage.aclose()
+
+
+def _limits_uri(url: str) -> str:
+    """`limits` names its asyncio storages by scheme: redis://… → async+redis://…"""
+    return "async+redis+" + url if url.startswith("unix://") else "async+" + url
