@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Response
 
 import xiaoer.api.sse as sse
+import xiaoer.services.streams as streams
 from xiaoer.agent.events import TextDelta
 from xiaoer.api.app import create_app
 from xiaoer.api.auth import verify_shopper_token
@@ -112,17 +114,26 @@ async def test_a_reload_can_tell_which_of_its_messages_arrived(
 
 
 async def test_a_quiet_stream_sends_keepalive_pings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sse, "KEEPALIVE_S", 0.02)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 0.04)
 
     async def run(emit: Any) -> None:
         await emit(TextDelta("先"))
-        await asyncio.sleep(0.15)  # the model thinking
+        await asyncio.sleep(0.3)  # the model thinking
         await emit(TextDelta("后"))
 
-    frames = [f async for f in await sse.open_stream(run)]
+    app = FastAPI()
+
+    @app.get("/s")
+    async def stream() -> Response:
+        return streams.respond(await sse.open_stream(run))
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/s")
+    frames = [f for f in r.text.split("\n\n") if f]
     assert frames[0].startswith("event: delta") and frames[-1].startswith("event: delta")
-    assert sse.PING in frames[1:-1]
-    assert all(f == sse.PING for f in frames[1:-1])
+    assert ": ping" in frames[1:-1]
+    assert all(f == ": ping" for f in frames[1:-1])
 
 
 async def _taken_over(
@@ -146,7 +157,7 @@ async def test_a_human_agents_reply_reaches_the_shopper_on_the_live_stream(
     import xiaoer.api.widget as widget
 
     monkeypatch.setattr(widget, "POLL_S", 0.05)
-    monkeypatch.setattr(widget, "KEEPALIVE_S", 0.3)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 0.3)
     monkeypatch.setattr(widget, "LIFETIME_S", 1.0)
     auth, cid, after = await _taken_over(merchant, runtime, llm)
     inbox = runtime.inbox()
@@ -192,7 +203,7 @@ async def test_an_agents_reply_wakes_the_shoppers_stream_at_once(
     import xiaoer.api.widget as widget
 
     monkeypatch.setattr(widget, "POLL_S", 60.0)
-    monkeypatch.setattr(widget, "KEEPALIVE_S", 60.0)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 60.0)
     monkeypatch.setattr(widget, "LIFETIME_S", 5.0)
     auth, cid, after = await _taken_over(merchant, runtime, llm)
     inbox = runtime.inbox()

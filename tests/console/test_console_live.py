@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import xiaoer.console.live as live
+import xiaoer.services.streams as streams
 from console_fixture import NOW, chats, login
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository
@@ -21,7 +22,7 @@ async def test_the_stream_names_what_changed_and_pings_while_quiet(
     console: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live, "POLL_S", 0.05)
-    monkeypatch.setattr(live, "KEEPALIVE_S", 0.2)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 0.2)
     monkeypatch.setattr(live, "LIFETIME_S", 1.2)
     await chats(runtime)
     await login(console, "li")
@@ -80,7 +81,7 @@ async def test_a_commit_wakes_the_stream_at_once(
     keepalive 60 s, life 3 s): the stream looks, and names the change, right after the commit
     because the commit woke it."""
     monkeypatch.setattr(live, "POLL_S", 60.0)
-    monkeypatch.setattr(live, "KEEPALIVE_S", 60.0)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 60.0)
     monkeypatch.setattr(live, "LIFETIME_S", 3.0)
     looked: list[float] = []
     mark = live.live_service.mark

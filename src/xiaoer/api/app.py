@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from xiaoer.agent.actions import ActionView
@@ -19,7 +19,7 @@ from xiaoer.api.errors import ApiModel, RequestLimits, error_body, install_error
 from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.kpis import kpis_router
-from xiaoer.api.sse import open_stream
+from xiaoer.api.sse import STOP_GRACE_S, open_stream, respond
 from xiaoer.api.usage import usage_router
 from xiaoer.api.widget import widget_router
 from xiaoer.config import Settings
@@ -276,7 +276,7 @@ def create_app(
 
         if stream or "text/event-stream" in request.headers.get("accept", ""):
             frames = await open_stream(run)  # a refusal before the first event is a 4xx here
-            return StreamingResponse(frames, media_type="text/event-stream")
+            return respond(frames, grace_s=settings.deadline_s or STOP_GRACE_S)
 
         line = _InLine()
         task = asyncio.ensure_future(run(line.watch))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from sse_starlette.sse import AppStatus
 
 STARTUP_POLLS = 400
 """At most 20 s for the app's startup (it loads the model before it listens)."""
@@ -54,6 +55,8 @@ async def served(app: FastAPI, host: str, port: int) -> AsyncIterator[str | None
         yield None if server.started else "the server did not start"
     finally:
         server.should_exit = True
+        AppStatus.should_exit = True  # what a signal would tell them: open streams end now
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
+        AppStatus.should_exit = False
         sock.close()

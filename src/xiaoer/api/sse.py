@@ -25,21 +25,26 @@ of a message (same `client_key`) that is answered, or still being answered, gets
 `done` (`replayed: true`) with that one answer. When the model times out or fails the reply is
 an apology and a handoff (`done` with `fallback: true` and `handoff`), never an `error`. An
 `error` after `accepted` names a `XiaoerError` with its message, or `InternalError` with a
-generic one (the detail stays in the log). While nothing happens for 15 s the stream sends a
-`: ping` comment (keepalive).
+generic one (the detail stays in the log). Every 15 s the stream sends a `: ping` comment
+(keepalive). When the server is told to stop, a turn's stream goes on until its turn ends, up to
+the turn deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from sse_starlette import ServerSentEvent
+
 from xiaoer.agent.events import Event, event_payload
 from xiaoer.api.errors import outage_of
 from xiaoer.domain.errors import XiaoerError
+from xiaoer.services.streams import frame, respond
+
+__all__ = ["INTERNAL", "STOP_GRACE_S", "open_stream", "respond"]
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +53,18 @@ INTERNAL = "内部错误，请稍后再试 / internal error, please try again la
 (a database's or library's message) stays in the log."""
 
 
-KEEPALIVE_S = 15.0
-PING = ": ping\n\n"
-"""A comment frame sent while a turn is quiet (the model thinking, a tool waiting), so that
-proxies and browsers do not close an idle stream; clients ignore comment lines."""
-
-
-def frame(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+STOP_GRACE_S = 180.0
+"""How long a turn's stream may go on after the server is told to stop, when turns have no
+deadline (`XIAOER_TURN_DEADLINE=0`)."""
 
 
 async def open_stream(
     run: Callable[[Callable[[Event], Awaitable[None]]], Awaitable[Any]],
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerSentEvent]:
     """Start the turn and wait for its first event: a turn refused before it emitted anything
     (unknown or another shopper's conversation, the rate limit, bad input, busy) raises here,
     so the SSE request gets the same 4xx as the JSON one. Then the frames, as they happen."""
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
 
     async def emit(event: Event) -> None:
         await queue.put(frame(event.type, event_payload(event)))
@@ -86,7 +86,7 @@ async def open_stream(
 
     task = asyncio.create_task(runner())
     first = await queue.get()
-    if first is None or first.startswith("event: error"):
+    if first is None or first.event == "error":
         await asyncio.wait([task])
         if not task.cancelled() and (exc := task.exception()) is not None:
             raise exc  # nothing was streamed yet: the API's error handler answers it
@@ -94,16 +94,15 @@ async def open_stream(
 
 
 async def _frames(
-    first: str | None, queue: asyncio.Queue[str | None], task: asyncio.Task[None]
-) -> AsyncIterator[str]:
+    first: ServerSentEvent | None,
+    queue: asyncio.Queue[ServerSentEvent | None],
+    task: asyncio.Task[None],
+) -> AsyncIterator[ServerSentEvent]:
     try:
         item = first
         while item is not None:
             yield item
-            try:
-                item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-            except TimeoutError:
-                item = PING
+            item = await queue.get()
     finally:
         await asyncio.wait([task])
         if not task.cancelled():

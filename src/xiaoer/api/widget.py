@@ -19,16 +19,17 @@ from importlib import resources
 from string import Template
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+from sse_starlette import ServerSentEvent
 
 from xiaoer.api.auth import ShopperClaims, sign_shopper_token
-from xiaoer.api.sse import PING, frame
 from xiaoer.config import Settings
 from xiaoer.domain.errors import NotFound
 from xiaoer.domain.models import Product
 from xiaoer.runtime import Runtime
 from xiaoer.services.signals import conversation_topic
+from xiaoer.services.streams import comment, frame, respond
 from xiaoer.store.repositories import (
     CatalogRepository,
     ConversationRepository,
@@ -41,7 +42,6 @@ POLL_S = 2.0
 a commit in this process wakes it at once (`services.signals`)."""
 POLL_REDIS_S = 15.0
 """With Redis every commit anywhere wakes it; this is for a signal lost on the way."""
-KEEPALIVE_S = 15.0
 LIFETIME_S = 30 * 60.0
 SHOWN_ROLES = ("shopper", "assistant", "agent")
 """What the shopper's window shows: never the merchant's whispers to the AI."""
@@ -117,7 +117,6 @@ def widget_router(
 
     @router.get("/v1/conversations/{conversation_id}/events")
     async def conversation_events(
-        request: Request,
         conversation_id: str,
         claims: Shopper,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -126,8 +125,8 @@ def widget_router(
         a human agent's reply reaches the window while it is handed over, without a poll.
         `event: message` frames, a `: ping` every 15 s; once the conversation is back with
         the AI, `event: released` and the end (the replies come with the shopper's messages
-        again). It also ends after 30 minutes or when the client goes away (the widget
-        reconnects from the last message it has)."""
+        again). It also ends after 30 minutes, when the client goes away and when the server
+        stops (the widget reconnects from the last message it has)."""
         async with rt().sessions() as s:
             conv = await ConversationRepository(s, claims.shop_id).get(conversation_id)
         if conv is None or conv.shopper_id != claims.shopper_id:
@@ -136,9 +135,9 @@ def widget_router(
         signals, topic = rt().signals, conversation_topic(conversation_id)
         poll = POLL_REDIS_S if signals.redis_url else POLL_S
 
-        async def frames() -> AsyncIterator[str]:
-            seen, quiet, began = after, time.monotonic(), time.monotonic()
-            yield ": connected\n\n"
+        async def frames() -> AsyncIterator[ServerSentEvent]:
+            seen, began = after, time.monotonic()
+            yield comment("connected")
             while time.monotonic() - began < LIFETIME_S:
                 signal = signals.take(topic)  # before the read: a commit after it wakes us
                 async with rt().sessions() as s:
@@ -150,22 +149,13 @@ def widget_router(
                     if m.role in SHOWN_ROLES:
                         yield frame("message", {"id": m.id, "role": m.role, "text": m.content,
                                                 "created_at": m.created_at.isoformat()})  # fmt: skip
-                        quiet = time.monotonic()
                 if now is None or now.mode == "ai":
                     yield frame("released", {"mode": "ai"})
                     return
-                if time.monotonic() - quiet >= KEEPALIVE_S:
-                    yield PING
-                    quiet = time.monotonic()
-                now = time.monotonic()  # wake for a signal, the next ping or the end
-                await signals.wait(
-                    signal, min(poll, quiet + KEEPALIVE_S - now, began + LIFETIME_S - now)
-                )
-                if await request.is_disconnected():
-                    return
+                # wake for a signal, the next poll or the end
+                await signals.wait(signal, min(poll, began + LIFETIME_S - time.monotonic()))
 
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+        return respond(frames())
 
     if not settings.demo_pages:
         return router

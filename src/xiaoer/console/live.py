@@ -1,9 +1,9 @@
 """Live updates for the console's pages: `GET /console/{shop}/events`, an SSE stream that
 says what changed in the shop (`services.live`) — new messages (by conversation) and changes
-to the open handoffs — with a `: ping` comment every 15 s while nothing changes.
+to the open handoffs — with a `: ping` comment every 15 s (`services.streams`).
 `static/live.js` redraws the queue, the conversations list, or a transcript whose
-conversation changed. A stream ends after 30 minutes (the browser reconnects) or when the
-browser goes away.
+conversation changed. A stream ends after 30 minutes (the browser reconnects), when the
+browser goes away, and at once when the server stops.
 
 The stream reads the database when a commit in the shop wakes it (`services.signals`: in
 this process, or any process over Redis), at most every `GAP_S` seconds so that a busy shop's
@@ -14,30 +14,25 @@ another process is seen then), 15 s with it (a lost signal).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
+from sse_starlette import ServerSentEvent
 
 from xiaoer.console.pages import Pages
 from xiaoer.services import live as live_service
 from xiaoer.services.signals import shop_topic
+from xiaoer.services.streams import comment, frame, respond
 
 __all__ = ["add_live"]
 
 POLL_S = 2.0
 POLL_REDIS_S = 15.0
 GAP_S = 0.25
-KEEPALIVE_S = 15.0
 LIFETIME_S = 30 * 60.0
-
-
-def _frame(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def add_live(app: FastAPI, pages: Pages) -> None:
@@ -59,31 +54,22 @@ def add_live(app: FastAPI, pages: Pages) -> None:
         poll = POLL_REDIS_S if signals.redis_url else POLL_S
         signal = signals.take(topic)  # taken before the mark: a commit after it wakes us
 
-        async def frames() -> AsyncIterator[str]:
+        async def frames() -> AsyncIterator[ServerSentEvent]:
             nonlocal signal
-            seen, quiet, began = start, time.monotonic(), time.monotonic()
-            yield ": connected\n\n"
+            seen, began = start, time.monotonic()
+            yield comment("connected")
             while time.monotonic() - began < LIFETIME_S:
                 await asyncio.sleep(GAP_S)
-                now = time.monotonic()  # wake for a signal, the next ping or the end
-                await signals.wait(
-                    signal, min(poll, quiet + KEEPALIVE_S - now, began + LIFETIME_S - now)
-                )
-                if await request.is_disconnected():
-                    return
+                # wake for a signal, the next poll or the end
+                await signals.wait(signal, min(poll, began + LIFETIME_S - time.monotonic()))
                 signal = signals.take(topic)
                 async with rt().sessions() as s:
                     now = await live_service.mark(s, shop_id)
                     if now != seen:
                         changed = await live_service.touched(s, shop_id, seen.last_message_id)
                         moved = sorted({c for c, *_ in set(now.handoffs) ^ set(seen.handoffs)})
-                        yield _frame("change", {"conversations": changed, "handoffs": moved,
-                                                "queued": len(now.handoffs)})  # fmt: skip
-                        seen, quiet = now, time.monotonic()
-                        continue
-                if time.monotonic() - quiet >= KEEPALIVE_S:
-                    yield ": ping\n\n"
-                    quiet = time.monotonic()
+                        yield frame("change", {"conversations": changed, "handoffs": moved,
+                                               "queued": len(now.handoffs)})  # fmt: skip
+                        seen = now
 
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+        return respond(frames())
