@@ -11,7 +11,7 @@ from conftest import NOW
 from xiaoer.config import Settings
 from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
-from xiaoer.services.signals import conversation_topic, shop_topic
+from xiaoer.services.signals import Signals, conversation_topic, shop_topic
 from xiaoer.store.repositories import ConversationRepository
 
 
@@ -65,3 +65,18 @@ async def test_with_redis_a_commit_in_one_process_wakes_a_stream_in_another(
     finally:
         await api.close()
         await worker.close()
+
+
+def test_a_stream_that_ends_unwoken_leaves_nothing_behind() -> None:
+    """A widget stream on a conversation nobody writes to again, a console page closed: its
+    topic is forgotten with its stream, not kept for the life of the process."""
+    import gc
+
+    signals = Signals()
+    held = signals.take(conversation_topic("cv_kept"))
+    for i in range(1000):
+        signals.take(conversation_topic(f"cv_{i}"))  # each stream gone at once
+    gc.collect()
+    assert list(signals._waiting) == [conversation_topic("cv_kept")]
+    signals.send([conversation_topic("cv_kept")])
+    assert held.is_set() and not signals._waiting

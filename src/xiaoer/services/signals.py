@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,7 +65,11 @@ class Signals:
 
     def __init__(self, redis_url: str = "") -> None:
         self.redis_url = redis_url
-        self._waiting: dict[str, asyncio.Event] = {}
+        self._waiting: weakref.WeakValueDictionary[str, asyncio.Event] = (
+            weakref.WeakValueDictionary()
+        )
+        """The events streams wait on, by topic; held by the streams only, so a stream that
+        ends unwoken (its client left, a conversation nobody writes to again) leaves nothing."""
         self._redis: Redis | None = None
         self._listener: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
