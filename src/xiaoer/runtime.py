@@ -154,10 +154,14 @@ class Runtime:
     def commerce(self, shop_id: str) -> BuiltinCommerce:
         return BuiltinCommerce(self.sessions, shop_id, self.clock)
 
-    async def policy(self, shop_id: str) -> ShopPolicy:
-        """The shop's policy as imported (validated then; the defaults when it brought none)."""
-        async with self.sessions() as s:
-            data = await ShopRepository(s).policy_data(shop_id)
+    async def policy(self, shop_id: str, session: AsyncSession | None = None) -> ShopPolicy:
+        """The shop's policy as imported (validated then; the defaults when it brought none),
+        read in `session` when given (a turn's transaction, where the shop's row is already)."""
+        if session is not None:
+            data = await ShopRepository(session).policy_data(shop_id)
+        else:
+            async with self.sessions() as s:
+                data = await ShopRepository(s).policy_data(shop_id)
         return parse_policy(data, source=f"shop {shop_id} policy")
 
     async def replay_policy(

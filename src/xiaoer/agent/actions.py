@@ -175,25 +175,35 @@ class ActionDesk:
 
     async def past_actions(self, shop_id: str, shopper_id: str) -> list[PastAction]:
         async with self.sessions() as s:
-            rows = await ActionRepository(s, shop_id).for_shopper(shopper_id)
+            return await self.past_actions_in(s, shop_id, shopper_id)
+
+    @staticmethod
+    async def past_actions_in(s: AsyncSession, shop_id: str, shopper_id: str) -> list[PastAction]:
+        rows = await ActionRepository(s, shop_id).for_shopper(shopper_id)
         return [PastAction(r.id, r.tool, r.order_id, r.status, r.created_at) for r in rows]
 
     async def open_action(self, shop_id: str, conversation_id: str) -> ActionRow | None:
         """The conversation's pending action (the latest), expiring stale ones on the way."""
-        now = self.clock()
         async with self.sessions() as s:
-            repo = ActionRepository(s, shop_id)
-            rows = await repo.in_conversation(conversation_id, statuses=OPEN)
-            live = None
-            for row in rows:
-                if row.expires_at > now:
-                    live = row
-                    continue
-                try:
-                    await self._move(s, shop_id, row, ActionStatus.EXPIRED, "system")
-                except MovedMeanwhile:  # settled by another hand while we looked
-                    continue
+            live = await self.open_action_in(s, shop_id, conversation_id)
             await s.commit()
+        return live
+
+    async def open_action_in(
+        self, s: AsyncSession, shop_id: str, conversation_id: str
+    ) -> ActionRow | None:
+        """`open_action` in the caller's transaction (the caller commits the expiries)."""
+        now = self.clock()
+        rows = await ActionRepository(s, shop_id).in_conversation(conversation_id, statuses=OPEN)
+        live = None
+        for row in rows:
+            if row.expires_at > now:
+                live = row
+                continue
+            try:
+                await self._move(s, shop_id, row, ActionStatus.EXPIRED, "system")
+            except MovedMeanwhile:  # settled by another hand while we looked
+                continue
         return live
 
     async def views(self, shop_id: str, conversation_id: str) -> list[ActionView]:

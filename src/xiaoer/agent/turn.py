@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -111,7 +111,7 @@ from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec, warm
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
-from xiaoer.store.models import ActionRow, MessageRow, ToolCallRow
+from xiaoer.store.models import ActionRow, MessageRow, ShopRow, ToolCallRow
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
@@ -121,7 +121,7 @@ from xiaoer.store.repositories import (
 )
 from xiaoer.tools.base import Proposal, Tool, ToolResult
 from xiaoer.tools.catalog import asked_skus
-from xiaoer.tools.deps import TurnDeps
+from xiaoer.tools.deps import PastAction, TurnDeps
 from xiaoer.tools.knowledge import HEADER as KNOWLEDGE_HEADER
 from xiaoer.tools.knowledge import NOTES as KNOWLEDGE_NOTES
 from xiaoer.tools.knowledge import on_matter, unknown_to
@@ -136,6 +136,15 @@ PREFETCH_ID = "kb_0"
 """The call id of the knowledge code looks up before the model's first step."""
 
 
+class PolicySource(Protocol):
+    """A shop's policy; read in `session` when one is given (a turn's own transaction, which
+    has the shop's row already), else in a session of its own."""
+
+    def __call__(
+        self, shop_id: str, session: AsyncSession | None = None, /
+    ) -> Awaitable[ShopPolicy]: ...
+
+
 class Assistant:
     """Runs shopper turns for every shop in the store."""
 
@@ -146,7 +155,7 @@ class Assistant:
         commerce_for: Callable[[str], CommerceBackend],
         clock: Callable[[], datetime],
         *,
-        policy_for: Callable[[str], Awaitable[ShopPolicy]] | None = None,
+        policy_for: PolicySource | None = None,
         tools: tuple[Tool, ...] = ALL_TOOLS,
         max_steps: int = 4,
         voice: Voice = CHINESE,
@@ -220,9 +229,12 @@ class Assistant:
         started = time.perf_counter()
         if conversation_id is None:
             conversation_id = await self.start(shop_id, shopper_id)
-        policy = await self.policy_for(shop_id)
         async with self.sessions() as s:
+            # held: the session keeps loaded rows only while something refers to them, and
+            # `_require` and the policy both read this one
+            shop_row = await s.get(ShopRow, shop_id)  # noqa: F841
             shop, shopper = await _require(s, shop_id, shopper_id)
+            policy = await self.policy_for(shop_id, s)
             repo = ConversationRepository(s, shop_id)
             conversation = await repo.get(conversation_id)
             if conversation is None:
@@ -238,8 +250,14 @@ class Assistant:
                     "wait a moment and send again"
                 )
             message, replay = await self._accept(repo, conversation_id, text, client_key)
-            if replay is None and conversation.mode == "ai" and policy.handoff.assist:
-                await assisted(s, shop_id, conversation, earlier, text, self.clock())
+            past: list[PastAction] = []
+            pending: ActionRow | None = None
+            if replay is None and conversation.mode == "ai":
+                if policy.handoff.assist:
+                    await assisted(s, shop_id, conversation, earlier, text, self.clock())
+                # read here, in the one transaction, rather than in a session each
+                past = await self.desk.past_actions_in(s, shop_id, shopper_id)
+                pending = await self.desk.open_action_in(s, shop_id, conversation_id)
             await s.commit()
             if replay is not None:
                 return await self._replayed(repo, conversation_id, replay)
@@ -253,11 +271,10 @@ class Assistant:
             return await self._paused(shop, conversation_id, message.id, mode, started, emit,
                                       en=english(text))  # fmt: skip
         check = check_input(text)
-        deps = await self._deps(shop, shopper, history_rows, tool_rows, text, policy)
+        deps = await self._deps(shop, shopper, history_rows, tool_rows, text, policy, past)
         loop = self._context(deps, history_rows, tool_rows, text, check)
         loop.conversation_id, loop.message_id = conversation_id, message.id
         loop.stock_before = _stock_before(history_rows)
-        pending = await self.desk.open_action(shop_id, conversation_id)
         understood = None
         if not (pending is not None and is_yes(text)):  # the explicit yes needs no reading
             understood = await self._understand(loop, deps, text, history_rows, pending)
@@ -395,6 +412,7 @@ class Assistant:
         tool_rows: Sequence[ToolCallRow],
         text: str | None,
         policy: ShopPolicy | None = None,
+        past: list[PastAction] | None = None,
     ) -> TurnDeps:
         said = [m.content for m in history if m.role == "shopper"]
         return TurnDeps(
@@ -405,7 +423,9 @@ class Assistant:
             said=said + ([text] if text is not None else []),
             seen=[c.result for c in tool_rows],
             policy=policy or await self.policy_for(shop.id),
-            past_actions=await self.desk.past_actions(shop.id, shopper.id),
+            past_actions=past
+            if past is not None
+            else await self.desk.past_actions(shop.id, shopper.id),
             knowledge=self.knowledge,
             readings=[
                 Understanding.model_validate(m.meta["understood"])
@@ -1613,7 +1633,7 @@ def _schema_copied(calls: Sequence[ToolCall]) -> bool:
     return any(isinstance(c.arguments.get("properties"), dict) for c in calls)
 
 
-async def _default_policy(shop_id: str) -> ShopPolicy:
+async def _default_policy(shop_id: str, session: AsyncSession | None = None) -> ShopPolicy:
     return ShopPolicy()
 
 

@@ -214,7 +214,7 @@ class TauRun:
             await s.commit()
         commerce = TauCommerce(world)
 
-        async def policy_for(_shop: str) -> ShopPolicy:
+        async def policy_for(_shop: str, _session: object = None) -> ShopPolicy:
             return self.shop_policy
 
         assistant = Assistant(
