@@ -280,7 +280,7 @@ class Assistant:
             understood = await self._understand(loop, deps, text, history_rows, pending)
             check = routed(check, understood)
             loop.understood = understood
-        settled = await self._desk_step(loop, deps, text, understood, rerun)
+        settled = await self._desk_step(loop, deps, text, understood, rerun, pending)
         before = flows = _flows(history_rows)
         exhausted = False
         if settled is not None:
@@ -590,8 +590,11 @@ class Assistant:
         text: str,
         understood: Understanding | None,
         rerun: bool,
+        pending: ActionRow | None,
     ) -> str | None:
-        """Settle the turn from the action desk when the message answers a pending action.
+        """Settle the turn from the action desk when the message answers a pending action
+        (`pending`: the one open when the message was stored; none then, none to answer — one
+        proposed since came after the message).
 
         Only an explicit yes (the confirmation word the question asked for) executes; a yes
         read in other words is asked again, and a no — in words or as read — declines."""
@@ -601,7 +604,8 @@ class Assistant:
         if resumed is not None:
             loop.actions.append(resumed.action.id)
             return resumed.reply
-        pending = await desk.open_action(deps.shop.id, loop.conversation_id)
+        if pending is not None:  # read again: a button may have settled it, or time expired it
+            pending = await desk.open_action(deps.shop.id, loop.conversation_id)
         if pending is None:
             return None
         if is_yes(text):
