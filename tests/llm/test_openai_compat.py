@@ -21,13 +21,15 @@ def _chunk(content: str | None = None, calls: list[Any] | None = None, usage: An
 
 
 class FakeClient:
+    """The SDK client's `post` as the LLM sends with it: the body, and the chunks back."""
+
     def __init__(self, chunks: list[Any]) -> None:
         self.chunks = chunks
         self.kwargs: dict[str, Any] = {}
-        self.chat = NS(completions=NS(create=self.create))
 
-    async def create(self, **kwargs: Any) -> AsyncIterator[Any]:
-        self.kwargs = kwargs
+    async def post(self, path: str, *, body: dict[str, Any], **_: Any) -> AsyncIterator[Any]:
+        assert path == "/chat/completions"
+        self.kwargs = body
 
         async def gen() -> AsyncIterator[Any]:
             for c in self.chunks:
@@ -120,3 +122,45 @@ def test_broken_native_arguments_are_repaired_but_a_cut_value_is_not_guessed() -
     assert _args("{order_id: 'SO1',}") == {"order_id": "SO1"}
     assert _args('{"order_id": "SO26111') == {}  # the id itself cut off
     assert _args("") == {} and _args("[1, 2]") == {}
+
+
+async def test_the_request_on_the_wire_is_the_chat_completions_body() -> None:
+    """Sent with the SDK's `client.post` (not its typed `create`): the endpoint still gets the
+    plain chat-completions JSON, and the SDK still reads the stream back."""
+    import json
+
+    import httpx
+    from openai import AsyncOpenAI
+
+    sent: list[httpx.Request] = []
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "好的"}, "finish_reason": "stop"}]}  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    client = AsyncOpenAI(base_url="http://llm.test/v1", api_key="k", max_retries=0,
+                         http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))  # fmt: skip
+    llm = OpenAICompatLLM(base_url="http://llm.test/v1", model="m", client=client)
+    out = await llm.complete([ChatMessage("system", "你是店小二"), ChatMessage("user", "hi")],
+                             TOOLS, mode="call", max_tokens=64)  # fmt: skip
+    assert out.content == "好的"
+    (request,) = sent
+    assert request.url.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer k"
+    body = json.loads(request.content)
+    assert body == {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "你是店小二"},
+            {"role": "user", "content": "hi"},
+        ],
+        "max_tokens": 64,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "tools": [t.openai() for t in TOOLS],
+        "tool_choice": "required",
+    }
