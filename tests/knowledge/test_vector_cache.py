@@ -58,3 +58,27 @@ def test_the_cache_keeps_the_vectors_written_last(tmp_path: Path) -> None:
     kept = cache.get(texts)
     assert sorted(kept) == [2, 3, 4]  # the two written first went
     assert np.array_equal(kept[4], np.array([4, 4], np.float32))
+
+
+def test_query_vectors_asked_again_are_not_computed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import xiaoer.knowledge.embed as embed
+
+    monkeypatch.setattr(embed, "QUERIES_KEPT", 2)
+    embedder = E5Embedder()
+    fresh = E5Embedder().query("发什么快递")
+    computed: list[str] = []
+    model = embedder._load()
+
+    class Counting:
+        def query(self, text: str) -> object:
+            computed.append(text)
+            return model.query(text)  # type: ignore[attr-defined]
+
+    embedder._model = Counting()
+    first = embedder.query("发什么快递")
+    assert np.array_equal(first, fresh) and not first.flags.writeable
+    assert embedder.query("发什么快递") is first and computed == ["发什么快递"]
+    embedder.query("多久发货")
+    embedder.query("能开发票吗")  # the oldest goes: two are kept
+    embedder.query("发什么快递")
+    assert computed == ["发什么快递", "多久发货", "能开发票吗", "发什么快递"]

@@ -95,7 +95,7 @@ def measure(embedder: Embedder | None, sizes: tuple[int, ...] = (1000, 10000, 10
             for i in range(queries):
                 q = QUERIES[i % len(QUERIES)]
                 t = time.perf_counter()
-                qvec = embedder.query(q) if embedder and method != "bm25" else None
+                qvec = embedder.query(q, kept=False) if embedder and method != "bm25" else None
                 index.search(q, qvec if qvec is not None else qvecs[i % len(QUERIES)], k=5,
                              method=method)  # fmt: skip
                 times.append((time.perf_counter() - t) * 1000)

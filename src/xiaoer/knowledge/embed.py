@@ -12,6 +12,7 @@ import hashlib
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,8 @@ QUERY_CHARS = 512
 """A query is embedded from its first 512 characters: e5 reads 512 tokens at most, and the
 engine's time grows with the text (2,000 characters took 11 s, 10,000 took 60 s on 2 busy
 cores, where 500 take about as long as 20)."""
+QUERIES_KEPT = 2048
+"""Query vectors kept in memory (about 3 MB)."""
 
 
 class Embedder(Protocol):
@@ -32,7 +35,7 @@ class Embedder(Protocol):
 
     def passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def query(self, text: str) -> np.ndarray: ...
+    def query(self, text: str, *, kept: bool = True) -> np.ndarray: ...
 
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,7 @@ class E5Embedder:
         self._model: object | None = None
         self._lock = threading.Lock()  # the engine is not documented as re-entrant
         self.cache = VectorCache(cache, self.name, self.dim) if cache else None
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _load(self) -> object:
         if self._model is None:
@@ -159,10 +163,23 @@ class E5Embedder:
             ]
         return np.vstack(parts)
 
-    def query(self, text: str) -> np.ndarray:
+    def query(self, text: str, *, kept: bool = True) -> np.ndarray:
+        """The query's vector (read-only); the last `QUERIES_KEPT` are kept, since shoppers
+        ask the same few questions (发什么快递, 多久发货) and a turn may search the same words
+        twice: an embedding is about 15 ms of CPU on 2 cores. `kept=False` computes it anew
+        (what the benchmark times)."""
+        text = text[:QUERY_CHARS]
         with self._lock:
+            if kept and (known := self._queries.get(text)) is not None:
+                self._queries.move_to_end(text)
+                return known
             model = self._load()
-            return np.asarray(model.query(text[:QUERY_CHARS]), np.float32)  # type: ignore[attr-defined]
+            vector = np.asarray(model.query(text), np.float32)  # type: ignore[attr-defined]
+            vector.flags.writeable = False
+            self._queries[text] = vector
+            if len(self._queries) > QUERIES_KEPT:
+                self._queries.popitem(last=False)
+            return vector
 
 
 def available() -> bool:
