@@ -98,6 +98,12 @@ async def _serve(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Popen[
     raise AssertionError("the server did not become ready")
 
 
+async def _shopper(c: httpx.AsyncClient, key: str) -> dict[str, str]:
+    token = await c.post("/v1/shopper-tokens", json={"shopper_id": "U1"},
+                         headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    return {"Authorization": f"Bearer {token.json()['token']}"}
+
+
 async def _exited(proc: subprocess.Popen[bytes], within: float) -> float:
     began = time.monotonic()
     while proc.poll() is None:
@@ -106,63 +112,62 @@ async def _exited(proc: subprocess.Popen[bytes], within: float) -> float:
     return time.monotonic() - began
 
 
-async def test_live_streams_end_at_once_when_the_server_stops(
+@pytest.fixture
+async def server(
     shop: tuple[Runtime, dict[str, str]], tmp_path: Path
-) -> None:
-    runtime, env = shop
-    proc, base = await _serve(env, tmp_path)
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-            token = await c.post("/v1/shopper-tokens", json={"shopper_id": "U1"},
-                                 headers={"Authorization": f"Bearer {env['KEY']}"})  # fmt: skip
-            auth = {"Authorization": f"Bearer {token.json()['token']}"}
-            ids = [(await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
-                   for _ in range(5)]  # fmt: skip
-            async with runtime.sessions() as s:
-                for cid in ids:  # with a person: the widget listens for their replies
-                    await ConversationRepository(s, "mini").set_mode(cid, "human")
-                await s.commit()
-
-            async def listen(cid: str) -> str:
-                async with c.stream("GET", f"/v1/conversations/{cid}/events", headers=auth) as r:
-                    assert r.status_code == 200
-                    return "".join([chunk async for chunk in r.aiter_text()])  # to a clean end
-
-            listening = [asyncio.create_task(listen(cid)) for cid in ids]
-            await asyncio.sleep(1.0)
-            proc.send_signal(signal.SIGTERM)
-            assert await _exited(proc, within=10) < 5
-            bodies = await asyncio.wait_for(asyncio.gather(*listening), 5)
-        assert all(body.startswith(": connected") for body in bodies)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert "without completing response" not in (tmp_path / "serve.log").read_text()
-
-
-async def test_a_turn_being_answered_is_finished_before_the_server_stops(
-    shop: tuple[Runtime, dict[str, str]], tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], httpx.AsyncClient, dict[str, str]]]:
+    """A real `xiaoer serve` on the mini shop, a client of it, and a shopper's auth header."""
     _, env = shop
     proc, base = await _serve(env, tmp_path)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-            token = await c.post("/v1/shopper-tokens", json={"shopper_id": "U1"},
-                                 headers={"Authorization": f"Bearer {env['KEY']}"})  # fmt: skip
-            auth = {"Authorization": f"Bearer {token.json()['token']}"}
-            cid = (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
-            events: list[str] = []
-            url = f"/v1/conversations/{cid}/messages?stream=true"
-            async with c.stream("POST", url, json={"text": "有没有跑鞋"}, headers=auth) as r:
-                async for line in r.aiter_lines():
-                    if line.startswith("event: "):
-                        events.append(line.removeprefix("event: "))
-                        if events == ["accepted"]:
-                            proc.send_signal(signal.SIGTERM)  # mid-turn
-                    if line.startswith("data: ") and events[-1] == "done":
-                        done = json.loads(line.removeprefix("data: "))
-            assert events[0] == "accepted" and events[-1] == "done" and done["reply"]
-            await _exited(proc, within=10)
+            yield proc, c, await _shopper(c, env["KEY"])
     finally:
         proc.kill()
         proc.wait()
+
+
+async def test_live_streams_end_at_once_when_the_server_stops(
+    shop: tuple[Runtime, dict[str, str]],
+    server: tuple[subprocess.Popen[bytes], httpx.AsyncClient, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    runtime, (proc, c, auth) = shop[0], server
+    ids = [(await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+           for _ in range(5)]  # fmt: skip
+    async with runtime.sessions() as s:
+        for cid in ids:  # with a person: the widget listens for their replies
+            await ConversationRepository(s, "mini").set_mode(cid, "human")
+        await s.commit()
+
+    async def listen(cid: str) -> str:
+        async with c.stream("GET", f"/v1/conversations/{cid}/events", headers=auth) as r:
+            assert r.status_code == 200
+            return "".join([chunk async for chunk in r.aiter_text()])  # to a clean end
+
+    listening = [asyncio.create_task(listen(cid)) for cid in ids]
+    await asyncio.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert await _exited(proc, within=10) < 5
+    bodies = await asyncio.wait_for(asyncio.gather(*listening), 5)
+    assert all(body.startswith(": connected") for body in bodies)
+    assert "without completing response" not in (tmp_path / "serve.log").read_text()
+
+
+async def test_a_turn_being_answered_is_finished_before_the_server_stops(
+    server: tuple[subprocess.Popen[bytes], httpx.AsyncClient, dict[str, str]],
+) -> None:
+    proc, c, auth = server
+    cid = (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+    events: list[str] = []
+    url = f"/v1/conversations/{cid}/messages?stream=true"
+    async with c.stream("POST", url, json={"text": "有没有跑鞋"}, headers=auth) as r:
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+                if events == ["accepted"]:
+                    proc.send_signal(signal.SIGTERM)  # mid-turn
+            if line.startswith("data: ") and events[-1] == "done":
+                done = json.loads(line.removeprefix("data: "))
+    assert events[0] == "accepted" and events[-1] == "done" and done["reply"]
+    await _exited(proc, within=10)
