@@ -49,3 +49,12 @@ def test_an_empty_shop_scores_nothing_and_is_not_saved(tmp_path: Path) -> None:
         empty.save(tmp_path / "i")
     with pytest.raises(FileNotFoundError):
         Lexical.load(tmp_path / "i")
+
+
+def test_building_says_nothing_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """bm25s sets its own logger to DEBUG: the demo's terminal showed "Building index"."""
+    import logging
+
+    caplog.set_level(logging.NOTSET)
+    Lexical.build(DOCS)
+    assert not [r for r in caplog.records if r.name.startswith("bm25s")]

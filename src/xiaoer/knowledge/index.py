@@ -24,6 +24,7 @@ import numpy as np
 from xiaoer.knowledge.text import tokens
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 
 RRF_K = 60
 DEPTH = 50
