@@ -87,7 +87,7 @@ async def test_every_action_records_the_version_it_was_decided_under(
 async def test_an_action_under_a_policy_no_version_holds_records_none(
     runtime: Runtime, llm: ScriptedLLM
 ) -> None:
-    async def unrecorded(_shop: str) -> ShopPolicy:
+    async def unrecorded(_shop: str, _session: object = None) -> ShopPolicy:
         return load_policy("refund: {auto_limit: 1}\n")
 
     assistant = runtime.assistant()
