@@ -88,7 +88,8 @@ class Lexical:
 
     @classmethod
     def load(cls, folder: Path) -> Lexical:
-        """Raises OSError or ValueError when the folder is not a whole index."""
+        """Raises (FileNotFoundError, or whatever numpy and json raise on a broken file) when
+        the folder is not a whole index."""
         if not all((folder / name).is_file() for name in cls.FILES):
             raise FileNotFoundError(f"{folder}: not a saved index")
         retriever = bm25s.BM25.load(folder, mmap=False)
@@ -126,8 +127,10 @@ class SavedIndexes:
                 lexical = Lexical.load(folder)
                 if lexical.n == len(passages):
                     return lexical
-            except (OSError, ValueError) as exc:
+                raise ValueError(f"{lexical.n} passages saved, {len(passages)} indexed")
+            except Exception as exc:  # a cache: whatever is wrong with it only costs a build
                 log.warning("saved index %s unreadable, building it again: %s", folder, exc)
+                shutil.rmtree(folder, ignore_errors=True)  # else it could never be replaced
         lexical = Lexical.build([tokens(p.indexed_text()) for p in passages])
         if lexical.n:
             self._save(lexical, folder)
