@@ -19,7 +19,7 @@ from xiaoer.api.errors import ApiModel, RequestLimits, error_body, install_error
 from xiaoer.api.inbox import inbox_router
 from xiaoer.api.knowledge import knowledge_router
 from xiaoer.api.kpis import kpis_router
-from xiaoer.api.sse import STOP_GRACE_S, open_stream, respond
+from xiaoer.api.sse import STOP_GRACE_S, open_stream
 from xiaoer.api.usage import usage_router
 from xiaoer.api.widget import widget_router
 from xiaoer.config import Settings
@@ -31,6 +31,7 @@ from xiaoer.observability.metrics import CONTENT_TYPE, HttpMetrics, Metrics
 from xiaoer.observability.tracing import setup_tracing
 from xiaoer.runtime import Runtime
 from xiaoer.services import conversations
+from xiaoer.services.streams import respond
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,

@@ -42,9 +42,9 @@ from sse_starlette import ServerSentEvent
 from xiaoer.agent.events import Event, event_payload
 from xiaoer.api.errors import outage_of
 from xiaoer.domain.errors import XiaoerError
-from xiaoer.services.streams import frame, respond
+from xiaoer.services.streams import frame
 
-__all__ = ["INTERNAL", "STOP_GRACE_S", "open_stream", "respond"]
+__all__ = ["INTERNAL", "STOP_GRACE_S", "open_stream"]
 
 log = logging.getLogger(__name__)
 
