@@ -1,0 +1,63 @@
+"""Pooled PostgreSQL connections: probed only after sitting idle, and replaced when the server
+dropped them (a restart, an administrator ending sessions)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pg_fixture import fresh_database
+from xiaoer.store import db
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def engine(postgres_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(await fresh_database(postgres_url, tmp_path.name))
+    yield engine
+    await engine.dispose()
+
+
+async def _backend(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _drop(base_url: str, pid: int) -> None:
+    """What a restart does to a pooled connection: the server ends its session."""
+    conn = await asyncpg.connect(base_url)
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
+    engine: AsyncEngine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "PING_IDLE_S", 0.0)
+    first = await _backend(engine)
+    await _drop(postgres_url, first)
+    assert await _backend(engine) != first
+
+
+async def test_a_connection_in_steady_use_is_not_probed_and_a_drop_costs_one_statement(
+    engine: AsyncEngine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "PING_IDLE_S", 3600.0)
+    first = await _backend(engine)
+    assert await _backend(engine) == first
+    await _drop(postgres_url, first)
+    # Not probed: the statement meets the dropped session and fails, as one cut by a restart.
+    with pytest.raises(DBAPIError) as cut:
+        await _backend(engine)
+    assert cut.value.connection_invalidated
+    # The pool renewed the connection: the next statement runs.
+    assert await _backend(engine) != first
