@@ -21,7 +21,15 @@ from xiaoer.config import Settings
 from xiaoer.domain.errors import BadInput
 from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
-from xiaoer.workers.turns import FINISHED, LEASE_S, QUEUE, Pace, close_worker, worker_settings
+from xiaoer.workers.turns import (
+    FINISHED,
+    LEASE_S,
+    QUEUE,
+    TAKEN,
+    Pace,
+    close_worker,
+    worker_settings,
+)
 
 
 @asynccontextmanager
@@ -135,9 +143,9 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
     tmp_path: Path, redis_url: str
 ) -> None:
     llm = Blocked()
-    llm.steps = [say("第一个回答。"), say("第二个回答。")]
+    llm.steps = [say("第一个回答。"), say("第二个回答。"), say("第三个回答。")]
     async with _served(tmp_path, redis_url, llm, jobs=1, hold_after=0.5) as (c, rt):
-        cids = [(await c.post("/v1/conversations")).json()["conversation_id"] for _ in range(2)]
+        cids = [(await c.post("/v1/conversations")).json()["conversation_id"] for _ in range(3)]
 
         def send(i: int) -> Any:
             return c.post(f"/v1/conversations/{cids[i]}/messages",
@@ -150,14 +158,17 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
         body = held.json()
         assert body["held"] and body["ahead"] == 0 and body["message_id"] is None
         assert "稍候" in body["reply"]
+        # the running job is not counted; the waiting one before it is
+        third = await send(2)
+        assert third.status_code == 202 and third.json()["ahead"] == 1
         assert held.headers["Retry-After"] == str(body["retry_after"]) and body["retry_after"] >= 1
         # the running job's in-progress mark is a short lease (arq's own: the job timeout)
         assert 0 < await in_progress_ms(rt.settings) <= LEASE_S * 1000
         again = await send(1)  # a resend joins the queued job: no second copy
         assert again.status_code == 202
-        assert await rt_queue_length(rt.settings) == 2
+        assert await rt_queue_length(rt.settings) == 3
         metrics = (await c.get("/metrics")).text
-        assert "xiaoer_turn_queue_depth 2.0" in metrics
+        assert "xiaoer_turn_queue_depth 3.0" in metrics
         before = await finished_count(rt.settings)
         llm.gate.set()
         assert (await first).status_code == 200
@@ -170,6 +181,17 @@ async def test_a_turn_no_worker_took_yet_is_held_with_its_place_and_joined_by_re
         assert last.status_code == 200 and last.json()["reply"] == "第二个回答。"
         read = (await c.get(f"/v1/conversations/{cids[1]}")).json()
         assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
+        assert await taken_count(rt.settings) <= 1  # the finished ones are no longer taken
+
+
+async def taken_count(settings: Settings) -> int:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return int(await redis.zcard(TAKEN))
+    finally:
+        await redis.aclose()
 
 
 async def finished_count(settings: Settings) -> int:
@@ -229,10 +251,26 @@ async def test_a_turn_whose_events_cannot_be_relayed_still_stores_its_reply(
     from xiaoer.workers.turns import run_turn
 
     class Gone:
-        async def publish(self, *_args: object) -> None:
+        async def publish(self, *_args: object, **_kw: object) -> None:
             raise RedisConnectionError("Error 111 connecting")
 
-        incr = publish  # the line's pace misses the turn, and nothing else does
+        zadd = publish  # the line's places and pace miss the turn, and nothing else does
+
+        def pipeline(self, **_kw: object) -> GonePipeline:
+            return GonePipeline()
+
+    class GonePipeline:
+        async def __aenter__(self) -> GonePipeline:
+            return self
+
+        async def __aexit__(self, *_exc: object) -> None:
+            return None
+
+        def __getattr__(self, _command: str) -> Any:
+            return lambda *_args: self
+
+        async def execute(self) -> None:
+            raise RedisConnectionError("Error 111 connecting")
 
     llm.steps = [say("您好！")]
     cid = await runtime.assistant().start("mini", "U1")
