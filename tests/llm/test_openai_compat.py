@@ -1,9 +1,9 @@
-"""The OpenAI-compatible backend, against a fake client that streams like the SDK does."""
+"""The OpenAI-compatible backend, against a fake client that streams like the SDK does: each
+chunk the chat-completions JSON it is on the wire."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import SimpleNamespace as NS
 from typing import Any
 
 import pytest
@@ -15,9 +15,11 @@ from xiaoer.llm.openai_compat import OpenAICompatLLM, to_openai
 TOOLS = [ToolSpec("get_order", "查询订单", {"type": "object", "properties": {}})]
 
 
-def _chunk(content: str | None = None, calls: list[Any] | None = None, usage: Any = None) -> Any:
-    choices = [] if usage else [NS(delta=NS(content=content, tool_calls=calls))]
-    return NS(choices=choices, usage=usage)
+def _chunk(
+    content: str | None = None, calls: list[Any] | None = None, usage: Any = None
+) -> dict[str, Any]:
+    choices = [] if usage else [{"index": 0, "delta": {"content": content, "tool_calls": calls}}]
+    return {"object": "chat.completion.chunk", "choices": choices, "usage": usage}
 
 
 class FakeClient:
@@ -47,7 +49,7 @@ def _llm(chunks: list[Any]) -> tuple[OpenAICompatLLM, FakeClient]:
 
 async def test_streams_text_and_counts_tokens() -> None:
     llm, client = _llm(
-        [_chunk("您"), _chunk("好"), _chunk(usage=NS(prompt_tokens=9, completion_tokens=2))]
+        [_chunk("您"), _chunk("好"), _chunk(usage={"prompt_tokens": 9, "completion_tokens": 2})]
     )
     seen: list[str] = []
 
@@ -61,12 +63,12 @@ async def test_streams_text_and_counts_tokens() -> None:
 
 
 async def test_assembles_native_tool_call_deltas() -> None:
-    f = NS(name="get_order", arguments='{"order_')
-    g = NS(name=None, arguments='id": "SO1"}')
+    f = {"name": "get_order", "arguments": '{"order_'}
+    g = {"name": None, "arguments": 'id": "SO1"}'}
     llm, _ = _llm(
         [
-            _chunk(calls=[NS(index=0, id="c1", function=f)]),
-            _chunk(calls=[NS(index=0, id=None, function=g)]),
+            _chunk(calls=[{"index": 0, "id": "c1", "function": f}]),
+            _chunk(calls=[{"index": 0, "id": None, "function": g}]),
         ]
     )
     out = await llm.complete([ChatMessage("user", "查 SO1")], TOOLS, mode="call")
@@ -89,6 +91,15 @@ async def test_endpoint_failure_is_an_upstream_error() -> None:
     llm, _ = _llm([ConnectionError("refused")])
     with pytest.raises(UpstreamError, match="LLM endpoint failed: ConnectionError"):
         await llm.complete([ChatMessage("user", "x")], TOOLS)
+
+
+async def test_a_stream_of_something_else_is_an_upstream_error() -> None:
+    for odd in (["not", "a", "chunk"], "text", 7):
+        llm, _ = _llm([odd])
+        with pytest.raises(UpstreamError, match="not a chunk"):
+            await llm.complete([ChatMessage("user", "x")], TOOLS)
+    llm, _ = _llm([{"choices": [{"delta": None}]}, {"choices": None}, _chunk("好")])
+    assert (await llm.complete([ChatMessage("user", "x")], TOOLS)).content == "好"
 
 
 def test_history_in_openai_shape() -> None:
