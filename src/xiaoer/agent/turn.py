@@ -258,12 +258,15 @@ class Assistant:
                 # read here, in the one transaction, rather than in a session each
                 past = await self.desk.past_actions_in(s, shop_id, shopper_id)
                 pending = await self.desk.open_action_in(s, shop_id, conversation_id)
+            history_rows = [m for m in earlier if m.id < message.id]
+            # a conversation's first message has no tool calls before it to read; the others
+            # are read before the commit gives the connection back
+            tool_rows = (
+                await repo.tool_calls(conversation_id) if history_rows and replay is None else []
+            )
             await s.commit()
             if replay is not None:
                 return await self._replayed(repo, conversation_id, replay)
-            history_rows = [m for m in earlier if m.id < message.id]
-            # a conversation's first message has no tool calls before it to read
-            tool_rows = await repo.tool_calls(conversation_id) if history_rows else []
             rerun = any(m.id == message.id for m in earlier)  # its first run died unanswered
             mode = conversation.mode
         await emit(Accepted(conversation_id, message.id))

@@ -366,9 +366,13 @@ class ConversationRepository:
             meta=meta or {},
         )
         self.session.add(row)
-        conversation = await self.get(conversation_id)
-        if conversation is not None:
-            conversation.updated_at = now
+        # one statement: the conversation's row is not read to be touched (a row this session
+        # holds is updated in place as well)
+        await self.session.execute(
+            update(ConversationRow)
+            .where(ConversationRow.shop_id == self.shop_id, ConversationRow.id == conversation_id)
+            .values(updated_at=now)
+        )
         await self.session.flush()
         return row
 
