@@ -5,6 +5,7 @@ answered once. Real Redis (`redis_url`), real arq worker; the model is scripted.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,13 +74,31 @@ async def queued(
 async def test_a_queued_turn_answers_as_one_process_would(
     queued: tuple[httpx.AsyncClient, Runtime], llm: ScriptedLLM
 ) -> None:
+    from redis.asyncio import Redis
+
     c, rt = queued
     cid = (await c.post("/v1/conversations")).json()["conversation_id"]
     llm.steps = [call("track_logistics", order_id="SO1001"), say("到杭州了。")]
-    r = await c.post(f"/v1/conversations/{cid}/messages", json={"text": "SO1001 到哪了"})
+    redis = Redis.from_url(rt.settings.redis_url)
+    heard = redis.pubsub()
+    await heard.psubscribe("xiaoer:turn:*")
+    try:
+        r = await c.post(f"/v1/conversations/{cid}/messages", json={"text": "SO1001 到哪了"})
+        kinds: list[str] = []
+        for _ in range(20):  # what was published, up to its `done`
+            m = await heard.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if m is not None:
+                kinds.append(json.loads(m["data"])["type"])
+            if kinds and kinds[-1] == "done":
+                break
+    finally:
+        await heard.aclose()
+        await redis.aclose()
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["reply"] == "到杭州了。" and body["tool_calls"][0]["name"] == "track_logistics"
+    # a JSON request waits for the answer only: the tool call and the text are not relayed
+    assert kinds == ["accepted", "done"]
     read = (await c.get(f"/v1/conversations/{cid}")).json()
     assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
     assert read["messages"][0]["client_key"].startswith("job:")  # a key even when none was sent

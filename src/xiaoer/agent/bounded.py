@@ -87,7 +87,10 @@ class BoundedTurns:
         conversation_id: str,
         client_key: str | None = None,
         emit: Emit = ignore,
+        watching: bool = True,
     ) -> TurnResult:
+        """`watching`: as `QueuedTurns.turn` takes it; in one process every event is one call,
+        and all are emitted."""
         if not client_key:
             line = _Line(emit, english(text))
             result = await self._bounded(

@@ -264,6 +264,8 @@ def create_app(
         stays open and gets `queued` events instead."""
         turns = queued or rt().turns()  # on a turn worker (XIAOER_QUEUE=redis), or here
 
+        streamed = stream or "text/event-stream" in request.headers.get("accept", "")
+
         async def run(emit: Emit) -> Any:
             turn = turns.turn(
                 claims.shop_id,
@@ -272,10 +274,11 @@ def create_app(
                 conversation_id=conversation_id,
                 client_key=body.client_key,
                 emit=emit,
+                watching=streamed,
             )
             return await metrics.timed(turn)
 
-        if stream or "text/event-stream" in request.headers.get("accept", ""):
+        if streamed:
             frames = await open_stream(run)  # a refusal before the first event is a 4xx here
             return respond(frames, grace_s=settings.deadline_s or STOP_GRACE_S)
 

@@ -93,6 +93,8 @@ FINISHED = "xiaoer:turns:finished"
 PACE_WINDOW_S = (3.0, 60.0)
 """The pace is measured over the oldest count at least the first and at most the second
 this many seconds old."""
+WATCHED = (ToolStarted, ToolFinished, TextDelta)
+"""The events a stream shows as the turn happens, and a JSON request does not wait for."""
 _EVENTS: dict[str, type[Any]] = {
     "accepted": Accepted,
     "queued": Queued,
@@ -182,13 +184,18 @@ class QueuedTurns:
         conversation_id: str,
         client_key: str | None = None,
         emit: Emit = ignore,
+        watching: bool = True,
     ) -> TurnResult:
+        """`watching` False: the caller waits for the answer only (a JSON request), and the
+        worker relays the message's place in line and the answer, not each tool call and piece
+        of text (`WATCHED`), which a stream shows as they happen."""
         pool = await self.pool()
         key = client_key or f"job:{uuid.uuid4().hex}"
         job = _job_id(shop_id, conversation_id, key)
         payload = {
             "shop_id": shop_id, "shopper_id": shopper_id, "text": text,
             "conversation_id": conversation_id, "client_key": key, "job": job,
+            "watched": watching,
         }  # fmt: skip
         channel = pool.pubsub()
         await channel.subscribe(CHANNEL.format(job=job))  # before the job can publish
@@ -278,9 +285,13 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             # stores its reply, which the shopper's resend with the same key gets
             log.warning("turn job %s: event %s not relayed: %s", payload["job"], kind, exc)
 
+    watched = payload.get("watched", True)
+
     async def emit(event: Event) -> None:
         if isinstance(event, TurnResult):
             return  # `done` carries it, with the shop's own fields
+        if not watched and isinstance(event, WATCHED):
+            return  # nobody watches the turn happen: one publish less for each
         data = asdict(event)
         kind = data.pop("type")
         await publish(kind, data)
