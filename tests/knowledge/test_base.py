@@ -217,6 +217,29 @@ async def test_turns_arriving_together_wait_for_one_build(
     assert await kb.index("alpha") is not indexes[0] and len(built) == 2  # knowledge changed
 
 
+async def test_a_change_made_elsewhere_is_seen_within_a_second(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the knowledge changed is asked of the database at most every `FRESH_S`: a
+    change through this process is seen at once, one through another (here a second knowledge
+    base on the same store) once that time is up."""
+    from xiaoer.knowledge import base
+
+    kb = rt.knowledge()
+    other = KnowledgeBase(kb.sessions, kb.embedder, kb.clock, kb.saved)
+    monkeypatch.setattr(base, "FRESH_S", 3600.0)
+    first = await kb.index("alpha")
+    await kb.add_fact("alpha", "本店周日不发货。")
+    assert await kb.index("alpha") is not first  # through this process: at once
+    here = await kb.index("alpha")
+    await other.add_fact("alpha", "本店春节期间暂停发货。")
+    assert await kb.index("alpha") is here  # elsewhere: not asked again yet
+    monkeypatch.setattr(base, "FRESH_S", 0.0)
+    assert await kb.index("alpha") is not here
+    hits = await kb.search("alpha", "春节发货吗", kinds=["fact"])
+    assert any("春节" in h.passage.text for h in hits)
+
+
 async def test_warm_builds_the_named_shops_indexes(rt: Runtime) -> None:
     rt.knowledge()._indexes.clear()
     await rt.warm(["beta"])
@@ -228,6 +251,7 @@ async def test_a_new_process_loads_the_saved_index_instead_of_tokenizing(
 ) -> None:
     """The BM25 leg is saved under <home>/indexes: another process (a second knowledge base on
     the same store and folder) loads it, tokenizes nothing, and ranks exactly as the builder."""
+    from xiaoer.knowledge import base
     from xiaoer.knowledge import index as index_module
 
     kb = rt.knowledge()
@@ -251,6 +275,7 @@ async def test_a_new_process_loads_the_saved_index_instead_of_tokenizing(
     doc.write_text(WARRANTY, encoding="utf-8")
     await kb.ingest_document("alpha", doc)
     tokenized.clear()
+    monkeypatch.setattr(base, "FRESH_S", 0.0)  # the other process asks again once it is up
     rebuilt = await other.index("alpha")  # changed passages: built again, in their own folder
     assert len(tokenized) == len(rebuilt.passages) > len(loaded.passages)
     (fresh,) = list((rt.settings.home / "indexes").glob("alpha-*/*"))

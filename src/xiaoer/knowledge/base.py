@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,6 +89,10 @@ def content_hash(*parts: Any) -> str:
     return h.hexdigest()
 
 
+FRESH_S = 1.0
+"""How long a shop's index is used without asking the database whether its knowledge changed."""
+
+
 class KnowledgeBase:
     def __init__(
         self,
@@ -102,6 +107,8 @@ class KnowledgeBase:
         self.saved = saved
         """Where BM25 legs are kept between processes; None: built in each process."""
         self._indexes: dict[str, tuple[str, ShopIndex]] = {}
+        self._checked: dict[str, float] = {}
+        """When each shop's index was last found to match its knowledge (monotonic s)."""
         self._lock = asyncio.Lock()
 
     @property
@@ -112,12 +119,21 @@ class KnowledgeBase:
 
     async def index(self, shop_id: str) -> ShopIndex:
         """The shop's index as its knowledge stands, built when it changed. Turns that find it
-        missing at once wait for one build, not one each."""
+        missing at once wait for one build, not one each.
+
+        Whether it changed is read from the database at most every `FRESH_S` seconds (a turn
+        can ask several times, each a connection and a query); a change made through this
+        process is seen at once, one made through another within that time."""
+        cached = self._indexes.get(shop_id)
+        if cached is not None and time.monotonic() - self._checked.get(shop_id, -FRESH_S) < FRESH_S:
+            return cached[1]
         async with self.sessions() as s:
             repo = KnowledgeRepository(s, shop_id)
+            checked = time.monotonic()
             signature = await repo.signature()
             cached = self._indexes.get(shop_id)
             if cached is not None and cached[0] == signature:
+                self._checked[shop_id] = checked
                 return cached[1]
             async with self._lock:
                 cached = self._indexes.get(shop_id)  # built while this turn waited
@@ -126,6 +142,7 @@ class KnowledgeBase:
                 rows = await repo.chunks()
                 index = await asyncio.to_thread(self._build, shop_id, rows)
                 self._indexes[shop_id] = (signature, index)
+                self._checked[shop_id] = checked
         return index
 
     async def warm(self, shop_ids: Sequence[str]) -> None:
@@ -235,6 +252,7 @@ class KnowledgeBase:
         async with self.sessions() as s:
             await KnowledgeRepository(s, shop_id).replace_source(source, rows)
             await s.commit()
+            self._checked.pop(shop_id, None)  # read again at its next use
         return IngestReport(source_id, "replaced" if old is not None else "added", len(rows))
 
     async def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray | None:
@@ -354,6 +372,7 @@ class KnowledgeBase:
                 )
             )
             await s.commit()
+            self._checked.pop(shop_id, None)  # read again at its next use
         status = "replaced" if old is not None else "added"
         return IngestReport(source_id, status, 0, extra={"candidates": len(rows)}), report
 
@@ -416,6 +435,7 @@ class KnowledgeBase:
                 raise NotFound(f"no knowledge source {source_id!r} in shop {shop_id!r}")
             await repo.delete_source(source_id)
             await s.commit()
+            self._checked.pop(shop_id, None)  # read again at its next use
 
     async def sources(self, shop_id: str) -> list[KnowledgeSourceRow]:
         async with self.sessions() as s:
@@ -448,6 +468,7 @@ class KnowledgeBase:
                 row.question = question.strip()
             row.status, row.reviewed_at = "approved", self.clock()
             await s.commit()
+            self._checked.pop(shop_id, None)  # read again at its next use
         product = next((f.split(":", 1)[1] for f in row.flags if f.startswith("product:")), None)
         chunk_id = f"chat:{candidate_id}"
         text = row.answer
@@ -481,6 +502,7 @@ class KnowledgeBase:
             row.status, row.note, row.reviewed_at = "rejected", note, self.clock()
             await repo.delete_source(f"chat:{candidate_id}")
             await s.commit()
+            self._checked.pop(shop_id, None)  # read again at its next use
 
 
 def doc_passages(source_id: str, sections: Sequence[Section]) -> list[Passage]:
