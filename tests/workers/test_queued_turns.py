@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.worker import Worker
 
 from minishop import write_bundle
 from xiaoer.api.app import create_app
@@ -28,6 +27,7 @@ from xiaoer.workers.turns import (
     QUEUE,
     TAKEN,
     Pace,
+    TurnWorker,
     close_worker,
     worker_settings,
 )
@@ -44,7 +44,7 @@ async def _served(
                         redis_url=redis_url, queue="redis", understand="keywords", **more)  # fmt: skip
     rt = await Runtime.open(settings, llm=llm)
     await rt.import_shop(write_bundle(tmp_path / "bundle"))
-    worker = Worker(**worker_settings(settings, lambda: rt, jobs=jobs))
+    worker = TurnWorker(**worker_settings(settings, lambda: rt, jobs=jobs))
     running = asyncio.create_task(worker.main())
     app = create_app(settings, runtime=rt)
     try:
@@ -299,3 +299,46 @@ async def test_a_turn_whose_events_cannot_be_relayed_still_stores_its_reply(
     async with runtime.sessions() as s:
         rows = await ConversationRepository(s, "mini").messages(cid)
     assert [(r.role, r.content) for r in rows] == [("shopper", "在吗"), ("assistant", "您好！")]
+
+
+async def test_a_poll_walks_past_running_turns_in_one_round_trip(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The head of the line is the turns being run (arq keeps them queued until they finish):
+    a worker with a free slot starts the first one that waits, and opens arq's per-job
+    transaction for that one only, not for each running turn before it."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+    from arq.constants import in_progress_key_prefix
+    from arq.worker import func
+
+    queue = f"xiaoer:test:{tmp_path.name}"
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    ran: list[str] = []
+
+    async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+        ran.append(payload["job"])
+
+    settings = Settings(home=tmp_path / "home", redis_url=redis_url, queue="redis")
+    worker = TurnWorker(**(worker_settings(settings, jobs=4) | {
+        "functions": [func(run_turn, name="run_turn")], "queue_name": queue, "redis_pool": pool,
+    }))  # fmt: skip
+    try:
+        for job in ("running-1", "running-2", "waiting"):
+            await pool.enqueue_job("run_turn", {"job": job}, _job_id=job, _queue_name=queue)
+        for job in ("running-1", "running-2"):  # taken by another worker
+            await pool.psetex(in_progress_key_prefix + job, 60_000, b"1")
+        watched = await _watches(pool)
+        await worker.start_jobs(await pool.zrange(queue, 0, -1))
+        await asyncio.gather(*worker.tasks.values())
+        assert ran == ["waiting"]
+        assert await _watches(pool) - watched == 1  # arq's check, on the waiting one only
+    finally:
+        await pool.delete(queue, *(in_progress_key_prefix + j for j in ("running-1", "running-2")))
+        await close_worker(worker)
+        await pool.aclose()
+
+
+async def _watches(pool: Any) -> int:
+    """WATCH commands the server has run (arq opens one per job it checks)."""
+    return int((await pool.info("commandstats")).get("cmdstat_watch", {}).get("calls", 0))

@@ -67,7 +67,14 @@ from xiaoer.domain.errors import Unavailable, XiaoerError
 from xiaoer.observability.tracing import setup_tracing
 from xiaoer.runtime import Runtime
 
-__all__ = ["QueuedTurns", "close_worker", "run_turn", "run_worker", "worker_settings"]
+__all__ = [
+    "QueuedTurns",
+    "TurnWorker",
+    "close_worker",
+    "run_turn",
+    "run_worker",
+    "worker_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -353,6 +360,25 @@ async def _keep_lease(redis: ArqRedis, job_id: str | None) -> None:
         await asyncio.sleep(LEASE_S / 5)
 
 
+class TurnWorker(Worker):
+    """arq's worker, looking past the turns being run in one round trip.
+
+    arq keeps a running job in its queue until it finishes, and checks each job id a poll
+    reads (up to five times `jobs`) with three commands inside a WATCH before it starts one.
+    Under load the head of the line is the turns the workers are running, so a worker with a
+    free slot walked past each of them, four round trips apiece, for every turn it took. Here
+    the ids are first looked up together, and arq's own check runs only on those that wait."""
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        if job_ids:
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.exists(in_progress_key_prefix + job_id.decode())
+                running = await pipe.execute()
+            job_ids = [job_id for job_id, taken in zip(job_ids, running, strict=True) if not taken]
+        await super().start_jobs(job_ids)
+
+
 def worker_settings(
     settings: Settings, runtime: Callable[[], Any] | None = None, *, jobs: int = 4
 ) -> dict[str, Any]:
@@ -399,7 +425,7 @@ async def run_worker(settings: Settings, *, jobs: int = 4) -> None:
     try:
         async with rt.warming():  # the shops' prompt prefixes; gives way to turns
             while True:
-                worker = Worker(**(worker_settings(settings, lambda: rt, jobs=jobs)
+                worker = TurnWorker(**(worker_settings(settings, lambda: rt, jobs=jobs)
                                    | {"handle_signals": True}))  # fmt: skip
                 began = time.monotonic()
                 try:
