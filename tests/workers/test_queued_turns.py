@@ -333,6 +333,9 @@ async def test_a_poll_walks_past_running_turns_in_one_round_trip(
         await asyncio.gather(*worker.tasks.values())
         assert ran == ["waiting"]
         assert await _watches(pool) - watched == 1  # arq's check, on the waiting one only
+        asked = await _calls(pool, "exists")
+        await worker.start_jobs(await pool.zrange(queue, 0, -1))  # the next poll, at once
+        assert await _calls(pool, "exists") == asked  # the running ones are remembered
     finally:
         await pool.delete(queue, *(in_progress_key_prefix + j for j in ("running-1", "running-2")))
         await close_worker(worker)
@@ -341,4 +344,8 @@ async def test_a_poll_walks_past_running_turns_in_one_round_trip(
 
 async def _watches(pool: Any) -> int:
     """WATCH commands the server has run (arq opens one per job it checks)."""
-    return int((await pool.info("commandstats")).get("cmdstat_watch", {}).get("calls", 0))
+    return await _calls(pool, "watch")
+
+
+async def _calls(pool: Any, command: str) -> int:
+    return int((await pool.info("commandstats")).get(f"cmdstat_{command}", {}).get("calls", 0))

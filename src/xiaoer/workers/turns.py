@@ -91,6 +91,9 @@ TAKEN_KEPT_S = 2 * JOB_TIMEOUT_S
 LEASE_S = 20.0
 """A running turn's in-progress mark lasts this long unless renewed (every `LEASE_S / 5` s):
 after a worker died, its turn is run again by another this many seconds later at most."""
+ELSEWHERE_S = 1.0
+"""A turn seen running on another worker is not asked about again for this long (a worker
+that died leaves its turn to the others once its lease lapses, `LEASE_S`, far longer)."""
 RECONNECT_S = (1.0, 10.0)
 """A worker that lost Redis tries again after the first, doubling up to the second."""
 RELAY_MARGIN_S = 30.0
@@ -361,22 +364,35 @@ async def _keep_lease(redis: ArqRedis, job_id: str | None) -> None:
 
 
 class TurnWorker(Worker):
-    """arq's worker, looking past the turns being run in one round trip.
+    """arq's worker, looking past the turns being run without a transaction each.
 
     arq keeps a running job in its queue until it finishes, and checks each job id a poll
-    reads (up to five times `jobs`) with three commands inside a WATCH before it starts one.
-    Under load the head of the line is the turns the workers are running, so a worker with a
-    free slot walked past each of them, four round trips apiece, for every turn it took. Here
-    the ids are first looked up together, and arq's own check runs only on those that wait."""
+    reads (up to five times `jobs`, every `poll_delay`) with three commands inside a WATCH
+    before it starts one. Under load the head of the line is the turns the workers are
+    running, so a worker with a free slot walked past each of them, four round trips apiece,
+    for every turn it took. Here its own turns are known without asking, the others' are
+    looked up together in one round trip and remembered for `ELSEWHERE_S`, and arq's check
+    runs only on the turns that wait."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._elsewhere: dict[bytes, float] = {}
+        """Job ids another worker runs, until when that is taken as still so (monotonic)."""
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        if job_ids:
+        now = time.monotonic()
+        self._elsewhere = {j: until for j, until in self._elsewhere.items() if until > now}
+        ask = [j for j in job_ids if j.decode() not in self.tasks and j not in self._elsewhere]
+        if ask:
             async with self.pool.pipeline(transaction=False) as pipe:
-                for job_id in job_ids:
+                for job_id in ask:
                     pipe.exists(in_progress_key_prefix + job_id.decode())
                 running = await pipe.execute()
-            job_ids = [job_id for job_id, taken in zip(job_ids, running, strict=True) if not taken]
-        await super().start_jobs(job_ids)
+            for job_id, taken in zip(ask, running, strict=True):
+                if taken:
+                    self._elsewhere[job_id] = now + ELSEWHERE_S
+        waiting = [j for j in job_ids if j.decode() not in self.tasks and j not in self._elsewhere]
+        await super().start_jobs(waiting)
 
 
 def worker_settings(
