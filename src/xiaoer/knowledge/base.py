@@ -122,8 +122,9 @@ class KnowledgeBase:
         missing at once wait for one build, not one each.
 
         Whether it changed is read from the database at most every `FRESH_S` seconds (a turn
-        can ask several times, each a connection and a query); a change made through this
-        process is seen at once, one made through another within that time."""
+        can ask several times, each a connection and a query). A change made through this
+        process is seen at once, unless a check that began before it ends after it; one made
+        through another process, within that time."""
         cached = self._indexes.get(shop_id)
         if cached is not None and time.monotonic() - self._checked.get(shop_id, -FRESH_S) < FRESH_S:
             return cached[1]
