@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from xiaoer.bench.load import Setup, run_setup
+from xiaoer.bench.load import Setup, _per_stub, run_setup
 from xiaoer.bench.stub_llm import create_stub, decide
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, ToolSpec
@@ -72,6 +72,17 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     cpu = result["cpu_s"]  # by process: the API ran the turns (and the stub only answered)
     assert set(cpu) == {"load client", "stub", "api", "turn workers"}
     assert cpu["api"] > cpu["stub"] and cpu["turn workers"] == 0
+    # the serving processes' CPU in the stub's units: what compares runs on a machine whose
+    # speed moves
+    assert result["server_cpu_per_stub_cpu"] > 1
+
+
+def test_the_servers_cpu_is_also_given_in_the_stubs_units() -> None:
+    """The load client is not a server; without stub time there is nothing to compare with."""
+    cpu = {"load client": 9.0, "stub": 2.0, "api": 3.0, "turn workers": 5.0,
+           "postgres": 1.0, "redis": 1.0}  # fmt: skip
+    assert _per_stub(cpu) == 5.0
+    assert _per_stub({"stub": 0.0, "api": 1.0}) is None
 
 
 async def test_with_one_model_slot_shoppers_are_held_then_answered_once() -> None:

@@ -580,6 +580,10 @@ async def loadtest(
             "CPU ms per answer, by process",
             lambda r: ", ".join(f"{k} {v:g}" for k, v in r["cpu_ms_per_answer"].items()),
         ),
+        (
+            "server CPU ÷ stub CPU",
+            lambda r: r["server_cpu_per_stub_cpu"] if r["server_cpu_per_stub_cpu"] else "–",
+        ),
         ("recovery s", lambda r: r["recovery_s"] if r["recovery_s"] is not None else "–"),
     ]
     for name, cell in rows:

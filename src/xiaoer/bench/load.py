@@ -636,9 +636,24 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_answer": {
             role: round(1000 * v / max(len(answered), 1), 1) for role, v in run.cpu_s.items()
         },
+        "server_cpu_per_stub_cpu": _per_stub(run.cpu_s),
         "recovery_s": None if run.recovery_s is None else round(run.recovery_s, 1),
         **audit,
     }
+
+
+SERVER_ROLES = ("api", "turn workers", "postgres", "redis")
+
+
+def _per_stub(cpu_s: dict[str, float]) -> float | None:
+    """The serving processes' CPU in units of the stub's. The stub does the same work per
+    answer in every run, so this compares runs made while the machine ran at different speeds
+    (on the 2-core build machine the stub's own CPU per answer moved by 40% between runs
+    minutes apart); None without stub time to compare with."""
+    stub = cpu_s.get("stub", 0.0)
+    if stub <= 0:
+        return None
+    return round(sum(cpu_s.get(role, 0.0) for role in SERVER_ROLES) / stub, 1)
 
 
 SIDE_BY_SIDE = (
