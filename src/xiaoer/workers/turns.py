@@ -367,7 +367,7 @@ class TurnWorker(Worker):
     """arq's worker, looking past the turns being run without a transaction each.
 
     arq keeps a running job in its queue until it finishes, and checks each job id a poll
-    reads (up to five times `jobs`, every `poll_delay`) with three commands inside a WATCH
+    reads (five times `jobs`, at least 100, every `poll_delay`) with three commands in a WATCH
     before it starts one. Under load the head of the line is the turns the workers are
     running, so a worker with a free slot walked past each of them, four round trips apiece,
     for every turn it took. Here its own turns are known without asking, the others' are
