@@ -642,18 +642,17 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SERVER_ROLES = ("api", "turn workers", "postgres", "redis")
-
-
 def _per_stub(cpu_s: dict[str, float]) -> float | None:
-    """The serving processes' CPU in units of the stub's. The stub does the same work per
-    answer in every run, so this compares runs made while the machine ran at different speeds
-    (on the 2-core build machine the stub's own CPU per answer moved by 40% between runs
-    minutes apart); None without stub time to compare with."""
+    """The serving processes' CPU (every role of `Cluster.cpu` but the load client and the
+    stub) in units of the stub's. The stub does the same work per answer in every run, so
+    this compares runs made while the machine ran at different speeds (on the 2-core build
+    machine the stub's own CPU per answer moved by 40% between runs minutes apart); None
+    without stub time to compare with."""
     stub = cpu_s.get("stub", 0.0)
     if stub <= 0:
         return None
-    return round(sum(cpu_s.get(role, 0.0) for role in SERVER_ROLES) / stub, 1)
+    served = sum(v for role, v in cpu_s.items() if role not in ("load client", "stub"))
+    return round(served / stub, 1)
 
 
 SIDE_BY_SIDE = (
