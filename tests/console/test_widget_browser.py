@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.shadowroot import ShadowRoot
@@ -170,7 +171,8 @@ def test_a_shopper_confirms_a_return_in_the_widget_and_the_merchant_sees_it(
     sent = httpx.post(f"{shop.url}/v1/conversations/{conversation}/messages",
                       json={"text": "我要转人工"}, headers=shopper, timeout=WAIT)  # fmt: skip
     assert sent.status_code == 200, sent.text
-    WebDriverWait(driver, WAIT).until(
+    # the redraw replaces the element between finding it and reading it: look again
+    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: "我要转人工" in d.find_element(By.TAG_NAME, "main").text,
         message="the transcript did not redraw from the event stream",
     )
