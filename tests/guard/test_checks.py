@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from xiaoer.domain.models import Sku, SkuStatus
 from xiaoer.guard import Evidence, OutputGuard, RedactingFilter, check_input, redact
-from xiaoer.guard.claims import SKU_ROW, unsupported_claims
+from xiaoer.guard.claims import SKU_ROW, money, specs, unsupported_claims
 from xiaoer.guard.compliance import banned_claims
 from xiaoer.guard.input import RateLimiter, RedisRateLimiter
 from xiaoer.guard.markup import strip_markup
@@ -444,6 +445,19 @@ def test_a_price_must_be_a_sum_of_money_on_record_not_any_number() -> None:
     # 36 is on record, but as a size: a second price of ¥36 is made up
     assert kinds("价格分别是¥46和¥36。", record) == ["amount"]
     assert kinds("满99元包邮，运费10元。", "满99包邮；偏远地区运费：10") == []
+
+
+def test_a_figure_is_read_from_the_start_of_its_run_of_digits() -> None:
+    # a match starts only where a run of digits starts: never a tail of a longer figure
+    assert money("单号 SF2130048220119；实付 1,299元，满99包邮，¥46") == {
+        Decimal(1299),
+        Decimal(99),
+        Decimal(46),
+    }
+    assert money("2026-11-20 12:44 运单 12345678901234") == set()
+    assert specs("运单 12345678901234，重 235克，电池 5000mAh") == specs("235 克 5000 毫安时")
+    assert len(specs("235 克 5000 毫安时")) == 2
+    assert kinds("重 35克。", "运单 1235克") == ["spec"]
 
 
 def test_a_price_on_record_must_be_the_one_of_the_product_or_option_named() -> None:

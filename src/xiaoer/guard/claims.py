@@ -40,9 +40,12 @@ class Claim:
 
 
 ID = re.compile(r"(?<![A-Za-z0-9#])#?[A-Z]{1,4}\d{6,}(?!\d)")
+# `\d(?<!\d\d)` below: a figure starts where a run of digits starts. The same match from inside
+# the run is never the one found (the run's start matches too), and trying every digit of the
+# run made a long one (a tracking number) cost its length squared.
 AMOUNT = re.compile(
     r"(?:¥|￥|RMB|CNY)\s?(\d[\d,]*(?:\.\d+)?)"
-    r"|(\d[\d,]*(?:\.\d+)?)\s?(?:元|块钱|块|yuan\b|RMB\b|CNY\b)",
+    r"|(\d(?<!\d\d)[\d,]*(?:\.\d+)?)\s?(?:元|块钱|块|yuan\b|RMB\b|CNY\b)",
     re.IGNORECASE,
 )
 PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%|(?<![\d.])(\d(?:\.\d)?)\s?折")
@@ -74,7 +77,7 @@ WARRANTY = re.compile(
     r"|(\d+|[一两二三四五六七八九十半])\s?(?:年|个月)\s?(?:保修|质保|包修)"
 )
 SPEC = re.compile(
-    r"(\d+(?:\.\d+)?)\s?(?:分贝|dB|千克|公斤|kg|克|g\b|瓦|W\b|毫安时|mAh|英寸|寸|升|L\b|厘米|cm|毫米|mm"
+    r"(\d(?<!\d\d)\d*(?:\.\d+)?)\s?(?:分贝|dB|千克|公斤|kg|克|g\b|瓦|W\b|毫安时|mAh|英寸|寸|升|L\b|厘米|cm|毫米|mm"
     r"|米|GB|TB|Hz|赫兹|℃|匹|级能效)",
     re.IGNORECASE,
 )
@@ -146,7 +149,7 @@ OUT_OF_STOCK = re.compile(
 size nobody asked about said to be sold out, with no lookup), and not of the options named."""
 PRICED = re.compile(
     r"(?:满|减|价|费|付|退|补|券|省|低至|仅|只要|立减|优惠)\s?[:：]?\s?[¥￥]?\s?(\d[\d,]*(?:\.\d+)?)"
-    r"|(\d[\d,]*(?:\.\d+)?)\s?(?:包邮|起)"
+    r"|(\d(?<!\d\d)[\d,]*(?:\.\d+)?)\s?(?:包邮|起)"
 )
 """A figure written as money without a currency sign: 满99, 运费：10, 199包邮."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -344,12 +347,13 @@ COUPON_RULE = re.compile(r"满\s?(\d+(?:\.\d+)?)\s?元?\s?减\s?(\d+(?:\.\d+)?)"
 """A coupon's terms as the record writes them: 满299减30."""
 
 
-def coupon_prices(shop_says: str) -> dict[Decimal, Decimal]:
+def coupon_prices(shop_says: str, prices: set[Decimal] | None = None) -> dict[Decimal, Decimal]:
     """Each price on record less each coupon on record it reaches, to what that price comes to
-    with the best coupon it reaches (the one checkout picks)."""
+    with the best coupon it reaches (the one checkout picks). `prices`: `money(shop_says)`,
+    when the caller has it already."""
     rules = [(_number(a), _number(b)) for a, b in COUPON_RULE.findall(shop_says)]
     out: dict[Decimal, Decimal] = {}
-    for price in money(shop_says):
+    for price in money(shop_says) if prices is None else prices:
         offs = [off for least, off in rules if least is not None and off and price >= least]
         out |= {price - off: price - max(offs) for off in offs}
     return out
@@ -645,7 +649,7 @@ def unsupported_claims(
     shop_says = evidence if merchant is None else merchant
     figures = numbers(evidence)
     prices = money(evidence)
-    shop_prices = money(shop_says)
+    shop_prices = prices if merchant is None else money(shop_says)
     measured = specs(evidence)
     shop_flat = re.sub(r"\s", "", shop_says).lower()
     known_days = days(evidence) | ({(today.month, today.day)} if today else set())
@@ -655,7 +659,7 @@ def unsupported_claims(
     idle = idle_on_record(shop_says)
     ordered = ID.search(shop_says) is not None  # an order of theirs was looked up
     couponless = NO_COUPON.search(shop_says) is not None
-    discounted = coupon_prices(shop_says)
+    discounted = coupon_prices(shop_says, shop_prices)
     couponed = COUPON_RULE.search(shop_says) is not None
     # the subsidy was checked and applies to none of it
     refused = {m.group(1) for m in SUBSIDY_VERDICT.finditer(shop_says)} == {"不能"}
