@@ -38,7 +38,7 @@ from xiaoer.llm.gate import SLOTS, GatedLLM, LLMGate
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
 from xiaoer.services.signals import Signals
-from xiaoer.store.db import make_engine, migrate, sessionmaker
+from xiaoer.store.db import make_engine, migrate, readers, sessionmaker
 from xiaoer.store.repositories import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,11 @@ class Runtime:
     timings: dict[str, float] = field(default_factory=dict)
     signals: Signals = field(init=False)
     """Wake-ups of the live streams when a commit changes what they show."""
+    reads: async_sessionmaker[AsyncSession] = field(init=False)
+    """Sessions that only read (`store.db.readers`)."""
 
     def __post_init__(self) -> None:
+        self.reads = readers(self.engine)
         self.signals = Signals(self.settings.redis_url)
         self.signals.watch(self.sessions)
 
@@ -152,7 +155,7 @@ class Runtime:
         return self.settings.embeddings and available()
 
     def commerce(self, shop_id: str) -> BuiltinCommerce:
-        return BuiltinCommerce(self.sessions, shop_id, self.clock)
+        return BuiltinCommerce(self.sessions, shop_id, self.clock, self.reads)
 
     async def policy(self, shop_id: str, session: AsyncSession | None = None) -> ShopPolicy:
         """The shop's policy as imported (validated then; the defaults when it brought none),
@@ -160,7 +163,7 @@ class Runtime:
         if session is not None:
             data = await ShopRepository(session).policy_data(shop_id)
         else:
-            async with self.sessions() as s:
+            async with self.reads() as s:
                 data = await ShopRepository(s).policy_data(shop_id)
         return parse_policy(data, source=f"shop {shop_id} policy")
 

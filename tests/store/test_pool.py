@@ -1,5 +1,6 @@
-"""Pooled PostgreSQL connections: probed only after sitting idle, and replaced when the server
-dropped them (a restart, an administrator ending sessions)."""
+"""Pooled PostgreSQL connections: probed only after sitting idle, replaced when the server
+dropped them (a restart, an administrator ending sessions), and used without a transaction by
+sessions that only read."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pg_fixture import fresh_database
 from xiaoer.store import db
@@ -61,3 +62,21 @@ async def test_a_connection_in_steady_use_is_not_probed_and_a_drop_costs_one_sta
     assert cut.value.connection_invalidated
     # The pool renewed the connection: the next statement runs.
     assert await _backend(engine) != first
+
+
+async def _in_transaction(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether a session's statements share one transaction: `now()` is its start."""
+    async with sessions() as s:
+        first = (await s.execute(text("SELECT now()"))).scalar_one()
+        await s.execute(text("SELECT pg_sleep(0.02)"))
+        return bool((await s.execute(text("SELECT now()"))).scalar_one() == first)
+
+
+async def test_a_read_session_runs_each_statement_on_its_own_and_a_session_in_a_transaction(
+    engine: AsyncEngine,
+) -> None:
+    assert not await _in_transaction(db.readers(engine))  # no BEGIN … ROLLBACK around a read
+    assert await _in_transaction(db.sessionmaker(engine))
+    # the two share the pool: a connection a read used is in a transaction again for a write
+    assert await _in_transaction(db.sessionmaker(engine))
+    assert not await _in_transaction(db.readers(engine))

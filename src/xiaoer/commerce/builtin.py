@@ -21,41 +21,44 @@ from xiaoer.store.repositories import (
 
 
 class BuiltinCommerce:
-    """Reads through short sessions of its own, so a turn's tool calls see committed data."""
+    """Reads through short sessions of its own, so a turn's tool calls see committed data:
+    `reads` where given (`store.db.readers`: no transaction around a read), else `sessions`."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         shop_id: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads or sessions
         self.shop_id = shop_id
         self.clock = clock
 
     async def get_order(self, order_id: str) -> Order | None:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await OrderRepository(s, self.shop_id).get(order_id)
 
     async def orders_for(
         self, shopper_id: str, *, limit: int = 10, status: str | None = None
     ) -> list[Order]:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await OrderRepository(s, self.shop_id).for_shopper(
                 shopper_id, limit=limit, status=status
             )
 
     async def get_product(self, product_id: str) -> Product | None:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await CatalogRepository(s, self.shop_id).get(product_id)
 
     async def search_products(self, query: ProductQuery) -> list[ProductHit]:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             products = await CatalogRepository(s, self.shop_id).all()
         return search(products, query)
 
     async def get_shopper(self, shopper_id: str) -> Shopper | None:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await ShopperRepository(s, self.shop_id).get(shopper_id)
 
     async def apply(self, change: Change) -> ServiceRecord:
@@ -77,13 +80,13 @@ class BuiltinCommerce:
         return found
 
     async def find_record(self, key: str) -> ServiceRecord | None:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await LedgerRepository(s, self.shop_id).find(key)
 
     async def records_for(
         self, shopper_id: str, *, order_id: str | None = None, kind: str | None = None
     ) -> list[ServiceRecord]:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await LedgerRepository(s, self.shop_id).for_shopper(
                 shopper_id, order_id=order_id, kind=kind
             )

@@ -85,6 +85,17 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def readers(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read. On PostgreSQL each statement runs on its own (autocommit), as
+    under READ COMMITTED (the default) each statement of a transaction takes its own snapshot
+    anyway: the same rows, without the BEGIN and the ROLLBACK around them — two of the three
+    round trips of a one-statement read. A write through one commits at once: use `sessions`.
+    SQLite: the usual sessions (its reads open no transaction)."""
+    if engine.dialect.name != "postgresql":
+        return sessionmaker(engine)
+    return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 def _alembic_config(connection: Connection) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
