@@ -745,6 +745,12 @@ class Assistant:
                 mode = "text"
             elif await self._look_up_subsidy(loop, deps, question, emit):
                 mode = "text"
+            elif _stock_asked(loop) and "search_products" in names:
+                # Asked whether something is in stock, naming no product of the catalogue: the
+                # answer is the catalogue's, so the first step is a lookup (the tools offered
+                # stay the same, and with them the cached prompt). Seen on the demo bench: "有没有
+                # 42 码的跑鞋" answered with the size chart's foot length from the snippets.
+                mode = "call"
             if loop.canned:
                 return loop.canned, False
         # Seen on the tuned suite ("有实体店吗", "吊装收费吗"): the model searched again for the
