@@ -487,6 +487,24 @@ async def test_a_stock_question_about_a_named_product_is_answered_from_its_recor
     assert mode == "text" and any("- 黑/43 ¥299 缺货" in m.content for m in answer_messages)
 
 
+async def test_a_stock_question_naming_no_product_starts_with_a_catalogue_lookup(
+    shop_dir: Path,
+) -> None:
+    """Read as a stock question with no product of the catalogue named: the first step must
+    call a tool (the same tools offered), so the answer comes from a lookup, not from whatever
+    the knowledge shown says about sizes; a product question keeps its first free step."""
+    steps = [call("search_products", keyword="跑鞋", size="42"), say("有的，疾风 3 男子缓震跑鞋。")]
+    llm = reading_llm(form(事="库存"), steps)
+    _, r = await _turn(shop_dir / "a", llm, "有没有 42 码的跑鞋")
+    assert [c.name for c in r.tool_calls][-1] == "search_products"
+    assert r.reply == "有的，疾风 3 男子缓震跑鞋。"
+    first, answer = llm.calls[1:]
+    assert first[1] == "call" and answer[1] == "text"
+    asked = reading_llm(form(事="商品咨询"), [say("跑鞋鞋面是网布。")])
+    _, r = await _turn(shop_dir / "b", asked, "跑鞋是什么材质")
+    assert asked.calls[1][1] == "auto" and r.reply == "跑鞋鞋面是网布。"
+
+
 def readings_llm(answers: list[dict[str, str]], then: list[Completion]) -> ScriptedLLM:
     """Answers the understanding calls with `answers` in turn, and the turn's own calls from
     `then`."""
