@@ -22,7 +22,7 @@ from xiaoer.agent.replay import replay
 from xiaoer.agent.replay_report import Replayed
 from xiaoer.agent.turn import Assistant
 from xiaoer.agent.understanding import CascadeReader, ModelReader, Reader, tool_sets
-from xiaoer.commerce.builtin import BuiltinCommerce
+from xiaoer.commerce.builtin import BuiltinCommerce, Catalogs
 from xiaoer.commerce.bundle import Bundle, import_bundle, load_bundle
 from xiaoer.config import Settings
 from xiaoer.domain.models import FaqEntry
@@ -94,6 +94,8 @@ class Runtime:
     """Wake-ups of the live streams when a commit changes what they show."""
     reads: async_sessionmaker[AsyncSession] = field(init=False)
     """Sessions that only read (`store.db.readers`)."""
+    catalogs: Catalogs = field(default_factory=Catalogs)
+    """The product lists searches rank, kept while each shop's catalogue is unchanged."""
 
     def __post_init__(self) -> None:
         self.reads = readers(self.engine)
@@ -155,7 +157,7 @@ class Runtime:
         return self.settings.embeddings and available()
 
     def commerce(self, shop_id: str) -> BuiltinCommerce:
-        return BuiltinCommerce(self.sessions, shop_id, self.clock, self.reads)
+        return BuiltinCommerce(self.sessions, shop_id, self.clock, self.reads, self.catalogs)
 
     async def policy(self, shop_id: str, session: AsyncSession | None = None) -> ShopPolicy:
         """The shop's policy as imported (validated then; the defaults when it brought none),

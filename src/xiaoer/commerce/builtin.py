@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xiaoer.commerce.base import ProductHit, ProductQuery
-from xiaoer.commerce.search import search
+from xiaoer.commerce.search import Entry, entry, hit, ranked
 from xiaoer.domain.models import Change, Order, Product, ServiceRecord, Shopper
 from xiaoer.store.repositories import (
     CatalogRepository,
@@ -18,6 +20,36 @@ from xiaoer.store.repositories import (
     ShopperRepository,
     record_from_row,
 )
+
+FIRST_BATCH = 20
+"""How many of a search's best-ranked products have their SKUs read first."""
+CATALOGS_KEPT = 64
+"""How many shops' product lists a `Catalogs` keeps (the least recently searched go first)."""
+
+
+class Catalogs:
+    """The product lists (without SKUs: stock is read fresh) a process's searches rank, by
+    shop, each with the catalogue stamp read before it (`ShopRow.catalog_stamp`, changed by
+    every write of the shop's products): a search reads the stamp, one short statement, and
+    the whole list again only when the stamp moved. A list read while an import committed
+    is kept under the older stamp, so the next search reads it again."""
+
+    def __init__(self, kept: int = CATALOGS_KEPT) -> None:
+        self.kept = kept
+        self._lists: OrderedDict[str, tuple[str, list[Entry]]] = OrderedDict()
+
+    async def entries(self, catalog: CatalogRepository) -> list[Entry]:
+        stamp = await catalog.stamp()
+        held = self._lists.get(catalog.shop_id)
+        if held is not None and held[0] == stamp and stamp:
+            self._lists.move_to_end(catalog.shop_id)
+            return held[1]
+        entries = [entry(p) for p in await catalog.bare()]
+        self._lists[catalog.shop_id] = (stamp, entries)
+        self._lists.move_to_end(catalog.shop_id)
+        while len(self._lists) > self.kept:
+            self._lists.popitem(last=False)
+        return entries
 
 
 class BuiltinCommerce:
@@ -30,9 +62,11 @@ class BuiltinCommerce:
         shop_id: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         reads: async_sessionmaker[AsyncSession] | None = None,
+        catalogs: Catalogs | None = None,
     ) -> None:
         self.sessions = sessions
         self.reads = reads or sessions
+        self.catalogs = catalogs
         self.shop_id = shop_id
         self.clock = clock
 
@@ -53,9 +87,30 @@ class BuiltinCommerce:
             return await CatalogRepository(s, self.shop_id).get(product_id)
 
     async def search_products(self, query: ProductQuery) -> list[ProductHit]:
+        """The products are ranked first; the SKUs are read for the best-ranked ones, a batch at a
+        time (`FIRST_BATCH`, then four times the one before), until enough of them have a SKU
+        that matches: a search reads the SKUs of a few products, not of the whole catalogue,
+        and the products from `catalogs` while the shop's catalogue did not change.
+        The hits are `commerce.search.search`'s, in its order."""
+        limit = max(1, query.limit)
+        hits: list[ProductHit] = []
         async with self.reads() as s:
-            products = await CatalogRepository(s, self.shop_id).all()
-        return search(products, query)
+            catalog = CatalogRepository(s, self.shop_id)
+            if self.catalogs is not None:
+                entries = await self.catalogs.entries(catalog)
+            else:
+                entries = [entry(p) for p in await catalog.bare()]
+            candidates = ranked(entries, query)
+            start, size = 0, max(FIRST_BATCH, 2 * limit)
+            while start < len(candidates) and len(hits) < limit:
+                batch = candidates[start : start + size]
+                skus = await catalog.skus_of([p.id for p, _ in batch])
+                for product, score in batch:
+                    full = replace(product, skus=skus.get(product.id, ()))
+                    if (found := hit(full, score, query)) is not None:
+                        hits.append(found)
+                start, size = start + size, size * 4
+        return hits[:limit]
 
     async def get_shopper(self, shopper_id: str) -> Shopper | None:
         async with self.reads() as s:

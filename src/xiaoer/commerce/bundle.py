@@ -39,7 +39,12 @@ from xiaoer.store.models import (
     ShopRow,
     SkuRow,
 )
-from xiaoer.store.repositories import AuditRepository, HandoffRepository, ShopRepository
+from xiaoer.store.repositories import (
+    AuditRepository,
+    HandoffRepository,
+    ShopRepository,
+    new_stamp,
+)
 
 REQUIRED = ("shop.yaml", "products.jsonl", "shoppers.jsonl", "orders.jsonl", "policy.md")
 OPTIONAL = ("faq.jsonl", "chats.jsonl")
@@ -209,6 +214,7 @@ async def import_bundle(session: AsyncSession, bundle: Bundle, now: datetime) ->
             policy=bundle.policy,
             **kept,
             imported_at=now,
+            catalog_stamp=new_stamp(),
         )
     )
     await session.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from xiaoer.commerce.base import ProductHit, ProductQuery
 from xiaoer.domain.models import Product, Sku
@@ -39,33 +40,47 @@ def _terms(keyword: str) -> list[str]:
     return [t for t in _SPLIT.split(text) if t]
 
 
-def _haystack(product: Product) -> str:
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A product with the text a keyword is matched against, made once (`Catalogs` keeps them
+    across searches)."""
+
+    product: Product
+    hay: str
+    """Title, category, brand, tags and the text attributes, lowercased."""
+    head: str
+    """Title and category, lowercased: a term found there counts more."""
+
+
+def entry(product: Product) -> Entry:
     parts = [product.title, product.category, product.brand, *product.tags]
     parts += [f"{k}{v}" for k, v in product.attributes.items() if isinstance(v, str)]
-    return " ".join(parts).lower()
+    return Entry(product, " ".join(parts).lower(), (product.title + product.category).lower())
 
 
 def _bigrams(term: str) -> list[str]:
     return [term[i : i + 2] for i in range(len(term) - 1)] or [term]
 
 
-def keyword_score(product: Product, keyword: str) -> float:
-    """1.0 per whole term found; partial credit for character bigrams; 0 when nothing matches."""
-    terms = _terms(keyword)
+def _score(item: Entry, terms: list[str]) -> float:
+    """1.0 per whole term found (1.5 in the title or category); partial credit for character
+    bigrams; 0 when nothing matches."""
     if not terms:
         return 1.0
-    hay = _haystack(product)
-    head = (product.title + product.category).lower()
     score = 0.0
     for term in terms:
-        if term in hay:
-            score += 1.5 if term in head else 1.0
+        if term in item.hay:
+            score += 1.5 if term in item.head else 1.0
             continue
         grams = _bigrams(term)
-        hits = sum(1 for g in grams if g in hay)
+        hits = sum(1 for g in grams if g in item.hay)
         if hits * 2 >= len(grams):
             score += 0.5 * hits / len(grams)
     return score
+
+
+def keyword_score(product: Product, keyword: str) -> float:
+    return _score(entry(product), _terms(keyword))
 
 
 def _option(sku: Sku, keys: Iterable[str]) -> str:
@@ -158,16 +173,27 @@ def sku_matches(sku: Sku, query: ProductQuery) -> bool:
     return not (query.color and query.color not in _option(sku, _COLOR_KEYS))
 
 
+def ranked(entries: Iterable[Entry], query: ProductQuery) -> list[tuple[Product, float]]:
+    """The products the category and keyword match, best first (ties by id), before their SKUs
+    are looked at: a hit is one of these with a SKU that matches (`hit`), in this order."""
+    terms = _terms(query.keyword)
+    scored: list[tuple[Product, float]] = []
+    for item in entries:
+        if query.category and query.category not in item.product.category:
+            continue
+        score = _score(item, terms)
+        if score > 0:
+            scored.append((item.product, score))
+    scored.sort(key=lambda ps: (-ps[1], ps[0].id))
+    return scored
+
+
+def hit(product: Product, score: float, query: ProductQuery) -> ProductHit | None:
+    skus = tuple(s.id for s in product.skus if sku_matches(s, query))
+    return ProductHit(product, skus, score) if skus else None
+
+
 def search(products: Iterable[Product], query: ProductQuery) -> list[ProductHit]:
-    hits: list[ProductHit] = []
-    for product in products:
-        if query.category and query.category not in product.category:
-            continue
-        score = keyword_score(product, query.keyword)
-        if score <= 0:
-            continue
-        skus = tuple(s.id for s in product.skus if sku_matches(s, query))
-        if skus:
-            hits.append(ProductHit(product, skus, score))
-    hits.sort(key=lambda h: (-h.score, h.product.id))
+    found = ranked(map(entry, products), query)
+    hits = [h for p, score in found if (h := hit(p, score, query))]
     return hits[: max(1, query.limit)]

@@ -65,6 +65,9 @@ class ShopRow(Base):
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """The shop's policy (see `xiaoer.policy`), as validated data; None = the defaults."""
     imported_at: Mapped[datetime]
+    catalog_stamp: Mapped[str] = mapped_column(String(32), default="")
+    """Changed with every write of the shop's products (`new_stamp`): a process keeps the
+    product list it read for searches while the stamp it read with it holds."""
 
 
 class PolicyVersionRow(Base):

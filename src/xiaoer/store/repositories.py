@@ -24,6 +24,7 @@ from xiaoer.domain.models import (
     ServiceRecord,
     Shop,
     Shopper,
+    Sku,
 )
 from xiaoer.store.convert import (
     faq_from_row,
@@ -31,6 +32,7 @@ from xiaoer.store.convert import (
     product_from_rows,
     shop_from_row,
     shopper_from_row,
+    sku_from_row,
 )
 from xiaoer.store.models import (
     ActionRow,
@@ -55,6 +57,15 @@ from xiaoer.store.models import (
     SkuRow,
     ToolCallRow,
 )
+
+
+def new_stamp() -> str:
+    """A fresh catalogue stamp: random, so a shop imported again never repeats an old one."""
+    return uuid.uuid4().hex
+
+
+IN_LIST = 500
+"""The most ids one `IN (…)` list carries (SQLite and PostgreSQL allow far more parameters)."""
 
 
 class ShopRepository:
@@ -210,8 +221,41 @@ class CatalogRepository:
             by_product.setdefault(sku.product_id, []).append(sku)
         return [product_from_rows(r, by_product.get(r.id, [])) for r in rows]
 
+    async def stamp(self) -> str:
+        """The shop's catalogue stamp (`ShopRow.catalog_stamp`); "" for a shop not found."""
+        stmt = select(ShopRow.catalog_stamp).where(ShopRow.id == self.shop_id)
+        return (await self.session.scalar(stmt)) or ""
+
+    async def bare(self) -> list[Product]:
+        """Every product of the shop without its SKUs (`skus_of` reads those): what a search
+        ranks, without reading every SKU of the catalogue."""
+        rows = await self.session.scalars(
+            select(ProductRow).where(ProductRow.shop_id == self.shop_id).order_by(ProductRow.id)
+        )
+        return [product_from_rows(r, []) for r in rows]
+
+    async def skus_of(self, product_ids: Sequence[str]) -> dict[str, tuple[Sku, ...]]:
+        """The SKUs of these products, by product, in id order (a product with none is left
+        out)."""
+        by_product: dict[str, list[SkuRow]] = {}
+        for start in range(0, len(product_ids), IN_LIST):
+            ids = product_ids[start : start + IN_LIST]
+            rows = await self.session.scalars(
+                select(SkuRow).where(SkuRow.shop_id == self.shop_id, SkuRow.product_id.in_(ids))
+            )
+            for sku in rows:
+                by_product.setdefault(sku.product_id, []).append(sku)
+        return {
+            pid: tuple(sku_from_row(r) for r in sorted(rows, key=lambda r: r.id))
+            for pid, rows in by_product.items()
+        }
+
     async def upsert(self, products: Sequence[Product]) -> None:
-        """Add or replace products with their SKUs (a catalog import); others are kept."""
+        """Add or replace products with their SKUs (a catalog import); others are kept. The
+        shop's catalogue stamp changes with them."""
+        await self.session.execute(
+            update(ShopRow).where(ShopRow.id == self.shop_id).values(catalog_stamp=new_stamp())
+        )
         for p in products:
             await self.session.execute(
                 delete(SkuRow).where(SkuRow.shop_id == self.shop_id, SkuRow.product_id == p.id)
