@@ -4,7 +4,9 @@ from xiaoer.bench import run_bench
 
 
 async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
-    result = await run_bench(None, concurrency=(1, 4), retrieval_sizes=(1000,), console=(4, 2))
+    result = await run_bench(
+        None, concurrency=(1, 4), retrieval_sizes=(1000,), catalog_added=(0, 100), console=(4, 2)
+    )
     overhead = result["turn_overhead"]
     for n in (1, 4):
         assert overhead[f"xiaoer_turn_minus_llm_c{n}"]["p50_ms"] > 0
@@ -21,6 +23,10 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
     assert knowledge["synthetic"]["sizes"]["1000"]["bm25_load_s"] >= 0
     assert knowledge["demo_shop_hybrid"]["index_built_ms"] > 0
     assert knowledge["demo_shop_hybrid"]["index_loaded_ms"] > 0
+    catalog = result["catalog_search"]
+    assert list(catalog) == ["44", "144"] and catalog["144"]["skus"] > catalog["44"]["skus"]
+    for size in catalog.values():
+        assert size["every_sku_read_ms"] > 0 and size["search_later_ms"] > 0 and size["ratio"] > 0
     pages = result["console_render"]
     assert pages["conversations"] == 4
     for page in (

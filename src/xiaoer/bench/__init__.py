@@ -8,7 +8,11 @@ thresholds.
 2. Tool latency: `search_products`, `track_logistics` and `search_knowledge` p50/p95 on the
    demo shop; knowledge retrieval p50/p95 on synthetic catalogs of 1k, 10k and 100k chunks.
 3. Console pages: server render time p50/p95 of each page on the demo shop.
-4. The embedded model: load time, time to first token and generation tokens/s on a fixed
+4. Catalogue search at catalogue sizes (the demo shop's, then copies of its products added):
+   `search_products` on the built-in backend (products ranked, SKUs read for the best-ranked,
+   the ranked list kept while the catalogue is unchanged) against matching every product with
+   all its SKUs read, as every search did before; the same hits, the ratio.
+5. The embedded model: load time, time to first token and generation tokens/s on a fixed
    prompt, and LLM calls / prompt tokens / turn time on three demo questions — asked of a
    fresh model, then three others of the same kinds in other words (`demo_turns_warm`: the
    shop's prompt prefixes cached, each turn's own text not).
@@ -20,6 +24,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -28,14 +33,17 @@ from fastapi import FastAPI
 from xiaoer.agent.events import Event, TextDelta
 from xiaoer.api.app import create_app
 from xiaoer.api.auth import issue_api_key
+from xiaoer.commerce.base import ProductQuery
+from xiaoer.commerce.builtin import Catalogs
+from xiaoer.commerce.search import search
 from xiaoer.config import Settings
-from xiaoer.domain.models import Shop
+from xiaoer.domain.models import Product, Shop
 from xiaoer.evals.runner import Workspace
 from xiaoer.evals.scenario import ANCHOR
 from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.runtime import Runtime
-from xiaoer.store.repositories import KnowledgeRepository, ShopRepository
+from xiaoer.store.repositories import CatalogRepository, KnowledgeRepository, ShopRepository
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.registry import BY_NAME
 
@@ -242,6 +250,69 @@ async def tool_latency(ws: Workspace, n: int = 200) -> dict[str, Any]:
     return out
 
 
+CATALOG_QUERIES = (
+    ProductQuery(keyword="跑鞋", size="42", max_price_fen=30000),
+    ProductQuery(keyword="帆布鞋", color="白"),
+    ProductQuery(keyword="", max_price_fen=10000),
+    ProductQuery(keyword="羽绒服"),
+)
+
+
+async def catalog_search(ws: Workspace, added: Sequence[int], runs: int = 3) -> dict[str, Any]:
+    """Median ms per search over `CATALOG_QUERIES` at each size: the backend's search (its
+    first, which reads the ranked list, then the later ones) and a read of every product with
+    its SKUs matched in Python, side by side. Every run checks that both find the same."""
+    db = ws.trial_db()
+    settings = Settings(home=ws.root / "home", database_url=f"sqlite:///{db}", now=ANCHOR)
+    rt = await Runtime.open(settings, llm=SleepyLLM(0))
+    out: dict[str, Any] = {}
+    try:
+        async with rt.reads() as s:
+            demo = await CatalogRepository(s, "stride").all()
+        copies = copied_skus = 0
+        for extra in added:
+            made = [_copy(demo[i % len(demo)], i) for i in range(copies, extra)]
+            async with rt.sessions() as s:
+                await CatalogRepository(s, "stride").upsert(made)
+                await s.commit()
+            copies = max(copies, extra)
+            copied_skus += sum(len(p.skus) for p in made)
+            first, later, whole = [], [], []
+            for _ in range(runs):
+                rt.catalogs = Catalogs()  # a process that has not searched this shop yet
+                for n, query in enumerate(CATALOG_QUERIES):
+                    t0 = time.perf_counter()
+                    hits = await rt.commerce("stride").search_products(query)
+                    (later if n else first).append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    async with rt.reads() as s:
+                        everything = await CatalogRepository(s, "stride").all()
+                    expected = search(everything, query)
+                    whole.append(time.perf_counter() - t0)
+                    if [(h.product.id, h.matching_sku_ids) for h in hits] != [
+                        (h.product.id, h.matching_sku_ids) for h in expected
+                    ]:
+                        raise RuntimeError(f"the searches differ on {query}")
+            search_ms = statistics.median(first + later) * 1000
+            whole_ms = statistics.median(whole) * 1000
+            out[str(len(demo) + copies)] = {
+                "skus": sum(len(p.skus) for p in demo) + copied_skus,
+                "search_first_ms": round(statistics.median(first) * 1000, 2),
+                "search_later_ms": round(statistics.median(later) * 1000, 2),
+                "every_sku_read_ms": round(whole_ms, 2),
+                "ratio": round(whole_ms / max(search_ms, 1e-6), 1),
+            }
+    finally:
+        await rt.close()
+    return out
+
+
+def _copy(product: Product, n: int) -> Product:
+    pid = f"{product.id}C{n}"
+    skus = tuple(replace(s, id=f"{s.id}C{n}", product_id=pid) for s in product.skus)
+    return replace(product, id=pid, title=f"{product.title} {n} 号", skus=skus)
+
+
 async def model_speed(llm: LLM) -> dict[str, Any]:
     """TTFT and generation speed on a fixed prompt, cold and then warm (prefix cached)."""
     msgs = [
@@ -366,6 +437,7 @@ async def run_bench(
     *,
     concurrency: Sequence[int] = (1, 100),
     retrieval_sizes: tuple[int, ...] = (1000, 10000, 100000),
+    catalog_added: tuple[int, ...] = (0, 1000, 5000),
     console: tuple[int, int] = (60, 30),
 ) -> dict[str, Any]:
     """All figures in one run. `llm_factory` None skips the embedded-model section."""
@@ -377,6 +449,7 @@ async def run_bench(
             "console_render": await console_render(ws, *console),
             "tool_latency": await tool_latency(ws),
             "knowledge_retrieval": await knowledge_latency(ws, retrieval_sizes),
+            "catalog_search": await catalog_search(ws, catalog_added),
         }
         if llm_factory is not None:
             t0 = time.perf_counter()
