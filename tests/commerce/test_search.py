@@ -141,3 +141,38 @@ async def test_the_ranked_list_is_read_again_only_after_the_catalogue_changed(
         assert await commerce.search_products(marathon) == [] and len(bare) == 3
     finally:
         await rt.close()
+
+
+class _Listing:
+    """A shop's catalogue as `Catalogs` reads it: its stamp, then its products (counted)."""
+
+    def __init__(self, shop_id: str, products: int) -> None:
+        self.shop_id, self.stamp_now, self.reads = shop_id, "s1", 0
+        self.products = [
+            Product(f"{shop_id}{n}", "鞋", "鞋", "", "", {}, ()) for n in range(products)
+        ]
+
+    async def stamp(self) -> str:
+        return self.stamp_now
+
+    async def bare(self) -> list[Product]:
+        self.reads += 1
+        return self.products
+
+
+async def test_the_lists_kept_stay_within_their_budget_of_products() -> None:
+    catalogs = builtin.Catalogs(kept=3)
+    a, b = _Listing("A", 2), _Listing("B", 2)
+    for listing in (a, a, b, b, a):
+        entries = await catalogs.entries(listing)
+        assert [e.product for e in entries] == listing.products
+    # A then B: four products over a budget of three, so A's list went and was read again
+    assert (a.reads, b.reads) == (2, 1)
+    b.stamp_now = "s2"  # B's catalogue written: read again, and A's list goes for it
+    await catalogs.entries(b)
+    await catalogs.entries(a)
+    assert (a.reads, b.reads) == (3, 2)
+    big = _Listing("C", 5)  # a list over the whole budget is still kept while it is the only one
+    await catalogs.entries(big)
+    await catalogs.entries(big)
+    assert big.reads == 1

@@ -23,8 +23,9 @@ from xiaoer.store.repositories import (
 
 FIRST_BATCH = 20
 """How many of a search's best-ranked products have their SKUs read first."""
-CATALOGS_KEPT = 64
-"""How many shops' product lists a `Catalogs` keeps (the least recently searched go first)."""
+PRODUCTS_KEPT = 50_000
+"""How many products a `Catalogs` keeps across its shops' lists (the lists of the shops least
+recently searched go first; the list just read is always kept)."""
 
 
 class Catalogs:
@@ -34,9 +35,10 @@ class Catalogs:
     the whole list again only when the stamp moved. A list read while an import committed
     is kept under the older stamp, so the next search reads it again."""
 
-    def __init__(self, kept: int = CATALOGS_KEPT) -> None:
+    def __init__(self, kept: int = PRODUCTS_KEPT) -> None:
         self.kept = kept
         self._lists: OrderedDict[str, tuple[str, list[Entry]]] = OrderedDict()
+        self._held = 0
 
     async def entries(self, catalog: CatalogRepository) -> list[Entry]:
         stamp = await catalog.stamp()
@@ -45,10 +47,14 @@ class Catalogs:
             self._lists.move_to_end(catalog.shop_id)
             return held[1]
         entries = [entry(p) for p in await catalog.bare()]
+        if held is not None:
+            self._held -= len(held[1])
         self._lists[catalog.shop_id] = (stamp, entries)
         self._lists.move_to_end(catalog.shop_id)
-        while len(self._lists) > self.kept:
-            self._lists.popitem(last=False)
+        self._held += len(entries)
+        while self._held > self.kept and len(self._lists) > 1:
+            _, (_, dropped) = self._lists.popitem(last=False)
+            self._held -= len(dropped)
         return entries
 
 
