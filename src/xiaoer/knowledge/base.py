@@ -28,7 +28,7 @@ from xiaoer.knowledge.catalog import product_passages
 from xiaoer.knowledge.embed import Embedder, pack, unpack
 from xiaoer.knowledge.facts import Ask, FactMining, mine_product_facts
 from xiaoer.knowledge.index import Hit, Passage, SavedIndexes, ShopIndex
-from xiaoer.knowledge.mining import MiningReport, mentioned_product, mine
+from xiaoer.knowledge.mining import MiningReport, mine
 from xiaoer.knowledge.readers import read_document
 from xiaoer.knowledge.text import Section, chunks, markdown_sections
 from xiaoer.store.models import KnowledgeCandidateRow, KnowledgeChunkRow, KnowledgeSourceRow
@@ -194,7 +194,7 @@ class KnowledgeBase:
 
     async def product_named(self, shop_id: str, text: str) -> str | None:
         """The one catalog product the text names by a distinctive title word, if any."""
-        return mentioned_product(text, (await self.index(shop_id)).product_names)
+        return (await self.index(shop_id)).named.find(text)
 
     # ---- ingestion --------------------------------------------------------------------
 

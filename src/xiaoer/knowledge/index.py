@@ -21,6 +21,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from xiaoer.knowledge.mining import NamedProducts
 from xiaoer.knowledge.text import tokens
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,8 @@ class ShopIndex:
     expires: np.ndarray = field(init=False)
     product_names: list[ProductName] = field(init=False)
     """The catalog's products (from their overview passages), to spot one a question names."""
+    named: NamedProducts = field(init=False)
+    """`product_names` prepared for matching questions (`KnowledgeBase.product_named`)."""
 
     def __post_init__(self) -> None:
         if self.lexical is None or self.lexical.n != len(self.passages):
@@ -213,6 +216,7 @@ class ShopIndex:
             for p in self.passages
             if p.kind == "product" and p.product_id and p.field == "description"
         ]
+        self.named = NamedProducts(self.product_names)
         self.products = np.array([p.product_id or "" for p in self.passages], dtype=object)
         self.kinds = np.array([p.kind for p in self.passages], dtype=object)
         self.expires = np.array(
