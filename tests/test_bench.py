@@ -27,6 +27,7 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
     assert list(catalog) == ["44", "144"] and catalog["144"]["skus"] > catalog["44"]["skus"]
     for size in catalog.values():
         assert size["every_sku_read_ms"] > 0 and size["search_later_ms"] > 0 and size["ratio"] > 0
+        assert size["product_named_prepared_per_question_ms"] > size["product_named_ms"] > 0
     pages = result["console_render"]
     assert pages["conversations"] == 4
     for page in (

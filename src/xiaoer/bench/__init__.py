@@ -11,7 +11,9 @@ thresholds.
 4. Catalogue search at catalogue sizes (the demo shop's, then copies of its products added):
    `search_products` on the built-in backend (products ranked, SKUs read for the best-ranked,
    the ranked list kept while the catalogue is unchanged) against matching every product with
-   all its SKUs read, as every search did before; the same hits, the ratio.
+   all its SKUs read, as every search did before; the same hits, the ratio. And finding the
+   product a question names: prepared once per catalogue (as a shop's index keeps it) against
+   prepared for each question, as before.
 5. The embedded model: load time, time to first token and generation tokens/s on a fixed
    prompt, and LLM calls / prompt tokens / turn time on three demo questions — asked of a
    fresh model, then three others of the same kinds in other words (`demo_turns_warm`: the
@@ -41,6 +43,8 @@ from xiaoer.domain.models import Product, Shop
 from xiaoer.evals.runner import Workspace
 from xiaoer.evals.scenario import ANCHOR
 from xiaoer.knowledge import KnowledgeBase
+from xiaoer.knowledge.index import ProductName
+from xiaoer.knowledge.mining import NamedProducts, mentioned_product
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.runtime import Runtime
 from xiaoer.store.repositories import CatalogRepository, KnowledgeRepository, ShopRepository
@@ -295,16 +299,35 @@ async def catalog_search(ws: Workspace, added: Sequence[int], runs: int = 3) -> 
                         raise RuntimeError(f"the searches differ on {query}")
             search_ms = statistics.median(first + later) * 1000
             whole_ms = statistics.median(whole) * 1000
+            names = [ProductName(p.id, p.title) for p in everything]
+            prepared = NamedProducts(names)
+            each = _timed(lambda n=names: [mentioned_product(q, n) for q in NAMED_QUESTIONS], runs)
+            once = _timed(lambda m=prepared: [m.find(q) for q in NAMED_QUESTIONS], runs)
             out[str(len(demo) + copies)] = {
                 "skus": sum(len(p.skus) for p in demo) + copied_skus,
                 "search_first_ms": round(statistics.median(first) * 1000, 2),
                 "search_later_ms": round(statistics.median(later) * 1000, 2),
                 "every_sku_read_ms": round(whole_ms, 2),
                 "ratio": round(whole_ms / max(search_ms, 1e-6), 1),
+                "product_named_ms": round(once / len(NAMED_QUESTIONS), 3),
+                "product_named_prepared_per_question_ms": round(each / len(NAMED_QUESTIONS), 3),
             }
     finally:
         await rt.close()
     return out
+
+
+NAMED_QUESTIONS = ("疾风 3 男子缓震跑鞋黑色 43 码还有货吗", "夜跑者反光跑鞋多少钱", "你们几点发货")
+
+
+def _timed(work: Callable[[], object], runs: int) -> float:
+    """Median ms of `runs` calls of `work`."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
 
 
 def _copy(product: Product, n: int) -> Product:
