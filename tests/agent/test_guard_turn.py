@@ -82,6 +82,30 @@ async def test_an_arrival_made_up_twice_is_answered_with_the_latest_scan(
     assert "杭州" in r.reply and r.guard[-1]["layer"] == "record" and r.handoff is None
 
 
+async def test_an_arrival_made_up_in_a_follow_up_is_answered_from_the_record_not_an_faq(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    """Seen on the tuned suite: "那大概什么时候能到上海？" after the parcel was tracked, the
+    arrival made up twice, then settled with a shop entry about something else. The tracked
+    parcel's record answers first, even when an entry of the shop's knowledge reads close."""
+    faq = [{"id": "F9", "question": "大概什么时候能到？", "answer": "未发货的订单可以修改地址。"}]
+    rt = await Runtime.open(settings.model_copy(update={"guard": True}), llm=llm)
+    try:
+        await rt.import_shop(write_bundle(tmp_path / "bundle", faq=faq))
+        made_up = "预计明天送达杭州。"
+        llm.steps = [call("track_logistics", order_id="SO1001"), say("在杭州转运中心。"),
+                     say(made_up), say(made_up)]  # fmt: skip
+        a = rt.assistant()
+        first = await a.turn("mini", "U1", "SO1001 到哪了")
+        r = await a.turn(
+            "mini", "U1", "那大概什么时候能到？", conversation_id=first.conversation_id
+        )
+    finally:
+        await rt.close()
+    assert r.reply.startswith("订单 SO1001 的物流暂时没有给出预计送达时间，最新进度：")
+    assert r.guard[-1]["layer"] == "record" and r.handoff is None
+
+
 async def test_a_claim_only_a_lookup_settles_has_the_lookup_made_before_the_rewrite(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:
