@@ -81,7 +81,9 @@ class MiningReport:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-def pairs_of(chat: dict[str, Any], products: Sequence[Product]) -> tuple[list[Pair], int]:
+def pairs_of(
+    chat: dict[str, Any], products: Sequence[Product], named: NamedProducts | None = None
+) -> tuple[list[Pair], int]:
     """(knowledge pairs, how many order-specific pairs were dropped) of one chat."""
     messages = [m for m in chat.get("messages", []) if str(m.get("text", "")).strip()]
     out: list[Pair] = []
@@ -111,7 +113,8 @@ def pairs_of(chat: dict[str, Any], products: Sequence[Product]) -> tuple[list[Pa
             flags.append("low_rating")
         if len(answer) < 8:
             flags.append("too_short")
-        product = mentioned_product(question, products) or mentioned_product(answer, products)
+        named = named or NamedProducts(products)  # `mine` prepares it once for every chat
+        product = named.find(question) or named.find(answer)
         out.append(Pair(str(chat["id"]), question, answer, rating, product, tuple(flags)))
     return out, dropped
 
@@ -211,9 +214,10 @@ def mine(
     chats: Sequence[dict[str, Any]], products: Sequence[Product], embedder: Embedder
 ) -> MiningReport:
     report = MiningReport(chats=len(chats))
+    named = NamedProducts(products)
     pairs: list[Pair] = []
     for chat in chats:
-        found, dropped = pairs_of(chat, products)
+        found, dropped = pairs_of(chat, products, named)
         pairs.extend(found)
         report.order_specific += dropped
     report.pairs = len(pairs)
