@@ -70,7 +70,10 @@ def test_the_prepared_matching_agrees_with_the_plain_one() -> None:
     products = [
         ProductName(f"G{i}", " ".join(rng.sample(words, rng.randint(2, 4)))) for i in range(300)
     ]
+    products += [ProductName("U1", "云跃 Ultra 跑鞋"), ProductName("U2", "疾风 ULTRA 手机")]
     named = NamedProducts(products)
+    # "Ultra" and "ULTRA" are each one product's word, and name both once case is set aside
+    assert named.find("ultra 多少钱") == _plainly("ultra 多少钱", products) == "U1"
     for _ in range(500):
         text = "".join(rng.sample(words, rng.randint(1, 5))) + rng.choice(["有货吗", " 多少钱", ""])
         assert named.find(text) == _plainly(text, products), text

@@ -173,8 +173,12 @@ class NamedProducts:
             self._titles.setdefault(_compact(p.title), place)
         names = product_names(products)
         self._order = {pid: n for n, pid in enumerate(names)}
-        self._words = {_compact(w): pid for pid, words in names.items() for w in words}
-        """A distinctive word → the one product whose title has it."""
+        self._words: dict[str, list[str]] = {}
+        """A distinctive word, compact → the products whose titles have it (one, unless two
+        titles have it in different cases: "Pro" and "PRO")."""
+        for pid, words in names.items():
+            for w in words:
+                self._words.setdefault(_compact(w), []).append(pid)
         self._title_lengths = sorted({len(t) for t in self._titles if t})
         self._word_lengths = sorted({len(w) for w in self._words if w})
 
@@ -191,7 +195,7 @@ class NamedProducts:
             return self._ids[min(places)]
         counts: dict[str, int] = {}
         for word in set(_pieces(compact, self._word_lengths)):
-            if (pid := self._words.get(word)) is not None:
+            for pid in self._words.get(word, ()):
                 counts[pid] = counts.get(pid, 0) + 1
         if not counts:
             return None
