@@ -74,6 +74,10 @@ def test_the_prepared_matching_agrees_with_the_plain_one() -> None:
     named = NamedProducts(products)
     # "Ultra" and "ULTRA" are each one product's word, and name both once case is set aside
     assert named.find("ultra 多少钱") == _plainly("ultra 多少钱", products) == "U1"
-    for _ in range(500):
+    for n in range(600):
         text = "".join(rng.sample(words, rng.randint(1, 5))) + rng.choice(["有货吗", " 多少钱", ""])
+        if n % 6 == 0:  # long: scanned rather than looked up by its pieces
+            text = "".join(rng.choice(words) for _ in range(400))
         assert named.find(text) == _plainly(text, products), text
+        few = products[:8]
+        assert NamedProducts(few).find(text) == _plainly(text, few), text
