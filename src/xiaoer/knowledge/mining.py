@@ -189,7 +189,7 @@ class NamedProducts:
         compact = _compact(text)
         # Looking up every piece costs about 100 ns a piece; a substring search over every
         # title and word about 50 ns plus 0.5 ns a character (measured): a long message in a
-        # small catalogue is scanned instead (1,800 characters, 44 products: 8 ms → 0.3 ms).
+        # small catalogue is scanned instead (1,800 characters, 44 products: 7.6 ms → 0.24 ms).
         lengths = len(self._title_lengths) + len(self._word_lengths)
         if len(compact) * lengths * 100 > self._entries * (50 + len(compact) / 2):
             places = {place for title, place in self._titles.items() if title and title in compact}
