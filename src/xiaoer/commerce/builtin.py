@@ -72,7 +72,7 @@ class BuiltinCommerce:
     ) -> None:
         self.sessions = sessions
         self.reads = reads or sessions
-        self.catalogs = catalogs
+        self.catalogs = catalogs or Catalogs()
         self.shop_id = shop_id
         self.clock = clock
 
@@ -102,11 +102,7 @@ class BuiltinCommerce:
         hits: list[ProductHit] = []
         async with self.reads() as s:
             catalog = CatalogRepository(s, self.shop_id)
-            if self.catalogs is not None:
-                entries = await self.catalogs.entries(catalog)
-            else:
-                entries = [entry(p) for p in await catalog.bare()]
-            candidates = ranked(entries, query)
+            candidates = ranked(await self.catalogs.entries(catalog), query)
             start, size = 0, max(FIRST_BATCH, 2 * limit)
             while start < len(candidates) and len(hits) < limit:
                 batch = candidates[start : start + size]

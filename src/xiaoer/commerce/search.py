@@ -79,10 +79,6 @@ def _score(item: Entry, terms: list[str]) -> float:
     return score
 
 
-def keyword_score(product: Product, keyword: str) -> float:
-    return _score(entry(product), _terms(keyword))
-
-
 def _option(sku: Sku, keys: Iterable[str]) -> str:
     for key in keys:
         for name, value in sku.options.items():

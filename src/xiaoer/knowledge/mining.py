@@ -86,6 +86,7 @@ def pairs_of(
 ) -> tuple[list[Pair], int]:
     """(knowledge pairs, how many order-specific pairs were dropped) of one chat."""
     messages = [m for m in chat.get("messages", []) if str(m.get("text", "")).strip()]
+    named = named or NamedProducts(products)  # `mine` prepares it once for every chat
     out: list[Pair] = []
     dropped = 0
     rating = chat.get("rating")
@@ -113,7 +114,6 @@ def pairs_of(
             flags.append("low_rating")
         if len(answer) < 8:
             flags.append("too_short")
-        named = named or NamedProducts(products)  # `mine` prepares it once for every chat
         product = named.find(question) or named.find(answer)
         out.append(Pair(str(chat["id"]), question, answer, rating, product, tuple(flags)))
     return out, dropped
@@ -191,18 +191,18 @@ class NamedProducts:
         # title and word about 50 ns plus 0.5 ns a character (measured): a long message in a
         # small catalogue is scanned instead (1,800 characters, 44 products: 7.6 ms → 0.24 ms).
         lengths = len(self._title_lengths) + len(self._word_lengths)
-        if len(compact) * lengths * 100 > self._entries * (50 + len(compact) / 2):
+        scan = len(compact) * lengths * 100 > self._entries * (50 + len(compact) / 2)
+        if scan:
             places = {place for title, place in self._titles.items() if title and title in compact}
-            found = [w for w in self._words if w and w in compact]
         else:
-            places = {
-                place
-                for piece in _pieces(compact, self._title_lengths)
-                if (place := self._titles.get(piece)) is not None
-            }
-            found = [w for w in set(_pieces(compact, self._word_lengths)) if w in self._words]
+            pieces = _pieces(compact, self._title_lengths)
+            places = {place for piece in pieces if (place := self._titles.get(piece)) is not None}
         if places:
             return self._ids[min(places)]
+        if scan:
+            found = [w for w in self._words if w and w in compact]
+        else:
+            found = [w for w in set(_pieces(compact, self._word_lengths)) if w in self._words]
         counts: dict[str, int] = {}
         for word in found:
             for pid in self._words[word]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -62,6 +62,13 @@ from xiaoer.store.models import (
 def new_stamp() -> str:
     """A fresh catalogue stamp: random, so a shop imported again never repeats an old one."""
     return uuid.uuid4().hex
+
+
+def _by_product(skus: Iterable[SkuRow]) -> dict[str, list[SkuRow]]:
+    by_product: dict[str, list[SkuRow]] = {}
+    for sku in skus:
+        by_product.setdefault(sku.product_id, []).append(sku)
+    return by_product
 
 
 IN_LIST = 500
@@ -216,9 +223,7 @@ class CatalogRepository:
             stmt = stmt.where(ProductRow.category == category)
         rows = list(await self.session.scalars(stmt.order_by(ProductRow.id)))
         sku_rows = await self.session.scalars(select(SkuRow).where(SkuRow.shop_id == self.shop_id))
-        by_product: dict[str, list[SkuRow]] = {}
-        for sku in sku_rows:
-            by_product.setdefault(sku.product_id, []).append(sku)
+        by_product = _by_product(sku_rows)
         return [product_from_rows(r, by_product.get(r.id, [])) for r in rows]
 
     async def stamp(self) -> str:
@@ -237,17 +242,15 @@ class CatalogRepository:
     async def skus_of(self, product_ids: Sequence[str]) -> dict[str, tuple[Sku, ...]]:
         """The SKUs of these products, by product, in id order (a product with none is left
         out)."""
-        by_product: dict[str, list[SkuRow]] = {}
+        rows: list[SkuRow] = []
         for start in range(0, len(product_ids), IN_LIST):
             ids = product_ids[start : start + IN_LIST]
-            rows = await self.session.scalars(
+            rows += await self.session.scalars(
                 select(SkuRow).where(SkuRow.shop_id == self.shop_id, SkuRow.product_id.in_(ids))
             )
-            for sku in rows:
-                by_product.setdefault(sku.product_id, []).append(sku)
         return {
-            pid: tuple(sku_from_row(r) for r in sorted(rows, key=lambda r: r.id))
-            for pid, rows in by_product.items()
+            pid: tuple(sku_from_row(r) for r in sorted(skus, key=lambda r: r.id))
+            for pid, skus in _by_product(rows).items()
         }
 
     async def upsert(self, products: Sequence[Product]) -> None:
