@@ -175,7 +175,7 @@ class NamedProducts:
         self._order = {pid: n for n, pid in enumerate(names)}
         self._words: dict[str, list[str]] = {}
         """A distinctive word, compact → the products whose titles have it (one, unless two
-        titles have it in different cases: "Pro" and "PRO")."""
+        titles have it in different cases: "Abc" and "ABC")."""
         for pid, words in names.items():
             for w in words:
                 self._words.setdefault(_compact(w), []).append(pid)
