@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minishop import write_bundle
+from minishop import PRODUCTS, write_bundle
 from xiaoer.config import Settings
 from xiaoer.domain.errors import TooManyRequests
 from xiaoer.guard.output import JUDGE_SYSTEM
@@ -279,3 +279,58 @@ async def test_a_reply_the_lookup_backs_stands_when_the_answer_written_anew_fail
     assert r.reply == "有店铺券。" and r.handoff is None
     assert [c.name for c in r.tool_calls][-1:] == ["list_coupons"]
     assert r.guard[-1]["layer"] == "record" and r.guard[-1]["attempt"] == 3
+
+
+PHONE = {
+    "id": "P9",
+    "title": "星耀 9 智能手机",
+    "category": "手机",
+    "attributes": {"国补品类": "手机"},
+    "skus": [
+        {"id": "P9-1T", "options": {"存储": "1TB"}, "price_fen": 649900, "stock": 5},
+        {"id": "P9-256", "options": {"存储": "256GB"}, "price_fen": 499900, "stock": 5},
+    ],
+}
+
+
+@pytest.mark.parametrize("checked", [False, True])
+async def test_a_subsidy_said_to_apply_with_no_check_has_the_check_made(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path, checked: bool
+) -> None:
+    """Seen on the tuned suite: "…那个 6499 的能用国补吗？" — the model looked the phone up, did
+    not check the subsidy, and said "能用国补" of a price the national programme caps at
+    ¥6,000. Code checks it for the product looked up, and the reply is written anew from the
+    check. Once the check is on record, the same words are stopped as contradicting it."""
+    rt = await Runtime.open(settings.model_copy(update={"guard": True}), llm=llm)
+    policy = "version: 1\nsubsidy:\n  enabled: true\n"
+    products = [*PRODUCTS, PHONE]
+    await rt.import_shop(write_bundle(tmp_path / "bundle", policy=policy, products=products))
+    question = "星耀 9 那个 6499 的能用国补吗？"
+    first = [call("check_subsidy", product="P9")] if checked else []
+    llm.steps = [
+        call("get_product", product_id="P9"), *first,
+        say("能用国补，放心下单。"),
+        say("这款 1TB 的 6499 元，超过 6000 元上限，不能申请国补。"),
+    ]  # fmt: skip
+    try:
+        r = await rt.assistant().turn("mini", "U1", question)
+    finally:
+        await rt.close()
+    assert r.reply == "这款 1TB 的 6499 元，超过 6000 元上限，不能申请国补。"
+    names = [c.name for c in r.tool_calls]
+    assert names.count("check_subsidy") == 1 and r.handoff is None
+    subsidy = next(c for c in r.tool_calls if c.name == "check_subsidy")
+    assert subsidy.arguments == {"product": "P9"} and "不能申请国补" in subsidy.result
+    stopped = r.guard[[g["layer"] for g in r.guard].index("rules")]
+    kind = "subsidy" if checked else "subsidy_unchecked"
+    assert stopped["passed"] is False and stopped["claims"] == [f"{kind}: 能用国补"]
+
+
+async def test_a_subsidy_said_of_no_product_on_record_is_left_to_the_shops_word(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """A general answer ("可以用国补" from the shop's material, no product looked up) is not
+    stopped for a check that needs a product."""
+    llm.steps = [say("可以用国补。")] * 3
+    r = await guarded.assistant().turn("mini", "U1", "你好，请问一下")
+    assert not any(c.startswith("subsidy") for g in r.guard for c in g.get("claims", []))

@@ -38,11 +38,15 @@ from xiaoer.tools.knowledge import SECRETS as KNOWLEDGE_SECRETS
 from xiaoer.tools.knowledge import is_relevant
 from xiaoer.tools.registry import SCHEMA_ECHO_HINT
 
-LOOKUPS = {"coupon": "list_coupons", "purchase": "list_my_orders"}
-"""Claims that only a lookup can settle, and the lookup (it takes no arguments): code makes it,
-and the reply is written anew from its result, so that it says what is true instead of only
-what is unsure (measured: asked to rewrite "上面这条回复不能发给顾客…" with the coupons shown,
-the model said "抱歉，我无法提供您想要的回复")."""
+LOOKUPS = {
+    "coupon": "list_coupons",
+    "purchase": "list_my_orders",
+    "subsidy_unchecked": "check_subsidy",
+}
+"""Claims that only a lookup can settle, and the lookup: code makes it (the subsidy check for
+the product the turn is about), and the reply is written anew from its result, so that it says
+what is true instead of only what is unsure (measured: asked to rewrite "上面这条回复不能发给
+顾客…" with the coupons shown, the model said "抱歉，我无法提供您想要的回复")."""
 
 type LookUp = Callable[[Loop, TurnDeps, str], Awaitable[str | None]]
 """Makes a lookup (by its tool name) part of the turn: its answer hint, or None if it did not

@@ -574,8 +574,32 @@ class Assistant:
         turn as if the model had called it: its answer hint, or None if it did not answer."""
         if name not in self.tools:
             return None
-        result = await self._code_call(loop, deps, f"check_{name}", name, {}, ignore)
+        args: dict[str, Any] = {}
+        if name == "check_subsidy":  # of the product the turn is about; none found, no check
+            if (product_id := await self._product_in_turn(loop, deps)) is None:
+                return None
+            args = {"product": product_id}
+        result = await self._code_call(loop, deps, f"check_{name}", name, args, ignore)
         return self.tools[name].answer_hint if result.ok else None
+
+    async def _product_in_turn(self, loop: Loop, deps: TurnDeps) -> str | None:
+        """The product this turn is about: the one the shopper's message names, else the one
+        product the turn looked up, else one named in their two messages before."""
+        said = deps.said[-3:]
+        looked = {
+            str(r.arguments.get("product_id"))
+            for r in loop.records
+            if r.name == "get_product" and r.ok and r.arguments.get("product_id")
+        }
+        if deps.knowledge is not None and said:
+            if named := await deps.knowledge.product_named(deps.shop.id, said[-1]):
+                return named
+        if len(looked) == 1:
+            return looked.pop()
+        for text in reversed(said[:-1]) if deps.knowledge is not None else ():
+            if named := await deps.knowledge.product_named(deps.shop.id, text):
+                return named
+        return None
 
     def _drafter(self) -> Assistant:
         """This assistant with only its read-only tools (suggestions change nothing)."""

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from xiaoer.domain.models import OrderStatus
+from xiaoer.policy.subsidy import NOT_OFFERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class Claim:
     bought, said with no order of theirs looked up), coupon (a coupon to use, or none, said
     with no record saying so), after_coupon (a price after a coupon that no price on record less a
     coupon it reaches comes to), subsidy (the subsidy said to apply where its check refused
-    it) — or, from
+    it), subsidy_unchecked (said to apply to a product on record with no check made) — or, from
     `compliance`, absolute, medical, over_promise, competitor."""
     text: str
 
@@ -375,8 +376,18 @@ def after_coupon(sentence: str, can: dict[Decimal, Decimal]) -> list[Claim]:
 
 SUBSIDY_YES = re.compile(r"(?<![不没])(?:能|可以|可)(?:用|申请|享受|参加|参与)?(?:国补|补贴)")
 """A statement that the subsidy applies ("能用国补", "能补贴", "可以申请国补")."""
-SUBSIDY_VERDICT = re.compile(r"(不能|可以)申请国补")
-"""The subsidy check's verdict line (`policy/subsidy.py`): 可以申请国补：… / 不能申请国补：…."""
+SUBSIDY_VERDICT = re.compile(r"(不能|可以)(?:申请国补|享受[^：\n]{1,40}：)")
+"""The subsidy check's verdict lines: the national table's (`policy/subsidy.py`: 可以申请国补：… /
+不能申请国补：…) and a shop programme's (`policy/programme_quote.py`: 可以享受某某活动：…)."""
+
+
+def subsidy_verdicts(shop_says: str) -> set[str]:
+    """What the subsidy checks on record said: 可以 and/or 不能 — 不能 too when the check said the
+    shop takes no part (`subsidy.NOT_OFFERED`); empty when no check was made."""
+    said = {m.group(1) for m in SUBSIDY_VERDICT.finditer(shop_says)}
+    return said | ({"不能"} if NOT_OFFERED in shop_says else set())
+
+
 PURCHASED = re.compile(r"[你您](?:最近|之前|上次|刚才|刚刚|已经|刚)?(?:购买|买|下单|拍|订购)了")
 """A statement of what the shopper bought ("您最近买了…"): only their orders can say so (seen:
 "我最近买了什么？" answered with a product from the shop's knowledge, no order looked up)."""
@@ -661,8 +672,7 @@ def unsupported_claims(
     couponless = NO_COUPON.search(shop_says) is not None
     discounted = coupon_prices(shop_says, shop_prices)
     couponed = COUPON_RULE.search(shop_says) is not None
-    # the subsidy was checked and applies to none of it
-    refused = {m.group(1) for m in SUBSIDY_VERDICT.finditer(shop_says)} == {"不能"}
+    subsidy = subsidy_verdicts(shop_says)  # 不能 only: it was checked and applies to none of it
     mine = set(own)
     out: list[Claim] = []
 
@@ -722,8 +732,13 @@ def unsupported_claims(
             (some := HAS_COUPON.search(sentence)) and not couponed and not NEGATION.search(sentence)
         ):
             out.append(Claim("coupon", some.group(0)))
-        if (yes := SUBSIDY_YES.search(sentence)) and refused and not NEGATION.search(sentence):
-            out.append(Claim("subsidy", yes.group(0)))
+        if (yes := SUBSIDY_YES.search(sentence)) and not NEGATION.search(sentence):
+            if subsidy == {"不能"}:
+                out.append(Claim("subsidy", yes.group(0)))
+            elif not subsidy and shop_rows:  # said of a product on record with no check made:
+                # the check settles it from the product's price and grade (seen on the tuned
+                # suite: "能用国补" of a ¥6,499 phone, the national programme capped at ¥6,000)
+                out.append(Claim("subsidy_unchecked", yes.group(0)))
         if (bought := PURCHASED.search(sentence)) and not ordered:
             out.append(Claim("purchase", bought.group(0)))
         for m in AMOUNT.finditer(plain):

@@ -75,6 +75,8 @@ GRADES = {"1": "一级", "一级": "一级", "1级": "一级", "2": "二级", "�
 ALIASES = {"智能手表": "智能手表手环", "手环": "智能手表手环", "智能手环": "智能手表手环",
            "笔记本": "电脑", "笔记本电脑": "电脑", "平板电脑": "平板"}  # fmt: skip
 LOCAL_POLICY = "具体以当地政策为准"
+NOT_OFFERED = "本店商品不参与国家以旧换新补贴（国补）。"
+"""What the subsidy check says when the shop takes no part in any programme."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,7 @@ class SubsidyArgs(ToolArgs):
 async def check_subsidy(deps: TurnDeps, args: SubsidyArgs) -> ToolResult:
     rule = deps.policy.subsidy
     if not rule.enabled:
-        text = "本店商品不参与国家以旧换新补贴（国补）。"
-        return ToolResult(True, text, {}, None)
+        return ToolResult(True, subsidy.NOT_OFFERED, {}, None)
     ref = args.product
     product = await resolve_product(deps, ref)
     if product is None:
