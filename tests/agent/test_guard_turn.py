@@ -334,3 +334,23 @@ async def test_a_subsidy_said_of_no_product_on_record_is_left_to_the_shops_word(
     llm.steps = [say("可以用国补。")] * 3
     r = await guarded.assistant().turn("mini", "U1", "你好，请问一下")
     assert not any(c.startswith("subsidy") for g in r.guard for c in g.get("claims", []))
+
+
+async def test_a_lookup_the_turn_made_already_is_not_made_again(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the tuned suite: "…没有券可以用" with the coupons listed. Looking them up again
+    showed the model nothing new (its answer written anew was empty, and the shopper was handed
+    over): the reply is sent back with the reason instead."""
+    coupon = {"id": "C10", "name": "满99减10", "amount": 10, "min_spend": 99}
+    async with guarded.sessions() as s:
+        shops = ShopRepository(s)
+        await shops.set_policy("mini", dict(await shops.policy_data("mini") or {}) | {
+            "coupons": [coupon]})  # fmt: skip
+        await s.commit()
+    llm.steps = [call("list_coupons"), say("没有券可以用。"), say("有一张满99减10的券。")]
+    r = await guarded.assistant().turn("mini", "U1", "有券吗")
+    assert r.reply == "有一张满99减10的券。" and r.handoff is None
+    assert [c.name for c in r.tool_calls].count("list_coupons") == 1
+    rewrite = llm.calls[-1][0]
+    assert rewrite[-2].content == "没有券可以用。" and "有没有券" in rewrite[-1].content
