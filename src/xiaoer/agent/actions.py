@@ -179,8 +179,7 @@ class ActionDesk:
 
     @staticmethod
     async def past_actions_in(s: AsyncSession, shop_id: str, shopper_id: str) -> list[PastAction]:
-        rows = await ActionRepository(s, shop_id).for_shopper(shopper_id)
-        return [PastAction(r.id, r.tool, r.order_id, r.status, r.created_at) for r in rows]
+        return _past(await ActionRepository(s, shop_id).for_shopper(shopper_id))
 
     async def open_action(self, shop_id: str, conversation_id: str) -> ActionRow | None:
         """The conversation's pending action (the latest), expiring stale ones on the way."""
@@ -193,8 +192,21 @@ class ActionDesk:
         self, s: AsyncSession, shop_id: str, conversation_id: str
     ) -> ActionRow | None:
         """`open_action` in the caller's transaction (the caller commits the expiries)."""
-        now = self.clock()
         rows = await ActionRepository(s, shop_id).in_conversation(conversation_id, statuses=OPEN)
+        return await self._live(s, shop_id, rows)
+
+    async def at_turn_start(
+        self, s: AsyncSession, shop_id: str, shopper_id: str, conversation_id: str
+    ) -> tuple[list[PastAction], ActionRow | None]:
+        """`past_actions_in` and `open_action_in` of the shopper's conversation, from one read
+        of the shopper's actions (every action of a conversation is its shopper's)."""
+        rows = await ActionRepository(s, shop_id).for_shopper(shopper_id)
+        mine = [r for r in rows if r.conversation_id == conversation_id and r.status in OPEN]
+        return _past(rows), await self._live(s, shop_id, mine)
+
+    async def _live(self, s: AsyncSession, shop_id: str, rows: list[ActionRow]) -> ActionRow | None:
+        """The latest of these open rows that has not expired; the others are moved to expired."""
+        now = self.clock()
         live = None
         for row in rows:
             if row.expires_at > now:
@@ -427,3 +439,7 @@ class ActionDesk:
             conversation_id=row.conversation_id,
             detail={"from": before.value, **(detail or {})},
         )
+
+
+def _past(rows: list[ActionRow]) -> list[PastAction]:
+    return [PastAction(r.id, r.tool, r.order_id, r.status, r.created_at) for r in rows]

@@ -256,8 +256,9 @@ class Assistant:
                 if policy.handoff.assist:
                     await assisted(s, shop_id, conversation, earlier, text, self.clock())
                 # read here, in the one transaction, rather than in a session each
-                past = await self.desk.past_actions_in(s, shop_id, shopper_id)
-                pending = await self.desk.open_action_in(s, shop_id, conversation_id)
+                past, pending = await self.desk.at_turn_start(
+                    s, shop_id, shopper_id, conversation_id
+                )
             history_rows = [m for m in earlier if m.id < message.id]
             # a conversation's first message has no tool calls before it to read; the others
             # are read before the commit gives the connection back

@@ -798,7 +798,7 @@ class ActionRepository:
         stmt = select(ActionRow).where(
             ActionRow.shop_id == self.shop_id, ActionRow.shopper_id == shopper_id
         )
-        return list(await self.session.scalars(stmt.order_by(ActionRow.created_at)))
+        return list(await self.session.scalars(stmt.order_by(ActionRow.created_at, ActionRow.id)))
 
     async def move(
         self, action_id: str, before: str, after: str, now: datetime, **values: Any
