@@ -285,7 +285,7 @@ PHONE = {
     "id": "P9",
     "title": "星耀 9 智能手机",
     "category": "手机",
-    "attributes": {"国补品类": "手机"},
+    "attributes": {"国补品类": "手机", "国补说明": "单件售价不超过6000元的可申请国补，补贴15%"},
     "skus": [
         {"id": "P9-1T", "options": {"存储": "1TB"}, "price_fen": 649900, "stock": 5},
         {"id": "P9-256", "options": {"存储": "256GB"}, "price_fen": 499900, "stock": 5},
@@ -354,3 +354,23 @@ async def test_a_lookup_the_turn_made_already_is_not_made_again(
     assert [c.name for c in r.tool_calls].count("list_coupons") == 1
     rewrite = llm.calls[-1][0]
     assert rewrite[-2].content == "没有券可以用。" and "有没有券" in rewrite[-1].content
+
+
+async def test_a_subsidy_misstated_twice_is_answered_with_the_checks_own_words(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    """Seen on the tuned suite: after the check said 不能申请国补 for the option asked about, the
+    answer written anew said "能补贴…" again, and the shopper was handed over. The check's own
+    words are sent instead."""
+    rt = await Runtime.open(settings.model_copy(update={"guard": True}), llm=llm)
+    policy = "version: 1\nsubsidy:\n  enabled: true\n"
+    products = [*PRODUCTS, PHONE]
+    await rt.import_shop(write_bundle(tmp_path / "bundle", policy=policy, products=products))
+    llm.steps = [call("get_product", product_id="P9"), say("能用国补。"), say("能补贴，放心买。")]
+    try:
+        r = await rt.assistant().turn("mini", "U1", "星耀 9 那个 6499 的能用国补吗？")
+    finally:
+        await rt.close()
+    subsidy = next(c for c in r.tool_calls if c.name == "check_subsidy")
+    assert r.reply == subsidy.result.strip() and "不能申请国补" in r.reply
+    assert r.guard[-1]["layer"] == "record" and r.handoff is None

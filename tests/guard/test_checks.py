@@ -358,6 +358,8 @@ def test_a_word_cut_from_a_term_on_record_is_no_gap() -> None:
     material = "国补：一级能效补贴 20%，最高 ¥2000（以当地政策为准）"
     reply = "这款用国补之后可以补贴 20%，以当地政策为准。"
     assert "用国" not in [n for g in uncovered(reply, material) for n in g.nouns]
+    # two characters glued on: "能用国补" cut as 能用国 / 补
+    assert [n for g in uncovered("能用国补。", material) for n in g.nouns] == []
     assert [n for g in uncovered("国补可以寄到香港。", material) for n in g.nouns] == ["香港"]
 
 
@@ -555,6 +557,22 @@ def test_the_subsidy_said_to_apply_where_its_check_refused_it_is_a_claim() -> No
     granted = "某空调（空调，一级）：\n可以申请国补：按成交价¥2999补贴20%，约¥599.80。"
     assert kinds("可以用国补，以当地政策为准。", granted) == []
     assert kinds("能用国补。", "本店支持七天无理由退货") == []  # not checked: the judge's
+    assert kinds("国补后到手2079元。", refused) == ["subsidy", "amount"]
+
+
+def test_a_subsidy_said_of_a_product_on_record_needs_its_check() -> None:
+    phone = "某手机（编号P9）\n国补说明：单件售价不超过6000元的商品可申请\n- 1TB ¥6499 库存5"
+    # seen: "能用国补，补贴成交价的15%…" of a ¥6,499 phone, no check made
+    assert kinds("能用国补，放心下单。", phone) == ["subsidy_unchecked"]
+    assert kinds("用国补之后到手5524元。", phone) == ["subsidy_unchecked", "amount"]
+    assert kinds("能用国补，不过要以当地政策为准。", phone) == ["subsidy_unchecked"]
+    # denied, or the rule quoted with its terms: nothing said of this product's subsidy
+    assert kinds("这款不能用国补。", phone) == []
+    assert kinds("支持国家补贴（单件售价不超过6000元的商品可申请）。", phone) == []
+    checked = phone + "\n可以申请国补：按成交价¥4999补贴15%，约¥500，到手约¥4499。"
+    assert kinds("能用国补，到手4499元。", checked) == []
+    said = told("能用国补。", phone)
+    assert "国补查询结果" in said
 
 
 def test_sold_out_needs_a_record_that_says_so() -> None:

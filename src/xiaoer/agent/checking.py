@@ -123,6 +123,10 @@ class ReplyCheck:
                 loop.guard.append({"layer": "record", "passed": True, "claims": [],
                                    "attempt": 3})  # fmt: skip
                 return told, False
+            if (told := _subsidy_word(question, verdicts, loop)) is not None:
+                loop.guard.append({"layer": "record", "passed": True, "claims": [],
+                                   "attempt": 3})  # fmt: skip
+                return told, False
             # Something the shop's material never names (香港, 世界田联…): no entry of it can
             # answer, so say what is missing instead of quoting a related one.
             unknown = [w for g in uncovered(reply, evidence.merchant_text) for w in g.nouns]
@@ -210,6 +214,7 @@ class ReplyCheck:
 
 STOCK_KINDS = frozenset({"stock", "sold_out"})
 PROMISE_KINDS = frozenset({"promise"})
+SUBSIDY_KINDS = frozenset({"subsidy", "subsidy_unchecked"})
 
 
 def _kind(claim: str) -> str:
@@ -246,6 +251,16 @@ def _no_estimate(question: str, verdicts: list[Verdict], evidence: Evidence) -> 
         return None
     ((order, scan),) = scans.items()
     return NO_ESTIMATE.format(order=order, scan=scan)
+
+
+def _subsidy_word(question: str, verdicts: list[Verdict], loop: Loop) -> str | None:
+    """For a reply stopped only for what it said of the subsidy, with the subsidy checked in this
+    turn: the check's own words (seen on the tuned suite: "能补贴…" written again after the check
+    said 不能申请国补 for the ¥6,499 option asked about, and handed over)."""
+    checks = [r.result for r in loop.records if r.name == "check_subsidy" and r.ok]
+    if not checks or english(question) or not _only(verdicts, SUBSIDY_KINDS):
+        return None
+    return checks[-1].strip()
 
 
 def give_up(question: str, unknown: list[str]) -> str:

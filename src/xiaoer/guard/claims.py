@@ -376,9 +376,24 @@ def after_coupon(sentence: str, can: dict[Decimal, Decimal]) -> list[Claim]:
 
 SUBSIDY_YES = re.compile(r"(?<![不没])(?:能|可以|可)(?:用|申请|享受|参加|参与)?(?:国补|补贴)")
 """A statement that the subsidy applies ("能用国补", "能补贴", "可以申请国补")."""
+SUBSIDY_FIGURE = re.compile(r"(?:国补|补贴)[^，,。；（(\d]{0,10}?\d[\d,]*(?:\.\d+)?\s*元")
+"""A figure said of the subsidy ("国补后到手2079元", "补贴519.8元"); not a rule quoted with its
+terms in brackets ("国家补贴（单件售价不超过6000元…）")."""
 SUBSIDY_VERDICT = re.compile(r"(不能|可以)(?:申请国补|享受[^：\n]{1,40}：)")
 """The subsidy check's verdict lines: the national table's (`policy/subsidy.py`: 可以申请国补：… /
 不能申请国补：…) and a shop programme's (`policy/programme_quote.py`: 可以享受某某活动：…)."""
+
+
+def _subsidy_said(sentence: str) -> str | None:
+    """The words of a sentence that say the subsidy applies, or what it comes to, with no
+    negation in their clause ("能用国补，不过以当地政策为准" says it; "不能用国补" does not)."""
+    for m in (SUBSIDY_YES.search(sentence), SUBSIDY_FIGURE.search(sentence)):
+        if m is None:
+            continue
+        start = max(sentence.rfind(c, 0, m.start()) for c in "，,") + 1
+        if not NEGATION.search(sentence[start : m.end()]):
+            return m.group(0)
+    return None
 
 
 def subsidy_verdicts(shop_says: str) -> set[str]:
@@ -732,13 +747,13 @@ def unsupported_claims(
             (some := HAS_COUPON.search(sentence)) and not couponed and not NEGATION.search(sentence)
         ):
             out.append(Claim("coupon", some.group(0)))
-        if (yes := SUBSIDY_YES.search(sentence)) and not NEGATION.search(sentence):
+        if yes := _subsidy_said(plain):
             if subsidy == {"不能"}:
-                out.append(Claim("subsidy", yes.group(0)))
+                out.append(Claim("subsidy", yes))
             elif not subsidy and shop_rows:  # said of a product on record with no check made:
                 # the check settles it from the product's price and grade (seen on the tuned
                 # suite: "能用国补" of a ¥6,499 phone, the national programme capped at ¥6,000)
-                out.append(Claim("subsidy_unchecked", yes.group(0)))
+                out.append(Claim("subsidy_unchecked", yes))
         if (bought := PURCHASED.search(sentence)) and not ordered:
             out.append(Claim("purchase", bought.group(0)))
         for m in AMOUNT.finditer(plain):

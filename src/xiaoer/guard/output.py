@@ -172,16 +172,18 @@ CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _split_off(word: str, sentence: str, have: str) -> bool:
-    """Whether `word` is a segmentation slip: a character glued to the start or end of a term
-    the material uses, cut from it ("用国补之后" cut as 用国 / 补之后, with 国补 on record)."""
+    """Whether `word` is a segmentation slip: characters glued to the start or end of a term
+    the material uses, cut from it ("用国补之后" cut as 用国 / 补之后, "能用国补" as 能用国 / 补,
+    with 国补 on record)."""
     at = sentence.lower().find(word)
     if at < 0:
         return False
     after = sentence[at + len(word) : at + len(word) + 1]
     before = sentence[at - 1 : at] if at > 0 else ""
+    glued = range(1, len(word))  # how many of its characters belong to the word beside it
     return bool(
-        (CJK_CHAR.fullmatch(after) and word[1:] + after in have)
-        or (CJK_CHAR.fullmatch(before) and before + word[:-1] in have)
+        (CJK_CHAR.fullmatch(after) and any(word[k:] + after in have for k in glued))
+        or (CJK_CHAR.fullmatch(before) and any(before + word[:-k] in have for k in glued))
     )
 
 
