@@ -118,6 +118,13 @@ async def test_check_subsidy_uses_the_2026_table_and_the_region() -> None:
         deps("我在上海，能国补吗"), {"product": "P22", "province": "上海市"}
     )
     assert "不能申请国补" in shanghai.text and "名额已领完" in shanghai.text
+    # two prices refused for the same reason: one line (seen: the same line twice)
+    big = Sku("P22-3P", "P22", {"匹数": "3匹"}, 599900, 2)
+    two = replace(AC, skus=(*AC.skus, big))
+    both = await check_subsidy(
+        deps("我在上海，能国补吗", products=(two,)), {"product": "P22", "province": "上海市"}
+    )
+    assert both.text.count("不能申请国补") == 1, both.text
 
 
 async def test_urge_shipment_records_once_a_day_and_tells_the_truth() -> None:

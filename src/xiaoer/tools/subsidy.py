@@ -58,7 +58,10 @@ async def check_subsidy(deps: TurnDeps, args: SubsidyArgs) -> ToolResult:
         q = subsidy.quote(category, grade, price, province, on, rule)
         rows.append(q.text(price))
     where = f"按收货地区 {province}" if province else "收货地区未知，按全国政策"
-    text = f"{product.title}（{category}，{grade or '无能效等级'}），{where}：\n" + "\n".join(rows)
+    # two prices refused for the same reason read as one line (seen: the same line twice)
+    text = f"{product.title}（{category}，{grade or '无能效等级'}），{where}：\n" + "\n".join(
+        dict.fromkeys(rows)
+    )
     return ToolResult(True, text, {"product_id": product.id, "province": province})
 
 
