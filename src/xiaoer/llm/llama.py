@@ -39,6 +39,8 @@ from xiaoer.llm.snapshots import SIZE, Snapshots
 _OPENERS = ("{", "`", "<", "[")
 MIN_RESULT_CHARS = 200
 """A tool result is not cut below this many characters to make a prompt fit."""
+SAID = r"""root ::= [^\x00-\x20{`<\[] [^\x00]*"""
+"""Text whose first character is one a reader sees and no call's opening (`_OPENERS`)."""
 WARM_SLICE = 128
 """Prompt tokens a warm-up reads between looks for a real call waiting (≈1.5 s on two cores)."""
 
@@ -94,9 +96,13 @@ class LlamaLLM:
         llm.load_seconds = time.perf_counter() - started
         return llm
 
-    def _grammar(self, mode: Mode, tools: Sequence[ToolSpec]) -> Any:
+    def _grammar(self, mode: Mode, tools: Sequence[ToolSpec], *, said: bool = False) -> Any:
+        """The call grammar (mode `call`); with `said`, text that starts with a character a
+        reader sees (not a call's opening); else none."""
         from llama_cpp import LlamaGrammar
 
+        if said:
+            return LlamaGrammar.from_string(SAID, verbose=False)
         if mode == "call" and tools:
             schema = {
                 "anyOf": [
@@ -127,7 +133,20 @@ class LlamaLLM:
             async with self._lock:
                 if form is not None:
                     return await self._fill(tokens, tools[0], form)
-                return await self._generate(tokens, tools, mode, max_tokens, on_text)
+                out = await self._generate(tokens, tools, mode, max_tokens, on_text)
+                if mode == "text" and not out.raw.strip():
+                    # Greedy decoding may end an answer before its first token (seen on the
+                    # tuned suite: an answer asked for after a lookup code made came back empty,
+                    # twice, and the shopper was handed over): asked again, it must say something.
+                    again = await self._generate(tokens, tools, mode, max_tokens, on_text,
+                                                 said=True)  # fmt: skip
+                    return replace(
+                        again,
+                        tokens_in=out.tokens_in + again.tokens_in,
+                        cached_tokens=out.cached_tokens + again.cached_tokens,
+                        tokens_out=out.tokens_out + again.tokens_out,
+                    )
+                return out
         finally:
             self._asking -= 1
 
@@ -209,11 +228,13 @@ class LlamaLLM:
         mode: Mode,
         max_tokens: int,
         on_text: OnText | None,
+        *,
+        said: bool = False,
     ) -> Completion:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         cached = 0
-        grammar = self._grammar(mode, tools)
+        grammar = self._grammar(mode, tools, said=said)
         started = time.perf_counter()
         out_ids: list[int] = []
         cancel = threading.Event()
