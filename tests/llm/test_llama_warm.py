@@ -77,7 +77,7 @@ async def test_a_warm_up_reads_the_prompt_once_and_keeps_it() -> None:
     assert len(llm.snapshots.saved) == 1
     assert await llm.warm(PROMPT, []) == 0  # already held
     # the call that starts with it reads only what follows
-    done = await llm.complete([*PROMPT, ChatMessage("user", "在吗")], [], mode="text")
+    done = await llm.complete([*PROMPT, ChatMessage("user", "在吗")], [], mode="auto")
     assert done.cached_tokens == read
 
 
@@ -86,7 +86,7 @@ async def test_a_warm_up_gives_way_to_a_call_within_a_slice() -> None:
     warming = asyncio.create_task(llm.warm(PROMPT, []))
     await asyncio.sleep(0.05)  # a slice or two read
     started = time.perf_counter()
-    done = await llm.complete([ChatMessage("user", "在吗")], [], mode="text")
+    done = await llm.complete([ChatMessage("user", "在吗")], [], mode="auto")
     waited = time.perf_counter() - started
     read = await warming
     assert 0 < read < len(llm._tokens(PROMPT, [])) and done.tokens_in > 0
