@@ -865,3 +865,32 @@ async def test_a_follow_up_keeps_the_tool_set_that_holds_its_tools(shop_dir: Pat
     assert follow == wide  # its own set (lookups + urge) is inside the turn before's
     assert "list_coupons" in other and other != wide
     assert more == other  # read as nothing in particular: the topic goes on
+
+
+async def test_an_order_the_message_names_is_shown_before_the_models_first_step(
+    shop_dir: Path,
+) -> None:
+    """Seen on the tuned suite: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 商品咨询;
+    the model searched the knowledge base twice, made up a discount, and was handed over. Code
+    looks the order up first. Another shopper's order is shown as not theirs (seen: tracked
+    instead); in a question about goods, a number that is no order of theirs is not shown (it
+    may be a model number)."""
+    llm = readings_llm(
+        [form(事="商品咨询"), form(事="物流"), form(事="商品咨询")],
+        [say("订单 SO1001 实付299元。"), say("这个订单不在您的账号下。"), say("好的。")],
+    )
+    rt = await _shop(shop_dir, llm)
+    try:
+        a = rt.assistant()
+        mine = await a.turn("mini", "U1", "我订单 SO1001 用券了吗？实付多少？")
+        theirs = await a.turn("mini", "U1", "帮我看下 SO2001 的收货地址")  # U2's order
+        model = await a.turn("mini", "U1", "XZ2001 这个型号有货吗")
+    finally:
+        await rt.close()
+    first = mine.tool_calls[0]
+    assert (first.name, first.arguments, first.ok) == ("get_order", {"order_id": "SO1001"}, True)
+    step = llm.calls[1][0]  # the model's first step, after the reading: the record shown
+    assert any(m.role == "tool" and "SO1001" in m.content for m in step)
+    shown = [c for c in theirs.tool_calls if c.name == "get_order"]
+    assert len(shown) == 1 and not shown[0].ok
+    assert "get_order" not in [c.name for c in model.tool_calls]

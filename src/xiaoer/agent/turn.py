@@ -780,6 +780,8 @@ class Assistant:
                 # stay the same, and with them the cached prompt). Seen on the demo bench: "有没有
                 # 42 码的跑鞋" answered with the size chart's foot length from the snippets.
                 mode = "call"
+            if mode == "auto":
+                await self._show_named_order(loop, deps, question, emit)
             if loop.canned:
                 return loop.canned, False
         # Seen on the tuned suite ("有实体店吗", "吊装收费吗"): the model searched again for the
@@ -953,6 +955,32 @@ class Assistant:
             return await self._list_orders(loop, deps, question, tool, emit)
         hint = MONEY_HINT if want in NAMED_ORDER_LOOKUP else None
         return await self._look_up(loop, deps, question, tool, [found.pop()], emit, hint=hint)
+
+    async def _show_named_order(
+        self, loop: Loop, deps: TurnDeps, question: str, emit: Emit
+    ) -> None:
+        """A message naming one order number that no step of code answered: the order is looked
+        up before the model's first step, which goes on from its record (seen on the tuned suite:
+        "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as neither a coupon nor an order
+        question, the knowledge searched twice, a discount made up, handed over). A number that
+        is no order of theirs is shown so only when the message was not read as about products,
+        where it may be a model number. Only for questions about goods, orders and the shop's
+        rules: an after-sales matter asked about goes on with its own tools, which say what the
+        rules allow (an order record shown first, the model may answer "可以退款" from nothing);
+        read as `other` (nothing to go on), the model has every tool and chooses."""
+        found = set(ORDER_ID.findall(question))
+        tool = "get_order"
+        u = loop.understood
+        if u is None or u.want not in ORDER_SHOWN or len(found) != 1 or tool not in self.tools:
+            return
+        order_id = found.pop()
+        if any(order_id in map(str, r.arguments.values()) for r in loop.records):
+            return
+        about_products = u.want in PRODUCT_WANTS
+        args = {"order_id": order_id}
+        await self._code_call(
+            loop, deps, "order_0", tool, args, emit, keep_failed=not about_products
+        )
 
     async def _after_sale_asked(
         self, loop: Loop, deps: TurnDeps, found: set[str], emit: Emit
@@ -1524,6 +1552,11 @@ def _answered_elsewhere(meta: dict[str, Any]) -> bool:
 
 
 PRODUCT_QUESTIONS = frozenset({"stock", "product", "size"})
+PRODUCT_WANTS = frozenset({"product", "stock", "size", "subsidy", "coupon"})
+"""Questions about the shop's goods (a number in them may be a model number, not an order)."""
+ORDER_SHOWN = PRODUCT_WANTS | {"order_status", "logistics", "urge", "shop_policy"}
+"""Readings under which an order number the message names is looked up before the model's first
+step, when no step of code answered (`_show_named_order`)."""
 FOLLOW_UP_WANTS = frozenset({"other", "size", "product"})
 """What a short follow-up after a stock answer may be read as and still ask for stock."""
 SIZED_WANTS = frozenset({"size", "product"})
