@@ -9,11 +9,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from fake_llama import FakeTokens, NoSnapshots
 from xiaoer.llm.base import ChatMessage, ToolSpec
 from xiaoer.llm.llama import LlamaLLM
 
 
-class FakeLlama:
+class FakeLlama(FakeTokens):
     """Generates token 7 every 5 ms, forever; counts generations running at once."""
 
     def __init__(self) -> None:
@@ -21,18 +22,6 @@ class FakeLlama:
         self.most = 0
         self.made = 0
         self._lock = threading.Lock()
-
-    def token_eos(self) -> int:
-        return 0
-
-    def tokenize(self, text: bytes, **_kwargs: Any) -> list[int]:
-        return [1] * max(1, len(text) // 4)
-
-    def n_ctx(self) -> int:
-        return 4096
-
-    def detokenize(self, _ids: list[int], **_kwargs: Any) -> bytes:
-        return "好".encode()
 
     def generate(self, _tokens: list[int], **_kwargs: Any) -> Iterator[int]:
         with self._lock:
@@ -46,14 +35,6 @@ class FakeLlama:
         finally:
             with self._lock:
                 self.running -= 1
-
-
-class NoSnapshots:
-    def restore(self, _tokens: list[int]) -> int:
-        return 0
-
-    def save(self) -> None:
-        return None
 
 
 async def test_a_cancelled_call_stops_its_thread_before_the_next_call() -> None:

@@ -6,41 +6,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from fake_llama import FakeTokens, NoSnapshots
 from xiaoer.llm.base import ChatMessage
 from xiaoer.llm.llama import LlamaLLM
 
 
-class SilentLlama:
+class SilentLlama(FakeTokens):
     """Ends at once (token 0, the end of text) unless a grammar holds it to saying something."""
 
     def __init__(self) -> None:
         self.grammars: list[Any] = []
-
-    def token_eos(self) -> int:
-        return 0
-
-    def tokenize(self, text: bytes, **_kwargs: Any) -> list[int]:
-        return [1] * max(1, len(text) // 4)
-
-    def n_ctx(self) -> int:
-        return 4096
-
-    def detokenize(self, _ids: list[int], **_kwargs: Any) -> bytes:
-        return "好".encode()
 
     def generate(self, _tokens: list[int], **kwargs: Any) -> Iterator[int]:
         self.grammars.append(kwargs.get("grammar"))
         if kwargs.get("grammar") is not None:
             yield from (7, 7)
         yield 0
-
-
-class NoSnapshots:
-    def restore(self, _tokens: list[int]) -> int:
-        return 0
-
-    def save(self) -> None:
-        return None
 
 
 def _llm() -> tuple[LlamaLLM, SilentLlama]:
