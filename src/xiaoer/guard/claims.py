@@ -266,8 +266,7 @@ def _share(words: Iterable[str], text: str) -> tuple[int, str] | None:
     """The percentage the text gives for the first of `words` it gives one for, written either
     way round (棉65%, 65%棉), with the words around it up to the clause's ends: in a long line
     (a snippet of a description) its first 60 characters may not reach the share (seen: the
-    rewrite shown 「…内里磨毛加绒，秋冬单穿或内搭都行。」 for 棉65%, and it said it could not
-    confirm)."""
+    rewrite shown a description's opening for 棉65%, and it said it could not confirm)."""
     for word in words:
         w = re.escape(word)
         if m := re.search(rf"{w}\s?(\d{{1,3}})\s?%|(?<![\d.])(\d{{1,3}})\s?%\s?{w}", text):
