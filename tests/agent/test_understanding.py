@@ -894,3 +894,19 @@ async def test_an_order_the_message_names_is_shown_before_the_models_first_step(
     shown = [c for c in theirs.tool_calls if c.name == "get_order"]
     assert len(shown) == 1 and not shown[0].ok
     assert "get_order" not in [c.name for c in model.tool_calls]
+
+
+async def test_an_order_named_with_a_reason_is_left_to_the_after_sales_tools(
+    shop_dir: Path,
+) -> None:
+    """Seen on the tuned suite: "…订单 SO…，现在是不是降价了？能保价吗？" read as 商品咨询 with
+    the reason 价格: the order shown first, the model answered "是的…" from it instead of
+    checking the price protection, which a reason brings among the tools offered."""
+    llm = reading_llm(form(事="商品咨询", 原因="价格"), [say("好的。")])
+    rt = await _shop(shop_dir, llm)
+    try:
+        r = await rt.assistant().turn("mini", "U1", "订单 SO1001 现在是不是降价了？能保价吗？")
+    finally:
+        await rt.close()
+    step = llm.calls[1][0]  # the model's first step, after the reading: no order shown
+    assert not any(m.role == "tool" and "SO1001" in m.content for m in step), r.tool_calls

@@ -966,12 +966,17 @@ class Assistant:
         is no order of theirs is shown so only when the message was not read as about products,
         where it may be a model number. Only for questions about goods, orders and the shop's
         rules: an after-sales matter asked about goes on with its own tools, which say what the
-        rules allow (an order record shown first, the model may answer "可以退款" from nothing);
-        read as `other` (nothing to go on), the model has every tool and chooses."""
+        rules allow (an order record shown first, the model may answer "可以退款" from nothing)
+        — so also any message read with a reason, which is offered those tools (seen on the
+        tuned suite: "订单 SO…，现在是不是降价了？能保价吗？" read as 商品咨询 for 价格, the order
+        shown, answered "是的…¥3699" instead of with the price protection's check); read as
+        `other` (nothing to go on), the model has every tool and chooses."""
         found = set(ORDER_ID.findall(question))
         tool = "get_order"
         u = loop.understood
-        if u is None or u.want not in ORDER_SHOWN or len(found) != 1 or tool not in self.tools:
+        if u is None or u.want not in ORDER_SHOWN or u.reason_kind != "none":
+            return
+        if len(found) != 1 or tool not in self.tools:
             return
         order_id = found.pop()
         if any(order_id in map(str, r.arguments.values()) for r in loop.records):
