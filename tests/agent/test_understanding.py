@@ -872,11 +872,11 @@ async def test_an_order_the_message_names_is_shown_before_the_models_first_step(
 ) -> None:
     """Seen on the tuned suite: "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as 商品咨询;
     the model searched the knowledge base twice, made up a discount, and was handed over. Code
-    looks the order up first. Another shopper's order is shown as not theirs (seen: tracked
-    instead); in a question about goods, a number that is no order of theirs is not shown (it
+    looks the order up first. Another shopper's order gets the lookup's own refusal; in a
+    question about goods, a number that is no order of theirs is not shown (it
     may be a model number)."""
     llm = readings_llm(
-        [form(事="商品咨询"), form(事="物流"), form(事="商品咨询")],
+        [form(事="商品咨询"), form(事="店铺规则"), form(事="商品咨询")],
         [say("订单 SO1001 实付299元。"), say("这个订单不在您的账号下。"), say("好的。")],
     )
     rt = await _shop(shop_dir, llm)
@@ -893,6 +893,9 @@ async def test_an_order_the_message_names_is_shown_before_the_models_first_step(
     assert any(m.role == "tool" and "SO1001" in m.content for m in step)
     shown = [c for c in theirs.tool_calls if c.name == "get_order"]
     assert len(shown) == 1 and not shown[0].ok
+    # the lookup's own refusal is the reply (seen: shown its instructions, the model handed the
+    # shopper over)
+    assert theirs.reply.startswith("抱歉，没有查到订单 SO2001") and theirs.handoff is None
     assert "get_order" not in [c.name for c in model.tool_calls]
 
 

@@ -963,8 +963,8 @@ class Assistant:
         up before the model's first step, which goes on from its record (seen on the tuned suite:
         "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as neither a coupon nor an order
         question, the knowledge searched twice, a discount made up, handed over). A number that
-        is no order of theirs is shown so only when the message was not read as about products,
-        where it may be a model number. Only for questions about goods, orders and the shop's
+        is no order of theirs gets the lookup's refusal, except in a question about products,
+        where it may be a model number (nothing is shown). Only for questions about goods, orders and the shop's
         rules: an after-sales matter asked about goes on with its own tools, which say what the
         rules allow (an order record shown first, the model may answer "可以退款" from nothing)
         — so also any message read with a reason, which is offered those tools (seen on the
@@ -983,9 +983,13 @@ class Assistant:
             return
         about_products = u.want in PRODUCT_WANTS
         args = {"order_id": order_id}
-        await self._code_call(
+        result = await self._code_call(
             loop, deps, "order_0", tool, args, emit, keep_failed=not about_products
         )
+        if not result.ok and result.reply and not about_products:
+            # not theirs: the lookup's own refusal is the reply, as when the model makes it
+            # (seen: shown the refusal's instructions, the model handed the shopper over)
+            loop.canned = result.reply
 
     async def _after_sale_asked(
         self, loop: Loop, deps: TurnDeps, found: set[str], emit: Emit
@@ -1559,9 +1563,10 @@ def _answered_elsewhere(meta: dict[str, Any]) -> bool:
 PRODUCT_QUESTIONS = frozenset({"stock", "product", "size"})
 PRODUCT_WANTS = frozenset({"product", "stock", "size", "subsidy", "coupon"})
 """Questions about the shop's goods (a number in them may be a model number, not an order)."""
-ORDER_SHOWN = PRODUCT_WANTS | {"order_status", "logistics", "urge", "shop_policy"}
+ORDER_SHOWN = PRODUCT_WANTS | {"urge", "shop_policy"}
 """Readings under which an order number the message names is looked up before the model's first
-step, when no step of code answered (`_show_named_order`)."""
+step, when no step of code answered (`_show_named_order`; an order or parcel question code
+looks up itself, `ORDER_LOOKUP`)."""
 FOLLOW_UP_WANTS = frozenset({"other", "size", "product"})
 """What a short follow-up after a stock answer may be read as and still ask for stock."""
 SIZED_WANTS = frozenset({"size", "product"})
