@@ -581,9 +581,8 @@ class Assistant:
                 return None
             args = {"product": product_id}
         if any(r.name == name and r.ok and r.arguments == args for r in loop.records):
-            return None  # made already: the reply misread it, and is told so instead (seen on
-            # the tuned suite: "没有券" with the coupons listed; the same lookup made again, the
-            # answer written anew came back empty, and the shopper was handed over)
+            return None  # made already: the reply misread it, and is told so with the reason;
+            # the same lookup again would show the model nothing new
         result = await self._code_call(loop, deps, f"check_{name}", name, args, ignore)
         return self.tools[name].answer_hint if result.ok else None
 
