@@ -339,9 +339,8 @@ async def test_a_subsidy_said_of_no_product_on_record_is_left_to_the_shops_word(
 async def test_a_lookup_the_turn_made_already_is_not_made_again(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:
-    """Seen on the tuned suite: "…没有券可以用" with the coupons listed. Looking them up again
-    showed the model nothing new (its answer written anew was empty, and the shopper was handed
-    over): the reply is sent back with the reason instead."""
+    """ "…没有券可以用" with the coupons listed by the model's own lookup: looking them up again
+    would show the model nothing new, so the reply is sent back with the reason instead."""
     coupon = {"id": "C10", "name": "满99减10", "amount": 10, "min_spend": 99}
     async with guarded.sessions() as s:
         shops = ShopRepository(s)
