@@ -119,11 +119,11 @@ class ReplyCheck:
             # estimate, its latest scan) comes before any entry of the shop's knowledge (seen on
             # the tuned suite: "那大概什么时候能到上海？" after a lookup, settled with the
             # address-change rule, 「未发货可以修改…」, read as a status claim).
-            if (told := _no_estimate(question, verdicts, evidence)) is not None:
-                loop.guard.append({"layer": "record", "passed": True, "claims": [],
-                                   "attempt": 3})  # fmt: skip
-                return told, False
-            if (told := _subsidy_word(question, verdicts, loop)) is not None:
+            # Likewise a reply stopped only for what the subsidy check on record settles: its words.
+            told = _no_estimate(question, verdicts, evidence)
+            if told is None:
+                told = _subsidy_word(question, verdicts, loop)
+            if told is not None:
                 loop.guard.append({"layer": "record", "passed": True, "claims": [],
                                    "attempt": 3})  # fmt: skip
                 return told, False
