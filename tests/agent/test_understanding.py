@@ -12,7 +12,7 @@ import pytest
 
 from conftest import NOW
 from minishop import FAQ, ORDERS, write_bundle
-from xiaoer.agent.instructions import SEVERAL_ORDERS
+from xiaoer.agent.instructions import ANSWER_NOTE, GUIDANCE, SEVERAL_ORDERS, unecho
 from xiaoer.agent.turn import FAULT_QUERIES
 from xiaoer.agent.understanding import (
     ALWAYS,
@@ -897,6 +897,33 @@ async def test_an_order_the_message_names_is_shown_before_the_models_first_step(
     # shopper over)
     assert theirs.reply.startswith("抱歉，没有查到订单 SO2001") and theirs.handoff is None
     assert "get_order" not in [c.name for c in model.tool_calls]
+
+
+def test_what_a_reply_copies_of_its_note_is_left_out() -> None:
+    note = ANSWER_NOTE.format(question="包邮吗？", hint="") + GUIDANCE.format("满99包邮")
+    assert (
+        unecho("顾客的问题：包邮吗？\n满99元包邮。店铺建议：满99包邮", note)
+        == "满99元包邮。满99包邮"
+    )
+    assert unecho(note, note) == ""  # the whole note back: nothing was answered
+    # the shop's own words that look like a label are kept; so is a reply that copied nothing
+    assert unecho("满99元包邮。", note) == "满99元包邮。"
+    assert unecho("顾客的问题我们会转给同事。", "") == "顾客的问题我们会转给同事。"
+
+
+async def test_an_empty_first_reply_after_the_order_shown_is_answered_from_its_record(
+    shop_dir: Path,
+) -> None:
+    """Seen in the demo: the named order shown, the model's first reply was empty; a call was
+    forced, it tracked the parcel, and "用券了吗？实付多少？" was answered with the parcel's
+    progress, the answer note copied ahead of it. Now the next step answers from the order, and
+    what the reply copies of the note is left out."""
+    note_copy = "顾客的问题：我订单 SO1001 用券了吗？实付多少？\n订单 SO1001 实付299元。"
+    llm = reading_llm(form(事="商品咨询"), [say(""), say(note_copy)])
+    _, r = await _turn(shop_dir, llm, "我订单 SO1001 用券了吗？实付多少？")
+    assert [c.name for c in r.tool_calls if c.name != "search_knowledge"] == ["get_order"]
+    assert llm.calls[-1][1] == "text" and "实付" in llm.calls[-1][0][-1].content
+    assert r.reply == "订单 SO1001 实付299元。" and r.llm_calls == 3
 
 
 async def test_an_order_named_with_a_reason_is_left_to_the_after_sales_tools(

@@ -174,6 +174,24 @@ GUIDANCE = "\n店铺建议（合适时自然地提一句）：{}"
 GUIDANCE_ITEMS = 2
 
 
+QUESTION_LABEL = ANSWER_NOTE.split("{")[0]
+GUIDANCE_LABEL = re.compile(GUIDANCE.strip().split("（")[0] + r"(（[^）\n]*）)?[：:]")
+
+
+def unecho(reply: str, note: str) -> str:
+    """The reply without what it copied of the note that asked for it: the lines of the note
+    itself and a line quoting the question under the note's label; of the shop's guidance only
+    the label goes (its words are the merchant's, for saying). Seen in the demo on the embedded
+    model: "顾客的问题：我订单 SO… 用券了吗？实付多少？\n根据查询结果，…。店铺建议：新客首单…"."""
+    copied = {line.strip() for line in note.split("\n") if line.strip()}
+    kept = [
+        line
+        for line in reply.split("\n")
+        if line.strip() not in copied and not line.strip().startswith(QUESTION_LABEL)
+    ]
+    return GUIDANCE_LABEL.sub("", "\n".join(kept)).strip()
+
+
 def presale_guidance(policy: ShopPolicy, question: str) -> str:
     """The merchant's pre-sales guidance that matches this question, for the answer note.
 

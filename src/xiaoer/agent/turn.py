@@ -92,6 +92,7 @@ from xiaoer.agent.instructions import (
     gives_up,
     is_stalling,
     presale_guidance,
+    unecho,
 )
 from xiaoer.agent.loop import Loop
 from xiaoer.agent.streaming import GuardedStream
@@ -812,12 +813,16 @@ class Assistant:
                     is_stalling(reply, searched=_searched(loop))
                     or asks_again(reply, deps.said)
                     or (claims_done(reply) and not changed_before(deps))
-                    or (ORDER_ID.search(question) is not None and not _asks(reply))
+                    or (
+                        ORDER_ID.search(question) is not None
+                        and not _asks(reply)
+                        and not _order_shown(loop)
+                    )
                 )
                 if stalled or looks_like_call(completion.raw):
                     completion = await self._forced_call(loop, specs)
             if not completion.tool_calls:
-                reply = completion.content.strip()
+                reply = unecho(completion.content, loop.note)
                 if reply and not looks_like_call(reply):
                     if gives_up(reply, "\n".join(deps.seen)) and _shop_material_shown(loop):
                         if loop.pressed:  # twice: a colleague answers, not "contact us"
@@ -1516,6 +1521,14 @@ def _shop_material_shown(loop: Loop) -> bool:
         r.name == "search_knowledge" and r.ok and r.result.startswith(KNOWLEDGE_HEADER)
         for r in loop.records
     )
+
+
+def _order_shown(loop: Loop) -> bool:
+    """Whether code showed the model an order's record this turn (its reply about the order, or
+    an empty one, then answers from it: seen in the demo, an empty first reply after the named
+    order was shown forced a call, which tracked the parcel, and "用券了吗？实付多少？" was
+    answered with the parcel's progress)."""
+    return any(r.ok and r.name in ORDER_LOOKUPS for r in loop.records[: loop.prefetched])
 
 
 def _asks(reply: str) -> bool:
