@@ -167,6 +167,22 @@ async def test_a_rewrite_that_parrots_the_instruction_is_not_sent(
     assert r.handoff is not None and r.handoff["reason"] == "guard"
 
 
+async def test_a_reply_that_parrots_the_answer_note_is_stopped(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """The answer note's fixed words are the shop's instructions, not an answer: a reply that
+    repeats them inside its own line is stopped (a line that is only the note is left out
+    before the check, `unecho`)."""
+    llm.steps = [
+        call("track_logistics", order_id="SO1001"),
+        say("我会请根据查询结果，用一两句话回答顾客的。"),
+        say("包裹在路上。"),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
+    assert [g["layer"] for g in r.guard if g.get("passed") is False][:1] == ["leak"]
+    assert r.reply == "包裹在路上。"
+
+
 async def test_a_rewrite_that_uses_the_sample_answer_is_sent(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:

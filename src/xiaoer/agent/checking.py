@@ -201,7 +201,7 @@ class ReplyCheck:
             own=(deps.shopper.phone,),
             secrets=(
                 self.voice.system(shop),
-                ANSWER_NOTE.split("{")[0],
+                *re.split(r"\{\w+\}", ANSWER_NOTE),  # its fixed words: the question is theirs
                 INJECTION_NOTE.strip(),
                 *GUARD_RETRY_SECRETS,
                 *KNOWLEDGE_SECRETS,
