@@ -126,6 +126,27 @@ async def test_a_checked_answer_streams_by_sentence_and_a_rewrite_replaces_it(
     assert r.reply == "您的包裹在杭州转运中心，顺丰 SF1234567890。"
 
 
+async def test_a_copy_of_the_answer_note_is_never_streamed(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen in the demo: the answer began with the note's own line, "顾客的问题：…", which was
+    streamed to the shopper before the reply was cleaned of it."""
+    deltas: list[TextDelta] = []
+
+    async def emit(event: Event) -> None:
+        if isinstance(event, TextDelta):
+            deltas.append(event)
+
+    llm.steps = [
+        call("track_logistics", order_id="SO1001"),
+        say("顾客的问题：SO1001 到哪了\n您的包裹在杭州转运中心。"),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了", emit=emit)
+    assert r.reply == "您的包裹在杭州转运中心。"
+    assert "顾客的问题" not in "".join(d.text for d in deltas)
+    assert deltas[-1].text == r.reply
+
+
 async def test_a_sentence_said_again_is_not_streamed() -> None:
     sent: list[str] = []
 

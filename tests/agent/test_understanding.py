@@ -906,7 +906,7 @@ def test_what_a_reply_copies_of_its_note_is_left_out() -> None:
         == "满99元包邮。满99包邮"
     )
     assert unecho(note, note) == ""  # the whole note back: nothing was answered
-    # the shop's own words that look like a label are kept; so is a reply that copied nothing
+    # a reply that copied nothing is kept as it is
     assert unecho("满99元包邮。", note) == "满99元包邮。"
     assert unecho("顾客的问题我们会转给同事。", "") == "顾客的问题我们会转给同事。"
 

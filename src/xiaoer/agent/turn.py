@@ -560,6 +560,8 @@ class Assistant:
             checker = self._checker()
 
             async def check(sentence: str) -> bool:
+                if not unecho(sentence, loop.note):  # a copy of the note: left out, not shown
+                    return False
                 return await checker.passes_alone(loop, deps, sentence, _hosts(deps))
 
             loop.gated = GuardedStream(check, emit)
