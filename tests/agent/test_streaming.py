@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,30 +96,32 @@ async def guarded(settings: Settings, llm: ScriptedLLM, tmp_path: Path) -> Async
     await rt.close()
 
 
-async def test_a_checked_answer_streams_by_sentence_and_a_rewrite_replaces_it(
-    guarded: Runtime, llm: ScriptedLLM
-) -> None:
+async def _parcel_turn(rt: Runtime, llm: ScriptedLLM, *answers: str) -> tuple[Any, list[TextDelta]]:
+    """ "SO1001 到哪了" answered with the parcel tracked, then `answers`: the turn and what was
+    streamed of it."""
     deltas: list[TextDelta] = []
 
     async def emit(event: Event) -> None:
         if isinstance(event, TextDelta):
             deltas.append(event)
 
-    llm.steps = [
-        call("track_logistics", order_id="SO1001"),
-        say("您的包裹在杭州转运中心。快递是顺丰 SF1234567890。"),
-    ]
-    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了", emit=emit)
+    llm.steps = [call("track_logistics", order_id="SO1001"), *(say(a) for a in answers)]
+    return await rt.assistant().turn("mini", "U1", "SO1001 到哪了", emit=emit), deltas
+
+
+async def test_a_checked_answer_streams_by_sentence_and_a_rewrite_replaces_it(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    r, deltas = await _parcel_turn(
+        guarded, llm, "您的包裹在杭州转运中心。快递是顺丰 SF1234567890。"
+    )
     assert [d.text for d in deltas] == ["您的包裹在杭州转运中心。", "快递是顺丰 SF1234567890。"]
     assert "".join(d.text for d in deltas) == r.reply and not any(d.reset for d in deltas)
 
-    deltas.clear()
-    llm.steps = [
-        call("track_logistics", order_id="SO1001"),
-        say("您的包裹在杭州转运中心。退款 350 元明天到账。"),
-        say("您的包裹在杭州转运中心，顺丰 SF1234567890。"),
-    ]
-    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了", emit=emit)
+    r, deltas = await _parcel_turn(
+        guarded, llm, "您的包裹在杭州转运中心。退款 350 元明天到账。",
+        "您的包裹在杭州转运中心，顺丰 SF1234567890。",
+    )  # fmt: skip
     # the first sentence passed alone and was sent; the second did not; the rewrite replaces it
     assert deltas[0] == TextDelta("您的包裹在杭州转运中心。")
     assert deltas[-1] == TextDelta(r.reply, reset=True)
@@ -131,17 +134,9 @@ async def test_a_copy_of_the_answer_note_is_never_streamed(
 ) -> None:
     """Seen in the demo: the answer began with the note's own line, "顾客的问题：…", which was
     streamed to the shopper before the reply was cleaned of it."""
-    deltas: list[TextDelta] = []
-
-    async def emit(event: Event) -> None:
-        if isinstance(event, TextDelta):
-            deltas.append(event)
-
-    llm.steps = [
-        call("track_logistics", order_id="SO1001"),
-        say("顾客的问题：SO1001 到哪了\n您的包裹在杭州转运中心。"),
-    ]
-    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了", emit=emit)
+    r, deltas = await _parcel_turn(
+        guarded, llm, "顾客的问题：SO1001 到哪了\n您的包裹在杭州转运中心。"
+    )
     assert r.reply == "您的包裹在杭州转运中心。"
     assert "顾客的问题" not in "".join(d.text for d in deltas)
     assert deltas[-1].text == r.reply
