@@ -818,7 +818,7 @@ class Assistant:
                     or (
                         ORDER_ID.search(question) is not None
                         and not _asks(reply)
-                        and not _order_shown(loop)
+                        and not _code_showed_order(loop)
                     )
                 )
                 if stalled or looks_like_call(completion.raw):
@@ -970,9 +970,10 @@ class Assistant:
         "我订单 SO… 用券了吗？优惠了多少，实付多少？" read as neither a coupon nor an order
         question, the knowledge searched twice, a discount made up, handed over). A number that
         is no order of theirs gets the lookup's refusal, except in a question about products,
-        where it may be a model number (nothing is shown). Only for questions about goods, orders and the shop's
-        rules: an after-sales matter asked about goes on with its own tools, which say what the
-        rules allow (an order record shown first, the model may answer "可以退款" from nothing)
+        where it may be a model number (nothing is shown). Only for questions about goods, orders
+        and the shop's rules: an after-sales matter asked about goes on with its own tools, which
+        say what the rules allow (an order record shown first, the model may answer "可以退款"
+        from nothing)
         — so also any message read with a reason, which is offered those tools (seen on the
         tuned suite: "订单 SO…，现在是不是降价了？能保价吗？" read as 商品咨询 for 价格, the order
         shown, answered "是的…¥3699" instead of with the price protection's check); read as
@@ -1525,7 +1526,7 @@ def _shop_material_shown(loop: Loop) -> bool:
     )
 
 
-def _order_shown(loop: Loop) -> bool:
+def _code_showed_order(loop: Loop) -> bool:
     """Whether code showed the model an order's record this turn (its reply about the order, or
     an empty one, then answers from it: seen in the demo, an empty first reply after the named
     order was shown forced a call, which tracked the parcel, and "用券了吗？实付多少？" was
