@@ -334,6 +334,32 @@ rules:
     assert "已经取消" in ((await run("request_refund", d, order_id="SO13")).reply or "")
 
 
+async def test_a_fault_only_the_reading_saw_asks_before_it_opens_a_closed_return() -> None:
+    # opened goods are out of the no-reason return; "音质一般" read as a fault, no defect said
+    policy = load_policy(
+        """
+returns:
+  exclusions: [{categories: [厨房电器], said: [拆开], reason: 电器拆开后不支持7天无理由退货}]
+"""
+    )
+    got = order("SO18", "已签收")
+    fault = Understanding(want="return", acts=True, reason="音质一般", reason_kind="defect")
+    d = deps(policy, "SO18 拆开试了，音质一般，想退", orders=(got,), readings=(fault,))
+    asked = await run("request_return", d, order_id="SO18")
+    assert asked.proposal is None and asked.data["asks"] == "details"
+    assert asked.reply is not None and "拆开后不支持" in asked.reply and "照片或视频" in asked.reply
+    # the shopper's words show it (a quality word, or a photo): the quality return is proposed
+    for more in ("左边没声音，质量问题", "拍了视频"):
+        shown = await run("request_return", replace(d, said=[*d.said, more]), order_id="SO18")
+        assert shown.proposal is not None and "店铺承担" in shown.proposal.summary
+    # not opened, or past the 7 days: no exclusion to open, the reading decides
+    late = replace(got, delivered_at=NOW - timedelta(days=10))
+    past = deps(policy, "SO18 音质一般，想退", orders=(late,), readings=(fault,))
+    assert (await run("request_return", past, order_id="SO18")).proposal is not None
+    sealed = deps(policy, "SO18 音质一般，想退", orders=(got,), readings=(fault,))
+    assert (await run("request_return", sealed, order_id="SO18")).proposal is not None
+
+
 # 9. retention
 
 

@@ -59,6 +59,19 @@ def is_quality(policy: ShopPolicy, texts: Iterable[str]) -> bool:
     return mentions(texts, policy.returns.quality_words) is not None
 
 
+def fault_unshown(policy: ShopPolicy, texts: Iterable[str], evidence: Iterable[str]) -> bool:
+    """Whether a quality problem rests on the understanding step's reading alone: a fault was
+    read, but the shopper's words hold none of the merchant's `returns.quality_words` and no
+    evidence (a photo, a video). Such a reading does not, by itself, lift an exclusion of
+    opened or used goods (an opened earphone's "音质一般" is a taste, not a fault)."""
+    if getattr(texts, "fault", None) is not True:
+        return False
+    words = list(texts)
+    return (
+        mentions(words, policy.returns.quality_words) is None and mentions(words, evidence) is None
+    )
+
+
 def _state_rule(rule: str, order: Order, states: Sequence[str], what: str) -> Verdict | None:
     if order.status.value in states:
         return None

@@ -20,6 +20,7 @@ from xiaoer.domain.money import parse_yuan, yuan
 from xiaoer.knowledge.text import CJK
 from xiaoer.policy import rules
 from xiaoer.policy.evaluate import Decision
+from xiaoer.policy.ruleset import EVIDENCE
 from xiaoer.policy.verdict import Verdict
 from xiaoer.tools import ruled
 from xiaoer.tools.base import ToolResult, denied, propose, typed
@@ -327,6 +328,20 @@ def _refund_proposal(
     )
 
 
+def fault_asked(excluded: Verdict, order: Order) -> ToolResult:
+    """The goods are used or opened as one of the shop's exclusions says, and only the reading
+    says they are faulty: the exclusion, and a question for what the fault is, with a photo or
+    video (the shopper's words then decide, as `rules.fault_unshown` reads them)."""
+    refusal = denied(excluded, "退货", order)
+    return ToolResult(
+        True,
+        f"{refusal.text}；顾客说的质量问题还没说清具体是什么、也没有照片或视频，先请顾客说明",
+        {"order_id": order.id, "asks": "details", "verdict": excluded.as_dict()},
+        f"{refusal.reply}如果商品有质量问题，请具体说说是什么问题，并拍照片或视频发给我们，"
+        "核实后按质量问题给您办理退货。",
+    )
+
+
 RETURN_ADDRESS = "退货地址以订单页「售后详情」显示为准"
 
 
@@ -349,6 +364,12 @@ async def request_return(deps: TurnDeps, args: ReturnArgs) -> ToolResult:
     )
     if not plan.verdict.allowed:
         return denied(plan.verdict, "退货", order)
+    if decision.granted is None and rules.fault_unshown(deps.policy, said, EVIDENCE):
+        plain = rules.check_return(
+            deps.policy, order, lines, products, rules.Said.of(said, False), now
+        )
+        if plain.verdict.rule == "returns.exclusions":
+            return fault_asked(plain.verdict, order)
     if ask := ruled.asked(decision, order):
         return ask
     if not args.skip_retention:
