@@ -389,3 +389,23 @@ async def test_a_subsidy_misstated_twice_is_answered_with_the_checks_own_words(
     subsidy = next(c for c in r.tool_calls if c.name == "check_subsidy")
     assert r.reply == subsidy.result.strip() and "不能申请国补" in r.reply
     assert r.guard[-1]["layer"] == "record" and r.handoff is None
+
+
+async def test_a_material_called_pure_is_answered_with_the_records_share(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    """Seen on the tuned suite: "…是纯棉的" for 成分：棉65% 聚酯纤维35%, rewritten to "无法确认材质，
+    请转人工核实". The record's line is sent instead, with the reply's other facts."""
+    sku = {"id": "P8-L", "options": {"尺码": "L"}, "price_fen": 29900, "stock": 5}
+    hoodie = {"id": "P8", "title": "加绒连帽卫衣", "category": "卫衣",
+              "attributes": {"成分": "棉65% 聚酯纤维35%"}, "skus": [sku]}  # fmt: skip
+    rt = await Runtime.open(settings.model_copy(update={"guard": True}), llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "bundle", products=[*PRODUCTS, hoodie]))
+    llm.steps = [call("get_product", product_id="P8"), say("是的！这款卫衣是纯棉的。价格 299 元。")]
+    try:
+        r = await rt.assistant().turn("mini", "U1", "加绒连帽卫衣是纯棉的吗")
+    finally:
+        await rt.close()
+    assert r.reply == "不是纯棉的，商品资料上写的是「棉65% 聚酯纤维35%」。价格 299 元。"
+    assert r.guard[-1]["layer"] == "record" and r.handoff is None
+    assert r.llm_calls == 2  # no rewrite asked for

@@ -25,7 +25,7 @@ from xiaoer.agent.instructions import (
     gives_up,
 )
 from xiaoer.agent.loop import Loop
-from xiaoer.guard.claims import ID, SENTENCE, STATUS, statements
+from xiaoer.guard.claims import ID, PURE_CLAIM, SENTENCE, STATUS, statements
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.markup import strip_markup
 from xiaoer.guard.output import Evidence, OutputGuard, Verdict, passed, reason, uncovered
@@ -89,6 +89,15 @@ class ReplyCheck:
                 loop.guard.append({"layer": "record", "passed": True, "claims": [],
                                    "attempt": 2})  # fmt: skip
                 return loop.record_answer, False
+            # A material called pure that the record gives a share of: the record's line says
+            # it (seen: asked to rewrite "…是纯棉的" with 棉65% 聚酯纤维35% shown, the model
+            # said it could not confirm the material and asked for a colleague).
+            if _only(verdicts, MATERIAL_KINDS) and (
+                told := await self._material(reply, verdicts, evidence, judge)
+            ):
+                loop.guard.append({"layer": "record", "passed": True, "claims": [],
+                                   "attempt": 2})  # fmt: skip
+                return told, False
             hint = await self._looked_up(loop, deps, verdicts)
             if hint is not None:  # answered anew from what was missing, the reply dropped
                 evidence = self.evidence(loop, deps)
@@ -148,6 +157,22 @@ class ReplyCheck:
             return give_up(question, list(dict.fromkeys(unknown))[:3]), True
         finally:
             loop.guard_ms += int((time.perf_counter() - started) * 1000)
+
+    async def _material(
+        self, reply: str, verdicts: list[Verdict], evidence: Evidence, judge: bool
+    ) -> str | None:
+        """What the record says of each material the reply called pure, then the reply's
+        sentences that state a fact and pass on their own; None when no claim was a `pure` one
+        or the answer does not pass as a whole."""
+        said = [m.groups() for v in verdicts for c in v.claims if (m := PURE_CLAIM.search(c))]
+        if not said:
+            return None
+        told = "".join(f"不是纯{word}的，商品资料上写的是「{_shares(line)}」。"
+                       for word, line in dict.fromkeys(said))  # fmt: skip
+        for sentence in (s for s in SENTENCE.findall(reply) if _concrete(s)):
+            if passed(await self.guard.precheck(sentence, evidence)):
+                told += sentence  # a fact of its own ("是的！" before the claim is not)
+        return told if passed(await self.guard.check(told, evidence, judge=judge)) else None
 
     async def _trimmed(self, reply: str, evidence: Evidence, judge: bool) -> str | None:
         """The reply without its sentences that fail the checks on their own, when what is left
@@ -213,6 +238,7 @@ class ReplyCheck:
 
 
 STOCK_KINDS = frozenset({"stock", "sold_out"})
+MATERIAL_KINDS = frozenset({"pure", "percent"})
 PROMISE_KINDS = frozenset({"promise"})
 SUBSIDY_KINDS = frozenset({"subsidy", "subsidy_unchecked"})
 
@@ -236,6 +262,18 @@ CONCRETE = re.compile(rf"\d|{ID.pattern}|{STATUS.pattern}")
 
 def _concrete(sentence: str) -> bool:
     return CONCRETE.search(sentence) is not None
+
+
+SHARE = re.compile(
+    r"[\u4e00-\u9fff]{1,6}\s?\d{1,3}(?:\.\d+)?\s?%|\d{1,3}(?:\.\d+)?\s?%\s?[\u4e00-\u9fff]{1,6}"
+)
+"""One material's share as a record writes it: 棉65%, 65%棉."""
+
+
+def _shares(line: str) -> str:
+    """The shares a record's line gives (「棉65% 聚酯纤维35%」 of "[2] 某商品：成分：棉65% 聚酯纤维35%"),
+    else the line without a knowledge snippet's number."""
+    return " ".join(SHARE.findall(line)) or re.sub(r"^\[\d+\]\s*", "", line)
 
 
 NO_ESTIMATE = "订单 {order} 的物流暂时没有给出预计送达时间，最新进度：{scan}。"

@@ -286,14 +286,20 @@ def impure(sentence: str, shop_says: str) -> list[Claim]:
         if NEGATION.search(clause):
             continue
         # the material starts the words after 纯 / 100%, or ends those before 100%
-        found = [(m, [m.group(1)[:n] for n in range(len(m.group(1)), 0, -1)])
+        found = [[m.group(1)[:n] for n in range(len(m.group(1)), 0, -1)]
                  for m in PURE.finditer(clause)]  # fmt: skip
-        found += [(m, [m.group(1)[n:] for n in range(len(m.group(1)))])
+        found += [[m.group(1)[n:] for n in range(len(m.group(1)))]
                   for m in PURE_AFTER.finditer(clause)]  # fmt: skip
-        for m, words in found:
-            if (share := _share(words, shop_says)) and share[0] < 100:
-                out.append(Claim("pure", f"{m.group(0)}，查询结果是「{share[1]}」"))
+        for words in found:
+            shared = ((w, share) for w in words if (share := _share([w], shop_says)))
+            word, share = next(shared, ("", None))
+            if share and share[0] < 100:
+                out.append(Claim("pure", f"纯{word}，查询结果是「{share[1]}」"))
     return out
+
+
+PURE_CLAIM = re.compile(r"纯(\S+?)，查询结果是「([^」]*)」")
+"""A `pure` claim's text: the material, and the record's line that gives its share."""
 
 
 FIELD = re.compile(r"^(?:\[\d+\][^：\n]*：)?([\u4e00-\u9fff]{2,6})[：:]\s*(.+)$", re.MULTILINE)
