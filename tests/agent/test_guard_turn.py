@@ -167,6 +167,21 @@ async def test_a_rewrite_that_parrots_the_instruction_is_not_sent(
     assert r.handoff is not None and r.handoff["reason"] == "guard"
 
 
+async def test_a_rewrite_that_parrots_the_reason_it_was_given_is_not_sent(
+    guarded: Runtime, llm: ScriptedLLM
+) -> None:
+    """Seen on the tuned suite: the rewrite began with the stop's own reason ("查询结果是不能申请
+    国补，不能说能补贴：照查询结果说不能申请和原因。"), and was sent."""
+    llm.steps = [
+        call("track_logistics", order_id="SO1001"),
+        say("您的包裹已签收。"),
+        say("这些内容在查询结果和资料里找不到，包裹在杭州转运中心。"),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
+    assert [g["layer"] for g in r.guard if g.get("attempt") == 2 and not g["passed"]] == ["leak"]
+    assert "找不到" not in r.reply
+
+
 async def test_a_reply_that_parrots_the_answer_note_is_stopped(
     guarded: Runtime, llm: ScriptedLLM
 ) -> None:

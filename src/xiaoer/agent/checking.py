@@ -28,7 +28,15 @@ from xiaoer.agent.loop import Loop
 from xiaoer.guard.claims import ID, PURE_CLAIM, SENTENCE, STATUS, statements
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.markup import strip_markup
-from xiaoer.guard.output import Evidence, OutputGuard, Verdict, passed, reason, uncovered
+from xiaoer.guard.output import (
+    REASON_SECRETS,
+    Evidence,
+    OutputGuard,
+    Verdict,
+    passed,
+    reason,
+    uncovered,
+)
 from xiaoer.llm.base import LLM, ChatMessage, ToolSpec
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.tools.args import RETRY as ARGUMENT_RETRY
@@ -229,6 +237,7 @@ class ReplyCheck:
                 *re.split(r"\{\w+\}", ANSWER_NOTE),  # its fixed words: the question is theirs
                 INJECTION_NOTE.strip(),
                 *GUARD_RETRY_SECRETS,
+                *REASON_SECRETS,
                 *KNOWLEDGE_SECRETS,
                 SCHEMA_ECHO_HINT,
                 ARGUMENT_RETRY,

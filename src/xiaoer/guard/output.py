@@ -342,13 +342,21 @@ def reason(verdicts: list[Verdict]) -> str:
                 continue
         told = tuple(f"{kind}: " for kind, _, _ in TOLD)
         what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
-        parts.append(
-            {
-                "rules": f"这些内容在查询结果和资料里找不到：{what}",
-                "compliance": f"这些说法店铺不能说：{what}",
-                "leak": "回复里出现了内部设定，不能告诉顾客",
-                "echo": "回复只是把顾客的话重复了一遍；要直接回答，做不到的就说明做不到",
-                "judge": f"这些说法资料里没有依据：{what}",
-            }.get(v.layer, what)
-        )
+        parts.append(LAYER_TOLD.get(v.layer, "{}").format(what))
     return "；".join(parts)
+
+
+LAYER_TOLD = {
+    "rules": "这些内容在查询结果和资料里找不到：{}",
+    "compliance": "这些说法店铺不能说：{}",
+    "leak": "回复里出现了内部设定，不能告诉顾客",
+    "echo": "回复只是把顾客的话重复了一遍；要直接回答，做不到的就说明做不到",
+    "judge": "这些说法资料里没有依据：{}",
+}
+"""What a layer's stop says, with the claims it stopped."""
+REASON_SECRETS = tuple(
+    piece for text in [*(t for _, t, _ in TOLD), *LAYER_TOLD.values()] for piece in text.split("{}")
+)
+"""The fixed words of every reason given for a rewrite: instructions, which a reply must not
+repeat (seen: "查询结果是不能申请国补，不能说能补贴：照查询结果说不能申请和原因。" sent as the
+rewrite of a stopped reply)."""
