@@ -229,6 +229,8 @@ def test_price_protection(
     current = {"P1-BLK-42": replace(SHOE.skus[0], price_fen=price_now)}
     m = rules.check_price_protection(policy, o, current, NOW)
     assert (m.verdict.allowed, m.amount_fen, m.verdict.rule) == (allowed, fen, rule)
+    if rule == "price_protection.no_drop":  # the two prices, so the shopper sees why
+        assert m.verdict.reason == f"{SHOE.title}购买价¥299、现价¥299，没有降价，不产生差价"
 
 
 @pytest.mark.parametrize(

@@ -494,12 +494,16 @@ def check_price_protection(
     if age > rule.days and granted is None:
         return Money(deny("price_protection.days", f"付款已{int(age)}天，超过{rule.days}天价保期"))
     diff = 0
+    prices = []
     for ln in order.lines:
         sku = current.get(ln.sku_id)
         if sku is not None and sku.price_fen < ln.unit_price_fen:
             diff += (ln.unit_price_fen - sku.price_fen) * ln.quantity
+        if sku is not None:
+            prices.append(f"{ln.title}购买价{yuan(ln.unit_price_fen)}、现价{yuan(sku.price_fen)}")
     if diff <= 0:
-        return Money(deny("price_protection.no_drop", "商品现价没有低于您的购买价，不产生差价"))
+        said = "；".join(prices) + "，没有降价" if prices else "商品现价没有低于您的购买价"
+        return Money(deny("price_protection.no_drop", f"{said}，不产生差价"))
     return Money(granted or allow("price_protection.days", f"降价{yuan(diff)}，可以退差价"), diff)
 
 
