@@ -124,6 +124,10 @@ def test_a_read_reason_decides_quality_over_the_merchants_words() -> None:
     assert not is_quality(policy, Said.of(words, fault=False))
     assert is_quality(policy, Said.of(["涂层一碰就掉"], fault=True))
     assert not is_quality(policy, Said.of(["涂层一碰就掉"], fault=None))  # no words, no reading
+    # no reason read: a quality word counts, but not inside the item's own name
+    assert is_quality(policy, Said.of(["破晓 3 鞋面破了，退货"], None, ["破晓 3 跑鞋"]))
+    assert not is_quality(policy, Said.of(["退破晓 3"], None, ["破晓 3 跑鞋"]))
+    assert not is_quality(policy, Said.of(["这个破晓不要了"], None, ["破晓 3 跑鞋"]))
 
 
 async def test_keyword_reader_is_todays_checks() -> None:
@@ -364,8 +368,8 @@ def test_the_fault_is_what_was_read_not_the_words() -> None:
 
     assert deps().stated_fault() is None  # nothing read: the merchant's words decide
     assert deps(Understanding(want="product", reason_kind="defect")).stated_fault() is None
-    # "退破晓 1": a return with no reason — a product named 破晓 is not a fault
-    assert deps(Understanding(want="return")).stated_fault() is False
+    # a return with no reason read: the merchant's words decide (outside the item's name)
+    assert deps(Understanding(want="return")).stated_fault() is None
     asked = Understanding(want="return")
     answer = Understanding(want="other", reason_kind="changed_mind")  # "质量挺好，就是颜色不喜欢"
     assert deps(asked, answer).stated_fault() is False

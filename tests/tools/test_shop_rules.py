@@ -360,6 +360,22 @@ returns:
     assert (await run("request_return", sealed, order_id="SO18")).proposal is not None
 
 
+async def test_a_fault_in_the_merchants_words_counts_when_no_reason_was_read() -> None:
+    """Seen on the tuned suite: "…左耳没声音，能换个新的吗？" read as an exchange with no reason,
+    then asked which colour to change to. The merchant's quality words decide; a word inside
+    the item's own name does not."""
+    policy = load_policy("exchange: {days: 0, quality_days: 15}")
+    got = order("SO19", "已签收")
+    plain = Understanding(want="exchange", acts=True)
+    d = deps(policy, "SO19 收到就坏了，换个新的", orders=(got,), readings=(plain,))
+    swap = await run("request_exchange", d, order_id="SO19")
+    assert swap.proposal is not None and "检测确认后换同型号新品" in swap.proposal.summary
+    named = replace(got, lines=(replace(KETTLE_LINE, title="坏了也能修电水壶"),))
+    d = deps(policy, "SO19 坏了也能修电水壶换个新的", orders=(named,), readings=(plain,))
+    refused = await run("request_exchange", d, order_id="SO19")
+    assert refused.proposal is None and "质量问题" in (refused.reply or "")
+
+
 # 9. retention
 
 

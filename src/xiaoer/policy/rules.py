@@ -22,33 +22,49 @@ DELIVERED = {OrderStatus.DELIVERED, OrderStatus.COMPLETED}
 _NEGATED = re.compile(r"(没有|没|未|不是|不|无)$")
 
 
-def mentions(texts: Iterable[str], words: Iterable[str]) -> str | None:
-    """The first of `words` said (not negated) in any of `texts`, or None.
+def mentions(texts: Iterable[str], words: Iterable[str], names: Sequence[str] = ()) -> str | None:
+    """The first of `words` said (not negated, not part of one of `names`) in any of `texts`,
+    or None.
 
-    "没穿出去过" does not say 穿出去, and "没有质量问题" does not claim a quality problem."""
+    "没穿出去过" does not say 穿出去, "没有质量问题" does not claim a quality problem, and with
+    the item's title "破晓 3 跑鞋" among `names`, "退破晓" does not say 破."""
     joined = "\n".join(texts)
     for word in words:
         if not word:
             continue
         start = joined.find(word)
         while start >= 0:
-            if not _NEGATED.search(joined[max(0, start - 2) : start]):
+            negated = _NEGATED.search(joined[max(0, start - 2) : start])
+            if not negated and not _named(joined, start, start + len(word), names):
                 return word
             start = joined.find(word, start + 1)
     return None
 
 
+def _named(text: str, start: int, end: int, names: Sequence[str]) -> bool:
+    """Whether text[start:end], with a character or two either side, is part of a name."""
+    spans = [(start - k, end) for k in (1, 2)] + [(start, end + k) for k in (1, 2)]
+    return any(
+        0 <= a and b <= len(text) and not text[a:b].isspace() and text[a:b] in name
+        for a, b in spans
+        for name in names
+    )
+
+
 class Said(list[str]):
     """What the shopper said, as the rules read it, with `fault`: whether the understanding step
     read a fault with the goods as the reason of their request (None when no reading stated a
-    reason — then the merchant's `returns.quality_words` decide)."""
+    reason — then the merchant's `returns.quality_words` decide), and `names`: the titles of
+    the items the request is about (a quality word inside an item's name is no fault)."""
 
     fault: bool | None = None
+    names: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, texts: Iterable[str], fault: bool | None) -> Said:
+    def of(cls, texts: Iterable[str], fault: bool | None, names: Sequence[str] = ()) -> Said:
         said = cls(texts)
         said.fault = fault
+        said.names = tuple(names)
         return said
 
 
@@ -56,7 +72,8 @@ def is_quality(policy: ShopPolicy, texts: Iterable[str]) -> bool:
     fault = getattr(texts, "fault", None)
     if fault is not None:
         return bool(fault)
-    return mentions(texts, policy.returns.quality_words) is not None
+    names = getattr(texts, "names", ())
+    return mentions(texts, policy.returns.quality_words, names) is not None
 
 
 def fault_unshown(policy: ShopPolicy, texts: Iterable[str], evidence: Iterable[str]) -> bool:
@@ -66,9 +83,10 @@ def fault_unshown(policy: ShopPolicy, texts: Iterable[str], evidence: Iterable[s
     opened or used goods (an opened earphone's "音质一般" is a taste, not a fault)."""
     if getattr(texts, "fault", None) is not True:
         return False
-    words = list(texts)
+    words, names = list(texts), getattr(texts, "names", ())
     return (
-        mentions(words, policy.returns.quality_words) is None and mentions(words, evidence) is None
+        mentions(words, policy.returns.quality_words, names) is None
+        and mentions(words, evidence) is None
     )
 
 

@@ -74,7 +74,7 @@ async def cancel_order(deps: TurnDeps, args: CancelArgs) -> ToolResult:
     if order is None:
         return problem
     reason = args.reason
-    decision = await ruled.judge(deps, "cancel", order, texts(deps, reason))
+    decision = await ruled.judge(deps, "cancel", order, texts(deps, reason, order))
     if stop := ruled.stopped(deps, decision, order, "取消"):
         return stop
     verdict = rules.check_cancel(deps.policy, order, reason=reason, granted=decision.granted)
@@ -246,7 +246,7 @@ async def request_refund(deps: TurnDeps, args: RefundArgs) -> ToolResult:
     if order is None:
         return problem
     reason = args.reason
-    said = texts(deps, reason)
+    said = texts(deps, reason, order)
     lines = pick_lines(order, args.item, deps.said)
     decision = await ruled.judge(deps, "refund", order, said, lines=lines)
     if stop := ruled.stopped(deps, decision, order, "退款"):
@@ -354,7 +354,7 @@ async def request_return(deps: TurnDeps, args: ReturnArgs) -> ToolResult:
     if lines is None:
         return which_item(order)
     products = await products_of(deps, lines)
-    said = texts(deps, reason)
+    said = texts(deps, reason, order)
     decision = await ruled.judge(deps, "return", order, said, lines=lines)
     if stop := ruled.stopped(deps, decision, order, "退货"):
         return stop
@@ -451,7 +451,7 @@ async def request_exchange(deps: TurnDeps, args: ExchangeArgs) -> ToolResult:
     if lines is None or len(lines) != 1:
         return which_item(order)
     line = lines[0]
-    said = texts(deps, args.reason)
+    said = texts(deps, args.reason, order)
     decision = await ruled.judge(deps, "exchange", order, said, lines=lines)
     if stop := ruled.stopped(deps, decision, order, "换货"):
         return stop

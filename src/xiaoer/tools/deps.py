@@ -52,14 +52,14 @@ class TurnDeps:
     def stated_fault(self) -> bool | None:
         """Whether the reason the shopper gave for their after-sales request is a fault with the
         goods (broken, defective, missing or wrong items), as the understanding step read it:
-        the latest reason read (from a request, or from an answer to "what is the reason"), or
-        False when they asked for after-sales without stating one (a product's name with a
-        word like 破 in it is no fault); None when nothing was read as an after-sales request (the merchant's
-        words decide)."""
+        the latest reason read (from a request, or from an answer to "what is the reason");
+        None when no reason was read (the merchant's words decide, a word of the item's own
+        name aside: `rules.Said.names`; seen on the tuned suite: "…左耳没声音，能换个新的吗？"
+        read as an exchange with no reason, and asked which colour)."""
         for r in reversed(self.readings):
             if r.reason_kind not in ("none", "other") and r.want in AFTERSALES | {"other"}:
                 return r.quality
-        return False if any(r.want in AFTERSALES for r in self.readings) else None
+        return None
 
     def actions_on(self, tool: str, order_id: str | None = None, *, days: int | None = None) -> int:
         """How many `tool` actions were offered on the order, or to the shopper in the last

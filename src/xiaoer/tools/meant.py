@@ -27,13 +27,14 @@ class ReasonArgs(OrderArgs):
     reason: Reason = Field("", description=REASON)
 
 
-def texts(deps: TurnDeps, reason: str) -> rules.Said:
+def texts(deps: TurnDeps, reason: str, order: Order) -> rules.Said:
     """What the rules read for reasons and conditions: the shopper's own words first. A reason
     the model wrote counts only as far as the shopper said it too (the model cannot make a
     return a "quality problem" by saying so). Whether the reason is a fault with the goods is
-    what the understanding step read (`TurnDeps.stated_fault`), when it read a reason."""
+    what the understanding step read (`TurnDeps.stated_fault`), when it read a reason; else the
+    merchant's words, outside the order's item titles."""
     said = [*deps.said, reason] if reason and deps.shopper_said(reason) else list(deps.said)
-    return rules.Said.of(said, deps.stated_fault())
+    return rules.Said.of(said, deps.stated_fault(), [ln.title for ln in order.lines])
 
 
 def items_text(lines: Sequence[OrderLine]) -> str:

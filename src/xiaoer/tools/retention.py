@@ -60,7 +60,7 @@ async def _retention_offer(
     return rules.retention_offer(
         deps.policy,
         order,
-        texts(deps, reason),
+        texts(deps, reason, order),
         offers_on_order=max(deps.actions_on("offer_retention", order.id), len(ledger)),
         offers_to_shopper=deps.actions_on(
             "offer_retention", days=deps.policy.retention.window_days
@@ -122,7 +122,7 @@ async def offer_retention(deps: TurnDeps, args: RetentionArgs) -> ToolResult:
     lines = None
     if request == "return":
         lines = pick_lines(order, str(instead_args.get("item") or ""), deps.said)
-    decision = await ruled.judge(deps, request, order, texts(deps, reason), lines=lines)
+    decision = await ruled.judge(deps, request, order, texts(deps, reason, order), lines=lines)
     basis = rules.line_share(order, lines) if lines else None
     verdict, offer = await _retention_offer(deps, order, reason, decision.offer, basis)
     if offer is None:

@@ -46,7 +46,7 @@ async def judge(
     if not deps.policy.rules:
         return Decision()
     if said is None:
-        said = rules.Said.of(deps.said, deps.stated_fault())
+        said = rules.Said.of(deps.said, deps.stated_fault(), [ln.title for ln in order.lines])
     about = list(order.lines) if lines is None else list(lines)
     products: dict[str, Product] = {}
     for ln in about:
