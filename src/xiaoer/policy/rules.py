@@ -27,7 +27,7 @@ def mentions(texts: Iterable[str], words: Iterable[str], names: Sequence[str] = 
     or None.
 
     "没穿出去过" does not say 穿出去, "没有质量问题" does not claim a quality problem, and with
-    the item's title "破晓 3 跑鞋" among `names`, "退破晓" does not say 破."""
+    an item titled "破界 3" among `names`, "退破界" does not say 破."""
     joined = "\n".join(texts)
     for word in words:
         if not word:
