@@ -354,7 +354,7 @@ returns:
         assert shown.proposal is not None and "店铺承担" in shown.proposal.summary
     # not opened, or past the 7 days: no exclusion to open, the reading decides
     late = replace(got, delivered_at=NOW - timedelta(days=10))
-    past = deps(policy, "SO18 音质一般，想退", orders=(late,), readings=(fault,))
+    past = deps(policy, "SO18 拆开试了，音质一般，想退", orders=(late,), readings=(fault,))
     assert (await run("request_return", past, order_id="SO18")).proposal is not None
     sealed = deps(policy, "SO18 音质一般，想退", orders=(got,), readings=(fault,))
     assert (await run("request_return", sealed, order_id="SO18")).proposal is not None
