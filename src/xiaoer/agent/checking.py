@@ -177,9 +177,8 @@ class ReplyCheck:
             return None
         told = "".join(f"不是纯{word}的，商品资料上写的是「{_shares(line)}」。"
                        for word, line in dict.fromkeys(said))  # fmt: skip
-        for sentence in (s for s in SENTENCE.findall(reply) if _concrete(s)):
-            if passed(await self.guard.precheck(sentence, evidence)):
-                told += sentence  # a fact of its own ("是的！" before the claim is not)
+        # each a fact of its own ("是的！" before the claim is not)
+        told += "".join(s for s in await self._passing(reply, evidence) if _concrete(s))
         return told if passed(await self.guard.check(told, evidence, judge=judge)) else None
 
     async def _trimmed(self, reply: str, evidence: Evidence, judge: bool) -> str | None:
@@ -187,14 +186,19 @@ class ReplyCheck:
         still states something from the record (an order, a status, a figure) and passes as a
         whole; else None. Less said rather than a wrong word or a handoff: one made-up figure
         in an otherwise right reply no longer costs the shopper the rest of it."""
-        kept: list[str] = []
-        for sentence in (s for s in SENTENCE.findall(reply) if s.strip()):
-            if passed(await self.guard.precheck(sentence, evidence)):
-                kept.append(sentence)
+        kept = await self._passing(reply, evidence)
         text = "".join(kept).strip()
         if not kept or text == reply.strip() or not any(_concrete(s) for s in statements(text)):
             return None
         return text if passed(await self.guard.check(text, evidence, judge=judge)) else None
+
+    async def _passing(self, reply: str, evidence: Evidence) -> list[str]:
+        """The reply's sentences that pass the checks needing no model call, each on its own."""
+        return [
+            sentence
+            for sentence in SENTENCE.findall(reply)
+            if sentence.strip() and passed(await self.guard.precheck(sentence, evidence))
+        ]
 
     async def _looked_up(self, loop: Loop, deps: TurnDeps, verdicts: list[Verdict]) -> str | None:
         """Make the lookups the failed claims call for (`LOOKUPS`): the answer hint of the last
