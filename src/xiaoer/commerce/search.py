@@ -100,7 +100,7 @@ def named_value(text: str, values: Iterable[str]) -> str | None:
     """The longest of `values` that `text` names as a whole token (case-insensitive): a value
     that starts or ends with a letter or digit must not run on into more of them, so "420" or
     "42.5" does not name 42 and "AB" does not name B. None when no value is named."""
-    for value in sorted({v for v in values if v}, key=len, reverse=True):
+    for value in sorted({v for v in values if v}, key=lambda v: (-len(v), v)):
         pattern = _spaced(value)
         if value[0].isascii() and value[0].isalnum():
             pattern = r"(?<![A-Za-z0-9.])" + pattern

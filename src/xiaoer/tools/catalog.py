@@ -126,17 +126,30 @@ async def resolve_product(deps: TurnDeps, ref: str) -> Product | None:
 
 
 def asked_skus(product: Product, text: str) -> list[Sku]:
-    """The product's SKUs with every option value the text names (as the product's own values,
-    whole tokens; the product's title is taken out first); [] when it names none."""
+    """The product's SKUs with the option values the text names (as the product's own values,
+    whole tokens; the product's title is taken out first): for an option named more than once
+    ("黑色白蓝都行"), any of the values named; [] when it names none."""
     text = text.replace(product.title, " ")
     values: dict[str, set[str]] = {}
     for sku in product.skus:
         for k, v in sku.options.items():
             values.setdefault(k, set()).add(v)
-    named = {k: v for k, vs in values.items() if (v := named_value(text, vs))}
+    named = {k: found for k, vs in values.items() if (found := _all_named(text, vs))}
     if not named:
         return []
-    return [s for s in product.skus if all(s.options.get(k) == v for k, v in named.items())]
+    return [s for s in product.skus if all(s.options.get(k) in v for k, v in named.items())]
+
+
+def _all_named(text: str, values: set[str]) -> set[str]:
+    """Every one of `values` the text names, longest first, each taken out of the text once
+    found (so 白蓝 named does not also name 蓝)."""
+    found: set[str] = set()
+    left = set(values)
+    while (value := named_value(text, left)) is not None:
+        found.add(value)
+        left.discard(value)
+        text = text.replace(value, " ")
+    return found
 
 
 async def get_product(deps: TurnDeps, args: ProductArgs) -> ToolResult:
