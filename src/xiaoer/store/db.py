@@ -19,13 +19,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_only
 
+from xiaoer.store import sqlite_onehop  # noqa: F401  (registers `sqlite+onehop://`)
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def normalize_url(url: str) -> str:
-    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async drivers."""
+    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async drivers (for
+    SQLite, aiosqlite one thread hop per statement: `store.sqlite_onehop`)."""
     if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        return "sqlite+onehop:///" + url.removeprefix("sqlite:///")
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
