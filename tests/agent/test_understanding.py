@@ -25,12 +25,14 @@ from xiaoer.agent.understanding import (
     spec,
 )
 from xiaoer.config import Settings
+from xiaoer.domain.models import Address, Order, OrderStatus
 from xiaoer.domain.understanding import Understanding
 from xiaoer.llm.base import ChatMessage, Completion, Mode, ToolCall, ToolSpec
 from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.policy.rules import Said, is_quality
 from xiaoer.policy.schema import ShopPolicy
 from xiaoer.runtime import Runtime
+from xiaoer.tools.format import money_answer
 from xiaoer.tools.registry import ALL_TOOLS
 
 
@@ -739,6 +741,27 @@ async def test_a_coupon_question_naming_an_order_is_answered_from_the_order(
     general = reading_llm(form(事="优惠券"), [say("有满200减20的券。")])
     _, r = await _turn(shop_dir / "b", general, "有什么优惠券吗")
     assert "get_order" not in [c.name for c in r.tool_calls]
+
+
+async def test_a_coupon_question_the_model_will_not_answer_is_answered_from_the_order(
+    shop_dir: Path,
+) -> None:
+    """Seen in the demo: "SO… 的卫衣用券了吗？" with the order shown, twice "抱歉，我无法提供
+    具体的优惠和实付金额", then handed over. The order's own sums are the answer, at once."""
+    llm = reading_llm(form(事="优惠券"), [say("抱歉，我无法提供具体的优惠和实付金额。")])
+    _, r = await _turn(shop_dir, llm, "SO1002 用券了吗？")
+    assert r.handoff is None and r.llm_calls == 2  # the reading and the one refusal
+    assert r.reply == "订单 SO1002 实付¥308（商品¥318，运费¥0，优惠¥10）。"
+    english = reading_llm(form(事="优惠券"), [say("Sorry, I cannot provide that."),
+                                              say("Sorry, I cannot provide that.")])  # fmt: skip
+    _, r = await _turn(shop_dir / "en", english, "Did SO1002 use a coupon?")
+    assert "实付" not in r.reply  # said in Chinese only: an English question is not answered so
+
+
+def test_an_order_with_no_discount_says_none_was_used() -> None:
+    home = Address("王", "138", "浙江省", "杭州市", "西湖区", "1号")
+    paid = Order("SO1", "U1", OrderStatus.PENDING_SHIPMENT, NOW, (), 31800, 31800, home)
+    assert money_answer(paid) == "订单 SO1 实付¥318（商品¥318，运费¥0，优惠¥0），这单没有用到优惠。"
 
 
 async def test_a_schema_sent_as_arguments_is_answered_from_the_snippets_shown(

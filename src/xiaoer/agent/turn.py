@@ -826,7 +826,12 @@ class Assistant:
             if not completion.tool_calls:
                 reply = unecho(completion.content, loop.note)
                 if reply and not looks_like_call(reply):
-                    if gives_up(reply, "\n".join(deps.seen)) and _shop_material_shown(loop):
+                    gave_up = gives_up(reply, "\n".join(deps.seen))
+                    if gave_up and loop.asked_answer and not english(question):
+                        # the record answers what was asked (seen in the demo: "SO… 的卫衣用券了
+                        # 吗？" twice "无法提供具体的优惠和实付金额", then handed over)
+                        return loop.asked_answer, False
+                    if gave_up and _shop_material_shown(loop):
                         if loop.pressed:  # twice: a colleague answers, not "contact us"
                             loop.unsure = True
                             return (GUARD_GIVE_UP_EN if english(question) else GUARD_GIVE_UP), False
@@ -1107,6 +1112,8 @@ class Assistant:
         if len(calls) == 1 and told:  # its record says how it stands (see `after_sale_answer`)
             loop.canned = told[0]
             return True
+        if hint == MONEY_HINT and len(calls) == 1:
+            loop.asked_answer = str(results[0].data.get("money_answer") or "")
         hint = hint or self.tools[tool].answer_hint
         if any(r.data.get("status") == OrderStatus.AFTER_SALE for r in results):
             hint += AFTER_SALE_HINT

@@ -62,6 +62,16 @@ def order_detail(order: Order, local: Local) -> str:
     return "\n".join(rows)
 
 
+def money_answer(order: Order) -> str:
+    """What an order cost, as its record gives it, for a question about its discounts ("用券了
+    吗？", "优惠了多少"): no discount on record is said as none."""
+    said = (
+        f"订单 {order.id} 实付{yuan(order.pay_fen)}（商品{yuan(order.total_fen)}，"
+        f"运费{yuan(order.shipping_fee_fen)}，优惠{yuan(order.discount_fen)}）"
+    )
+    return said + ("。" if order.discount_fen > 0 else "，这单没有用到优惠。")
+
+
 def after_sale_of(order: Order) -> Any:
     """The order's after-sale case as the shop's data gives it (`售后` or `after_sale`), if any."""
     return order.extras.get("售后") or order.extras.get("after_sale")

@@ -20,6 +20,7 @@ from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.format import (
     after_sale_of,
     idle_days,
+    money_answer,
     order_detail,
     order_summary,
     track_text,
@@ -102,7 +103,7 @@ async def get_order(deps: TurnDeps, args: OrderArgs) -> ToolResult:
         return problem
     text = order_detail(order, deps.local)
     data: dict[str, Any] = {"order_id": order.id, "status": str(order.status),
-                            "pay_fen": order.pay_fen}  # fmt: skip
+                            "pay_fen": order.pay_fen, "money_answer": money_answer(order)}  # fmt: skip
     if (promise := await dispatch_promise(deps, order)) is not None:
         text += f"\n{promise.text}"
         data |= promise.data
