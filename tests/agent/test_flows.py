@@ -288,6 +288,26 @@ async def test_money_back_for_delivered_goods_is_their_return(tmp_path: Path) ->
     assert [c.name for c in missing.tool_calls] == ["request_refund"]
 
 
+async def test_undoing_a_delivered_order_is_its_return(tmp_path: Path) -> None:
+    """Seen on the tuned suite: "SO… 的…有点贵，想退掉" of a delivered order read as 取消, and
+    refused with the states an order can be cancelled in."""
+    script = Script(
+        [
+            {"事": "取消订单", "办理": "是", "原因": "不想要了"},
+            {"事": "取消订单", "办理": "是", "原因": "拍错了"},
+        ]
+    )
+    rt = await _open(tmp_path, script.llm)
+    try:
+        [delivered] = await _chat(rt, "U2", "SO2001 不想要了，退掉吧")
+        [waiting] = await _chat(rt, "U1", "SO1002 拍错了，取消")
+    finally:
+        await rt.close()
+    assert [c.name for c in delivered.tool_calls] == ["request_return"]
+    assert "无理由退货期限" in delivered.reply and "待发货" not in delivered.reply
+    assert [c.name for c in waiting.tool_calls] == ["cancel_order"]  # not shipped: a cancel
+
+
 async def test_a_request_on_an_order_already_in_after_sale_is_answered_from_its_record(
     tmp_path: Path,
 ) -> None:

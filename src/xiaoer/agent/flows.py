@@ -250,6 +250,14 @@ def refund_is_return(order: Order | None, reason_kind: str) -> bool:
     )
 
 
+def cancel_is_return(order: Order | None) -> bool:
+    """Undoing an order the shopper already has is its return: a delivered order cannot be
+    cancelled, and the way to give it back is to send it back (seen on the tuned suite: "SO…
+    的…有点贵，想退掉" of a delivered order read as 取消, refused with the cancel rule's
+    states, and neither the return nor the shop's offer to keep it came up)."""
+    return order is not None and order.status.value in DELIVERED
+
+
 def _ordinal(choices: Sequence[str], text: str) -> str | None:
     m = ORDINAL.search(text)
     if m is None or not choices:
@@ -315,16 +323,19 @@ class FlowDriver:
             told = found.data.get("after_sale_answer") or None
             done = flows.put(flow.to(Stage.DONE, outcome="answered", asked=""))
             return FlowTurn(done, str(told) if told else None)
-        if (
-            flow.kind == "refund"
-            and "return" in self.specs
-            and refund_is_return(await deps.commerce.get_order(flow.order_id), flow.reason_kind)
-        ):
+        if flow.kind in ("refund", "cancel") and "return" in self.specs:
             # Money back for goods the shopper has is their return (seen on dev: "能七天无理由
             # 退吗" and "只退手表可以吗" read as 退款, and refused as 仅退款 of a shipped order);
-            # money back without sending anything is for what did not arrive right.
-            flow = flow.model_copy(update={"kind": "return"})
-            spec = self.specs["return"]
+            # money back without sending anything is for what did not arrive right. So is
+            # undoing a delivered order (`cancel_is_return`).
+            order = await deps.commerce.get_order(flow.order_id)
+            if (
+                refund_is_return(order, flow.reason_kind)
+                if flow.kind == "refund"
+                else cancel_is_return(order)
+            ):
+                flow = flow.model_copy(update={"kind": "return"})
+                spec = self.specs["return"]
         if spec.model_reads(text):
             instruction = STAGE.format(
                 label=spec.label, order_id=flow.order_id, tool=spec.tool, needs=spec.needs

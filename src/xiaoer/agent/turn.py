@@ -68,6 +68,7 @@ from xiaoer.agent.flows import (
     FlowDriver,
     FlowTurn,
     Hands,
+    cancel_is_return,
     named_orders,
     refund_is_return,
     synced,
@@ -1335,17 +1336,20 @@ class Assistant:
         delivered order is its return — the same rule the after-sales flows follow — unless a
         missing or wrong item was read as the reason (seen: a delivered order refused with
         "已发货的订单不能仅退款…请签收后申请退货退款"; on dev, "只退手表可以吗" and "有点贵，
-        想退掉" read as 退款 and refused the same way)."""
+        想退掉" read as 退款 and refused the same way) — and so is undoing an order the shopper
+        already has (`cancel_is_return`)."""
         if loop.order_id and call.name in loop.stage_tools and "order_id" in call.arguments:
             call = ToolCall(call.id, call.name, {**call.arguments, "order_id": loop.order_id})
         u = loop.understood
-        if u is None or call.name != "request_refund" or "request_return" not in self.tools:
+        if u is None or call.name not in BACK_TOOLS or "request_return" not in self.tools:
             return call
         oid = call.arguments.get("order_id")
         order = await deps.commerce.get_order(oid) if isinstance(oid, str) and oid else None
         if order is None or order.shopper_id != deps.shopper.id:
             return call
-        if not refund_is_return(order, u.reason_kind):
+        if call.name == "request_refund" and not refund_is_return(order, u.reason_kind):
+            return call
+        if call.name == "cancel_order" and not cancel_is_return(order):
             return call
         args = {k: v for k, v in call.arguments.items() if k in ("order_id", "reason")}
         return ToolCall(call.id, "request_return", args)
@@ -1622,6 +1626,8 @@ Only then: asked of every order, the model told a shipped one "在售后中，�
 AFTER_SALES_WANTS = frozenset({"refund", "return", "exchange", "price_protection", "complaint"})
 """Wants whose question about a named order may be about an after-sale already under way."""
 MONEY_HINT = "，说出订单里的优惠和实付金额"
+BACK_TOOLS = frozenset({"request_refund", "cancel_order"})
+"""The model's calls that are the order's return when it was delivered (`_as_understood`)."""
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 STALLED_QUERY = "物流好几天没有更新怎么办"
 """A parcel whose tracking stopped moving: what the shop's own material says it does about
