@@ -410,7 +410,7 @@ NATIONAL = re.compile(r"国补|国家补贴")
 def _programme_figure(sentence: str, shop_says: str) -> bool:
     """A sentence giving a subsidy that is the shop's own (a trade-in rebate): every sum it says
     is on a line of the shop's material that speaks of 补贴 and is no subsidy check's verdict,
-    and it does not call it the national subsidy (seen on the tuned suite: "旧空调…能抵多少钱"
+    and it does not call it the national subsidy (seen on the tuned suite: "旧机…能抵多少钱"
     answered "能补贴¥150/台" from the shop's trade-in entry, stopped because the national
     subsidy's check, made as well, said no)."""
     said = money(sentence)

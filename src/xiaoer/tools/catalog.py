@@ -128,7 +128,7 @@ async def resolve_product(deps: TurnDeps, ref: str) -> Product | None:
 def asked_skus(product: Product, text: str) -> list[Sku]:
     """The product's SKUs with the option values the text names (as the product's own values,
     whole tokens; the product's title is taken out first): for an option named more than once
-    ("黑色白蓝都行"), any of the values named; [] when it names none."""
+    ("赭石紫灰都行"), any of the values named; [] when it names none."""
     text = text.replace(product.title, " ")
     values: dict[str, set[str]] = {}
     for sku in product.skus:
@@ -142,7 +142,7 @@ def asked_skus(product: Product, text: str) -> list[Sku]:
 
 def _all_named(text: str, values: set[str]) -> set[str]:
     """Every one of `values` the text names, longest first, each taken out of the text once
-    found (so 白蓝 named does not also name 蓝)."""
+    found (so 紫灰 named does not also name 灰)."""
     found: set[str] = set()
     left = set(values)
     while (value := named_value(text, left)) is not None:
