@@ -345,6 +345,20 @@ async def test_a_refund_asked_as_a_return_of_a_delivered_order_is_the_return(
     assert r.actions and r.actions[0]["tool"] == "request_return"
 
 
+async def test_a_cancel_called_for_a_delivered_order_is_its_return(shop_dir: Path) -> None:
+    llm = reading_llm(
+        form(事="其他", 原因="质量问题"),
+        [call("cancel_order", order_id="SO2001", reason="鞋面涂层掉了"), say("好的。")],
+    )
+    rt = await _shop(shop_dir, llm)
+    try:
+        r = await rt.assistant().turn("mini", "U2", "SO2001 鞋面涂层掉了，不要了")
+    finally:
+        await rt.close()
+    assert [c.name for c in r.tool_calls] == ["request_return"]
+    assert r.actions and r.actions[0]["tool"] == "request_return"
+
+
 async def test_where_is_my_order_with_its_number_is_looked_up_by_code(shop_dir: Path) -> None:
     llm = reading_llm(form(事="物流"), [say("您的包裹由中通快递配送，正在杭州转运中心。")])
     rt = await _shop(shop_dir, llm)
