@@ -115,6 +115,16 @@ def _echo_app() -> FastAPI:
     return app
 
 
+WARM_TURNS = 10
+"""Turns run before `turn_overhead` measures, one conversation, not counted."""
+
+
+def _rounds(n: int) -> int:
+    """Turns each of `n` concurrent conversations sends: 40 for one (a median of 10 moved with
+    the machine's neighbours by ±40%), 3 under load."""
+    return 3 if n > 1 else 40
+
+
 async def turn_overhead(
     ws: Workspace, delay_s: float, concurrency: Sequence[int]
 ) -> dict[str, Any]:
@@ -140,20 +150,39 @@ async def turn_overhead(
             r = await c.post("/v1/shopper-tokens", json={"shopper_id": "U00001"},
                              headers={"Authorization": f"Bearer {key}"})  # fmt: skip
             auth = {"Authorization": f"Bearer {r.json()['token']}"}
+            # Warm-up, not counted: the first turns of a process build what later turns reuse
+            # (compiled statements, the shop's knowledge index, the policy), which a 10-turn
+            # sample's median would otherwise partly show.
+            warm = (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+            for _ in range(WARM_TURNS):
+                resp = await c.post(f"/v1/conversations/{warm}/messages", headers=auth,
+                                    json={"text": f"我的订单 {ORDER} 到哪了？"})  # fmt: skip
+                resp.raise_for_status()
             for n in concurrency:
+                rounds = _rounds(n)
+                # a conversation per worker and per 10 of its turns: a chat's usual length, so
+                # that a long sample does not measure ever longer histories
                 cids = [
-                    (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+                    [
+                        (await c.post("/v1/conversations", headers=auth)).json()["conversation_id"]
+                        for _ in range(-(-rounds // 10))
+                    ]
                     for _ in range(n)
                 ]
+                done = [0] * n
 
-                async def turn(i: int, cids: list[str] = cids) -> None:
+                async def turn(
+                    i: int, cids: list[list[str]] = cids, done: list[int] = done
+                ) -> None:
+                    cid = cids[i][done[i] // 10]
+                    done[i] += 1
                     body = {"text": f"我的订单 {ORDER} 到哪了？"}
-                    resp = await c.post(f"/v1/conversations/{cids[i]}/messages", json=body,
+                    resp = await c.post(f"/v1/conversations/{cid}/messages", json=body,
                                         headers=auth)  # fmt: skip
                     resp.raise_for_status()
 
                 calls = llm.calls
-                times = await _load(n, 3 if n > 1 else 10, turn)
+                times = await _load(n, rounds, turn)
                 per_turn = (llm.calls - calls) / len(times)  # the same in every turn here
                 out["llm_calls_per_turn"] = round(per_turn, 2)
                 overhead = [t - per_turn * delay_s for t in times]
@@ -165,7 +194,7 @@ async def turn_overhead(
             async def ping(_i: int) -> None:
                 (await c.post("/echo", json={"text": "你好"})).raise_for_status()
 
-            out[f"echo_c{n}"] = _stats(await _load(n, 3 if n > 1 else 10, ping))
+            out[f"echo_c{n}"] = _stats(await _load(n, _rounds(n), ping))
             mine, base = out[f"xiaoer_turn_minus_llm_c{n}"], out[f"echo_c{n}"]
             out[f"ratio_p50_c{n}"] = round(mine["p50_ms"] / max(base["p50_ms"], 1e-6), 1)
     await rt.close()
