@@ -566,18 +566,6 @@ def test_the_subsidy_said_to_apply_where_its_check_refused_it_is_a_claim() -> No
     assert kinds("国补后到手2079元。", refused) == ["subsidy", "amount"]
 
 
-def test_the_shops_own_rebate_is_no_national_subsidy_claim() -> None:
-    """Seen on the tuned suite: the shop's trade-in rebate said, and stopped because the
-    national subsidy's check, made as well, refused."""
-    entry = "[1] 补贴金额：- 空调：¥150/台 - 冰箱：¥150/台 - 洗衣机：¥100/台"
-    refused = entry + "\n某空调（空调，一级）：\n不能申请国补：本地名额已领完。"
-    assert kinds("旧空调以旧换新能补贴¥150/台。", refused) == []
-    # called the national subsidy, or a sum the entry does not give, or no sum at all: a claim
-    assert kinds("能用国补，补贴¥150/台。", refused) == ["subsidy"]
-    assert "subsidy" in kinds("能补贴¥200。", refused)
-    assert kinds("能补贴，以当地政策为准。", refused) == ["subsidy"]
-
-
 def test_a_subsidy_said_of_a_product_on_record_needs_its_check() -> None:
     phone = "某手机（编号P9）\n国补说明：单件售价不超过6000元的商品可申请\n- 1TB ¥6499 库存5"
     # seen: "能用国补，补贴成交价的15%…" of a ¥6,499 phone, no check made

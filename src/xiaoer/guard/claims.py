@@ -404,22 +404,6 @@ def _subsidy_said(sentence: str) -> str | None:
     return None
 
 
-NATIONAL = re.compile(r"国补|国家补贴")
-
-
-def _programme_figure(sentence: str, shop_says: str) -> bool:
-    """A sentence giving a subsidy that is the shop's own (a trade-in rebate): every sum it says
-    is on a line of the shop's material that speaks of 补贴 and is no subsidy check's verdict,
-    and it does not call it the national subsidy (seen on the tuned suite: "旧机…能抵多少钱"
-    answered "能补贴¥150/台" from the shop's trade-in entry, stopped because the national
-    subsidy's check, made as well, said no)."""
-    said = money(sentence)
-    if not said or NATIONAL.search(sentence):
-        return False
-    lines = [ln for ln in shop_says.splitlines() if "补贴" in ln and not SUBSIDY_VERDICT.search(ln)]
-    return said <= {n for ln in lines for n in money(ln)}
-
-
 def subsidy_verdicts(shop_says: str) -> set[str]:
     """What the subsidy checks on record said: 可以 and/or 不能 — 不能 too when the check said the
     shop takes no part (`subsidy.NOT_OFFERED`); empty when no check was made."""
@@ -772,7 +756,7 @@ def unsupported_claims(
         ):
             out.append(Claim("coupon", some.group(0)))
         if yes := _subsidy_said(plain):
-            if subsidy == {"不能"} and not _programme_figure(plain, shop_says):
+            if subsidy == {"不能"}:
                 out.append(Claim("subsidy", yes))
             elif not subsidy and shop_rows:  # said of a product on record with no check made:
                 # the check settles it from the product's price and grade (seen on the tuned
