@@ -61,7 +61,8 @@ class Loop:
     sent instead of a reply that twice misstated their stock."""
     asked_answer: str = ""
     """The record's own answer to what was asked, written by code (an order's sums, for a
-    question about its discounts): sent instead of a colleague when the model gives up twice."""
+    question about its discounts): sent instead of a reply that declines to answer (no second
+    try, no colleague)."""
     tell: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     """Record sentences the reply must give (the words that show it did, the sentence): code
     adds those it leaves out."""
