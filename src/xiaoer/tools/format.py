@@ -41,8 +41,7 @@ def order_detail(order: Order, local: Local) -> str:
         f"状态：{order.status}",
         f"下单时间：{when(local(order.created_at))}",
         "商品：" + "；".join(line_text(x) for x in order.lines),
-        f"实付：{yuan(order.pay_fen)}（商品{yuan(order.total_fen)}，运费{yuan(order.shipping_fee_fen)}"
-        f"，优惠{yuan(order.discount_fen)}）",
+        f"实付：{yuan(order.pay_fen)}{_parts(order)}",
         # each field by its full name: a reply restating the record uses these words, and the
         # guard takes a word the material never uses for a policy of the shop's own making
         f"收货人：{order.address.name}  收货地址：{order.address.one_line()}",
@@ -62,13 +61,18 @@ def order_detail(order: Order, local: Local) -> str:
     return "\n".join(rows)
 
 
+def _parts(order: Order) -> str:
+    """What an order's payment is made of, as the record and its answers both say it."""
+    return (
+        f"（商品{yuan(order.total_fen)}，运费{yuan(order.shipping_fee_fen)}"
+        f"，优惠{yuan(order.discount_fen)}）"
+    )
+
+
 def money_answer(order: Order) -> str:
     """What an order cost, as its record gives it, for a question about its discounts ("用券了
     吗？", "优惠了多少"): no discount on record is said as none."""
-    said = (
-        f"订单 {order.id} 实付{yuan(order.pay_fen)}（商品{yuan(order.total_fen)}，"
-        f"运费{yuan(order.shipping_fee_fen)}，优惠{yuan(order.discount_fen)}）"
-    )
+    said = f"订单 {order.id} 实付{yuan(order.pay_fen)}{_parts(order)}"
     return said + ("。" if order.discount_fen > 0 else "，这单没有用到优惠。")
 
 
