@@ -258,6 +258,14 @@ def cancel_is_return(order: Order | None) -> bool:
     return order is not None and order.status.value in DELIVERED
 
 
+def is_return(kind: str, order: Order | None, reason_kind: str) -> bool:
+    """Whether a refund or a cancel asked for this order is its return (`refund_is_return`,
+    `cancel_is_return`); the flows and the model's own calls (`turn._as_understood`) ask it."""
+    if kind == "refund":
+        return refund_is_return(order, reason_kind)
+    return kind == "cancel" and cancel_is_return(order)
+
+
 def _ordinal(choices: Sequence[str], text: str) -> str | None:
     m = ORDINAL.search(text)
     if m is None or not choices:
@@ -329,11 +337,7 @@ class FlowDriver:
             # money back without sending anything is for what did not arrive right. So is
             # undoing a delivered order (`cancel_is_return`).
             order = await deps.commerce.get_order(flow.order_id)
-            if (
-                refund_is_return(order, flow.reason_kind)
-                if flow.kind == "refund"
-                else cancel_is_return(order)
-            ):
+            if is_return(flow.kind, order, flow.reason_kind):
                 flow = flow.model_copy(update={"kind": "return"})
                 spec = self.specs["return"]
         if spec.model_reads(text):

@@ -68,9 +68,8 @@ from xiaoer.agent.flows import (
     FlowDriver,
     FlowTurn,
     Hands,
-    cancel_is_return,
+    is_return,
     named_orders,
-    refund_is_return,
     synced,
 )
 from xiaoer.agent.grounding import cited
@@ -1347,9 +1346,7 @@ class Assistant:
         order = await deps.commerce.get_order(oid) if isinstance(oid, str) and oid else None
         if order is None or order.shopper_id != deps.shopper.id:
             return call
-        if call.name == "request_refund" and not refund_is_return(order, u.reason_kind):
-            return call
-        if call.name == "cancel_order" and not cancel_is_return(order):
+        if not is_return(BACK_TOOLS[call.name], order, u.reason_kind):
             return call
         args = {k: v for k, v in call.arguments.items() if k in ("order_id", "reason")}
         return ToolCall(call.id, "request_return", args)
@@ -1626,8 +1623,8 @@ Only then: asked of every order, the model told a shipped one "在售后中，�
 AFTER_SALES_WANTS = frozenset({"refund", "return", "exchange", "price_protection", "complaint"})
 """Wants whose question about a named order may be about an after-sale already under way."""
 MONEY_HINT = "，说出订单里的优惠和实付金额"
-BACK_TOOLS = frozenset({"request_refund", "cancel_order"})
-"""The model's calls that are the order's return when it was delivered (`_as_understood`)."""
+BACK_TOOLS = {"request_refund": "refund", "cancel_order": "cancel"}
+"""The model's calls that may be the order's return (`_as_understood`), by flow kind."""
 CATALOGUE_WANTS = frozenset({"product", "stock"})
 STALLED_QUERY = "物流好几天没有更新怎么办"
 """A parcel whose tracking stopped moving: what the shop's own material says it does about
