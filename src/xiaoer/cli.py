@@ -519,6 +519,14 @@ async def loadtest(
             help="seconds a shopper reads and types between messages (±50%); 0: all at once",
         ),
     ] = 15.0,
+    slots: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10000,
+            help="model calls at once per serving process (XIAOER_LLM_SLOTS; 0: their default, 32)",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Concurrent conversations against real serve/worker processes on loopback with an LLM
@@ -542,7 +550,8 @@ async def loadtest(
     elif fault != "none":
         setups = [replace(s, fault=fault, deadline=10.0) for s in setups]
     setups = [
-        replace(s, conversations=conversations, stub_latency=latency, think=think) for s in setups
+        replace(s, conversations=conversations, stub_latency=latency, think=think, slots=slots)
+        for s in setups
     ]
     results = []
     for setup in setups:
@@ -561,6 +570,7 @@ async def loadtest(
         ("conversations (think s)", lambda r: f"{r['conversations']} ({r['think_s']:g})"),
         ("messages (resends)", lambda r: f"{r['messages_sent']} ({r['resends']})"),
         ("msgs/s", lambda r: r["throughput_msgs_per_s"]),
+        ("LLM calls per answer (slots)", lambda r: f"{r['llm_calls_per_answer']} ({r['slots']})"),
         ("latency p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["latency_ms"].values())),
         ("overhead p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["overhead_ms"].values())),
         (

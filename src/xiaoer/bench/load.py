@@ -44,6 +44,7 @@ from xiaoer.bench.servers import LocalPostgres, LocalRedis, free_port, wait_for_
 from xiaoer.config import Settings
 from xiaoer.demo import write_demo_bundles
 from xiaoer.evals.scenario import ANCHOR
+from xiaoer.llm.gate import SLOTS
 
 FAULTS = (
     "none", "kill-worker", "restart-postgres", "restart-redis", "llm-hang", "llm-error",
@@ -75,7 +76,9 @@ class Setup:
     fault_for: float = 5.0
     deadline: float = 30.0
     slots: int = 0
-    """`XIAOER_LLM_SLOTS` for the serving processes (0: their default, 32 on an endpoint)."""
+    """`XIAOER_LLM_SLOTS` for the serving processes (0: their default, 32 on an endpoint). The
+    stub serves any number of calls at once: with more slots than calls in flight, no turn
+    waits in line for the model and the overhead is xiaoer's alone."""
     hold_after: float = 3.0
 
     @property
@@ -617,6 +620,10 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "stub_latency_ms": ms(setup.stub_latency),
         "wall_s": round(run.wall_s, 1),
         "throughput_msgs_per_s": round(len(answered) / max(run.wall_s, 1e-6), 1),
+        "llm_calls_per_answer": round(
+            sum(m.llm_calls for m in answered) / max(len(answered), 1), 2
+        ),
+        "slots": setup.slots or SLOTS,
         "latency_ms": {
             q: ms(_pct(seconds, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
