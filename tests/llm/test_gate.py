@@ -1,12 +1,13 @@
 """The LLM gate: at most `slots` calls at a time, the rest in line first come first served; a
 waiting call's turn hears where it stands and when it goes ahead; a call cancelled in line
-leaves it, and a slot handed to a call cancelled at that moment is not lost. A turn waiting
-for the model gives its turn slot to the next turn and takes one back before the turns that
-have not started."""
+leaves it, and a slot handed to a call cancelled at that moment is not lost; a call of an
+older turn goes before newer turns' calls. A turn waiting for the model gives its turn slot
+to the next turn and takes one back before the turns that have not started."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -184,3 +185,24 @@ async def test_a_turn_cancelled_while_its_slot_is_lent_does_not_take_it_back() -
         async with slot.aside():
             raise RuntimeError("upstream")
     assert slot.held and turns.busy == 1
+
+
+async def test_a_call_of_a_turn_that_started_earlier_goes_before_newer_turns_calls() -> None:
+    gate, release, order = LLMGate(1), asyncio.Event(), []
+
+    async def call(name: str, rank: float | None) -> None:
+        async with gate.slot(rank):
+            order.append(name)
+            await release.wait()
+
+    first = asyncio.create_task(call("a", None))  # holds the one slot
+    await asyncio.sleep(0.01)
+    started = time.monotonic()  # the gate's clock
+    tasks = [asyncio.create_task(call(n, None)) for n in "bc"]
+    await asyncio.sleep(0.01)
+    tasks.append(asyncio.create_task(call("old", started - 5)))  # its turn began before b's
+    await asyncio.sleep(0.01)
+    assert [t.rank for t in gate._line][0] == started - 5 and gate.waiting == 3
+    release.set()
+    await asyncio.gather(first, *tasks)
+    assert order == ["a", "old", "b", "c"]

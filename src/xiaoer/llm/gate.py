@@ -62,12 +62,14 @@ waiting_hook: ContextVar[Waiter | None] = ContextVar("xiaoer_llm_waiting_hook", 
 class Ticket:
     """A call's place in line."""
 
-    __slots__ = ("_gate", "_ready", "since")
+    __slots__ = ("_gate", "_ready", "rank", "since")
 
-    def __init__(self, gate: LLMGate) -> None:
+    def __init__(self, gate: LLMGate, rank: float | None = None) -> None:
         self._gate = gate
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.since = time.monotonic()
+        self.rank = self.since if rank is None else rank
+        """Its order in line: when its turn started (`TurnSlot.since`), else when it came."""
 
     @property
     def ahead(self) -> int:
@@ -111,28 +113,33 @@ class LLMGate:
         return len(self._line)
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self.acquire()
+    async def slot(self, rank: float | None = None) -> AsyncIterator[None]:
+        await self.acquire(rank=rank)
         try:
             yield
         finally:
             self.release()
 
-    async def acquire(self, *, back: bool = False) -> None:
+    async def acquire(self, *, back: bool = False, rank: float | None = None) -> None:
         """Take a slot, waiting in line for one if none is free; `release` gives it back.
         `back`: a slot given up a moment ago is taken back before anyone in `_line`, without
-        telling the waiting hook."""
+        telling the waiting hook. `rank`: the line is in its order (a call of a turn that
+        started earlier goes before the calls of turns that started later: a turn's second
+        call does not wait behind every newer turn's first); None: now."""
         if self.busy < self.slots and not self._line and not self._back:
             self.busy += 1
         else:
-            await self._wait(self._back if back else self._line)
+            await self._wait(self._back if back else self._line, rank)
 
     def release(self) -> None:
         self._release()
 
-    async def _wait(self, line: deque[Ticket]) -> None:
-        ticket = Ticket(self)
-        line.append(ticket)
+    async def _wait(self, line: deque[Ticket], rank: float | None = None) -> None:
+        ticket = Ticket(self, rank)
+        at = len(line)
+        while at and line[at - 1].rank > ticket.rank:
+            at -= 1
+        line.insert(at, ticket)
         hook = waiting_hook.get() if line is self._line else None
         try:
             if hook is not None:
@@ -178,11 +185,13 @@ class TurnSlot:
     """A turn's slot in its process's turn gate (`agent/bounded.py`), given to the next turn in
     line while the turn waits for the model (`aside`)."""
 
-    __slots__ = ("gate", "held")
+    __slots__ = ("gate", "held", "since")
 
     def __init__(self, gate: LLMGate) -> None:
         self.gate = gate
         self.held = False
+        self.since = time.monotonic()
+        """When the turn started: its model calls' order in the model's line."""
 
     async def take(self) -> None:
         """In line like any turn (the waiting hook is told)."""
@@ -239,7 +248,8 @@ class GatedLLM:
         with span("xiaoer.llm", **{"llm.model": self.name, "llm.mode": mode}) as traced:
             asked = time.monotonic()
             held = turn_slot.get()
-            async with held.aside() if held is not None else nullcontext(), self.gate.slot():
+            rank = held.since if held is not None else None
+            async with held.aside() if held is not None else nullcontext(), self.gate.slot(rank):
                 traced.set_attribute("llm.wait_ms", int((time.monotonic() - asked) * 1000))
                 result = await self.inner.complete(
                     messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
