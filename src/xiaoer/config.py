@@ -62,8 +62,7 @@ class Settings(BaseSettings):
     (it serves one call at a time) and 32 for an endpoint (set it to what the endpoint serves at
     once, divided by the processes that call it)."""
     turn_slots: int = Field(default=16, ge=1)
-    """Turns one process works on at once, each from when its message is stored (a turn
-    waiting for the model lends its slot: `llm/gate.TurnSlot`); the others
+    """Turns one process works on at once, each from when its message is stored; the others
     wait in line, told their place, with the deadline stopped (`agent/bounded.py`). Past what
     the CPU serves, more at once only make every turn slower."""
     hold_after: float = 3.0

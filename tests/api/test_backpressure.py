@@ -150,23 +150,26 @@ async def test_time_in_line_does_not_count_against_the_deadline(tmp_path: Path) 
         assert [r.json()["fallback"] for r in replies] == [False] * 4
 
 
-async def test_a_turn_waiting_for_the_model_gives_its_turn_slot_to_the_next_message(
+async def test_turns_beyond_the_turn_slots_wait_in_line_after_their_message_is_stored(
     tmp_path: Path,
 ) -> None:
-    llm = Slow()  # many model slots, one turn slot: the first turn waits for the model
-    async with _client(tmp_path, llm, hold_after=0.5, turn_slots=1, llm_slots=8) as c:
+    llm = Slow()  # many model slots, one turn slot: the line is for the turn
+    async with _client(tmp_path, llm, hold_after=0.1, turn_slots=1, llm_slots=8) as c:
         (auth, first_cid), (auth2, cid) = [await _shopper(c, s) for s in ("U1", "U2")]
         first = asyncio.create_task(c.post(f"/v1/conversations/{first_cid}/messages",
                                            headers=auth, json={"text": "在吗"}))  # fmt: skip
         await asyncio.wait_for(llm.entered.wait(), 30)
-        second = asyncio.create_task(c.post(f"/v1/conversations/{cid}/messages", headers=auth2,
-                                            json={"text": "在吗", "client_key": "k"}))  # fmt: skip
-        for _ in range(100):  # the second turn reaches the model beside the first
-            if llm.calls == 2:
-                break
-            await asyncio.sleep(0.01)
-        assert llm.calls == 2
+        held = await c.post(f"/v1/conversations/{cid}/messages", headers=auth2,
+                            json={"text": "在吗", "client_key": "k"})  # fmt: skip
+        assert held.status_code == 202 and held.json()["reply"] == HOLDING_NEXT
+        assert held.json()["message_id"] > 0  # stored before it waited
+        assert llm.calls == 1  # its turn has not started
         llm.gate.set()
-        replies = [await first, await second]
-        assert [r.status_code for r in replies] == [200, 200]
-        assert not any(r.json()["fallback"] for r in replies)
+        assert (await first).status_code == 200
+        for _ in range(50):
+            last = await c.post(f"/v1/conversations/{cid}/messages", headers=auth2,
+                                json={"text": "在吗", "client_key": "k"})  # fmt: skip
+            if last.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert last.status_code == 200 and not last.json()["fallback"] and llm.calls == 2

@@ -1,17 +1,14 @@
 """The LLM gate: at most `slots` calls at a time, the rest in line first come first served; a
 waiting call's turn hears where it stands and when it goes ahead; a call cancelled in line
-leaves it, and a slot handed to a call cancelled at that moment is not lost; a call of an
-older turn goes before newer turns' calls. A turn waiting for the model gives its turn slot
-to the next turn and takes one back before the turns that have not started."""
+leaves it, and a slot handed to a call cancelled at that moment is not lost."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from xiaoer.llm.gate import GatedLLM, LLMGate, Ticket, TurnSlot, turn_slot, waiting_hook
+from xiaoer.llm.gate import GatedLLM, LLMGate, Ticket, waiting_hook
 from xiaoer.llm.scripted import ScriptedLLM, say
 
 
@@ -119,90 +116,3 @@ def test_a_gate_that_emptied_forgets_the_last_hand_over() -> None:
     gate._handed = 5.0
     gate.release()  # nobody waits: the gap to the next hand-over says nothing about the pace
     assert gate._handed is None and gate.busy == 0
-
-
-async def test_a_turn_waiting_for_the_model_lends_its_turn_slot_and_comes_back_first() -> None:
-    turns, model = LLMGate(1), asyncio.Event()
-    order: list[str] = []
-    inner = ScriptedLLM(steps=[say("好的。")])
-    answered = asyncio.Event()
-
-    async def call(*_a: object, **_k: object) -> object:
-        order.append("a: model")
-        await model.wait()
-        return say("好的。")
-
-    inner.complete = call  # type: ignore[method-assign]
-    llm = GatedLLM(inner, LLMGate(4))
-
-    async def first() -> None:
-        slot = TurnSlot(turns)
-        turn_slot.set(slot)  # this task's own context
-        await slot.take()
-        await llm.complete([], [])  # the slot is b's while this waits
-        order.append("a: back")
-        assert slot.held
-        slot.give_back()
-        answered.set()
-
-    async def later(name: str, hold: asyncio.Event) -> None:
-        slot = TurnSlot(turns)
-        await slot.take()
-        order.append(name)
-        await hold.wait()
-        slot.give_back()
-
-    b_done, c_done = asyncio.Event(), asyncio.Event()
-    a = asyncio.create_task(first())
-    await asyncio.sleep(0.01)
-    b = asyncio.create_task(later("b", b_done))
-    await asyncio.sleep(0.01)
-    assert order == ["a: model", "b"] and turns.busy == 1  # a's slot went to b
-    c = asyncio.create_task(later("c", c_done))
-    model.set()  # a comes back while b works and c waits: a goes before c
-    await asyncio.sleep(0.01)
-    assert order == ["a: model", "b"] and (turns.waiting, len(turns._back)) == (1, 1)
-    b_done.set()
-    await asyncio.wait_for(answered.wait(), 1)
-    c_done.set()
-    await asyncio.gather(a, b, c)
-    assert order == ["a: model", "b", "a: back", "c"] and turns.busy == 0
-
-
-async def test_a_turn_cancelled_while_its_slot_is_lent_does_not_take_it_back() -> None:
-    turns = LLMGate(1)
-    slot = TurnSlot(turns)
-    await slot.take()
-    with pytest.raises(asyncio.CancelledError):
-        async with slot.aside():
-            assert turns.busy == 0  # lent
-            raise asyncio.CancelledError
-    assert not slot.held and turns.busy == 0
-    slot.give_back()  # the turn's own clean-up: nothing to give
-    assert turns.busy == 0
-    await slot.take()
-    with pytest.raises(RuntimeError):  # any other failure: taken back, the turn goes on
-        async with slot.aside():
-            raise RuntimeError("upstream")
-    assert slot.held and turns.busy == 1
-
-
-async def test_a_call_of_a_turn_that_started_earlier_goes_before_newer_turns_calls() -> None:
-    gate, release, order = LLMGate(1), asyncio.Event(), []
-
-    async def call(name: str, rank: float | None) -> None:
-        async with gate.slot(rank):
-            order.append(name)
-            await release.wait()
-
-    first = asyncio.create_task(call("a", None))  # holds the one slot
-    await asyncio.sleep(0.01)
-    started = time.monotonic()  # the gate's clock
-    tasks = [asyncio.create_task(call(n, None)) for n in "bc"]
-    await asyncio.sleep(0.01)
-    tasks.append(asyncio.create_task(call("old", started - 5)))  # its turn began before b's
-    await asyncio.sleep(0.01)
-    assert [t.rank for t in gate._line][0] == started - 5 and gate.waiting == 3
-    release.set()
-    await asyncio.gather(first, *tasks)
-    assert order == ["a", "old", "b", "c"]

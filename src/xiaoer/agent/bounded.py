@@ -39,7 +39,7 @@ from xiaoer.agent.instructions import english
 from xiaoer.domain.errors import NotFound, Unavailable, UpstreamError
 from xiaoer.domain.tracing import span
 from xiaoer.guard.input import check_input
-from xiaoer.llm.gate import LLMGate, Ticket, TurnSlot, turn_slot, waiting_hook
+from xiaoer.llm.gate import LLMGate, Ticket, waiting_hook
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository, ShopRepository
 
 if TYPE_CHECKING:
@@ -73,9 +73,8 @@ class BoundedTurns:
     assistant: Assistant
     deadline_s: float | None = None
     gate: LLMGate | None = None
-    """At most this gate's slots turns worked on at once, each from when its message is stored
-    (less the time it waits for the model: `llm/gate.TurnSlot`); the others wait in line for a
-    slot, told their place (None: no limit)."""
+    """At most this gate's slots turns worked on at once, each from when its message is stored;
+    the others wait in line for a slot, told their place (None: no limit)."""
     _running: dict[_Key, asyncio.Task[TurnResult]] = field(default_factory=dict)
     _lines: dict[_Key, _Line] = field(default_factory=dict)
 
@@ -137,20 +136,20 @@ class BoundedTurns:
     ) -> TurnResult:
         started = time.perf_counter()
         accepted: Accepted | None = None
-        slot = TurnSlot(self.gate) if self.gate is not None else None
+        holding_slot = False
 
         async def watch(event: Event) -> None:
-            nonlocal accepted
+            nonlocal accepted, holding_slot
             if isinstance(event, Accepted):
                 accepted = line.accepted = event
                 await emit(event)
-                if slot is not None:  # the message is stored: now wait for a turn slot
-                    await slot.take()
+                if self.gate is not None:  # the message is stored: now wait for a turn slot
+                    await self.gate.acquire()
+                    holding_slot = True
                 return
             await emit(event)
 
         hook = waiting_hook.set(line)
-        slot_set = turn_slot.set(slot)
         traced = span("xiaoer.turn", **{"shop.id": shop_id, "conversation.id": conversation_id})
         try:
             with traced as turn_span:
@@ -174,9 +173,8 @@ class BoundedTurns:
                 ) from exc
             return await self._apologise(shop_id, shopper_id, text, accepted, what, started, emit)
         finally:
-            if slot is not None:
-                slot.give_back()
-            turn_slot.reset(slot_set)
+            if holding_slot and self.gate is not None:
+                self.gate.release()
             waiting_hook.reset(hook)
             line.close()
 

@@ -11,11 +11,7 @@ deadline.
 
 The same gate bounds the turns a process works on at once (`agent/bounded.py`, after each
 message is stored): past what the CPU can do, more turns at once only make every turn slower,
-until all of them miss their deadline. A turn that waits for the model is not working: it
-gives its turn slot to the next turn in line while its model call waits and runs, and takes
-one back, before any turn that has not started, when the call returns (`TurnSlot`,
-`turn_slot`). Holding it across the call had capped a process at `turn_slots` turns per model
-call's time (16 turns at 0.7 s: 23 messages a second) with its CPU mostly idle.
+until all of them miss their deadline.
 """
 
 from __future__ import annotations
@@ -24,23 +20,14 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 from xiaoer.domain.tracing import span
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolSpec
 
-__all__ = [
-    "SLOTS",
-    "GatedLLM",
-    "LLMGate",
-    "Ticket",
-    "TurnSlot",
-    "Waiter",
-    "turn_slot",
-    "waiting_hook",
-]
+__all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "waiting_hook"]
 
 SLOTS = 32
 """Calls at a time for a model that does not say how many it serves (`serves_at_once`): an
@@ -62,14 +49,12 @@ waiting_hook: ContextVar[Waiter | None] = ContextVar("xiaoer_llm_waiting_hook", 
 class Ticket:
     """A call's place in line."""
 
-    __slots__ = ("_gate", "_ready", "rank", "since")
+    __slots__ = ("_gate", "_ready", "since")
 
-    def __init__(self, gate: LLMGate, rank: float | None = None) -> None:
+    def __init__(self, gate: LLMGate) -> None:
         self._gate = gate
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.since = time.monotonic()
-        self.rank = self.since if rank is None else rank
-        """Its order in line: when its turn started (`TurnSlot.since`), else when it came."""
 
     @property
     def ahead(self) -> int:
@@ -100,9 +85,6 @@ class LLMGate:
         self.slots = slots
         self.busy = 0
         self._line: deque[Ticket] = deque()
-        self._back: deque[Ticket] = deque()
-        """Holders coming back for a slot they gave up while they waited on something else
-        (`TurnSlot.aside`): served before `_line`, told nothing."""
         self.pace_s: float | None = None
         """Seconds between slots handed over while calls wait (a moving average): how fast
         the line moves."""
@@ -113,41 +95,34 @@ class LLMGate:
         return len(self._line)
 
     @asynccontextmanager
-    async def slot(self, rank: float | None = None) -> AsyncIterator[None]:
-        await self.acquire(rank=rank)
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
         try:
             yield
         finally:
             self.release()
 
-    async def acquire(self, *, back: bool = False, rank: float | None = None) -> None:
-        """Take a slot, waiting in line for one if none is free; `release` gives it back.
-        `back`: a slot given up a moment ago is taken back before anyone in `_line`, without
-        telling the waiting hook. `rank`: the line is in its order (a call of a turn that
-        started earlier goes before the calls of turns that started later: a turn's second
-        call does not wait behind every newer turn's first); None: now."""
-        if self.busy < self.slots and not self._line and not self._back:
+    async def acquire(self) -> None:
+        """Take a slot, waiting in line for one if none is free; `release` gives it back."""
+        if self.busy < self.slots and not self._line:
             self.busy += 1
         else:
-            await self._wait(self._back if back else self._line, rank)
+            await self._wait()
 
     def release(self) -> None:
         self._release()
 
-    async def _wait(self, line: deque[Ticket], rank: float | None = None) -> None:
-        ticket = Ticket(self, rank)
-        at = len(line)
-        while at and line[at - 1].rank > ticket.rank:
-            at -= 1
-        line.insert(at, ticket)
-        hook = waiting_hook.get() if line is self._line else None
+    async def _wait(self) -> None:
+        ticket = Ticket(self)
+        self._line.append(ticket)
+        hook = waiting_hook.get()
         try:
             if hook is not None:
                 await hook.queued(ticket)
             await ticket._ready  # a releasing call hands its slot over: `busy` stays as it is
         except BaseException:  # cancelled, or the hook failed: the place in line is given up
-            if ticket in line:
-                line.remove(ticket)
+            if ticket in self._line:
+                self._line.remove(ticket)
             elif ticket._ready.done() and not ticket._ready.cancelled():
                 self._release()  # the slot was handed over just as this call was cancelled
             raise
@@ -159,11 +134,6 @@ class LLMGate:
                 raise
 
     def _release(self) -> None:
-        while self._back:
-            ticket = self._back.popleft()
-            if not ticket._ready.done():
-                ticket._ready.set_result(None)
-                return
         while self._line:
             ticket = self._line.popleft()
             if not ticket._ready.done():
@@ -179,53 +149,6 @@ class LLMGate:
             gap = now - self._handed
             self.pace_s = gap if self.pace_s is None else 0.8 * self.pace_s + 0.2 * gap
         self._handed = now
-
-
-class TurnSlot:
-    """A turn's slot in its process's turn gate (`agent/bounded.py`), given to the next turn in
-    line while the turn waits for the model (`aside`)."""
-
-    __slots__ = ("gate", "held", "since")
-
-    def __init__(self, gate: LLMGate) -> None:
-        self.gate = gate
-        self.held = False
-        self.since = time.monotonic()
-        """When the turn started: its model calls' order in the model's line."""
-
-    async def take(self) -> None:
-        """In line like any turn (the waiting hook is told)."""
-        await self.gate.acquire()
-        self.held = True
-
-    def give_back(self) -> None:
-        if self.held:
-            self.held = False
-            self.gate.release()
-
-    @asynccontextmanager
-    async def aside(self) -> AsyncIterator[None]:
-        """The slot is another turn's while the body runs, and is taken back after it, before
-        any turn not yet started. Not taken back when the body is cancelled (the turn is
-        ending: its deadline, or its caller gone)."""
-        if not self.held:
-            yield
-            return
-        self.give_back()
-        try:
-            yield
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            await self.gate.acquire(back=True)
-            self.held = True
-            raise
-        await self.gate.acquire(back=True)
-        self.held = True
-
-
-turn_slot: ContextVar[TurnSlot | None] = ContextVar("xiaoer_turn_slot", default=None)
-"""The turn slot the current task's turn holds (set by `agent/bounded.py`); None: no turn gate."""
 
 
 class GatedLLM:
@@ -247,9 +170,7 @@ class GatedLLM:
     ) -> Completion:
         with span("xiaoer.llm", **{"llm.model": self.name, "llm.mode": mode}) as traced:
             asked = time.monotonic()
-            held = turn_slot.get()
-            rank = held.since if held is not None else None
-            async with held.aside() if held is not None else nullcontext(), self.gate.slot(rank):
+            async with self.gate.slot():
                 traced.set_attribute("llm.wait_ms", int((time.monotonic() - asked) * 1000))
                 result = await self.inner.complete(
                     messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
