@@ -78,15 +78,20 @@ def deps(
 @pytest.mark.parametrize(
     ("product", "said", "args", "expect"),
     [
-        ("P1", "我平时穿42，脚长26厘米", {"usual_size": "42"}, "建议拍大一码：43"),
-        ("P1", "脚长 255 毫米", {}, "建议拍大一码：42"),
-        ("P2", "平时穿41，脚瘦", {"usual_size": "41码"}, "建议拍 41，想穿合身可以拍 40"),
-        ("P3", "身高172体重68", {}, "建议拍 L"),
+        ("P1", "我平时穿42，脚长26厘米", {"usual_size": "42"}, "建议拍大一码：43 码"),
+        ("P1", "脚长 255 毫米", {}, "建议拍大一码：42 码"),
+        (
+            "P2",
+            "平时穿41，脚瘦",
+            {"usual_size": "41码"},
+            "平时穿 41 码；这款偏大半码，建议拍 41 码，想穿合身可以拍 40 码",
+        ),
+        ("P3", "身高172体重68", {}, "建议拍 L 码"),
         # no measure named: each figure goes to the one column its unit and size fit
-        ("P3", "我1.72米，136斤", {}, "建议拍 L"),
-        ("P3", "我 172 厘米、68 公斤，穿什么码", {}, "建议拍 L"),
+        ("P3", "我1.72米，136斤", {}, "建议拍 L 码"),
+        ("P3", "我 172 厘米、68 公斤，穿什么码", {}, "建议拍 L 码"),
         ("P3", "我 40 公斤", {}, "需要顾客平时穿的尺码"),  # fits no size's range: it asks
-        ("P3", "身高1.72米，体重136斤", {}, "建议拍 L"),
+        ("P3", "身高1.72米，体重136斤", {}, "建议拍 L 码"),
     ],
 )
 async def test_recommend_size(product: str, said: str, args: dict, expect: str) -> None:
@@ -99,7 +104,7 @@ async def test_recommend_size_reads_the_charts_own_columns() -> None:
     chart = {"1": {"腕围": "14-15cm"}, "2": {"腕围": "15-16.5cm"}, "3": {"腕围": "16.5-18cm"}}
     band = Product("P9", "编织表带", "配件", "店", "", {"尺码表": chart}, ())
     result = await recommend_size(deps("腕围16厘米", products=(band,)), {"product": "P9"})
-    assert "建议拍 2" in result.text, result.text
+    assert "建议拍 2 码" in result.text, result.text
     asked = await recommend_size(deps("拍几号", products=(band,)), {"product": "P9"})
     assert asked.reply and "腕围" in asked.reply
 

@@ -289,6 +289,10 @@ def _fits(cell: Any, value: float) -> bool | None:
     return nums[0] >= value - 0.01 if len(nums) == 1 else value <= nums[-1]
 
 
+SHORT_SIZE = re.compile(r"[0-9]{1,3}(?:\.5)?|[0-9]?X{0,3}[SMLsml]")
+"""A size written as a bare number or letter size, said with 码."""
+
+
 def _fit(
     rows: dict[str, dict[str, Any]], given: dict[str, float], grounds: str
 ) -> tuple[str | None, str]:
@@ -298,7 +302,7 @@ def _fit(
     for size, row in rows.items():
         if all(_fits(row.get(column), value) for column, value in given.items()):
             said = "、".join(f"{column} {value:g}" for column, value in given.items())
-            return size, f"{said} {grounds} {size}"
+            return size, f"{said} {grounds} {_said(size)}"
     return None, ""
 
 
@@ -316,7 +320,7 @@ def size_advice(product: Product, given: dict[str, float], usual: str) -> str | 
     }
     base, basis = _fit(rows, exact, "对应尺码表")
     if base is None and usual in sizes:
-        base, basis = usual, f"平时穿 {usual}"
+        base, basis = usual, f"平时穿 {_said(usual)}"
     if base is None:
         base, basis = _fit(rows, {c: v for c, v in given.items() if c not in exact}, "对照尺码表")
     if base is None:
@@ -325,11 +329,17 @@ def size_advice(product: Product, given: dict[str, float], usual: str) -> str | 
     bias = str(product.attributes.get("尺码偏差") or "标准")
     if "偏小" in bias:
         pick = sizes[min(i + 1, len(sizes) - 1)]
-        return f"{basis}；这款{bias}，建议拍大一码：{pick}。"
+        return f"{basis}；这款{bias}，建议拍大一码：{_said(pick)}。"
     if "偏大" in bias:
         smaller = sizes[max(i - 1, 0)]
-        return f"{basis}；这款{bias}，建议拍 {base}，想穿合身可以拍 {smaller}。"
-    return f"{basis}；这款尺码标准，建议拍 {base}。"
+        return f"{basis}；这款{bias}，建议拍 {_said(base)}，想穿合身可以拍 {_said(smaller)}。"
+    return f"{basis}；这款尺码标准，建议拍 {_said(base)}。"
+
+
+def _said(size: str) -> str:
+    """A size as a shopper says it: a chart's bare number or letter size (42, L, XXL) with 码,
+    anything else (均码, 165/88A, 110cm) as the chart writes it."""
+    return f"{size} 码" if SHORT_SIZE.fullmatch(size) else size
 
 
 async def recommend_size(deps: TurnDeps, args: SizeArgs) -> ToolResult:
