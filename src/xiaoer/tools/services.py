@@ -337,7 +337,7 @@ def size_advice(product: Product, given: dict[str, float], usual: str) -> str | 
 
 
 def _said(size: str) -> str:
-    """A size as a shopper says it: a chart's bare number or letter size (42, L, XXL) with 码,
+    """A size as a shopper says it: a chart's bare number or letter size (38, S, 3XL) with 码,
     anything else (均码, 165/88A, 110cm) as the chart writes it."""
     return f"{size} 码" if SHORT_SIZE.fullmatch(size) else size
 
