@@ -14,6 +14,7 @@ from xiaoer.policy import load_policy
 from xiaoer.tools.aftersales import exchange_target, parse_address, pick_lines
 from xiaoer.tools.deps import TurnDeps
 from xiaoer.tools.registry import BY_NAME
+from xiaoer.tools.services import size_advice
 
 # the tools as the model calls them: arguments validated, then run
 apply_coupon = BY_NAME["apply_coupon"].run
@@ -255,3 +256,10 @@ async def test_exchange_size_must_come_from_the_shopper() -> None:
     d = deps("SO10 想换个码", orders=(got,))
     result = await request_exchange(d, {"order_id": "SO10", "to": "44码"})
     assert result.proposal is None and "换成什么颜色或尺码" in (result.reply or "")
+
+
+def test_size_advice_says_bare_sizes_with_ma_and_others_as_the_chart_writes_them() -> None:
+    chart = {"165/88A": {"身高": "160-170cm"}, "2XL": {"身高": "170-180cm"}}
+    coat = Product("P8", "外套", "服装", "店", "", {"尺码表": chart}, ())
+    assert "建议拍 165/88A。" in (size_advice(coat, {"身高": 165}, "") or "")
+    assert "建议拍 2XL 码。" in (size_advice(coat, {"身高": 175}, "") or "")
