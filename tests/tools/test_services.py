@@ -263,3 +263,6 @@ def test_size_advice_says_bare_sizes_with_ma_and_others_as_the_chart_writes_them
     coat = Product("P8", "外套", "服装", "店", "", {"尺码表": chart}, ())
     assert "建议拍 165/88A。" in (size_advice(coat, {"身高": 165}, "") or "")
     assert "建议拍 2XL 码。" in (size_advice(coat, {"身高": 175}, "") or "")
+    lower = {"m": {"身高": "160-170cm"}, "xl": {"身高": "170-180cm"}}
+    shirt = Product("P9", "衬衫", "服装", "店", "", {"尺码表": lower}, ())
+    assert "建议拍 xl 码。" in (size_advice(shirt, {"身高": 175}, "") or "")  # any case

@@ -289,7 +289,7 @@ def _fits(cell: Any, value: float) -> bool | None:
     return nums[0] >= value - 0.01 if len(nums) == 1 else value <= nums[-1]
 
 
-SHORT_SIZE = re.compile(r"[0-9]{1,3}(?:\.5)?|[0-9]?X{0,3}[SMLsml]")
+SHORT_SIZE = re.compile(r"[0-9]{1,3}(?:\.5)?|[0-9]?X{0,3}[SML]", re.IGNORECASE)
 """A size written as a bare number or letter size, said with 码."""
 
 
