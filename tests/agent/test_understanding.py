@@ -13,7 +13,7 @@ import pytest
 from conftest import NOW
 from minishop import FAQ, ORDERS, write_bundle
 from xiaoer.agent.instructions import ANSWER_NOTE, GUIDANCE, SEVERAL_ORDERS, unecho
-from xiaoer.agent.turn import FAULT_QUERIES
+from xiaoer.agent.turn import FAULT_QUERIES, _as_request
 from xiaoer.agent.understanding import (
     ALWAYS,
     CAPABILITIES,
@@ -981,3 +981,24 @@ async def test_an_order_named_with_a_reason_is_left_to_the_after_sales_tools(
         await rt.close()
     step = llm.calls[1][0]  # the model's first step, after the reading: no order shown
     assert not any(m.role == "tool" and "SO1001" in m.content for m in step), r.tool_calls
+
+
+@pytest.mark.parametrize(
+    ("reading", "text", "want"),
+    [
+        # acting on a named order, no reason or "does not fit": the order's exchange
+        (Understanding(want="size", acts=True), "SO2001 的想换成大一号", "exchange"),
+        (Understanding(want="stock", acts=True, reason_kind="not_fit"), "SO2001 小了", "exchange"),
+        # not acting, but "does not fit" is a reason, asked for only with an after-sale
+        (Understanding(want="size", reason_kind="not_fit"), "SO2001 换成 44，同色", "exchange"),
+        # a question with no reason, another reason, or no order named: as read
+        (Understanding(want="size"), "SO2001 买的是几码？", "size"),
+        (Understanding(want="size", acts=True, reason_kind="defect"), "SO2001 坏了", "size"),
+        (Understanding(want="size", reason_kind="not_fit"), "小了，换成大一号", "size"),
+        (Understanding(want="refund", acts=True, reason_kind="not_fit"), "SO2001 退了", "refund"),
+    ],
+)
+def test_a_product_question_that_acts_on_a_named_order_is_its_exchange(
+    reading: Understanding, text: str, want: str
+) -> None:
+    assert _as_request(reading, text).want == want

@@ -1679,11 +1679,14 @@ NAMED_AMONG = 10
 
 
 def _as_request(understood: Understanding, text: str) -> Understanding:
-    """A reading as a size or product question that asks to act on an order the message names
-    (for no reason, or because the goods do not fit) is that order's exchange request (seen on
-    the tuned suite: "SO… 的鞋小了，想换成大一号" and "SO… 的鞋想换成大一号，还是这个颜色", read
-    as 选规格 or 库存 with 办理 是 — answered with a product search, no exchange)."""
-    acting = understood.acts and understood.reason_kind in ("none", "not_fit")
+    """A reading as a size or product question about an order the message names, which asks to
+    act on it (for no reason, or because the goods do not fit) or gives "do not fit" as its
+    reason, is that order's exchange request. Seen on the tuned suite: "SO… 的鞋小了，想换成
+    大一号" read as 选规格 or 库存 with 办理 是, and "SO… 的鞋想换成大一号，还是这个颜色" with
+    办理 否 but the reason 不合适 — which the reading's legend asks for only with an
+    after-sale — each answered with a product search, no exchange."""
+    reason = understood.reason_kind
+    acting = (understood.acts and reason == "none") or reason == "not_fit"
     if acting and understood.want in PRODUCT_QUESTIONS and ORDER_ID.search(text):
         return understood.model_copy(update={"want": "exchange"})
     return understood
