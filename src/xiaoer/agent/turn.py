@@ -1684,11 +1684,12 @@ def _as_request(understood: Understanding, text: str) -> Understanding:
     reason, is that order's exchange request. Seen on the tuned suite: "SO… 的鞋小了，想换成
     大一号" read as 选规格 or 库存 with 办理 是, and "SO… 的鞋想换成大一号，还是这个颜色" with
     办理 否 but the reason 不合适 — which the reading's legend asks for only with an
-    after-sale — each answered with a product search, no exchange."""
+    after-sale — each answered with a product search, no exchange. Read so, it asks for the
+    exchange (a question about exchanges starts no flow, `flows.picked`)."""
     reason = understood.reason_kind
     acting = (understood.acts and reason == "none") or reason == "not_fit"
     if acting and understood.want in PRODUCT_QUESTIONS and ORDER_ID.search(text):
-        return understood.model_copy(update={"want": "exchange"})
+        return understood.model_copy(update={"want": "exchange", "acts": True})
     return understood
 
 
