@@ -190,7 +190,7 @@ async def test_a_reply_that_parrots_the_answer_note_is_stopped(
     before the check, `unecho`)."""
     llm.steps = [
         call("track_logistics", order_id="SO1001"),
-        say("我会请根据查询结果，简短地回答顾客问到的每一点的。"),
+        say("我会请根据查询结果，用一两句话回答顾客的。"),
         say("包裹在路上。"),
     ]
     r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")

@@ -29,13 +29,10 @@ calling, and a per-turn context message (time, recent orders) made it invent arg
 
 PERSONA_CHARS = 60
 
-ANSWER_NOTE = "顾客的问题：{question}\n请根据查询结果，简短地回答顾客问到的每一点{hint}。"
+ANSWER_NOTE = "顾客的问题：{question}\n请根据查询结果，用一两句话回答顾客{hint}。"
 """Appended after tool results when code decides the model should now answer. Measured: without
 it the model repeated the lookup (or wrote half a sentence) instead of answering; the tool's
-`answer_hint` ("，说出商品名称和价格") made it keep the prices it otherwise dropped. "每一点"
-rather than "用一两句话": asked for one or two sentences, the model answered one part of a
-two-part question ("鞋底是什么材质的？多少钱？" with the material alone, the price in the
-result)."""
+`answer_hint` ("，说出商品名称和价格") made it keep the prices it otherwise dropped."""
 
 SEVERAL_ORDERS = "；查了几个订单就分开说，每个订单先说订单号"
 """Added to the answer note when a turn looked up more than one order. Seen in the README
