@@ -251,6 +251,29 @@ def test_exchange_target_and_lines() -> None:
     assert pick_lines(both, "", ["都不要了"]) is None
 
 
+def test_an_exchange_a_size_up_or_down_takes_the_next_of_the_products_sizes() -> None:
+    up = exchange_target(SHOE_LINE, SHOE, "", ["鞋小了，想换成大一码，颜色不变"])
+    assert up is not None and up.id == "P1-BLK-43"
+    assert exchange_target(SHOE_LINE, SHOE, "", ["偏大，换小两个码"]).id == "P1-BLK-40"  # type: ignore[union-attr]
+    assert exchange_target(SHOE_LINE, SHOE, "", ["买大一码了，换小一码"]).id == "P1-BLK-41"  # type: ignore[union-attr]
+    # a size named wins over the step; past the largest size the line's own stays (and
+    # request_exchange asks what to change to)
+    assert exchange_target(SHOE_LINE, SHOE, "", ["大一码，要 44"]).id == "P1-BLK-44"  # type: ignore[union-attr]
+    top = replace(SHOE_LINE, sku_id="P1-BLK-45", options={"颜色": "黑色", "尺码": "45"})
+    assert exchange_target(top, SHOE, "", ["换大一码"]).id == "P1-BLK-45"  # type: ignore[union-attr]
+    # letter sizes in their order, not the alphabet's
+    tee = Product("P5", "T恤", "T恤", "店", "", {}, tuple(
+        Sku(f"P5-{z}", "P5", {"尺码": z}, 9900, 5) for z in ("XL", "S", "2XL", "M", "L")))  # fmt: skip
+    line = OrderLine("P5-L", "P5", "T恤", {"尺码": "L"}, 9900, 1)
+    assert exchange_target(line, tee, "", ["小了，换大一号"]).id == "P5-XL"  # type: ignore[union-attr]
+    assert exchange_target(line, tee, "", ["换小两号"]).id == "P5-S"  # type: ignore[union-attr]
+    # no option made of sizes (a weight, a capacity): no step is taken
+    box = Product("P6", "礼盒", "礼盒", "店", "", {}, tuple(
+        Sku(f"P6-{w}", "P6", {"规格": w}, 9900, 5) for w in ("5斤", "10斤")))  # fmt: skip
+    box_line = OrderLine("P6-5斤", "P6", "礼盒", {"规格": "5斤"}, 9900, 1)
+    assert exchange_target(box_line, box, "", ["换大一号的"]).id == "P6-5斤"  # type: ignore[union-attr]
+
+
 async def test_exchange_size_must_come_from_the_shopper() -> None:
     got = _order("SO10", "已签收", (SHOE_LINE,), delivered_at=NOW - timedelta(days=2))
     d = deps("SO10 想换个码", orders=(got,))

@@ -430,16 +430,67 @@ def option_values(product: Product) -> dict[str, set[str]]:
     return values
 
 
+RELATIVE_SIZE = re.compile(r"([大小])\s?([一二两12])\s?个?[码号]")
+"""A size said against the one bought: 大一码, 小一号, 大两个码."""
+NUMBER_SIZE = re.compile(r"\d{1,3}(?:\.5)?")
+LETTER_SIZE = re.compile(r"(\d)?(X*)([SML])")
+"""A letter size: small, medium or large, with as many X's (or a digit and one X) as it is
+extra-small or extra-large."""
+
+
+def size_rank(value: str) -> float | None:
+    """Where a size stands among sizes: a number as itself, a letter size in its order (each X
+    one step further from medium, a digit before the X as that many X's); None for anything else
+    (均码, 165/88A)."""
+    v = value.strip().upper()
+    if NUMBER_SIZE.fullmatch(v):
+        return float(v)
+    m = LETTER_SIZE.fullmatch(v)
+    if m is None:
+        return None
+    digit, xs, letter = m.groups()
+    away = int(digit or len(xs))
+    side = "SML".index(letter) - 1  # small -1, medium 0, large 1
+    if (digit and len(xs) != 1) or (side == 0 and away):  # a digit alone, an X on medium
+        return None
+    return float(side * (1 + away))
+
+
+def _stepped(line: OrderLine, values: dict[str, set[str]], source: str) -> tuple[str, str] | None:
+    """The size option and its value that many sizes up or down from the line's (大一码: the next
+    larger of the product's own sizes), or None: no step said, no one option made of sizes, or
+    no such size."""
+    said = RELATIVE_SIZE.findall(source)  # the last one said: "大一码了，换小一码"
+    sized = [k for k, vs in values.items() if all(size_rank(v) is not None for v in vs)]
+    if not said or len(sized) != 1 or sized[0] not in line.options:
+        return None
+    way, count = said[-1]
+    key = sized[0]
+    ordered = sorted(values[key], key=lambda v: size_rank(v) or 0.0)  # all ranked: see `sized`
+    if line.options[key] not in ordered:
+        return None
+    step = 1 if count in "一1" else 2
+    i = ordered.index(line.options[key]) + (step if way == "大" else -step)
+    return (key, ordered[i]) if 0 <= i < len(ordered) else None
+
+
 def exchange_target(line: OrderLine, product: Product, to: str, said: Sequence[str]) -> Sku | None:
     """The SKU of the same product the shopper wants: the line's options with each option value
-    they named (resolved against the product's own values, as whole tokens); the same SKU when
-    they named none (a like-for-like replacement)."""
+    they named (resolved against the product's own values, as whole tokens), or with its size a
+    step up or down when they said so (大一码) and named no size; the same SKU when they named
+    none (a like-for-like replacement)."""
     wanted = dict(line.options)
     source = to or " ".join(said[-2:])
-    for key, options in option_values(product).items():
+    values = option_values(product)
+    named_any: set[str] = set()
+    for key, options in values.items():
         named = named_value(source, options - {line.options.get(key, "")})
         if named:
             wanted[key] = named
+            named_any.add(key)
+    stepped = _stepped(line, values, source)
+    if stepped is not None and stepped[0] not in named_any:
+        wanted[stepped[0]] = stepped[1]
     return next((s for s in product.skus if s.options == wanted), None)
 
 
