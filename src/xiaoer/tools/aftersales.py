@@ -433,7 +433,7 @@ def option_values(product: Product) -> dict[str, set[str]]:
 RELATIVE_SIZE = re.compile(r"([大小])\s?([一二两12])\s?个?[码号]")
 """A size said against the one bought: 大一码, 小一号, 大两个码."""
 NUMBER_SIZE = re.compile(r"\d{1,3}(?:\.5)?")
-LETTER_SIZE = re.compile(r"(\d)?(X*)([SML])")
+LETTER_SIZE = re.compile(r"(\d)?(X{0,3})([SML])")
 """A letter size: small, medium or large, with as many X's (or a digit and one X) as it is
 extra-small or extra-large."""
 
@@ -482,14 +482,12 @@ def exchange_target(line: OrderLine, product: Product, to: str, said: Sequence[s
     wanted = dict(line.options)
     source = to or " ".join(said[-2:])
     values = option_values(product)
-    named_any: set[str] = set()
     for key, options in values.items():
         named = named_value(source, options - {line.options.get(key, "")})
         if named:
             wanted[key] = named
-            named_any.add(key)
     stepped = _stepped(line, values, source)
-    if stepped is not None and stepped[0] not in named_any:
+    if stepped is not None and wanted[stepped[0]] == line.options[stepped[0]]:  # none named
         wanted[stepped[0]] = stepped[1]
     return next((s for s in product.skus if s.options == wanted), None)
 

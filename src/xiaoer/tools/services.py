@@ -21,7 +21,7 @@ from xiaoer.knowledge.text import CJK
 from xiaoer.policy import rules
 from xiaoer.policy.verdict import allow, deny
 from xiaoer.tools import ruled
-from xiaoer.tools.aftersales import denied, items_text
+from xiaoer.tools.aftersales import denied, items_text, size_rank
 from xiaoer.tools.args import ToolArgs
 from xiaoer.tools.base import ToolResult, propose, typed
 from xiaoer.tools.catalog import resolve_product
@@ -289,10 +289,6 @@ def _fits(cell: Any, value: float) -> bool | None:
     return nums[0] >= value - 0.01 if len(nums) == 1 else value <= nums[-1]
 
 
-SHORT_SIZE = re.compile(r"[0-9]{1,3}(?:\.5)?|[0-9]?X{0,3}[SML]", re.IGNORECASE)
-"""A size written as a bare number or letter size, said with 码."""
-
-
 def _fit(
     rows: dict[str, dict[str, Any]], given: dict[str, float], grounds: str
 ) -> tuple[str | None, str]:
@@ -339,7 +335,7 @@ def size_advice(product: Product, given: dict[str, float], usual: str) -> str | 
 def _said(size: str) -> str:
     """A size as a shopper says it: a chart's bare number or letter size (38, S, 3XL) with 码,
     anything else (均码, 165/88A, 110cm) as the chart writes it."""
-    return f"{size} 码" if SHORT_SIZE.fullmatch(size) else size
+    return f"{size} 码" if size_rank(size) is not None else size
 
 
 async def recommend_size(deps: TurnDeps, args: SizeArgs) -> ToolResult:
