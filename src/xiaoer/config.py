@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     """Data folder: the SQLite database, the signing secret, generated demo bundles."""
     database_url: str = ""
     """SQLAlchemy URL; empty means `sqlite:///<home>/xiaoer.db`. PostgreSQL: `postgresql://…`."""
+    db_pool: int = Field(default=10, ge=1, le=500)
+    """PostgreSQL connections each process keeps open; as many again are opened past them when
+    busy, and closed when given back. The server must allow (processes × 2 × this) connections
+    (its default `max_connections` is 100: four processes at 10). A connection opened and
+    closed with each burst costs the server a process and the client its prepared statements,
+    so keep enough for a process's usual busy moment."""
     model_cache: Path = Path.home() / ".cache" / "xiaoer" / "models"
     embedding_cache: Path | None = Path.home() / ".cache" / "xiaoer" / "embeddings.sqlite"
     """Passage vectors already computed on this machine (a shop imported again is not embedded

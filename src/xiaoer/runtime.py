@@ -104,7 +104,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings, *, llm: LLM | None = None) -> Runtime:
-        engine = make_engine(settings.db_url)
+        engine = make_engine(settings.db_url, pool=settings.db_pool)
         await migrate(engine)
         return cls(settings, engine, sessionmaker(engine), make_clock(settings.now), llm)
 

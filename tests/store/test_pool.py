@@ -80,3 +80,32 @@ async def test_a_read_session_runs_each_statement_on_its_own_and_a_session_in_a_
     # the two share the pool: a connection a read used is in a transaction again for a write
     assert await _in_transaction(db.sessionmaker(engine))
     assert not await _in_transaction(db.readers(engine))
+
+
+async def test_the_pool_keeps_the_configured_connections_open_between_bursts(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """`XIAOER_DB_POOL` connections stay open when a burst of that many is given back (the
+    default of five kept, and the server closed, every connection past them), and as many
+    again are opened when the pool is all in use."""
+    import asyncio
+
+    engine = db.make_engine(await fresh_database(postgres_url, tmp_path.name), pool=4)
+    try:
+
+        async def burst(n: int) -> set[int]:
+            conns = [await engine.connect() for _ in range(n)]
+            try:
+                return set(await asyncio.gather(*(
+                    c.scalar(text("SELECT pg_backend_pid()")) for c in conns)))  # fmt: skip
+            finally:
+                for c in conns:
+                    await c.close()
+
+        first = await burst(4)
+        assert len(first) == 4 and await burst(4) == first  # kept, not opened again
+        wider = await burst(8)  # four past the pool: opened, then closed when given back
+        assert len(wider) == 8 and first <= wider
+        assert await burst(4) <= wider and engine.sync_engine.pool.checkedin() == 4
+    finally:
+        await engine.dispose()

@@ -116,6 +116,8 @@ class Run:
     """CPU seconds each role used during the load (the load client, stub, API, …)."""
     wall_s: float = 0.0
     recovery_s: float | None = None
+    db_connections: int | None = None
+    """PostgreSQL connections the serving processes opened during the load (None: SQLite)."""
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -284,6 +286,21 @@ class Cluster:
             self.redis.close()
         if self.pg:
             self.pg.close()
+
+
+async def _pg_sessions(database_url: str) -> int | None:
+    """Connections PostgreSQL has accepted since it started (`pg_stat_database.sessions`,
+    this one included); None on SQLite."""
+    if not database_url.startswith("postgresql://"):
+        return None
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval(
+            "SELECT sum(sessions) FROM pg_stat_database WHERE datname IS NOT NULL"))  # fmt: skip
+    finally:
+        await conn.close()
 
 
 async def _store(root: Path, database_url: str) -> Any:
@@ -561,6 +578,7 @@ async def run_setup(
                     await asyncio.sleep(0.5)
 
             cpu_before = cluster.cpu()
+            sessions_before = await _pg_sessions(cluster.database_url)
             sampler = asyncio.create_task(sample())
             recovery = None
             if setup.fault != "none":  # probed from the moment the fault ends, beside the load
@@ -583,6 +601,9 @@ async def run_setup(
             run.wall_s = time.monotonic() - started
             cpu_after = cluster.cpu()
             run.cpu_s = {r: max(0.0, cpu_after.get(r, 0.0) - v) for r, v in cpu_before.items()}
+            sessions_after = await _pg_sessions(cluster.database_url)
+            if sessions_before is not None and sessions_after is not None:
+                run.db_connections = sessions_after - sessions_before - 1  # less the count's own
             if recovery is not None:
                 run.recovery_s = await recovery
             sampler_done.set()
@@ -639,6 +660,7 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "retried_sends": sum(m.attempts > 1 for m in run.sent),
         "apologies": sum(m.fallback for m in answered),
         "rss_peak_mb": round(run.rss_peak_mb),
+        "db_connections_opened": run.db_connections,
         "cpu_s": {role: round(v, 1) for role, v in run.cpu_s.items()},
         "cpu_ms_per_answer": {
             role: round(1000 * v / max(len(answered), 1), 1) for role, v in run.cpu_s.items()

@@ -34,7 +34,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, pool: int = 10) -> AsyncEngine:
+    """`pool`: on PostgreSQL, the connections kept open (`XIAOER_DB_POOL`), and as many more
+    opened when they are all in use and closed when given back."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -43,7 +45,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, pool_size=pool, max_overflow=pool)
     event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
     event.listen(engine.sync_engine.pool, "checkout", _ping_postgres)
     return engine
