@@ -112,7 +112,7 @@ from xiaoer.knowledge import KnowledgeBase
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec, warm
 from xiaoer.llm.parse import looks_like_call
 from xiaoer.policy.schema import ShopPolicy
-from xiaoer.store.models import ActionRow, MessageRow, ShopRow, ToolCallRow
+from xiaoer.store.models import ActionRow, MessageRow, ToolCallRow
 from xiaoer.store.repositories import (
     ActionRepository,
     ConversationRepository,
@@ -231,12 +231,12 @@ class Assistant:
         if conversation_id is None:
             conversation_id = await self.start(shop_id, shopper_id)
         async with self.sessions() as s:
+            repo = ConversationRepository(s, shop_id)
             # held: the session keeps loaded rows only while something refers to them, and
-            # `_require` and the policy both read this one
-            shop_row = await s.get(ShopRow, shop_id)  # noqa: F841
+            # `_require`, the policy and `repo.get` read these
+            held = await repo.load_for_turn(shopper_id, conversation_id)  # noqa: F841
             shop, shopper = await _require(s, shop_id, shopper_id)
             policy = await self.policy_for(shop_id, s)
-            repo = ConversationRepository(s, shop_id)
             conversation = await repo.get(conversation_id)
             if conversation is None:
                 raise NotFound(f"conversation {conversation_id!r} not found in shop {shop_id!r}")
@@ -250,7 +250,8 @@ class Assistant:
                     f"more than {policy.guard.rate_per_minute} messages a minute; "
                     "wait a moment and send again"
                 )
-            message, replay = await self._accept(repo, conversation_id, text, client_key)
+            message, replay = await self._accept(repo, conversation_id, text, client_key,
+                                                 earlier=earlier)  # fmt: skip
             past: list[PastAction] = []
             pending: ActionRow | None = None
             if replay is None and conversation.mode == "ai":
@@ -490,12 +491,13 @@ class Assistant:
             history = await repo.messages(conversation_id)
             tool_rows = await repo.tool_calls(conversation_id)
             key = f"button:{action_id}:{'yes' if accept else 'no'}"
-            pressed = await repo.message_by_client_key(conversation_id, key)
+            pressed = next((m for m in history if m.client_key == key), None)
             if pressed is None and action.status != "pending":
                 # the same words as a press that loses the race later on (`desk._settle`): a
                 # press that comes after the other one settled is told what it became, too
                 raise Conflict(f"action {action_id} is {action.status} now, not pending")
-            message, replay = await self._accept(repo, conversation_id, text, key)
+            message, replay = await self._accept(repo, conversation_id, text, key,
+                                                 earlier=history)  # fmt: skip
             await s.commit()
             if replay is not None:
                 return await self._replayed(repo, conversation_id, replay)
@@ -684,12 +686,21 @@ class Assistant:
         return await self.desk.views(shop_id, conversation_id)
 
     async def _accept(
-        self, repo: ConversationRepository, conversation_id: str, text: str, key: str | None
+        self,
+        repo: ConversationRepository,
+        conversation_id: str,
+        text: str,
+        key: str | None,
+        *,
+        earlier: Sequence[MessageRow],
     ) -> tuple[MessageRow, MessageRow | None]:
+        """The shopper's message stored, or the one stored with its `key` and its reply (None
+        while unanswered). `earlier`: the conversation's messages, read in this transaction:
+        the stored one and its reply are looked for there rather than read again."""
         if key:
-            existing = await repo.message_by_client_key(conversation_id, key)
+            existing = next((m for m in earlier if m.client_key == key), None)
             if existing is not None:
-                reply = await repo.reply_to(existing.id)
+                reply = next((m for m in earlier if m.reply_to == existing.id), None)
                 if reply is None and _answered_elsewhere(existing.meta):
                     # another worker is answering it right now: answering again would reply twice
                     raise Conflict(

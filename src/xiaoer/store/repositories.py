@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.domain.models import (
@@ -385,6 +385,24 @@ class ConversationRepository:
     async def rating(self, conversation_id: str) -> RatingRow | None:
         row = await self.session.get(RatingRow, conversation_id)
         return row if row is not None and row.shop_id == self.shop_id else None
+
+    async def load_for_turn(self, shopper_id: str, conversation_id: str) -> tuple[Any, ...]:
+        """The shop's, the shopper's and the conversation's rows read into the session in one
+        statement, so that its `get`s of them read nothing more (a turn's first three
+        statements were these three). Hold what it returns while they are used: the session
+        keeps a row only while something refers to it. A missing one is None (the shop's
+        too), as is a conversation of another shop; `get` then looks as before."""
+        stmt = (
+            select(ShopRow, ShopperRow, ConversationRow)
+            .select_from(ShopRow)
+            .outerjoin(ShopperRow, and_(ShopperRow.shop_id == ShopRow.id,
+                                        ShopperRow.id == shopper_id))
+            .outerjoin(ConversationRow, and_(ConversationRow.shop_id == ShopRow.id,
+                                             ConversationRow.id == conversation_id))
+            .where(ShopRow.id == self.shop_id)
+        )  # fmt: skip
+        row = (await self.session.execute(stmt)).first()
+        return (None, None, None) if row is None else tuple(row)
 
     async def get(self, conversation_id: str) -> ConversationRow | None:
         # by primary key: a row this session already holds is not read again
