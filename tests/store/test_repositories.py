@@ -131,6 +131,43 @@ async def test_conversation_messages_and_client_keys(rt: Runtime) -> None:
             await repo.add_message("cv1", "shopper", "again", NOW, client_key="k1")
 
 
+async def test_a_turn_reads_its_shop_shopper_and_conversation_in_one_statement(rt: Runtime) -> None:
+    """`load_for_turn`: one statement, after which the repositories' gets of those rows read
+    nothing; what is missing, or of another shop, is None and `get` decides as before."""
+    from sqlalchemy import event
+
+    async with rt.sessions() as s:
+        await ConversationRepository(s, "alpha").create("cv1", "U1", "api", NOW)
+        await ConversationRepository(s, "beta").create("cv2", "U1", "api", NOW)
+        await s.commit()
+    seen: list[str] = []
+
+    def note(_c: object, _cur: object, stmt: str, *_a: object) -> None:
+        seen.append(stmt)
+
+    event.listen(rt.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with rt.sessions() as s:
+            repo = ConversationRepository(s, "alpha")
+            held = await repo.load_for_turn("U1", "cv1")
+            assert [type(r).__name__ for r in held] == ["ShopRow", "ShopperRow", "ConversationRow"]
+            assert len(seen) == 1
+            shop = await ShopRepository(s).get("alpha")
+            shopper = await ShopperRepository(s, "alpha").get("U1")
+            conversation = await repo.get("cv1")
+            assert shop and shopper and conversation and conversation.shopper_id == "U1"
+            assert len(seen) == 1  # all three from the session
+        async with rt.sessions() as s:
+            repo = ConversationRepository(s, "alpha")
+            shop_row, shopper_row, conversation_row = await repo.load_for_turn("U9", "cv2")
+            assert shop_row.id == "alpha" and shopper_row is None and conversation_row is None
+            assert await repo.get("cv2") is None  # beta's conversation
+            assert await ConversationRepository(s, "zeta").load_for_turn("U1", "cv1") == (
+                None, None, None)  # fmt: skip
+    finally:
+        event.remove(rt.engine.sync_engine, "before_cursor_execute", note)
+
+
 async def test_knowledge_is_stored_and_searched_per_shop(rt: Runtime, tmp_path: Path) -> None:
     """Chunks, float16 vectors and sources round-trip on SQLite and PostgreSQL alike."""
     doc = tmp_path / "only-alpha.md"
