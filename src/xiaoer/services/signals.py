@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from xiaoer.store.models import ConversationRow, HandoffRow, MessageRow
+from xiaoer.store.repositories import WRITTEN
 
 __all__ = ["Signals", "conversation_topic", "shop_topic"]
 
@@ -84,11 +85,15 @@ class Signals:
             session.info.setdefault("wake", set()).update(_topics(session))
 
         def committed(session: Session) -> None:
-            if topics := session.info.pop("wake", None):
+            topics = session.info.pop("wake", set())
+            for shop_id, conversation_id in session.info.pop(WRITTEN, ()):
+                topics |= {shop_topic(shop_id), conversation_topic(conversation_id)}
+            if topics:
                 self.send(topics)
 
         def rolled_back(session: Session) -> None:
             session.info.pop("wake", None)
+            session.info.pop(WRITTEN, None)
 
         # before each flush: what it is about to write (new, dirty); the commit sends it
         event.listen(Signalling, "before_flush", flushed)

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.domain.models import (
@@ -97,6 +97,11 @@ TOUCH = (
     .where(ConversationRow.shop_id == _SHOP, ConversationRow.id == _OF)
     .values(updated_at=bindparam("now"))
 )
+MESSAGE_ADDED = insert(MESSAGES).returning(MESSAGES.c.id)
+TOOL_CALLS_ADDED = insert(TOOL_CALLS)
+WRITTEN = "xiaoer.messages_written"
+"""`session.info` key: the (shop, conversation) of each message stored by a statement of the
+session rather than by its flush, for the live streams' wake-ups at commit (services/signals)."""
 ACTIONS_OF = (
     select(ActionRow)
     .where(ActionRow.shop_id == _SHOP, ActionRow.shopper_id == _OF)
@@ -459,22 +464,25 @@ class ConversationRepository:
         reply_to: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> MessageRow:
-        row = MessageRow(
-            conversation_id=conversation_id,
-            shop_id=self.shop_id,
-            role=role,
-            content=content,
-            client_key=client_key,
-            reply_to=reply_to,
-            created_at=now,
-            meta=meta or {},
-        )
-        self.session.add(row)
+        """Store a message (one INSERT … RETURNING, not the ORM's flush) and touch its
+        conversation; the commit wakes the streams watching it (`WRITTEN`). What it returns
+        is not in the session: only its fields are read."""
+        values = {
+            "conversation_id": conversation_id,
+            "shop_id": self.shop_id,
+            "role": role,
+            "content": content,
+            "client_key": client_key,
+            "reply_to": reply_to,
+            "created_at": now,
+            "meta": meta or {},
+        }
+        new_id = (await self.session.execute(MESSAGE_ADDED, values)).scalar_one()
+        self.session.info.setdefault(WRITTEN, set()).add((self.shop_id, conversation_id))
         # one statement: the conversation's row is not read to be touched (a row this session
         # holds is updated in place as well)
         await self.session.execute(TOUCH, {"shop": self.shop_id, "of": conversation_id, "now": now})
-        await self.session.flush()
-        return row
+        return MessageRow(id=new_id, **values)
 
     async def message_by_client_key(
         self, conversation_id: str, client_key: str
@@ -545,21 +553,22 @@ class ConversationRepository:
     async def add_tool_calls(
         self, message_id: int, conversation_id: str, calls: Sequence[dict[str, Any]]
     ) -> None:
-        for seq, call in enumerate(calls):
-            self.session.add(
-                ToolCallRow(
-                    message_id=message_id,
-                    conversation_id=conversation_id,
-                    shop_id=self.shop_id,
-                    seq=seq,
-                    name=call["name"],
-                    arguments=call["arguments"],
-                    result=call["result"],
-                    ok=call["ok"],
-                    latency_ms=call.get("latency_ms", 0),
-                )
-            )
-        await self.session.flush()
+        rows = [
+            {
+                "message_id": message_id,
+                "conversation_id": conversation_id,
+                "shop_id": self.shop_id,
+                "seq": seq,
+                "name": call["name"],
+                "arguments": call["arguments"],
+                "result": call["result"],
+                "ok": call["ok"],
+                "latency_ms": call.get("latency_ms", 0),
+            }
+            for seq, call in enumerate(calls)
+        ]
+        if rows:
+            await self.session.execute(TOOL_CALLS_ADDED, rows)
 
     async def calls_named(
         self, names: Sequence[str], since: datetime | None = None
