@@ -68,6 +68,14 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     assert result["actions_executed"] == result["cancellations"]
     assert result["actions_executed_twice"] == result["orders_changed_twice"] == 0
     assert result["latency_ms"]["p99"] >= result["latency_ms"]["p50"] > 0
+    # the overhead split by kind of message and by when it was sent: every answer in one of each
+    split = result["overhead_split_ms"]
+    assert set(split["by_kind"]) <= {"cancel", "confirm", "parcel", "pre-sales", "thanks"}
+    assert "thanks" in split["by_kind"]
+    assert split["by_kind"].get("confirm", {}).get("n", 0) >= result["cancellations"]  # + resends
+    for part in (split["by_kind"], split["by_when"]):
+        assert sum(v["n"] for v in part.values()) == result["statuses"]["200"]
+        assert all(v["p95"] >= v["p50"] for v in part.values())
     assert result["rss_peak_mb"] > 0
     cpu = result["cpu_s"]  # by process: the API ran the turns (and the stub only answered)
     assert set(cpu) == {"load client", "stub", "api", "turn workers"}

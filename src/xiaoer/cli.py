@@ -587,6 +587,11 @@ async def loadtest(
             "first answer p50/p95/p99 ms",
             lambda r: "/".join(str(v) for v in r["first_answer_ms"].values()),
         ),
+        ("overhead p95 ms by message", lambda r: _split_cell(r["overhead_split_ms"]["by_kind"])),
+        (
+            "overhead p95 ms: arriving / after",
+            lambda r: _split_cell(r["overhead_split_ms"]["by_when"]),
+        ),
         ("held (202)", lambda r: r["held"]),
         ("statuses", lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))),
         ("apologies", lambda r: r["apologies"]),
@@ -610,6 +615,10 @@ async def loadtest(
     for name, cell in rows:
         table.add_row(name, *(str(cell(r)) for r in results))
     out.print(table)
+
+
+def _split_cell(parts: dict[str, dict[str, int]]) -> str:
+    return ", ".join(f"{k} {v['p95']} ({v['n']})" for k, v in parts.items())
 
 
 def _dash(value: object) -> object:

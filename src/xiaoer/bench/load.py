@@ -118,6 +118,8 @@ class Run:
     recovery_s: float | None = None
     db_connections: int | None = None
     """PostgreSQL connections the serving processes opened during the load (None: SQLite)."""
+    started: float = 0.0
+    """When the load began (monotonic)."""
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -568,7 +570,7 @@ async def run_setup(
                     r.raise_for_status()
                     tokens[(shop, shopper)] = r.json()["token"]
             progress(f"{setup.label}: {setup.conversations} conversations")
-            started = time.monotonic()
+            started = run.started = time.monotonic()
             give_up = started + 600
             sampler_done = asyncio.Event()
 
@@ -651,6 +653,7 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "overhead_ms": {
             q: ms(_pct(overhead, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
+        "overhead_split_ms": _split(run, answered),
         "first_answer_ms": {
             q: ms(_pct(first, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
@@ -668,6 +671,42 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_per_stub_cpu": _per_stub(run.cpu_s),
         "recovery_s": None if run.recovery_s is None else round(run.recovery_s, 1),
         **audit,
+    }
+
+
+def _kind(text: str) -> str:
+    """Which of the harness's own messages (`_plans`) this is."""
+    if text.startswith("帮我取消订单"):
+        return "cancel"
+    if text == "确认":
+        return "confirm"
+    if text.startswith("我的订单"):
+        return "parcel"
+    if text.startswith("有没有"):
+        return "pre-sales"
+    return "thanks"
+
+
+def _split(run: Run, answered: list[Sent]) -> dict[str, dict[str, dict[str, int]]]:
+    """The overhead of the messages that were not held, by kind of message and by when it was
+    sent (while the conversations were still arriving, the first `think` seconds, or after):
+    where a tail comes from."""
+    setup = run.setup
+    rows = [(m, m.seconds - m.llm_calls * setup.stub_latency) for m in answered if not m.held]
+
+    def stats(values: list[float]) -> dict[str, int]:
+        ms = {q: round(_pct(values, v) * 1000) for q, v in (("p50", 0.5), ("p95", 0.95))}
+        return {"n": len(values), **ms}
+
+    by_kind: dict[str, list[float]] = {}
+    by_when: dict[str, list[float]] = {}
+    for m, overhead in rows:
+        by_kind.setdefault(_kind(m.text), []).append(overhead)
+        arriving = m.at - run.started < setup.think
+        by_when.setdefault("arriving" if arriving else "after", []).append(overhead)
+    return {
+        "by_kind": {k: stats(v) for k, v in sorted(by_kind.items())},
+        "by_when": {k: stats(v) for k, v in sorted(by_when.items())},
     }
 
 
