@@ -629,7 +629,8 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
     # a held message's answer is asked for again every 0.5–1.5 s: the last poll's wait is the
     # client's, not the server's, so its overhead counts from its first answer (the holding
     # reply) only when it was not held
-    overhead = [m.seconds - m.llm_calls * setup.stub_latency for m in answered if not m.held]
+    unheld = [(m, m.seconds - m.llm_calls * setup.stub_latency) for m in answered if not m.held]
+    overhead = [o for _, o in unheld]
     first = [m.first_s for m in run.sent if m.first_s]
     statuses = Counter(str(m.status or "connection error") for m in run.sent) + run.statuses
     ms = lambda v: round(v * 1000)  # noqa: E731
@@ -653,7 +654,7 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "overhead_ms": {
             q: ms(_pct(overhead, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
-        "overhead_split_ms": _split(run, answered),
+        "overhead_split_ms": _split(run, unheld),
         "first_answer_ms": {
             q: ms(_pct(first, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
@@ -687,12 +688,10 @@ def _kind(text: str) -> str:
     return "thanks"
 
 
-def _split(run: Run, answered: list[Sent]) -> dict[str, dict[str, dict[str, int]]]:
-    """The overhead of the messages that were not held, by kind of message and by when it was
-    sent (while the conversations were still arriving, the first `think` seconds, or after):
-    where a tail comes from."""
-    setup = run.setup
-    rows = [(m, m.seconds - m.llm_calls * setup.stub_latency) for m in answered if not m.held]
+def _split(run: Run, unheld: list[tuple[Sent, float]]) -> dict[str, dict[str, dict[str, int]]]:
+    """The overhead of the messages that were not held (`_report`'s, with each message), by kind
+    of message and by when it was sent (while the conversations were still arriving, the first
+    `think` seconds, or after): where a tail comes from."""
 
     def stats(values: list[float]) -> dict[str, int]:
         ms = {q: round(_pct(values, v) * 1000) for q, v in (("p50", 0.5), ("p95", 0.95))}
@@ -700,9 +699,9 @@ def _split(run: Run, answered: list[Sent]) -> dict[str, dict[str, dict[str, int]
 
     by_kind: dict[str, list[float]] = {}
     by_when: dict[str, list[float]] = {}
-    for m, overhead in rows:
+    for m, overhead in unheld:
         by_kind.setdefault(_kind(m.text), []).append(overhead)
-        arriving = m.at - run.started < setup.think
+        arriving = m.at - run.started < run.setup.think
         by_when.setdefault("arriving" if arriving else "after", []).append(overhead)
     return {
         "by_kind": {k: stats(v) for k, v in sorted(by_kind.items())},
