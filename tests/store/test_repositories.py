@@ -122,7 +122,7 @@ async def test_conversation_messages_and_client_keys(rt: Runtime) -> None:
         assert await ConversationRepository(s, "beta").get("cv1") is None
         repo = ConversationRepository(s, "alpha")
         assert [m.content for m in await repo.messages("cv1")] == ["你好", "您好"]
-        assert (await repo.message_by_client_key("cv1", "k1")) is not None
+        assert [m.client_key for m in await repo.messages("cv1")] == ["k1", None]
         assert (await repo.reply_to(m1.id)).content == "您好"  # type: ignore[union-attr]
         assert [c.arguments for c in await repo.tool_calls("cv1")] == [{"a": 1}]
     async with rt.sessions() as s:

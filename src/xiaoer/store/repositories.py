@@ -484,16 +484,6 @@ class ConversationRepository:
         await self.session.execute(TOUCH, {"shop": self.shop_id, "of": conversation_id, "now": now})
         return MessageRow(id=new_id, **values)
 
-    async def message_by_client_key(
-        self, conversation_id: str, client_key: str
-    ) -> MessageRow | None:
-        stmt = select(MessageRow).where(
-            MessageRow.shop_id == self.shop_id,
-            MessageRow.conversation_id == conversation_id,
-            MessageRow.client_key == client_key,
-        )
-        return await self.session.scalar(stmt)
-
     async def reply_to(self, message_id: int) -> MessageRow | None:
         stmt = select(MessageRow).where(
             MessageRow.shop_id == self.shop_id, MessageRow.reply_to == message_id
