@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from endpoint_fixture import asgi_endpoint
 from xiaoer.bench.load import Setup, _per_stub, run_setup
 from xiaoer.bench.stub_llm import create_stub, decide
 from xiaoer.domain.errors import UpstreamError
@@ -38,25 +39,21 @@ def test_the_stub_calls_the_plain_tool_for_each_kind_of_message() -> None:
 
 
 async def test_the_real_client_reads_the_stubs_stream_and_its_faults() -> None:
-    from openai import AsyncOpenAI
-
-    app = create_stub(latency=0)
-    transport = httpx.ASGITransport(app=app)
-    http = httpx.AsyncClient(transport=transport, base_url="http://stub")
-    client = AsyncOpenAI(base_url="http://stub/v1", api_key="x", http_client=http, max_retries=0)
-    llm = OpenAICompatLLM(base_url="http://stub/v1", model="stub", client=client)
-    spec = ToolSpec("track_logistics", "查物流", {"type": "object", "properties": {}})
-    done = await llm.complete([ChatMessage("user", "订单 SO2611190048 到哪了")], [spec])
-    assert [(c.name, c.arguments) for c in done.tool_calls] == [
-        ("track_logistics", {"order_id": "SO2611190048"})
-    ]
-    assert done.tokens_in == 100
-    for mode in ("error", "garbage"):  # a 500, and a stream that is not JSON
-        assert (await http.post("/fault", json={"mode": mode})).status_code == 200
-        with pytest.raises(UpstreamError):
-            await llm.complete([ChatMessage("user", "你好")], [spec])
-    assert (await http.post("/fault", json={"mode": "sideways"})).status_code == 400
-    await http.aclose()
+    async with asgi_endpoint(create_stub(latency=0)) as root:
+        llm = OpenAICompatLLM(base_url=f"{root}/v1", model="stub", api_key="x")
+        spec = ToolSpec("track_logistics", "查物流", {"type": "object", "properties": {}})
+        done = await llm.complete([ChatMessage("user", "订单 SO2611190048 到哪了")], [spec])
+        assert [(c.name, c.arguments) for c in done.tool_calls] == [
+            ("track_logistics", {"order_id": "SO2611190048"})
+        ]
+        assert done.tokens_in == 100
+        async with httpx.AsyncClient(base_url=root) as http:
+            for mode in ("error", "garbage"):  # a 500, and a stream that is not JSON
+                assert (await http.post("/fault", json={"mode": mode})).status_code == 200
+                with pytest.raises(UpstreamError):
+                    await llm.complete([ChatMessage("user", "你好")], [spec])
+            assert (await http.post("/fault", json={"mode": "sideways"})).status_code == 400
+        await llm.aclose()
 
 
 async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:

@@ -55,8 +55,9 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 30.0
-    """Seconds the OpenAI-compatible endpoint may take to connect and for each read of one call
-    (the SDK's default is 600); the turn deadline bounds the whole turn."""
+    """Seconds one call to the OpenAI-compatible endpoint may take, connecting and reading its
+    whole stream included (`llm/openai_compat.SSEChat`); the turn deadline bounds the whole
+    turn."""
     turn_deadline: float | None = None
     """Seconds a shopper waits at most for a reply; past it they get an apology and a human
     (`agent/bounded.py`). Default: 30 on an endpoint; 180 with the embedded model, where a turn

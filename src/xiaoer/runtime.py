@@ -323,6 +323,8 @@ class Runtime:
         if self._assistant is not None:
             await self._assistant.limiter.close()
         await self.signals.close()
+        if (close := getattr(self._llm, "aclose", None)) is not None:
+            await close()  # an endpoint's connections
         await self.engine.dispose()
 
 

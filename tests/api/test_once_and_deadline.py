@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from conftest import NOW
+from endpoint_fixture import Handler, endpoint
 from minishop import write_bundle
 from pg_fixture import fresh_database
 from xiaoer.agent.bounded import UNAVAILABLE, UNAVAILABLE_EN
@@ -189,38 +191,30 @@ async def test_a_hanging_model_gets_an_apology_and_a_human_by_the_deadline(
         assert r.status_code == 200 and "人工客服" in r.json()["reply"]
 
 
-def _endpoint(handler: Callable[[httpx.Request], Any]) -> OpenAICompatLLM:
-    from openai import AsyncOpenAI
-
-    client = AsyncOpenAI(
-        base_url="http://llm.test/v1",
-        api_key="k",
-        max_retries=0,
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-    )
-    return OpenAICompatLLM(base_url="http://llm.test/v1", model="m", client=client)
+async def _server_error(_request: web.Request) -> web.Response:
+    return web.json_response({"error": {"message": "upstream exploded at 0xdeadbeef"}}, status=500)
 
 
-async def _server_error(_request: httpx.Request) -> httpx.Response:
-    return httpx.Response(500, json={"error": {"message": "upstream exploded at 0xdeadbeef"}})
+async def _garbage(_request: web.Request) -> web.Response:
+    return web.Response(body=b"data: {not json\n\n", content_type="text/event-stream")
 
 
-async def _garbage(_request: httpx.Request) -> httpx.Response:
-    return httpx.Response(
-        200, content=b"data: {not json\n\n", headers={"content-type": "text/event-stream"}
-    )
-
-
-async def _hang(_request: httpx.Request) -> httpx.Response:
+async def _hang(_request: web.Request) -> web.Response:
     await asyncio.Event().wait()
     raise AssertionError("unreachable")
 
 
 @pytest.mark.parametrize("handler", [_server_error, _garbage, _hang])
 async def test_a_failing_endpoint_gets_an_apology_over_sse_not_an_error(
-    tmp_path: Path, handler: Callable[[httpx.Request], Any]
+    tmp_path: Path, handler: Handler
 ) -> None:
-    async for api in _api(tmp_path, _endpoint(handler), deadline=1.0):
+    async with endpoint(handler) as base_url:
+        llm = OpenAICompatLLM(base_url=base_url, model="m", api_key="k")
+        await _apology_over_sse(tmp_path, llm)
+
+
+async def _apology_over_sse(tmp_path: Path, llm: OpenAICompatLLM) -> None:
+    async for api in _api(tmp_path, llm, deadline=1.0):
         auth, cid = await api.shopper()
         r = await asyncio.wait_for(
             api.client.post(

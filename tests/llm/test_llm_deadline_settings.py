@@ -1,12 +1,12 @@
-"""An OpenAI-compatible endpoint gets the client timeout from settings (the SDK's default is
-600 s), and a turn's deadline has a default for each kind of model."""
+"""An OpenAI-compatible endpoint gets the client timeout from settings (the `openai` SDK's
+default was 600 s), and a turn's deadline has a default for each kind of model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from xiaoer.config import Settings
-from xiaoer.llm.openai_compat import OpenAICompatLLM
+from xiaoer.llm.openai_compat import OpenAICompatLLM, SSEChat
 from xiaoer.runtime import build_llm
 
 
@@ -14,9 +14,11 @@ def test_the_endpoint_client_gets_the_timeout_from_settings(tmp_path: Path) -> N
     settings = Settings(home=tmp_path, llm_base_url="http://127.0.0.1:9/v1", llm_timeout=7.5)
     llm = build_llm(settings)
     assert isinstance(llm, OpenAICompatLLM)
-    assert llm.client.timeout == 7.5 and llm.client.max_retries == 1
+    assert isinstance(llm.client, SSEChat)
+    assert llm.client.timeout == 7.5 and llm.client.retries == 1
     default = build_llm(Settings(home=tmp_path, llm_base_url="http://127.0.0.1:9/v1"))
-    assert isinstance(default, OpenAICompatLLM) and default.client.timeout == 30.0
+    assert isinstance(default, OpenAICompatLLM) and isinstance(default.client, SSEChat)
+    assert default.client.timeout == 30.0
 
 
 def test_the_turn_deadline_defaults_by_model(tmp_path: Path) -> None:

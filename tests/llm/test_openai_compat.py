@@ -1,13 +1,18 @@
-"""The OpenAI-compatible backend, against a fake client that streams like the SDK does: each
-chunk the chat-completions JSON it is on the wire."""
+"""The OpenAI-compatible backend: against a fake stream of chunks (each the chat-completions
+JSON it is on the wire), and over HTTP against an endpoint on a loopback port."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from endpoint_fixture import endpoint
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, ToolCall, ToolSpec
 from xiaoer.llm.openai_compat import OpenAICompatLLM, to_openai
@@ -23,23 +28,21 @@ def _chunk(
 
 
 class FakeClient:
-    """The SDK client's `post` as the LLM sends with it: the body, and the chunks back."""
+    """A `ChatStream`: the body the LLM sends, and the chunks back."""
 
     def __init__(self, chunks: list[Any]) -> None:
-        self.chunks = chunks
+        self.sent = chunks
         self.kwargs: dict[str, Any] = {}
 
-    async def post(self, path: str, *, body: dict[str, Any], **_: Any) -> AsyncIterator[Any]:
-        assert path == "/chat/completions"
+    async def chunks(self, body: dict[str, Any]) -> AsyncIterator[Any]:
         self.kwargs = body
+        for c in self.sent:
+            if isinstance(c, Exception):
+                raise c
+            yield c
 
-        async def gen() -> AsyncIterator[Any]:
-            for c in self.chunks:
-                if isinstance(c, Exception):
-                    raise c
-                yield c
-
-        return gen()
+    async def aclose(self) -> None:
+        pass
 
 
 def _llm(chunks: list[Any]) -> tuple[OpenAICompatLLM, FakeClient]:
@@ -135,33 +138,33 @@ def test_broken_native_arguments_are_repaired_but_a_cut_value_is_not_guessed() -
     assert _args("") == {} and _args("[1, 2]") == {}
 
 
+CHUNK = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+         "choices": [{"index": 0, "delta": {"content": "好的"}, "finish_reason": "stop"}]}  # fmt: skip
+
+
+def _sse(*events: str) -> bytes:
+    return "".join(f"{e}\n\n" for e in events).encode()
+
+
 async def test_the_request_on_the_wire_is_the_chat_completions_body() -> None:
-    """Sent with the SDK's `client.post` (not its typed `create`): the endpoint still gets the
-    plain chat-completions JSON, and the SDK still reads the stream back."""
-    import json
+    """The endpoint gets the plain chat-completions JSON with the key, and its event stream is
+    read back."""
+    sent: list[tuple[web.Request, dict[str, Any]]] = []
 
-    import httpx
-    from openai import AsyncOpenAI
+    async def handler(request: web.Request) -> web.Response:
+        sent.append((request, await request.json()))
+        body = _sse(f"data: {json.dumps(CHUNK)}", "data: [DONE]")
+        return web.Response(body=body, content_type="text/event-stream")
 
-    sent: list[httpx.Request] = []
-    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
-             "choices": [{"index": 0, "delta": {"content": "好的"}, "finish_reason": "stop"}]}  # fmt: skip
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
-        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
-
-    client = AsyncOpenAI(base_url="http://llm.test/v1", api_key="k", max_retries=0,
-                         http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))  # fmt: skip
-    llm = OpenAICompatLLM(base_url="http://llm.test/v1", model="m", client=client)
-    out = await llm.complete([ChatMessage("system", "你是店小二"), ChatMessage("user", "hi")],
-                             TOOLS, mode="call", max_tokens=64)  # fmt: skip
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m", api_key="k")
+        out = await llm.complete([ChatMessage("system", "你是店小二"), ChatMessage("user", "hi")],
+                                 TOOLS, mode="call", max_tokens=64)  # fmt: skip
+        await llm.aclose()
     assert out.content == "好的"
-    (request,) = sent
-    assert request.url.path == "/v1/chat/completions"
-    assert request.headers["authorization"] == "Bearer k"
-    body = json.loads(request.content)
+    ((request, body),) = sent
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["Authorization"] == "Bearer k"
     assert body == {
         "model": "m",
         "messages": [
@@ -175,3 +178,99 @@ async def test_the_request_on_the_wire_is_the_chat_completions_body() -> None:
         "tools": [t.openai() for t in TOOLS],
         "tool_choice": "required",
     }
+
+
+async def test_server_sent_events_are_read_as_the_format_has_them() -> None:
+    """`data:` with or without its space, comments (keep-alives) and other fields skipped, an
+    event's data split over lines joined, CRLF line ends, nothing read after `[DONE]`."""
+    chunk = {"choices": [{"index": 0, "delta": {"content": "您"}}]}
+    split = json.dumps({"choices": [{"index": 0, "delta": {"content": "好"}}]}, indent=1)
+    usage = {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
+    stream = _sse(
+        ": keep-alive",
+        f"event: message\nid: 1\ndata:{json.dumps(chunk)}",
+        "\n".join(f"data: {line}" for line in split.splitlines()),
+        f"data: {json.dumps(usage)}",
+        "data: [DONE]",
+        f"data: {json.dumps(chunk)}",
+    ).replace(b"\n", b"\r\n")
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=stream, content_type="text/event-stream")
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m")
+        out = await llm.complete([ChatMessage("user", "hi")], [])
+        await llm.aclose()
+    assert (out.content, out.tokens_in, out.tokens_out) == ("您好", 5, 2)
+
+
+async def test_an_unstreamed_completion_is_read_as_one_chunk() -> None:
+    """An endpoint that ignores `stream` and answers one JSON completion is still understood."""
+    message = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function",
+         "function": {"name": "get_order", "arguments": '{"order_id": "SO1"}'}}]}  # fmt: skip
+    whole = {"choices": [{"index": 0, "message": message}], "usage": {"prompt_tokens": 7}}
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.json_response(whole)
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m")
+        out = await llm.complete([ChatMessage("user", "查 SO1")], TOOLS)
+        await llm.aclose()
+    assert out.tool_calls == [ToolCall("c1", "get_order", {"order_id": "SO1"})]
+    assert out.tokens_in == 7
+
+
+async def test_a_busy_status_is_tried_once_more_and_then_an_upstream_error() -> None:
+    statuses = [503, 200, 500, 500, 400]
+    seen: list[int] = []
+
+    async def handler(_request: web.Request) -> web.Response:
+        seen.append(status := statuses[len(seen)])
+        if status != 200:
+            return web.json_response({"error": {"message": f"boom {status}"}}, status=status)
+        return web.Response(
+            body=_sse(f"data: {json.dumps(CHUNK)}"), content_type="text/event-stream"
+        )
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m")
+        assert (await llm.complete([ChatMessage("user", "hi")], [])).content == "好的"
+        with pytest.raises(UpstreamError, match="HTTP 500: .*boom 500"):
+            await llm.complete([ChatMessage("user", "hi")], [])
+        with pytest.raises(UpstreamError, match="HTTP 400"):  # not a busy status: not again
+            await llm.complete([ChatMessage("user", "hi")], [])
+        await llm.aclose()
+    assert seen == statuses
+
+
+async def test_an_error_mid_stream_and_a_refused_connection_are_upstream_errors() -> None:
+    async def handler(_request: web.Request) -> web.Response:
+        body = _sse(f"data: {json.dumps(CHUNK)}", 'data: {"error": {"message": "overloaded"}}')
+        return web.Response(body=body, content_type="text/event-stream")
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m")
+        with pytest.raises(UpstreamError, match="mid-stream: .*overloaded"):
+            await llm.complete([ChatMessage("user", "hi")], [])
+        await llm.aclose()
+    gone = OpenAICompatLLM(base_url=url, model="m")  # the server is closed: refused, twice
+    with pytest.raises(UpstreamError, match="LLM endpoint failed: Client"):
+        await gone.complete([ChatMessage("user", "hi")], [])
+    await gone.aclose()
+
+
+async def test_a_call_past_its_timeout_is_an_upstream_error() -> None:
+    async def handler(_request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(body=b"", content_type="text/event-stream")
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m", timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(UpstreamError, match="Timeout"):
+            await llm.complete([ChatMessage("user", "hi")], [])
+        assert time.monotonic() - started < 2  # not tried again: the deadline is the bound
+        await llm.aclose()

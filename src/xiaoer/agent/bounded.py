@@ -11,7 +11,7 @@
   answered there once that worker is gone.
 - **Deadline.** The whole turn (every LLM call, tool and guard in it) runs under `deadline_s`.
 - **Honest failure.** When the deadline passes, or the LLM fails (`UpstreamError`: an endpoint's
-  5xx, a connection error or timeout, a reply the SDK cannot read; the embedded model's own
+  5xx, a connection error or timeout, a reply that is not chat-completion JSON; the embedded model's own
   failures), after the shopper's message was stored: the shopper gets an apology in their
   language and the conversation is queued for a human (reason `unavailable`), stored as the
   ordinary assistant reply to that message (`meta.fallback`, `meta.unavailable`). A resend

@@ -1,5 +1,10 @@
 """Any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, Ollama, DashScope, DeepSeek,
-OpenAI…), streaming, through the `openai` SDK.
+OpenAI…), streaming, over aiohttp.
+
+The request is the plain chat-completions JSON and the answer its server-sent events, read as
+the JSON they are: no SDK builds typed requests or chunk models around them. The `openai` SDK
+did, and cost a turn worker a fifth of its CPU under load; aiohttp's C parser reads the same
+stream for a quarter of the CPU of the SDK over httpx (`xiaoer loadtest`, see README).
 
 Native tool calls are used when the server returns them; a model that writes its call as
 JSON text instead is parsed with the same tolerant parser as the embedded model.
@@ -7,15 +12,26 @@ JSON text instead is parsed with the same tolerant parser as the embedded model.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any, Protocol
 
+import aiohttp
+
+from xiaoer import __version__
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, Completion, Mode, OnText, ToolCall, ToolSpec
 from xiaoer.llm.loops import cut_repeats
 from xiaoer.llm.parse import calls_in_text, lenient_json, looks_like_call, new_call_id
+
+RETRIED = frozenset({408, 409, 429, 500, 502, 503, 504})
+"""Statuses a call is sent again for, once: the endpoint busy or restarting."""
+RETRY_PAUSE_S = 0.5
+ERROR_BODY = 2000
+"""Bytes of an error answer's body kept for the log."""
 
 
 def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
@@ -46,6 +62,120 @@ def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return out
 
 
+class ChatStream(Protocol):
+    """Where the chunks of a streamed chat completion come from (`SSEChat` on the wire)."""
+
+    def chunks(self, body: dict[str, Any]) -> AsyncGenerator[Any, None]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SSEChat:
+    """POST a chat-completions body to `{base_url}/chat/completions` and yield the chunks of
+    its event stream as decoded JSON. `timeout` bounds one call, connecting and reading its
+    whole stream included; a refused connection or a busy status (`RETRIED`) is tried once
+    more after `RETRY_PAUSE_S`, a call that timed out is not (it would only wait as long
+    again: the turn's deadline is the bound that counts). An endpoint that answers with one
+    JSON completion instead of a stream is read as a stream of one chunk."""
+
+    def __init__(self, base_url: str, *, api_key: str = "", timeout: float = 30.0) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.timeout = timeout
+        self.retries = 1
+        self.headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "User-Agent": f"xiaoer/{__version__}",
+        }
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        """One session (and its kept-alive connections) per event loop: a session cannot
+        outlive the loop it was made in, and tests run several."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=0),
+                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
+            )
+            self._loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = None
+
+    async def chunks(self, body: dict[str, Any]) -> AsyncGenerator[Any, None]:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        session = self._open()
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = await session.post(self.url, data=data, headers=self.headers)
+            except aiohttp.ClientConnectionError:
+                if last:
+                    raise
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            if response.status in RETRIED and not last:
+                response.release()
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            async with response:
+                if response.status != 200:
+                    said = (await response.content.read(ERROR_BODY)).decode("utf-8", "replace")
+                    raise UpstreamError(f"LLM endpoint failed: HTTP {response.status}: {said}")
+                if response.content_type == "application/json":
+                    yield _as_chunk(json.loads(await response.read()))
+                    return
+                async for chunk in _events(response.content):
+                    yield chunk
+            return
+
+
+async def _events(stream: aiohttp.StreamReader) -> AsyncIterator[Any]:
+    """The `data` of each server-sent event, decoded, until `[DONE]` or the stream ends; an
+    event that carries an `error` (some servers fail mid-stream so) is raised."""
+    lines: list[str] = []
+    while True:
+        raw = await stream.readline()
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if raw and line:
+            field, _, value = line.partition(":")
+            if field == "data":
+                lines.append(value[1:] if value.startswith(" ") else value)
+            continue  # comments (keep-alives), `event:`, `id:` and `retry:` are not needed
+        if lines:
+            data, lines = "\n".join(lines), []
+            if data == "[DONE]":
+                return
+            chunk = json.loads(data)
+            if isinstance(chunk, dict) and chunk.get("error"):
+                raise UpstreamError(f"LLM endpoint failed mid-stream: {chunk['error']}")
+            yield chunk
+        if not raw:
+            return
+
+
+def _as_chunk(completion: Any) -> Any:
+    """A whole (unstreamed) chat completion as the one chunk that would have streamed it."""
+    if not isinstance(completion, dict):
+        return completion
+    if completion.get("error"):
+        raise UpstreamError(f"LLM endpoint failed: {completion['error']}")
+    choices = [
+        {"index": c.get("index", 0), "delta": c.get("message") or {}}
+        for c in completion.get("choices") or []
+        if isinstance(c, dict)
+    ]
+    return {"choices": choices, "usage": completion.get("usage")}
+
+
 class OpenAICompatLLM:
     def __init__(
         self,
@@ -54,17 +184,16 @@ class OpenAICompatLLM:
         model: str,
         api_key: str = "",
         timeout: float = 30.0,
-        client: Any = None,
+        client: ChatStream | None = None,
     ) -> None:
-        """`timeout`: seconds for one call, connecting and reading included (the SDK's default
-        is 600); one retry on a connection error or a 5xx/429."""
-        from openai import AsyncOpenAI
-
+        """`timeout`: seconds for one call, connecting and reading included; one retry on a
+        refused connection or a busy status (`SSEChat`)."""
         self.name = model
         self.model = model
-        self.client = client or AsyncOpenAI(
-            base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=1
-        )
+        self.client = client or SSEChat(base_url, api_key=api_key, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
     async def complete(
         self,
@@ -75,7 +204,7 @@ class OpenAICompatLLM:
         max_tokens: int = 384,
         on_text: OnText | None = None,
     ) -> Completion:
-        kwargs: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai(messages),
             "max_tokens": max_tokens,
@@ -84,32 +213,17 @@ class OpenAICompatLLM:
             "stream_options": {"include_usage": True},
         }
         if tools and mode != "text":
-            kwargs["tools"] = [t.openai() for t in tools]
-            kwargs["tool_choice"] = "required" if mode == "call" else "auto"
+            body["tools"] = [t.openai() for t in tools]
+            body["tool_choice"] = "required" if mode == "call" else "auto"
         started = time.perf_counter()
         try:
-            stream = await self._stream(kwargs)
-            return await self._collect(stream, tools, on_text, started)
+            async with contextlib.aclosing(self.client.chunks(body)) as chunks:
+                return await self._collect(chunks, tools, on_text, started)
         except UpstreamError:
             raise
-        except Exception as exc:  # the SDK's many error types become one clear upstream error
-            raise UpstreamError(f"LLM endpoint failed: {type(exc).__name__}: {exc}") from exc
-
-    async def _stream(self, body: dict[str, Any]) -> Any:
-        """`chat.completions.create(**body)` without the SDK's walk of the request through its
-        typed parameters: the body here is plain JSON already, and the walk cost 40% of the
-        client's CPU per call with a shop's prompt and tools (`client.post` is the SDK's own
-        way to send a body as it is). The chunks come back as the JSON they are (`object`),
-        not built into the SDK's models: building them was a fifth of the rest."""
-        from openai import AsyncStream
-
-        return await self.client.post(
-            "/chat/completions",
-            body=body,
-            cast_to=object,
-            stream=True,
-            stream_cls=AsyncStream[object],
-        )
+        except Exception as exc:  # refused, reset, timed out, not JSON: one clear upstream error
+            what = type(exc).__name__
+            raise UpstreamError(f"LLM endpoint failed: {what}: {exc}".rstrip(": ")) from exc
 
     async def _collect(
         self, stream: Any, tools: Sequence[ToolSpec], on_text: OnText | None, started: float
