@@ -180,6 +180,29 @@ async def test_the_request_on_the_wire_is_the_chat_completions_body() -> None:
     }
 
 
+async def test_one_connection_serves_call_after_call() -> None:
+    """The stream is read to its end after `[DONE]`, so the connection is kept (one left
+    unread is closed, and every call would open another)."""
+    peers: list[Any] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for event in (f"data: {json.dumps(CHUNK)}", "data: [DONE]"):
+            await response.write(_sse(event))
+        await asyncio.sleep(0.05)  # the body's end comes after `[DONE]`, as over a network
+        await response.write_eof()
+        return response
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m")
+        for _ in range(3):
+            assert (await llm.complete([ChatMessage("user", "hi")], [])).content == "好的"
+        await llm.aclose()
+    assert len(peers) == 3 and None not in peers and len(set(peers)) == 1
+
+
 async def test_server_sent_events_are_read_as_the_format_has_them() -> None:
     """`data:` with or without its space, comments (keep-alives) and other fields skipped, an
     event's data split over lines joined, CRLF line ends, nothing read after `[DONE]`."""

@@ -30,6 +30,7 @@ from xiaoer.llm.parse import calls_in_text, lenient_json, looks_like_call, new_c
 RETRIED = frozenset({408, 409, 429, 500, 502, 503, 504})
 """Statuses a call is sent again for, once: the endpoint busy or restarting."""
 RETRY_PAUSE_S = 0.5
+DRAIN_S = 1.0
 ERROR_BODY = 2000
 """Bytes of an error answer's body kept for the log."""
 
@@ -153,6 +154,7 @@ async def _events(stream: aiohttp.StreamReader) -> AsyncIterator[Any]:
         if lines:
             data, lines = "\n".join(lines), []
             if data == "[DONE]":
+                await _drain(stream)
                 return
             chunk = json.loads(data)
             if isinstance(chunk, dict) and chunk.get("error"):
@@ -160,6 +162,15 @@ async def _events(stream: aiohttp.StreamReader) -> AsyncIterator[Any]:
             yield chunk
         if not raw:
             return
+
+
+async def _drain(stream: aiohttp.StreamReader) -> None:
+    """Read what follows `[DONE]` (a blank line, the end of the chunked body) so that the
+    connection is kept for the next call: one left unread is closed. A server that keeps the
+    stream open past `[DONE]` is not waited for longer than `DRAIN_S`."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            await stream.read()
 
 
 def _as_chunk(completion: Any) -> Any:
