@@ -2,7 +2,8 @@
 
 With `XIAOER_QUEUE=redis` (and `XIAOER_REDIS_URL`) an API worker does not run turns itself.
 `QueuedTurns.turn` — the same call the API makes on `BoundedTurns` in one process — puts the
-turn on an **arq** queue and relays its events back from a Redis pub/sub channel of its own:
+turn on an **arq** queue and relays its events back from a Redis pub/sub channel of its own
+(`Subscriber`: one connection per API process for all of them):
 `accepted`, `queued` (in line for the worker's model slots), `tool_call`, `tool_result`,
 `delta`, then `done` with the result, or `error` with the refusal (a `XiaoerError` by name,
 with its message; the API answers it with the same 4xx as in one process). The API's
@@ -36,8 +37,8 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from arq import create_pool
@@ -45,6 +46,8 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.jobs import Job, JobStatus
 from arq.worker import Worker
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from xiaoer.agent.bounded import holding
@@ -153,6 +156,103 @@ class Pace:
         return (finished - before) / (now - then)
 
 
+class Subscriber:
+    """The turns' event channels an API process waits on, over one Redis pub/sub connection.
+
+    A turn subscribes its job's channel and unsubscribes once it has its answer: two commands
+    on a connection kept open. A pub/sub of its own per turn opened a connection and closed it
+    again each time (with its handshake: three more round trips). One reader dispatches what
+    arrives to the turns waiting on its channel (a resend that joins a job waits on the same
+    one). A lost connection fails every turn waiting on it, as connections of their own would
+    have failed them (the shopper's resend with the same `client_key` gets the answer), and
+    the next turn opens another."""
+
+    def __init__(self, redis: Callable[[], Awaitable[ArqRedis]]) -> None:
+        self._redis = redis
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: dict[str, list[asyncio.Queue[Any]]] = {}
+        self._opening = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def channel(self, name: str) -> AsyncIterator[asyncio.Queue[Any]]:
+        """The queue `name`'s messages arrive on (their data), subscribed before it is given;
+        a `_Lost` in it when the connection went."""
+        pubsub = self._pubsub or await self._open()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        waiting = self._waiting.setdefault(name, [])
+        waiting.append(queue)
+        try:
+            if len(waiting) == 1:
+                try:
+                    await pubsub.subscribe(name)
+                except (RedisError, OSError) as exc:
+                    await self._lost(pubsub, exc)
+                    raise
+            yield queue
+        finally:
+            waiting.remove(queue)
+            if not waiting and self._waiting.get(name) is waiting:
+                del self._waiting[name]
+                if self._pubsub is pubsub:
+                    with contextlib.suppress(RedisError, OSError):  # the reader hears of it
+                        await pubsub.unsubscribe(name)
+
+    async def _open(self) -> PubSub:
+        """The connection, opened once (turns arriving together would each open one, and
+        subscribe on whichever was opened last) with its reader."""
+        async with self._opening:
+            if self._pubsub is None:
+                pubsub = (await self._redis()).pubsub()
+                await pubsub.connect()
+                self._pubsub = pubsub
+                self._reader = asyncio.create_task(self._read(pubsub))
+            return self._pubsub
+
+    async def _read(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is None:
+                    continue
+                channel = message["channel"]
+                name = channel.decode() if isinstance(channel, bytes) else str(channel)
+                for queue in self._waiting.get(name, ()):
+                    queue.put_nowait(message["data"])
+        except Exception as exc:  # the connection went (or the server said something odd)
+            await self._lost(pubsub, exc)
+
+    async def _lost(self, pubsub: PubSub, exc: BaseException) -> None:
+        if self._pubsub is not pubsub:
+            return  # already replaced
+        log.warning("lost the turns' event channel: %s", exc)
+        self._pubsub, self._reader = None, None
+        waiting, self._waiting = self._waiting, {}
+        for queues in waiting.values():
+            for queue in queues:
+                queue.put_nowait(_Lost(str(exc)))
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+
+    async def close(self) -> None:
+        reader, pubsub = self._reader, self._pubsub
+        self._pubsub, self._reader = None, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+
+
+@dataclass(frozen=True)
+class _Lost:
+    """In a turn's queue: the connection its events came on is gone."""
+
+    why: str
+
+
 class QueuedTurns:
     """The API's side: `turn` with the signature of `BoundedTurns.turn`, run by a worker.
 
@@ -168,6 +268,7 @@ class QueuedTurns:
         self.hold_after = hold_after
         self.pace = Pace()
         self._pool: ArqRedis | None = None
+        self.events = Subscriber(self.pool)
 
     async def pool(self) -> ArqRedis:
         if self._pool is None:
@@ -181,6 +282,7 @@ class QueuedTurns:
         return int(await (await self.pool()).zcard(QUEUE))
 
     async def close(self) -> None:
+        await self.events.close()
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
@@ -207,28 +309,23 @@ class QueuedTurns:
             "conversation_id": conversation_id, "client_key": key, "job": job,
             "watched": watching,
         }  # fmt: skip
-        channel = pool.pubsub()
-        await channel.subscribe(CHANNEL.format(job=job))  # before the job can publish
-        try:
-            joined = False
+        async with self.events.channel(CHANNEL.format(job=job)) as heard:  # before it publishes
+            if await pool.enqueue_job("run_turn", payload, _job_id=job) is not None:
+                return await self._relay(pool, heard, job, english(text), emit)
+            status = await Job(job, pool, _queue_name=QUEUE).status()
+            if status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
+                # the same message, waiting or being answered: its answer, replayed
+                result = await self._relay(pool, heard, job, english(text), emit)
+                return replace(result, replayed=True)
+        # answered a moment ago (its result kept): a fresh job replays it
+        job = payload["job"] = f"{job}:{uuid.uuid4().hex[:8]}"
+        async with self.events.channel(CHANNEL.format(job=job)) as heard:
             if await pool.enqueue_job("run_turn", payload, _job_id=job) is None:
-                status = await Job(job, pool, _queue_name=QUEUE).status()
-                if status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
-                    joined = True  # the same message, waiting or being answered: its answer
-                else:  # answered a moment ago (its result kept): a fresh job replays it
-                    await channel.unsubscribe()
-                    job = payload["job"] = f"{job}:{uuid.uuid4().hex[:8]}"
-                    await channel.subscribe(CHANNEL.format(job=job))
-                    if await pool.enqueue_job("run_turn", payload, _job_id=job) is None:
-                        raise Unavailable("the turn could not be queued; send it again")
-            result = await self._relay(pool, channel, job, english(text), emit)
-        finally:
-            await channel.unsubscribe()
-            await channel.aclose()
-        return replace(result, replayed=True) if joined else result
+                raise Unavailable("the turn could not be queued; send it again")
+            return await self._relay(pool, heard, job, english(text), emit)
 
     async def _relay(
-        self, pool: ArqRedis, channel: Any, job: str, en: bool, emit: Emit
+        self, pool: ArqRedis, events: asyncio.Queue[Any], job: str, en: bool, emit: Emit
     ) -> TurnResult:
         loop = asyncio.get_running_loop()
         since = loop.time()
@@ -238,7 +335,9 @@ class QueuedTurns:
             wait = (
                 left if heard or told else min(left, max(since + self.hold_after - loop.time(), 0))
             )
-            message = await channel.get_message(ignore_subscribe_messages=True, timeout=wait)
+            message = await _next(events, wait)
+            if isinstance(message, _Lost):
+                raise RedisConnectionError(f"lost the turn's events: {message.why}")
             if message is None:
                 if not heard and not told and loop.time() - since >= self.hold_after:
                     ahead = await self._ahead(pool, job)
@@ -246,7 +345,7 @@ class QueuedTurns:
                     told = True
                 continue
             heard = True
-            event = json.loads(message["data"])
+            event = json.loads(message)
             kind, data = event["type"], event["data"]
             if kind == "done":
                 result = _result(data)
@@ -278,6 +377,17 @@ class QueuedTurns:
             return 0
         taken = await pool.zcount(TAKEN, "-inf", f"({score}")
         return max(rank - taken, 0)
+
+
+async def _next(events: asyncio.Queue[Any], wait: float) -> Any:
+    """The next item on `events`, or None after `wait` seconds without one."""
+    if not events.empty():
+        return events.get_nowait()
+    try:
+        async with asyncio.timeout(wait):
+            return await events.get()
+    except TimeoutError:
+        return None
 
 
 async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
