@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -95,6 +96,8 @@ class Runtime:
     reads: async_sessionmaker[AsyncSession] = field(init=False)
     """Sessions that only read (`store.db.readers`)."""
     catalogs: Catalogs = field(default_factory=Catalogs)
+    _policies: dict[str, tuple[Any, ShopPolicy]] = field(default_factory=dict)
+    """Each shop's policy as last validated, with the data it came from."""
     """The product lists searches rank, kept while each shop's catalogue is unchanged."""
 
     def __post_init__(self) -> None:
@@ -167,7 +170,12 @@ class Runtime:
         else:
             async with self.reads() as s:
                 data = await ShopRepository(s).policy_data(shop_id)
-        return parse_policy(data, source=f"shop {shop_id} policy")
+        kept = self._policies.get(shop_id)
+        if kept is not None and kept[0] == data:
+            return kept[1]  # validated once while it is unchanged (a model is frozen)
+        policy = parse_policy(data, source=f"shop {shop_id} policy")
+        self._policies[shop_id] = (data, policy)
+        return policy
 
     async def replay_policy(
         self,

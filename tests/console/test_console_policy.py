@@ -21,6 +21,8 @@ async def test_the_owner_checks_publishes_and_rolls_back(
     console: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     before = (await runtime.policy("mini")).refund.auto_limit
+    # validated once while unchanged (each turn asks), and again once published anew, below
+    assert await runtime.policy("mini") is await runtime.policy("mini")
     await login(console, "boss")
     page = await console.get(POLICY)
     assert page.status_code == 200
