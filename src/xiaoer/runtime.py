@@ -45,6 +45,11 @@ from xiaoer.store.repositories import ShopRepository
 log = logging.getLogger(__name__)
 
 
+TURN_SLOTS = 16
+"""The fewest turns a process works on at once when `XIAOER_TURN_SLOTS` is not set (the
+embedded model makes one call at a time; its turns wait for it in line, told their place)."""
+
+
 def make_clock(frozen: datetime | None) -> Callable[[], datetime]:
     if frozen is not None:
         return lambda: frozen
@@ -228,9 +233,8 @@ class Runtime:
         """Shopper turns as the API runs them: once per `client_key`, within the deadline
         (`XIAOER_TURN_DEADLINE`), an apology and a human when the model cannot answer."""
         if self._turns is None:
-            self._turns = BoundedTurns(
-                self.assistant(), self.settings.deadline_s, LLMGate(self.settings.turn_slots)
-            )
+            slots = self.settings.turn_slots or max(TURN_SLOTS, self.gated().gate.slots)
+            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, LLMGate(slots))
         return self._turns
 
     def inbox(self) -> Inbox:
