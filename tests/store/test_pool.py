@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -86,8 +87,8 @@ async def test_the_pool_keeps_the_configured_connections_open_between_bursts(
     postgres_url: str, tmp_path: Path
 ) -> None:
     """`XIAOER_DB_POOL` connections stay open when a burst of that many is given back (the
-    default of five kept, and the server closed, every connection past them), and as many
-    again are opened when the pool is all in use."""
+    default of five kept, and the server closed, every connection past them), and no more
+    are opened: past them a connection waits for one given back."""
     import asyncio
 
     engine = db.make_engine(await fresh_database(postgres_url, tmp_path.name), pool=4)
@@ -104,8 +105,20 @@ async def test_the_pool_keeps_the_configured_connections_open_between_bursts(
 
         first = await burst(4)
         assert len(first) == 4 and await burst(4) == first  # kept, not opened again
-        wider = await burst(8)  # four past the pool: opened, then closed when given back
-        assert len(wider) == 8 and first <= wider
-        assert await burst(4) <= wider and engine.sync_engine.pool.checkedin() == 4
+        held = [await engine.connect() for _ in range(4)]
+
+        async def connect() -> Any:
+            return await engine.connect()
+
+        fifth = asyncio.create_task(connect())  # past the pool: waits, opens nothing
+        await asyncio.sleep(0.3)
+        assert not fifth.done() and engine.sync_engine.pool.checkedout() == 4
+        await held[0].close()
+        conn = await asyncio.wait_for(fifth, 5)  # the one given back
+        pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        await conn.close()
+        for c in held[1:]:
+            await c.close()
+        assert pid in first and engine.sync_engine.pool.checkedin() == 4
     finally:
         await engine.dispose()

@@ -34,9 +34,10 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool: int = 10) -> AsyncEngine:
-    """`pool`: on PostgreSQL, the connections kept open (`XIAOER_DB_POOL`), and as many more
-    opened when they are all in use and closed when given back."""
+def make_engine(url: str, *, pool: int = 20) -> AsyncEngine:
+    """`pool`: on PostgreSQL, the connections kept open (`XIAOER_DB_POOL`), and never more: when
+    all are in use a session waits for one (up to 30 s) instead of opening another, which the
+    server would start a process for and the pool close again when it is given back."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -45,7 +46,7 @@ def make_engine(url: str, *, pool: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_async_engine(url, pool_size=pool, max_overflow=pool)
+    engine = create_async_engine(url, pool_size=pool, max_overflow=0)
     event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
     event.listen(engine.sync_engine.pool, "checkout", _ping_postgres)
     return engine
