@@ -285,6 +285,17 @@ async def test_an_error_mid_stream_and_a_refused_connection_are_upstream_errors(
     await gone.aclose()
 
 
+async def test_a_page_that_is_no_event_stream_is_an_upstream_error() -> None:
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>502 Bad Gateway</html>\n", content_type="text/html")
+
+    async with endpoint(handler) as url:
+        llm = OpenAICompatLLM(base_url=url, model="m")
+        with pytest.raises(UpstreamError, match="no server-sent event"):
+            await llm.complete([ChatMessage("user", "hi")], [])
+        await llm.aclose()
+
+
 async def test_a_call_past_its_timeout_is_an_upstream_error() -> None:
     async def handler(_request: web.Request) -> web.Response:
         await asyncio.sleep(5)

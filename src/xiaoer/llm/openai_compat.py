@@ -141,8 +141,10 @@ class SSEChat:
 
 async def _events(stream: aiohttp.StreamReader) -> AsyncIterator[Any]:
     """The `data` of each server-sent event, decoded, until `[DONE]` or the stream ends; an
-    event that carries an `error` (some servers fail mid-stream so) is raised."""
+    event that carries an `error` (some servers fail mid-stream so) is raised, and so is a
+    body with no event at all (a proxy's page, say)."""
     lines: list[str] = []
+    seen = False
     while True:
         raw = await stream.readline()
         line = raw.decode("utf-8").rstrip("\r\n")
@@ -152,7 +154,7 @@ async def _events(stream: aiohttp.StreamReader) -> AsyncIterator[Any]:
                 lines.append(value[1:] if value.startswith(" ") else value)
             continue  # comments (keep-alives), `event:`, `id:` and `retry:` are not needed
         if lines:
-            data, lines = "\n".join(lines), []
+            data, lines, seen = "\n".join(lines), [], True
             if data == "[DONE]":
                 await _drain(stream)
                 return
@@ -161,6 +163,8 @@ async def _events(stream: aiohttp.StreamReader) -> AsyncIterator[Any]:
                 raise UpstreamError(f"LLM endpoint failed mid-stream: {chunk['error']}")
             yield chunk
         if not raw:
+            if not seen:
+                raise UpstreamError("the endpoint's answer had no server-sent event in it")
             return
 
 
