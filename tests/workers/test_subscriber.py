@@ -94,3 +94,18 @@ async def test_a_lost_connection_fails_the_waiting_turns_and_not_the_next(
 
 async def _ready(client: Redis) -> Redis:
     return client
+
+
+async def test_redis_unreachable_is_a_redis_error_and_nothing_is_kept() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from xiaoer.bench.servers import free_port
+
+    nowhere = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    events = Subscriber(lambda: _ready(nowhere))
+    for _ in range(2):  # and again: not a half-open connection from the first try
+        with pytest.raises(RedisConnectionError):
+            async with events.channel("t:nowhere"):
+                raise AssertionError("unreachable")
+    await events.close()
+    await nowhere.aclose()

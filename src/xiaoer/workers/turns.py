@@ -204,7 +204,12 @@ class Subscriber:
         async with self._opening:
             if self._pubsub is None:
                 pubsub = (await self._redis()).pubsub()
-                await pubsub.connect()
+                try:
+                    await pubsub.connect()
+                except BaseException:
+                    with contextlib.suppress(Exception):  # its connection back to the pool
+                        await pubsub.aclose()
+                    raise
                 self._pubsub = pubsub
                 self._reader = asyncio.create_task(self._read(pubsub))
             return self._pubsub
