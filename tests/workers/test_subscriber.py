@@ -59,11 +59,21 @@ async def test_twenty_turns_hear_their_own_channels_over_one_connection(
     assert await connections() == 0
 
 
-async def test_a_resend_joining_a_turn_hears_it_too_and_keeps_it_subscribed(
-    redis: Redis, redis_url: str
-) -> None:
+@pytest.fixture
+async def events(redis_url: str) -> AsyncIterator[Subscriber]:
+    """A subscriber over a Redis client of its own, both closed after."""
     own = Redis.from_url(redis_url)
-    events = Subscriber(lambda: _ready(own))
+    subscriber = Subscriber(lambda: _ready(own))
+    try:
+        yield subscriber
+    finally:
+        await subscriber.close()
+        await own.aclose()
+
+
+async def test_a_resend_joining_a_turn_hears_it_too_and_keeps_it_subscribed(
+    redis: Redis, events: Subscriber
+) -> None:
     async with events.channel("t:join") as first:
         async with events.channel("t:join") as second:
             await redis.publish("t:join", "accepted")
@@ -71,15 +81,11 @@ async def test_a_resend_joining_a_turn_hears_it_too_and_keeps_it_subscribed(
         assert await _subscribed(redis, "t:join") == 1  # the first still waits on it
         await redis.publish("t:join", "done")
         assert await _get(first) == b"done"
-    await events.close()
-    await own.aclose()
 
 
 async def test_a_lost_connection_fails_the_waiting_turns_and_not_the_next(
-    redis: Redis, redis_url: str
+    redis: Redis, events: Subscriber
 ) -> None:
-    own = Redis.from_url(redis_url)
-    events = Subscriber(lambda: _ready(own))
     async with events.channel("t:lost") as waiting:
         killed = await redis.client_kill_filter(_type="pubsub")
         assert killed >= 1
@@ -88,8 +94,6 @@ async def test_a_lost_connection_fails_the_waiting_turns_and_not_the_next(
     async with events.channel("t:after") as after:  # a new connection
         await redis.publish("t:after", "answer")
         assert await _get(after) == b"answer"
-    await events.close()
-    await own.aclose()
 
 
 async def _ready(client: Redis) -> Redis:
