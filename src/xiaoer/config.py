@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     the CPU serves, more at once only make every turn slower. 0: as many as the process makes
     model calls at once (`llm_slots`), at least 16 — a turn waiting for a turn slot cannot use
     a free model slot: with an endpoint's 32 model slots and 16 turn slots, half of them stayed
-    idle while shoppers were held (`xiaoer loadtest`, 1,000 conversations: overhead p99 6.1 s,
-    1,100 messages held; at 32 turn slots 1.3 s, none held)."""
+    idle while shoppers were held (`xiaoer loadtest`, 1,000 conversations: answer p95 31–34 s,
+    1,100 messages held; at 32 turn slots 2.4–3.9 s, none held)."""
     hold_after: float = 3.0
     """Seconds a JSON request waits in line for the model before it is answered with the
     holding reply and its place in line (202); the turn goes on and a resend with the same

@@ -101,9 +101,9 @@ class Runtime:
     reads: async_sessionmaker[AsyncSession] = field(init=False)
     """Sessions that only read (`store.db.readers`)."""
     catalogs: Catalogs = field(default_factory=Catalogs)
+    """The product lists searches rank, kept while each shop's catalogue is unchanged."""
     _policies: dict[str, tuple[Any, ShopPolicy]] = field(default_factory=dict)
     """Each shop's policy as last validated, with the data it came from."""
-    """The product lists searches rank, kept while each shop's catalogue is unchanged."""
 
     def __post_init__(self) -> None:
         self.reads = readers(self.engine)
