@@ -1,14 +1,16 @@
-"""The LLM gate: at most `slots` calls at a time, the rest in line first come first served; a
-waiting call's turn hears where it stands and when it goes ahead; a call cancelled in line
-leaves it, and a slot handed to a call cancelled at that moment is not lost."""
+"""The LLM gate: at most `slots` calls at a time, the rest in line first come first served —
+or, inside turns, the oldest turn's calls first; a waiting call's turn hears where it stands
+and when it goes ahead; a call cancelled in line leaves it, and a slot handed to a call
+cancelled at that moment is not lost."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from xiaoer.llm.gate import GatedLLM, LLMGate, Ticket, waiting_hook
+from xiaoer.llm.gate import GatedLLM, LLMGate, Ticket, turn_began, waiting_hook
 from xiaoer.llm.scripted import ScriptedLLM, say
 
 
@@ -52,6 +54,48 @@ async def test_calls_beyond_the_slots_wait_in_line_first_come_first_served() -> 
     await asyncio.gather(*tasks)
     assert order == ["a", "b", "c", "d", "e"] and (gate.busy, gate.waiting) == (0, 0)
     assert all(len(told[n].admitted) == 1 and told[n].admitted[0] >= 0.04 for n in "cde")
+
+
+async def test_a_turns_later_call_waits_behind_older_turns_only() -> None:
+    """Turns a, b, c began in that order; c asks first, then b, then a's second call: a's goes
+    first, then b's, then c's — and the place each is told counts only the older turns'."""
+    gate, release, order = LLMGate(1), asyncio.Event(), []
+    told = {n: Told() for n in "abc"}
+
+    async def call(name: str, began: float) -> None:
+        turn_began.set(began)  # this task's own context, as `BoundedTurns` sets it per turn
+        await _hold(gate, release, order, name, told[name])
+
+    async with gate.slot():  # this test holds the one slot: everything else waits
+        tasks = []
+        for name, began in (("c", 30.0), ("b", 20.0), ("a", 10.0)):
+            tasks.append(asyncio.create_task(call(name, began)))
+            await asyncio.sleep(0.01)
+        assert [told[n].queued for n in "cba"] == [[0], [0], [0]]  # each went to the front
+        assert [told[n].ticket.ahead for n in "abc" if told[n].ticket] == [0, 1, 2]
+        release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["a", "b", "c"] and (gate.busy, gate.waiting) == (0, 0)
+
+
+async def test_calls_outside_turns_keep_their_order_among_the_turns() -> None:
+    """A call with no turn is placed by when it asked: behind the turns begun before it."""
+    gate, release, order = LLMGate(1), asyncio.Event(), []
+
+    async def in_turn(name: str, began: float) -> None:
+        turn_began.set(began)
+        await _hold(gate, release, order, name)
+
+    async with gate.slot():
+        now = time.monotonic()  # the gate's clock
+        tasks = [asyncio.create_task(_hold(gate, release, order, "plain"))]
+        await asyncio.sleep(0.01)
+        tasks.append(asyncio.create_task(in_turn("newer", now + 60)))
+        tasks.append(asyncio.create_task(in_turn("older", now - 60)))
+        await asyncio.sleep(0.01)
+        release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["older", "plain", "newer"]
 
 
 async def test_a_call_cancelled_in_line_leaves_it_and_one_handed_a_slot_gives_it_back() -> None:

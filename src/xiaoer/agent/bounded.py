@@ -39,7 +39,7 @@ from xiaoer.agent.instructions import english
 from xiaoer.domain.errors import NotFound, Unavailable, UpstreamError
 from xiaoer.domain.tracing import span
 from xiaoer.guard.input import check_input
-from xiaoer.llm.gate import LLMGate, Ticket, waiting_hook
+from xiaoer.llm.gate import LLMGate, Ticket, turn_began, waiting_hook
 from xiaoer.store.repositories import ConversationRepository, HandoffRepository, ShopRepository
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ class BoundedTurns:
             await emit(event)
 
         hook = waiting_hook.set(line)
+        began = turn_began.set(time.monotonic())  # its calls go before newer turns' calls
         traced = span("xiaoer.turn", **{"shop.id": shop_id, "conversation.id": conversation_id})
         try:
             with traced as turn_span:
@@ -176,6 +177,7 @@ class BoundedTurns:
             if holding_slot and self.gate is not None:
                 self.gate.release()
             waiting_hook.reset(hook)
+            turn_began.reset(began)
             line.close()
 
     async def _apologise(

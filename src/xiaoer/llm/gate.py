@@ -1,5 +1,5 @@
 """Backpressure: at most `slots` model calls at a time in one process; the others wait in line,
-first come first served, and the turn that waits can tell its shopper where they stand.
+the oldest turn's first, and the turn that waits can tell its shopper where they stand.
 
 An endpoint has a capacity (its replicas, its rate limit), and the embedded model serves one
 call at a time. Past that, more calls at once do not finish sooner: they all get slower, every
@@ -12,13 +12,23 @@ deadline.
 The same gate bounds the turns a process works on at once (`agent/bounded.py`, after each
 message is stored): past what the CPU can do, more turns at once only make every turn slower,
 until all of them miss their deadline.
+
+The line is ordered by when each call's turn began (`turn_began`), not by when the call asked:
+a turn makes two or three calls, and with the calls served as they ask, a turn's second call
+waited behind every newer turn's first, so that under load every turn took as long as the
+line, the oldest included. Served by their turns' age, the turns finish in the order they came
+and each waits about as long as it would have for a whole turn at a time — while a process may
+work on more turns than it has model slots (one of them between two calls, reading the
+database or checking a reply, leaves its model slot to a waiting one). A call outside a turn
+is placed by when it asked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -27,7 +37,7 @@ from typing import Any, Protocol
 from xiaoer.domain.tracing import span
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolSpec
 
-__all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "waiting_hook"]
+__all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "turn_began", "waiting_hook"]
 
 SLOTS = 32
 """Calls at a time for a model that does not say how many it serves (`serves_at_once`): an
@@ -45,16 +55,28 @@ class Waiter(Protocol):
 waiting_hook: ContextVar[Waiter | None] = ContextVar("xiaoer_llm_waiting_hook", default=None)
 """Set by a turn (`agent/bounded.py`) for the model calls it makes; None: wait silently."""
 
+turn_began: ContextVar[float | None] = ContextVar("xiaoer_llm_turn_began", default=None)
+"""When the current turn began (`time.monotonic()`), set by the turn (`agent/bounded.py`): its
+calls wait behind those of the turns begun before it. None: the call's own time of asking."""
+
+_order = itertools.count()
+
 
 class Ticket:
     """A call's place in line."""
 
-    __slots__ = ("_gate", "_ready", "since")
+    __slots__ = ("_gate", "_ready", "key", "since")
 
     def __init__(self, gate: LLMGate) -> None:
         self._gate = gate
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.since = time.monotonic()
+        began = turn_began.get()
+        self.key = (self.since if began is None else began, next(_order))
+        """Its place: its turn's beginning (or its own asking), ties in the order they asked."""
+
+    def __lt__(self, other: Ticket) -> bool:
+        return self.key < other.key
 
     @property
     def ahead(self) -> int:
@@ -84,7 +106,8 @@ class LLMGate:
             raise ValueError("an LLM gate needs at least one slot")
         self.slots = slots
         self.busy = 0
-        self._line: deque[Ticket] = deque()
+        self._line: list[Ticket] = []
+        """The waiting calls, oldest turn first (`Ticket.key`)."""
         self.pace_s: float | None = None
         """Seconds between slots handed over while calls wait (a moving average): how fast
         the line moves."""
@@ -114,7 +137,7 @@ class LLMGate:
 
     async def _wait(self) -> None:
         ticket = Ticket(self)
-        self._line.append(ticket)
+        bisect.insort(self._line, ticket)
         hook = waiting_hook.get()
         try:
             if hook is not None:
@@ -135,7 +158,7 @@ class LLMGate:
 
     def _release(self) -> None:
         while self._line:
-            ticket = self._line.popleft()
+            ticket = self._line.pop(0)
             if not ticket._ready.done():
                 ticket._ready.set_result(None)
                 self._moved()
