@@ -584,6 +584,14 @@ async def loadtest(
         ("latency p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["latency_ms"].values())),
         ("overhead p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["overhead_ms"].values())),
         (
+            "… waiting for slots p50/p95/p99 ms",
+            lambda r: "/".join(str(v) for v in r["waited_ms"].values()),
+        ),
+        (
+            "… the rest p50/p95/p99 ms",
+            lambda r: "/".join(str(v) for v in r["overhead_less_waits_ms"].values()),
+        ),
+        (
             "first answer p50/p95/p99 ms",
             lambda r: "/".join(str(v) for v in r["first_answer_ms"].values()),
         ),

@@ -148,6 +148,10 @@ async def test_time_in_line_does_not_count_against_the_deadline(tmp_path: Path) 
         # the last waited 3 s in line, past the deadline, and is answered all the same
         assert [r.status_code for r in replies] == [200] * 4
         assert [r.json()["fallback"] for r in replies] == [False] * 4
+        # each answer says how long its turn waited in line: none, then about 1, 2 and 3 s
+        waited = sorted(r.json()["waited_ms"] for r in replies)
+        assert waited[0] < 100 and [w // 900 for w in waited[1:]] == [1, 2, 3]
+        assert all(r.json()["latency_ms"] >= r.json()["waited_ms"] for r in replies)
 
 
 async def test_turns_beyond_the_turn_slots_wait_in_line_after_their_message_is_stored(

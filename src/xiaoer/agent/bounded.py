@@ -140,7 +140,9 @@ class BoundedTurns:
 
         async def watch(event: Event) -> None:
             nonlocal accepted, holding_slot
-            if isinstance(event, Accepted):
+            if isinstance(event, TurnResult):
+                event.waited_ms = round(line.waited_s * 1000)
+            elif isinstance(event, Accepted):
                 accepted = line.accepted = event
                 await emit(event)
                 if self.gate is not None:  # the message is stored: now wait for a turn slot
@@ -255,6 +257,8 @@ class _Line:
         self.deadline: asyncio.Timeout | None = None
         self.accepted: Accepted | None = None
         self.last: Queued | None = None
+        self.waited_s = 0.0
+        """How long the turn has waited in line, all its waits together."""
         self._left: float | None = None
         self._refresher: asyncio.Task[None] | None = None
 
@@ -265,7 +269,8 @@ class _Line:
         await self._tell(holding(ticket.ahead, en=self.en, eta_s=ticket.eta_s))
         self._refresher = asyncio.create_task(self._refresh(ticket))
 
-    async def admitted(self, _waited_s: float) -> None:
+    async def admitted(self, waited_s: float) -> None:
+        self.waited_s += waited_s
         self.close()
         if self.deadline is not None and self._left is not None:
             self.deadline.reschedule(asyncio.get_running_loop().time() + self._left)

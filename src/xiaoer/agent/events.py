@@ -90,6 +90,10 @@ class TurnResult:
     """Time the output guard added to the turn (its checks, the judge, any rewrite)."""
     handoff: dict[str, Any] | None = None
     """Set when the conversation is (or was just) queued for a human: id, reason, status, …"""
+    waited_ms: int = 0
+    """Of `latency_ms`, the time the turn waited in line: for one of its process's turn slots
+    and for the model's slots (`llm/gate.py`) — the capacity the shop gave the model, not the
+    turn's own work."""
     type: str = "done"
 
     def public(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ answers with these events, in this order:
 |               | `reset: true` means this text replaces every delta before it (the whole   |
 |               | reply failed a check a sentence alone passed, and was rewritten)          |
 | `done`        | the full turn result: `{reply, conversation_id, message_id, tool_calls,   |
-|               | llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, fallback, …}`     |
+|               | llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, waited_ms,        |
+|               | fallback, …}` (`waited_ms`: of the latency, the time spent in line)      |
 | `error`       | `{type, message}` — the turn failed; the shopper's message stays stored  |
 
 A request refused before the turn starts (bad token, another shopper's conversation, the rate
