@@ -69,6 +69,7 @@ async def test_a_turn_is_counted_timed_and_its_tokens_added(
     assert value(text, "xiaoer_turns_total", outcome="answered") == 1
     assert value(text, "xiaoer_turn_duration_seconds_count") == 1
     assert value(text, "xiaoer_turn_duration_seconds_bucket", le="180.0") == 1
+    assert value(text, "xiaoer_turn_waited_seconds_bucket", le="0.0") == 1  # alone: no line
     assert value(text, "xiaoer_llm_prompt_tokens_total") == 640
     assert value(text, "xiaoer_llm_completion_tokens_total") == 32
     assert value(text, "xiaoer_turns_in_flight") == 0
@@ -171,7 +172,8 @@ def test_guard_verdicts_handoffs_and_resends() -> None:
         {"layer": "judge", "passed": False, "claims": ["包邮"], "ms": 9},
         {"layer": "markup", "passed": False, "claims": ["<a>"], "fixed": True},
     ]
-    handed = TurnResult("抱歉…", "c1", 2, tokens_in=50, guard=guard, handoff={"reason": "anger"})
+    handed = TurnResult("抱歉…", "c1", 2, tokens_in=50, guard=guard, handoff={"reason": "anger"},
+                        waited_ms=1500)  # fmt: skip
     metrics.finished(handed, 2.5)
     metrics.finished(replace(handed, replayed=True), 0.01)  # a resend is not another turn
     text = metrics.render().decode()
@@ -179,6 +181,10 @@ def test_guard_verdicts_handoffs_and_resends() -> None:
     assert value(text, "xiaoer_turns_total", outcome="answered") == 0
     assert value(text, "xiaoer_turn_duration_seconds_bucket", le="2.0") == 0
     assert value(text, "xiaoer_turn_duration_seconds_bucket", le="3.0") == 1
+    # 1.5 s of it in line for slots
+    assert value(text, "xiaoer_turn_waited_seconds_bucket", le="1.0") == 0
+    assert value(text, "xiaoer_turn_waited_seconds_bucket", le="2.0") == 1
+    assert value(text, "xiaoer_turn_waited_seconds_sum") == 1.5
     assert value(text, "xiaoer_handoffs_total", reason="anger") == 1
     assert value(text, "xiaoer_llm_prompt_tokens_total") == 50
     verdicts = {("input", "flagged"), ("rules", "passed"), ("judge", "failed"), ("markup", "fixed")}

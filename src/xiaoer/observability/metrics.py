@@ -5,6 +5,7 @@ or collide). The API records them; `GET /metrics` renders them in the text expos
 |------------------------------------------|-----------|-------------------|
 | `xiaoer_turns_total`                     | counter   | `outcome`         |
 | `xiaoer_turn_duration_seconds`           | histogram |                   |
+| `xiaoer_turn_waited_seconds`             | histogram |                   |
 | `xiaoer_turns_in_flight`                 | gauge     |                   |
 | `xiaoer_llm_prompt_tokens_total`         | counter   |                   |
 | `xiaoer_llm_completion_tokens_total`     | counter   |                   |
@@ -15,6 +16,11 @@ or collide). The API records them; `GET /metrics` renders them in the text expos
 | `xiaoer_llm_calls_running`               | gauge     |                   |
 | `xiaoer_turn_queue_depth`                | gauge     |                   |
 | `xiaoer_turns_held_total`                | counter   |                   |
+
+Of a turn's duration, `xiaoer_turn_waited_seconds` is the time it waited in line for a turn
+slot and the model's slots (`TurnResult.waited_ms`, measured where the turn ran, a turn worker
+included): when it grows while the turns' own time does not, the model's slots are too few
+for the traffic (`XIAOER_LLM_SLOTS`, and the endpoint behind them).
 
 A turn's `outcome` is `answered`, `handed_over` (its result carries a handoff: one was opened,
 or the conversation's open one was told again), `refused` (a 4xx before or during the turn:
@@ -65,6 +71,10 @@ class Metrics:
         self.turn_seconds = Histogram(
             "xiaoer_turn_duration_seconds", "Wall time of a shopper turn",
             buckets=TURN_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.turn_waited = Histogram(
+            "xiaoer_turn_waited_seconds", "Time a shopper turn waited in line for slots",
+            buckets=(0.0, *TURN_BUCKETS), registry=r,
         )  # fmt: skip
         self.in_flight = Gauge("xiaoer_turns_in_flight", "Shopper turns running", registry=r)
         self.prompt_tokens = Counter(
@@ -128,6 +138,7 @@ class Metrics:
             return
         self.turns.labels("handed_over" if result.handoff else "answered").inc()
         self.turn_seconds.observe(seconds)
+        self.turn_waited.observe(max(result.waited_ms, 0) / 1000)
         self.prompt_tokens.inc(max(result.tokens_in, 0))
         self.completion_tokens.inc(max(result.tokens_out, 0))
         for entry in result.guard:
