@@ -28,6 +28,7 @@ from xiaoer.workers.turns import (
     TAKEN,
     Pace,
     TurnWorker,
+    _result,
     close_worker,
     worker_settings,
 )
@@ -230,6 +231,18 @@ def test_the_lines_pace_is_measured_over_seconds_not_one_reading() -> None:
     assert pace.observe(104.2, 90) == pytest.approx(50 / 4.2)  # not kept: < 1 s after the last
     assert pace.observe(161.0, 700) == pytest.approx(645 / 59.5)  # from 101.5 s: 100 s is too old
     assert Pace().observe(0.0, 5) is None and pace.observe(200.0, 700) is None  # nothing new
+
+
+def test_a_newer_workers_result_reaches_the_shopper_without_the_fields_it_added() -> None:
+    """While a deployment rolls over, a worker may already send a field this API does not
+    know: the result is read without it, not failed."""
+    done = {"reply": "好的", "conversation_id": "c1", "message_id": 7, "waited_ms": 120,
+            "tool_calls": [{"name": "track_logistics", "arguments": {}, "result": "{}", "ok": True}],
+            "added_later": {"x": 1}}  # fmt: skip
+    result = _result(done)
+    assert (result.reply, result.message_id, result.waited_ms) == ("好的", 7, 120)
+    assert result.tool_calls[0].name == "track_logistics"
+    assert not hasattr(result, "added_later")
 
 
 async def in_progress_ms(settings: Settings) -> int:

@@ -38,7 +38,7 @@ import uuid
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from arq import create_pool
@@ -117,9 +117,15 @@ _EVENTS: dict[str, type[Any]] = {
 }
 
 
+_RESULT_FIELDS = frozenset(f.name for f in fields(TurnResult))
+
+
 def _result(data: dict[str, Any]) -> TurnResult:
+    """The `done` event's result. A field this API process does not know (a newer worker's,
+    while a deployment rolls over) is left out rather than failing the shopper's turn."""
     calls = [ToolCallRecord(**c) for c in data.get("tool_calls", [])]
-    return TurnResult(**(data | {"tool_calls": calls}))
+    known = {k: v for k, v in data.items() if k in _RESULT_FIELDS}
+    return TurnResult(**(known | {"tool_calls": calls}))
 
 
 def _refusal(data: dict[str, Any]) -> XiaoerError:
