@@ -4,11 +4,17 @@ mid-load on PostgreSQL + Redis."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import httpx
 import pytest
 
 from endpoint_fixture import asgi_endpoint
-from xiaoer.bench.load import Setup, _per_stub, run_setup
+from xiaoer.bench.load import Cluster, Setup, _per_stub, run_setup
 from xiaoer.bench.stub_llm import create_stub, decide
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, ToolSpec
@@ -83,6 +89,26 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     # the serving processes' CPU in the stub's units: what compares runs on a machine whose
     # speed moves
     assert result["server_cpu_per_stub_cpu"] > 1
+
+
+def test_a_process_a_fault_killed_keeps_the_cpu_it_used(tmp_path: Path) -> None:
+    """/proc forgets a killed process: the CPU it used up to the fault is kept (`retire`), so
+    that a role's CPU never falls when a fault replaces one of its processes."""
+    cluster = Cluster(Setup(store="sqlite"), tmp_path)
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(60)"
+    cluster.procs["worker0"] = subprocess.Popen([sys.executable, "-c", busy])
+    try:
+        for _ in range(100):  # until it has spent its 0.3 s
+            if (used := cluster.cpu()["turn workers"]) >= 0.3:
+                break
+            time.sleep(0.05)
+        assert used >= 0.3
+        cluster.retire("turn workers", [cluster.procs["worker0"].pid])
+        cluster.procs["worker0"].send_signal(signal.SIGKILL)
+        cluster.procs["worker0"].wait()
+        assert cluster.cpu()["turn workers"] >= used  # gone from /proc, still counted
+    finally:
+        cluster.close()
 
 
 def test_the_servers_cpu_is_also_given_in_the_stubs_units() -> None:

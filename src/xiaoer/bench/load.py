@@ -192,6 +192,8 @@ class Cluster:
         self.pg: LocalPostgres | None = None
         self.redis: LocalRedis | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.spent: dict[str, float] = {}
+        """CPU seconds, by role, of the processes a fault stopped (`retire`)."""
         self.stub_port = free_port()
         self.api_port = free_port()
         self.database_url = f"sqlite:///{root / 'load.db'}"
@@ -279,9 +281,20 @@ class Cluster:
         return roles
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far, by role (a process restarted by a fault starts again at 0)."""
-        used = {role: _cpu_s(pids) for role, pids in self.roles().items()}
+        """CPU seconds used so far, by role: the live processes' and those a fault stopped
+        (`retire`; one started in a stopped one's place counts from its own start)."""
+        used = {role: _cpu_s(pids) + self.spent.get(role, 0.0)
+                for role, pids in self.roles().items()}  # fmt: skip
         return {"load client": time.process_time(), **used}
+
+    def retire(self, role: str, pids: list[int] | None = None) -> None:
+        """Keep the CPU time of the role's processes (or of `pids` among them) before a fault
+        stops them: once they are gone /proc has nothing of them, and a run's CPU per answer
+        would lose what they used — less than nothing, when the process started in their place
+        has used less by the end than they had by the start."""
+        self.spent[role] = self.spent.get(role, 0.0) + _cpu_s(
+            self.roles().get(role, []) if pids is None else pids
+        )
 
     def close(self) -> None:
         for p in self.procs.values():
@@ -466,6 +479,7 @@ async def _fault(cluster: Cluster) -> float:
             await c.post(stub, json={"mode": "none"})
     elif setup.fault == "kill-worker":
         name = "worker0" if "worker0" in cluster.procs else "api"
+        cluster.retire("api" if name == "api" else "turn workers", [cluster.procs[name].pid])
         os.kill(cluster.procs[name].pid, signal.SIGKILL)
         cluster.procs[name].wait()
         await asyncio.sleep(1)
@@ -475,10 +489,12 @@ async def _fault(cluster: Cluster) -> float:
         else:
             cluster.start_turn_worker(0)
     elif setup.fault == "restart-postgres" and cluster.pg:
+        cluster.retire("postgres")
         await asyncio.to_thread(cluster.pg.stop, "fast")
         await asyncio.sleep(2)
         await asyncio.to_thread(cluster.pg.start, 300)
     elif setup.fault == "restart-redis" and cluster.redis:
+        cluster.retire("redis")
         await asyncio.to_thread(cluster.redis.stop)
         await asyncio.sleep(2)
         await asyncio.to_thread(cluster.redis.start)
