@@ -95,10 +95,11 @@ def test_a_process_a_fault_killed_keeps_the_cpu_it_used(tmp_path: Path) -> None:
     """/proc forgets a killed process: the CPU it used up to the fault is kept (`retire`), so
     that a role's CPU never falls when a fault replaces one of its processes."""
     cluster = Cluster(Setup(store="sqlite"), tmp_path)
-    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(60)"
+    # 0.5 s of CPU, then asleep: /proc counts in ticks, so wait for 0.3 of it
+    busy = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\ntime.sleep(60)"
     cluster.procs["worker0"] = subprocess.Popen([sys.executable, "-c", busy])
     try:
-        for _ in range(100):  # until it has spent its 0.3 s
+        for _ in range(200):  # until it has spent 0.3 s
             if (used := cluster.cpu()["turn workers"]) >= 0.3:
                 break
             time.sleep(0.05)
