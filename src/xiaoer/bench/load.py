@@ -137,6 +137,13 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _percentiles(values: list[float]) -> dict[str, int]:
+    """p50, p95 and p99 of `values` (seconds) in whole milliseconds."""
+    return {
+        q: round(_pct(values, v) * 1000) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+    }
+
+
 def _tree(pids: list[int]) -> list[int]:
     """These processes and their descendants that are alive (from /proc)."""
     seen: list[int] = []
@@ -674,23 +681,12 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
             sum(m.llm_calls for m in answered) / max(len(answered), 1), 2
         ),
         "slots": setup.slots or SLOTS,
-        "latency_ms": {
-            q: ms(_pct(seconds, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-        },
-        "overhead_ms": {
-            q: ms(_pct(overhead, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-        },
-        "overhead_less_waits_ms": {
-            q: ms(_pct(own, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-        },
-        "waited_ms": {
-            q: ms(_pct([m.waited for m, _ in unheld], v))
-            for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-        },
+        "latency_ms": _percentiles(seconds),
+        "overhead_ms": _percentiles(overhead),
+        "overhead_less_waits_ms": _percentiles(own),
+        "waited_ms": _percentiles([m.waited for m, _ in unheld]),
         "overhead_split_ms": _split(run, unheld),
-        "first_answer_ms": {
-            q: ms(_pct(first, v)) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-        },
+        "first_answer_ms": _percentiles(first),
         "held": sum(m.held for m in run.sent),
         "think_s": setup.think,
         "statuses": dict(statuses),
