@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,12 +15,15 @@ from sqlalchemy import select
 from conftest import NOW
 from minishop import write_bundle
 from pg_fixture import fresh_database
+from xiaoer.agent.actions import Outcome
+from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.config import Settings
 from xiaoer.domain.actions import FINAL, MOVES, ActionStatus, IllegalMove, check_move
 from xiaoer.domain.errors import Conflict
 from xiaoer.llm.scripted import ScriptedLLM, call
 from xiaoer.runtime import Runtime
-from xiaoer.store.models import ActionRow, AuditRow, OrderRow, ServiceRecordRow
+from xiaoer.store.models import ActionRow, AuditRow, MessageRow, OrderRow, ServiceRecordRow
+from xiaoer.tools.deps import TurnDeps
 
 
 def test_the_table_allows_only_its_moves() -> None:
@@ -119,13 +123,50 @@ async def test_a_press_after_the_other_one_settled_is_told_what_it_became(
 async def test_two_confirms_execute_and_answer_once(rt: Runtime, llm: ScriptedLLM) -> None:
     cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
     first, second = await _press_together(rt, cid, action_id, True, True)
-    # the same button twice: either both get the one outcome (a resend), or the later one a 409
-    answered = [r for r in (first, second) if not isinstance(r, BaseException)]
-    assert answered and all(r.reply == answered[0].reply for r in answered)
-    assert all(isinstance(r, Conflict) for r in (first, second) if isinstance(r, BaseException))
+    # the same button twice in one process: the second waits for the first's answer (in two
+    # processes, the later one gets a 409: tests/agent/test_resend_across_workers.py)
+    assert not isinstance(first, BaseException) and not isinstance(second, BaseException)
+    assert first.reply == second.reply and first.reply.startswith("已为您取消订单 SO1002")
+    assert (first.replayed, second.replayed) == (False, True)
     assert await _events(rt, action_id) == ["proposed", "confirmed", "executed"]
     async with rt.sessions() as s:
         assert len(list(await s.scalars(select(ServiceRecordRow)))) == 1
+        replies = await s.scalars(select(MessageRow).where(MessageRow.role == "assistant"))
+        assert len(list(replies)) == 2  # the proposal's question and one answer to the press
+
+
+async def test_an_execute_that_finds_its_change_made_meanwhile_finishes_it(
+    rt: Runtime, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # seen in CI: two executes of one action; the second looked for the change before the first
+    # applied it, then checked the policy on the order the first had just cancelled ("已取消"
+    # cannot be cancelled) and marked the action blocked — while the order was cancelled
+    cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
+    desk = rt.assistant().desk
+    real_finish, real_find = desk._finish, BuiltinCommerce.find_record
+    other: list[Outcome] = []
+
+    async def stale_once(self: BuiltinCommerce, key: str) -> object:
+        monkeypatch.setattr(BuiltinCommerce, "find_record", real_find)
+        return None  # read just before the first execute's change was committed
+
+    async def finish(deps: TurnDeps, row: ActionRow, *args: Any) -> Outcome:
+        if desk._finish is finish:  # the first execute has applied the change: the other runs
+            monkeypatch.setattr(desk, "_finish", real_finish)
+            monkeypatch.setattr(BuiltinCommerce, "find_record", stale_once)
+            other.append(await desk.execute(deps, row.id))
+        return await real_finish(deps, row, *args)
+
+    monkeypatch.setattr(desk, "_finish", finish)
+    with pytest.raises(Conflict):  # the first one to finish wins; this one is the later
+        await rt.assistant().press("mini", "U1", cid, action_id, accept=True)
+    [outcome] = other
+    assert outcome.reply.startswith("已为您取消订单 SO1002")
+    assert await _events(rt, action_id) == ["proposed", "confirmed", "executed"]
+    async with rt.sessions() as s:
+        assert len(list(await s.scalars(select(ServiceRecordRow)))) == 1
+        order = await s.get(OrderRow, ("mini", "SO1002"))
+        assert order is not None and order.status == "已取消"
 
 
 async def test_two_approvals_execute_and_answer_once(rt: Runtime, llm: ScriptedLLM) -> None:

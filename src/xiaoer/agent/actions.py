@@ -346,10 +346,16 @@ class ActionDesk:
             fresh = await tool.run(deps, dict(row.arguments))
             proposal = fresh.proposal
             if proposal is None or not proposal.verdict.allowed:
-                why = fresh.reply or "情况有变化，这个操作现在不能办理了。"
-                verdict = proposal.verdict.as_dict() if proposal else fresh.data.get("verdict", {})
-                return await self._finish(deps, row, "blocked", why, {"verdict": verdict})
-            if proposal.verdict.needs_approval and actor != "merchant":
+                # the change itself may be why the check fails now: another execute of this
+                # action applied it after the look above (a cancelled order cannot be again)
+                applied = await deps.commerce.find_record(row.id)
+                if applied is None:
+                    why = fresh.reply or "情况有变化，这个操作现在不能办理了。"
+                    verdict = (
+                        proposal.verdict.as_dict() if proposal else fresh.data.get("verdict", {})
+                    )
+                    return await self._finish(deps, row, "blocked", why, {"verdict": verdict})
+            elif proposal.verdict.needs_approval and actor != "merchant":
                 reply = (
                     f"已提交：{proposal.summary}。金额超过自动办理额度，需要商家审核，"
                     "审核结果会通知您（通常 24 小时内）。"
@@ -357,10 +363,11 @@ class ActionDesk:
                 return await self._finish(
                     deps, row, "awaiting_approval", reply, {"verdict": proposal.verdict.as_dict()}
                 )
-            change = dataclasses.replace(proposal.change, key=row.id)
-            record = await deps.commerce.apply(change)
-            done = proposal.done
-        else:  # applied before a crash; only the bookkeeping is missing
+            else:
+                change = dataclasses.replace(proposal.change, key=row.id)
+                record = await deps.commerce.apply(change)
+                done = proposal.done
+        if applied is not None:  # applied before a crash, or by that other execute
             record = applied
             done = str(row.result.get("done") or f"已办理：{row.summary}。")
         return await self._finish(

@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -183,6 +184,8 @@ class Assistant:
         self.reader = reader
         """Reads each message into an `Understanding` (None: the keyword checks, which is what
         a scripted assistant in unit tests uses)."""
+        self._pressing: dict[tuple[str, str, str, str, bool], asyncio.Task[TurnResult]] = {}
+        """The button presses this process is answering, by shopper, action and button."""
 
     async def warm(self, shop_id: str) -> int:
         """Read the prompt prefixes this shop's turns start with — the understanding step's,
@@ -476,7 +479,38 @@ class Assistant:
         accept: bool,
     ) -> TurnResult:
         """The shopper pressed the confirm (or decline) button of a pending action. Stored as
-        the shopper's message; pressing again returns the same outcome."""
+        the shopper's message; pressing again returns the same outcome — and a press that
+        comes while this process is still answering the same button waits for that answer
+        (`replayed`) rather than executing the action a second time alongside it. (A press
+        that another process is answering gets a 409: `_answered_elsewhere`.)"""
+        key = (shop_id, shopper_id, conversation_id, action_id, accept)
+        first = self._pressing.get(key)
+        if first is not None:
+            return replace(await asyncio.shield(first), replayed=True)
+        task = asyncio.create_task(
+            self._press(shop_id, shopper_id, conversation_id, action_id, accept=accept)
+        )
+        self._pressing[key] = task
+        task.add_done_callback(lambda done: self._pressed(key, done))
+        # shielded: a sender hanging up does not stop the press a resend waits for
+        return await asyncio.shield(task)
+
+    def _pressed(
+        self, key: tuple[str, str, str, str, bool], task: asyncio.Task[TurnResult]
+    ) -> None:
+        self._pressing.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: the callers that still wait are told it themselves
+
+    async def _press(
+        self,
+        shop_id: str,
+        shopper_id: str,
+        conversation_id: str,
+        action_id: str,
+        *,
+        accept: bool,
+    ) -> TurnResult:
         started = time.perf_counter()
         text = "确认" if accept else "不用了"
         async with self.sessions() as s:
