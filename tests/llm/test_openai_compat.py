@@ -4,9 +4,11 @@ JSON it is on the wire), and over HTTP against an endpoint on a loopback port.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -308,3 +310,42 @@ async def test_a_call_past_its_timeout_is_an_upstream_error() -> None:
             await llm.complete([ChatMessage("user", "hi")], [])
         assert time.monotonic() - started < 2  # not tried again: the deadline is the bound
         await llm.aclose()
+
+
+async def test_the_environments_proxy_is_used_and_a_netrc_entry_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`HTTP_PROXY` (its credentials as Proxy-Authorization) unless `NO_PROXY` covers the host;
+    a `~/.netrc` entry for the endpoint's host does not stop the calls (aiohttp's `trust_env`
+    read it on every call and refused to send it next to the key's `Authorization`)."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text(
+        "machine 127.0.0.1 login a password b\nmachine llm.invalid login a password b\n"
+    )
+    monkeypatch.setenv("NETRC", str(netrc))
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        said = request.headers
+        seen.append((str(request.url), said.get("Proxy-Authorization"), said.get("Authorization")))
+        body = _sse(f"data: {json.dumps(CHUNK)}", "data: [DONE]")
+        return web.Response(body=body, content_type="text/event-stream")
+
+    async with endpoint(handler) as url:
+        monkeypatch.setenv("HTTP_PROXY", url.removesuffix("/v1").replace("//", "//u:p%40w@"))
+        for base in ("http://llm.invalid/v1", url):  # the proxy's own address is the endpoint's
+            llm = OpenAICompatLLM(base_url=base, model="m", api_key="k")
+            assert (await llm.complete([ChatMessage("user", "hi")], [])).content == "好的"
+            await llm.aclose()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = OpenAICompatLLM(base_url=url, model="m", api_key="k")
+        assert (await direct.complete([ChatMessage("user", "hi")], [])).content == "好的"
+        await direct.aclose()
+    proxied = "Basic " + base64.b64encode(b"u:p@w").decode()
+    assert seen == [
+        ("http://llm.invalid/v1/chat/completions", proxied, "Bearer k"),
+        (f"{url}/chat/completions", proxied, "Bearer k"),
+        (f"{url}/chat/completions", None, "Bearer k"),
+    ]

@@ -13,9 +13,13 @@ JSON text instead is parsed with the same tolerant parser as the embedded model.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import logging
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, Protocol
 
@@ -33,6 +37,8 @@ RETRY_PAUSE_S = 0.5
 DRAIN_S = 1.0
 ERROR_BODY = 2000
 """Bytes of an error answer's body kept for the log."""
+
+log = logging.getLogger(__name__)
 
 
 def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
@@ -63,6 +69,29 @@ def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return out
 
 
+def env_proxy(url: str) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy `HTTP_PROXY` / `HTTPS_PROXY` (or their lower-case names) give for `url`, and
+    the credentials in its URL as a Proxy-Authorization header; None unless one is set and `NO_PROXY` does not cover the host.
+    Read once for the endpoint rather than by aiohttp's `trust_env`, which reads the variables
+    and `~/.netrc` again in a thread for each request — and fails every call to a host listed
+    in `~/.netrc`, since the key is already in the `Authorization` header. As aiohttp does,
+    an `https://` proxy is not used (its own TLS is not supported): said once, in the log."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    given = proxies.get(parts.scheme)
+    if not given or urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
+        return None, None
+    proxy = urllib.parse.urlsplit(given if "://" in given else f"http://{given}")
+    bare = proxy._replace(netloc=proxy.netloc.rpartition("@")[2]).geturl()
+    if proxy.scheme != "http":
+        log.warning("%s is not supported as a proxy: calling %s directly", bare, url)
+        return None, None
+    if proxy.username is None:
+        return bare, None
+    said = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
+    return bare, {"Proxy-Authorization": "Basic " + base64.b64encode(said.encode()).decode()}
+
+
 class ChatStream(Protocol):
     """Where the chunks of a streamed chat completion come from (`SSEChat` on the wire)."""
 
@@ -90,6 +119,12 @@ class SSEChat:
         }
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
+        self.proxy, self.proxy_headers = env_proxy(self.url)
+        if self.proxy_headers and self.url.startswith("http:"):
+            # a plain-HTTP request goes to the proxy as it is: its credentials go with it (on
+            # HTTPS they go only in the tunnel's CONNECT, never on to the endpoint)
+            self.headers |= self.proxy_headers
+            self.proxy_headers = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -101,7 +136,6 @@ class SSEChat:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(limit=0),
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
             )
             self._loop = loop
         return self._session
@@ -117,7 +151,10 @@ class SSEChat:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = await session.post(self.url, data=data, headers=self.headers)
+                response = await session.post(
+                    self.url, data=data, headers=self.headers,
+                    proxy=self.proxy, proxy_headers=self.proxy_headers,
+                )  # fmt: skip
             except aiohttp.ClientConnectionError:
                 if last:
                     raise
