@@ -315,9 +315,10 @@ async def test_a_call_past_its_timeout_is_an_upstream_error() -> None:
 async def test_the_environments_proxy_is_used_and_a_netrc_entry_changes_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """`HTTP_PROXY` (its credentials as Proxy-Authorization) unless `NO_PROXY` covers the host;
-    a `~/.netrc` entry for the endpoint's host does not stop the calls (aiohttp's `trust_env`
-    read it on every call and refused to send it next to the key's `Authorization`)."""
+    """`HTTP_PROXY` (its credentials as Proxy-Authorization) unless the endpoint is on this
+    machine or `NO_PROXY` covers it; a `~/.netrc` entry for the endpoint's host does not stop
+    the calls (aiohttp's `trust_env` read it on every call and refused to send it next to the
+    key's `Authorization`)."""
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     netrc = tmp_path / "netrc"
@@ -333,19 +334,22 @@ async def test_the_environments_proxy_is_used_and_a_netrc_entry_changes_nothing(
         body = _sse(f"data: {json.dumps(CHUNK)}", "data: [DONE]")
         return web.Response(body=body, content_type="text/event-stream")
 
-    async with endpoint(handler) as url:
-        monkeypatch.setenv("HTTP_PROXY", url.removesuffix("/v1").replace("//", "//u:p%40w@"))
-        for base in ("http://llm.invalid/v1", url):  # the proxy's own address is the endpoint's
-            llm = OpenAICompatLLM(base_url=base, model="m", api_key="k")
-            assert (await llm.complete([ChatMessage("user", "hi")], [])).content == "好的"
+    async def ask(base: str) -> str:
+        llm = OpenAICompatLLM(base_url=base, model="m", api_key="k")
+        try:
+            return (await llm.complete([ChatMessage("user", "hi")], [])).content
+        finally:
             await llm.aclose()
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        direct = OpenAICompatLLM(base_url=url, model="m", api_key="k")
-        assert (await direct.complete([ChatMessage("user", "hi")], [])).content == "好的"
-        await direct.aclose()
+
+    async with endpoint(handler) as url:  # the endpoint, and the proxy: it answers either way
+        monkeypatch.setenv("HTTP_PROXY", url.removesuffix("/v1").replace("//", "//u:p%40w@"))
+        assert await ask("http://llm.invalid/v1") == "好的"  # through the proxy
+        assert await ask(url) == "好的"  # on this machine: straight to it
+        monkeypatch.setenv("NO_PROXY", ".invalid")
+        with pytest.raises(UpstreamError):  # not through the proxy: no such host
+            await ask("http://llm.invalid/v1")
     proxied = "Basic " + base64.b64encode(b"u:p@w").decode()
     assert seen == [
         ("http://llm.invalid/v1/chat/completions", proxied, "Bearer k"),
-        (f"{url}/chat/completions", proxied, "Bearer k"),
         (f"{url}/chat/completions", None, "Bearer k"),
     ]

@@ -254,7 +254,7 @@ class Cluster:
     async def ready(self, wait_s: float = 180.0) -> None:
         await asyncio.to_thread(wait_for_port, self.stub_port, timeout=wait_s)
         deadline = time.monotonic() + wait_s
-        async with httpx.AsyncClient() as c:
+        async with httpx.AsyncClient(trust_env=False) as c:
             while True:
                 try:
                     if (await c.get(f"{self.api}/readyz", timeout=2)).status_code == 200:
@@ -480,7 +480,7 @@ async def _fault(cluster: Cluster) -> float:
     await asyncio.sleep(setup.fault_at)
     stub = f"http://127.0.0.1:{cluster.stub_port}/fault"
     if setup.fault.startswith("llm-"):
-        async with httpx.AsyncClient() as c:
+        async with httpx.AsyncClient(trust_env=False) as c:
             await c.post(stub, json={"mode": setup.fault.removeprefix("llm-")})
             await asyncio.sleep(setup.fault_for)
             await c.post(stub, json={"mode": "none"})
@@ -592,7 +592,7 @@ async def run_setup(
         plans = _plans(shops, setup.conversations, rng)
         timeout = httpx.Timeout(setup.deadline * 2 + 30)
         async with contextlib.AsyncExitStack() as stack:
-            c = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+            c = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout, trust_env=False))
             tokens: dict[tuple[str, str], str] = {}
             for shop, shopper, _ in plans:
                 if (shop, shopper) not in tokens:
@@ -624,7 +624,9 @@ async def run_setup(
             limits = httpx.Limits(max_connections=PER_CLIENT * 2 + 10,
                                   max_keepalive_connections=PER_CLIENT * 2 + 10)  # fmt: skip
             clients = [
-                await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=timeout))
+                await stack.enter_async_context(
+                    httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+                )
                 for _ in range(0, len(plans), PER_CLIENT)
             ]
             await asyncio.gather(*(

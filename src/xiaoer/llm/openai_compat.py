@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ipaddress
 import json
 import logging
 import time
@@ -71,7 +72,8 @@ def to_openai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 
 def env_proxy(url: str) -> tuple[str | None, dict[str, str] | None]:
     """The proxy `HTTP_PROXY` / `HTTPS_PROXY` (or their lower-case names) give for `url`, and
-    the credentials in its URL as a Proxy-Authorization header; None unless one is set and `NO_PROXY` does not cover the host.
+    the credentials in its URL as a Proxy-Authorization header; None when none is set, the
+    host is this machine's, or `NO_PROXY` covers it.
     Read once for the endpoint rather than by aiohttp's `trust_env`, which reads the variables
     and `~/.netrc` again in a thread for each request — and fails every call to a host listed
     in `~/.netrc`, since the key is already in the `Authorization` header. As aiohttp does,
@@ -79,7 +81,8 @@ def env_proxy(url: str) -> tuple[str | None, dict[str, str] | None]:
     parts = urllib.parse.urlsplit(url)
     proxies = urllib.request.getproxies_environment()
     given = proxies.get(parts.scheme)
-    if not given or urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
+    host = parts.hostname or ""
+    if not given or _loopback(host) or urllib.request.proxy_bypass_environment(host, proxies):
         return None, None
     proxy = urllib.parse.urlsplit(given if "://" in given else f"http://{given}")
     bare = proxy._replace(netloc=proxy.netloc.rpartition("@")[2]).geturl()
@@ -90,6 +93,16 @@ def env_proxy(url: str) -> tuple[str | None, dict[str, str] | None]:
         return bare, None
     said = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
     return bare, {"Proxy-Authorization": "Basic " + base64.b64encode(said.encode()).decode()}
+
+
+def _loopback(host: str) -> bool:
+    """An endpoint on this machine (Ollama on localhost, say) is never reached through a proxy."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ChatStream(Protocol):
