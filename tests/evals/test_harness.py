@@ -313,3 +313,14 @@ def test_breaches_handoff_scores_and_guard_figures() -> None:
     assert (g["replies_checked"], g["replies_stopped"], g["settled_by_rewrite"]) == (2, 1, 1)
     assert g["stopped_by_layer"] == {"rules": 1} and g["markup_removed"] == 1
     assert g["judge_calls"] == 1
+
+
+def test_suites_are_found_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # run elsewhere than the project's folder, `xiaoer eval run smoke` said "no scenarios found"
+    from xiaoer.evals import scenario
+
+    here = load_scenarios("smoke", root=scenario.CHECKOUT)
+    assert here and [s.id for s in load_scenarios("smoke", root=tmp_path)] == [s.id for s in here]
+    monkeypatch.setattr(scenario, "CHECKOUT", tmp_path / "gone")
+    with pytest.raises(BadInput, match="no suites here"):
+        load_scenarios("all", root=tmp_path)

@@ -79,6 +79,11 @@ class Scenario(BaseModel):
     """The suite it belongs to: the name of its file unless given (per-suite totals)."""
 
 
+CHECKOUT = Path(__file__).resolve().parents[3]
+"""The project's folder when xiaoer runs from its checkout (`src/xiaoer/…`, as the README installs
+it): where the suites are when the working directory has none."""
+
+
 def _files(target: str, root: Path) -> list[Path]:
     path = Path(target)
     if path.is_file():
@@ -86,6 +91,13 @@ def _files(target: str, root: Path) -> list[Path]:
     if path.is_dir():
         return sorted(path.glob("*.yaml"))
     folder = root / "evals" / "scenarios"
+    if not folder.is_dir() and (CHECKOUT / "evals" / "scenarios").is_dir():
+        folder = CHECKOUT / "evals" / "scenarios"
+    if not folder.is_dir():
+        raise BadInput(
+            f"no scenario file or folder {target!r}, and no suites here ({folder} does not "
+            "exist): run it in xiaoer's folder, or give a scenario file or folder"
+        )
     if target in ("all", ""):
         return sorted(p for p in folder.glob("*.yaml") if p.stem not in SEPARATE_SUITES)
     named = folder / f"{target}.yaml"
