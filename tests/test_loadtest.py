@@ -74,6 +74,11 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     # six conversations never fill the model's slots: none of the overhead is waiting for them
     assert result["waited_ms"] == {"p50": 0, "p95": 0, "p99": 0}
     assert result["overhead_less_waits_ms"] == result["overhead_ms"]
+    # one process: nothing on a Redis queue; the rest is the model calls' time past the stub's
+    # and the turns' own work
+    assert result["queued_ms"] == {"p50": 0, "p95": 0, "p99": 0}
+    assert 0 < result["own_work_ms"]["p50"] <= result["overhead_ms"]["p50"]
+    assert result["model_beyond_stub_ms"]["p99"] <= result["overhead_ms"]["p99"]
     # the overhead split by kind of message and by when it was sent: every answer in one of each
     split = result["overhead_split_ms"]
     assert set(split["by_kind"]) <= {"cancel", "confirm", "parcel", "pre-sales", "thanks"}

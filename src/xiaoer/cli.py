@@ -592,6 +592,18 @@ async def loadtest(
             lambda r: "/".join(str(v) for v in r["overhead_less_waits_ms"].values()),
         ),
         (
+            "… … on the Redis queue p50/p95/p99 ms",
+            lambda r: "/".join(str(v) for v in r["queued_ms"].values()),
+        ),
+        (
+            "… … model calls past the stub's time p50/p95/p99 ms",
+            lambda r: "/".join(str(v) for v in r["model_beyond_stub_ms"].values()),
+        ),
+        (
+            "… … the turns' own work p50/p95/p99 ms",
+            lambda r: "/".join(str(v) for v in r["own_work_ms"].values()),
+        ),
+        (
             "first answer p50/p95/p99 ms",
             lambda r: "/".join(str(v) for v in r["first_answer_ms"].values()),
         ),

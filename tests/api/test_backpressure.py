@@ -152,6 +152,12 @@ async def test_time_in_line_does_not_count_against_the_deadline(tmp_path: Path) 
         waited = sorted(r.json()["waited_ms"] for r in replies)
         assert waited[0] < 100 and [w // 900 for w in waited[1:]] == [1, 2, 3]
         assert all(r.json()["latency_ms"] >= r.json()["waited_ms"] for r in replies)
+        # and how long its model call took once it had its slot: the 1 s, not the wait before
+        for r in (r.json() for r in replies):
+            assert (
+                1000 <= r["model_ms"] < 1300 and r["latency_ms"] >= r["waited_ms"] + r["model_ms"]
+            )
+            assert r["queued_ms"] == 0  # this process answered it: no Redis queue
 
 
 async def test_turns_beyond_the_turn_slots_wait_in_line_after_their_message_is_stored(

@@ -165,7 +165,7 @@ async def test_not_ready_when_configured_redis_does_not_answer(
 
 
 def test_guard_verdicts_handoffs_and_resends() -> None:
-    metrics = Metrics()
+    metrics = Metrics(queued=True)
     guard = [
         {"layer": "input", "flags": ["abuse"], "mood": "angry", "asks_human": False},
         {"layer": "rules", "passed": True, "claims": [], "ms": 1},
@@ -173,7 +173,7 @@ def test_guard_verdicts_handoffs_and_resends() -> None:
         {"layer": "markup", "passed": False, "claims": ["<a>"], "fixed": True},
     ]
     handed = TurnResult("抱歉…", "c1", 2, tokens_in=50, guard=guard, handoff={"reason": "anger"},
-                        waited_ms=1500)  # fmt: skip
+                        waited_ms=1500, model_ms=600, queued_ms=200)  # fmt: skip
     metrics.finished(handed, 2.5)
     metrics.finished(replace(handed, replayed=True), 0.01)  # a resend is not another turn
     text = metrics.render().decode()
@@ -185,6 +185,13 @@ def test_guard_verdicts_handoffs_and_resends() -> None:
     assert value(text, "xiaoer_turn_waited_seconds_bucket", le="1.0") == 0
     assert value(text, "xiaoer_turn_waited_seconds_bucket", le="2.0") == 1
     assert value(text, "xiaoer_turn_waited_seconds_sum") == 1.5
+    # 0.6 s in the model's calls, 0.2 s on the Redis queue
+    assert value(text, "xiaoer_turn_model_seconds_bucket", le="0.5") == 0
+    assert value(text, "xiaoer_turn_model_seconds_bucket", le="1.0") == 1
+    assert value(text, "xiaoer_turn_queued_seconds_sum") == 0.2
+    alone = Metrics()  # one process: no Redis queue, none observed
+    alone.finished(handed, 2.5)
+    assert value(alone.render().decode(), "xiaoer_turn_queued_seconds_count") == 0
     assert value(text, "xiaoer_handoffs_total", reason="anger") == 1
     assert value(text, "xiaoer_llm_prompt_tokens_total") == 50
     verdicts = {("input", "flagged"), ("rules", "passed"), ("judge", "failed"), ("markup", "fixed")}

@@ -95,6 +95,8 @@ async def test_a_queued_turn_answers_as_one_process_would(
     assert body["reply"] == "到杭州了。" and body["tool_calls"][0]["name"] == "track_logistics"
     # a JSON request waits for the answer only: the tool call and the text are not relayed
     assert kinds == ["accepted", "done"]
+    # the time on the Redis queue, before the worker's own latency (a Redis round trip at least)
+    assert 0 < body["queued_ms"] < 30_000
     read = (await c.get(f"/v1/conversations/{cid}")).json()
     assert [m["role"] for m in read["messages"]] == ["shopper", "assistant"]
     assert read["messages"][0]["client_key"].startswith("job:")  # a key even when none was sent

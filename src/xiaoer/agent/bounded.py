@@ -142,6 +142,7 @@ class BoundedTurns:
             nonlocal accepted, holding_slot
             if isinstance(event, TurnResult):
                 event.waited_ms = round(line.waited_s * 1000)
+                event.model_ms = round(line.model_s * 1000)
             elif isinstance(event, Accepted):
                 accepted = line.accepted = event
                 await emit(event)
@@ -259,6 +260,8 @@ class _Line:
         self.last: Queued | None = None
         self.waited_s = 0.0
         """How long the turn has waited in line, all its waits together."""
+        self.model_s = 0.0
+        """How long its model calls took once they had their slots, together."""
         self._left: float | None = None
         self._refresher: asyncio.Task[None] | None = None
 
@@ -277,6 +280,9 @@ class _Line:
             self._left = None
         if self.last is not None:
             await self._tell(replace(self.last, waiting=False))
+
+    def called(self, seconds: float) -> None:
+        self.model_s += seconds
 
     async def listen(self, emit: Emit) -> None:
         """A resend of the message: told where the turn stands, if it waits in line."""

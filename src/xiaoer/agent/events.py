@@ -94,6 +94,13 @@ class TurnResult:
     """Of `latency_ms`, the time the turn waited in line: for one of its process's turn slots
     and for the model's slots (`llm/gate.py`) — the capacity the shop gave the model, not the
     turn's own work."""
+    model_ms: int = 0
+    """Of `latency_ms`, the time the turn's model calls took once each had its slot, all its
+    calls together (a turn makes them one after another)."""
+    queued_ms: int = 0
+    """Before `latency_ms` (which a turn worker counts from when it took the message): the time
+    the message waited on the Redis queue for a turn worker, as the API process saw it (0 when
+    the API process answers it itself)."""
     type: str = "done"
 
     def public(self) -> dict[str, Any]:

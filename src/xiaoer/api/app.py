@@ -176,7 +176,8 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(RequestLimits)
-    metrics = Metrics()  # this app's own registry: apps in one process never collide
+    # this app's own registry: apps in one process never collide
+    metrics = Metrics(queued=queued is not None)
     app.state.metrics = metrics
     app.add_middleware(HttpMetrics, metrics=metrics)
 

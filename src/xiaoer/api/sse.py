@@ -17,7 +17,9 @@ answers with these events, in this order:
 |               | reply failed a check a sentence alone passed, and was rewritten)          |
 | `done`        | the full turn result: `{reply, conversation_id, message_id, tool_calls,   |
 |               | llm_calls, tokens_in, tokens_out, latency_ms, ttft_ms, waited_ms,        |
-|               | fallback, …}` (`waited_ms`: of the latency, the time spent in line)      |
+|               | model_ms, queued_ms, fallback, …}` (of the latency, `waited_ms` in line   |
+|               | for slots, `model_ms` in the model's calls; `queued_ms`: on the Redis     |
+|               | queue before a turn worker took it, before the latency)                   |
 | `error`       | `{type, message}` — the turn failed; the shopper's message stays stored  |
 
 A request refused before the turn starts (bad token, another shopper's conversation, the rate

@@ -22,7 +22,11 @@ conversation gets a normal answer again.
 The overhead (an answer's latency less the stub's time for its model calls) is also given less
 the time its turn waited in line for a turn slot and the model's slots (its `waited_ms`): with
 more calls wanted at once than the model's slots (`--slots`) allow, shoppers wait for the
-model's capacity, which is the shop's to size; the rest is xiaoer's own.
+model's capacity, which is the shop's to size; the rest is xiaoer's own. That rest is split
+again, from each answer's own figures: the time on the Redis queue until a turn worker took
+the message (`queued_ms`), the model calls' time beyond the stub's (`model_ms` less the stub's
+latency for each call: the stub and the worker reading its stream, slowed when the cores are
+busy), and what is left — the turn's own work, its reads and writes, tools, guard and relay.
 """
 
 from __future__ import annotations
@@ -104,6 +108,10 @@ class Sent:
     waited: float = 0.0
     """Of its answer's time, seconds its turn waited for a turn slot and the model's slots
     (the answer's `waited_ms`)."""
+    queued: float = 0.0
+    """… seconds it waited on the Redis queue for a turn worker (`queued_ms`)."""
+    model: float = 0.0
+    """… seconds its model calls took once in their slots (`model_ms`)."""
     fallback: bool = False
     attempts: int = 0
     resend: bool = False
@@ -422,6 +430,8 @@ async def _send(c: httpx.AsyncClient, base: str, auth: dict[str, str], sent: Sen
             data = r.json()
             sent.llm_calls, sent.fallback = data.get("llm_calls", 0), data.get("fallback", False)
             sent.waited = data.get("waited_ms", 0) / 1000
+            sent.queued = data.get("queued_ms", 0) / 1000
+            sent.model = data.get("model_ms", 0) / 1000
         done = status not in RETRY_STATUS and status not in (0, 202)
         if done or time.monotonic() > give_up:
             sent.status = status
@@ -666,6 +676,8 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
     unheld = [(m, m.seconds - m.llm_calls * setup.stub_latency) for m in answered if not m.held]
     overhead = [o for _, o in unheld]
     own = [o - m.waited for m, o in unheld]
+    beyond = [max(m.model - m.llm_calls * setup.stub_latency, 0.0) for m, _ in unheld]
+    work = [o - m.queued - b for (m, _), o, b in zip(unheld, own, beyond, strict=True)]
     first = [m.first_s for m in run.sent if m.first_s]
     statuses = Counter(str(m.status or "connection error") for m in run.sent) + run.statuses
     ms = lambda v: round(v * 1000)  # noqa: E731
@@ -687,6 +699,9 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "overhead_ms": _percentiles(overhead),
         "overhead_less_waits_ms": _percentiles(own),
         "waited_ms": _percentiles([m.waited for m, _ in unheld]),
+        "queued_ms": _percentiles([m.queued for m, _ in unheld]),
+        "model_beyond_stub_ms": _percentiles(beyond),
+        "own_work_ms": _percentiles(work),
         "overhead_split_ms": _split(run, unheld),
         "first_answer_ms": _percentiles(first),
         "held": sum(m.held for m in run.sent),

@@ -50,6 +50,9 @@ class Waiter(Protocol):
 
     async def admitted(self, waited_s: float) -> None: ...
 
+    def called(self, seconds: float) -> None:
+        """One of the current task's calls took `seconds` once it had its slot."""
+
 
 waiting_hook: ContextVar[Waiter | None] = ContextVar("xiaoer_llm_waiting_hook", default=None)
 """Set by a turn (`agent/bounded.py`) for the model calls it makes; None: wait silently."""
@@ -193,10 +196,15 @@ class GatedLLM:
         with span("xiaoer.llm", **{"llm.model": self.name, "llm.mode": mode}) as traced:
             asked = time.monotonic()
             async with self.gate.slot():
-                traced.set_attribute("llm.wait_ms", int((time.monotonic() - asked) * 1000))
-                result = await self.inner.complete(
-                    messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
-                )
+                began = time.monotonic()
+                traced.set_attribute("llm.wait_ms", int((began - asked) * 1000))
+                try:
+                    result = await self.inner.complete(
+                        messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
+                    )
+                finally:
+                    if (hook := waiting_hook.get()) is not None:
+                        hook.called(time.monotonic() - began)
             traced.set_attribute("llm.tokens_in", result.tokens_in)
             traced.set_attribute("llm.tokens_out", result.tokens_out)
             traced.set_attribute("llm.tool_calls", len(result.tool_calls))

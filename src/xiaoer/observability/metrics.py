@@ -6,6 +6,8 @@ or collide). The API records them; `GET /metrics` renders them in the text expos
 | `xiaoer_turns_total`                     | counter   | `outcome`         |
 | `xiaoer_turn_duration_seconds`           | histogram |                   |
 | `xiaoer_turn_waited_seconds`             | histogram |                   |
+| `xiaoer_turn_model_seconds`              | histogram |                   |
+| `xiaoer_turn_queued_seconds`             | histogram |                   |
 | `xiaoer_turns_in_flight`                 | gauge     |                   |
 | `xiaoer_llm_prompt_tokens_total`         | counter   |                   |
 | `xiaoer_llm_completion_tokens_total`     | counter   |                   |
@@ -20,7 +22,12 @@ or collide). The API records them; `GET /metrics` renders them in the text expos
 Of a turn's duration, `xiaoer_turn_waited_seconds` is the time it waited in line for a turn
 slot and the model's slots (`TurnResult.waited_ms`, measured where the turn ran, a turn worker
 included): when it grows while the turns' own time does not, the model's slots are too few
-for the traffic (`XIAOER_LLM_SLOTS`, and the endpoint behind them).
+for the traffic (`XIAOER_LLM_SLOTS`, and the endpoint behind them). `xiaoer_turn_model_seconds`
+is the time its model calls took once they had their slots (`model_ms`): when it grows with
+the traffic, the endpoint itself is slowing down. `xiaoer_turn_queued_seconds` is the time the
+message waited on the Redis queue until a turn worker took it (`queued_ms`; with turn workers
+only): when it grows, the workers are too few or too busy. What is left of the duration is
+xiaoer's own work: the turn's reads and writes, tools, guard and relay.
 
 A turn's `outcome` is `answered`, `handed_over` (its result carries a handoff: one was opened,
 or the conversation's open one was told again), `refused` (a 4xx before or during the turn:
@@ -64,6 +71,8 @@ and up to the 180 s deadline behind other conversations (README); past 180 is `+
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    queued: bool = False
+    """Turn workers answer this process's turns from the Redis queue (`queued_ms` is observed)."""
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -74,6 +83,14 @@ class Metrics:
         )  # fmt: skip
         self.turn_waited = Histogram(
             "xiaoer_turn_waited_seconds", "Time a shopper turn waited in line for slots",
+            buckets=(0.0, *TURN_BUCKETS), registry=r,
+        )  # fmt: skip
+        self.turn_model = Histogram(
+            "xiaoer_turn_model_seconds", "Time a shopper turn's model calls took, once in a slot",
+            buckets=(0.0, *TURN_BUCKETS), registry=r,
+        )  # fmt: skip
+        self.turn_queued = Histogram(
+            "xiaoer_turn_queued_seconds", "Time a shopper turn waited for a turn worker",
             buckets=(0.0, *TURN_BUCKETS), registry=r,
         )  # fmt: skip
         self.in_flight = Gauge("xiaoer_turns_in_flight", "Shopper turns running", registry=r)
@@ -139,6 +156,9 @@ class Metrics:
         self.turns.labels("handed_over" if result.handoff else "answered").inc()
         self.turn_seconds.observe(seconds)
         self.turn_waited.observe(max(result.waited_ms, 0) / 1000)
+        self.turn_model.observe(max(result.model_ms, 0) / 1000)
+        if self.queued:  # turn workers answer this process's turns
+            self.turn_queued.observe(max(result.queued_ms, 0) / 1000)
         self.prompt_tokens.inc(max(result.tokens_in, 0))
         self.completion_tokens.inc(max(result.tokens_out, 0))
         for entry in result.guard:

@@ -342,6 +342,7 @@ class QueuedTurns:
         since = loop.time()
         give_up = since + self.wait_s
         heard = told = False
+        taken: float | None = None  # when a worker took it: its first event
         while (left := give_up - loop.time()) > 0:
             wait = (
                 left if heard or told else min(left, max(since + self.hold_after - loop.time(), 0))
@@ -358,8 +359,11 @@ class QueuedTurns:
             heard = True
             event = json.loads(message)
             kind, data = event["type"], event["data"]
+            if taken is None and kind != "queued":  # `queued`: a worker's line for its slots
+                taken = loop.time()
             if kind == "done":
                 result = _result(data)
+                result.queued_ms = round(((taken or loop.time()) - since) * 1000)
                 await emit(result)  # the stream's `done`, as in one process
                 return result
             if kind == "error":
