@@ -99,8 +99,8 @@ class TurnResult:
     calls together (a turn makes them one after another)."""
     queued_ms: int = 0
     """Before `latency_ms` (which a turn worker counts from when it took the message): the time
-    the message waited on the Redis queue for a turn worker, as the API process saw it (0 when
-    the API process answers it itself)."""
+    the message waited on the Redis queue until a turn worker took it, by the clocks of the API
+    process that queued it and of the worker (0 when the API process answers it itself)."""
     type: str = "done"
 
     def public(self) -> dict[str, Any]:

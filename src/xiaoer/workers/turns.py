@@ -342,7 +342,6 @@ class QueuedTurns:
         since = loop.time()
         give_up = since + self.wait_s
         heard = told = False
-        taken: float | None = None  # when a worker took it: its first event
         while (left := give_up - loop.time()) > 0:
             wait = (
                 left if heard or told else min(left, max(since + self.hold_after - loop.time(), 0))
@@ -359,11 +358,8 @@ class QueuedTurns:
             heard = True
             event = json.loads(message)
             kind, data = event["type"], event["data"]
-            if taken is None and kind != "queued":  # `queued`: a worker's line for its slots
-                taken = loop.time()
             if kind == "done":
                 result = _result(data)
-                result.queued_ms = round(((taken or loop.time()) - since) * 1000)
                 await emit(result)  # the stream's `done`, as in one process
                 return result
             if kind == "error":
@@ -431,6 +427,7 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
         kind = data.pop("type")
         await publish(kind, data)
 
+    took = time.time()
     await _take(redis, ctx.get("job_id"), ctx.get("score"))
     lease = asyncio.create_task(_keep_lease(redis, ctx.get("job_id")))
     try:
@@ -451,6 +448,8 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     finally:
         lease.cancel()
     await _finished(redis, ctx.get("job_id"))
+    if (enqueued := ctx.get("enqueue_time")) is not None:  # arq's, by the enqueuing API's clock
+        result.queued_ms = max(round((took - enqueued.timestamp()) * 1000), 0)
     await publish("done", result.full())
 
 
