@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from xiaoer.agent.events import Accepted, Emit, Event, Queued, TextDelta, TurnResult, ignore
 from xiaoer.agent.handoff import as_view, notice, summarize
+from xiaoer.agent.inflight import InFlight
 from xiaoer.agent.instructions import english
 from xiaoer.domain.errors import NotFound, Unavailable, UpstreamError
 from xiaoer.domain.tracing import span
@@ -75,8 +76,11 @@ class BoundedTurns:
     gate: LLMGate | None = None
     """At most this gate's slots turns worked on at once, each from when its message is stored;
     the others wait in line for a slot, told their place (None: no limit)."""
-    _running: dict[_Key, asyncio.Task[TurnResult]] = field(default_factory=dict)
     _lines: dict[_Key, _Line] = field(default_factory=dict)
+    _running: InFlight[_Key, TurnResult] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._running = InFlight(ended=lambda key: self._lines.pop(key, None))
 
     async def turn(
         self,
@@ -109,20 +113,12 @@ class BoundedTurns:
                 if line is not None:
                     line.listeners.remove(emit)
         line = self._lines[key] = _Line(emit, english(text))
-        task = asyncio.create_task(
-            self._bounded(shop_id, shopper_id, text, conversation_id, client_key, emit, line)
+        task = self._running.start(
+            key, self._bounded(shop_id, shopper_id, text, conversation_id, client_key, emit, line)
         )
-        self._running[key] = task
-        task.add_done_callback(lambda done: self._finished(key, done))
         # shielded: the sender hanging up does not stop the answer a resend will wait for
         result = await asyncio.shield(task)
         return await _told(result, emit) if result.replayed else result
-
-    def _finished(self, key: _Key, task: asyncio.Task[TurnResult]) -> None:
-        self._running.pop(key, None)
-        self._lines.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: the callers that still wait are told it themselves
 
     async def _bounded(
         self,

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,6 +75,7 @@ from xiaoer.agent.flows import (
 )
 from xiaoer.agent.grounding import cited
 from xiaoer.agent.handoff import as_view, assisted, decide, hand_over, merchant_rule, notice
+from xiaoer.agent.inflight import InFlight
 from xiaoer.agent.instructions import (
     ANSWER_NOTE,
     CHANGE_REQUEST,
@@ -184,7 +185,7 @@ class Assistant:
         self.reader = reader
         """Reads each message into an `Understanding` (None: the keyword checks, which is what
         a scripted assistant in unit tests uses)."""
-        self._pressing: dict[tuple[str, str, str, str, bool], asyncio.Task[TurnResult]] = {}
+        self._pressing: InFlight[_Pressed, TurnResult] = InFlight()
         """The button presses this process is answering, by shopper, action and button."""
 
     async def warm(self, shop_id: str) -> int:
@@ -483,34 +484,14 @@ class Assistant:
         comes while this process is still answering the same button waits for that answer
         (`replayed`) rather than executing the action a second time alongside it. (A press
         that another process is answering gets a 409: `_answered_elsewhere`.)"""
-        key = (shop_id, shopper_id, conversation_id, action_id, accept)
-        first = self._pressing.get(key)
+        pressed = _Pressed(shop_id, shopper_id, conversation_id, action_id, accept)
+        first = self._pressing.get(pressed)
         if first is not None:
             return replace(await asyncio.shield(first), replayed=True)
-        task = asyncio.create_task(
-            self._press(shop_id, shopper_id, conversation_id, action_id, accept=accept)
-        )
-        self._pressing[key] = task
-        task.add_done_callback(lambda done: self._pressed(key, done))
-        # shielded: a sender hanging up does not stop the press a resend waits for
-        return await asyncio.shield(task)
+        return await asyncio.shield(self._pressing.start(pressed, self._press(pressed)))
 
-    def _pressed(
-        self, key: tuple[str, str, str, str, bool], task: asyncio.Task[TurnResult]
-    ) -> None:
-        self._pressing.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: the callers that still wait are told it themselves
-
-    async def _press(
-        self,
-        shop_id: str,
-        shopper_id: str,
-        conversation_id: str,
-        action_id: str,
-        *,
-        accept: bool,
-    ) -> TurnResult:
+    async def _press(self, pressed: _Pressed) -> TurnResult:
+        shop_id, shopper_id, conversation_id, action_id, accept = pressed
         started = time.perf_counter()
         text = "确认" if accept else "不用了"
         async with self.sessions() as s:
@@ -1601,6 +1582,18 @@ def routed(check: InputCheck, understood: Understanding) -> InputCheck:
 ANSWERING_S = 300.0
 """How long (wall clock) a message taken by another worker stays "being answered" at most.
 Longer than any turn's deadline."""
+
+
+class _Pressed(NamedTuple):
+    """A button of a pending action, pressed by a shopper."""
+
+    shop_id: str
+    shopper_id: str
+    conversation_id: str
+    action_id: str
+    accept: bool
+
+
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """The process that accepted a message (`meta.by` of a message with a `client_key`)."""
 
