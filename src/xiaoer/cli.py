@@ -581,32 +581,17 @@ async def loadtest(
         ("messages (resends)", lambda r: f"{r['messages_sent']} ({r['resends']})"),
         ("msgs/s", lambda r: r["throughput_msgs_per_s"]),
         ("LLM calls per answer (slots)", lambda r: f"{r['llm_calls_per_answer']} ({r['slots']})"),
-        ("latency p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["latency_ms"].values())),
-        ("overhead p50/p95/p99 ms", lambda r: "/".join(str(v) for v in r["overhead_ms"].values())),
-        (
-            "… waiting for slots p50/p95/p99 ms",
-            lambda r: "/".join(str(v) for v in r["waited_ms"].values()),
-        ),
-        (
-            "… the rest p50/p95/p99 ms",
-            lambda r: "/".join(str(v) for v in r["overhead_less_waits_ms"].values()),
-        ),
-        (
-            "… … on the Redis queue p50/p95/p99 ms",
-            lambda r: "/".join(str(v) for v in r["queued_ms"].values()),
-        ),
+        ("latency p50/p95/p99 ms", _percentile_cell("latency_ms")),
+        ("overhead p50/p95/p99 ms", _percentile_cell("overhead_ms")),
+        ("… waiting for slots p50/p95/p99 ms", _percentile_cell("waited_ms")),
+        ("… the rest p50/p95/p99 ms", _percentile_cell("overhead_less_waits_ms")),
+        ("… … on the Redis queue p50/p95/p99 ms", _percentile_cell("queued_ms")),
         (
             "… … model calls past the stub's time p50/p95/p99 ms",
-            lambda r: "/".join(str(v) for v in r["model_beyond_stub_ms"].values()),
+            _percentile_cell("model_beyond_stub_ms"),
         ),
-        (
-            "… … the turns' own work p50/p95/p99 ms",
-            lambda r: "/".join(str(v) for v in r["own_work_ms"].values()),
-        ),
-        (
-            "first answer p50/p95/p99 ms",
-            lambda r: "/".join(str(v) for v in r["first_answer_ms"].values()),
-        ),
+        ("… … the turns' own work p50/p95/p99 ms", _percentile_cell("own_work_ms")),
+        ("first answer p50/p95/p99 ms", _percentile_cell("first_answer_ms")),
         ("overhead p95 ms by message", lambda r: _split_cell(r["overhead_split_ms"]["by_kind"])),
         (
             "overhead p95 ms: arriving / after",
@@ -635,6 +620,11 @@ async def loadtest(
     for name, cell in rows:
         table.add_row(name, *(str(cell(r)) for r in results))
     out.print(table)
+
+
+def _percentile_cell(key: str) -> Callable[[dict[str, Any]], str]:
+    """A load-test table cell: the result's p50/p95/p99 of `key`, as "p50/p95/p99"."""
+    return lambda r: "/".join(str(v) for v in r[key].values())
 
 
 def _split_cell(parts: dict[str, dict[str, int]]) -> str:
