@@ -534,7 +534,8 @@ async def loadtest(
         typer.Option(
             min=0,
             max=10000,
-            help="model calls at once per serving process (XIAOER_LLM_SLOTS; 0: their default, 32)",
+            help="model calls at once per serving process (XIAOER_LLM_SLOTS; 0: their default, "
+            "32 that move with the endpoint's answers)",
         ),
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -36,6 +36,7 @@ from xiaoer.knowledge.index import SavedIndexes
 from xiaoer.knowledge.readers import DOC_SUFFIXES
 from xiaoer.llm.base import LLM, ChatMessage
 from xiaoer.llm.gate import SLOTS, GatedLLM, LLMGate
+from xiaoer.llm.limit import AdaptiveLimit
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
 from xiaoer.services.signals import Signals
@@ -128,8 +129,11 @@ class Runtime:
         process, the others waiting in line (`llm/gate.py`)."""
         llm = self.llm()
         if self._gated is None or self._gated.inner is not llm:
-            slots = self.settings.llm_slots or getattr(llm, "serves_at_once", SLOTS)
-            self._gated = GatedLLM(llm, LLMGate(slots))
+            said = self.settings.llm_slots or getattr(llm, "serves_at_once", None)
+            gate = LLMGate(said or SLOTS)
+            if said is None:  # nobody said: the slots move with how the endpoint answers
+                AdaptiveLimit(SLOTS).attach(gate)
+            self._gated = GatedLLM(llm, gate)
         return self._gated
 
     def knowledge(self) -> KnowledgeBase:
@@ -233,8 +237,11 @@ class Runtime:
         """Shopper turns as the API runs them: once per `client_key`, within the deadline
         (`XIAOER_TURN_DEADLINE`), an apology and a human when the model cannot answer."""
         if self._turns is None:
-            slots = self.settings.turn_slots or max(TURN_SLOTS, self.gated().gate.slots)
-            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, LLMGate(slots))
+            model = self.gated().gate
+            gate = LLMGate(self.settings.turn_slots or max(TURN_SLOTS, model.slots))
+            if not self.settings.turn_slots and model.limit is not None:
+                model.limit.attach(gate, least=TURN_SLOTS)  # the turn slots follow the model's
+            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, gate)
         return self._turns
 
     def inbox(self) -> Inbox:

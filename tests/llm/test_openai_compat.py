@@ -249,7 +249,7 @@ async def test_an_unstreamed_completion_is_read_as_one_chunk() -> None:
 
 
 async def test_a_busy_status_is_tried_once_more_and_then_an_upstream_error() -> None:
-    statuses = [503, 200, 500, 500, 400]
+    statuses = [503, 200, 500, 500, 400, 429, 429]
     seen: list[int] = []
 
     async def handler(_request: web.Request) -> web.Response:
@@ -263,10 +263,14 @@ async def test_a_busy_status_is_tried_once_more_and_then_an_upstream_error() -> 
     async with endpoint(handler) as url:
         llm = OpenAICompatLLM(base_url=url, model="m")
         assert (await llm.complete([ChatMessage("user", "hi")], [])).content == "好的"
-        with pytest.raises(UpstreamError, match="HTTP 500: .*boom 500"):
+        with pytest.raises(UpstreamError, match="HTTP 500: .*boom 500") as failed:
             await llm.complete([ChatMessage("user", "hi")], [])
+        assert not failed.value.overloaded  # a failure, not "too busy"
         with pytest.raises(UpstreamError, match="HTTP 400"):  # not a busy status: not again
             await llm.complete([ChatMessage("user", "hi")], [])
+        with pytest.raises(UpstreamError, match="HTTP 429") as busy:
+            await llm.complete([ChatMessage("user", "hi")], [])
+        assert busy.value.overloaded  # fewer calls at once, then (`llm/limit.py`)
         await llm.aclose()
     assert seen == statuses
 
@@ -306,8 +310,9 @@ async def test_a_call_past_its_timeout_is_an_upstream_error() -> None:
     async with endpoint(handler) as url:
         llm = OpenAICompatLLM(base_url=url, model="m", timeout=0.3)
         started = time.monotonic()
-        with pytest.raises(UpstreamError, match="Timeout"):
+        with pytest.raises(UpstreamError, match="Timeout") as late:
             await llm.complete([ChatMessage("user", "hi")], [])
+        assert late.value.overloaded
         assert time.monotonic() - started < 2  # not tried again: the deadline is the bound
         await llm.aclose()
 

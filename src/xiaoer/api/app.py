@@ -222,6 +222,7 @@ def create_app(
             gate = rt().gated().gate
             metrics.llm_waiting.set(gate.waiting)
             metrics.llm_busy.set(gate.busy)
+            metrics.llm_slots.set(gate.slots)
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post("/v1/shopper-tokens", response_model=TokenResponse)

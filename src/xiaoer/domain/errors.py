@@ -54,6 +54,11 @@ class TooManyRequests(XiaoerError):
 class UpstreamError(XiaoerError):
     status_code = 502
 
+    def __init__(self, message: str, *, overloaded: bool = False) -> None:
+        super().__init__(message)
+        self.overloaded = overloaded
+        """The upstream said it is too busy (HTTP 429 / 503) or did not answer in time."""
+
 
 class Unavailable(XiaoerError):
     status_code = 503

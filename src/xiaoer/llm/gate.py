@@ -31,16 +31,21 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from xiaoer.domain.errors import UpstreamError
 from xiaoer.domain.tracing import span
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolSpec
+
+if TYPE_CHECKING:
+    from xiaoer.llm.limit import AdaptiveLimit
 
 __all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "turn_began", "waiting_hook"]
 
 SLOTS = 32
-"""Calls at a time for a model that does not say how many it serves (`serves_at_once`): an
-endpoint's. The embedded model says 1."""
+"""Calls at a time for a model that does not say how many it serves (`serves_at_once`), to
+begin with: an endpoint's, which then move with how it answers (`llm/limit.py`) unless
+`XIAOER_LLM_SLOTS` fixes them. The embedded model says 1."""
 
 
 class Waiter(Protocol):
@@ -108,6 +113,8 @@ class LLMGate:
             raise ValueError("an LLM gate needs at least one slot")
         self.slots = slots
         self.busy = 0
+        self.limit: AdaptiveLimit | None = None
+        """What sizes this gate, when its slots move (`llm/limit.py`); told when a call waits."""
         self._line: list[Ticket] = []
         """The waiting calls, oldest turn first (`Ticket.key`)."""
         self.pace_s: float | None = None
@@ -137,7 +144,21 @@ class LLMGate:
     def release(self) -> None:
         self._release()
 
+    def resize(self, slots: int) -> None:
+        """From now on `slots` at a time: more, and the calls waiting go ahead into the new
+        ones; fewer, and the running calls finish, their slots not handed on while `busy` is
+        past the new number."""
+        self.slots = max(1, slots)
+        while self.busy < self.slots and self._line:
+            ticket = self._line.pop(0)
+            if not ticket._ready.done():
+                ticket._ready.set_result(None)
+                self.busy += 1
+                self._moved()
+
     async def _wait(self) -> None:
+        if self.limit is not None:
+            self.limit.pressed()
         ticket = Ticket(self)
         bisect.insort(self._line, ticket)
         hook = waiting_hook.get()
@@ -159,6 +180,9 @@ class LLMGate:
                 raise
 
     def _release(self) -> None:
+        if self.busy > self.slots:  # the gate shrank (`resize`): this slot goes with the call
+            self.busy -= 1
+            return
         while self._line:
             ticket = self._line.pop(0)
             if not ticket._ready.done():
@@ -198,10 +222,18 @@ class GatedLLM:
             async with self.gate.slot():
                 began = time.monotonic()
                 traced.set_attribute("llm.wait_ms", int((began - asked) * 1000))
+                limit = self.gate.limit
                 try:
                     result = await self.inner.complete(
                         messages, tools, mode=mode, max_tokens=max_tokens, on_text=on_text
                     )
+                except UpstreamError as exc:
+                    if limit is not None and exc.overloaded:
+                        limit.overloaded()
+                    raise
+                else:
+                    if limit is not None:
+                        limit.observe(time.monotonic() - began)
                 finally:
                     if (hook := waiting_hook.get()) is not None:
                         hook.called(time.monotonic() - began)

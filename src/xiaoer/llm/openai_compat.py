@@ -34,6 +34,8 @@ from xiaoer.llm.parse import calls_in_text, lenient_json, looks_like_call, new_c
 
 RETRIED = frozenset({408, 409, 429, 500, 502, 503, 504})
 """Statuses a call is sent again for, once: the endpoint busy or restarting."""
+BUSY = frozenset({429, 503})
+"""Statuses that say the endpoint is too busy: fewer calls at once (`llm/limit.py`)."""
 RETRY_PAUSE_S = 0.5
 DRAIN_S = 1.0
 ERROR_BODY = 2000
@@ -180,7 +182,10 @@ class SSEChat:
             async with response:
                 if response.status != 200:
                     said = (await response.content.read(ERROR_BODY)).decode("utf-8", "replace")
-                    raise UpstreamError(f"LLM endpoint failed: HTTP {response.status}: {said}")
+                    raise UpstreamError(
+                        f"LLM endpoint failed: HTTP {response.status}: {said}",
+                        overloaded=response.status in BUSY,
+                    )
                 if response.content_type == "application/json":
                     yield _as_chunk(json.loads(await response.read()))
                     return
@@ -288,7 +293,10 @@ class OpenAICompatLLM:
             raise
         except Exception as exc:  # refused, reset, timed out, not JSON: one clear upstream error
             what = type(exc).__name__
-            raise UpstreamError(f"LLM endpoint failed: {what}: {exc}".rstrip(": ")) from exc
+            raise UpstreamError(
+                f"LLM endpoint failed: {what}: {exc}".rstrip(": "),
+                overloaded=isinstance(exc, TimeoutError),
+            ) from exc
 
     async def _collect(
         self, stream: Any, tools: Sequence[ToolSpec], on_text: OnText | None, started: float

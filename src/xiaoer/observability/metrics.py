@@ -37,8 +37,9 @@ is the route's template (`/v1/conversations/{conversation_id}/messages`), never 
 and `unmatched` when no route served it; `status` is the class (`2xx` … `5xx`).
 
 The queue depth, read when `/metrics` is scraped: in one process, the model calls waiting in
-line for a slot and those running (`llm/gate.py`); with turn workers, the turns on the Redis
-queue, waiting for a worker or running (the workers' own lines for the model are theirs). A held turn (a JSON request
+line for a slot and those running, and the slots (`llm/gate.py`; they move on an endpoint,
+`llm/limit.py`); with turn workers, the turns on the Redis queue, waiting for a worker or
+running (the workers' own lines for the model are theirs). A held turn (a JSON request
 answered with the holding reply, 202) is counted in `xiaoer_turns_held_total` when it is held
 and by outcome when it ends.
 """
@@ -115,6 +116,9 @@ class Metrics:
             "xiaoer_llm_calls_waiting", "Model calls waiting in line for a slot", registry=r
         )
         self.llm_busy = Gauge("xiaoer_llm_calls_running", "Model calls running", registry=r)
+        self.llm_slots = Gauge(
+            "xiaoer_llm_slots", "Model calls this process makes at once, at most", registry=r
+        )
         self.turn_queue = Gauge(
             "xiaoer_turn_queue_depth", "Turns on the Redis queue, waiting or running", registry=r
         )
