@@ -240,7 +240,9 @@ class Runtime:
             model = self.gated().gate
             gate = LLMGate(self.settings.turn_slots or max(TURN_SLOTS, model.slots))
             if not self.settings.turn_slots and model.limit is not None:
-                model.limit.attach(gate, least=TURN_SLOTS)  # the turn slots follow the model's
+                # they move as well, with the turns' own work (`agent/bounded.py`): the CPU and
+                # the database, not the endpoint, say how many turns go on at once
+                AdaptiveLimit(gate.slots, floor=TURN_SLOTS).attach(gate)
             self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, gate)
         return self._turns
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import NOW
+from minishop import write_bundle
 from xiaoer.config import Settings
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import Completion
@@ -124,16 +126,23 @@ async def test_a_process_moves_an_endpoints_slots_unless_they_are_fixed(tmp_path
     rt = await Runtime.open(Settings(**endpoint))  # type: ignore[arg-type]
     try:
         model, turns = rt.gated().gate, rt.turns().gate
-        assert model.limit is not None and turns is not None and turns.limit is model.limit
-        model.limit._set(8)  # the endpoint slowed down: the turns follow, never below 16
-        assert (model.slots, turns.slots) == (8, 16)
-        model.limit._set(100)
-        assert (model.slots, turns.slots) == (100, 100)
+        assert model.limit is not None and turns is not None and turns.limit is not None
+        assert model.limit is not turns.limit  # the turns' own work sizes the turns
+        assert (model.slots, turns.slots) == (32, 32)
+        model.limit._set(8)
+        turns.limit._set(8)
+        assert (model.slots, turns.slots) == (8, 16)  # never fewer than 16 turns
     finally:
         await rt.close()
     rt = await Runtime.open(Settings(**endpoint, llm_slots=48))  # type: ignore[arg-type]
     try:
         assert rt.gated().gate.limit is None and rt.gated().gate.slots == 48
+    finally:
+        await rt.close()
+    rt = await Runtime.open(Settings(**endpoint, turn_slots=5))  # type: ignore[arg-type]
+    try:
+        turns = rt.turns().gate
+        assert turns is not None and turns.limit is None and turns.slots == 5
     finally:
         await rt.close()
 
@@ -143,5 +152,35 @@ async def test_a_process_moves_an_endpoints_slots_unless_they_are_fixed(tmp_path
     rt = await Runtime.open(Settings(home=tmp_path), llm=OneAtATime())
     try:
         assert rt.gated().gate.limit is None and rt.gated().gate.slots == 1
+    finally:
+        await rt.close()
+
+
+async def test_a_turns_own_work_not_its_model_calls_sizes_the_turn_slots(tmp_path: Path) -> None:
+    class Slow(ScriptedLLM):
+        async def complete(self, *args: object, **kwargs: object) -> Completion:
+            await asyncio.sleep(0.5)
+            return say("好的，在的。")
+
+    settings = Settings(
+        home=tmp_path / "home", now=NOW, secret_key="s", guard=False, embeddings=False,
+        understand="keywords",
+    )  # fmt: skip
+    rt = await Runtime.open(settings, llm=Slow())
+    try:
+        await rt.import_shop(write_bundle(tmp_path / "bundle"))
+        cid = await rt.assistant().start("mini", "U1", channel="api")
+        turns = rt.turns()
+        assert turns.gate is not None and (limit := turns.gate.limit) is not None
+        own: list[float] = []
+        limit.observe = own.append  # type: ignore[method-assign]
+        for key in ("k1", "k2"):  # the first also loads what a process loads once
+            result = await turns.turn("mini", "U1", "在吗", conversation_id=cid, client_key=key)
+            assert result.model_ms >= 500
+        assert len(own) == 2 and own[1] < 0.4  # its 0.5 s model call left out
+        await turns.turn("mini", "U1", "在吗", conversation_id=cid, client_key="k2")
+        assert len(own) == 2  # a resend answered from the stored reply is no turn
+        model = rt.gated().gate.limit
+        assert model is not None and model.recent is not None and model.recent >= 0.5
     finally:
         await rt.close()

@@ -16,8 +16,15 @@ set, the slots move with what the calls show, as a TCP window does:
 
 "Usual" is a long-run average of the calls' own durations, not the fastest one seen: a model's
 calls differ in length (a tool call, a long answer), and only a lasting change of the average
-says something about the load. The slots stay between `floor` and `ceiling`; the gates that use
-them (`llm/gate.LLMGate`: the model's, and the turns' that follow it) are resized together.
+says something about the load. The slots stay between `floor` and `ceiling`; the gate that uses
+them (`llm/gate.LLMGate`) is resized with them.
+
+A process's turn slots move the same way, on another limit of their own (`runtime.turns`): what
+a turn takes is its own work — its reads and writes, tools, guard — its waits and model calls
+aside (`agent/bounded.py`), and that slows down when the CPU or the database is full, which the
+model's calls do not show. (Following the model's slots instead, one SQLite process went on
+taking turns until each took seconds of its own: `xiaoer loadtest --store sqlite`, overhead p99
+16.9 s against 3.4 s with fixed slots.)
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ CUT = 0.75
 
 
 class AdaptiveLimit:
-    """Slots for model calls, between `floor` and `ceiling`, from the calls' durations."""
+    """Slots between `floor` and `ceiling`, from how long what holds them takes (a model call;
+    a turn's own work)."""
 
     def __init__(
         self, start: int, *, floor: int = 4, ceiling: int = 256, tolerance: float = 1.5
@@ -79,7 +87,7 @@ class AdaptiveLimit:
         self._pressed = True
 
     def observe(self, seconds: float) -> None:
-        """A call came back, taking `seconds` once it had its slot."""
+        """A call came back, taking `seconds` once it had its slot (a turn: its own work)."""
         self.recent = (
             seconds if self.recent is None else self.recent + SHORT * (seconds - self.recent)
         )
