@@ -240,9 +240,9 @@ class Runtime:
             model = self.gated().gate
             gate = LLMGate(self.settings.turn_slots or max(TURN_SLOTS, model.slots))
             if not self.settings.turn_slots and model.limit is not None:
-                # they move as well, with the turns' own work (`agent/bounded.py`): the CPU and
-                # the database, not the endpoint, say how many turns go on at once
-                AdaptiveLimit(gate.slots, floor=TURN_SLOTS).attach(gate)
+                # more of them while the turns' own work (`agent/bounded.py`) does not slow
+                # down: the CPU and the database, not the endpoint, say how many go on at once
+                AdaptiveLimit(gate.slots, floor=gate.slots, name="turn slots").attach(gate)
             self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, gate)
         return self._turns
 

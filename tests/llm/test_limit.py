@@ -131,7 +131,9 @@ async def test_a_process_moves_an_endpoints_slots_unless_they_are_fixed(tmp_path
         assert (model.slots, turns.slots) == (32, 32)
         model.limit._set(8)
         turns.limit._set(8)
-        assert (model.slots, turns.slots) == (8, 16)  # never fewer than 16 turns
+        assert (model.slots, turns.slots) == (8, 32)  # never fewer turns than at the start
+        turns.limit._set(50)
+        assert (model.slots, turns.slots) == (8, 50)
     finally:
         await rt.close()
     rt = await Runtime.open(Settings(**endpoint, llm_slots=48))  # type: ignore[arg-type]

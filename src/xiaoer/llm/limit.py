@@ -19,12 +19,15 @@ calls differ in length (a tool call, a long answer), and only a lasting change o
 says something about the load. The slots stay between `floor` and `ceiling`; the gate that uses
 them (`llm/gate.LLMGate`) is resized with them.
 
-A process's turn slots move the same way, on another limit of their own (`runtime.turns`): what
-a turn takes is its own work — its reads and writes, tools, guard — its waits and model calls
-aside (`agent/bounded.py`), and that slows down when the CPU or the database is full, which the
-model's calls do not show. (Following the model's slots instead, one SQLite process went on
-taking turns until each took seconds of its own: `xiaoer loadtest --store sqlite`, overhead p99
-16.9 s against 3.4 s with fixed slots.)
+A process's turn slots grow the same way, on a limit of their own (`runtime.turns`), from where
+they start (32 on an endpoint) and never below it: what a turn takes is its own work — its
+reads and writes, tools, guard — its waits and model calls aside (`agent/bounded.py`), and that
+slows down when the CPU or the database is full, which the model's calls do not show. (With
+the turn slots following the model's instead, one SQLite process went on taking turns until
+each took seconds of its own: `xiaoer loadtest --store sqlite`, overhead p99 16.9 s against
+3.4 s with fixed slots; on a limit of their own that went down to 16, turns waited for them at
+the peak — overhead p99 1.2–1.5 s on PostgreSQL + Redis against 0.9–1.1 s following the
+model's, on the same machine the same hour.)
 """
 
 from __future__ import annotations
@@ -53,11 +56,17 @@ class AdaptiveLimit:
     a turn's own work)."""
 
     def __init__(
-        self, start: int, *, floor: int = 4, ceiling: int = 256, tolerance: float = 1.5
+        self,
+        start: int,
+        *,
+        floor: int = 4,
+        ceiling: int = 256,
+        tolerance: float = 1.5,
+        name: str = "model slots",
     ) -> None:
         if not 1 <= floor <= start <= ceiling:
             raise ValueError("an adaptive limit needs 1 <= floor <= start <= ceiling")
-        self.floor, self.ceiling, self.tolerance = floor, ceiling, tolerance
+        self.floor, self.ceiling, self.tolerance, self.name = floor, ceiling, tolerance, name
         self._slots = float(start)
         self._gates: list[tuple[LLMGate, int]] = []
         self.recent: float | None = None
@@ -112,7 +121,7 @@ class AdaptiveLimit:
             gate.resize(max(least, self.slots))
         if abs(self.slots - self._logged) * 4 >= self._logged:  # moved by a quarter: say so
             log.info(
-                "model slots: %d (calls took %.2f s recently, %.2f s usually)",
-                self.slots, self.recent or 0.0, self.usual or 0.0,
+                "%s: %d (%.3f s recently, %.3f s usually)",
+                self.name, self.slots, self.recent or 0.0, self.usual or 0.0,
             )  # fmt: skip
             self._logged = self.slots
