@@ -534,8 +534,7 @@ async def loadtest(
         typer.Option(
             min=0,
             max=10000,
-            help="model calls at once per serving process (XIAOER_LLM_SLOTS; 0: their default, "
-            "32 that move with the endpoint's answers)",
+            help="model calls at once per serving process (XIAOER_LLM_SLOTS; 0: their default, 32)",
         ),
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,

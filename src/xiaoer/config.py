@@ -67,17 +67,16 @@ class Settings(BaseSettings):
     llm_slots: int = 0
     """Model calls one process makes at a time; the others wait in line and their shoppers are
     told their place in it (`llm/gate.py`). 0: the model's own figure, 1 for the embedded model
-    (it serves one call at a time); for an endpoint 32 to begin with, then more while calls wait
-    and come back in their usual time, fewer when they slow down or the endpoint answers 429 /
-    503 (`llm/limit.py`, between 4 and 256). A number fixes them: what the endpoint serves at
-    once, divided by the processes that call it."""
+    (it serves one call at a time); for an endpoint 32, a quarter fewer each round of calls it
+    answers 429 / 503 or times out, and back one a round as it answers again (`llm/limit.py`,
+    at least 4). A number fixes them: what the endpoint serves at once, divided by the
+    processes that call it."""
     turn_slots: int = Field(default=0, ge=0)
     """Turns one process works on at once, each from when its message is stored; the others
     wait in line, told their place, with the deadline stopped (`agent/bounded.py`). Past what
     the CPU serves, more at once only make every turn slower. 0: as many as the process makes
-    model calls at once (`llm_slots`), at least 16, moving with them on an endpoint — a turn
-    waiting for a turn slot cannot use a free model slot: with an endpoint's 32 model slots
-    and 16 turn slots, half of them stayed
+    model calls at once (`llm_slots`), at least 16 — a turn waiting for a turn slot cannot use
+    a free model slot: with an endpoint's 32 model slots and 16 turn slots, half of them stayed
     idle while shoppers were held (`xiaoer loadtest`, 1,000 conversations: answer p95 31–34 s,
     1,100 messages held; at 32 turn slots 2.4–3.9 s, none held)."""
     hold_after: float = 3.0

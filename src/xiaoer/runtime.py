@@ -36,7 +36,7 @@ from xiaoer.knowledge.index import SavedIndexes
 from xiaoer.knowledge.readers import DOC_SUFFIXES
 from xiaoer.llm.base import LLM, ChatMessage
 from xiaoer.llm.gate import SLOTS, GatedLLM, LLMGate
-from xiaoer.llm.limit import AdaptiveLimit
+from xiaoer.llm.limit import Backoff
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
 from xiaoer.services.signals import Signals
@@ -131,8 +131,8 @@ class Runtime:
         if self._gated is None or self._gated.inner is not llm:
             said = self.settings.llm_slots or getattr(llm, "serves_at_once", None)
             gate = LLMGate(said or SLOTS)
-            if said is None:  # nobody said: the slots move with how the endpoint answers
-                AdaptiveLimit(SLOTS).attach(gate)
+            if said is None:  # nobody said: fewer while the endpoint says it is overloaded
+                Backoff(SLOTS).attach(gate)
             self._gated = GatedLLM(llm, gate)
         return self._gated
 
@@ -237,13 +237,8 @@ class Runtime:
         """Shopper turns as the API runs them: once per `client_key`, within the deadline
         (`XIAOER_TURN_DEADLINE`), an apology and a human when the model cannot answer."""
         if self._turns is None:
-            model = self.gated().gate
-            gate = LLMGate(self.settings.turn_slots or max(TURN_SLOTS, model.slots))
-            if not self.settings.turn_slots and model.limit is not None:
-                # more of them while the turns' own work (`agent/bounded.py`) does not slow
-                # down: the CPU and the database, not the endpoint, say how many go on at once
-                AdaptiveLimit(gate.slots, floor=gate.slots, name="turn slots").attach(gate)
-            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, gate)
+            slots = self.settings.turn_slots or max(TURN_SLOTS, self.gated().gate.slots)
+            self._turns = BoundedTurns(self.assistant(), self.settings.deadline_s, LLMGate(slots))
         return self._turns
 
     def inbox(self) -> Inbox:

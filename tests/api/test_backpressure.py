@@ -112,6 +112,7 @@ async def test_a_message_in_line_gets_the_holding_reply_then_its_answer(tmp_path
         metrics = (await c.get("/metrics")).text
         assert _gauge(metrics, "xiaoer_llm_calls_waiting") == 2
         assert _gauge(metrics, "xiaoer_llm_calls_running") == 1
+        assert _gauge(metrics, "xiaoer_llm_slots") == 1
         assert _gauge(metrics, "xiaoer_turns_held_total") == 2
 
         streamed = send(1, Accept="text/event-stream")  # U2 resends, streaming: told its place

@@ -158,10 +158,6 @@ class BoundedTurns:
                         shop_id, shopper_id, text,
                         conversation_id=conversation_id, client_key=client_key, emit=watch,
                     )  # fmt: skip
-                if holding_slot and self.gate is not None and self.gate.limit is not None:
-                    # the turn's own work, its waits and model calls aside, sizes the turn slots
-                    own = time.perf_counter() - started - line.waited_s - line.model_s
-                    self.gate.limit.observe(max(0.0, own))
                 turn_span.set_attribute("turn.llm_calls", result.llm_calls)
                 turn_span.set_attribute("turn.replayed", result.replayed)
                 if result.handoff:

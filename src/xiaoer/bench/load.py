@@ -85,10 +85,9 @@ class Setup:
     fault_for: float = 5.0
     deadline: float = 30.0
     slots: int = 0
-    """`XIAOER_LLM_SLOTS` for the serving processes (0: their default, on an endpoint 32 that
-    move with its answers, `llm/limit.py`). The stub serves any number of calls at once: with
-    more slots than calls in flight, no turn waits in line for the model and the overhead is
-    xiaoer's alone."""
+    """`XIAOER_LLM_SLOTS` for the serving processes (0: their default, 32 on an endpoint). The
+    stub serves any number of calls at once: with more slots than calls in flight, no turn
+    waits in line for the model and the overhead is xiaoer's alone."""
     hold_after: float = 3.0
 
     @property
@@ -695,7 +694,7 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "llm_calls_per_answer": round(
             sum(m.llm_calls for m in answered) / max(len(answered), 1), 2
         ),
-        "slots": setup.slots or f"{SLOTS}, moving",
+        "slots": setup.slots or SLOTS,
         "latency_ms": _percentiles(seconds),
         "overhead_ms": _percentiles(overhead),
         "overhead_less_waits_ms": _percentiles(own),

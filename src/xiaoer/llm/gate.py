@@ -38,14 +38,14 @@ from xiaoer.domain.tracing import span
 from xiaoer.llm.base import LLM, ChatMessage, Completion, Mode, OnText, ToolSpec
 
 if TYPE_CHECKING:
-    from xiaoer.llm.limit import AdaptiveLimit
+    from xiaoer.llm.limit import Backoff
 
 __all__ = ["SLOTS", "GatedLLM", "LLMGate", "Ticket", "Waiter", "turn_began", "waiting_hook"]
 
 SLOTS = 32
-"""Calls at a time for a model that does not say how many it serves (`serves_at_once`), to
-begin with: an endpoint's, which then move with how it answers (`llm/limit.py`) unless
-`XIAOER_LLM_SLOTS` fixes them. The embedded model says 1."""
+"""Calls at a time for a model that does not say how many it serves (`serves_at_once`): an
+endpoint's — fewer while it says it is overloaded (`llm/limit.py`), unless `XIAOER_LLM_SLOTS`
+fixes them. The embedded model says 1."""
 
 
 class Waiter(Protocol):
@@ -113,8 +113,8 @@ class LLMGate:
             raise ValueError("an LLM gate needs at least one slot")
         self.slots = slots
         self.busy = 0
-        self.limit: AdaptiveLimit | None = None
-        """What sizes this gate, when its slots move (`llm/limit.py`); told when a call waits."""
+        self.limit: Backoff | None = None
+        """What sizes this gate when its slots move (`llm/limit.py`), told how its calls end."""
         self._line: list[Ticket] = []
         """The waiting calls, oldest turn first (`Ticket.key`)."""
         self.pace_s: float | None = None
@@ -157,8 +157,6 @@ class LLMGate:
                 self._moved()
 
     async def _wait(self) -> None:
-        if self.limit is not None:
-            self.limit.pressed()
         ticket = Ticket(self)
         bisect.insort(self._line, ticket)
         hook = waiting_hook.get()
@@ -233,7 +231,7 @@ class GatedLLM:
                     raise
                 else:
                     if limit is not None:
-                        limit.observe(time.monotonic() - began)
+                        limit.answered()
                 finally:
                     if (hook := waiting_hook.get()) is not None:
                         hook.called(time.monotonic() - began)

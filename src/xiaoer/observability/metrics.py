@@ -37,8 +37,8 @@ is the route's template (`/v1/conversations/{conversation_id}/messages`), never 
 and `unmatched` when no route served it; `status` is the class (`2xx` … `5xx`).
 
 The queue depth, read when `/metrics` is scraped: in one process, the model calls waiting in
-line for a slot and those running, and the slots (`llm/gate.py`; they move on an endpoint,
-`llm/limit.py`); with turn workers, the turns on the Redis queue, waiting for a worker or
+line for a slot and those running, and the slots (`llm/gate.py`; fewer while an endpoint is
+overloaded, `llm/limit.py`); with turn workers, the turns on the Redis queue, waiting for a worker or
 running (the workers' own lines for the model are theirs). A held turn (a JSON request
 answered with the holding reply, 202) is counted in `xiaoer_turns_held_total` when it is held
 and by outcome when it ends.
