@@ -4,6 +4,7 @@ mid-load on PostgreSQL + Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from xiaoer.bench.load import Cluster, Setup, _per_stub, run_setup
 from xiaoer.bench.stub_llm import create_stub, decide
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, ToolSpec
+from xiaoer.llm.gate import GatedLLM, LLMGate
+from xiaoer.llm.limit import Backoff
 from xiaoer.llm.openai_compat import OpenAICompatLLM
 
 TOOLS = [{"type": "function", "function": {"name": n}} for n in
@@ -154,3 +157,24 @@ async def test_a_worker_killed_or_redis_restarted_mid_load_loses_and_doubles_not
     assert set(result["statuses"]) == {"200"}
     assert result["recovery_s"] is not None and result["recovery_s"] < 60
     assert {"postgres", "redis"} <= set(result["cpu_s"]) and result["cpu_s"]["turn workers"] > 0
+
+
+async def test_a_stub_at_capacity_answers_429_and_the_model_slots_back_off() -> None:
+    async with asgi_endpoint(create_stub(latency=0.3, capacity=2)) as root:
+        async with httpx.AsyncClient(base_url=root) as http:
+            body = {"messages": [{"role": "user", "content": "你好"}], "stream": True}
+            answers = await asyncio.gather(
+                *(http.post("/v1/chat/completions", json=body) for _ in range(3))
+            )
+            assert sorted(r.status_code for r in answers) == [200, 200, 429]
+        backoff, gate = Backoff(8), LLMGate(8)
+        backoff.attach(gate)
+        llm = GatedLLM(OpenAICompatLLM(base_url=f"{root}/v1", model="stub", api_key="x"), gate)
+        said = await asyncio.gather(
+            *(llm.complete([ChatMessage("user", "你好")], []) for _ in range(8)),
+            return_exceptions=True,
+        )
+        busy = [e for e in said if isinstance(e, UpstreamError)]
+        assert busy and all(e.overloaded and "HTTP 429" in e.message for e in busy)
+        assert gate.slots == backoff.slots == 6  # cut once for the calls sent together
+        await llm.inner.aclose()

@@ -521,6 +521,14 @@ async def loadtest(
         ),
     ] = "none",
     latency: Annotated[float, typer.Option(min=0, max=10, help="LLM stub seconds per call")] = 0.3,
+    capacity: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=100000,
+            help="calls the LLM stub serves at once, answering 429 beyond them (0: any number)",
+        ),
+    ] = 0,
     think: Annotated[
         float,
         typer.Option(
@@ -560,7 +568,14 @@ async def loadtest(
     elif fault != "none":
         setups = [replace(s, fault=fault, deadline=10.0) for s in setups]
     setups = [
-        replace(s, conversations=conversations, stub_latency=latency, think=think, slots=slots)
+        replace(
+            s,
+            conversations=conversations,
+            stub_latency=latency,
+            stub_capacity=capacity,
+            think=think,
+            slots=slots,
+        )  # fmt: skip
         for s in setups
     ]
     results = []

@@ -76,6 +76,9 @@ class Setup:
     turn_workers: int = 0
     conversations: int = 100
     stub_latency: float = 0.3
+    stub_capacity: int = 0
+    """Calls the stub serves at once, answering 429 beyond them, as a rate-limited endpoint
+    does (0: any number)."""
     resend_share: float = 0.1
     think: float = 15.0
     """Seconds a shopper takes to read a reply and type the next message (±50%); the
@@ -250,7 +253,8 @@ class Cluster:
 
     def start_stub(self) -> None:
         self._spawn("stub", ["-m", "xiaoer.bench.stub_llm", "--port", str(self.stub_port),
-                             "--latency", str(self.setup.stub_latency)])  # fmt: skip
+                             "--latency", str(self.setup.stub_latency),
+                             "--capacity", str(self.setup.stub_capacity)])  # fmt: skip
 
     def start_api(self) -> None:
         self._spawn("api", ["-m", "xiaoer", "serve", "--port", str(self.api_port),
@@ -689,6 +693,7 @@ def _report(run: Run, audit: dict[str, Any]) -> dict[str, Any]:
         "cancellations": sum(m.text.startswith("帮我取消订单") for m in run.sent if not m.resend),
         "resends": sum(m.resend for m in run.sent),
         "stub_latency_ms": ms(setup.stub_latency),
+        "stub_capacity": setup.stub_capacity,
         "wall_s": round(run.wall_s, 1),
         "throughput_msgs_per_s": round(len(answered) / max(run.wall_s, 1e-6), 1),
         "llm_calls_per_answer": round(

@@ -13,6 +13,9 @@ Faults, switched at run time with `POST /fault {"mode": …}`:
 - `garbage`: a 200 whose stream is not chat-completion JSON;
 - `none`: back to normal.
 
+With `--capacity N` it serves at most N calls at once, as an endpoint does (its replicas, its
+batch): a call beyond them is answered HTTP 429 at once, as a rate-limited endpoint answers.
+
 Run: `python -m xiaoer.bench.stub_llm --port 8900 --latency 0.3`.
 """
 
@@ -96,14 +99,26 @@ def _frames(answer: dict[str, Any]) -> list[str]:
     return [*frames, f"data: {json.dumps(usage)}\n\n", "data: [DONE]\n\n"]
 
 
-def create_stub(latency: float = 0.3, mode: str = "none") -> FastAPI:
+def create_stub(latency: float = 0.3, mode: str = "none", capacity: int = 0) -> FastAPI:
+    """`capacity`: calls served at once, those beyond answered 429 (0: any number)."""
     app = FastAPI()
-    state: dict[str, Any] = {"mode": mode, "calls": 0, "faulted": 0}
+    state: dict[str, Any] = {"mode": mode, "calls": 0, "faulted": 0, "refused": 0, "running": 0}
 
     @app.post("/v1/chat/completions", response_model=None)
     async def complete(request: Request) -> Any:
         body = await request.json()
         state["calls"] += 1
+        if capacity and state["running"] >= capacity:
+            state["refused"] += 1
+            return JSONResponse({"error": {"message": "stub: too many calls at once"}},
+                                status_code=429)  # fmt: skip
+        state["running"] += 1
+        try:
+            return await _answer(body)
+        finally:
+            state["running"] -= 1
+
+    async def _answer(body: dict[str, Any]) -> Any:
         if state["mode"] != "none":
             state["faulted"] += 1
         if state["mode"] == "hang":
@@ -142,10 +157,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per call")
+    parser.add_argument("--capacity", type=int, default=0,
+                        help="calls served at once, those beyond answered 429 (0: any number)")  # fmt: skip
     ns = parser.parse_args()
     # asyncio's loop and h11 whatever is installed: the stub is the load test's yardstick (the
     # servers' CPU is given in units of the stub's), so its own cost must not change with them
-    uvicorn.run(create_stub(ns.latency), host="127.0.0.1", port=ns.port, log_level="warning",
+    stub = create_stub(ns.latency, capacity=ns.capacity)
+    uvicorn.run(stub, host="127.0.0.1", port=ns.port, log_level="warning",
                 loop="asyncio", http="h11")  # fmt: skip
 
 
