@@ -12,13 +12,14 @@ before them end. So, when `XIAOER_LLM_SLOTS` is not set:
 - each round of calls answered without one brings back one slot, up to where they started, as a
   TCP window grows back after a loss: slowly, so as not to run into the same limit at once.
 
-The slots never go above where they started: more calls at once than that were tried
-(`xiaoer loadtest`, 1,000 conversations against a stub that serves any number: slots that grew
-while calls waited and came back in their usual time made each turn worker take more turns at
-once, and the overhead p99 went from 1.0–2.1 s to 4.1 s, three runs each, alternating — the CPU
-per answer went up, and turns waited on the Redis queue instead). A slow endpoint is not cut
-either: an LLM's calls differ in length, and a slower average is as often longer answers as a
-full server.
+The slots never go above where they started. Slots that grew while calls waited and came back
+in their usual time (the turn slots growing with them) were tried with `xiaoer loadtest`,
+1,000 conversations against a stub that serves any number at once, three runs each,
+alternating: each turn worker took more turns at once, its CPU per answer went up, turns waited
+on the Redis queue instead, and the overhead p99 was 4.1 s in all three against 1.0 and 2.1 s
+with fixed slots (and 6.3 s in a third run, with the machine busy: 1,094 messages held). A slow
+endpoint is not cut either: an LLM's calls differ in length, and a slower average is as often
+longer answers as a full server.
 """
 
 from __future__ import annotations
