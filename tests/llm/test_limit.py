@@ -53,45 +53,37 @@ def test_the_slots_come_back_one_a_round_but_never_above_where_they_started() ->
     assert limit.slots == 32
 
 
+async def _hold(gate: LLMGate, release: asyncio.Event, order: list[str], name: str) -> None:
+    async with gate.slot():
+        order.append(name)
+        await release.wait()
+
+
 async def test_a_resized_gate_lets_calls_in_at_once_and_gives_up_slots_as_calls_end() -> None:
-    gate, release = LLMGate(2), asyncio.Event()
-    running: list[int] = []
-
-    async def call(n: int) -> None:
-        async with gate.slot():
-            running.append(n)
-            await release.wait()
-
-    tasks = [asyncio.create_task(call(n)) for n in range(5)]
+    gate, release, running = LLMGate(2), asyncio.Event(), []
+    tasks = [asyncio.create_task(_hold(gate, release, running, n)) for n in "abcde"]
     await asyncio.sleep(0.02)
-    assert (running, gate.busy, gate.waiting) == ([0, 1], 2, 3)
+    assert (running, gate.busy, gate.waiting) == (["a", "b"], 2, 3)
     gate.resize(4)  # two more slots: the next two in line go ahead now
     await asyncio.sleep(0.02)
-    assert (running, gate.busy, gate.waiting) == ([0, 1, 2, 3], 4, 1)
+    assert (running, gate.busy, gate.waiting) == (["a", "b", "c", "d"], 4, 1)
     gate.resize(1)  # the four running finish; the one waiting goes once fewer than one run
     release.set()
     await asyncio.gather(*tasks)
-    assert running == [0, 1, 2, 3, 4] and (gate.busy, gate.waiting) == (0, 0)
+    assert running == list("abcde") and (gate.busy, gate.waiting) == (0, 0)
 
-    gate2, held = LLMGate(3), asyncio.Event()
-    order: list[str] = []
-
-    async def hold(name: str) -> None:
-        async with gate2.slot():
-            order.append(name)
-            await held.wait()
-
-    first = [asyncio.create_task(hold(n)) for n in "abc"]
+    gate, held, order = LLMGate(3), asyncio.Event(), []
+    first = [asyncio.create_task(_hold(gate, held, order, n)) for n in "abc"]
     await asyncio.sleep(0.02)
-    later = asyncio.create_task(hold("d"))
+    later = asyncio.create_task(_hold(gate, held, order, "d"))
     await asyncio.sleep(0.02)
-    gate2.resize(1)
+    gate.resize(1)
     first[0].cancel()  # a slot given back while three run on one: not handed to "d"
     await asyncio.sleep(0.02)
-    assert order == ["a", "b", "c"] and (gate2.busy, gate2.waiting) == (2, 1)
+    assert order == ["a", "b", "c"] and (gate.busy, gate.waiting) == (2, 1)
     held.set()
     await asyncio.gather(*first[1:], later)
-    assert order == ["a", "b", "c", "d"] and gate2.busy == 0
+    assert order == ["a", "b", "c", "d"] and gate.busy == 0
 
 
 async def test_the_gated_model_reports_its_calls_and_busy_answers_to_the_limit() -> None:
