@@ -1,10 +1,10 @@
 """Fewer model calls at once while the endpoint says it is overloaded, and back as it recovers.
 
 An endpoint answers HTTP 429 (its rate limit) or 503 (no room) when it gets more calls than it
-serves, or stops answering in time. Kept at its 32 slots, every call past what it serves fails
-after its one retry, and its shopper gets an apology and a human. With fewer slots those calls
-wait in line instead (`llm/gate.py`), their shoppers told their place, and go ahead as the calls
-before them end. So, when `XIAOER_LLM_SLOTS` is not set:
+serves, or stops answering in time. Kept at its 32 slots, a call past what it serves is sent
+once more half a second later, and when that is refused too its shopper gets an apology and a
+human. With fewer slots those calls wait in line instead (`llm/gate.py`), their shoppers told
+their place, and go ahead as the calls before them end. So, when `XIAOER_LLM_SLOTS` is not set:
 
 - an answer that says the endpoint is overloaded (429 or 503 after the retry, a timed-out call)
   cuts the slots by a quarter, at most once a round — a round is about one call per slot, so
@@ -17,7 +17,10 @@ in their usual time (the turn slots growing with them) were tried with `xiaoer l
 1,000 conversations against a stub that serves any number at once, three runs each,
 alternating: each turn worker took more turns at once, its CPU per answer went up, turns waited
 on the Redis queue instead, and the overhead p99 was 4.1 s in all three against 1.0 and 2.1 s
-with fixed slots (and 6.3 s in a third run, with the machine busy: 1,094 messages held). A slow
+with fixed slots (and 6.3 s in a third run, with the machine busy: 1,094 messages held). Forty
+minutes earlier, with the machine less busy, the same code had done better than fixed slots
+(0.9 and 1.1 s against 1.4 and 1.9 s): the model's calls, which such slots read, do not show
+when the cores are full, and then more turns at once is the wrong way. A slow
 endpoint is not cut either: an LLM's calls differ in length, and a slower average is as often
 longer answers as a full server.
 """
@@ -87,6 +90,9 @@ class Backoff:
         self._round, self._cut = 0, False
         for gate in self._gates:
             gate.resize(self.slots)
-        if self.slots != before:
-            log.info("model slots: %d (of %d; the endpoint said it is overloaded)",
+        if self.slots < before:
+            log.warning("the LLM endpoint is overloaded: %d model calls at once (of %d)",
+                        self.slots, self.start)  # fmt: skip
+        elif self.slots > before:
+            log.info("the LLM endpoint answers again: %d model calls at once (of %d)",
                      self.slots, self.start)  # fmt: skip
