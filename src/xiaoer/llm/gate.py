@@ -149,12 +149,8 @@ class LLMGate:
         ones; fewer, and the running calls finish, their slots not handed on while `busy` is
         past the new number."""
         self.slots = max(1, slots)
-        while self.busy < self.slots and self._line:
-            ticket = self._line.pop(0)
-            if not ticket._ready.done():
-                ticket._ready.set_result(None)
-                self.busy += 1
-                self._moved()
+        while self.busy < self.slots and self._hand_over():
+            self.busy += 1
 
     async def _wait(self) -> None:
         ticket = Ticket(self)
@@ -181,14 +177,19 @@ class LLMGate:
         if self.busy > self.slots:  # the gate shrank (`resize`): this slot goes with the call
             self.busy -= 1
             return
+        if not self._hand_over():
+            self.busy -= 1
+            self._handed = None  # nobody waits: the next gap says nothing about the line's pace
+
+    def _hand_over(self) -> bool:
+        """A slot to the first call still waiting in line, if there is one (True)."""
         while self._line:
             ticket = self._line.pop(0)
             if not ticket._ready.done():
                 ticket._ready.set_result(None)
                 self._moved()
-                return
-        self.busy -= 1
-        self._handed = None  # nobody waits: the next gap says nothing about the line's pace
+                return True
+        return False
 
     def _moved(self) -> None:
         now = time.monotonic()
