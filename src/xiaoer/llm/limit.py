@@ -49,7 +49,7 @@ class Backoff:
             raise ValueError("a backoff needs 1 <= floor <= start")
         self.start, self.floor = start, floor
         self._slots = float(start)
-        self._gates: list[LLMGate] = []
+        self._gate: LLMGate | None = None
         self._round = 0
         """Calls ended since the slots last moved: a round is about one call per slot."""
         self._cut = False
@@ -62,7 +62,7 @@ class Backoff:
     def attach(self, gate: LLMGate) -> None:
         """`gate` is sized by this backoff from now on."""
         gate.limit = self
-        self._gates.append(gate)
+        self._gate = gate
         gate.resize(self.slots)
 
     def answered(self) -> None:
@@ -88,8 +88,8 @@ class Backoff:
         before = self.slots
         self._slots = min(float(self.start), max(float(self.floor), slots))
         self._round, self._cut = 0, False
-        for gate in self._gates:
-            gate.resize(self.slots)
+        if self._gate is not None:
+            self._gate.resize(self.slots)
         if self.slots < before:
             log.warning("the LLM endpoint is overloaded: %d model calls at once (of %d)",
                         self.slots, self.start)  # fmt: skip
