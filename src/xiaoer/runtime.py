@@ -40,7 +40,7 @@ from xiaoer.llm.limit import Backoff
 from xiaoer.policy import ShopPolicy, parse_policy
 from xiaoer.policy.versions import PolicyVersion, record_version, version, versions
 from xiaoer.services.signals import Signals
-from xiaoer.store.db import make_engine, migrate, readers, sessionmaker
+from xiaoer.store.db import at_once, make_engine, migrate, readers, sessionmaker
 from xiaoer.store.repositories import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ class Runtime:
     """Wake-ups of the live streams when a commit changes what they show."""
     reads: async_sessionmaker[AsyncSession] = field(init=False)
     """Sessions that only read (`store.db.readers`)."""
+    writes_at_once: async_sessionmaker[AsyncSession] = field(init=False)
+    """Sessions for a one-statement write (`store.db.at_once`)."""
     catalogs: Catalogs = field(default_factory=Catalogs)
     """The product lists searches rank, kept while each shop's catalogue is unchanged."""
     _policies: dict[str, tuple[Any, ShopPolicy]] = field(default_factory=dict)
@@ -108,8 +110,10 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.reads = readers(self.engine)
+        self.writes_at_once = at_once(self.engine)
         self.signals = Signals(self.settings.redis_url)
         self.signals.watch(self.sessions)
+        self.signals.watch(self.writes_at_once)
 
     @classmethod
     async def open(cls, settings: Settings, *, llm: LLM | None = None) -> Runtime:
@@ -230,6 +234,8 @@ class Runtime:
                 limiter=(RedisRateLimiter(self.settings.redis_url) if self.settings.redis_url
                          else RateLimiter()),
                 reader=self.reader(),
+                reads=self.reads,
+                writes_at_once=self.writes_at_once,
             )  # fmt: skip
         return self._assistant
 

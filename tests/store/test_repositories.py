@@ -180,3 +180,78 @@ async def test_knowledge_is_stored_and_searched_per_shop(rt: Runtime, tmp_path: 
     assert all(h.passage.source_id != "doc:only-alpha.md" for h in beta)
     fresh = type(kb)(rt.sessions, kb.embedder, rt.clock)  # another process: index from the DB
     assert (await fresh.search("alpha", "体验店几点关门", k=1))[0].passage.id == hit.passage.id
+
+
+async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runtime) -> None:
+    """`add_reply` stores the reply, its tool calls (in order, as given) and touches the
+    conversation: one statement on PostgreSQL — so that it needs no transaction around it —
+    three on SQLite; a message alone one statement, or two."""
+    from sqlalchemy import event
+
+    later = NOW + timedelta(minutes=5)
+    async with rt.sessions() as s:
+        repo = ConversationRepository(s, "alpha")
+        await repo.create("cv1", "U1", "api", NOW)
+        asked = await repo.add_message("cv1", "shopper", "到哪了", NOW)
+        await s.commit()
+    calls = [
+        {"name": "track_logistics", "arguments": {"order_id": "SO1"}, "result": "已签收",
+         "ok": True, "latency_ms": 7},
+        {"name": "search_knowledge", "arguments": {}, "result": "无", "ok": False},
+    ]  # fmt: skip
+    seen: list[str] = []
+
+    def note(_c: object, _cur: object, stmt: str, *_a: object) -> None:
+        seen.append(stmt)
+
+    one_trip = rt.engine.dialect.name == "postgresql"
+    event.listen(rt.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with rt.writes_at_once() as s:
+            repo = ConversationRepository(s, "alpha")
+            reply_id = await repo.add_reply("cv1", "已签收了", later, reply_to=asked.id,
+                                            meta={"llm_calls": 2}, calls=calls)  # fmt: skip
+            assert len(seen) == (1 if one_trip else 3)
+            seen.clear()
+            await repo.add_reply("cv1", "还有别的吗", later, reply_to=asked.id, meta={}, calls=[])
+            assert len(seen) == (1 if one_trip else 2)
+            await s.commit()
+    finally:
+        event.remove(rt.engine.sync_engine, "before_cursor_execute", note)
+    async with rt.reads() as s:
+        repo = ConversationRepository(s, "alpha")
+        messages = await repo.messages("cv1")
+        stored = await repo.tool_calls("cv1")
+        conversation = await repo.get("cv1")
+    assert [(m.role, m.content, m.reply_to) for m in messages] == [
+        ("shopper", "到哪了", None), ("assistant", "已签收了", asked.id),
+        ("assistant", "还有别的吗", asked.id)]  # fmt: skip
+    assert messages[1].id == reply_id and messages[1].meta == {"llm_calls": 2}
+    assert [
+        (c.message_id, c.seq, c.name, c.arguments, c.result, c.ok, c.latency_ms) for c in stored
+    ] == [
+        (reply_id, 0, "track_logistics", {"order_id": "SO1"}, "已签收", True, 7),
+        (reply_id, 1, "search_knowledge", {}, "无", False, 0),
+    ]
+    assert conversation is not None and conversation.updated_at == later
+
+
+async def test_a_reply_to_a_conversation_that_is_gone_stores_nothing(rt: Runtime) -> None:
+    """All or nothing, also where no transaction is around it: a reply whose conversation was
+    deleted meanwhile fails, and none of its tool calls are left behind."""
+    async with rt.sessions() as s:
+        repo = ConversationRepository(s, "alpha")
+        await repo.create("cv1", "U1", "api", NOW)
+        asked = await repo.add_message("cv1", "shopper", "到哪了", NOW)
+        await s.commit()
+    calls = [{"name": "x", "arguments": {}, "result": "r", "ok": True}]
+    async with rt.writes_at_once() as s:
+        with pytest.raises(IntegrityError):
+            await ConversationRepository(s, "alpha").add_reply(
+                "cv-gone", "已签收了", NOW, reply_to=asked.id, meta={}, calls=calls
+            )
+    async with rt.reads() as s:
+        repo = ConversationRepository(s, "alpha")
+        assert [m.role for m in await repo.messages("cv1")] == ["shopper"]
+        assert await repo.messages("cv-gone") == []
+        assert await repo.tool_calls("cv-gone") == []

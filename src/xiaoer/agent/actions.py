@@ -166,15 +166,19 @@ class ActionDesk:
         sessions: async_sessionmaker[AsyncSession],
         tools: dict[str, Tool],
         clock: Callable[[], datetime],
+        *,
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads or sessions
+        """For what is only read (`store.db.readers`)."""
         self.tools = tools
         self.clock = clock
 
     # ---- reading ----
 
     async def past_actions(self, shop_id: str, shopper_id: str) -> list[PastAction]:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             return await self.past_actions_in(s, shop_id, shopper_id)
 
     @staticmethod
@@ -219,7 +223,7 @@ class ActionDesk:
         return live
 
     async def views(self, shop_id: str, conversation_id: str) -> list[ActionView]:
-        async with self.sessions() as s:
+        async with self.reads() as s:
             rows = await ActionRepository(s, shop_id).in_conversation(conversation_id)
         return [ActionView.of(r) for r in rows]
 

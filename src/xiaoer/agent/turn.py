@@ -167,8 +167,12 @@ class Assistant:
         guard: OutputGuard | None = None,
         limiter: Limiter | None = None,
         reader: Reader | None = None,
+        reads: async_sessionmaker[AsyncSession] | None = None,
+        writes_at_once: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.writes_at_once = writes_at_once or sessions
+        """Where a turn's reply is stored (`store.db.at_once`): one statement on PostgreSQL."""
         self.llm = llm
         self.commerce_for = commerce_for
         self.clock = clock
@@ -179,7 +183,7 @@ class Assistant:
         self.result_chars = result_chars
         self.knowledge = knowledge
         self.guard = guard
-        self.desk = ActionDesk(sessions, self.tools, clock)
+        self.desk = ActionDesk(sessions, self.tools, clock, reads=reads)
         self.flow_driver = FlowDriver(self.tools)
         self.limiter = limiter or RateLimiter()
         self.reader = reader
@@ -1400,7 +1404,7 @@ class Assistant:
         stock_of: str = "",
         shown: list[dict[str, Any]] | None = None,
     ) -> None:
-        async with self.sessions() as s:
+        async with self.writes_at_once() as s:
             repo = ConversationRepository(s, shop_id)
             meta = {
                 "llm_calls": result.llm_calls,
@@ -1428,18 +1432,13 @@ class Assistant:
                 meta["stock_of"] = stock_of
             if shown:
                 meta["shown"] = shown
-            row = await repo.add_message(
+            result.message_id = await repo.add_reply(
                 result.conversation_id,
-                "assistant",
                 result.reply,
                 self.clock(),
                 reply_to=shopper_message_id,
                 meta=meta,
-            )
-            await repo.add_tool_calls(
-                row.id,
-                result.conversation_id,
-                [
+                calls=[
                     {
                         "name": r.name,
                         "arguments": r.arguments,
@@ -1451,7 +1450,6 @@ class Assistant:
                 ],
             )
             await s.commit()
-            result.message_id = row.id
 
 
 class _TurnHands(Hands):

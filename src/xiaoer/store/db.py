@@ -102,6 +102,15 @@ def readers(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
+def at_once(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a write that PostgreSQL takes as one statement (`ConversationRepository.
+    add_reply`): it runs on its own, atomic as every statement is, committed as it ends —
+    without the BEGIN and the COMMIT around it, two of its three round trips. Nothing else may
+    be written through one: two statements would commit one by one. SQLite: the usual
+    sessions (the write is several statements there, in one transaction)."""
+    return readers(engine)
+
+
 def _alembic_config(connection: Connection) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))

@@ -13,7 +13,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, true, update
+from sqlalchemy import column as sql_column
+from sqlalchemy import values as sql_values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.domain.models import (
@@ -99,6 +101,20 @@ TOUCH = (
 )
 MESSAGE_ADDED = insert(MESSAGES).returning(MESSAGES.c.id)
 TOOL_CALLS_ADDED = insert(TOOL_CALLS)
+_TOUCHED = TOUCH.cte("touched")
+_MESSAGE_FIELDS = ("conversation_id", "shop_id", "role", "content", "client_key", "reply_to",
+                   "created_at", "meta")  # fmt: skip
+MESSAGE_ADDED_TOUCHING = (
+    insert(MESSAGES)
+    .values({name: bindparam(f"m_{name}") for name in _MESSAGE_FIELDS})
+    .returning(MESSAGES.c.id)
+    .add_cte(_TOUCHED)
+)
+"""PostgreSQL: the message stored and its conversation touched in one statement (a CTE that
+updates), one round trip instead of two. SQLite has no data-modifying CTEs: two statements.
+Its parameters are named apart (`m_…`): one named for a column of either table would be
+taken as a value to set by the other statement as well."""
+_CALL_COLUMNS = ("seq", "name", "arguments", "result", "ok", "latency_ms")
 WRITTEN = "xiaoer.messages_written"
 """`session.info` key: the (shop, conversation) of each message stored by a statement of the
 session rather than by its flush, for the live streams' wake-ups at commit (services/signals)."""
@@ -107,6 +123,11 @@ ACTIONS_OF = (
     .where(ActionRow.shop_id == _SHOP, ActionRow.shopper_id == _OF)
     .order_by(ActionRow.created_at, ActionRow.id)
 )
+
+
+def _call_values(call: dict[str, Any]) -> tuple[Any, ...]:
+    """A tool call's `_CALL_COLUMNS` after `seq`."""
+    return (call["name"], call["arguments"], call["result"], call["ok"], call.get("latency_ms", 0))
 
 
 def new_stamp() -> str:
@@ -402,6 +423,8 @@ class ConversationRepository:
     def __init__(self, session: AsyncSession, shop_id: str) -> None:
         self.session = session
         self.shop_id = shop_id
+        self._one_trip = session.get_bind().dialect.name == "postgresql"
+        """Writes that SQLite takes in several statements are one on PostgreSQL (CTEs)."""
 
     async def create(
         self, conversation_id: str, shopper_id: str, channel: str, now: datetime
@@ -477,12 +500,63 @@ class ConversationRepository:
             "created_at": now,
             "meta": meta or {},
         }
-        new_id = (await self.session.execute(MESSAGE_ADDED, values)).scalar_one()
-        self.session.info.setdefault(WRITTEN, set()).add((self.shop_id, conversation_id))
-        # one statement: the conversation's row is not read to be touched (a row this session
-        # holds is updated in place as well)
-        await self.session.execute(TOUCH, {"shop": self.shop_id, "of": conversation_id, "now": now})
+        new_id = await self._insert_touching(values, now)
         return MessageRow(id=new_id, **values)
+
+    async def add_reply(
+        self,
+        conversation_id: str,
+        content: str,
+        now: datetime,
+        *,
+        reply_to: int,
+        meta: dict[str, Any],
+        calls: Sequence[dict[str, Any]],
+    ) -> int:
+        """The assistant's reply to `reply_to` with the tool calls made for it (`add_message`
+        then `add_tool_calls`); returns its id. On PostgreSQL one statement, so that it can
+        run on its own, without a transaction around it (`store.db.at_once`): the reply, its
+        calls and the conversation's touch are stored together or not at all."""
+        if not (self._one_trip and calls):
+            row = await self.add_message(conversation_id, "assistant", content, now,
+                                         reply_to=reply_to, meta=meta)  # fmt: skip
+            await self.add_tool_calls(row.id, conversation_id, calls)
+            return row.id
+        message = MESSAGE_ADDED.values(
+            conversation_id=conversation_id, shop_id=self.shop_id, role="assistant",
+            content=content, reply_to=reply_to, created_at=now, meta=meta,
+        ).cte("m")  # fmt: skip
+        made = sql_values(
+            *(sql_column(name, TOOL_CALLS.c[name].type) for name in _CALL_COLUMNS), name="made"
+        ).data([(seq, *_call_values(call)) for seq, call in enumerate(calls)])
+        stored = insert(TOOL_CALLS).from_select(
+            ["message_id", "conversation_id", "shop_id", *_CALL_COLUMNS],
+            select(message.c.id, literal(conversation_id), literal(self.shop_id),
+                   *(made.c[name] for name in _CALL_COLUMNS)).join_from(message, made, true()),
+        ).cte("stored")  # fmt: skip
+        touch = {"shop": self.shop_id, "of": conversation_id, "now": now}
+        stmt = select(message.c.id).add_cte(_TOUCHED).add_cte(stored)
+        new_id = (await self.session.execute(stmt, touch)).scalar_one()
+        self._wrote(conversation_id)
+        return new_id
+
+    async def _insert_touching(self, values: dict[str, Any], now: datetime) -> int:
+        conversation_id = values["conversation_id"]
+        touch = {"shop": self.shop_id, "of": conversation_id, "now": now}
+        if self._one_trip:
+            named = {f"m_{name}": value for name, value in values.items()}
+            stored = await self.session.execute(MESSAGE_ADDED_TOUCHING, named | touch)
+            new_id = stored.scalar_one()
+        else:
+            new_id = (await self.session.execute(MESSAGE_ADDED, values)).scalar_one()
+            # one statement: the conversation's row is not read to be touched
+            await self.session.execute(TOUCH, touch)
+        self._wrote(conversation_id)
+        return new_id
+
+    def _wrote(self, conversation_id: str) -> None:
+        """After a message is stored: its conversation's streams are woken at the commit."""
+        self.session.info.setdefault(WRITTEN, set()).add((self.shop_id, conversation_id))
 
     async def reply_to(self, message_id: int) -> MessageRow | None:
         stmt = select(MessageRow).where(
@@ -548,12 +622,7 @@ class ConversationRepository:
                 "message_id": message_id,
                 "conversation_id": conversation_id,
                 "shop_id": self.shop_id,
-                "seq": seq,
-                "name": call["name"],
-                "arguments": call["arguments"],
-                "result": call["result"],
-                "ok": call["ok"],
-                "latency_ms": call.get("latency_ms", 0),
+                **dict(zip(_CALL_COLUMNS, (seq, *_call_values(call)), strict=True)),
             }
             for seq, call in enumerate(calls)
         ]
