@@ -1,11 +1,14 @@
 """Two hands on one action at the same moment settle it exactly once, on SQLite and PostgreSQL:
 confirm and decline pressed together, two confirms, two merchant approvals. The loser gets a 409
-that says what the action became; the audit log and the store show one outcome."""
+that says what the action became; the audit log and the store show one outcome. And what the
+start of a turn writes besides the shopper's message (an expired action's move, 智能辅助's
+handoff), written apart from it, on both stores."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,18 @@ from xiaoer.commerce.builtin import BuiltinCommerce
 from xiaoer.config import Settings
 from xiaoer.domain.actions import FINAL, MOVES, ActionStatus, IllegalMove, check_move
 from xiaoer.domain.errors import Conflict
-from xiaoer.llm.scripted import ScriptedLLM, call
+from xiaoer.llm.scripted import ScriptedLLM, call, say
 from xiaoer.runtime import Runtime
-from xiaoer.store.models import ActionRow, AuditRow, MessageRow, OrderRow, ServiceRecordRow
+from xiaoer.services.policies import set_assist
+from xiaoer.store.models import (
+    ActionRow,
+    AuditRow,
+    ConversationRow,
+    HandoffRow,
+    MessageRow,
+    OrderRow,
+    ServiceRecordRow,
+)
 from xiaoer.tools.deps import TurnDeps
 
 
@@ -206,3 +218,44 @@ async def test_approve_and_reject_together_settle_one(rt: Runtime, llm: Scripted
     assert final == ("rejected" if isinstance(approved, BaseException) else "executed")
     events = await _events(rt, action_id)
     assert events[-1] == final and ("approved" in events) != ("rejected" in events)
+
+
+async def test_a_turn_moves_an_expired_action_and_answers_on(rt: Runtime, llm: ScriptedLLM) -> None:
+    """The start of a turn reads the shopper's actions without a transaction on PostgreSQL and
+    moves the expired ones in one of their own: the move and its audit entry both stored."""
+    cid, action_id = await _propose(rt, llm, "cancel_order", "SO1002 拍错了，取消")
+    async with rt.sessions() as s:
+        row = await s.get(ActionRow, action_id)
+        assert row is not None
+        row.expires_at = row.created_at - timedelta(minutes=1)
+        await s.commit()
+    llm.steps = [say("请问您要办理什么？")]
+    result = await rt.assistant().turn("mini", "U1", "确认", conversation_id=cid)
+    assert result.reply == "请问您要办理什么？"
+    assert await _status(rt, action_id) == "expired"
+    assert await _events(rt, action_id) == ["proposed", "expired"]
+    async with rt.sessions() as s:
+        order = await s.get(OrderRow, ("mini", "SO1002"))
+    assert order is not None and order.status == "待发货"
+
+
+async def test_assist_queues_the_conversation_with_the_message_stored_once(
+    rt: Runtime, llm: ScriptedLLM
+) -> None:
+    """智能辅助: the shopper's message is stored, then the conversation queued for a human with
+    a handoff, in a transaction of its own; the AI answers nothing itself."""
+    async with rt.sessions() as s:
+        await set_assist(s, "mini", True, NOW, "boss")
+        await s.commit()
+    llm.steps = []  # no model call may be made
+    result = await rt.assistant().turn("mini", "U1", "SO1002 到哪了", client_key="a1")
+    async with rt.sessions() as s:
+        conversation = await s.get(ConversationRow, result.conversation_id)
+        handoffs = list(await s.scalars(select(HandoffRow)))
+        shopper = list(await s.scalars(select(MessageRow).where(MessageRow.role == "shopper")))
+    assert conversation is not None and conversation.mode == "queued"
+    assert [(h.conversation_id, h.reason, h.status) for h in handoffs] == [
+        (result.conversation_id, "assist", "queued")
+    ]
+    assert [m.content for m in shopper] == ["SO1002 到哪了"]
+    assert result.llm_calls == 0

@@ -203,10 +203,17 @@ class ActionDesk:
         self, s: AsyncSession, shop_id: str, shopper_id: str, conversation_id: str
     ) -> tuple[list[PastAction], ActionRow | None]:
         """`past_actions_in` and `open_action_in` of the shopper's conversation, from one read
-        of the shopper's actions (every action of a conversation is its shopper's)."""
+        of the shopper's actions through `s` (every action of a conversation is its
+        shopper's). The open actions found expired are moved in a transaction of their own:
+        `s` may be one whose statements each commit (`store.db.at_once`), and on SQLite it must
+        not be holding a write."""
         rows = await ActionRepository(s, shop_id).for_shopper(shopper_id)
         mine = [r for r in rows if r.conversation_id == conversation_id and r.status in OPEN]
-        return _past(rows), await self._live(s, shop_id, mine)
+        past = _past(rows)
+        async with self.sessions() as moving:  # no statement, no transaction: when none expired
+            live = await self._live(moving, shop_id, mine)
+            await moving.commit()
+        return past, live
 
     async def _live(self, s: AsyncSession, shop_id: str, rows: list[ActionRow]) -> ActionRow | None:
         """The latest of these open rows that has not expired; the others are moved to expired."""

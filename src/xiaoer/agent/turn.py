@@ -238,7 +238,11 @@ class Assistant:
         started = time.perf_counter()
         if conversation_id is None:
             conversation_id = await self.start(shop_id, shopper_id)
-        async with self.sessions() as s:
+        # On PostgreSQL each statement of this session runs on its own (`store.db.at_once`):
+        # reads, and one write, the shopper's message (one statement). What else the start of
+        # a turn may write — 智能辅助's handoff, open actions found expired — is written after
+        # it, in a transaction of its own.
+        async with self.writes_at_once() as s:
             repo = ConversationRepository(s, shop_id)
             # held: the session keeps loaded rows only while something refers to them, and
             # `_require`, the policy and `repo.get` read these
@@ -260,15 +264,6 @@ class Assistant:
                 )
             message, replay = await self._accept(repo, conversation_id, text, client_key,
                                                  earlier=earlier)  # fmt: skip
-            past: list[PastAction] = []
-            pending: ActionRow | None = None
-            if replay is None and conversation.mode == "ai":
-                if policy.handoff.assist:
-                    await assisted(s, shop_id, conversation, earlier, text, self.clock())
-                # read here, in the one transaction, rather than in a session each
-                past, pending = await self.desk.at_turn_start(
-                    s, shop_id, shopper_id, conversation_id
-                )
             history_rows = [m for m in earlier if m.id < message.id]
             # a conversation's first message has no tool calls before it to read; the others
             # are read before the commit gives the connection back
@@ -280,6 +275,14 @@ class Assistant:
                 return await self._replayed(repo, conversation_id, replay)
             rerun = any(m.id == message.id for m in earlier)  # its first run died unanswered
             mode = conversation.mode
+            past: list[PastAction] = []
+            pending: ActionRow | None = None
+            if mode == "ai" and policy.handoff.assist:
+                mode = await self._assist(shop_id, conversation_id, earlier, text)
+            elif mode == "ai":
+                past, pending = await self.desk.at_turn_start(
+                    s, shop_id, shopper_id, conversation_id
+                )
         await emit(Accepted(conversation_id, message.id))
         if mode != "ai":
             return await self._paused(shop, conversation_id, message.id, mode, started, emit,
@@ -703,6 +706,18 @@ class Assistant:
 
     async def action_views(self, shop_id: str, conversation_id: str) -> list[ActionView]:
         return await self.desk.views(shop_id, conversation_id)
+
+    async def _assist(
+        self, shop_id: str, conversation_id: str, earlier: Sequence[MessageRow], text: str
+    ) -> str:
+        """`assisted`, in a transaction of its own; the conversation's mode after it."""
+        async with self.sessions() as s:
+            conversation = await ConversationRepository(s, shop_id).get(conversation_id)
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id!r} not found in shop {shop_id!r}")
+            await assisted(s, shop_id, conversation, earlier, text, self.clock())
+            await s.commit()
+            return conversation.mode
 
     async def _accept(
         self,
