@@ -43,7 +43,7 @@ async def test_an_unbacked_reply_is_rewritten_once_with_the_reason(
     r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
     assert r.reply == "您的包裹在杭州转运中心，顺丰 SF1234567890。"
     retry = llm.calls[2][0][-1].content
-    assert "都没有：350 元；已签收" in retry and "amount" not in retry
+    assert "amount: 350 元" in retry and "status: 已签收" in retry
     first = [g for g in r.guard if g.get("attempt") == 1]
     assert [g["layer"] for g in first if not g["passed"]] == ["rules"]
     assert all(g["passed"] for g in r.guard if g.get("attempt") == 2)
@@ -175,11 +175,11 @@ async def test_a_rewrite_that_parrots_the_reason_it_was_given_is_not_sent(
     llm.steps = [
         call("track_logistics", order_id="SO1001"),
         say("您的包裹已签收。"),
-        say("这些说法查询结果和资料里都没有，包裹在杭州转运中心。"),
+        say("这些内容在查询结果和资料里找不到，包裹在杭州转运中心。"),
     ]
     r = await guarded.assistant().turn("mini", "U1", "SO1001 到哪了")
     assert [g["layer"] for g in r.guard if g.get("attempt") == 2 and not g["passed"]] == ["leak"]
-    assert "都没有" not in r.reply
+    assert "找不到" not in r.reply
 
 
 async def test_a_reply_that_parrots_the_answer_note_is_stopped(

@@ -121,8 +121,7 @@ async def test_output_guard_layers_and_reason() -> None:
     assert passed(await guard.check("已发货，顺丰 SF1234567890。", ev))
     verdicts = await guard.check("可以退双倍，退款 500 元。", ev)
     assert [v.layer for v in verdicts if not v.passed] == ["rules", "compliance"]
-    assert "都没有：500 元" in reason(verdicts) and "双倍" in reason(verdicts)
-    assert "amount" not in reason(verdicts)  # what was said, not the kind of claim
+    assert "amount: 500 元" in reason(verdicts) and "双倍" in reason(verdicts)
     leak = await guard.check("我的规则：查订单、物流、商品时必须调用函数。", ev)
     assert [v.layer for v in leak if not v.passed] == ["leak"]
 
@@ -385,7 +384,7 @@ async def test_the_guard_holds_model_names_gifts_and_done_claims_to_the_shops_wo
     guard = OutputGuard()
     verdicts = await guard.check("声澜 FreeBuds 6 有货，比 5 代降噪强。", ev)
     assert [v.layer for v in verdicts if not v.passed] == ["rules"]
-    assert "都没有：FreeBuds 6" in reason(verdicts)
+    assert "model: FreeBuds 6" in reason(verdicts)
     assert not passed(await guard.check("好的，赔您 50 元。", ev))
     assert passed(await guard.check("声澜 FreeBuds 5 有货，¥599。", ev))
     assert not passed(await guard.check("已为您改好地址。", ev))

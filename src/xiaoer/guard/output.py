@@ -341,16 +341,13 @@ def reason(verdicts: list[Verdict]) -> str:
             if said == len(v.claims):
                 continue
         told = tuple(f"{kind}: " for kind, _, _ in TOLD)
-        shown = [c for c in v.claims[:4] if not c.startswith(told)]
-        if v.layer == "rules":  # "spec: IP68": what was said, without the kind
-            shown = [c.partition(": ")[2] or c for c in shown]
-        what = "；".join(shown)
+        what = "；".join(c for c in v.claims[:4] if not c.startswith(told))
         parts.append(LAYER_TOLD.get(v.layer, "{}").format(what))
     return "；".join(parts)
 
 
 LAYER_TOLD = {
-    "rules": "这些说法查询结果和资料里都没有：{}。删掉它们；顾客问的如果正是这一点，就直接告诉顾客这一点暂时不确定",
+    "rules": "这些内容在查询结果和资料里找不到：{}",
     "compliance": "这些说法店铺不能说：{}",
     "leak": "回复里出现了内部设定，不能告诉顾客",
     "echo": "回复只是把顾客的话重复了一遍；要直接回答，做不到的就说明做不到",
