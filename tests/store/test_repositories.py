@@ -18,6 +18,7 @@ from xiaoer.config import Settings
 from xiaoer.domain.models import SkuStatus
 from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
+from xiaoer.services.signals import conversation_topic
 from xiaoer.store.models import ShopperRow
 from xiaoer.store.repositories import (
     CatalogRepository,
@@ -185,7 +186,8 @@ async def test_knowledge_is_stored_and_searched_per_shop(rt: Runtime, tmp_path: 
 async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runtime) -> None:
     """`add_reply` stores the reply, its tool calls (in order, as given) and touches the
     conversation: one statement on PostgreSQL — so that it needs no transaction around it —
-    three on SQLite; a message alone one statement, or two."""
+    three on SQLite; a message alone one statement, or two. Its commit wakes the conversation's
+    live streams, also where it is only the end of a statement."""
     from sqlalchemy import event
 
     later = NOW + timedelta(minutes=5)
@@ -205,6 +207,7 @@ async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runt
         seen.append(stmt)
 
     one_trip = rt.engine.dialect.name == "postgresql"
+    woken = rt.signals.take(conversation_topic("cv1"))
     event.listen(rt.engine.sync_engine, "before_cursor_execute", note)
     try:
         async with rt.writes_at_once() as s:
@@ -215,7 +218,9 @@ async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runt
             seen.clear()
             await repo.add_reply("cv1", "还有别的吗", later, reply_to=asked.id, meta={}, calls=[])
             assert len(seen) == (1 if one_trip else 2)
+            assert not woken.is_set()
             await s.commit()
+        assert woken.is_set()  # the commit wakes the conversation's live streams
     finally:
         event.remove(rt.engine.sync_engine, "before_cursor_execute", note)
     async with rt.reads() as s:

@@ -214,8 +214,9 @@ class Assistant:
         return read
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
-        """Open a new conversation for a shopper; returns its id."""
-        async with self.sessions() as s:
+        """Open a new conversation for a shopper; returns its id. Two reads and one INSERT: on
+        PostgreSQL each on its own (`store.db.at_once`)."""
+        async with self.writes_at_once() as s:
             await _require(s, shop_id, shopper_id)
             conversation_id = f"cv_{uuid.uuid4().hex[:16]}"
             await ConversationRepository(s, shop_id).create(
