@@ -172,7 +172,9 @@ class Assistant:
     ) -> None:
         self.sessions = sessions
         self.writes_at_once = writes_at_once or sessions
-        """Where a turn's reply is stored (`store.db.at_once`): one statement on PostgreSQL."""
+        """Where a turn's writes of one statement each are made — a conversation opened, the
+        shopper's message, the reply with its tool calls — with the reads around them
+        (`store.db.at_once`: on PostgreSQL no transaction around them)."""
         self.llm = llm
         self.commerce_for = commerce_for
         self.clock = clock
