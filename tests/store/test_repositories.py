@@ -215,6 +215,15 @@ async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runt
             reply_id = await repo.add_reply("cv1", "已签收了", later, reply_to=asked.id,
                                             meta={"llm_calls": 2}, calls=calls)  # fmt: skip
             assert len(seen) == (1 if one_trip else 3)
+            first, seen[:] = seen[0], []
+            # one call, arguments nested and not ASCII: on PostgreSQL the very same text as
+            # for two calls (compiled and prepared once, whatever the number of calls)
+            one = [{"name": "search_products", "arguments": {"q": "红色 M码", "ids": [1, 2]},
+                    "result": "有货", "ok": True, "latency_ms": 3}]  # fmt: skip
+            third = await repo.add_reply("cv1", "有的", later, reply_to=asked.id, meta={},
+                                         calls=one)  # fmt: skip
+            if one_trip:
+                assert seen == [first]
             seen.clear()
             await repo.add_reply("cv1", "还有别的吗", later, reply_to=asked.id, meta={}, calls=[])
             assert len(seen) == (1 if one_trip else 2)
@@ -230,13 +239,14 @@ async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runt
         conversation = await repo.get("cv1")
     assert [(m.role, m.content, m.reply_to) for m in messages] == [
         ("shopper", "到哪了", None), ("assistant", "已签收了", asked.id),
-        ("assistant", "还有别的吗", asked.id)]  # fmt: skip
+        ("assistant", "有的", asked.id), ("assistant", "还有别的吗", asked.id)]  # fmt: skip
     assert messages[1].id == reply_id and messages[1].meta == {"llm_calls": 2}
     assert [
         (c.message_id, c.seq, c.name, c.arguments, c.result, c.ok, c.latency_ms) for c in stored
     ] == [
         (reply_id, 0, "track_logistics", {"order_id": "SO1"}, "已签收", True, 7),
         (reply_id, 1, "search_knowledge", {}, "无", False, 0),
+        (third, 0, "search_products", {"q": "红色 M码", "ids": [1, 2]}, "有货", True, 3),
     ]
     assert conversation is not None and conversation.updated_at == later
 
