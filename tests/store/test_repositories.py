@@ -15,6 +15,7 @@ from conftest import NOW
 from minishop import write_bundle
 from pg_fixture import fresh_database
 from xiaoer.config import Settings
+from xiaoer.domain.errors import NotFound
 from xiaoer.domain.models import SkuStatus
 from xiaoer.llm.scripted import ScriptedLLM
 from xiaoer.runtime import Runtime
@@ -249,6 +250,38 @@ async def test_a_reply_with_its_tool_calls_is_one_statement_on_postgres(rt: Runt
         (third, 0, "search_products", {"q": "红色 M码", "ids": [1, 2]}, "有货", True, 3),
     ]
     assert conversation is not None and conversation.updated_at == later
+
+
+async def test_a_conversation_opens_in_one_statement_for_a_shopper_on_record(rt: Runtime) -> None:
+    """`Assistant.start` stores the conversation (mode `ai`, its channel, its times) with one
+    statement that reads the shopper as it writes; a shopper or a shop not on record is told
+    apart, and nothing is stored for either."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def note(_c: object, _cur: object, stmt: str, *_a: object) -> None:
+        seen.append(stmt)
+
+    assistant = rt.assistant()
+    event.listen(rt.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        cid = await assistant.start("alpha", "U1", channel="widget")
+        assert len(seen) == 1
+    finally:
+        event.remove(rt.engine.sync_engine, "before_cursor_execute", note)
+    with pytest.raises(NotFound, match="shopper 'U404' not found"):
+        await assistant.start("alpha", "U404")
+    with pytest.raises(NotFound, match="shop 'gamma' not found"):
+        await assistant.start("gamma", "U1")
+    async with rt.reads() as s:
+        opened = await ConversationRepository(s, "alpha").get(cid)
+        assert await ConversationRepository(s, "alpha").recent() == [opened]
+        assert await ConversationRepository(s, "beta").recent() == []
+    assert opened is not None
+    assert (opened.shop_id, opened.shopper_id, opened.channel, opened.mode) == (
+        "alpha", "U1", "widget", "ai")  # fmt: skip
+    assert opened.created_at == opened.updated_at == assistant.clock()
 
 
 async def test_a_reply_to_a_conversation_that_is_gone_stores_nothing(rt: Runtime) -> None:

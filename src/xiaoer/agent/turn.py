@@ -216,14 +216,15 @@ class Assistant:
         return read
 
     async def start(self, shop_id: str, shopper_id: str, *, channel: str = "api") -> str:
-        """Open a new conversation for a shopper; returns its id. Two reads and one INSERT: on
-        PostgreSQL each on its own (`store.db.at_once`)."""
+        """Open a new conversation for a shopper; returns its id. One statement (on PostgreSQL
+        on its own, `store.db.at_once`), which reads the shopper as it stores the conversation;
+        only where it stored nothing are the shop and the shopper read, to say which is missing."""
+        conversation_id = f"cv_{uuid.uuid4().hex[:16]}"
         async with self.writes_at_once() as s:
-            await _require(s, shop_id, shopper_id)
-            conversation_id = f"cv_{uuid.uuid4().hex[:16]}"
-            await ConversationRepository(s, shop_id).create(
-                conversation_id, shopper_id, channel, self.clock()
-            )
+            repo = ConversationRepository(s, shop_id)
+            if not await repo.open(conversation_id, shopper_id, channel, self.clock()):
+                await _require(s, shop_id, shopper_id)
+                raise NotFound(f"shopper {shopper_id!r} not found in shop {shop_id!r}")
             await s.commit()
         return conversation_id
 

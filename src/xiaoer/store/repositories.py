@@ -77,6 +77,7 @@ from xiaoer.store.models import (
 )
 
 MESSAGES, TOOL_CALLS = MessageRow.__table__, ToolCallRow.__table__
+CONVERSATIONS, SHOPPERS = ConversationRow.__table__, ShopperRow.__table__
 ORDERS, PRODUCTS, SKUS = OrderRow.__table__, ProductRow.__table__, SkuRow.__table__
 """What a turn reads every time and only reads (its messages and tool calls, the
 order and product a tool looks up) is selected from the tables, not the mapped classes: rows
@@ -165,6 +166,20 @@ statement built once. The calls come as one array per column (`c_…`, unnested 
 statement), so that the statement's text is the same for any number of calls: compiled once by
 SQLAlchemy and prepared once per connection (a VALUES list of the calls was compiled and
 prepared anew for every reply: a tenth of a turn worker's CPU under load)."""
+CONVERSATION_OPENED = (
+    insert(CONVERSATIONS)
+    .from_select(
+        ["id", "shop_id", "shopper_id", "channel", "created_at", "updated_at"],
+        select(
+            bindparam("c_id", type_=CONVERSATIONS.c.id.type), SHOPPERS.c.shop_id, SHOPPERS.c.id,
+            bindparam("c_channel", type_=CONVERSATIONS.c.channel.type),
+            *[bindparam("c_now", type_=CONVERSATIONS.c.created_at.type)] * 2,
+        ).where(SHOPPERS.c.shop_id == _SHOP, SHOPPERS.c.id == bindparam("shopper")),
+    )
+    .returning(CONVERSATIONS.c.id)
+)  # fmt: skip
+"""A conversation opened for a shopper on record (its shop then is too): one statement,
+which stores nothing when there is no such shopper. `mode` takes its default."""
 WRITTEN = "xiaoer.messages_written"
 """`session.info` key: the (shop, conversation) of each message stored by a statement of the
 session rather than by its flush, for the live streams' wake-ups at commit (services/signals)."""
@@ -490,6 +505,16 @@ class ConversationRepository:
             )
         )
         await self.session.flush()
+
+    async def open(
+        self, conversation_id: str, shopper_id: str, channel: str, now: datetime
+    ) -> bool:
+        """`create` for a shopper of the shop on record, in one statement, whatever else the
+        session holds; False (nothing stored) when there is no such shopper (nor shop)."""
+        where = {"shop": self.shop_id, "shopper": shopper_id}
+        given = {"c_id": conversation_id, "c_channel": channel, "c_now": now}
+        opened = await self.session.execute(CONVERSATION_OPENED, where | given)
+        return opened.first() is not None
 
     async def rate(
         self, conversation: ConversationRow, score: int, comment: str, now: datetime
