@@ -12,6 +12,10 @@ async def test_bench_measures_overhead_and_tools_side_by_side() -> None:
         assert overhead[f"xiaoer_turn_minus_llm_c{n}"]["p50_ms"] > 0
         assert overhead[f"echo_c{n}"]["p50_ms"] > 0
         assert overhead[f"ratio_p50_c{n}"] > 0
+        # CPU per turn and per echo, and their ratio as computed from them
+        mine, base = overhead[f"xiaoer_turn_cpu_ms_c{n}"], overhead[f"echo_cpu_ms_c{n}"]
+        assert mine > base > 0
+        assert overhead[f"ratio_cpu_c{n}"] == round(mine / base, 1)
     assert result["tool_latency"]["search_products"]["p95_ms"] > 0
     # the lookup and the answer, and the understanding step unless the tests read by keywords
     assert overhead["llm_calls_per_turn"] in (2, 3)

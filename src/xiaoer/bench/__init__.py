@@ -4,7 +4,8 @@ thresholds.
 1. Turn overhead without the LLM: the full HTTP turn (auth, persistence, tool call, SSE-less
    JSON reply) with a fake LLM that sleeps a fixed time per call, less the time its calls
    slept (calls counted), at 1 and at N concurrent conversations; the same load against a
-   bare FastAPI echo endpoint, and the ratio.
+   bare FastAPI echo endpoint, and the ratio; the same for the process's CPU time per turn
+   (`ratio_cpu_c…`), which moves less with the machine's neighbours than the wall time.
 2. Tool latency: `search_products`, `track_logistics` and `search_knowledge` p50/p95 on the
    demo shop; knowledge retrieval p50/p95 on synthetic catalogs of 1k, 10k and 100k chunks.
 3. Console pages: server render time p50/p95 of each page on the demo shop.
@@ -92,8 +93,13 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(pick(0.5) * 1000, 2), "p95_ms": round(pick(0.95) * 1000, 2)}
 
 
-async def _load(n: int, rounds: int, one: Callable[[int], Awaitable[None]]) -> list[float]:
+async def _load(
+    n: int, rounds: int, one: Callable[[int], Awaitable[None]]
+) -> tuple[list[float], float]:
+    """Each call's wall time, and the process's CPU ms per call (every thread's, SQLite's
+    included): the CPU moves less with the machine's neighbours than the wall time does."""
     times: list[float] = []
+    cpu = time.process_time()
 
     async def worker(i: int) -> None:
         for _ in range(rounds):
@@ -102,7 +108,7 @@ async def _load(n: int, rounds: int, one: Callable[[int], Awaitable[None]]) -> l
             times.append(time.perf_counter() - t0)
 
     await asyncio.gather(*(worker(i) for i in range(n)))
-    return times
+    return times, (time.process_time() - cpu) * 1000 / max(len(times), 1)
 
 
 def _echo_app() -> FastAPI:
@@ -182,11 +188,12 @@ async def turn_overhead(
                     resp.raise_for_status()
 
                 calls = llm.calls
-                times = await _load(n, rounds, turn)
+                times, cpu_ms = await _load(n, rounds, turn)
                 per_turn = (llm.calls - calls) / len(times)  # the same in every turn here
                 out["llm_calls_per_turn"] = round(per_turn, 2)
                 overhead = [t - per_turn * delay_s for t in times]
                 out[f"xiaoer_turn_minus_llm_c{n}"] = _stats(overhead)
+                out[f"xiaoer_turn_cpu_ms_c{n}"] = round(cpu_ms, 2)  # the fake model's: none
     echo = httpx.ASGITransport(app=_echo_app())
     async with httpx.AsyncClient(transport=echo, base_url="http://e") as c:
         for n in concurrency:
@@ -194,9 +201,13 @@ async def turn_overhead(
             async def ping(_i: int) -> None:
                 (await c.post("/echo", json={"text": "你好"})).raise_for_status()
 
-            out[f"echo_c{n}"] = _stats(await _load(n, _rounds(n), ping))
+            times, cpu_ms = await _load(n, _rounds(n), ping)
+            out[f"echo_c{n}"] = _stats(times)
+            out[f"echo_cpu_ms_c{n}"] = round(cpu_ms, 3)
             mine, base = out[f"xiaoer_turn_minus_llm_c{n}"], out[f"echo_c{n}"]
             out[f"ratio_p50_c{n}"] = round(mine["p50_ms"] / max(base["p50_ms"], 1e-6), 1)
+            ratio = out[f"xiaoer_turn_cpu_ms_c{n}"] / max(out[f"echo_cpu_ms_c{n}"], 1e-6)
+            out[f"ratio_cpu_c{n}"] = round(ratio, 1)
     await rt.close()
     return out
 
