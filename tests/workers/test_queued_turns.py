@@ -247,6 +247,40 @@ def test_a_newer_workers_result_reaches_the_shopper_without_the_fields_it_added(
     assert not hasattr(result, "added_later")
 
 
+async def test_a_job_taken_by_a_worker_that_dies_before_running_it_waits_a_lease(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """kill -9 just after a worker took a job — its in-progress mark set, the turn not yet
+    renewing it: the mark is the lease, so another worker runs the turn within `LEASE_S`, not
+    after arq's job timeout and 10 s (a shopper was held for minutes in the kill-worker load)."""
+    import uuid
+
+    from arq.connections import RedisSettings, create_pool
+    from arq.constants import in_progress_key_prefix
+
+    settings = Settings(home=tmp_path / "home", secret_key="q", redis_url=redis_url,
+                        queue="redis")  # fmt: skip
+    rt = await Runtime.open(settings, llm=ScriptedLLM())
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
+    worker = TurnWorker(**worker_settings(settings, lambda: rt, jobs=1), redis_pool=pool)
+    job = f"lease-{uuid.uuid4().hex}"
+
+    async def died(_job_id: str, _score: int) -> None:
+        """The worker is gone before the turn's first renewal."""
+
+    worker.run_job = died  # type: ignore[method-assign]
+    try:
+        assert await pool.enqueue_job("run_turn", {"job": job}, _job_id=job) is not None
+        await worker.start_jobs([job.encode()])
+        left = await pool.pttl(in_progress_key_prefix + job)
+        assert 0 < left <= LEASE_S * 1000
+    finally:
+        await pool.delete(in_progress_key_prefix + job)
+        await pool.zrem(QUEUE, job)
+        await pool.aclose()
+        await rt.close()
+
+
 async def in_progress_ms(settings: Settings) -> int:
     """Milliseconds left on the one running job's in-progress mark."""
     from arq.constants import in_progress_key_prefix

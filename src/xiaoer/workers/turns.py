@@ -13,10 +13,10 @@ share the turn workers.
 arq, because it is asyncio-native like the rest of xiaoer, small (one dependency: redis-py,
 already ours), and keeps a job in its queue until a worker finished it: a worker killed
 mid-turn leaves the job to be run again by another once its in-progress mark expires, and a
-job id is taken once (a resend does not enqueue a second copy). arq sets that mark for the
-job's whole timeout (`JOB_TIMEOUT_S`, minutes); a running turn keeps it to a short lease
-instead (`LEASE_S`, renewed while it runs), so a killed worker's turn is taken by another
-within seconds.
+job id is taken once (a resend does not enqueue a second copy). arq would set that mark for
+the job's whole timeout (`JOB_TIMEOUT_S`, minutes); `TurnWorker` sets it to a short lease from
+the moment it takes a job (`LEASE_S`, renewed while the turn runs), so a worker killed at any
+moment leaves its turn to another within seconds.
 A turn run again after a crash is answered once all the same: every queued turn carries a
 `client_key` (the shopper's, or the job's own), and `Assistant.turn` stores one message and
 one reply per key.
@@ -496,10 +496,16 @@ class TurnWorker(Worker):
     running, so a worker with a free slot walked past each of them, four round trips apiece,
     for every turn it took. Here its own turns are known without asking, the others' are
     looked up together in one round trip and remembered for `ELSEWHERE_S`, and arq's check
-    runs only on the turns that wait."""
+    runs only on the turns that wait. A job it takes is marked in progress for the lease
+    (`LEASE_S`), not for arq's job timeout."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The mark a job gets when taken: the lease, not arq's job timeout and 10 s. Renewed by
+        # the turn once it runs (`_keep_lease`); a worker killed after taking the job and before
+        # that first renewal left it for 310 s (seen in the kill-worker load test: a shopper
+        # held for minutes).
+        self.in_progress_timeout_s = LEASE_S
         self._elsewhere: dict[bytes, float] = {}
         """Job ids another worker runs, until when that is taken as still so (monotonic)."""
 
