@@ -121,12 +121,12 @@ TOOL_CALLS_ADDED = insert(TOOL_CALLS)
 _TOUCHED = TOUCH.cte("touched")
 _MESSAGE_FIELDS = ("conversation_id", "shop_id", "role", "content", "client_key", "reply_to",
                    "created_at", "meta")  # fmt: skip
-MESSAGE_ADDED_TOUCHING = (
+_MESSAGE_NAMED = (
     insert(MESSAGES)
     .values({name: bindparam(f"m_{name}") for name in _MESSAGE_FIELDS})
     .returning(MESSAGES.c.id)
-    .add_cte(_TOUCHED)
 )
+MESSAGE_ADDED_TOUCHING = _MESSAGE_NAMED.add_cte(_TOUCHED)
 """PostgreSQL: the message stored and its conversation touched in one statement (a CTE that
 updates), one round trip instead of two. SQLite has no data-modifying CTEs: two statements.
 Its parameters are named apart (`m_…`): one named for a column of either table would be
@@ -139,12 +139,7 @@ _MADE = (
     .table_valued(*(sql_column(n, kind) for n, kind in _CALL_KINDS.items()), name="made")
     .render_derived()  # AS made(seq, name, …)
 )
-_REPLY = (
-    insert(MESSAGES)
-    .values({name: bindparam(f"m_{name}") for name in _MESSAGE_FIELDS})
-    .returning(MESSAGES.c.id)
-    .cte("m")
-)
+_REPLY = _MESSAGE_NAMED.cte("m")
 REPLY_WITH_CALLS = (
     select(_REPLY.c.id)
     .add_cte(_TOUCHED)
@@ -188,6 +183,11 @@ ACTIONS_OF = (
     .where(ActionRow.shop_id == _SHOP, ActionRow.shopper_id == _OF)
     .order_by(ActionRow.created_at, ActionRow.id)
 )
+
+
+def _named_message(values: dict[str, Any]) -> dict[str, Any]:
+    """A message's fields as `_MESSAGE_NAMED`'s parameters (`m_…`)."""
+    return {f"m_{name}": value for name, value in values.items()}
 
 
 def _call_values(call: dict[str, Any]) -> tuple[Any, ...]:
@@ -602,7 +602,7 @@ class ConversationRepository:
             "content": content, "client_key": None, "reply_to": reply_to, "created_at": now,
             "meta": meta,
         }  # fmt: skip
-        named = {f"m_{name}": value for name, value in values.items()}
+        named = _named_message(values)
         columns = zip(*((seq, *_call_values(call)) for seq, call in enumerate(calls)), strict=True)
         given = {
             f"c_{name}": list(column) for name, column in zip(_CALL_COLUMNS, columns, strict=True)
@@ -617,7 +617,7 @@ class ConversationRepository:
         conversation_id = values["conversation_id"]
         touch = {"shop": self.shop_id, "of": conversation_id, "now": now}
         if self._one_trip:
-            named = {f"m_{name}": value for name, value in values.items()}
+            named = _named_message(values)
             stored = await self.session.execute(MESSAGE_ADDED_TOUCHING, named | touch)
             new_id = stored.scalar_one()
         else:
