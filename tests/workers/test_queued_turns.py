@@ -281,6 +281,30 @@ async def test_a_job_taken_by_a_worker_that_dies_before_running_it_waits_a_lease
         await rt.close()
 
 
+async def test_a_running_turn_renews_its_lease_past_the_first(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn longer than the lease keeps its in-progress mark: renewed every fifth of a lease
+    (the first renewal a fifth of a lease after the job was taken, not at once), so no other
+    worker runs it again while it lives."""
+    import xiaoer.workers.turns as turns
+
+    monkeypatch.setattr(turns, "LEASE_S", 0.5)
+    llm = Blocked()
+    llm.steps = [say("在的，您说。")]
+    async with _served(tmp_path, redis_url, llm, jobs=1) as (c, rt):
+        cid = (await c.post("/v1/conversations")).json()["conversation_id"]
+        sent = asyncio.create_task(
+            c.post(f"/v1/conversations/{cid}/messages", json={"text": "在吗", "client_key": "k"})
+        )
+        await asyncio.wait_for(llm.entered.wait(), 30)
+        await asyncio.sleep(1.5)  # three leases: the mark set as the job was taken has lapsed
+        assert 0 < await in_progress_ms(rt.settings) <= 500
+        llm.gate.set()
+        answered = await sent
+        assert answered.status_code == 200 and answered.json()["reply"] == "在的，您说。"
+
+
 async def in_progress_ms(settings: Settings) -> int:
     """Milliseconds left on the one running job's in-progress mark."""
     from arq.constants import in_progress_key_prefix

