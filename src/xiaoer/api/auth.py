@@ -46,8 +46,11 @@ __all__ = [
 ]
 
 
-async def shop_for_key(sessions: async_sessionmaker[AsyncSession], key: str) -> str:
-    async with sessions() as s:
+async def shop_for_key(reads: async_sessionmaker[AsyncSession], key: str) -> str:
+    """The shop whose API key this is. `reads`: a runtime's `reads` (one statement, on
+    PostgreSQL without the BEGIN and ROLLBACK a transaction would add: every merchant request
+    asks this), or any sessions."""
+    async with reads() as s:
         shop_id = await ApiKeyRepository(s).shop_for_hash(hash_key(key))
     if shop_id is None:
         raise Unauthorized("invalid API key")
