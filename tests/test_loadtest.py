@@ -5,6 +5,7 @@ mid-load on PostgreSQL + Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -97,6 +98,55 @@ async def test_a_small_load_on_sqlite_answers_every_message_once() -> None:
     # the serving processes' CPU in the stub's units: what compares runs on a machine whose
     # speed moves
     assert result["server_cpu_per_stub_cpu"] > 1
+
+
+def test_sigterm_stops_a_loadtest_with_the_servers_it_started(tmp_path: Path) -> None:
+    """`timeout`, a supervisor or `kill` stops `xiaoer loadtest` with SIGTERM: the servers it
+    started stop with it and their folder goes — as with Ctrl-C — and it ends by the signal.
+    (It left the stub, the API and their folder behind: SIGTERM ended Python at once.)"""
+    import os
+
+    log = tmp_path / "stderr"
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    started: list[int] = []
+    with log.open("wb") as stderr:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "xiaoer", "loadtest", "--store", "sqlite",
+             "--conversations", "40", "--think", "5"],
+            stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+        )  # fmt: skip
+        try:
+            for _ in range(1200):  # until the servers are up and the load has begun
+                if "40 conversations" in log.read_text(errors="replace") or run.poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert run.poll() is None, log.read_text(errors="replace")
+            started = _children(run.pid)
+            assert len(started) >= 2  # the stub and the API
+            assert list(tmp_path.glob("xiaoer-load-*"))
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(timeout=90) == -signal.SIGTERM
+            left = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+            assert not left
+            assert not list(tmp_path.glob("xiaoer-load-*"))
+        finally:  # nothing left running when this fails
+            for pid in [run.pid, *started]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            run.wait()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def test_a_process_a_fault_killed_keeps_the_cpu_it_used(tmp_path: Path) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -88,19 +91,55 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def command[**P](fn: Callable[P, Awaitable[Any]]) -> Callable[P, None]:
-    """Run an async command; turn xiaoer errors into a clear message and exit code 1."""
+    """Run an async command; turn xiaoer errors into a clear message and exit code 1. Ctrl-C
+    and SIGTERM (a supervisor's stop, `timeout`, `kill`) both stop it the same way: the
+    command is cancelled and its clean-up runs (`xiaoer loadtest` stopped by SIGTERM left its
+    PostgreSQL, Redis, stub, API and workers running, and their folders behind); after a
+    SIGTERM the process then ends by it, as before. (`serve` and a running `worker` handle
+    SIGTERM themselves, as uvicorn and arq do.)"""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            asyncio.run(fn(*args, **kwargs), loop_factory=_loop_factory())
-        except XiaoerError as exc:
-            err.print(f"[red]错误 / error:[/red] {exc.message}")
-            raise typer.Exit(1) from exc
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
+        with _terminated_as_interrupted() as terminated:
+            try:
+                asyncio.run(fn(*args, **kwargs), loop_factory=_loop_factory())
+            except XiaoerError as exc:
+                err.print(f"[red]错误 / error:[/red] {exc.message}")
+                raise typer.Exit(1) from exc
+            except KeyboardInterrupt:
+                if not terminated:
+                    raise typer.Exit(130) from None
+        if terminated:  # cleaned up: end as SIGTERM ends a process (a supervisor reads that)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupted() -> Iterator[list[int]]:
+    """While in it, SIGTERM does what Ctrl-C does: asyncio's own handler of SIGINT while a
+    loop runs (the main task cancelled, its `finally`s run, then KeyboardInterrupt), or
+    KeyboardInterrupt where there is none (SIGINT ignored, as in a background job). Yields a
+    list that holds the signal once one came. Outside the main thread: nothing changes."""
+    came: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        came.append(signum)
+        interrupt = signal.getsignal(signal.SIGINT)
+        if callable(interrupt) and interrupt is not signal.default_int_handler:
+            interrupt(signal.SIGINT, frame)  # asyncio's: cancel the main task
+        else:
+            raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _model_progress() -> tuple[Progress, Callable[[int, int], None]]:
