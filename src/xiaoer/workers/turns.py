@@ -407,11 +407,14 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     redis: ArqRedis = ctx["redis"]
     channel = CHANNEL.format(job=payload["job"])
 
-    async def publish(kind: str, data: dict[str, Any]) -> None:
+    async def publish(kind: str, data: dict[str, Any], *, last: bool = False) -> None:
+        """`last`: the turn's answer or refusal, published as the turn is counted finished."""
+        message = json.dumps({"type": kind, "data": data}, ensure_ascii=False)
         try:
-            await redis.publish(
-                channel, json.dumps({"type": kind, "data": data}, ensure_ascii=False)
-            )
+            if last:
+                await _finished(redis, ctx.get("job_id"), channel, message)
+            else:
+                await redis.publish(channel, message)
         except (RedisError, OSError) as exc:  # Redis away for a moment: the turn goes on and
             # stores its reply, which the shopper's resend with the same key gets
             log.warning("turn job %s: event %s not relayed: %s", payload["job"], kind, exc)
@@ -437,20 +440,17 @@ async def run_turn(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
             emit=emit,
         )  # fmt: skip
     except XiaoerError as exc:
-        await _finished(redis, ctx.get("job_id"))
-        await publish("error", {"type": type(exc).__name__, "message": exc.message})
+        await publish("error", {"type": type(exc).__name__, "message": exc.message}, last=True)
         return
     except Exception as exc:  # the API must hear of it, never wait out its deadline
         log.error("turn job failed", exc_info=exc)
-        await _finished(redis, ctx.get("job_id"))
-        await publish("error", {"type": "InternalError", "message": ""})
+        await publish("error", {"type": "InternalError", "message": ""}, last=True)
         return
     finally:
         lease.cancel()
-    await _finished(redis, ctx.get("job_id"))
     if (enqueued := ctx.get("enqueue_time")) is not None:  # arq's, by the enqueuing API's clock
         result.queued_ms = max(round((took - enqueued.timestamp()) * 1000), 0)
-    await publish("done", result.full())
+    await publish("done", result.full(), last=True)
 
 
 async def _take(redis: ArqRedis, job_id: str | None, score: int | None) -> None:
@@ -461,16 +461,18 @@ async def _take(redis: ArqRedis, job_id: str | None, score: int | None) -> None:
         await redis.zadd(TAKEN, {job_id: score})
 
 
-async def _finished(redis: ArqRedis, job_id: str | None) -> None:
-    """One more turn finished (the line's pace, `QueuedTurns._eta`), and no longer taken."""
+async def _finished(redis: ArqRedis, job_id: str | None, channel: str, message: str) -> None:
+    """One more turn finished (the line's pace, `QueuedTurns._eta`), no longer taken, and its
+    last event published: one round trip (they were two), the count first, so that an API
+    process that hears the event finds the turn counted. Raises what Redis raises."""
     stale = int((time.time() - TAKEN_KEPT_S) * 1000)
-    with contextlib.suppress(RedisError, OSError):  # Redis away: the pace misses one turn
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.incr(FINISHED)
-            if job_id is not None:
-                pipe.zrem(TAKEN, job_id)
-            pipe.zremrangebyscore(TAKEN, "-inf", stale)
-            await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(FINISHED)
+        if job_id is not None:
+            pipe.zrem(TAKEN, job_id)
+        pipe.zremrangebyscore(TAKEN, "-inf", stale)
+        pipe.publish(channel, message)
+        await pipe.execute()
 
 
 async def _keep_lease(redis: ArqRedis, job_id: str | None) -> None:
