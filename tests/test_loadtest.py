@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from endpoint_fixture import asgi_endpoint
-from xiaoer.bench.load import Cluster, Setup, _per_stub, run_setup
+from xiaoer.bench.load import Cluster, Setup, _per_stub, _tree, run_setup
 from xiaoer.bench.stub_llm import create_stub, decide
 from xiaoer.domain.errors import UpstreamError
 from xiaoer.llm.base import ChatMessage, ToolSpec
@@ -121,32 +121,18 @@ def test_sigterm_stops_a_loadtest_with_the_servers_it_started(tmp_path: Path) ->
                     break
                 time.sleep(0.1)
             assert run.poll() is None, log.read_text(errors="replace")
-            started = _children(run.pid)
+            started = [pid for pid in _tree([run.pid]) if pid != run.pid]
             assert len(started) >= 2  # the stub and the API
             assert list(tmp_path.glob("xiaoer-load-*"))
             run.send_signal(signal.SIGTERM)
             assert run.wait(timeout=90) == -signal.SIGTERM
-            left = [pid for pid in started if Path(f"/proc/{pid}").exists()]
-            assert not left
+            assert not _tree(started)  # none of them, nor what they started, still runs
             assert not list(tmp_path.glob("xiaoer-load-*"))
         finally:  # nothing left running when this fails
             for pid in [run.pid, *started]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             run.wait()
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def test_a_process_a_fault_killed_keeps_the_cpu_it_used(tmp_path: Path) -> None:
