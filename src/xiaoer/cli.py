@@ -129,11 +129,10 @@ def _terminated_as_interrupted() -> Iterator[list[int]]:
 
     def on_term(signum: int, frame: Any) -> None:
         came.append(signum)
-        interrupt = signal.getsignal(signal.SIGINT)
-        if callable(interrupt) and interrupt is not signal.default_int_handler:
-            interrupt(signal.SIGINT, frame)  # asyncio's: cancel the main task
-        else:
+        interrupt = signal.getsignal(signal.SIGINT)  # asyncio's cancels the main task
+        if not callable(interrupt):  # ignored, or the default action
             raise KeyboardInterrupt
+        interrupt(signal.SIGINT, frame)
 
     before = signal.signal(signal.SIGTERM, on_term)
     try:
