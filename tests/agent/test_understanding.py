@@ -471,7 +471,8 @@ async def test_a_catalogue_question_is_not_denied_on_the_knowledge_alone(shop_di
     steps = [say("抱歉，无法提供。"), call("search_products", keyword="帆布鞋", max_price=200),
              say("有的，城市休闲帆布鞋 ¥159。")]  # fmt: skip
     llm = reading_llm(form(事="商品咨询"), steps)
-    _, r = await _turn(shop_dir / "a", llm, "有没有帆布鞋，200元以内")
+    # (a question naming no product: "帆布鞋" would name the shop's one 城市休闲帆布鞋)
+    _, r = await _turn(shop_dir / "a", llm, "有没有工程网布的鞋，200元以内")
     assert [c.name for c in r.tool_calls] == ["search_knowledge", "search_products"]
     assert r.reply == "有的，城市休闲帆布鞋 ¥159。" and llm.calls[2][1] == "call"
     rules = reading_llm(form(事="店铺规则"), [say("抱歉，资料里暂无这个信息。")])

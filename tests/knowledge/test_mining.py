@@ -27,7 +27,9 @@ def _plainly(text: str, products: list[ProductName]) -> str | None:
     for p in products:
         parts = [w for w in re.split(r"[\s·/]+", p.title) if w]
         pairs = {a + b for a, b in zip(parts, parts[1:], strict=False)}
-        words[p.id] = {w for w in parts if len(w) >= 2} | pairs
+        han = [run for part in parts for run in re.findall(r"[\u3400-\u9fff]+", part)]
+        pieces = {run[i : i + n] for run in han for n in (2, 3, 4) for i in range(len(run) - n + 1)}
+        words[p.id] = {w for w in parts if len(w) >= 2} | pairs | pieces
     count: dict[str, int] = {}
     for ws in words.values():
         for w in ws:
@@ -51,6 +53,25 @@ def test_a_whole_title_or_distinctive_words_name_one_product() -> None:
     assert mentioned_product("Q9 Mini 亮度", CATALOGUE) == "P5"
 
 
+TEA = [
+    ProductName("T1", "明前西湖龙井特级250g"),
+    ProductName("T2", "云南古树普洱熟茶饼357g"),
+    ProductName("T3", "福鼎白茶白毫银针100g"),
+    ProductName("T4", "福鼎白茶寿眉饼350g"),
+]
+
+
+def test_a_part_of_a_chinese_title_written_without_spaces_names_its_product() -> None:
+    named = NamedProducts(TEA)
+    assert named.find("龙井500g礼盒有货吗？") == "T1"
+    assert named.find("普洱茶饼多少钱一饼") == "T2"
+    assert named.find("银针什么时候有货") == "T3"
+    assert named.find("寿眉怎么泡") == "T4"
+    assert named.find("福鼎白茶哪款好") is None  # a part both white teas have names neither
+    assert named.find("茶叶怎么保存") is None
+    assert mentioned_product("白毫银针的保质期", TEA) == "T3"
+
+
 def test_the_prepared_matching_agrees_with_the_plain_one() -> None:
     rng = random.Random(5)
     words = [
@@ -71,6 +92,8 @@ def test_the_prepared_matching_agrees_with_the_plain_one() -> None:
         ProductName(f"G{i}", " ".join(rng.sample(words, rng.randint(2, 4)))) for i in range(300)
     ]
     products += [ProductName("U1", "云跃 Ultra 跑鞋"), ProductName("U2", "疾风 ULTRA 手机")]
+    # titles written without spaces: named by the pieces of their runs of Chinese characters
+    products += [ProductName(f"H{i}", "".join(rng.sample(words, 4))) for i in range(20)]
     named = NamedProducts(products)
     # "Ultra" and "ULTRA" are each one product's word, and name both once case is set aside
     assert named.find("ultra 多少钱") == _plainly("ultra 多少钱", products) == "U1"

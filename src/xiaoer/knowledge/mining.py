@@ -129,14 +129,33 @@ class Titled(Protocol):
     def title(self) -> str: ...
 
 
-def product_names(products: Sequence[Titled]) -> dict[str, set[str]]:
-    """Each product's distinctive name parts: title words, and pairs of adjacent title words
-    (a model number and the series word after it), that no other product's title has."""
-    words: dict[str, set[str]] = {}
-    for p in products:
-        parts = [w for w in re.split(r"[\s·/]+", p.title) if w]
-        single = {w for w in parts if len(w) >= 2}
-        words[p.id] = single | {a + b for a, b in zip(parts, parts[1:], strict=False)}
+HAN_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+PIECE_CHARS = (2, 3, 4)
+"""The lengths of the pieces of a title word's run of Chinese characters that also name it."""
+
+
+def title_words(title: str, *, pieces: bool = False) -> set[str]:
+    """A title's words (split at spaces, · and /; two characters or more), and pairs of adjacent
+    words (a model number and the series word after it). With `pieces`, also every run of 2–4
+    Chinese characters inside a word: a Chinese title is mostly written without spaces
+    ("明前西湖龙井"), and shoppers name a product by a part of it ("龙井"; seen on a tea shop
+    bundle written as a new merchant would: "龙井…礼盒有货吗？" named no product, and the
+    model answered 有货 from the catalogue's list of sizes, of a sold-out size)."""
+    parts = [w for w in re.split(r"[\s·/]+", title) if w]
+    words = {w for w in parts if len(w) >= 2} | {
+        a + b for a, b in zip(parts, parts[1:], strict=False)
+    }
+    if pieces:
+        for part in parts:
+            for run in HAN_RUN.findall(part):
+                for n in PIECE_CHARS:
+                    words.update(run[i : i + n] for i in range(len(run) - n + 1))
+    return words
+
+
+def product_names(products: Sequence[Titled], *, pieces: bool = False) -> dict[str, set[str]]:
+    """Each product's distinctive name parts (`title_words`) that no other product's title has."""
+    words = {p.id: title_words(p.title, pieces=pieces) for p in products}
     seen: dict[str, int] = {}
     for ws in words.values():
         for w in ws:
@@ -171,7 +190,7 @@ class NamedProducts:
         self._ids = [p.id for p in by_length]
         for place, p in enumerate(by_length):
             self._titles.setdefault(_compact(p.title), place)
-        names = product_names(products)
+        names = product_names(products, pieces=True)
         self._order = {pid: n for n, pid in enumerate(names)}
         self._words: dict[str, list[str]] = {}
         """A distinctive word, compact → the products whose titles have it (one, unless two
