@@ -424,3 +424,56 @@ async def test_a_material_called_pure_is_answered_with_the_records_share(
     assert r.reply == "不是纯棉的，商品资料上写的是「棉65% 聚酯纤维35%」。价格 299 元。"
     assert r.guard[-1]["layer"] == "record" and r.handoff is None
     assert r.llm_calls == 2  # no rewrite asked for
+
+
+async def test_prices_said_of_the_wrong_option_twice_are_answered_with_the_records_prices(
+    settings: Settings, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    """Seen on a tea shop written as a new merchant would: asked the price of one cake and of
+    the seven-cake pack, the reply gave the single cake's ¥298 for the pack, twice, and the
+    shopper was handed over. The record's price of each option is sent instead."""
+    skus = [
+        {"id": "P7-1", "options": {"规格": "单饼357g"}, "price_fen": 29800, "stock": 40},
+        {"id": "P7-7", "options": {"规格": "整提7饼"}, "price_fen": 198000, "stock": 3},
+    ]
+    tea = {"id": "P7", "title": "云南古树普洱熟茶饼", "category": "普洱", "skus": skus}
+    rt = await Runtime.open(settings.model_copy(update={"guard": True}), llm=llm)
+    await rt.import_shop(write_bundle(tmp_path / "bundle", products=[*PRODUCTS, tea]))
+    llm.steps = [
+        call("get_product", product_id="P7"),
+        say("普洱茶饼整提7饼 ¥298，很划算。"),
+        say("整提7饼是298元。"),
+    ]
+    try:
+        r = await rt.assistant().turn("mini", "U1", "普洱茶饼多少钱一饼？整提买划算吗")
+    finally:
+        await rt.close()
+    assert r.reply == "云南古树普洱熟茶饼的价格：单饼357g ¥298，整提7饼 ¥1980。"
+    assert r.guard[-1]["layer"] == "record" and r.handoff is None
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "sent"),
+    [
+        ("43 码缺货。", "43 码缺货。"),
+        # misstated again after the lookup: the record's own answer for the options asked
+        ("黑色 43 码有货。", "疾风 3 男子缓震跑鞋 黑/43：缺货，¥299。\n同款现在有货的：黑/42。"),
+    ],
+)
+async def test_in_stock_said_with_no_stock_on_record_has_the_product_looked_up(
+    guarded: Runtime, llm: ScriptedLLM, rewrite: str, sent: str
+) -> None:
+    """Seen on a tea shop written as a new merchant would: "有货。" of a sold-out size, the
+    catalogue's snippet (its sizes, no stock) the only lookup. Code looks the product up, and
+    the reply is written anew from its record."""
+    llm.steps = [
+        call("search_knowledge", query="疾风 3 男子缓震跑鞋 43码"),
+        say("有货。"),
+        say(rewrite),
+    ]
+    r = await guarded.assistant().turn("mini", "U1", "疾风 3 男子缓震跑鞋，43码的给我来一双")
+    assert r.reply == sent and r.handoff is None
+    looked = [c for c in r.tool_calls if c.name == "get_product"]
+    assert [c.arguments for c in looked] == [{"product_id": "P1"}]
+    stopped = r.guard[[g["layer"] for g in r.guard].index("rules")]
+    assert stopped["passed"] is False and stopped["claims"] == ["stock_unchecked: 有货"]

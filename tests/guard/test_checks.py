@@ -591,6 +591,32 @@ def test_sold_out_needs_a_record_that_says_so() -> None:
     assert "没查过库存就不能说没货" in told("这款已经卖完了。", "本店支持七天无理由退货")
 
 
+def test_in_stock_needs_a_record_that_says_anything_of_stock() -> None:
+    """Seen on a tea shop written as a new merchant would: "有货。" of a sold-out size, with only
+    the catalogue's snippet (its sizes, no stock) looked up."""
+    snippet = "[1] 明前西湖龙井 特级 250g：价格：¥688-¥1288 规格：250g罐装、500g礼盒"
+    assert kinds("有货。", snippet) == ["stock_unchecked"]
+    assert kinds("500g礼盒现货，下单就发。", snippet) == ["stock_unchecked"]
+    assert kinds("暂时没有现货信息，我帮您查一下。", snippet) == []  # not said to be in stock
+    assert kinds("有货吗？我帮您查一下。", snippet) == []  # a question states nothing
+    rows = "明前西湖龙井（编号T1）\n- 250g罐装 ¥688 库存15\n- 500g礼盒 ¥1288 缺货"
+    assert kinds("250g罐装有货。", rows) == []  # its SKU rows say so
+    assert kinds("找到1款（明前西湖龙井，有货）", "找到1款（明前西湖龙井，有货）") == []
+    assert "没查过库存就不能说有货" in told("有货。", snippet)
+
+
+def test_in_stock_naming_no_option_is_held_to_the_options_asked_about() -> None:
+    record = (
+        "明前西湖龙井（编号T1）\n顾客问的规格：\n- 500g礼盒 ¥1288 缺货\n"
+        "同款有货的其他规格：250g罐装\n规格（价格/库存）：\n- 250g罐装 ¥688 库存15\n"
+        "- 500g礼盒 ¥1288 缺货"
+    )
+    assert kinds("有货。", record) == ["stock"]
+    assert kinds("500g礼盒缺货。250g罐装有货。", record) == []
+    asked_in_stock = record.replace("- 500g礼盒 ¥1288 缺货\n同款", "- 250g罐装 ¥688 库存15\n同款")
+    assert kinds("有货。", asked_in_stock) == []
+
+
 def test_an_option_value_is_said_only_as_a_word_of_its_own() -> None:
     record = "- 黑色/L ¥99 库存3\n- 黑色/XL ¥99 缺货"
     assert kinds("黑色XL已经售罄。", record) == []  # L is not said by XL

@@ -25,7 +25,7 @@ from xiaoer.agent.instructions import (
     gives_up,
 )
 from xiaoer.agent.loop import Loop
-from xiaoer.guard.claims import ID, PURE_CLAIM, SENTENCE, STATUS, statements
+from xiaoer.guard.claims import ID, PURE_CLAIM, SENTENCE, STATUS, price_book, statements
 from xiaoer.guard.input import NOTE as INJECTION_NOTE
 from xiaoer.guard.markup import strip_markup
 from xiaoer.guard.output import (
@@ -50,9 +50,10 @@ LOOKUPS = {
     "coupon": "list_coupons",
     "purchase": "list_my_orders",
     "subsidy_unchecked": "check_subsidy",
+    "stock_unchecked": "get_product",
 }
-"""Claims that only a lookup can settle, and the lookup: code makes it (the subsidy check for
-the product the turn is about), and the reply is written anew from its result, so that it says
+"""Claims that only a lookup can settle, and the lookup: code makes it (the subsidy check or the
+record of the product the turn is about), and the reply is written anew from its result, so that it says
 what is true instead of only what is unsure (measured: asked to rewrite "上面这条回复不能发给
 顾客…" with the coupons shown, the model said "抱歉，我无法提供您想要的回复")."""
 
@@ -88,6 +89,7 @@ class ReplyCheck:
         try:
             judge = deps.policy.guard.judge
             verdicts = await self.guard.check(reply, evidence, judge=judge)
+            first = verdicts
             loop.guard += [v.as_dict() | {"attempt": 1} for v in verdicts]
             if passed(verdicts):
                 return reply, False
@@ -137,9 +139,15 @@ class ReplyCheck:
             # the tuned suite: "那大概什么时候能到上海？" after a lookup, settled with the
             # address-change rule, 「未发货可以修改…」, read as a status claim).
             # Likewise a reply stopped only for what the subsidy check on record settles: its words.
+            # And a first reply stopped only for prices said of the wrong option: the prices
+            # of the one product on record, option by option.
             told = _no_estimate(question, verdicts, evidence)
             if told is None:
                 told = _subsidy_word(question, verdicts, loop)
+            if told is None and loop.record_answer and _only(verdicts, STOCK_KINDS):
+                told = loop.record_answer  # the rewrite after a stock lookup misstates it again
+            if told is None and (told := _price_list(question, first, evidence)) is not None:
+                told = told if passed(await self.guard.check(told, evidence, judge=judge)) else None
             if told is not None:
                 loop.guard.append({"layer": "record", "passed": True, "claims": [],
                                    "attempt": 3})  # fmt: skip
@@ -312,6 +320,26 @@ def _subsidy_word(question: str, verdicts: list[Verdict], loop: Loop) -> str | N
     if not checks or english(question) or not _only(verdicts, SUBSIDY_KINDS):
         return None
     return checks[-1].strip()
+
+
+PRICE_KINDS = frozenset({"price"})
+PRICE_LIST = "{title}的价格：{rows}。"
+PRICE_ROWS = 8
+"""At most this many of a product's SKUs are listed in `PRICE_LIST`."""
+
+
+def _price_list(question: str, verdicts: list[Verdict], evidence: Evidence) -> str | None:
+    """For a reply stopped only for prices said of another option than the one on record, with
+    one product's SKU rows looked up: each option's price from the record (seen on a tea shop
+    written as a new merchant would: "普洱茶饼多少钱一饼？整提买划算吗" answered twice with the
+    single cake's ¥298 for the seven-cake pack, then handed over)."""
+    if english(question) or not _only(verdicts, PRICE_KINDS):
+        return None
+    rows = list(dict.fromkeys(price_book(evidence.merchant_text).rows))
+    if len({r.title for r in rows}) != 1:
+        return None
+    listed = "，".join(f"{'/'.join(r.options)} ¥{r.price:f}" for r in rows[:PRICE_ROWS])
+    return PRICE_LIST.format(title=rows[0].title, rows=listed)
 
 
 def give_up(question: str, unknown: list[str]) -> str:

@@ -607,14 +607,18 @@ class Assistant:
         if name not in self.tools:
             return None
         args: dict[str, Any] = {}
-        if name == "check_subsidy":  # of the product the turn is about; none found, no check
-            if (product_id := await self._product_in_turn(loop, deps)) is None:
+        if name in ("check_subsidy", "get_product"):  # of the product the turn is about; none
+            if (product_id := await self._product_in_turn(loop, deps)) is None:  # found, none
                 return None
-            args = {"product": product_id}
+            args = (
+                {"product": product_id} if name == "check_subsidy" else {"product_id": product_id}
+            )
         if any(r.name == name and r.ok and r.arguments == args for r in loop.records):
             return None  # made already: the reply misread it, and is told so with the reason;
             # the same lookup again would show the model nothing new
         result = await self._code_call(loop, deps, f"check_{name}", name, args, ignore)
+        if result.ok and name == "get_product":
+            loop.record_answer = str(result.data.get("stock_answer") or loop.record_answer)
         return self.tools[name].answer_hint if result.ok else None
 
     async def _product_in_turn(self, loop: Loop, deps: TurnDeps) -> str | None:

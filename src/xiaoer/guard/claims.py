@@ -33,7 +33,9 @@ class Claim:
     with no record saying so), after_coupon (a price after a coupon that no price on record less a
     coupon it reaches comes to), subsidy (the subsidy said to apply where its check refused
     it), subsidy_unchecked (said to apply to a product on record with no check made) — or, from
-    `compliance`, absolute, medical, over_promise, competitor."""
+    `compliance`, absolute, medical, over_promise, competitor; stock_unchecked (something said to be
+    in stock when nothing on record says anything of stock: seen on a tea shop written as a new
+    merchant would, "有货。" of a sold-out size, from the catalogue's list of sizes)."""
     text: str
 
     def __str__(self) -> str:
@@ -136,11 +138,18 @@ IN_STOCK = re.compile(
 """A sentence saying something is in stock — "有货", or "有" ending a clause (seen, in other
 words: "…大号有，红的和绿的。" of a sold-out option)."""
 COUNT = re.compile(r"库存\s?(\d+)")
+STOCKED = re.compile(r"有货|现货|有库存|库存充足|还有库存")
+"""A plain statement that something is in stock (`IN_STOCK` without its looser forms)."""
+STOCK_ON_RECORD = re.compile(r"有货|现货|库存|缺货|售罄|无货|断货|预售|已下架")
+"""A record that says anything of stock: a product's SKU rows, a search list, a stock note."""
 SKU_ROW = re.compile(
     r"^- (.+?) [¥￥]\d[\d,]*(?:\.\d+)? (缺货|已下架|预售|库存\d+)(?:，.*)?$", re.MULTILINE
 )
 """A SKU row of a product's record (`tools.format.sku_text`): its options, price and stock
 state (缺货, 已下架, 预售 or 库存N, then maybe a restock or shipping date)."""
+ASKED_ROWS = re.compile(r"^顾客问的规格：\n((?:- .+(?:\n|$))+)", re.MULTILINE)
+"""The SKU rows of the options the shopper named, first in a product's record
+(`tools.format.product_detail`)."""
 NOT_IN_STOCK = ("缺货", "已下架")
 OUT_OF_STOCK = re.compile(
     r"售罄|(?<![不没有])缺货|没货|无货|断货|卖完|卖光|已下架|(?:没有|暂无)(?:现货|库存)(?!信息|数据|记录)"
@@ -723,6 +732,9 @@ def unsupported_claims(
     says_gone = bool(OUT_OF_STOCK.search(shop_says)) or any(
         state in NOT_IN_STOCK for _, state in shop_rows
     )
+    stock_known = bool(shop_rows) or STOCK_ON_RECORD.search(shop_says) is not None
+    asked = [row for block in ASKED_ROWS.findall(shop_says) for row in SKU_ROW.findall(block)]
+    asked_gone = bool(asked) and all(state in NOT_IN_STOCK for _, state in asked)
     for sentence in statements(reply):
         plain = sentence.replace(",", "")
         flat = re.sub(r"\s", "", sentence).lower()
@@ -730,6 +742,12 @@ def unsupported_claims(
             for options in sold_out:
                 if _names(options, flat):
                     out.append(Claim("stock", options))
+        if (in_stock := STOCKED.search(sentence)) and not NEGATION.search(sentence):
+            if not stock_known:
+                out.append(Claim("stock_unchecked", in_stock.group(0)))
+            elif asked_gone and not any(_names(options, flat) for options, _ in rows):
+                # in stock, naming no option, when every option they asked about is gone
+                out.extend(Claim("stock", options) for options, _ in asked)
         if counts := {int(n) for n in COUNT.findall(sentence)}:
             named = [state for opts, state in rows if _names(opts, flat)]
             have = {int(state[2:]) for state in named if state.startswith("库存")}
