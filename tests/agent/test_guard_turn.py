@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from minishop import PRODUCTS, write_bundle
+from xiaoer.agent.instructions import GUARD_GIVE_UP
 from xiaoer.config import Settings
 from xiaoer.domain.errors import TooManyRequests
 from xiaoer.guard.output import JUDGE_SYSTEM
@@ -134,8 +135,9 @@ async def test_then_the_shops_own_answer_then_a_human(guarded: Runtime, llm: Scr
     assert r.guard[-1]["layer"] == "knowledge" and r.handoff is None
 
     r = await guarded.assistant().turn("mini", "U2", "你们能寄到香港吗？包邮吗？")
-    # it named things no material mentions: the give-up says so, and a human takes over
-    assert r.reply.startswith("店铺资料里没有关于「") and "人工客服" in r.reply
+    # no entry answers it, and a human takes over; what the reply named that no material
+    # mentions is not what they asked about, so the give-up does not name it
+    assert r.reply.startswith(GUARD_GIVE_UP) and "人工客服" in r.reply
     assert r.handoff is not None and r.handoff["reason"] == "guard"
     assert r.guard[-1]["layer"] == "handoff"
     calls = len(llm.calls)

@@ -152,9 +152,17 @@ class ReplyCheck:
                 loop.guard.append({"layer": "record", "passed": True, "claims": [],
                                    "attempt": 3})  # fmt: skip
                 return told, False
-            # Something the shop's material never names (香港, 世界田联…): no entry of it can
-            # answer, so say what is missing instead of quoting a related one.
-            unknown = [w for g in uncovered(reply, evidence.merchant_text) for w in g.nouns]
+            # Something the shopper asked about that the shop's material never names (香港,
+            # 世界田联…): no entry of it can answer, so say what is missing instead of quoting a
+            # related one. A word only the reply brought in is no such thing (seen on a tea shop
+            # written as a new merchant would: "拆开喝了一点不喜欢，能退吗" answered "…没有退换货
+            # 政策", then "店铺资料里没有关于「政策」的说明" with the return rules on record).
+            unknown = [
+                w
+                for g in uncovered(reply, evidence.merchant_text)
+                for w in g.nouns
+                if w.lower() in question.lower()
+            ]
             # About the shopper's own order, a general FAQ entry is no answer (seen: "SO… 今天能
             # 到吗" settled with the shop's delivery times).
             skip = unknown or about_own_order(question)
