@@ -139,7 +139,7 @@ def title_words(title: str, *, pieces: bool = False) -> set[str]:
     words (a model number and the series word after it). With `pieces`, also every run of 2–4
     Chinese characters inside a word: a Chinese title is mostly written without spaces
     ("明前西湖龙井"), and shoppers name a product by a part of it ("龙井"; seen on a tea shop
-    bundle written as a new merchant would: "龙井…礼盒有货吗？" named no product, and the
+    bundle written as a new merchant would: "龙井…有货吗？" named no product, and the
     model answered 有货 from the catalogue's list of sizes, of a sold-out size)."""
     parts = [w for w in re.split(r"[\s·/]+", title) if w]
     words = {w for w in parts if len(w) >= 2} | {
