@@ -95,10 +95,10 @@ class ReplyCheck:
                 return reply, False
             # Stock misstated for options the shopper named: the record's own lines say it, with
             # no second try (seen: "…大号有" of two sold-out options, twice, then handed over).
-            if loop.record_answer and _only(verdicts, STOCK_KINDS):
+            if (told := _stock_word(verdicts, loop)) is not None:
                 loop.guard.append({"layer": "record", "passed": True, "claims": [],
                                    "attempt": 2})  # fmt: skip
-                return loop.record_answer, False
+                return told, False
             # A material called pure that the record gives a share of: the record's line says
             # it (seen: asked to rewrite "…是纯棉的" with 棉65% 聚酯纤维35% shown, the model
             # said it could not confirm the material and asked for a colleague).
@@ -144,8 +144,8 @@ class ReplyCheck:
             told = _no_estimate(question, verdicts, evidence)
             if told is None:
                 told = _subsidy_word(question, verdicts, loop)
-            if told is None and loop.record_answer and _only(verdicts, STOCK_KINDS):
-                told = loop.record_answer  # the rewrite after a stock lookup misstates it again
+            if told is None:  # the rewrite after a stock lookup misstated it again
+                told = _stock_word(verdicts, loop)
             if told is None and (told := _price_list(question, first, evidence)) is not None:
                 told = told if passed(await self.guard.check(told, evidence, judge=judge)) else None
             if told is not None:
@@ -328,6 +328,12 @@ def _subsidy_word(question: str, verdicts: list[Verdict], loop: Loop) -> str | N
     if not checks or english(question) or not _only(verdicts, SUBSIDY_KINDS):
         return None
     return checks[-1].strip()
+
+
+def _stock_word(verdicts: list[Verdict], loop: Loop) -> str | None:
+    """For a reply stopped only for the stock it said, with the product looked up: the record's
+    lines for the options the shopper named."""
+    return loop.record_answer if loop.record_answer and _only(verdicts, STOCK_KINDS) else None
 
 
 PRICE_KINDS = frozenset({"price"})

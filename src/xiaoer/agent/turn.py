@@ -134,6 +134,8 @@ from xiaoer.tools.services import SIZE_CHART, measures
 MAX_MESSAGE_CHARS = 2000
 FOLLOW_UP_CHARS = 12
 ORDER_LOOKUPS = frozenset({"get_order", "list_my_orders", "track_logistics"})
+OF_PRODUCT = {"check_subsidy": "product", "get_product": "product_id"}
+"""Lookups the output guard calls for that are made for a product, and their argument naming it."""
 TOOL_RESULT_CHARS = 900
 PREFETCH_ID = "kb_0"
 """The call id of the knowledge code looks up before the model's first step."""
@@ -607,12 +609,10 @@ class Assistant:
         if name not in self.tools:
             return None
         args: dict[str, Any] = {}
-        if name in ("check_subsidy", "get_product"):  # of the product the turn is about; none
-            if (product_id := await self._product_in_turn(loop, deps)) is None:  # found, none
+        if key := OF_PRODUCT.get(name):  # of the product the turn is about; none found, none
+            if (product_id := await self._product_in_turn(loop, deps)) is None:
                 return None
-            args = (
-                {"product": product_id} if name == "check_subsidy" else {"product_id": product_id}
-            )
+            args = {key: product_id}
         if any(r.name == name and r.ok and r.arguments == args for r in loop.records):
             return None  # made already: the reply misread it, and is told so with the reason;
             # the same lookup again would show the model nothing new
